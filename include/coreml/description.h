@@ -57,6 +57,7 @@ struct WeightsSummary {
   int64_t blobs = 0;          // distinct blob records referenced
   int64_t bytes = 0;          // data bytes of those blobs (0 when files are missing)
   std::vector<std::string> missing;  // referenced files that are absent
+  std::string error;                 // why the weight files could not be read, if so
 };
 
 struct ModelDescription {

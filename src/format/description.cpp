@@ -91,6 +91,7 @@ std::string to_json(const ModelDescription& d, int indent) {
   w["blobs"] = d.weights.blobs;
   w["bytes"] = d.weights.bytes;
   if (!d.weights.missing.empty()) w["missing"] = d.weights.missing;
+  if (!d.weights.error.empty()) w["error"] = d.weights.error;
   j["weights"] = std::move(w);
   if (!d.compute_precision.empty()) j["compute_precision"] = d.compute_precision;
   // Invalid UTF-8 in user metadata must not abort the dump: replace it.

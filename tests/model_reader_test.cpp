@@ -1,0 +1,193 @@
+// Reading every container: descriptions match what coremltools' own protobuf says (the
+// *.expected.json files written by tools/fixtures/make_models.py), and the same program read
+// from an .mlpackage and from MIL text gives equal IR.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "coreml/error.h"
+#include "format/model_reader.h"
+#include "support/run_command.h"
+
+namespace coreml::format {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kModels = fs::path(COREML_TEST_DATA_DIR) / "models";
+
+json load_json(const fs::path& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+std::vector<std::string> fixture_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(kModels)) {
+    const std::string file = entry.path().filename().string();
+    const std::string suffix = ".expected.json";
+    if (file.size() > suffix.size() && file.ends_with(suffix)) {
+      names.push_back(file.substr(0, file.size() - suffix.size()));
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The description as `coreml info --json` prints it, minus fields the oracle does not know.
+json described(const ModelAsset& asset) {
+  json j = json::parse(to_json(asset.description));
+  j.erase("path");
+  j.erase("compute_precision");
+  return j;
+}
+
+TEST(ModelReader, FixturesExist) { EXPECT_GE(fixture_names().size(), 6u); }
+
+TEST(ModelReader, DescriptionsMatchCoremltools) {
+  for (const auto& name : fixture_names()) {
+    SCOPED_TRACE(name);
+    json expected = load_json(kModels / (name + ".expected.json"));
+    expected.erase("path");
+    const std::string container = expected.value("format", "mlpackage");
+    const fs::path path = kModels / (name + "." + container);
+    ASSERT_TRUE(fs::exists(path)) << path;
+    const ModelAsset asset = read_model(path);
+    EXPECT_EQ(described(asset), expected) << "got:\n"
+                                          << described(asset).dump(2) << "\nexpected:\n"
+                                          << expected.dump(2);
+  }
+}
+
+TEST(ModelReader, CompiledFolderGivesTheSameDescriptionAndProgram) {
+  int compared = 0;
+  for (const auto& entry : fs::directory_iterator(kModels)) {
+    if (entry.path().extension() != ".mlmodelc") continue;
+    const fs::path package = fs::path(entry.path()).replace_extension(".mlpackage");
+    if (!fs::exists(package)) continue;
+    SCOPED_TRACE(entry.path().filename().string());
+    const ModelAsset compiled = read_model(entry.path());
+    const ModelAsset packaged = read_model(package);
+    EXPECT_TRUE(compiled.program == packaged.program)
+        << "MIL text:\n"
+        << mil::to_string(compiled.program) << "\nprotobuf:\n"
+        << mil::to_string(packaged.program);
+    json a = described(compiled);
+    json b = described(packaged);
+    a.erase("format");
+    b.erase("format");
+    EXPECT_EQ(a, b);
+    ++compared;
+  }
+  EXPECT_GE(compared, 5);
+}
+
+TEST(ModelReader, InfoJsonFromTheCli) {
+  const auto r = test::run_cli({"info", "--json", (kModels / "stateful_accumulator.mlpackage").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  json expected = load_json(kModels / "stateful_accumulator.expected.json");
+  j.erase("path");
+  expected.erase("path");
+  EXPECT_EQ(j, expected);
+}
+
+TEST(ModelReader, InfoTextMentionsEverything) {
+  const auto r = test::run_cli({"info", (kModels / "multifunction.mlpackage").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* word : {"mlpackage", "prefill", "infer", "default", "weights"}) {
+    EXPECT_NE(r.out.find(word), std::string::npos) << word << " in\n" << r.out;
+  }
+}
+
+// A copy of a fixture that tests may damage.
+fs::path scratch_copy(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("coreml_reader_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path target = dir / name;
+  fs::remove_all(target);
+  fs::copy(kModels / name, target, fs::copy_options::recursive);
+  return target;
+}
+
+void expect_error(const fs::path& path, const std::string& fragment) {
+  try {
+    read_model(path);
+    ADD_FAILURE() << "no error reading " << path;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+TEST(ModelReader, MissingWeightsStillDescribe) {
+  const fs::path model = scratch_copy("conv.mlpackage");
+  fs::remove(model / "Data/com.apple.CoreML/weights/weight.bin");
+  const ModelAsset asset = read_model(model);
+  EXPECT_FALSE(asset.description.weights.present);
+  ASSERT_EQ(asset.description.weights.missing.size(), 1u);
+  const auto r = test::run_cli({"info", model.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("missing"), std::string::npos) << r.out;
+}
+
+TEST(ModelReader, BadManifests) {
+  const fs::path model = scratch_copy("elementwise.mlpackage");
+  const fs::path manifest = model / "Manifest.json";
+  write_file(manifest, "{not json");
+  expect_error(model, "Manifest.json: not valid JSON");
+  write_file(manifest, R"({"fileFormatVersion": "2.0.0", "rootModelIdentifier": "a", "itemInfoEntries": {}})");
+  expect_error(model, "newer than");
+  write_file(manifest, R"({"fileFormatVersion": "1.0.0", "rootModelIdentifier": "a", "itemInfoEntries": {}})");
+  expect_error(model, "no entry for rootModelIdentifier");
+  write_file(manifest, R"({"fileFormatVersion": "1.0.0", "rootModelIdentifier": "a",
+      "itemInfoEntries": {"a": {"path": "../../../etc/passwd"}}})");
+  expect_error(model, "inside Data/");
+  write_file(manifest, R"({"fileFormatVersion": "1.0.0", "rootModelIdentifier": "a",
+      "itemInfoEntries": {"a": {"path": "com.apple.CoreML/missing.mlmodel"}}})");
+  expect_error(model, "missing.mlmodel");
+}
+
+TEST(ModelReader, GarbledProtobuf) {
+  const fs::path model = scratch_copy("elementwise.mlpackage");
+  write_file(model / "Data/com.apple.CoreML/model.mlmodel", std::string("\xff\xff\xff\xff garbage", 12));
+  expect_error(model, "model.mlmodel");
+}
+
+TEST(ModelReader, CompiledFolderWithoutProgram) {
+  const fs::path model = scratch_copy("elementwise.mlmodelc");
+  fs::remove(model / "model.mil");
+  expect_error(model, "not supported (only ML Programs)");
+  write_file(model / "metadata.json", R"([{"modelType": {"name": "MLModelType_neuralNetwork"}}])");
+  expect_error(model, "model type neuralNetwork is not supported (only ML Programs)");
+}
+
+TEST(ModelReader, MalformedModelMil) {
+  const fs::path model = scratch_copy("elementwise.mlmodelc");
+  write_file(model / "model.mil", "program(1.3)\n{\n  func main<ios18>(tensor<fp32, [1]> x {\n");
+  expect_error(model, "model.mil:3:");
+}
+
+TEST(ModelReader, CorruptWeightsAreReportedNotFatalForInfo) {
+  const fs::path model = scratch_copy("conv.mlpackage");
+  const fs::path weights = model / "Data/com.apple.CoreML/weights/weight.bin";
+  std::string bytes(64 + 64, '\0');
+  bytes[4] = 2;  // version 2, but the blob records are zero: bad sentinel
+  write_file(weights, bytes);
+  const ModelAsset asset = read_model(model);
+  EXPECT_NE(asset.description.weights.error.find("sentinel"), std::string::npos)
+      << asset.description.weights.error;
+}
+
+TEST(ModelReader, NotFound) { expect_error("/no/such/model.mlpackage", "no such file"); }
+
+}  // namespace
+}  // namespace coreml::format

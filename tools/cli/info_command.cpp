@@ -1,0 +1,148 @@
+// `coreml info PATH [--json]`: describes any Core ML model truthfully.
+#include <iostream>
+#include <sstream>
+
+#include "command.h"
+#include "coreml/description.h"
+#include "format/model_reader.h"
+
+namespace coreml::cli {
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    out << (i ? ", " : "");
+    if (shape[i] < 0) {
+      out << "?";
+    } else {
+      out << shape[i];
+    }
+  }
+  out << "]";
+  return out.str();
+}
+
+const char* ios_name(int specification_version) {
+  switch (specification_version) {
+    case 6: return "iOS 15";
+    case 7: return "iOS 16";
+    case 8: return "iOS 17";
+    case 9: return "iOS 18";
+    case 10: return "iOS 26";
+    default: return nullptr;
+  }
+}
+
+void print_features(std::ostream& out, const char* title,
+                    const std::vector<FeatureDescription>& features) {
+  if (features.empty()) return;
+  out << "    " << title << ":\n";
+  size_t width = 0;
+  for (const auto& f : features) width = std::max(width, f.name.size());
+  for (const auto& f : features) {
+    out << "      " << f.name << std::string(width - f.name.size() + 2, ' ')
+        << feature_kind_name(f.kind);
+    if (f.kind == FeatureKind::kImage) {
+      out << " " << f.color_space << " " << f.width << "x" << f.height;
+    } else {
+      if (!f.dtype.empty()) out << " " << f.dtype;
+      out << " " << shape_text(f.shape);
+    }
+    if (!f.enumerated_shapes.empty()) {
+      out << "  enumerated shapes:";
+      for (const auto& s : f.enumerated_shapes) out << " " << shape_text(s);
+    }
+    if (!f.shape_ranges.empty()) {
+      out << "  ranges:";
+      for (const auto& r : f.shape_ranges) {
+        out << " " << r.lower << ".." << (r.upper < 0 ? std::string("inf") : std::to_string(r.upper));
+      }
+    }
+    if (f.optional) out << "  (optional)";
+    if (!f.short_description.empty()) out << "  — " << f.short_description;
+    out << "\n";
+  }
+}
+
+void print_text(std::ostream& out, const ModelDescription& d) {
+  out << d.path << "\n";
+  out << "  format: " << d.format << ", model type: " << d.model_type
+      << ", specification version: " << d.specification_version;
+  if (const char* ios = ios_name(d.specification_version)) out << " (" << ios << ")";
+  out << "\n";
+  const auto& m = d.metadata;
+  if (!m.description.empty()) out << "  description: " << m.description << "\n";
+  if (!m.author.empty()) out << "  author: " << m.author << "\n";
+  if (!m.license.empty()) out << "  license: " << m.license << "\n";
+  if (!m.version.empty()) out << "  version: " << m.version << "\n";
+  if (!d.compute_precision.empty()) out << "  compute precision: " << d.compute_precision << "\n";
+  if (!m.user.empty()) {
+    out << "  user metadata:\n";
+    for (const auto& [k, v] : m.user) out << "    " << k << ": " << v << "\n";
+  }
+  out << "  functions (" << d.functions.size() << ", default: " << d.default_function << "):\n";
+  for (const auto& f : d.functions) {
+    out << "  " << f.name << " [" << f.opset << "]\n";
+    print_features(out, "inputs", f.inputs);
+    print_features(out, "outputs", f.outputs);
+    print_features(out, "states", f.states);
+    int64_t total = 0;
+    for (const auto& [type, n] : f.op_counts) total += n;
+    out << "    operations: " << total;
+    if (total) {
+      out << " (";
+      bool first = true;
+      for (const auto& [type, n] : f.op_counts) {
+        out << (first ? "" : ", ") << type << " " << n;
+        first = false;
+      }
+      out << ")";
+    }
+    out << "\n";
+  }
+  const auto& w = d.weights;
+  if (w.files == 0) {
+    out << "  weights: none (every value is stored in the program)\n";
+  } else {
+    out << "  weights: " << w.files << (w.files == 1 ? " file, " : " files, ") << w.blobs
+        << (w.blobs == 1 ? " blob" : " blobs");
+    if (w.present && w.error.empty()) out << ", " << w.bytes << " bytes";
+    out << "\n";
+    for (const auto& missing : w.missing) {
+      out << "  weights missing: " << missing
+          << " (the description is complete; running the model needs this file)\n";
+    }
+    if (!w.error.empty()) out << "  weights unreadable: " << w.error << "\n";
+  }
+}
+
+}  // namespace
+
+void register_info(CLI::App& app, const GlobalOptions& globals, Runner& selected) {
+  struct Options {
+    std::string path;
+    bool json = false;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "info", "Describe a model: format, functions, inputs, outputs, states, metadata, weights");
+  cmd->add_option("path", options->path, "Model: .mlpackage folder, .mlmodel file or .mlmodelc folder")
+      ->required();
+  cmd->add_flag("--json", options->json, "Print one JSON object (keys listed in the README)");
+  cmd->callback([options, &selected] {
+    selected = [options] {
+      const auto asset = format::read_model(options->path);
+      if (options->json) {
+        std::cout << to_json(asset.description) << "\n";
+      } else {
+        print_text(std::cout, asset.description);
+      }
+      return 0;
+    };
+  });
+  (void)globals;
+}
+
+}  // namespace coreml::cli
