@@ -61,19 +61,25 @@ class BlobView {
   std::span<const uint8_t> bytes() const;
   const BlobRecord& record() const { return record_; }
 
-  // Whole-byte element types as a span (T must match the dtype's width).
+  // Whole-byte element types as a span (T must match the dtype's width: uint16_t for fp16,
+  // float for fp32, ...); throws Error otherwise. Blob data is 64-aligned in the file.
   template <typename T>
   std::span<const T> as() const {
+    check_width(sizeof(T));
     const auto b = bytes();
     return {reinterpret_cast<const T*>(b.data()), b.size() / sizeof(T)};
   }
   // Element i of any integer type (sub-byte included), without unpacking the blob.
   // Unsigned types are zero-extended; int4 is sign-extended.
   int64_t integer_at(int64_t i) const;
-  // Unpacks elements [first, first+count) of a sub-byte or 8-bit integer blob into out.
+  // Unpacks elements [first, first+count) of a sub-byte or 8-bit integer blob into out, one
+  // byte each; int4 is sign-extended (the bytes read as int8). Throws on a bad range.
   void unpack(int64_t first, int64_t count, uint8_t* out) const;
 
  private:
+  void check_range(int64_t first, int64_t count, const char* what) const;
+  void check_width(size_t element_size) const;
+
   std::shared_ptr<const MappedFile> file_;
   BlobRecord record_;
 };
