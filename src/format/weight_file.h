@@ -95,10 +95,12 @@ class WeightFile {
   uint64_t size() const { return file_->bytes().size(); }
   uint32_t header_count() const { return header_count_; }
 
-  // Reads and validates the record at `metadata_offset`: alignment, sentinel, known dtype,
-  // data offset/size inside the file, padding < 8.
+  // Reads and validates the record at `metadata_offset`: 64-alignment, sentinel, known dtype,
+  // data 64-aligned after the record and inside the file (overflow-safe), padding < 8 and
+  // (8*size - padding) a whole number of elements.
   BlobRecord record_at(uint64_t metadata_offset) const;
-  // Walks every blob from offset 64; stops with an Error on the first bad record.
+  // Walks every blob from offset 64 to the end of the file; throws on the first bad record,
+  // and if the number found differs from the header's count (coremltools writes it reliably).
   std::vector<BlobRecord> walk() const;
   // The record at `metadata_offset`, checked against the declared MIL type: the dtype must
   // match and the element count must equal the shape's.
