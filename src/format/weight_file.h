@@ -61,19 +61,25 @@ class BlobView {
   std::span<const uint8_t> bytes() const;
   const BlobRecord& record() const { return record_; }
 
-  // Whole-byte element types as a span (T must match the dtype's width).
+  // Whole-byte element types as a span (T must match the dtype's width: uint16_t for fp16,
+  // float for fp32, ...); throws Error otherwise. Blob data is 64-aligned in the file.
   template <typename T>
   std::span<const T> as() const {
+    check_width(sizeof(T));
     const auto b = bytes();
     return {reinterpret_cast<const T*>(b.data()), b.size() / sizeof(T)};
   }
   // Element i of any integer type (sub-byte included), without unpacking the blob.
   // Unsigned types are zero-extended; int4 is sign-extended.
   int64_t integer_at(int64_t i) const;
-  // Unpacks elements [first, first+count) of a sub-byte or 8-bit integer blob into out.
+  // Unpacks elements [first, first+count) of a sub-byte or 8-bit integer blob into out, one
+  // byte each; int4 is sign-extended (the bytes read as int8). Throws on a bad range.
   void unpack(int64_t first, int64_t count, uint8_t* out) const;
 
  private:
+  void check_range(int64_t first, int64_t count, const char* what) const;
+  void check_width(size_t element_size) const;
+
   std::shared_ptr<const MappedFile> file_;
   BlobRecord record_;
 };
@@ -89,10 +95,12 @@ class WeightFile {
   uint64_t size() const { return file_->bytes().size(); }
   uint32_t header_count() const { return header_count_; }
 
-  // Reads and validates the record at `metadata_offset`: alignment, sentinel, known dtype,
-  // data offset/size inside the file, padding < 8.
+  // Reads and validates the record at `metadata_offset`: 64-alignment, sentinel, known dtype,
+  // data 64-aligned after the record and inside the file (overflow-safe), padding < 8 and
+  // (8*size - padding) a whole number of elements.
   BlobRecord record_at(uint64_t metadata_offset) const;
-  // Walks every blob from offset 64; stops with an Error on the first bad record.
+  // Walks every blob from offset 64 to the end of the file; throws on the first bad record,
+  // and if the number found differs from the header's count (coremltools writes it reliably).
   std::vector<BlobRecord> walk() const;
   // The record at `metadata_offset`, checked against the declared MIL type: the dtype must
   // match and the element count must equal the shape's.

@@ -111,6 +111,11 @@ struct Value {
   std::vector<Value> elements;                // kTuple, kList
   std::vector<std::pair<Value, Value>> entries;  // kDict
 
+  // Defined (defaulted) in ir.cpp: with clang 14 + libstdc++ 12 an implicit default
+  // constructor makes std::pair<Value, Value>'s traits recurse into Value while it is being
+  // checked, a hard compile error.
+  Value();
+
   bool operator==(const Value& other) const;
 
   // Convenience constructors for scalars and 1-D tensors.

@@ -1,0 +1,81 @@
+// MappedFile: read-only POSIX memory mappings of whole files, or owned bytes for tests.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include "coreml/error.h"
+#include "format/weight_file.h"
+
+namespace coreml::format {
+namespace {
+
+// Closes a descriptor on every path out of open(); the mapping outlives it.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+[[noreturn]] void fail_errno(const std::string& path, const char* what, int error_number) {
+  fail(ErrorCode::kIo, path, ": cannot ", what, ": ", std::strerror(error_number));
+}
+
+}  // namespace
+
+std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  int raw_fd;
+  do {
+    raw_fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (raw_fd < 0 && errno == EINTR);
+  if (raw_fd < 0) fail_errno(name, "open", errno);
+  FileDescriptor fd(raw_fd);
+
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) fail_errno(name, "stat", errno);
+  // mmap of a directory or a device would fail obscurely or not reflect a file's bytes.
+  if (!S_ISREG(info.st_mode)) fail(ErrorCode::kIo, name, ": not a regular file");
+  if (info.st_size < 0 ||
+      static_cast<uint64_t>(info.st_size) > std::numeric_limits<size_t>::max()) {
+    fail(ErrorCode::kIo, name, ": file size ", info.st_size, " cannot be mapped");
+  }
+
+  std::shared_ptr<MappedFile> file(new MappedFile());
+  file->name_ = name;
+  file->size_ = static_cast<size_t>(info.st_size);
+  if (file->size_ == 0) return file;  // mmap rejects length 0; an empty span is the answer
+
+  void* address = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (address == MAP_FAILED) fail_errno(name, "mmap", errno);
+  file->data_ = static_cast<const uint8_t*>(address);
+  file->mapped_ = true;
+  return file;
+}
+
+std::shared_ptr<MappedFile> MappedFile::from_bytes(std::vector<uint8_t> bytes, std::string name) {
+  std::shared_ptr<MappedFile> file(new MappedFile());
+  file->owned_ = std::move(bytes);
+  file->data_ = file->owned_.data();
+  file->size_ = file->owned_.size();
+  file->name_ = std::move(name);
+  return file;
+}
+
+MappedFile::~MappedFile() {
+  if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+}  // namespace coreml::format
