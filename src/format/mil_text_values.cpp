@@ -35,6 +35,7 @@ bool is_type_keyword(std::string_view word) {
 struct Integer {
   bool negative = false;
   uint64_t magnitude = 0;
+  bool too_large = false;  // well-formed but more than 64 bits
 };
 
 std::optional<Integer> to_integer(std::string_view text) {
@@ -51,7 +52,12 @@ std::optional<Integer> to_integer(std::string_view text) {
   if (text.empty()) return std::nullopt;
   const auto [end, error] =
       std::from_chars(text.data(), text.data() + text.size(), result.magnitude, base);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (end != text.data() + text.size()) return std::nullopt;
+  if (error == std::errc::result_out_of_range) {
+    result.too_large = true;
+  } else if (error != std::errc()) {
+    return std::nullopt;
+  }
   return result;
 }
 
@@ -123,7 +129,10 @@ class ElementWriter {
   std::vector<std::string> take_strings() { return std::move(strings_); }
 
  private:
-  std::string what() const { return detail::cat("a ", mil::data_type_name(dtype_), " value"); }
+  std::string what() const {
+    const std::string_view name = mil::data_type_name(dtype_);
+    return detail::cat(name[0] == 'i' ? "an " : "a ", name, " value");
+  }
 
   void add_bool(const Token& token) {
     if (token.is_identifier("true")) {
@@ -165,7 +174,7 @@ class ElementWriter {
         bits_ == 64 ? (is_signed ? uint64_t{INT64_MAX} : UINT64_MAX)
                     : (is_signed ? (uint64_t{1} << (bits_ - 1)) - 1 : (uint64_t{1} << bits_) - 1);
     const uint64_t max_negative = is_signed ? max_positive + 1 : 0;
-    if (value->magnitude > (value->negative ? max_negative : max_positive)) {
+    if (value->too_large || value->magnitude > (value->negative ? max_negative : max_positive)) {
       lexer_.fail_expected(token, detail::cat(what(), " (out of range)"));
     }
     // Two's complement of the value, truncated to the element width below.
@@ -285,14 +294,12 @@ class LiteralParser {
     return value;
   }
 
-  // The content of TYPE(...) for a tuple: `(a, b)` or just `a, b`.
+  // The content of TYPE(...) for a tuple.
   Value tuple_content(const Type& type) {
     if (lexer_.peek().is_punct(")")) return empty(Value::Kind::kTuple, type);
-    // `((a, b))` holds a tuple written in parentheses, unless the single element is itself a
-    // tuple (then the parentheses belong to that element).
-    const bool single_tuple_element =
-        type.elements.size() == 1 && type.elements[0].kind == Type::Kind::kTuple;
-    if (lexer_.peek().is_punct("(") && !single_tuple_element) {
+    // Compiled models write the tuple's own parentheses inside the literal's:
+    // `tuple<string, int32>(("k", 4))`; the bare form `tuple<...>("k", 4)` is accepted too.
+    if (lexer_.peek().is_punct("(")) {
       lexer_.expect("(");
       Value value = tuple_elements(type);
       lexer_.expect(")");
@@ -488,7 +495,7 @@ Dim parse_dim(MilTextLexer& lexer) {
   if (token.kind == TokenKind::kIdentifier) return Dim::unknown(std::string(token.text));
   if (token.kind == TokenKind::kNumber) {
     const std::optional<Integer> value = to_integer(token.text);
-    if (value && !value->negative && value->magnitude <= uint64_t{INT64_MAX}) {
+    if (value && !value->too_large && !value->negative && value->magnitude <= uint64_t{INT64_MAX}) {
       return Dim::of(static_cast<int64_t>(value->magnitude));
     }
   }
@@ -563,7 +570,7 @@ Type parse_type(MilTextLexer& lexer) {
       if (!length.is_punct("?")) {
         const std::optional<Integer> n =
             length.kind == TokenKind::kNumber ? to_integer(length.text) : std::nullopt;
-        if (!n || n->negative || n->magnitude > uint64_t{INT64_MAX}) {
+        if (!n || n->too_large || n->negative || n->magnitude > uint64_t{INT64_MAX}) {
           lexer.fail_expected(length, "a list length or '?'");
         }
         type.length = static_cast<int64_t>(n->magnitude);
