@@ -101,6 +101,8 @@ bool Type::operator==(const Type& other) const {
          length == other.length;
 }
 
+Value::Value() = default;
+
 bool Value::operator==(const Value& other) const {
   return kind == other.kind && type == other.type && bytes == other.bytes &&
          strings == other.strings && blob == other.blob && elements == other.elements &&

@@ -111,6 +111,9 @@ struct Value {
   std::vector<Value> elements;                // kTuple, kList
   std::vector<std::pair<Value, Value>> entries;  // kDict
 
+  // Declared here, defaulted in ir.cpp: with `entries` holding pairs of the still-incomplete
+  // Value, an implicit inline constructor does not compile with clang + libstdc++ 12.
+  Value();
   bool operator==(const Value& other) const;
 
   // Convenience constructors for scalars and 1-D tensors.
