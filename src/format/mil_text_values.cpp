@@ -330,7 +330,7 @@ class LiteralParser {
   }
 
   Value blob(const Type& type) {
-    const Token keyword = lexer_.next();  // BLOBFILE
+    lexer_.next();  // BLOBFILE
     lexer_.expect("(");
     std::optional<std::string> path;
     std::optional<uint64_t> offset;
@@ -366,7 +366,6 @@ class LiteralParser {
     const Token close = lexer_.expect(")");
     if (!path) lexer_.fail_expected(close, "'path'");
     if (!offset) lexer_.fail_expected(close, "'offset'");
-    (void)keyword;
     Value value;
     value.kind = Value::Kind::kBlob;
     value.type = type;
