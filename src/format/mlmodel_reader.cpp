@@ -131,28 +131,31 @@ std::string describe_pipeline(const std::string& pipeline_bytes, int depth) {
   return listed.empty() ? "no models" : listed;
 }
 
+// For the pipeline model types, the types of the models inside ("neuralNetwork, mlProgram");
+// "" for other types.
+std::string pipeline_contents(const UnknownField& type_field, int depth) {
+  const std::string& bytes = type_field.length_delimited();
+  if (type_field.number() == kPipeline) return describe_pipeline(bytes, depth);
+  if (type_field.number() != kPipelineClassifier && type_field.number() != kPipelineRegressor) {
+    return {};
+  }
+  UnknownFieldSet wrapper;
+  if (depth > kMaxPipelineDepth || !parse_unknown(bytes, wrapper)) return "?";
+  for (int i = 0; i < wrapper.field_count(); ++i) {
+    const UnknownField& field = wrapper.field(i);
+    if (field.number() == kPipelineOfClassifier &&
+        field.type() == UnknownField::TYPE_LENGTH_DELIMITED) {
+      return describe_pipeline(field.length_delimited(), depth + 1);
+    }
+  }
+  return "no models";
+}
+
 // "neuralNetwork", or for pipelines "pipeline [neuralNetwork, mlProgram]".
 std::string describe_model_type(const UnknownField& type_field, int depth) {
   std::string text(model_type_name(type_field.number()));
-  const std::string& bytes = type_field.length_delimited();
-  if (type_field.number() == kPipeline) {
-    text += " [" + describe_pipeline(bytes, depth) + "]";
-  } else if (type_field.number() == kPipelineClassifier ||
-             type_field.number() == kPipelineRegressor) {
-    UnknownFieldSet wrapper;
-    std::string inner = "?";
-    if (depth <= kMaxPipelineDepth && parse_unknown(bytes, wrapper)) {
-      for (int i = 0; i < wrapper.field_count(); ++i) {
-        const UnknownField& field = wrapper.field(i);
-        if (field.number() == kPipelineOfClassifier &&
-            field.type() == UnknownField::TYPE_LENGTH_DELIMITED) {
-          inner = describe_pipeline(field.length_delimited(), depth + 1);
-          break;
-        }
-      }
-    }
-    text += " [" + inner + "]";
-  }
+  const std::string contents = pipeline_contents(type_field, depth);
+  if (!contents.empty()) text += " [" + contents + "]";
   return text;
 }
 
@@ -163,10 +166,10 @@ std::string describe_model_type(const UnknownField& type_field, int depth) {
     fail(ErrorCode::kParse, source, ": not a Core ML model (no model type is set)");
   }
   const std::string_view name = model_type_name(type_field->number());
-  const std::string described = describe_model_type(*type_field, 0);
-  if (described != name) {
+  const std::string contents = pipeline_contents(*type_field, 0);
+  if (!contents.empty()) {
     fail(ErrorCode::kUnsupported, source, ": model type ", name,
-         " is not supported (only ML Programs); it holds: ", described);
+         " is not supported (only ML Programs); its models: ", contents);
   }
   fail(ErrorCode::kUnsupported, source, ": model type ", name,
        " is not supported (only ML Programs)");
