@@ -109,7 +109,9 @@ struct Value {
   std::vector<std::string> strings;           // kTensor of dtype string
   BlobRef blob;                               // kBlob
   std::vector<Value> elements;                // kTuple, kList
-  std::vector<std::pair<Value, Value>> entries;  // kDict
+  // `{}` works around clang 14 + libstdc++ 12 failing to instantiate pair<Value, Value>
+  // while Value is still incomplete.
+  std::vector<std::pair<Value, Value>> entries{};  // kDict
 
   bool operator==(const Value& other) const;
 
