@@ -225,6 +225,11 @@ TEST(NpyMalformed, Rejected) {
                            "(1234567890123456789,), }",
                            0),
                   "too many digits");
+  // A zero dim makes the element count 0, but the other dims' strides would still overflow.
+  expect_rejected(make_npy("{'descr': '|i1', 'fortran_order': False, 'shape': "
+                           "(0, 10004101, 1000044, 0, 19000410, 40, 1), }",
+                           0),
+                  "overflows");
   std::string many_dims = "{'descr': '<i4', 'fortran_order': False, 'shape': (";
   for (int i = 0; i < 65; ++i) many_dims += "1,";
   expect_rejected(make_npy(many_dims + "), }", 4), "more than 64 dimensions");

@@ -8,11 +8,15 @@ int64_t checked_numel(const std::vector<int64_t>& shape, size_t itemsize, const 
          kMaxRank);
   }
   int64_t count = 1;
+  // Strides multiply the non-zero dims even when another dim is 0 (see c_strides), so that
+  // product must fit too.
+  int64_t stride_span = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] < 0) {
       fail(ErrorCode::kInvalidArgument, what, ": dimension ", i, " is negative (", shape[i], ")");
     }
     count = checked_mul(count, shape[i], what);
+    stride_span = checked_mul(stride_span, shape[i] > 0 ? shape[i] : 1, what);
   }
   const int64_t bytes = checked_mul(count, static_cast<int64_t>(itemsize), what);
   if (static_cast<uint64_t>(bytes) > std::numeric_limits<size_t>::max()) {
