@@ -268,6 +268,9 @@ TEST(TensorFormat, ToStringSummary) {
   Tensor t = Tensor::arange(0, 6, 1, DType::kInt32).reshape({2, 3});
   EXPECT_EQ(t.to_string(), "Tensor(int32, [2, 3], cpu, [0, 1, 2, 3, 4, 5])");
   EXPECT_EQ(t.to_string(2), "Tensor(int32, [2, 3], cpu, [0, 1, ...])");
+  EXPECT_EQ(t.transpose(0, 1).to_string(4), "Tensor(int32, [3, 2], cpu, [0, 3, 1, 4, ...])");
+  EXPECT_EQ(t.to_string(0), "Tensor(int32, [2, 3], cpu, [...])");
+  EXPECT_EQ(Tensor::zeros({0, 2}).to_string(), "Tensor(fp32, [0, 2], cpu, [])");
   EXPECT_EQ(Tensor::from_vector<bool>({true, false}).to_string(),
             "Tensor(bool, [2], cpu, [true, false])");
   EXPECT_EQ(Tensor::full({}, 0.5, DType::kFloat16).to_string(), "Tensor(fp16, [], cpu, [0.5])");

@@ -1,10 +1,10 @@
 // Tensor::to_string and operator<<: a short human-readable summary for debugging.
+#include <algorithm>
 #include <ostream>
 #include <sstream>
 
 #include "coreml/tensor.h"
 #include "tensor/convert.h"
-#include "tensor/layout.h"
 
 namespace coreml {
 
@@ -15,15 +15,17 @@ std::string Tensor::to_string(int64_t max_values) const {
   out << "], " << device_.to_string() << ", [";
   const auto* base = static_cast<const unsigned char*>(data());
   const int64_t size = static_cast<int64_t>(itemsize());
-  int64_t shown = 0;
-  tensor_detail::for_each_offset(shape_, strides_, [&](int64_t offset) {
-    if (shown > max_values) return;
-    if (shown == max_values) {
-      out << ", ...";
-      ++shown;
-      return;
+  // Only the first few elements are visited (a summary of a huge tensor stays cheap): the
+  // flat C-order index is unravelled into an element offset for each.
+  const int64_t shown = std::min(numel_, std::max<int64_t>(max_values, 0));
+  for (int64_t flat = 0; flat < shown; ++flat) {
+    int64_t offset = 0;
+    int64_t rest = flat;
+    for (size_t d = shape_.size(); d > 0; --d) {
+      offset += (rest % shape_[d - 1]) * strides_[d - 1];
+      rest /= shape_[d - 1];
     }
-    if (shown > 0) out << ", ";
+    if (flat > 0) out << ", ";
     const unsigned char* element = base + offset * size;
     if (dtype_ == DType::kBool) {
       out << (*element != 0 ? "true" : "false");
@@ -40,8 +42,8 @@ std::string Tensor::to_string(int64_t max_values) const {
       tensor_detail::convert_elements(element, dtype_, &value, DType::kInt64, 1);
       out << value;
     }
-    ++shown;
-  });
+  }
+  if (shown < numel_) out << (shown > 0 ? ", ..." : "...");
   out << "])";
   return out.str();
 }

@@ -17,7 +17,15 @@ using tensor_detail::checked_numel;
 using tensor_detail::extent;
 using tensor_detail::for_each_offset;
 
-Tensor::Tensor() : Tensor(Storage::allocate(0), {0}, {1}, 0, DType::kFloat32, Device::cpu()) {}
+namespace {
+// Default-constructed tensors all share one empty allocation instead of allocating each.
+std::shared_ptr<Storage> shared_empty_storage() {
+  static const std::shared_ptr<Storage> storage = Storage::allocate(0);
+  return storage;
+}
+}  // namespace
+
+Tensor::Tensor() : Tensor(shared_empty_storage(), {0}, {1}, 0, DType::kFloat32, Device::cpu()) {}
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, std::vector<int64_t> shape,
                std::vector<int64_t> strides, int64_t offset, DType dtype, Device device)
