@@ -9,7 +9,7 @@
 //                 nested? ';'
 //   binding    := NAME | LITERAL | '(' (NAME | LITERAL) % ',' ')'      -- a tuple = variadic
 //   nested     := '{' block* '}' | block+                              -- cond, while_loop
-//   block      := NAME? '(' (TYPE NAME) % ',' ')' body '->' '(' NAME % ',' ')' ';'?
+//   block      := NAME? ('(' (TYPE NAME) % ',' ')')? body '->' '(' NAME % ',' ')' ';'?
 //
 // Apple publishes no grammar; the forms above are those seen in compiled models. Nested
 // blocks follow coremltools' printer (`block0(inputs) { ... } -> (outputs)` after the op),
@@ -175,11 +175,12 @@ class ProgramParser {
       const Token& start = lexer_.peek();
       if (start.kind == TokenKind::kIdentifier) {
         lexer_.next();  // the block's name (then, else, cond, body, block0, ...): not kept
-      } else if (!start.is_punct("(")) {
+      } else if (!start.is_punct("(") && !(wrapped && start.is_punct("{"))) {
         lexer_.fail_expected(start, wrapped ? "a nested block or '}'" : "';'");
       }
       Block block;
-      block.inputs = typed_names();
+      // A block without inputs may omit the empty parentheses: `{ ... } -> (a);`.
+      if (!lexer_.peek().is_punct("{")) block.inputs = typed_names();
       Block body = block_body_and_outputs(wrapped);
       body.inputs = std::move(block.inputs);
       op.blocks.push_back(std::move(body));

@@ -109,9 +109,7 @@ struct Value {
   std::vector<std::string> strings;           // kTensor of dtype string
   BlobRef blob;                               // kBlob
   std::vector<Value> elements;                // kTuple, kList
-  // `{}` works around clang 14 + libstdc++ 12 failing to instantiate pair<Value, Value>
-  // while Value is still incomplete.
-  std::vector<std::pair<Value, Value>> entries{};  // kDict
+  std::vector<std::pair<Value, Value>> entries;  // kDict
 
   // Defined (defaulted) in ir.cpp: with clang 14 + libstdc++ 12 an implicit default
   // constructor makes std::pair<Value, Value>'s traits recurse into Value while it is being
