@@ -1,15 +1,15 @@
 // Reading every container: descriptions match what coremltools' own protobuf says (the
 // *.expected.json files written by tools/fixtures/make_models.py), and the same program read
 // from an .mlpackage and from MIL text gives equal IR.
+#include "format/model_reader.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "coreml/error.h"
-#include "format/model_reader.h"
 #include "support/run_command.h"
 
 namespace coreml::format {
@@ -89,7 +89,8 @@ TEST(ModelReader, CompiledFolderGivesTheSameDescriptionAndProgram) {
 }
 
 TEST(ModelReader, InfoJsonFromTheCli) {
-  const auto r = test::run_cli({"info", "--json", (kModels / "stateful_accumulator.mlpackage").string()});
+  const auto r =
+      test::run_cli({"info", "--json", (kModels / "stateful_accumulator.mlpackage").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   json expected = load_json(kModels / "stateful_accumulator.expected.json");
@@ -108,7 +109,8 @@ TEST(ModelReader, InfoTextMentionsEverything) {
 
 // A copy of a fixture that tests may damage.
 fs::path scratch_copy(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("coreml_reader_test_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("coreml_reader_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const fs::path target = dir / name;
   fs::remove_all(target);
@@ -146,9 +148,13 @@ TEST(ModelReader, BadManifests) {
   const fs::path manifest = model / "Manifest.json";
   write_file(manifest, "{not json");
   expect_error(model, "Manifest.json: not valid JSON");
-  write_file(manifest, R"({"fileFormatVersion": "2.0.0", "rootModelIdentifier": "a", "itemInfoEntries": {}})");
+  write_file(
+      manifest,
+      R"({"fileFormatVersion": "2.0.0", "rootModelIdentifier": "a", "itemInfoEntries": {}})");
   expect_error(model, "newer than");
-  write_file(manifest, R"({"fileFormatVersion": "1.0.0", "rootModelIdentifier": "a", "itemInfoEntries": {}})");
+  write_file(
+      manifest,
+      R"({"fileFormatVersion": "1.0.0", "rootModelIdentifier": "a", "itemInfoEntries": {}})");
   expect_error(model, "no entry for rootModelIdentifier");
   write_file(manifest, R"({"fileFormatVersion": "1.0.0", "rootModelIdentifier": "a",
       "itemInfoEntries": {"a": {"path": "../../../etc/passwd"}}})");
@@ -160,7 +166,8 @@ TEST(ModelReader, BadManifests) {
 
 TEST(ModelReader, GarbledProtobuf) {
   const fs::path model = scratch_copy("elementwise.mlpackage");
-  write_file(model / "Data/com.apple.CoreML/model.mlmodel", std::string("\xff\xff\xff\xff garbage", 12));
+  write_file(model / "Data/com.apple.CoreML/model.mlmodel",
+             std::string("\xff\xff\xff\xff garbage", 12));
   expect_error(model, "model.mlmodel");
 }
 
@@ -190,6 +197,37 @@ TEST(ModelReader, CorruptWeightsAreReportedNotFatalForInfo) {
 }
 
 TEST(ModelReader, NotFound) { expect_error("/no/such/model.mlpackage", "no such file"); }
+
+}  // namespace
+}  // namespace coreml::format
+
+namespace coreml::format {
+namespace {
+
+// Hand-written compiled model: no metadata.json, so the description comes from the program.
+TEST(ModelReader, UnknownOpsReadFineAndAreCounted) {
+  const ModelAsset asset =
+      read_model(fs::path(COREML_TEST_DATA_DIR) / "compiled/unknown_op.mlmodelc");
+  const auto& d = asset.description;
+  EXPECT_EQ(d.format, "mlmodelc");
+  EXPECT_EQ(d.default_function, "main");
+  ASSERT_EQ(d.functions.size(), 1u);
+  const auto& f = d.functions[0];
+  EXPECT_EQ(f.opset, "CoreML8");
+  EXPECT_EQ(f.op_counts.at("frobnicate"), 1);
+  EXPECT_EQ(f.op_counts.at("split_twice"), 1);
+  EXPECT_EQ(f.op_counts.at("write_state"), 1);
+  ASSERT_EQ(f.inputs.size(), 1u);
+  EXPECT_EQ(f.inputs[0].name, "x");
+  ASSERT_EQ(f.states.size(), 1u);
+  EXPECT_EQ(f.states[0].name, "memory");
+  EXPECT_EQ(f.states[0].kind, FeatureKind::kState);
+  ASSERT_EQ(f.outputs.size(), 1u);
+  EXPECT_EQ(f.outputs[0].name, "b");
+  EXPECT_EQ(f.outputs[0].shape, (std::vector<int64_t>{1, 4}));
+  EXPECT_TRUE(d.weights.present);
+  EXPECT_EQ(d.weights.files, 0);
+}
 
 }  // namespace
 }  // namespace coreml::format

@@ -8,7 +8,16 @@
 
 namespace coreml {
 
-enum class FeatureKind { kTensor, kState, kImage, kInt64, kDouble, kString, kDictionary, kSequence };
+enum class FeatureKind {
+  kTensor,
+  kState,
+  kImage,
+  kInt64,
+  kDouble,
+  kString,
+  kDictionary,
+  kSequence
+};
 
 // "tensor", "state", "image", "int64", "double", "string", "dictionary", "sequence".
 const char* feature_kind_name(FeatureKind kind);
@@ -52,24 +61,24 @@ struct ModelMetadata {
 };
 
 struct WeightsSummary {
-  bool present = false;       // every referenced weight file exists
-  int64_t files = 0;          // weight files referenced by the program
-  int64_t blobs = 0;          // distinct blob records referenced
-  int64_t bytes = 0;          // data bytes of those blobs (0 when files are missing)
+  bool present = false;              // every referenced weight file exists
+  int64_t files = 0;                 // weight files referenced by the program
+  int64_t blobs = 0;                 // distinct blob records referenced
+  int64_t bytes = 0;                 // data bytes of those blobs (0 when files are missing)
   std::vector<std::string> missing;  // referenced files that are absent
   std::string error;                 // why the weight files could not be read, if so
 };
 
 struct ModelDescription {
-  std::string path;                 // as given to the reader
-  std::string format;               // "mlpackage", "mlmodel", "mlmodelc"
+  std::string path;    // as given to the reader
+  std::string format;  // "mlpackage", "mlmodel", "mlmodelc"
   int specification_version = 0;
   std::string model_type = "mlProgram";
   std::string default_function;
   std::vector<FunctionDescription> functions;
   ModelMetadata metadata;
   WeightsSummary weights;
-  std::string compute_precision;    // from mlmodelc metadata.json, when present
+  std::string compute_precision;  // from mlmodelc metadata.json, when present
 
   const FunctionDescription* find_function(const std::string& name) const;
 };

@@ -19,8 +19,8 @@ std::string read_small_file(const std::filesystem::path& path, uint64_t max_byte
   const uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) fail(ErrorCode::kIo, path.string(), ": cannot read size: ", ec.message());
   if (size > max_bytes) {
-    fail(ErrorCode::kInvalidArgument, path.string(), ": file is ", size,
-         " bytes, more than the ", max_bytes, " bytes allowed for this kind of file");
+    fail(ErrorCode::kInvalidArgument, path.string(), ": file is ", size, " bytes, more than the ",
+         max_bytes, " bytes allowed for this kind of file");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(ErrorCode::kIo, path.string(), ": cannot open: ", std::strerror(errno));

@@ -10,7 +10,8 @@ namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void bad(const std::string& source, const std::string& where, const std::string& what) {
+[[noreturn]] void bad(const std::string& source, const std::string& where,
+                      const std::string& what) {
   fail(ErrorCode::kParse, source, ": ", where, ": ", what);
 }
 
@@ -30,11 +31,12 @@ bool flag_field(const json& object, const char* key, const std::string& source,
 }
 
 // metadata.json spells element types "Float16", "Float32", "Double", "Int32", ...
-std::string mil_dtype(const std::string& name, const std::string& source, const std::string& where) {
+std::string mil_dtype(const std::string& name, const std::string& source,
+                      const std::string& where) {
   static const std::pair<const char*, const char*> kNames[] = {
-      {"Float16", "fp16"}, {"Float32", "fp32"}, {"Float64", "fp64"}, {"Double", "fp64"},
-      {"Int32", "int32"},  {"Int8", "int8"},    {"Int16", "int16"},  {"UInt8", "uint8"},
-      {"UInt16", "uint16"}, {"Int64", "int64"}, {"BFloat16", "bf16"},
+      {"Float16", "fp16"},  {"Float32", "fp32"}, {"Float64", "fp64"},  {"Double", "fp64"},
+      {"Int32", "int32"},   {"Int8", "int8"},    {"Int16", "int16"},   {"UInt8", "uint8"},
+      {"UInt16", "uint16"}, {"Int64", "int64"},  {"BFloat16", "bf16"},
   };
   if (name.empty()) return {};
   for (const auto& [text, mil] : kNames) {
@@ -45,9 +47,9 @@ std::string mil_dtype(const std::string& name, const std::string& source, const 
 
 FeatureKind kind_of(const std::string& type, const std::string& source, const std::string& where) {
   static const std::pair<const char*, FeatureKind> kKinds[] = {
-      {"MultiArray", FeatureKind::kTensor}, {"State", FeatureKind::kState},
-      {"Image", FeatureKind::kImage},       {"Int64", FeatureKind::kInt64},
-      {"Double", FeatureKind::kDouble},     {"String", FeatureKind::kString},
+      {"MultiArray", FeatureKind::kTensor},     {"State", FeatureKind::kState},
+      {"Image", FeatureKind::kImage},           {"Int64", FeatureKind::kInt64},
+      {"Double", FeatureKind::kDouble},         {"String", FeatureKind::kString},
       {"Dictionary", FeatureKind::kDictionary}, {"Sequence", FeatureKind::kSequence},
   };
   for (const auto& [text, kind] : kKinds) {
@@ -76,7 +78,8 @@ FeatureDescription read_feature(const json& entry, const std::string& source,
   if (!shape.empty()) f.shape = parse_shape_list(shape, source + ": " + where + ".shape");
   const std::string enumerated = string_field(entry, "enumeratedShapes", source, where);
   if (!enumerated.empty()) {
-    f.enumerated_shapes = parse_shape_lists(enumerated, source + ": " + where + ".enumeratedShapes");
+    f.enumerated_shapes =
+        parse_shape_lists(enumerated, source + ": " + where + ".enumeratedShapes");
   }
   const std::string ranges = string_field(entry, "shapeRange", source, where);
   if (!ranges.empty()) {
@@ -106,7 +109,8 @@ std::vector<FeatureDescription> read_features(const json& object, const char* ke
   if (it == object.end() || it->is_null()) return features;
   if (!it->is_array()) bad(source, where + "." + key, "expected an array");
   for (size_t i = 0; i < it->size(); ++i) {
-    features.push_back(read_feature((*it)[i], source, where + "." + key + "[" + std::to_string(i) + "]"));
+    features.push_back(
+        read_feature((*it)[i], source, where + "." + key + "[" + std::to_string(i) + "]"));
   }
   return features;
 }
@@ -123,7 +127,8 @@ FunctionDescription read_function(const json& object, const std::string& name,
 
 const json& root_object(const json& doc, const std::string& source) {
   if (doc.is_array()) {
-    if (doc.empty() || !doc[0].is_object()) bad(source, "[0]", "expected an array holding one object");
+    if (doc.empty() || !doc[0].is_object())
+      bad(source, "[0]", "expected an array holding one object");
     return doc[0];
   }
   if (doc.is_object()) return doc;

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "coreml/error.h"
 #include "format/file_util.h"
@@ -104,8 +103,7 @@ ModelSpec read_spec_file(const fs::path& file) {
   }
   if (folder.extension() == ".mlmodelc" || fs::exists(metadata, ec) ||
       fs::exists(folder / "coremldata.bin", ec)) {
-    fail(ErrorCode::kUnsupported, folder.string(), ": model type ",
-         type.empty() ? "unknown" : type,
+    fail(ErrorCode::kUnsupported, folder.string(), ": model type ", type.empty() ? "unknown" : type,
          " is not supported (only ML Programs): this compiled model has no model.mil; found: ",
          list_folder(folder));
   }
@@ -201,7 +199,8 @@ FunctionDescription describe_from_program(const mil::Function& function) {
 }
 
 // Reconciles the declared description with the program and adds what only the program knows.
-void complete_description(ModelDescription& d, const mil::Program& program, const std::string& source) {
+void complete_description(ModelDescription& d, const mil::Program& program,
+                          const std::string& source) {
   if (program.functions.empty()) fail(ErrorCode::kParse, source, ": the program has no functions");
   // A single-function description is often just called "main" whatever the program's name.
   if (d.functions.size() == 1 && program.functions.size() == 1 &&
@@ -261,7 +260,8 @@ ModelAsset read_model(const fs::path& path) {
       asset.model_dir = model_file.parent_path();
     } else if (fs::exists(path / "model.mil", ec)) {
       const fs::path mil_file = path / "model.mil";
-      asset.program = parse_mil_text(read_small_file(mil_file, kMaxProgramBytes), mil_file.string());
+      asset.program =
+          parse_mil_text(read_small_file(mil_file, kMaxProgramBytes), mil_file.string());
       const fs::path metadata = path / "metadata.json";
       if (fs::exists(metadata, ec)) {
         asset.description =

@@ -15,8 +15,8 @@ namespace coreml::format {
 struct ModelAsset {
   ModelDescription description;
   mil::Program program;
-  std::filesystem::path model_dir;        // the folder "@model_path" refers to
-  std::shared_ptr<WeightStore> weights;   // maps weight files on first use
+  std::filesystem::path model_dir;       // the folder "@model_path" refers to
+  std::shared_ptr<WeightStore> weights;  // maps weight files on first use
 };
 
 // Reads `path`, detecting the container from what is on disk. Weight files are not needed

@@ -76,7 +76,8 @@ std::vector<int64_t> parse_shape_list(std::string_view text, const std::string& 
   return dims;
 }
 
-std::vector<std::vector<int64_t>> parse_shape_lists(std::string_view text, const std::string& where) {
+std::vector<std::vector<int64_t>> parse_shape_lists(std::string_view text,
+                                                    const std::string& where) {
   ShapeScanner scan(text, where);
   std::vector<std::vector<int64_t>> lists;
   scan.expect('[');

@@ -9,6 +9,7 @@
 namespace coreml::format {
 
 std::vector<int64_t> parse_shape_list(std::string_view text, const std::string& where);
-std::vector<std::vector<int64_t>> parse_shape_lists(std::string_view text, const std::string& where);
+std::vector<std::vector<int64_t>> parse_shape_lists(std::string_view text,
+                                                    const std::string& where);
 
 }  // namespace coreml::format

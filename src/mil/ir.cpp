@@ -186,8 +186,8 @@ double Value::as_double(int64_t i) const {
   }
   const size_t width = static_cast<size_t>(bits / 8);
   if (i < 0 || (static_cast<size_t>(i) + 1) * width > bytes.size()) {
-    fail(ErrorCode::kInvalidArgument, "element ", i, " is out of range of a ",
-         data_type_name(t), " value holding ", bytes.size(), " bytes");
+    fail(ErrorCode::kInvalidArgument, "element ", i, " is out of range of a ", data_type_name(t),
+         " value holding ", bytes.size(), " bytes");
   }
   const uint8_t* p = bytes.data() + static_cast<size_t>(i) * width;
   switch (t) {
@@ -296,7 +296,9 @@ std::string to_string(const Type& type) {
     case Type::Kind::kList:
     case Type::Kind::kTuple:
     case Type::Kind::kDict: {
-      out << (type.kind == Type::Kind::kList ? "list<" : type.kind == Type::Kind::kTuple ? "tuple<" : "dict<");
+      out << (type.kind == Type::Kind::kList    ? "list<"
+              : type.kind == Type::Kind::kTuple ? "tuple<"
+                                                : "dict<");
       for (size_t i = 0; i < type.elements.size(); ++i) {
         if (i) out << ", ";
         out << to_string(type.elements[i]);
@@ -315,7 +317,8 @@ std::string to_string(const Value& value) {
     case Value::Kind::kTensor: {
       out << to_string(value.type) << "(";
       if (value.type.tensor.dtype == DataType::kString) {
-        for (size_t i = 0; i < value.strings.size(); ++i) out << (i ? ", " : "") << '"' << value.strings[i] << '"';
+        for (size_t i = 0; i < value.strings.size(); ++i)
+          out << (i ? ", " : "") << '"' << value.strings[i] << '"';
       } else {
         const int64_t n = value.element_count();
         const int64_t shown = n < 0 ? 0 : std::min<int64_t>(n, 16);
@@ -333,12 +336,14 @@ std::string to_string(const Value& value) {
       break;
     }
     case Value::Kind::kBlob:
-      out << to_string(value.type) << "(BLOBFILE(" << value.blob.path << ", " << value.blob.offset << "))";
+      out << to_string(value.type) << "(BLOBFILE(" << value.blob.path << ", " << value.blob.offset
+          << "))";
       break;
     case Value::Kind::kTuple:
     case Value::Kind::kList:
       out << (value.kind == Value::Kind::kTuple ? "tuple(" : "list(");
-      for (size_t i = 0; i < value.elements.size(); ++i) out << (i ? ", " : "") << to_string(value.elements[i]);
+      for (size_t i = 0; i < value.elements.size(); ++i)
+        out << (i ? ", " : "") << to_string(value.elements[i]);
       out << ")";
       break;
     case Value::Kind::kDict:
@@ -386,11 +391,13 @@ void print_block(std::ostream& out, const Block& block, int indent) {
       out << " {\n";
       for (const auto& nested : op.blocks) {
         out << pad << "  block(";
-        for (size_t i = 0; i < nested.inputs.size(); ++i) out << (i ? ", " : "") << nested.inputs[i].name;
+        for (size_t i = 0; i < nested.inputs.size(); ++i)
+          out << (i ? ", " : "") << nested.inputs[i].name;
         out << ") {\n";
         print_block(out, nested, indent + 4);
         out << pad << "  } -> (";
-        for (size_t i = 0; i < nested.outputs.size(); ++i) out << (i ? ", " : "") << nested.outputs[i];
+        for (size_t i = 0; i < nested.outputs.size(); ++i)
+          out << (i ? ", " : "") << nested.outputs[i];
         out << ")\n";
       }
       out << pad << "}";
@@ -403,7 +410,8 @@ void print_block(std::ostream& out, const Block& block, int indent) {
 std::string to_string(const Program& program) {
   std::ostringstream out;
   out << "program(" << program.version << ")\n";
-  for (const auto& [key, val] : program.attributes) out << "[" << key << " = " << to_string(val) << "]\n";
+  for (const auto& [key, val] : program.attributes)
+    out << "[" << key << " = " << to_string(val) << "]\n";
   for (const auto& f : program.functions) {
     out << "func " << f.name << "<" << f.opset << ">(";
     for (size_t i = 0; i < f.inputs.size(); ++i) {
@@ -412,7 +420,8 @@ std::string to_string(const Program& program) {
     out << ") {\n";
     print_block(out, f.block, 4);
     out << "} -> (";
-    for (size_t i = 0; i < f.block.outputs.size(); ++i) out << (i ? ", " : "") << f.block.outputs[i];
+    for (size_t i = 0; i < f.block.outputs.size(); ++i)
+      out << (i ? ", " : "") << f.block.outputs[i];
     out << ");\n";
   }
   return out.str();

@@ -61,7 +61,6 @@ struct Dim {
   bool operator==(const Dim&) const = default;
 };
 
-
 // A tensor; rank 0 is a scalar. `shape` absent = unknown rank.
 struct TensorType {
   DataType dtype = DataType::kFloat32;
@@ -73,10 +72,10 @@ struct TensorType {
 struct Type {
   enum class Kind : uint8_t { kTensor, kState, kList, kTuple, kDict };
   Kind kind = Kind::kTensor;
-  TensorType tensor;             // kTensor; for kState the wrapped tensor type
-  std::vector<Type> elements;    // kTuple: element types; kList: one element type;
-                                 // kDict: key type then value type
-  std::optional<int64_t> length; // kList: fixed length if known
+  TensorType tensor;              // kTensor; for kState the wrapped tensor type
+  std::vector<Type> elements;     // kTuple: element types; kList: one element type;
+                                  // kDict: key type then value type
+  std::optional<int64_t> length;  // kList: fixed length if known
 
   static Type of_tensor(TensorType t) { return Type{Kind::kTensor, std::move(t), {}, {}}; }
   static Type of_state(TensorType t) { return Type{Kind::kState, std::move(t), {}, {}}; }
@@ -106,9 +105,9 @@ struct Value {
   // kTensor, non-string: element data packed as stored on disk — little-endian, bool one byte
   // each, sub-byte types packed LSB-first with the last byte zero-padded.
   std::vector<uint8_t> bytes;
-  std::vector<std::string> strings;           // kTensor of dtype string
-  BlobRef blob;                               // kBlob
-  std::vector<Value> elements;                // kTuple, kList
+  std::vector<std::string> strings;              // kTensor of dtype string
+  BlobRef blob;                                  // kBlob
+  std::vector<Value> elements;                   // kTuple, kList
   std::vector<std::pair<Value, Value>> entries;  // kDict
 
   // Defined (defaulted) in ir.cpp: with clang 14 + libstdc++ 12 an implicit default
@@ -121,8 +120,8 @@ struct Value {
   // Convenience constructors for scalars and 1-D tensors.
   static Value string_scalar(std::string s);
   static Value bool_scalar(bool b);
-  static Value int_scalar(DataType dtype, int64_t v);       // any integer dtype, bool
-  static Value float_scalar(DataType dtype, double v);      // fp16/bf16/fp32/fp64
+  static Value int_scalar(DataType dtype, int64_t v);   // any integer dtype, bool
+  static Value float_scalar(DataType dtype, double v);  // fp16/bf16/fp32/fp64
   // Number of elements of a kTensor/kBlob value's type (-1 if a dim is unknown).
   int64_t element_count() const;
   // Reads element i of an immediate numeric tensor as double/int64 (converting as needed).
@@ -153,12 +152,12 @@ struct NamedType {
 struct Block;
 
 struct Operation {
-  std::string type;                          // op name: "conv", "const", "write_state", ...
-  std::map<std::string, Argument> inputs;    // by parameter name
-  std::vector<NamedType> outputs;            // may be empty (write_state)
-  std::vector<Block> blocks;                 // nested blocks (cond, while_loop)
-  std::map<std::string, Value> attributes;   // always "name"; "val" for const
-  SourceLocation location;                   // not part of equality
+  std::string type;                         // op name: "conv", "const", "write_state", ...
+  std::map<std::string, Argument> inputs;   // by parameter name
+  std::vector<NamedType> outputs;           // may be empty (write_state)
+  std::vector<Block> blocks;                // nested blocks (cond, while_loop)
+  std::map<std::string, Value> attributes;  // always "name"; "val" for const
+  SourceLocation location;                  // not part of equality
   bool operator==(const Operation& other) const;
   // The op's "name" attribute, or "" if absent.
   std::string name() const;

@@ -45,8 +45,8 @@ inline uint16_t float_to_fp16(float f) {
     return sign | 0x7c00u | (payload ? payload : 0x200u);  // stay a NaN
   }
   if (abs >= 0x477ff000u) return sign | 0x7c00u;  // rounds to >= 65520: overflow to inf
-  if (abs < 0x38800000u) {                         // below the smallest normal fp16 (2^-14)
-    if (abs < 0x33000000u) return sign;            // below half the smallest subnormal
+  if (abs < 0x38800000u) {                        // below the smallest normal fp16 (2^-14)
+    if (abs < 0x33000000u) return sign;           // below half the smallest subnormal
     // Subnormal: shift the full 24-bit significand into place with RNE.
     const uint32_t exponent = abs >> 23;
     const uint32_t significand = (abs & 0x7fffffu) | 0x800000u;

@@ -2,10 +2,9 @@
 // leaves a runner that main() calls after parsing, inside one error handler.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 namespace coreml::cli {
 

@@ -57,7 +57,8 @@ void print_features(std::ostream& out, const char* title,
     if (!f.shape_ranges.empty()) {
       out << "  ranges:";
       for (const auto& r : f.shape_ranges) {
-        out << " " << r.lower << ".." << (r.upper < 0 ? std::string("inf") : std::to_string(r.upper));
+        out << " " << r.lower << ".."
+            << (r.upper < 0 ? std::string("inf") : std::to_string(r.upper));
       }
     }
     if (f.optional) out << "  (optional)";
@@ -82,9 +83,9 @@ void print_text(std::ostream& out, const ModelDescription& d) {
     out << "  user metadata:\n";
     for (const auto& [k, v] : m.user) out << "    " << k << ": " << v << "\n";
   }
-  out << "  functions (" << d.functions.size() << ", default: " << d.default_function << "):\n";
   for (const auto& f : d.functions) {
-    out << "  " << f.name << " [" << f.opset << "]\n";
+    out << "  function " << f.name << " (opset " << f.opset << ")"
+        << (d.functions.size() > 1 && f.name == d.default_function ? ", the default" : "") << "\n";
     print_features(out, "inputs", f.inputs);
     print_features(out, "outputs", f.outputs);
     print_features(out, "states", f.states);
@@ -128,7 +129,8 @@ void register_info(CLI::App& app, const GlobalOptions& globals, Runner& selected
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
       "info", "Describe a model: format, functions, inputs, outputs, states, metadata, weights");
-  cmd->add_option("path", options->path, "Model: .mlpackage folder, .mlmodel file or .mlmodelc folder")
+  cmd->add_option("path", options->path,
+                  "Model: .mlpackage folder, .mlmodel file or .mlmodelc folder")
       ->required();
   cmd->add_flag("--json", options->json, "Print one JSON object (keys listed in the README)");
   cmd->callback([options, &selected] {
