@@ -119,8 +119,6 @@ void print_text(std::ostream& out, const ModelDescription& d) {
   }
 }
 
-}  // namespace
-
 void register_info(CLI::App& app, const GlobalOptions& globals, Runner& selected) {
   struct Options {
     std::string path;
@@ -146,5 +144,9 @@ void register_info(CLI::App& app, const GlobalOptions& globals, Runner& selected
   });
   (void)globals;
 }
+
+}  // namespace
+
+COREML_CLI_COMMAND(10, register_info);
 
 }  // namespace coreml::cli

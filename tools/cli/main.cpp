@@ -1,11 +1,19 @@
 // The `coreml` command-line tool. Conventions for every command: --help; exit 0 on success,
 // 1 on an error (one line on stderr, more with --verbose), 2 on a usage error.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 
 #include "command.h"
 #include "coreml/error.h"
+
+namespace coreml::cli {
+std::vector<CommandEntry>& command_registry() {
+  static std::vector<CommandEntry> registry;
+  return registry;
+}
+}  // namespace coreml::cli
 
 namespace {
 
@@ -32,7 +40,10 @@ int main(int argc, char** argv) {
   coreml::cli::GlobalOptions globals;
   app.add_flag("-v,--verbose", globals.verbose, "Print more detail on errors");
   coreml::cli::Runner selected;
-  coreml::cli::register_info(app, globals, selected);
+  auto commands = coreml::cli::command_registry();
+  std::sort(commands.begin(), commands.end(),
+            [](const auto& a, const auto& b) { return a.order < b.order; });
+  for (const auto& command : commands) command.registration(app, globals, selected);
 
   try {
     app.parse(argc, argv);
