@@ -1,0 +1,108 @@
+// coreml::Model: load a Core ML ML Program and predict with coreml::Tensor.
+//
+//   auto model = coreml::Model::load("model.mlpackage");                 // default function
+//   auto infer = coreml::Model::load(path, {.function = "infer"});
+//   coreml::Outputs out = model.predict({{"x", x}, {"y", y}});           // by name
+//   coreml::Tensor first = model.forward({&x, &y});                      // positional
+//   coreml::State state = infer.make_state();
+//   infer.predict(inputs, state);                                        // state persists
+//
+// Inputs are checked against the description. Accepted conversions (as Core ML accepts
+// them): int64 -> int32, int32 -> int64 (both range-checked), fp32 <-> fp16, fp64 -> fp32/fp16,
+// bf16 -> fp16/fp32. Anything else is an Error naming the input, what came and what was
+// expected. Outputs are CPU tensors tagged with the device of the inputs (unified memory).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "coreml/description.h"
+#include "coreml/tensor.h"
+
+namespace coreml {
+
+enum class Backend {
+  kAuto,    // Core ML on Apple platforms (when built), else the native runtime
+  kNative,  // coreml-cpp's portable CPU runtime
+  kCoreML,  // Apple's Core ML framework (Apple platforms only)
+};
+
+enum class ComputeUnits { kAll, kCpuOnly, kCpuAndGpu, kCpuAndNeuralEngine };
+
+struct LoadOptions {
+  std::string function;  // empty = the model's default function
+  Backend backend = Backend::kAuto;
+  ComputeUnits compute_units = ComputeUnits::kAll;
+  int threads = 0;  // 0 = the number of cores
+};
+
+using Inputs = std::map<std::string, Tensor>;
+
+// Named outputs in the order the function declares them.
+class Outputs {
+ public:
+  void add(std::string name, Tensor tensor);
+  const Tensor& at(const std::string& name) const;
+  const Tensor& operator[](const std::string& name) const { return at(name); }
+  bool contains(const std::string& name) const;
+  size_t size() const { return entries_.size(); }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+  const std::pair<std::string, Tensor>& front() const;
+
+ private:
+  std::vector<std::pair<std::string, Tensor>> entries_;
+};
+
+// The values of a function's states (e.g. a KV cache). Created zero-filled by make_state();
+// one State can be passed to every function and model whose state declarations match.
+class State {
+ public:
+  State() = default;
+  bool empty() const { return tensors_.empty(); }
+  const std::map<std::string, Tensor>& tensors() const { return tensors_; }
+  // Direct access (e.g. to inspect or reset a cache); the tensor shares the state's memory.
+  Tensor& at(const std::string& name);
+  const Tensor& at(const std::string& name) const;
+  void reset();  // zero every state tensor
+
+ private:
+  friend class Model;
+  std::map<std::string, Tensor> tensors_;
+};
+
+struct PredictStats {
+  double milliseconds = 0;
+  int64_t peak_activation_bytes = 0;  // of the last prediction's plan
+};
+
+class Model {
+ public:
+  static Model load(const std::string& path, const LoadOptions& options = {});
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  Outputs predict(const Inputs& inputs);
+  Outputs predict(const Inputs& inputs, State& state);
+  // Positional inputs in declaration order; returns the first output.
+  Tensor forward(const std::vector<const Tensor*>& inputs);
+
+  State make_state() const;
+  const ModelDescription& description() const;
+  const FunctionDescription& function() const;  // the function this model runs
+  Backend backend() const;
+  PredictStats last_stats() const;
+
+ private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace coreml

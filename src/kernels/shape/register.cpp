@@ -1,0 +1,8 @@
+// Registration of the shape kernel family (kernels to come).
+#include "runtime/kernel_registry.h"
+
+namespace coreml::kernels {
+
+void register_shape_kernels(runtime::KernelRegistry& r) { (void)r; }
+
+}  // namespace coreml::kernels
