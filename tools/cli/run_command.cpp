@@ -1,0 +1,130 @@
+// `coreml run PATH [--function F] [--input NAME=FILE.npy]... [--output-dir DIR] [--steps N]
+// [--json]` One prediction (or N with the same state) on the native runtime; writes DIR/NAME.npy
+// per output and prints names, dtypes, shapes and timings.
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "coreml/model.h"
+
+namespace coreml::cli {
+namespace {
+
+struct RunOptions {
+  std::string path;
+  std::string function;
+  std::vector<std::string> inputs;
+  std::string output_dir;
+  int steps = 1;
+  int threads = 0;
+  bool json = false;
+};
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+Inputs read_inputs(const RunOptions& o) {
+  Inputs inputs;
+  for (const auto& spec : o.inputs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      fail(ErrorCode::kInvalidArgument, "--input '", spec, "': expected NAME=FILE.npy");
+    }
+    const std::string name = spec.substr(0, eq);
+    if (inputs.count(name))
+      fail(ErrorCode::kInvalidArgument, "--input '", name, "' is given twice");
+    inputs[name] = load_npy(spec.substr(eq + 1));
+  }
+  return inputs;
+}
+
+int run(const RunOptions& o) {
+  if (o.steps < 1) fail(ErrorCode::kInvalidArgument, "--steps must be at least 1");
+  const auto load_start = std::chrono::steady_clock::now();
+  Model model = Model::load(
+      o.path, {.function = o.function, .backend = Backend::kNative, .threads = o.threads});
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
+          .count();
+  const Inputs inputs = read_inputs(o);
+  State state = model.make_state();
+  std::vector<double> step_ms;
+  Outputs outputs;
+  for (int i = 0; i < o.steps; ++i) {
+    outputs = state.empty() ? model.predict(inputs) : model.predict(inputs, state);
+    step_ms.push_back(model.last_stats().milliseconds);
+  }
+  if (!o.output_dir.empty()) {
+    std::filesystem::create_directories(o.output_dir);
+    for (const auto& [name, tensor] : outputs) {
+      save_npy((std::filesystem::path(o.output_dir) / (name + ".npy")).string(), tensor);
+    }
+  }
+  std::vector<double> sorted = step_ms;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  double total = 0;
+  for (double ms : step_ms) total += ms;
+  if (o.json) {
+    nlohmann::ordered_json j;
+    j["function"] = model.function().name;
+    j["outputs"] = nlohmann::ordered_json::array();
+    for (const auto& [name, tensor] : outputs) {
+      j["outputs"].push_back({{"name", name},
+                              {"dtype", std::string(dtype_name(tensor.dtype()))},
+                              {"shape", tensor.shape()}});
+    }
+    j["load_ms"] = load_ms;
+    j["steps"] = o.steps;
+    j["first_ms"] = step_ms.front();
+    j["median_ms"] = median;
+    j["mean_ms"] = total / static_cast<double>(step_ms.size());
+    j["peak_activation_bytes"] = model.last_stats().peak_activation_bytes;
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "function " << model.function().name << "\n";
+  for (const auto& [name, tensor] : outputs) {
+    std::cout << "  " << name << "  " << dtype_name(tensor.dtype()) << " "
+              << shape_text(tensor.shape());
+    if (!o.output_dir.empty())
+      std::cout << "  -> " << (std::filesystem::path(o.output_dir) / (name + ".npy")).string();
+    std::cout << "\n";
+  }
+  std::cout << std::fixed << std::setprecision(3) << "load " << load_ms << " ms; " << o.steps
+            << (o.steps == 1 ? " prediction: " : " predictions: first ") << step_ms.front()
+            << " ms";
+  if (o.steps > 1) std::cout << ", median " << median << " ms, mean " << total / o.steps << " ms";
+  std::cout << "; peak activations " << model.last_stats().peak_activation_bytes << " bytes\n";
+  return 0;
+}
+
+void register_run(CLI::App& app, const GlobalOptions& globals, Runner& selected) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run a model on the native CPU runtime and save its outputs as .npy");
+  cmd->add_option("path", o->path, "Model: .mlpackage, .mlmodel or .mlmodelc")->required();
+  cmd->add_option("--function", o->function,
+                  "Function to run (default: the model's default function)");
+  cmd->add_option("--input", o->inputs, "An input as NAME=FILE.npy (repeat for each input)");
+  cmd->add_option("--output-dir", o->output_dir, "Write each output to DIR/NAME.npy");
+  cmd->add_option("--steps", o->steps, "Predictions to run with the same inputs and state (timing)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", o->threads, "Worker threads (default: the number of cores)");
+  cmd->add_flag("--json", o->json, "Print one JSON object with outputs and timings");
+  cmd->callback([o, &selected] { selected = [o] { return run(*o); }; });
+  (void)globals;
+}
+
+}  // namespace
+
+COREML_CLI_COMMAND(20, register_run);
+
+}  // namespace coreml::cli
