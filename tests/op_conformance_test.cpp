@@ -1,6 +1,8 @@
 // Op conformance: every case under tests/data/conformance/<op>/<case>/ (written by
-// tools/fixtures/conformance/*.py from coremltools' value inference or NumPy) runs through
-// the native runtime; outputs must match within the case's tolerance. Prints a table per op.
+// tools/fixtures/conformance/*.py from coremltools' value inference or NumPy), and every whole
+// model under tests/data/runtime/<model>/ (converted from PyTorch by
+// tools/fixtures/make_torch_models.py, PyTorch's outputs as reference), runs through the native
+// runtime; outputs must match within the case's tolerance. Prints a table per op / model.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,10 +29,13 @@ struct OpTally {
 
 std::vector<fs::path> case_folders() {
   std::vector<fs::path> folders;
-  const fs::path root = fs::path(COREML_TEST_DATA_DIR) / "conformance";
-  if (!fs::exists(root)) return folders;
-  for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    if (entry.path().filename() == "case.json") folders.push_back(entry.path().parent_path());
+  // Op cases, and whole models converted from PyTorch (tests/data/runtime/<model>/case.json).
+  for (const char* sub : {"conformance", "runtime"}) {
+    const fs::path root = fs::path(COREML_TEST_DATA_DIR) / sub;
+    if (!fs::exists(root)) continue;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+      if (entry.path().filename() == "case.json") folders.push_back(entry.path().parent_path());
+    }
   }
   std::sort(folders.begin(), folders.end());
   return folders;
