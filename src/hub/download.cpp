@@ -276,7 +276,7 @@ void fetch_blob(Context& ctx, const std::string& file_url, const std::string& pa
   const std::string incomplete = blob + ".incomplete";
   fs::create_directories(fs::path(blob).parent_path());
   Fd file;
-  file.fd = open(incomplete.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  file.fd = open(incomplete.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (file.fd < 0) fail(ErrorCode::kIo, "cannot create ", incomplete, ": ", std::strerror(errno));
   Sha256 hasher;
   uint64_t written = 0;
@@ -296,8 +296,12 @@ void fetch_blob(Context& ctx, const std::string& file_url, const std::string& pa
       break;
     }
     int write_errno = 0;
+    bool first_chunk = true;
     const auto sink = [&](const HttpResponse& response, const char* data, size_t size) {
-      if (response.status == 200 && written > 0) {
+      if (response.status != 200 && response.status != 206) return true;  // error page: ignore
+      const bool restart = first_chunk && response.status == 200 && written > 0;
+      first_chunk = false;
+      if (restart) {
         // The server ignored our Range: start over.
         if (ftruncate(file.fd, 0) != 0) {
           write_errno = errno;
@@ -306,7 +310,6 @@ void fetch_blob(Context& ctx, const std::string& file_url, const std::string& pa
         written = 0;
         hasher = Sha256();
       }
-      if (response.status != 200 && response.status != 206) return true;  // error page: ignore
       for (size_t done = 0; done < size;) {
         const ssize_t put = pwrite(file.fd, data + done, size - done, static_cast<off_t>(written));
         if (put < 0) {
@@ -324,6 +327,7 @@ void fetch_blob(Context& ctx, const std::string& file_url, const std::string& pa
     std::string url = file_url;
     for (int hop = 0; hop <= kMaxRedirects; ++hop) {
       HttpRequest request = make_request(ctx, "GET", url);
+      first_chunk = true;
       if (written > 0) request.headers.push_back("Range: bytes=" + std::to_string(written) + "-");
       last = perform_http(request, sink);
       const int status = last.response.status;

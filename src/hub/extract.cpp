@@ -71,10 +71,12 @@ void extract_model_zip(const std::string& zip_path, const std::string& destinati
   if (!reader || !writer) fail(ErrorCode::kInternal, "could not start libarchive");
   archive_read_support_format_zip(reader.get());
   archive_read_support_filter_all(reader.get());
-  // Belt and braces: libarchive's own checks against escaping the folder, on top of ours.
-  archive_write_disk_set_options(
-      writer.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                        ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+  // Belt and braces: libarchive's own checks (no writing through symlinks, no "..") on top of
+  // ours. Not SECURE_NOABSOLUTEPATHS: we rewrite every entry to an absolute path in the temp
+  // folder.
+  archive_write_disk_set_options(writer.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+                                                   ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                   ARCHIVE_EXTRACT_SECURE_NODOTDOT);
   if (archive_read_open_filename(reader.get(), zip_path.c_str(), 1 << 16) != ARCHIVE_OK) {
     fail(ErrorCode::kParse, zip_path, ": not a readable zip archive (",
          archive_error_string(reader.get()), ")");
