@@ -1,0 +1,15 @@
+// Extraction of `X.mlmodelc.zip` files that model repositories ship instead of folders.
+#pragma once
+
+#include <string>
+
+namespace coreml::hub {
+
+// Extracts `zip_path` into `destination` (a folder that must not exist yet), through a temporary
+// sibling folder and a rename, so `destination` appears complete or not at all. When the archive
+// holds a single top-level folder named like `destination`, its contents become `destination`.
+// Refuses (coreml::Error, nothing left behind) entries with absolute paths, `..` components,
+// hard links, or symlinks that point outside the folder.
+void extract_model_zip(const std::string& zip_path, const std::string& destination);
+
+}  // namespace coreml::hub
