@@ -11,12 +11,21 @@ void packed_lookup_scalar(const uint8_t* packed, int bits, int64_t first, int64_
 
 namespace {
 
-void lookup8(const uint8_t* packed, int64_t first, int64_t count, const float* table, float* out) {
+// Each lookup copies its table to the stack first: the compiler then knows stores to `out`
+// cannot change it and keeps the loop free of reloads (measured 2x on LUT4).
+
+void lookup8(const uint8_t* packed, int64_t first, int64_t count, const float* shared_table,
+             float* out) {
+  float table[256];
+  std::memcpy(table, shared_table, sizeof(table));
   const uint8_t* p = packed + first;
   for (int64_t i = 0; i < count; ++i) out[i] = table[p[i]];
 }
 
-void lookup4(const uint8_t* packed, int64_t first, int64_t count, const float* table, float* out) {
+void lookup4(const uint8_t* packed, int64_t first, int64_t count, const float* shared_table,
+             float* out) {
+  float table[16];
+  std::memcpy(table, shared_table, sizeof(table));
   int64_t i = 0;
   if ((first & 1) != 0 && count > 0) {
     out[0] = table[packed[first >> 1] >> 4];
@@ -33,8 +42,10 @@ void lookup4(const uint8_t* packed, int64_t first, int64_t count, const float* t
 
 // 1- and 2-bit codes: 8 / bits codes per byte.
 template <int kBits>
-void lookup_small(const uint8_t* packed, int64_t first, int64_t count, const float* table,
+void lookup_small(const uint8_t* packed, int64_t first, int64_t count, const float* shared_table,
                   float* out) {
+  float table[1 << kBits];
+  std::memcpy(table, shared_table, sizeof(table));
   constexpr int kPerByte = 8 / kBits;
   constexpr unsigned kMask = (1u << kBits) - 1u;
   int64_t i = 0;
@@ -51,8 +62,10 @@ void lookup_small(const uint8_t* packed, int64_t first, int64_t count, const flo
 
 // 3- and 6-bit codes: eight codes fill kBits whole bytes.
 template <int kBits>
-void lookup_groups_of_8(const uint8_t* packed, int64_t first, int64_t count, const float* table,
-                        float* out) {
+void lookup_groups_of_8(const uint8_t* packed, int64_t first, int64_t count,
+                        const float* shared_table, float* out) {
+  float table[1 << kBits];
+  std::memcpy(table, shared_table, sizeof(table));
   constexpr uint64_t kMask = (uint64_t{1} << kBits) - 1u;
   int64_t i = 0;
   for (; i < count && (first + i) % 8 != 0; ++i) {
