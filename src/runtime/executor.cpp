@@ -186,6 +186,12 @@ FunctionExecutor::CompiledBlock FunctionExecutor::compile_block(
       }
       step.input_slots.push_back(std::move(bindings));
     }
+    for (const auto& [name, value] : op.attributes) {
+      if (value.kind == mil::Value::Kind::kBlob) {
+        step.attribute_constants.emplace(name,
+                                         make_constant(value, op_label(op) + " attribute " + name));
+      }
+    }
     ++nesting_;
     for (const auto& nested : op.blocks) step.blocks.push_back(compile_block(nested, nested.inputs));
     --nesting_;
@@ -219,6 +225,7 @@ void FunctionExecutor::execute_step(Step& step, std::vector<RtValue>& env, Buffe
     return execute_block(step.blocks.at(index), env, allocator, block_inputs, false);
   };
   OpContext ctx(*step.op, std::move(inputs), outputs, allocator, pool_, runner);
+  ctx.set_attribute_constants(&step.attribute_constants);
   step.kernel(ctx);
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (!outputs[i].set) {

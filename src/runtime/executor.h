@@ -50,6 +50,8 @@ class FunctionExecutor {
     // literal of this step.
     std::vector<std::vector<int>> input_slots;
     std::vector<RtValue> literals;
+    // Attributes whose value is a weight-file blob (iOS16/17 constexpr parameters).
+    OpContext::AttributeConstants attribute_constants;
     std::vector<int> output_slots;
     std::vector<CompiledBlock> blocks;
     std::vector<int> release_after;  // slots whose last use is this step (top level)

@@ -62,6 +62,10 @@ bool OpContext::has_param(std::string_view param) const {
 
 Tensor OpContext::param_tensor(std::string_view param) const {
   if (has(param)) return in(param);
+  if (attribute_constants_) {
+    const auto it = attribute_constants_->find(param);
+    if (it != attribute_constants_->end() && it->second.raw) return it->second.raw->to_tensor();
+  }
   if (const mil::Value* attr = attribute(param)) {
     return RawConstant::from_literal(*attr)->to_tensor();
   }
@@ -73,6 +77,10 @@ std::shared_ptr<const RawConstant> OpContext::raw(std::string_view param) const 
     const RtValue& v = value(param);
     if (v.raw) return v.raw;
     fail("parameter '", param, "' must be a constant in its stored type");
+  }
+  if (attribute_constants_) {
+    const auto it = attribute_constants_->find(param);
+    if (it != attribute_constants_->end() && it->second.raw) return it->second.raw;
   }
   if (const mil::Value* attr = attribute(param)) return RawConstant::from_literal(*attr);
   fail("missing parameter '", param, "'");

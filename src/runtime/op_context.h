@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,6 +96,13 @@ class OpContext {
   }
   std::string where() const;
 
+  // Attributes stored as weight-file blobs (iOS16/17 constexpr parameters), resolved by the
+  // executor; raw() and the get_* readers look here before the attribute literal.
+  using AttributeConstants = std::map<std::string, RtValue, std::less<>>;
+  void set_attribute_constants(const AttributeConstants* constants) {
+    attribute_constants_ = constants;
+  }
+
  private:
   const mil::Value* attribute(std::string_view name) const;
   int input_index(std::string_view param) const;
@@ -108,6 +116,7 @@ class OpContext {
   BufferAllocator& allocator_;
   ThreadPool& pool_;
   BlockRunner run_block_;
+  const AttributeConstants* attribute_constants_ = nullptr;
 };
 
 using Kernel = void (*)(OpContext&);
