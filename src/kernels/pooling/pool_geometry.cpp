@@ -31,6 +31,9 @@ std::vector<PoolAxis> pool_geometry(const runtime::OpContext& ctx,
     a.kernel = kernel[d];
     a.stride = strides[d];
     if (a.kernel < 1 || a.stride < 1) ctx.fail("kernel sizes and strides must be positive");
+    // Bounds that keep every size computation below far from overflow on malformed models.
+    constexpr int64_t kLimit = int64_t{1} << 24;
+    if (a.kernel > kLimit || a.stride > kLimit) ctx.fail("kernel size or stride exceeds ", kLimit);
     if (pad_type == "same" || pad_type == "same_lower") {
       const int64_t total = std::max<int64_t>(
           0, a.stride * ((a.in + a.stride - 1) / a.stride) - a.in + a.kernel - a.stride);
@@ -39,7 +42,9 @@ std::vector<PoolAxis> pool_geometry(const runtime::OpContext& ctx,
     } else if (pad_type == "custom") {
       a.pad_before = pad[2 * d];
       a.pad_after = pad[2 * d + 1];
-      if (a.pad_before < 0 || a.pad_after < 0) ctx.fail("pad values must be non-negative");
+      if (a.pad_before < 0 || a.pad_after < 0 || a.pad_before > kLimit || a.pad_after > kLimit) {
+        ctx.fail("pad values must be in [0, ", kLimit, "]");
+      }
     } else if (pad_type != "valid") {
       ctx.fail("pad_type must be valid, same, same_lower or custom, got '", pad_type, "'");
     }
