@@ -85,9 +85,9 @@ void batch_norm(runtime::OpContext& ctx) {
   const int64_t spatial = plane_size(ctx, x, 2);
   const int64_t channels = x.shape()[1];
   const double epsilon = ctx.get_float("epsilon", 1e-5);
+  if (!ctx.has("mean") || !ctx.has("variance")) ctx.fail("'mean' and 'variance' are required");
   const std::vector<float> mean = param_or(ctx, "mean", channels, 0.0f);
   const std::vector<float> variance = param_or(ctx, "variance", channels, 1.0f);
-  if (!ctx.has("mean") || !ctx.has("variance")) ctx.fail("'mean' and 'variance' are required");
   const std::vector<float> gamma = param_or(ctx, "gamma", channels, 1.0f);
   const std::vector<float> beta = param_or(ctx, "beta", channels, 0.0f);
   std::vector<float> scale(static_cast<size_t>(channels));
