@@ -1,8 +1,8 @@
-// Registration of the attention kernel family (kernels to come).
-#include "runtime/kernel_registry.h"
+// Registration of the attention kernel family.
+#include "kernels/attention/attention_kernels.h"
 
 namespace coreml::kernels {
 
-void register_attention_kernels(runtime::KernelRegistry& r) { (void)r; }
+void register_attention_kernels(runtime::KernelRegistry& r) { register_sdpa_kernels(r); }
 
 }  // namespace coreml::kernels

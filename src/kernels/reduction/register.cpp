@@ -1,8 +1,12 @@
-// Registration of the reduction kernel family (kernels to come).
-#include "runtime/kernel_registry.h"
+// Registration of the reduction kernel family: reductions, softmax and normalizations.
+#include "kernels/reduction/reduction_kernels.h"
 
 namespace coreml::kernels {
 
-void register_reduction_kernels(runtime::KernelRegistry& r) { (void)r; }
+void register_reduction_kernels(runtime::KernelRegistry& r) {
+  register_reduce_kernels(r);
+  register_softmax_kernels(r);
+  register_norm_kernels(r);
+}
 
 }  // namespace coreml::kernels

@@ -1,0 +1,138 @@
+// Focused checks of the reduction, attention and pooling kernels for what the conformance
+// cases cannot express (coremltools' builder rejects these programs): omitted optional
+// parameters, batch broadcasting in attention, ties and NaN in argmax, bad parameters.
+// Expected values are computed here from the op definitions, independently of the kernels.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "format/mil_text_parser.h"
+#include "runtime/executor.h"
+
+namespace coreml {
+namespace {
+
+// Runs the `main` function of MIL text `body` (statements) with inputs `signature`.
+std::vector<Tensor> run(const std::string& signature, const std::string& body,
+                        const std::string& outputs, const std::map<std::string, Tensor>& inputs) {
+  const std::string text = "program(1.3)\n{\nfunc main<ios18>(" + signature + ") {\n" + body +
+                           "\n} -> (" + outputs + ");\n}\n";
+  format::ModelAsset asset;
+  asset.program = format::parse_mil_text(text, "test.mil");
+  runtime::FunctionExecutor exec(asset, asset.program.functions.at(0),
+                                 runtime::KernelRegistry::global(), runtime::ThreadPool::global());
+  return exec.run(inputs, {});
+}
+
+Tensor make(const std::vector<float>& values, std::vector<int64_t> shape) {
+  return Tensor::from_vector(values, std::optional<std::vector<int64_t>>(std::move(shape)));
+}
+
+std::vector<float> floats(const Tensor& t) { return t.to(DType::kFloat32).to_vector<float>(); }
+
+TEST(ReductionKernels, LayerNormWithoutAxesNormalizesEveryAxis) {
+  const Tensor x = make({1, 2, 3, 4, 6, 8}, {1, 2, 3});
+  const auto out =
+      run("tensor<fp32, [1, 2, 3]> x",
+          "tensor<fp32, [1, 2, 3]> y = layer_norm(x = x)[name = string(\"y\")];", "y", {{"x", x}});
+  const double mean = 24.0 / 6;
+  double var = 0;
+  for (float v : {1, 2, 3, 4, 6, 8}) var += (v - mean) * (v - mean) / 6;
+  const auto got = floats(out.at(0));
+  const float in[] = {1, 2, 3, 4, 6, 8};
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(got[i], (in[i] - mean) / std::sqrt(var + 1e-5), 1e-5);
+}
+
+TEST(ReductionKernels, ArgmaxTakesFirstIndexOnTiesAndNaNWins) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const Tensor x = make({2, 7, 7, 1, 5, nan, 9, nan}, {2, 4});
+  const auto out = run("tensor<fp32, [2, 4]> x",
+                       "tensor<int32, [2]> y = reduce_argmax(x = x)[name = string(\"y\")];\n"
+                       "tensor<int32, [2]> z = reduce_argmin(x = x)[name = string(\"z\")];",
+                       "y, z", {{"x", x}});
+  EXPECT_EQ(out.at(0).to_vector<int32_t>(), (std::vector<int32_t>{1, 1}));
+  EXPECT_EQ(out.at(1).to_vector<int32_t>(), (std::vector<int32_t>{3, 1}));
+}
+
+TEST(ReductionKernels, LayerNormRejectsGammaOfTheWrongSize) {
+  const Tensor x = Tensor::zeros({2, 3});
+  EXPECT_THROW(
+      run("tensor<fp32, [2, 3]> x",
+          "tensor<int32, [1]> axes = const()[name = string(\"axes\"), val = "
+          "tensor<int32, [1]>([1])];\n"
+          "tensor<fp32, [2]> g = const()[name = string(\"g\"), val = tensor<fp32, [2]>([1, "
+          "1])];\n"
+          "tensor<fp32, [2, 3]> y = layer_norm(x = x, axes = axes, gamma = g)[name = "
+          "string(\"y\")];",
+          "y", {{"x", x}}),
+      Error);
+}
+
+// Plain attention for one [L, E] x [S, E] x [S, Ev] problem.
+std::vector<double> attend(const float* q, const float* k, const float* v, int L, int S, int E,
+                           int Ev) {
+  std::vector<double> out(L * Ev, 0.0);
+  for (int l = 0; l < L; ++l) {
+    std::vector<double> w(S);
+    double m = -INFINITY, total = 0;
+    for (int s = 0; s < S; ++s) {
+      double dot = 0;
+      for (int e = 0; e < E; ++e) dot += double(q[l * E + e]) * k[s * E + e];
+      w[s] = dot / std::sqrt(double(E));
+      m = std::max(m, w[s]);
+    }
+    for (double& x : w) total += (x = std::exp(x - m));
+    for (int s = 0; s < S; ++s)
+      for (int e = 0; e < Ev; ++e) out[l * Ev + e] += w[s] / total * v[s * Ev + e];
+  }
+  return out;
+}
+
+TEST(AttentionKernels, KeyAndValueBatchBroadcastsAgainstQuery) {
+  std::vector<float> q(2 * 3 * 4), k(5 * 4), v(5 * 2);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = std::sin(0.7f * i);
+  for (size_t i = 0; i < k.size(); ++i) k[i] = std::cos(0.3f * i);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.1f * i - 0.4f;
+  const auto out =
+      run("tensor<fp32, [2, 3, 4]> q, tensor<fp32, [1, 5, 4]> k, tensor<fp32, [1, 5, 2]> v",
+          "tensor<fp32, [2, 3, 2]> y = scaled_dot_product_attention(query = q, key = k, value = v)"
+          "[name = string(\"y\")];",
+          "y", {{"q", make(q, {2, 3, 4})}, {"k", make(k, {1, 5, 4})}, {"v", make(v, {1, 5, 2})}});
+  ASSERT_EQ(out.at(0).shape(), (std::vector<int64_t>{2, 3, 2}));
+  const auto got = floats(out.at(0));
+  for (int b = 0; b < 2; ++b) {
+    const auto want = attend(q.data() + b * 12, k.data(), v.data(), 3, 5, 4, 2);
+    for (int i = 0; i < 6; ++i) EXPECT_NEAR(got[b * 6 + i], want[i], 1e-5) << b << "," << i;
+  }
+}
+
+TEST(PoolingKernels, AvgPoolCountsPaddingUnlessExcluded) {
+  // x = [[1, 2], [3, 4]], 2x2 window, stride 2, one cell of padding on every side: the four
+  // corner windows each hold one real value.
+  const Tensor x = make({1, 2, 3, 4}, {1, 1, 2, 2});
+  const std::string consts =
+      "tensor<int32, [2]> ks = const()[name = string(\"ks\"), val = tensor<int32, [2]>([2, 2])];\n"
+      "tensor<int32, [2]> st = const()[name = string(\"st\"), val = tensor<int32, [2]>([2, 2])];\n"
+      "tensor<int32, [4]> pd = const()[name = string(\"pd\"), val = tensor<int32, [4]>([1, 1, 1, "
+      "1])];\n"
+      "string pt = const()[name = string(\"pt\"), val = string(\"custom\")];\n"
+      "bool ex = const()[name = string(\"ex\"), val = bool(true)];\n"
+      "bool inc = const()[name = string(\"inc\"), val = bool(false)];\n";
+  const auto out =
+      run("tensor<fp32, [1, 1, 2, 2]> x",
+          consts +
+              "tensor<fp32, [1, 1, 2, 2]> a = avg_pool(x = x, kernel_sizes = ks, strides "
+              "= st, pad_type = pt, pad = pd, exclude_padding_from_average = ex)[name = "
+              "string(\"a\")];\n"
+              "tensor<fp32, [1, 1, 2, 2]> b = avg_pool(x = x, kernel_sizes = ks, strides "
+              "= st, pad_type = pt, pad = pd, exclude_padding_from_average = inc)[name = "
+              "string(\"b\")];",
+          "a, b", {{"x", x}});
+  EXPECT_EQ(floats(out.at(0)), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(floats(out.at(1)), (std::vector<float>{0.25f, 0.5f, 0.75f, 1.0f}));
+}
+
+}  // namespace
+}  // namespace coreml
