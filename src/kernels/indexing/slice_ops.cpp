@@ -18,22 +18,31 @@ struct AxisSlice {
 };
 
 // Python's slice(begin, end, step).indices(n), with None for masked bounds.
-AxisSlice python_slice(int64_t n, std::optional<int64_t> begin, std::optional<int64_t> end,
-                       int64_t step) {
+// A bound given as (present, value); absent means Python's None.
+struct Bound {
+  bool present = false;
+  int64_t value = 0;
+};
+
+AxisSlice python_slice(int64_t n, Bound begin, Bound end, int64_t step) {
+  // A step longer than the axis selects at most one element either way; capping it keeps
+  // every later product (offsets, strides) far from overflow.
+  const int64_t cap = std::max<int64_t>(n, 1);
+  step = std::clamp(step, -cap, cap);
   AxisSlice s;
   s.step = step;
   auto clamp_bound = [&](int64_t v, int64_t lo, int64_t hi) {
-    if (v < 0) v += n;
+    if (v < 0) v = v < -n ? lo : v + n;
     return std::clamp(v, lo, hi);
   };
   int64_t start, stop;
   if (step > 0) {
-    start = begin ? clamp_bound(*begin, 0, n) : 0;
-    stop = end ? clamp_bound(*end, 0, n) : n;
+    start = begin.present ? clamp_bound(begin.value, 0, n) : 0;
+    stop = end.present ? clamp_bound(end.value, 0, n) : n;
     s.count = stop > start ? (stop - start + step - 1) / step : 0;
   } else {
-    start = begin ? clamp_bound(*begin, -1, n - 1) : n - 1;
-    stop = end ? clamp_bound(*end, -1, n - 1) : -1;
+    start = begin.present ? clamp_bound(begin.value, -1, n - 1) : n - 1;
+    stop = end.present ? clamp_bound(end.value, -1, n - 1) : -1;
     s.count = start > stop ? (start - stop + (-step) - 1) / (-step) : 0;
   }
   s.start = start;
@@ -68,11 +77,10 @@ std::vector<AxisSlice> resolve_slices(const runtime::OpContext& ctx,
   std::vector<AxisSlice> slices(rank);
   for (size_t d = 0; d < rank; ++d) {
     const int64_t n = shape[d];
-    const std::optional<int64_t> b =
-        begin_mask[d] ? std::nullopt : std::optional<int64_t>(begin[d]);
+    const Bound b{!begin_mask[d], begin[d]};
     if (squeeze_mask[d]) {
       // One element at `begin` (as coremltools: end = None, stride = "infinite").
-      AxisSlice s = python_slice(n, b, std::nullopt, 1);
+      AxisSlice s = python_slice(n, b, Bound{}, 1);
       if (s.count == 0) ctx.fail("squeezed axis ", d, " index ", begin[d], " is out of range");
       s.count = 1;
       s.squeeze = true;
@@ -80,8 +88,7 @@ std::vector<AxisSlice> resolve_slices(const runtime::OpContext& ctx,
       continue;
     }
     if (stride[d] == 0) ctx.fail("stride of axis ", d, " is 0");
-    slices[d] =
-        python_slice(n, b, end_mask[d] ? std::nullopt : std::optional<int64_t>(end[d]), stride[d]);
+    slices[d] = python_slice(n, b, Bound{!end_mask[d], end[d]}, stride[d]);
   }
   return slices;
 }

@@ -109,7 +109,7 @@ void pad(runtime::OpContext& ctx) {
   }
   const size_t first = rank - amounts.size() / 2;
   std::vector<int64_t> out_shape = x.shape();
-  std::vector<std::vector<int64_t>> source(rank);
+  std::vector<int64_t> befores(rank, 0);
   for (size_t d = 0; d < rank; ++d) {
     const int64_t n = x.shape()[d];
     int64_t before = 0, after = 0;
@@ -123,14 +123,20 @@ void pad(runtime::OpContext& ctx) {
     if (mode == 1 && (before >= n || after >= n) && n > 0 && before + after > 0) {
       ctx.fail("reflect padding must be smaller than the dimension (", n, ")");
     }
+    if (before > (int64_t{1} << 40) || after > (int64_t{1} << 40)) ctx.fail("pad amount too large");
     out_shape[d] = n + before + after;
-    if (out_shape[d] > (int64_t{1} << 40)) ctx.fail("padded dimension too large");
-    source[d].resize(static_cast<size_t>(out_shape[d]));
-    for (int64_t o = 0; o < out_shape[d]; ++o)
-      source[d][static_cast<size_t>(o)] = pad_source(o, before, n, mode);
+    befores[d] = before;
   }
+  // Allocate first: an absurd size fails in the allocator before any per-dimension table.
   Tensor& out = allocate_like(ctx, 0, out_shape, x.dtype());
   if (out.numel() == 0) return;
+  std::vector<std::vector<int64_t>> source(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    source[d].resize(static_cast<size_t>(out_shape[d]));
+    for (int64_t o = 0; o < out_shape[d]; ++o) {
+      source[d][static_cast<size_t>(o)] = pad_source(o, befores[d], x.shape()[d], mode);
+    }
+  }
   const size_t item = x.itemsize();
   std::byte fill[8] = {};
   tensor_detail::store_double(ctx.get_float("constant_val", 0.0), x.dtype(), fill);

@@ -12,9 +12,12 @@ namespace {
 // A contiguous tensor with `x`'s data and `shape` (a view when x is contiguous).
 void emit_reshaped(runtime::OpContext& ctx, const Tensor& x, const std::vector<int64_t>& shape) {
   check_rank(ctx, shape.size());
-  if (element_count(shape) != x.numel()) {
-    ctx.fail("cannot reshape ", x.numel(), " elements into a shape of ", element_count(shape));
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(count, d, &count)) ctx.fail("invalid target shape");
   }
+  if (count != x.numel())
+    ctx.fail("cannot reshape ", x.numel(), " elements into a shape of ", count);
   emit_tensor(ctx, 0, x.contiguous().reshape(shape));
 }
 
@@ -40,7 +43,7 @@ void reshape(runtime::OpContext& ctx) {
       continue;
     }
     if (d < 0) ctx.fail("shape has a negative dimension ", d);
-    known *= d;
+    if (__builtin_mul_overflow(known, d, &known)) ctx.fail("shape is too large");
   }
   if (inferred >= 0) {
     if (known == 0 || x.numel() % known != 0) {
