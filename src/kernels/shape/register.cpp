@@ -1,8 +1,16 @@
-// Registration of the shape kernel family (kernels to come).
+// Registration of the shape kernel family.
 #include "runtime/kernel_registry.h"
 
 namespace coreml::kernels {
 
-void register_shape_kernels(runtime::KernelRegistry& r) { (void)r; }
+void register_reshape_kernels(runtime::KernelRegistry& r);
+void register_permute_kernels(runtime::KernelRegistry& r);
+void register_join_split_kernels(runtime::KernelRegistry& r);
+
+void register_shape_kernels(runtime::KernelRegistry& r) {
+  register_reshape_kernels(r);
+  register_permute_kernels(r);
+  register_join_split_kernels(r);
+}
 
 }  // namespace coreml::kernels

@@ -1,0 +1,179 @@
+// slice_by_index, slice_by_size and slice_update. begin/end may be runtime tensors (ANEMLL
+// writes its KV cache with slice_update at a runtime position), so they are read as inputs.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/common/compute.h"
+#include "kernels/shape/data_movement.h"
+#include "runtime/kernel_registry.h"
+
+namespace coreml::kernels {
+namespace {
+
+struct AxisSlice {
+  int64_t start = 0;
+  int64_t step = 1;
+  int64_t count = 0;
+  bool squeeze = false;
+};
+
+// Python's slice(begin, end, step).indices(n), with None for masked bounds.
+// A bound given as (present, value); absent means Python's None.
+struct Bound {
+  bool present = false;
+  int64_t value = 0;
+};
+
+AxisSlice python_slice(int64_t n, Bound begin, Bound end, int64_t step) {
+  // A step longer than the axis selects at most one element either way; capping it keeps
+  // every later product (offsets, strides) far from overflow.
+  const int64_t cap = std::max<int64_t>(n, 1);
+  step = std::clamp(step, -cap, cap);
+  AxisSlice s;
+  s.step = step;
+  auto clamp_bound = [&](int64_t v, int64_t lo, int64_t hi) {
+    if (v < 0) v = v < -n ? lo : v + n;
+    return std::clamp(v, lo, hi);
+  };
+  int64_t start, stop;
+  if (step > 0) {
+    start = begin.present ? clamp_bound(begin.value, 0, n) : 0;
+    stop = end.present ? clamp_bound(end.value, 0, n) : n;
+    s.count = stop > start ? (stop - start + step - 1) / step : 0;
+  } else {
+    start = begin.present ? clamp_bound(begin.value, -1, n - 1) : n - 1;
+    stop = end.present ? clamp_bound(end.value, -1, n - 1) : -1;
+    s.count = start > stop ? (start - stop + (-step) - 1) / (-step) : 0;
+  }
+  s.start = start;
+  return s;
+}
+
+std::vector<bool> read_mask(const runtime::OpContext& ctx, const char* param, size_t rank) {
+  std::vector<bool> mask(rank, false);
+  if (const auto values = ctx.get_ints_if(param)) {
+    if (values->size() != rank)
+      ctx.fail(param, " has ", values->size(), " entries, expected ", rank);
+    for (size_t i = 0; i < rank; ++i) mask[i] = (*values)[i] != 0;
+  }
+  return mask;
+}
+
+// Resolves slice_by_index-style parameters against `shape`.
+std::vector<AxisSlice> resolve_slices(const runtime::OpContext& ctx,
+                                      const std::vector<int64_t>& shape) {
+  const size_t rank = shape.size();
+  const std::vector<int64_t> begin = ctx.get_ints("begin");
+  const std::vector<int64_t> end = ctx.get_ints("end");
+  std::vector<int64_t> stride(rank, 1);
+  if (const auto given = ctx.get_ints_if("stride")) stride = *given;
+  if (begin.size() != rank || end.size() != rank || stride.size() != rank) {
+    ctx.fail("begin, end and stride need ", rank, " entries (got ", begin.size(), ", ", end.size(),
+             ", ", stride.size(), ")");
+  }
+  const auto begin_mask = read_mask(ctx, "begin_mask", rank);
+  const auto end_mask = read_mask(ctx, "end_mask", rank);
+  const auto squeeze_mask = read_mask(ctx, "squeeze_mask", rank);
+  std::vector<AxisSlice> slices(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t n = shape[d];
+    const Bound b{!begin_mask[d], begin[d]};
+    if (squeeze_mask[d]) {
+      // One element at `begin` (as coremltools: end = None, stride = "infinite").
+      AxisSlice s = python_slice(n, b, Bound{}, 1);
+      if (s.count == 0) ctx.fail("squeezed axis ", d, " index ", begin[d], " is out of range");
+      s.count = 1;
+      s.squeeze = true;
+      slices[d] = s;
+      continue;
+    }
+    if (stride[d] == 0) ctx.fail("stride of axis ", d, " is 0");
+    slices[d] = python_slice(n, b, Bound{!end_mask[d], end[d]}, stride[d]);
+  }
+  return slices;
+}
+
+// The strided view of `t` (contiguous) selected by `slices` (squeezed axes kept as size 1).
+StridedView sliced_view(const Tensor& t, const std::vector<AxisSlice>& slices) {
+  StridedView v = view_of(t);
+  const std::vector<int64_t> strides = contiguous_strides(t.shape());
+  int64_t offset = 0;
+  for (size_t d = 0; d < slices.size(); ++d) {
+    v.shape[d] = slices[d].count;
+    v.strides[d] = strides[d] * slices[d].step;
+    if (slices[d].count > 0) offset += slices[d].start * strides[d];
+  }
+  v.base += offset * static_cast<int64_t>(t.itemsize());
+  return v;
+}
+
+std::vector<int64_t> squeezed_shape(const std::vector<AxisSlice>& slices) {
+  std::vector<int64_t> shape;
+  for (const AxisSlice& s : slices) {
+    if (!s.squeeze) shape.push_back(s.count);
+  }
+  return shape;
+}
+
+void emit_slice(runtime::OpContext& ctx, const Tensor& x, const std::vector<AxisSlice>& slices) {
+  StridedView view = sliced_view(x, slices);
+  Tensor& out = allocate_like(ctx, 0, squeezed_shape(slices), x.dtype());
+  if (out.numel() > 0) copy_strided(view, static_cast<std::byte*>(out.data()));
+}
+
+void slice_by_index(runtime::OpContext& ctx) {
+  const Tensor x = ctx.in("x").contiguous();
+  emit_slice(ctx, x, resolve_slices(ctx, x.shape()));
+}
+
+// slice_by_size(x, begin, size): size -1 means "to the end"; begin may be negative.
+void slice_by_size(runtime::OpContext& ctx) {
+  const Tensor x = ctx.in("x").contiguous();
+  const std::vector<int64_t> begin = ctx.get_ints("begin");
+  const std::vector<int64_t> size = ctx.get_ints("size");
+  const auto rank = static_cast<size_t>(x.rank());
+  if (begin.size() != rank || size.size() != rank)
+    ctx.fail("begin and size need ", rank, " entries");
+  std::vector<AxisSlice> slices(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t n = x.shape()[d];
+    const int64_t b = begin[d] < 0 ? begin[d] + n : begin[d];
+    if (b < 0 || b > n)
+      ctx.fail("begin ", begin[d], " is out of range for axis ", d, " of size ", n);
+    const int64_t count = size[d] == -1 ? n - b : size[d];
+    if (count < 0 || b + count > n)
+      ctx.fail("size ", size[d], " does not fit axis ", d, " of size ", n);
+    slices[d] = {b, 1, count, false};
+  }
+  emit_slice(ctx, x, slices);
+}
+
+// slice_update(x, update, begin, end, stride, masks): x with the slice replaced by update
+// (whose shape is the slice's, with or without the squeezed axes).
+void slice_update(runtime::OpContext& ctx) {
+  const Tensor& x = ctx.in("x");
+  const std::vector<AxisSlice> slices = resolve_slices(ctx, x.shape());
+  const Tensor update = ctx.in("update").contiguous();
+  std::vector<int64_t> full;
+  for (const AxisSlice& s : slices) full.push_back(s.count);
+  if (update.shape() != full && update.shape() != squeezed_shape(slices)) {
+    ctx.fail("update shape ", update.to_string(0), " does not match the slice");
+  }
+  if (update.dtype() != x.dtype()) ctx.fail("update dtype differs from x");
+  Tensor& out = allocate_like(ctx, 0, x.shape(), x.dtype());
+  if (out.numel() == 0) return;
+  const Tensor packed = x.contiguous();
+  std::memcpy(out.data(), packed.data(), packed.nbytes());
+  if (update.numel() > 0)
+    scatter_strided(static_cast<const std::byte*>(update.data()), sliced_view(out, slices));
+}
+
+}  // namespace
+
+void register_slice_kernels(runtime::KernelRegistry& r) {
+  r.add("slice_by_index", slice_by_index);
+  r.add("slice_by_size", slice_by_size);
+  r.add("slice_update", slice_update);
+}
+
+}  // namespace coreml::kernels

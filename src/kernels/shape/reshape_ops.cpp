@@ -1,0 +1,149 @@
+// Ops that only change a tensor's shape: reshape, expand_dims, squeeze, flatten2d (views when
+// the input is contiguous), and shape (the dimensions as an int32 tensor).
+#include <algorithm>
+
+#include "kernels/common/compute.h"
+#include "kernels/shape/data_movement.h"
+#include "runtime/kernel_registry.h"
+
+namespace coreml::kernels {
+namespace {
+
+// A contiguous tensor with `x`'s data and `shape` (a view when x is contiguous).
+void emit_reshaped(runtime::OpContext& ctx, const Tensor& x, const std::vector<int64_t>& shape) {
+  check_rank(ctx, shape.size());
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(count, d, &count)) ctx.fail("invalid target shape");
+  }
+  if (count != x.numel())
+    ctx.fail("cannot reshape ", x.numel(), " elements into a shape of ", count);
+  emit_tensor(ctx, 0, x.contiguous().reshape(shape));
+}
+
+// reshape(x, shape): 0 copies x's dimension aligned from the right (iOS17 rule; the same as
+// iOS15's when len(shape) == rank(x)), or 1 when there is none; one -1 is inferred.
+void reshape(runtime::OpContext& ctx) {
+  const Tensor& x = ctx.in("x");
+  std::vector<int64_t> shape = ctx.get_ints("shape");
+  check_rank(ctx, shape.size());
+  const int64_t rank = x.rank();
+  const auto k = static_cast<int64_t>(shape.size());
+  int inferred = -1;
+  int64_t known = 1;
+  for (int64_t i = 0; i < k; ++i) {
+    int64_t& d = shape[static_cast<size_t>(i)];
+    if (d == 0) {
+      const int64_t j = rank - (k - i);
+      d = j >= 0 ? x.shape()[static_cast<size_t>(j)] : 1;
+    }
+    if (d == -1) {
+      if (inferred >= 0) ctx.fail("shape has more than one -1");
+      inferred = static_cast<int>(i);
+      continue;
+    }
+    if (d < 0) ctx.fail("shape has a negative dimension ", d);
+    if (__builtin_mul_overflow(known, d, &known)) ctx.fail("shape is too large");
+  }
+  if (inferred >= 0) {
+    if (known == 0 || x.numel() % known != 0) {
+      ctx.fail("cannot infer the -1 dimension: ", x.numel(), " elements over ", known);
+    }
+    shape[static_cast<size_t>(inferred)] = x.numel() / known;
+  }
+  emit_reshaped(ctx, x, shape);
+}
+
+void expand_dims(runtime::OpContext& ctx) {
+  const Tensor& x = ctx.in("x");
+  const std::vector<int64_t> axes = ctx.get_ints("axes");
+  const int64_t out_rank = x.rank() + static_cast<int64_t>(axes.size());
+  check_rank(ctx, static_cast<size_t>(out_rank));
+  std::vector<bool> inserted(static_cast<size_t>(out_rank), false);
+  for (int64_t a : axes) {
+    const int64_t axis = normalize_axis(ctx, a, out_rank);
+    if (inserted[static_cast<size_t>(axis)]) ctx.fail("axis ", a, " is repeated");
+    inserted[static_cast<size_t>(axis)] = true;
+  }
+  std::vector<int64_t> shape;
+  size_t next = 0;
+  for (int64_t d = 0; d < out_rank; ++d) {
+    shape.push_back(inserted[static_cast<size_t>(d)] ? 1 : x.shape()[next++]);
+  }
+  emit_reshaped(ctx, x, shape);
+}
+
+void squeeze(runtime::OpContext& ctx) {
+  const Tensor& x = ctx.in("x");
+  std::vector<bool> drop(static_cast<size_t>(x.rank()), false);
+  if (const auto axes = ctx.get_ints_if("axes")) {
+    for (int64_t a : *axes) {
+      const int64_t axis = normalize_axis(ctx, a, x.rank());
+      if (x.shape()[static_cast<size_t>(axis)] != 1) {
+        ctx.fail("axis ", a, " has size ", x.shape()[static_cast<size_t>(axis)], ", not 1");
+      }
+      drop[static_cast<size_t>(axis)] = true;
+    }
+  } else {
+    for (size_t d = 0; d < drop.size(); ++d) drop[d] = x.shape()[d] == 1;
+  }
+  std::vector<int64_t> shape;
+  for (size_t d = 0; d < drop.size(); ++d) {
+    if (!drop[d]) shape.push_back(x.shape()[d]);
+  }
+  emit_reshaped(ctx, x, shape);
+}
+
+// flatten2d(x, axis=1): [prod(shape[:axis]), prod(shape[axis:])].
+void flatten2d(runtime::OpContext& ctx) {
+  const Tensor& x = ctx.in("x");
+  int64_t axis = ctx.get_int("axis", 1);
+  if (axis < 0) axis += x.rank();
+  if (axis < 0 || axis > x.rank()) ctx.fail("axis ", axis, " is out of range for rank ", x.rank());
+  const std::vector<int64_t> head(x.shape().begin(), x.shape().begin() + axis);
+  const std::vector<int64_t> tail(x.shape().begin() + axis, x.shape().end());
+  emit_reshaped(ctx, x, {element_count(head), element_count(tail)});
+}
+
+void shape_of(runtime::OpContext& ctx) {
+  const Tensor& x = ctx.in("x");
+  const std::vector<int64_t> dims = x.shape();
+  emit(ctx, 0, {static_cast<int64_t>(dims.size())}, dims);
+}
+
+// reshape_like(x, ref_tensors, begins, ends, end_masks) (iOS16): replaces x's dimensions
+// [begins[i], ends[i]) ... by the corresponding dimensions of each reference, in order.
+void reshape_like(runtime::OpContext& ctx) {
+  const Tensor& x = ctx.in("x");
+  const auto refs = ctx.values("ref_tensors");
+  const auto begins = ctx.get_ints("begins");
+  const auto ends = ctx.get_ints("ends");
+  const auto masks = ctx.get_ints("end_masks");
+  if (begins.size() != refs.size() || ends.size() != refs.size() || masks.size() != refs.size()) {
+    ctx.fail("begins, ends and end_masks need one entry per ref tensor");
+  }
+  std::vector<int64_t> shape;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    const auto& ref = refs[i]->shape();
+    const auto r = static_cast<int64_t>(ref.size());
+    int64_t b = begins[i] < 0 ? begins[i] + r : begins[i];
+    int64_t e = masks[i] ? r : (ends[i] < 0 ? ends[i] + r : ends[i]);
+    b = std::clamp<int64_t>(b, 0, r);
+    e = std::clamp<int64_t>(e, b, r);
+    shape.insert(shape.end(), ref.begin() + b, ref.begin() + e);
+  }
+  emit_reshaped(ctx, x, shape);
+}
+
+}  // namespace
+
+void register_reshape_kernels(runtime::KernelRegistry& r) {
+  r.add("reshape", reshape);
+  r.add("expand_dims", expand_dims);
+  r.add("squeeze", squeeze);
+  r.add("flatten2d", flatten2d);
+  r.add("shape", shape_of);
+  r.add("reshape_like", reshape_like);
+}
+
+}  // namespace coreml::kernels
