@@ -60,14 +60,30 @@ bool OpContext::has_param(std::string_view param) const {
   return has(param) || attribute(param) != nullptr;
 }
 
+namespace {
+// A constant as a Tensor; integer types a Tensor cannot hold (uint32, uint64, sub-byte) widen
+// to int64, since parameters only need their values.
+Tensor raw_as_tensor(const RawConstant& raw) {
+  if (tensor_dtype(raw.dtype())) return raw.to_tensor();
+  Tensor t = Tensor::empty(raw.shape(), DType::kInt64);
+  auto* out = t.data<int64_t>();
+  for (int64_t i = 0; i < raw.element_count(); ++i) out[i] = raw.integer_at(i);
+  return t;
+}
+}  // namespace
+
 Tensor OpContext::param_tensor(std::string_view param) const {
-  if (has(param)) return in(param);
+  if (has(param)) {
+    const RtValue& v = value(param);
+    if (v.raw && !tensor_dtype(v.raw->dtype())) return raw_as_tensor(*v.raw);
+    return v.dense();
+  }
   if (attribute_constants_) {
     const auto it = attribute_constants_->find(param);
-    if (it != attribute_constants_->end() && it->second.raw) return it->second.raw->to_tensor();
+    if (it != attribute_constants_->end() && it->second.raw) return raw_as_tensor(*it->second.raw);
   }
   if (const mil::Value* attr = attribute(param)) {
-    return RawConstant::from_literal(*attr)->to_tensor();
+    return raw_as_tensor(*RawConstant::from_literal(*attr));
   }
   fail("missing parameter '", param, "'");
 }
