@@ -1,8 +1,22 @@
-// Registration of the linalg kernel family (kernels to come).
+// Registration of the linalg kernel family: linear, matmul, conv, conv_transpose, einsum.
+#include "kernels/linalg/linalg_ops.h"
 #include "runtime/kernel_registry.h"
 
 namespace coreml::kernels {
 
-void register_linalg_kernels(runtime::KernelRegistry& r) { (void)r; }
+namespace linalg {
+bool is_integer_dtype(DType t) {
+  return t == DType::kInt8 || t == DType::kInt16 || t == DType::kInt32 || t == DType::kInt64 ||
+         t == DType::kUInt8 || t == DType::kUInt16;
+}
+}  // namespace linalg
+
+void register_linalg_kernels(runtime::KernelRegistry& r) {
+  r.add("linear", linalg::linear);
+  r.add("matmul", linalg::matmul);
+  r.add("conv", linalg::conv);
+  r.add("conv_transpose", linalg::conv_transpose);
+  r.add("einsum", linalg::einsum);
+}
 
 }  // namespace coreml::kernels

@@ -1,0 +1,51 @@
+#include "kernels/linalg/conv_params.h"
+
+namespace coreml::kernels::linalg {
+
+std::array<int64_t, 3> spatial3(const std::vector<int64_t>& shape) {
+  std::array<int64_t, 3> out{1, 1, 1};
+  const size_t spatial = shape.size() - 2;
+  for (size_t i = 0; i < spatial; ++i) out[3 - spatial + i] = shape[2 + i];
+  return out;
+}
+
+ConvParams read_conv_params(const runtime::OpContext& ctx, int64_t x_rank) {
+  ConvParams p;
+  if (x_rank < 3 || x_rank > 5) {
+    ctx.fail("x must have rank 3, 4 or 5 ([N, C, *spatial]), got rank ", x_rank);
+  }
+  p.spatial = static_cast<int>(x_rank - 2);
+  const size_t s = static_cast<size_t>(p.spatial);
+  const size_t first = 3 - s;
+  auto read_per_dim = [&](std::string_view name, std::array<int64_t, 3>& dst) {
+    const auto values = ctx.get_ints_if(name);
+    if (!values) return;
+    if (values->size() != s) ctx.fail(name, " must have ", s, " values, got ", values->size());
+    for (size_t i = 0; i < s; ++i) {
+      if ((*values)[i] < 1) ctx.fail(name, " must be >= 1, got ", (*values)[i]);
+      dst[first + i] = (*values)[i];
+    }
+  };
+  read_per_dim("strides", p.stride);
+  read_per_dim("dilations", p.dilation);
+  p.pad_type = ctx.get_string("pad_type", "valid");
+  if (p.pad_type != "valid" && p.pad_type != "custom" && p.pad_type != "same" &&
+      p.pad_type != "same_lower") {
+    ctx.fail("unknown pad_type '", p.pad_type, "' (expected valid, custom, same or same_lower)");
+  }
+  if (p.pad_type == "custom") {
+    if (const auto pad = ctx.get_ints_if("pad")) {
+      if (pad->size() != 2 * s) ctx.fail("pad must have ", 2 * s, " values, got ", pad->size());
+      for (size_t i = 0; i < s; ++i) {
+        p.custom_before[first + i] = (*pad)[2 * i];
+        p.custom_after[first + i] = (*pad)[2 * i + 1];
+        if ((*pad)[2 * i] < 0 || (*pad)[2 * i + 1] < 0) ctx.fail("pad values must be >= 0");
+      }
+    }
+  }
+  p.groups = ctx.get_int("groups", 1);
+  if (p.groups < 1) ctx.fail("groups must be >= 1, got ", p.groups);
+  return p;
+}
+
+}  // namespace coreml::kernels::linalg

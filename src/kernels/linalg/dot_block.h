@@ -1,0 +1,25 @@
+// The inner loop of every linalg kernel: a block of dot products between rows of two
+// row-major fp32 matrices that share their inner size k (both "k-contiguous"), plus fp16 row
+// conversion. Highway picks the best SIMD target at run time; COREML_SIMD=0 (read once) forces
+// the scalar path, which is also callable directly so tests can compare the two.
+#pragma once
+
+#include <cstdint>
+
+namespace coreml::kernels::linalg {
+
+// out[i * out_a + j * out_b] = sum_t a[i * k + t] * b[j * k + t] for i < a_rows, j < b_rows.
+void dot_block(const float* a, int64_t a_rows, const float* b, int64_t b_rows, int64_t k,
+               float* out, int64_t out_a, int64_t out_b);
+void dot_block_scalar(const float* a, int64_t a_rows, const float* b, int64_t b_rows, int64_t k,
+                      float* out, int64_t out_a, int64_t out_b);
+void dot_block_simd(const float* a, int64_t a_rows, const float* b, int64_t b_rows, int64_t k,
+                    float* out, int64_t out_a, int64_t out_b);
+
+// IEEE binary16 bits -> fp32 (exact).
+void fp16_to_f32(const uint16_t* src, float* dst, int64_t n);
+
+// False when the environment sets COREML_SIMD=0.
+bool simd_enabled();
+
+}  // namespace coreml::kernels::linalg
