@@ -1,0 +1,108 @@
+// Broadcasting plan of the elementwise kernels, checked against a naive per-element mapping
+// (NumPy's rule written out directly: right-align, size-1 dimensions repeat).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/elementwise/broadcast.h"
+
+namespace coreml::kernels {
+namespace {
+
+using Shape = std::vector<int64_t>;
+
+// Row-major offset into `operand` of the output element with multi-index `index`.
+int64_t naive_offset(const Shape& operand, const Shape& index) {
+  int64_t offset = 0;
+  const size_t shift = index.size() - operand.size();
+  for (size_t d = 0; d < operand.size(); ++d) {
+    const int64_t i = operand[d] == 1 ? 0 : index[d + shift];
+    offset = offset * operand[d] + i;
+  }
+  return offset;
+}
+
+// For every output element: (a offset, b offset) from the plan and from the naive rule.
+void expect_plan_matches(const Shape& a, const Shape& b, const Shape& want_out) {
+  SCOPED_TRACE(::testing::Message() << "a rank " << a.size() << ", b rank " << b.size());
+  const auto out = broadcast_shape(a, b);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(*out, want_out);
+  int64_t numel = 1;
+  for (int64_t d : *out) numel *= d;
+  std::vector<int64_t> plan_a(numel, -1), plan_b(numel, -1);
+  const BroadcastPlan plan(*out, a, b);
+  ASSERT_EQ(plan.rows() * plan.row_size(), numel);
+  plan.for_rows(0, plan.rows(), [&](int64_t o, int64_t ao, int64_t bo) {
+    for (int64_t i = 0; i < plan.row_size(); ++i) {
+      plan_a[o + i] = ao + i * plan.a_step();
+      plan_b[o + i] = bo + i * plan.b_step();
+    }
+  });
+  // Starting in the middle must give the same rows (parallel chunks do this).
+  for (int64_t start = 0; start < plan.rows(); ++start) {
+    plan.for_rows(start, start + 1, [&](int64_t o, int64_t ao, int64_t bo) {
+      EXPECT_EQ(ao, plan_a[o]);
+      EXPECT_EQ(bo, plan_b[o]);
+    });
+  }
+  Shape index(out->size(), 0);
+  for (int64_t flat = 0; flat < numel; ++flat) {
+    int64_t rest = flat;
+    for (size_t d = out->size(); d-- > 0;) {
+      index[d] = rest % (*out)[d];
+      rest /= (*out)[d];
+    }
+    EXPECT_EQ(plan_a[flat], naive_offset(a, index)) << "element " << flat;
+    EXPECT_EQ(plan_b[flat], naive_offset(b, index)) << "element " << flat;
+  }
+}
+
+TEST(Broadcast, SameShapeIsOneRow) {
+  expect_plan_matches({2, 3}, {2, 3}, {2, 3});
+  const BroadcastPlan plan({2, 3}, {2, 3}, {2, 3});
+  EXPECT_EQ(plan.rows(), 1);
+  EXPECT_EQ(plan.row_size(), 6);
+}
+
+TEST(Broadcast, RowOperand) {
+  expect_plan_matches({2, 3}, {3}, {2, 3});
+  const BroadcastPlan plan({2, 3}, {2, 3}, {3});
+  EXPECT_EQ(plan.rows(), 2);
+  EXPECT_EQ(plan.b_step(), 1);
+}
+
+TEST(Broadcast, ScalarOperands) {
+  expect_plan_matches({2, 3}, {}, {2, 3});
+  expect_plan_matches({}, {4}, {4});
+  expect_plan_matches({}, {}, {});
+  expect_plan_matches({1, 1}, {}, {1, 1});
+  const BroadcastPlan plan({2, 3}, {2, 3}, {1});
+  EXPECT_EQ(plan.b_step(), 0);
+  EXPECT_EQ(plan.rows(), 1);
+}
+
+TEST(Broadcast, BothSidesExpand) {
+  expect_plan_matches({4, 1, 5}, {1, 6, 1}, {4, 6, 5});
+  expect_plan_matches({3, 1}, {1, 4}, {3, 4});
+  expect_plan_matches({2, 1, 3, 1}, {5, 1, 4}, {2, 5, 3, 4});
+  expect_plan_matches({1}, {2, 1, 3}, {2, 1, 3});
+  expect_plan_matches({2, 3, 4}, {2, 1, 4}, {2, 3, 4});
+}
+
+TEST(Broadcast, Incompatible) {
+  EXPECT_FALSE(broadcast_shape({2, 3}, {4}).has_value());
+  EXPECT_FALSE(broadcast_shape({2, 3}, {3, 3}).has_value());
+}
+
+TEST(Broadcast, EmptyOutputHasNoRows) {
+  const auto out = broadcast_shape({0, 3}, {3});
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(*out, (Shape{0, 3}));
+  const BroadcastPlan plan(*out, {0, 3}, {3});
+  EXPECT_EQ(plan.rows() * plan.row_size(), 0);
+}
+
+}  // namespace
+}  // namespace coreml::kernels
