@@ -3,6 +3,7 @@
 // softplus_parametric (one parameter per channel, channel axis 1).
 //
 // Formulas follow the MIL op definitions; NaN inputs stay NaN where NumPy's would.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>

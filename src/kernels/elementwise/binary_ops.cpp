@@ -4,6 +4,7 @@
 // Integers compute in int64 and wrap like the int32 output would; floor_div and mod follow
 // Python/NumPy signs (the result of mod has the sign of the divisor), and integer division by
 // zero gives 0 as NumPy does. Floats compute in fp32 (fp64 for fp64) and round once on store.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>

@@ -4,6 +4,7 @@
 // converted to the output dtype block by block (or written in place when the types agree).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
