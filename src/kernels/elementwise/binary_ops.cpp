@@ -13,6 +13,7 @@
 #include "kernels/elementwise/broadcast.h"
 #include "kernels/elementwise/compute_io.h"
 #include "kernels/elementwise/elementwise.h"
+#include "kernels/elementwise/simd_f32.h"
 #include "runtime/kernel_registry.h"
 
 namespace coreml::kernels {
@@ -25,6 +26,7 @@ constexpr bool kIsInt = std::is_integral_v<T>;
 inline int64_t wrap(uint64_t v) { return static_cast<int64_t>(v); }
 
 struct Add {
+  static constexpr SimdBinary kSimd = SimdBinary::kAdd;
   template <typename T>
   static T apply(T a, T b) {
     if constexpr (kIsInt<T>)
@@ -34,6 +36,7 @@ struct Add {
   }
 };
 struct Sub {
+  static constexpr SimdBinary kSimd = SimdBinary::kSub;
   template <typename T>
   static T apply(T a, T b) {
     if constexpr (kIsInt<T>)
@@ -43,6 +46,7 @@ struct Sub {
   }
 };
 struct Mul {
+  static constexpr SimdBinary kSimd = SimdBinary::kMul;
   template <typename T>
   static T apply(T a, T b) {
     if constexpr (kIsInt<T>)
@@ -207,6 +211,12 @@ struct LogicalXor {
 // loops per case so each is a tight, vectorizable loop.
 template <typename Op, typename C, typename R>
 void apply_row(R* dst, const C* a, int64_t a_step, const C* b, int64_t b_step, int64_t n) {
+  if constexpr (std::is_same_v<C, float> && std::is_same_v<R, float> && requires { Op::kSimd; }) {
+    if (a_step != 0 && simd_enabled()) {
+      simd_binary_f32(Op::kSimd, a, b, b_step, dst, n);
+      return;
+    }
+  }
   if (a_step != 0 && b_step != 0) {
     for (int64_t i = 0; i < n; ++i) dst[i] = Op::apply(a[i], b[i]);
   } else if (b_step == 0 && a_step != 0) {
