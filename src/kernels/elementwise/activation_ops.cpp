@@ -62,7 +62,8 @@ void thresholded_relu(OpContext& ctx) {
 }
 
 void sigmoid_op(OpContext& ctx) {
-  unary<Domain::kFloat>(ctx, [](auto v) -> decltype(v) { return sigmoid(v); });
+  unary<Domain::kFloat>(
+      ctx, [](auto v) -> decltype(v) { return sigmoid(v); }, SimdUnary::kSigmoid);
 }
 
 // min(max(alpha * x + beta, 0), 1).
@@ -77,7 +78,8 @@ void sigmoid_hard(OpContext& ctx) {
 }
 
 void silu(OpContext& ctx) {
-  unary<Domain::kFloat>(ctx, [](auto v) -> decltype(v) { return v * sigmoid(v); });
+  unary<Domain::kFloat>(
+      ctx, [](auto v) -> decltype(v) { return v * sigmoid(v); }, SimdUnary::kSilu);
 }
 
 void gelu(OpContext& ctx) {
