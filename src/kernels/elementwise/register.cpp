@@ -1,8 +1,13 @@
-// Registration of the elementwise kernel family (kernels to come).
-#include "runtime/kernel_registry.h"
+// Registration of the elementwise kernel family: binary ops with broadcasting, unary math,
+// and activations.
+#include "kernels/elementwise/elementwise.h"
 
 namespace coreml::kernels {
 
-void register_elementwise_kernels(runtime::KernelRegistry& r) { (void)r; }
+void register_elementwise_kernels(runtime::KernelRegistry& r) {
+  register_binary_kernels(r);
+  register_unary_kernels(r);
+  register_activation_kernels(r);
+}
 
 }  // namespace coreml::kernels

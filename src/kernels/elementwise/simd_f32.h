@@ -1,0 +1,26 @@
+// Highway SIMD loops for the hottest fp32 elementwise cases: contiguous add/sub/mul (second
+// operand contiguous or a broadcast scalar) and sigmoid/silu. Dispatch picks the best target at run
+// time; COREML_SIMD=0 in the environment (read once) forces the scalar loops everywhere.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace coreml::kernels {
+
+enum class SimdBinary { kAdd, kSub, kMul };
+enum class SimdUnary { kSigmoid, kSilu };
+
+// Whether the SIMD paths are in use (COREML_SIMD != "0", unless a test overrides it;
+// nullopt returns to the environment's choice).
+bool simd_enabled();
+void set_simd_enabled_for_testing(std::optional<bool> enabled);
+
+// out[i] = a[i] op b[i * b_step] for i < n, b_step 0 (scalar) or 1.
+void simd_binary_f32(SimdBinary op, const float* a, const float* b, int64_t b_step, float* out,
+                     int64_t n);
+
+// out[i] = op(in[i]) for i < n. Uses Highway's exp (max error 1 ulp); NaN stays NaN.
+void simd_unary_f32(SimdUnary op, const float* in, float* out, int64_t n);
+
+}  // namespace coreml::kernels

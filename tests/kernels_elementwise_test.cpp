@@ -1,0 +1,195 @@
+// Broadcasting plan of the elementwise kernels, checked against a naive per-element mapping
+// (NumPy's rule written out directly: right-align, size-1 dimensions repeat).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "coreml/model.h"
+#include "coreml/tensor.h"
+#include "kernels/elementwise/broadcast.h"
+#include "kernels/elementwise/simd_f32.h"
+
+namespace coreml::kernels {
+namespace {
+
+using Shape = std::vector<int64_t>;
+
+// Row-major offset into `operand` of the output element with multi-index `index`.
+int64_t naive_offset(const Shape& operand, const Shape& index) {
+  int64_t offset = 0;
+  const size_t shift = index.size() - operand.size();
+  for (size_t d = 0; d < operand.size(); ++d) {
+    const int64_t i = operand[d] == 1 ? 0 : index[d + shift];
+    offset = offset * operand[d] + i;
+  }
+  return offset;
+}
+
+// For every output element: (a offset, b offset) from the plan and from the naive rule.
+void expect_plan_matches(const Shape& a, const Shape& b, const Shape& want_out) {
+  SCOPED_TRACE(::testing::Message() << "a rank " << a.size() << ", b rank " << b.size());
+  const auto out = broadcast_shape(a, b);
+  ASSERT_TRUE(out.has_value());
+  ASSERT_EQ(*out, want_out);
+  int64_t numel = 1;
+  for (int64_t d : *out) numel *= d;
+  std::vector<int64_t> plan_a(numel, -1), plan_b(numel, -1);
+  const BroadcastPlan plan(*out, a, b);
+  ASSERT_EQ(plan.rows() * plan.row_size(), numel);
+  plan.for_rows(0, plan.rows(), [&](int64_t o, int64_t ao, int64_t bo) {
+    for (int64_t i = 0; i < plan.row_size(); ++i) {
+      plan_a[o + i] = ao + i * plan.a_step();
+      plan_b[o + i] = bo + i * plan.b_step();
+    }
+  });
+  // Starting in the middle must give the same rows (parallel chunks do this).
+  for (int64_t start = 0; start < plan.rows(); ++start) {
+    plan.for_rows(start, start + 1, [&](int64_t o, int64_t ao, int64_t bo) {
+      EXPECT_EQ(ao, plan_a[o]);
+      EXPECT_EQ(bo, plan_b[o]);
+    });
+  }
+  Shape index(out->size(), 0);
+  for (int64_t flat = 0; flat < numel; ++flat) {
+    int64_t rest = flat;
+    for (size_t d = out->size(); d-- > 0;) {
+      index[d] = rest % (*out)[d];
+      rest /= (*out)[d];
+    }
+    EXPECT_EQ(plan_a[flat], naive_offset(a, index)) << "element " << flat;
+    EXPECT_EQ(plan_b[flat], naive_offset(b, index)) << "element " << flat;
+  }
+}
+
+TEST(Broadcast, SameShapeIsOneRow) {
+  expect_plan_matches({2, 3}, {2, 3}, {2, 3});
+  const BroadcastPlan plan({2, 3}, {2, 3}, {2, 3});
+  EXPECT_EQ(plan.rows(), 1);
+  EXPECT_EQ(plan.row_size(), 6);
+}
+
+TEST(Broadcast, RowOperand) {
+  expect_plan_matches({2, 3}, {3}, {2, 3});
+  const BroadcastPlan plan({2, 3}, {2, 3}, {3});
+  EXPECT_EQ(plan.rows(), 2);
+  EXPECT_EQ(plan.b_step(), 1);
+}
+
+TEST(Broadcast, ScalarOperands) {
+  expect_plan_matches({2, 3}, {}, {2, 3});
+  expect_plan_matches({}, {4}, {4});
+  expect_plan_matches({}, {}, {});
+  expect_plan_matches({1, 1}, {}, {1, 1});
+  const BroadcastPlan plan({2, 3}, {2, 3}, {1});
+  EXPECT_EQ(plan.b_step(), 0);
+  EXPECT_EQ(plan.rows(), 1);
+}
+
+TEST(Broadcast, BothSidesExpand) {
+  expect_plan_matches({4, 1, 5}, {1, 6, 1}, {4, 6, 5});
+  expect_plan_matches({3, 1}, {1, 4}, {3, 4});
+  expect_plan_matches({2, 1, 3, 1}, {5, 1, 4}, {2, 5, 3, 4});
+  expect_plan_matches({1}, {2, 1, 3}, {2, 1, 3});
+  expect_plan_matches({2, 3, 4}, {2, 1, 4}, {2, 3, 4});
+}
+
+TEST(Broadcast, Incompatible) {
+  EXPECT_FALSE(broadcast_shape({2, 3}, {4}).has_value());
+  EXPECT_FALSE(broadcast_shape({2, 3}, {3, 3}).has_value());
+}
+
+TEST(Broadcast, EmptyOutputHasNoRows) {
+  const auto out = broadcast_shape({0, 3}, {3});
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(*out, (Shape{0, 3}));
+  const BroadcastPlan plan(*out, {0, 3}, {3});
+  EXPECT_EQ(plan.rows() * plan.row_size(), 0);
+}
+
+// The SIMD loops against plain C++ arithmetic, for every length around the vector width.
+TEST(ElementwiseSimd, MatchesScalarArithmetic) {
+  std::mt19937 gen(7);
+  std::uniform_real_distribution<float> dist(-4.f, 4.f);
+  for (int64_t n = 0; n < 70; ++n) {
+    std::vector<float> a(n), b(n), out(n + 1, -1.f);
+    for (auto& v : a) v = dist(gen);
+    for (auto& v : b) v = dist(gen);
+    for (const auto op : {SimdBinary::kAdd, SimdBinary::kSub, SimdBinary::kMul}) {
+      for (const int64_t b_step : {0, 1}) {
+        if (b_step == 0 && n == 0) continue;
+        simd_binary_f32(op, a.data(), b.data(), b_step, out.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          const float y = b[i * b_step];
+          const float want = op == SimdBinary::kAdd   ? a[i] + y
+                             : op == SimdBinary::kSub ? a[i] - y
+                                                      : a[i] * y;
+          ASSERT_EQ(out[i], want) << "n " << n << " i " << i << " b_step " << b_step;
+        }
+        EXPECT_EQ(out[n], -1.f) << "wrote past the end";
+      }
+    }
+  }
+}
+
+// SIMD sigmoid/silu against double-precision formulas, including the clamped tails and NaN.
+TEST(ElementwiseSimd, SigmoidAndSiluMatchDoubleFormulas) {
+  std::vector<float> x;
+  for (int i = -400; i <= 400; ++i) x.push_back(static_cast<float>(i) * 0.37f);
+  x.insert(x.end(), {-1000.f, 1000.f, -INFINITY, INFINITY, NAN, 0.f, -0.f});
+  std::vector<float> sig(x.size()), silu(x.size());
+  simd_unary_f32(SimdUnary::kSigmoid, x.data(), sig.data(), static_cast<int64_t>(x.size()));
+  simd_unary_f32(SimdUnary::kSilu, x.data(), silu.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i])) {
+      EXPECT_TRUE(std::isnan(sig[i]) && std::isnan(silu[i]));
+      continue;
+    }
+    const double s = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
+    EXPECT_NEAR(sig[i], s, 1e-6 * s + 1e-30) << "x " << x[i];
+    if (std::isfinite(x[i])) {
+      const double want = x[i] * s;
+      EXPECT_NEAR(silu[i], want, 2e-6 * std::abs(want) + 1e-30) << "x " << x[i];
+    }
+  }
+}
+
+// Whole models through both paths (SIMD and COREML_SIMD=0-style scalar), against the
+// conformance cases' coremltools-computed expectations.
+TEST(ElementwiseSimd, BothPathsRunConformanceCases) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(COREML_TEST_DATA_DIR) / "conformance";
+  for (const char* name : {"add/float32_same", "sub/float32_scalar", "mul/float32_row",
+                           "silu/float32", "sigmoid/float32", "silu/float16"}) {
+    const fs::path folder = root / name;
+    if (!fs::exists(folder)) GTEST_SKIP() << "missing conformance case " << folder;
+    auto model = Model::load((folder / "model.mlpackage").string(), {.backend = Backend::kNative});
+    Inputs inputs;
+    for (const auto& entry : fs::directory_iterator(folder / "inputs")) {
+      inputs[entry.path().stem().string()] = load_npy(entry.path().string());
+    }
+    fs::path expected_file;
+    for (const auto& entry : fs::directory_iterator(folder / "expected"))
+      expected_file = entry.path();
+    const auto want = load_npy(expected_file.string()).to(DType::kFloat32).to_vector<float>();
+    for (const bool simd : {true, false}) {
+      set_simd_enabled_for_testing(simd);
+      const Outputs outputs = model.predict(inputs);
+      const auto got =
+          outputs.at(expected_file.stem().string()).to(DType::kFloat32).to_vector<float>();
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_NEAR(got[i], want[i], 1e-5f + 2e-3f * std::abs(want[i]))
+            << name << " simd " << simd << " element " << i;
+      }
+    }
+  }
+  set_simd_enabled_for_testing(std::nullopt);
+}
+
+}  // namespace
+}  // namespace coreml::kernels
