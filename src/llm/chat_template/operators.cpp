@@ -39,9 +39,14 @@ Value repeat(const Value& seq, int64_t times) {
   return Value::from_list(std::move(out), seq.is_tuple);
 }
 
-int64_t checked(bool overflow, int64_t v) {
+// Python ints do not overflow; ours are 64-bit, so say so instead of wrapping.
+Value checked_int(char op, int64_t x, int64_t y) {
+  int64_t r = 0;
+  bool overflow = op == '+'   ? __builtin_add_overflow(x, y, &r)
+                  : op == '-' ? __builtin_sub_overflow(x, y, &r)
+                              : __builtin_mul_overflow(x, y, &r);
   if (overflow) raise("integer overflow");
-  return v;
+  return Value::from_int(r);
 }
 
 }  // namespace
@@ -58,16 +63,16 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
   if (op == "%" && a.is_string()) return Value::from_string(percent_format(a.text, b));
   if (a.is_number() && b.is_number()) {
     bool ints = is_integral(a) && is_integral(b);
-    int64_t x = ints ? to_int(a) : 0, y = ints ? to_int(b) : 0, r = 0;
+    int64_t x = ints ? to_int(a) : 0, y = ints ? to_int(b) : 0;
     double p = to_double(a), q = to_double(b);
     if (op == "+")
-      return ints ? Value::from_int(checked(__builtin_add_overflow(x, y, &r), r))
+      return ints ? checked_int('+', x, y)
                   : Value::from_float(p + q);
     if (op == "-")
-      return ints ? Value::from_int(checked(__builtin_sub_overflow(x, y, &r), r))
+      return ints ? checked_int('-', x, y)
                   : Value::from_float(p - q);
     if (op == "*")
-      return ints ? Value::from_int(checked(__builtin_mul_overflow(x, y, &r), r))
+      return ints ? checked_int('*', x, y)
                   : Value::from_float(p * q);
     if (op == "/") {
       if (q == 0) raise("division by zero");
