@@ -163,6 +163,7 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages,
   if (!options.extra.is_object() && !options.extra.is_null()) {
     fail(ErrorCode::kInvalidArgument, "extra template variables must be a JSON object");
   }
+  jinja::reset_work_budget();  // the budget is per render; building the context charges it too
   jinja::RenderContext context;
   context.now = options.now;
   auto set = [&](const std::string& key, const jinja::Value& v) {
@@ -177,7 +178,12 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages,
   set("tools", jinja::Value::from_json(options.tools));
   set("documents", jinja::Value::from_json(options.documents));
   set("add_generation_prompt", jinja::Value::from_bool(options.add_generation_prompt));
-  return jinja::render(program_->body, context);
+  try {
+    return jinja::render(program_->body, context);
+  } catch (const jinja::RenderError& e) {
+    // Errors raised outside a statement (e.g. while tearing values down) still surface cleanly.
+    fail(ErrorCode::kInvalidArgument, "chat template: ", e.what());
+  }
 }
 
 }  // namespace coreml::llm

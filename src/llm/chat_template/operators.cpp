@@ -65,15 +65,9 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
     bool ints = is_integral(a) && is_integral(b);
     int64_t x = ints ? to_int(a) : 0, y = ints ? to_int(b) : 0;
     double p = to_double(a), q = to_double(b);
-    if (op == "+")
-      return ints ? checked_int('+', x, y)
-                  : Value::from_float(p + q);
-    if (op == "-")
-      return ints ? checked_int('-', x, y)
-                  : Value::from_float(p - q);
-    if (op == "*")
-      return ints ? checked_int('*', x, y)
-                  : Value::from_float(p * q);
+    if (op == "+") return ints ? checked_int('+', x, y) : Value::from_float(p + q);
+    if (op == "-") return ints ? checked_int('-', x, y) : Value::from_float(p - q);
+    if (op == "*") return ints ? checked_int('*', x, y) : Value::from_float(p * q);
     if (op == "/") {
       if (q == 0) raise("division by zero");
       return Value::from_float(p / q);
