@@ -5,14 +5,21 @@
 namespace coreml::llm::tok {
 
 void Node::fail(const std::string& what) const {
-  coreml::fail(ErrorCode::kParse, path, ": ", what);
+  // A root path is "file:"; nested ones are "file: a.b[2]".
+  coreml::fail(ErrorCode::kParse, path, path.back() == ':' ? " " : ": ", what);
 }
+
+namespace {
+std::string member_path(const std::string& path, const std::string& key) {
+  return path + (path.back() == ':' ? " " : ".") + key;
+}
+}  // namespace
 
 Node Node::child(const std::string& key) const {
   const Json& o = object();
   auto it = o.find(key);
-  if (it == o.end()) coreml::fail(ErrorCode::kParse, path, ": missing field '", key, "'");
-  return Node{*it, path + "." + key};
+  if (it == o.end()) fail("missing field '" + key + "'");
+  return Node{*it, member_path(path, key)};
 }
 
 bool Node::has(const std::string& key) const {

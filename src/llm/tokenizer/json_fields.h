@@ -13,7 +13,7 @@ using Json = nlohmann::json;
 // A JSON value together with the path that leads to it, for error messages.
 struct Node {
   const Json& value;
-  std::string path;  // "tokenizer.json: model.vocab"
+  std::string path;  // "tokenizer.json:" for the root, "tokenizer.json: model.vocab" below
 
   Node child(const std::string& key) const;  // required member of an object
   bool has(const std::string& key) const;    // present and not null

@@ -82,7 +82,7 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
   auto data = std::make_shared<detail::TokenizerData>();
   data->name = name;
   Json root_json = parse_json(tokenizer_json, name);
-  Node root{root_json, name};
+  Node root{root_json, name + ":"};
   root.object();
 
   if (root.has("normalizer")) data->normalizer = tok::make_normalizer(root.child("normalizer"));
@@ -134,7 +134,7 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, std::string_view
   if (!config_json.empty()) {
     std::string config_name = "tokenizer_config.json";
     Json config_value = parse_json(config_json, config_name);
-    Node config{config_value, config_name};
+    Node config{config_value, config_name + ":"};
     config.object();
     data->bos = read_special(config, "bos_token", *data, tokenizer);
     data->eos = read_special(config, "eos_token", *data, tokenizer);
