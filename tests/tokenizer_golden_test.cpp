@@ -54,8 +54,8 @@ Counts check_goldens(const Tokenizer& tokenizer, const std::string& name,
   auto report = [&](bool ok, size_t index, const std::string& what) {
     if (ok) return;
     if (++counts.failures <= 5) {
-      ADD_FAILURE() << name << " string #" << index << " (" << json(strings[index]).dump().substr(0, 200)
-                    << "): " << what;
+      ADD_FAILURE() << name << " string #" << index << " ("
+                    << json(strings[index]).dump().substr(0, 200) << "): " << what;
     }
   };
   while (std::getline(in, line)) {
@@ -71,9 +71,9 @@ Counts check_goldens(const Tokenizer& tokenizer, const std::string& name,
     auto ours = tokenizer.encode(text);
     report(ours == ids, index, "ids differ: ours " + json(ours).dump() + " vs " + json(ids).dump());
     auto ours_special = tokenizer.encode(text, {.add_special_tokens = true});
-    report(ours_special == special, index, "ids with special tokens differ: ours " +
-                                               json(ours_special).dump() + " vs " +
-                                               json(special).dump());
+    report(ours_special == special, index,
+           "ids with special tokens differ: ours " + json(ours_special).dump() + " vs " +
+               json(special).dump());
     std::string ours_decoded = tokenizer.decode(ids);
     report(ours_decoded == decoded, index,
            "decode differs: " + json(ours_decoded).dump() + " vs " + json(decoded).dump());

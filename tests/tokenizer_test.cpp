@@ -1,5 +1,7 @@
 // Unit tests of the tokenizer API: errors, config special tokens, streaming decode edge cases,
 // the SentencePiece charsmap, and the tokenize / detokenize commands.
+#include "coreml/llm/tokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include "coreml/error.h"
-#include "coreml/llm/tokenizer.h"
 #include "llm/tokenizer/precompiled.h"
 #include "support/run_command.h"
 
@@ -21,31 +22,48 @@ const fs::path kDataDir = fs::path(COREML_TEST_DATA_DIR) / "tokenizers";
 
 // A tiny byte-fallback BPE written by hand: "a", "b", "ab", "▁", "▁ab", <0x00>..<0xFF>.
 json tiny_tokenizer() {
-  json vocab = {{"<unk>", 0}, {"a", 1}, {"b", 2}, {"ab", 3}, {"\xE2\x96\x81", 4},
-                {"\xE2\x96\x81" "ab", 5}};
+  json vocab = {{"<unk>", 0},
+                {"a", 1},
+                {"b", 2},
+                {"ab", 3},
+                {"\xE2\x96\x81", 4},
+                {"\xE2\x96\x81"
+                 "ab",
+                 5}};
   for (int b = 0; b < 256; ++b) {
     char name[8];
     std::snprintf(name, sizeof(name), "<0x%02X>", b);
     vocab[name] = 6 + b;
   }
-  return {
-      {"version", "1.0"},
-      {"added_tokens", json::array({{{"id", 262}, {"content", "<s>"}, {"special", true},
-                                     {"lstrip", false}, {"rstrip", false}, {"normalized", false},
-                                     {"single_word", false}}})},
-      {"normalizer", nullptr},
-      {"pre_tokenizer",
-       {{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"}, {"prepend_scheme", "first"},
-        {"split", true}}},
-      {"post_processor", nullptr},
-      {"decoder",
-       {{"type", "Sequence"},
-        {"decoders", json::array({{{"type", "ByteFallback"}},
-                                  {{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"},
-                                   {"prepend_scheme", "first"}, {"split", true}}})}}},
-      {"model",
-       {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array({"a b", "\xE2\x96\x81 ab"})},
-        {"unk_token", "<unk>"}, {"byte_fallback", true}, {"fuse_unk", true}}}};
+  return {{"version", "1.0"},
+          {"added_tokens", json::array({{{"id", 262},
+                                         {"content", "<s>"},
+                                         {"special", true},
+                                         {"lstrip", false},
+                                         {"rstrip", false},
+                                         {"normalized", false},
+                                         {"single_word", false}}})},
+          {"normalizer", nullptr},
+          {"pre_tokenizer",
+           {{"type", "Metaspace"},
+            {"replacement", "\xE2\x96\x81"},
+            {"prepend_scheme", "first"},
+            {"split", true}}},
+          {"post_processor", nullptr},
+          {"decoder",
+           {{"type", "Sequence"},
+            {"decoders", json::array({{{"type", "ByteFallback"}},
+                                      {{"type", "Metaspace"},
+                                       {"replacement", "\xE2\x96\x81"},
+                                       {"prepend_scheme", "first"},
+                                       {"split", true}}})}}},
+          {"model",
+           {{"type", "BPE"},
+            {"vocab", vocab},
+            {"merges", json::array({"a b", "\xE2\x96\x81 ab"})},
+            {"unk_token", "<unk>"},
+            {"byte_fallback", true},
+            {"fuse_unk", true}}}};
 }
 
 std::string error_of(const std::function<void()>& f) {
@@ -122,8 +140,9 @@ TEST(Tokenizer, MalformedJsonGivesFieldPaths) {
             std::string::npos);
   EXPECT_NE(error_of([] { Tokenizer::from_json(std::string(1000, '[')); }).find("deeply"),
             std::string::npos);
-  EXPECT_NE(error_of([] { Tokenizer::from_file("/nonexistent/tokenizer.json"); }).find("cannot open"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([] { Tokenizer::from_file("/nonexistent/tokenizer.json"); }).find("cannot open"),
+      std::string::npos);
 }
 
 TEST(Tokenizer, ConfigSpecialTokensAsStringsOrObjects) {
@@ -142,17 +161,18 @@ TEST(Tokenizer, ConfigSpecialTokensAsStringsOrObjects) {
   EXPECT_EQ(t.add_bos_token(), true);
   EXPECT_FALSE(t.add_eos_token());
   config["eos_token"] = 7;
-  EXPECT_NE(error_of([&] { Tokenizer::from_json(tiny_tokenizer().dump(), config.dump()); })
-                .find("tokenizer_config.json: eos_token"),
+  EXPECT_NE(error_of([&] {
+              Tokenizer::from_json(tiny_tokenizer().dump(), config.dump());
+            }).find("tokenizer_config.json: eos_token"),
             std::string::npos);
 }
 
 // A darts-clone trie built by hand with the single key "A" -> "a" (independent of our code).
 std::string charsmap_blob() {
   std::vector<uint32_t> units(66, 0);
-  units[0] = 1u << 10;                           // root: children at 1 ^ label
+  units[0] = 1u << 10;                            // root: children at 1 ^ label
   units[1 ^ 'A'] = (1u << 10) | (1u << 8) | 'A';  // label 'A', has a leaf at (64 ^ 1)
-  units[(1 ^ 'A') ^ 1] = (1u << 31) | 0;         // leaf: value 0 = offset into the strings
+  units[(1 ^ 'A') ^ 1] = (1u << 31) | 0;          // leaf: value 0 = offset into the strings
   std::string blob;
   uint32_t size = static_cast<uint32_t>(units.size() * 4);
   for (int i = 0; i < 4; ++i) blob.push_back(static_cast<char>(size >> (8 * i)));
@@ -164,8 +184,7 @@ std::string charsmap_blob() {
 }
 
 std::string base64(const std::string& bytes) {
-  static const char* alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   for (size_t i = 0; i < bytes.size(); i += 3) {
     uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
@@ -195,7 +214,8 @@ TEST(Tokenizer, PrecompiledCharsMap) {
 TEST(TokenizerCli, TokenizeDetokenize) {
   std::string path = (kDataDir / "bytelevel_bpe.tokenizer.json").string();
   Tokenizer t = Tokenizer::from_file(path);
-  auto r = coreml::test::run_cli({"tokenize", "--tokenizer", path, "--tokens", "--text", "Hi there"});
+  auto r =
+      coreml::test::run_cli({"tokenize", "--tokenizer", path, "--tokens", "--text", "Hi there"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json out = json::parse(r.out);
   EXPECT_EQ(out["ids"].get<std::vector<int32_t>>(), t.encode("Hi there"));
@@ -205,7 +225,8 @@ TEST(TokenizerCli, TokenizeDetokenize) {
   std::ofstream(jsonl) << json("one").dump() << "\n" << json("two words\n").dump() << "\n";
   r = coreml::test::run_cli({"tokenize", "--tokenizer", path, "--jsonl", jsonl.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, json(t.encode("one")).dump() + "\n" + json(t.encode("two words\n")).dump() + "\n");
+  EXPECT_EQ(r.out,
+            json(t.encode("one")).dump() + "\n" + json(t.encode("two words\n")).dump() + "\n");
 
   std::string ids;
   for (int32_t id : t.encode("Hi there")) ids += (ids.empty() ? "" : ",") + std::to_string(id);

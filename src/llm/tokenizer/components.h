@@ -56,8 +56,10 @@ struct TokenSequence {
 class PostProcessor {
  public:
   virtual ~PostProcessor() = default;
-  // Only called when special tokens are requested; `second` is the pair sequence if any.
-  virtual TokenSequence process(TokenSequence first, std::optional<TokenSequence> second) const = 0;
+  // Only called when special tokens are requested. Receives the sequence and, for pairs, the
+  // second one; returns the sequences to concatenate (a template merges them into one, while
+  // ByteLevel passes them through so that a later step in a Sequence still sees the pair).
+  virtual std::vector<TokenSequence> process(std::vector<TokenSequence> sequences) const = 0;
 };
 
 class Decoder {

@@ -28,11 +28,20 @@ std::string IncrementalDecoder::step(int32_t id) {
     // The decoder rewrote earlier context (rare cleanup rules); emit only what is new by length.
   }
   std::string fresh = text.substr(emitted_text_.size());
-  // Keep the last few ids as context for the next step.
-  size_t keep = std::min(window_.size(), kContextIds);
-  window_.erase(window_.begin(), window_.end() - static_cast<std::ptrdiff_t>(keep));
+  // Keep the last few ids as context for the next step, cut where decoding the kept ids alone
+  // reproduces the end of the text: not inside a byte sequence (it would decode to U+FFFD) nor
+  // before a "##" continuation piece.
+  size_t cut = window_.size() > kContextIds ? window_.size() - kContextIds : 0;
+  std::string context;
+  for (;; --cut) {
+    context = tokenizer_.decode(std::span(window_).subspan(cut), options_);
+    bool suffix = context.size() <= text.size() &&
+                  text.compare(text.size() - context.size(), context.size(), context) == 0;
+    if ((suffix && context.compare(0, kReplacement.size(), kReplacement) != 0) || cut == 0) break;
+  }
+  window_.erase(window_.begin(), window_.begin() + static_cast<std::ptrdiff_t>(cut));
   emitted_ = window_.size();
-  emitted_text_ = tokenizer_.decode(window_, options_);
+  emitted_text_ = cut == 0 ? text : context;
   return fresh;
 }
 

@@ -91,7 +91,7 @@ class StripAccents : public Normalizer {
  public:
   void normalize(std::string& text) const override {
     text = filter_map(
-        text, [](char32_t c) { return !is_nonspacing_mark(c); }, append_utf8);
+        text, [](char32_t c) { return !is_mark(c); }, append_utf8);
   }
 };
 
@@ -166,7 +166,9 @@ class BertNormalizer : public Normalizer {
     }
     if (strip_accents_) {
       UnicodeForm(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE).normalize(text);
-      StripAccents().normalize(text);
+      text = filter_map(
+          text, [](char32_t c) { return !is_nonspacing_mark(c); },
+          append_utf8);  // Mn only, unlike StripAccents
     }
     if (lowercase_) Lowercase().normalize(text);
   }

@@ -25,7 +25,9 @@ class ClsSep : public PostProcessor {
       : cls_(token_and_id(node.child("cls"))),
         sep_(token_and_id(node.child("sep"))),
         double_separator_(double_separator) {}
-  TokenSequence process(TokenSequence first, std::optional<TokenSequence> second) const override {
+  std::vector<TokenSequence> process(std::vector<TokenSequence> sequences) const override {
+    const TokenSequence& first = sequences.at(0);
+    const TokenSequence* second = sequences.size() > 1 ? &sequences[1] : nullptr;
     TokenSequence out = single(cls_);
     out.append(first);
     out.append(single(sep_));
@@ -34,7 +36,7 @@ class ClsSep : public PostProcessor {
       out.append(*second);
       out.append(single(sep_));
     }
-    return out;
+    return {out};
   }
 
  private:
@@ -64,18 +66,19 @@ class Template : public PostProcessor {
     pair_ = read_template(node.child("pair"));
   }
 
-  TokenSequence process(TokenSequence first, std::optional<TokenSequence> second) const override {
+  std::vector<TokenSequence> process(std::vector<TokenSequence> sequences) const override {
     TokenSequence out;
-    for (const Item& item : second ? pair_ : single_) {
+    const bool pair = sequences.size() > 1;
+    for (const Item& item : pair ? pair_ : single_) {
       if (item.sequence == 'A') {
-        out.append(first);
+        out.append(sequences[0]);
       } else if (item.sequence == 'B') {
-        if (second) out.append(*second);
+        if (pair) out.append(sequences[1]);
       } else {
         out.append(special_tokens_.at(item.special));
       }
     }
-    return out;
+    return {out};
   }
 
  private:
@@ -110,9 +113,8 @@ class Template : public PostProcessor {
 // ByteLevel only adjusts offsets, which we do not report.
 class PassThrough : public PostProcessor {
  public:
-  TokenSequence process(TokenSequence first, std::optional<TokenSequence> second) const override {
-    if (second) first.append(*second);
-    return first;
+  std::vector<TokenSequence> process(std::vector<TokenSequence> sequences) const override {
+    return sequences;
   }
 };
 
@@ -123,13 +125,9 @@ class Sequence : public PostProcessor {
     for (size_t i = 0; i < list.array().size(); ++i)
       steps_.push_back(make_post_processor(list.at(i)));
   }
-  TokenSequence process(TokenSequence first, std::optional<TokenSequence> second) const override {
-    // Each step sees the previous one's output as a single sequence.
-    for (size_t i = 0; i < steps_.size(); ++i) {
-      first = steps_[i]->process(std::move(first), i == 0 ? std::move(second) : std::nullopt);
-    }
-    if (steps_.empty() && second) first.append(*second);
-    return first;
+  std::vector<TokenSequence> process(std::vector<TokenSequence> sequences) const override {
+    for (const auto& step : steps_) sequences = step->process(std::move(sequences));
+    return sequences;
   }
 
  private:

@@ -75,6 +75,12 @@ tok::TokenSequence with_tokens(const detail::TokenizerData& data, std::vector<in
   return sequence;
 }
 
+tok::TokenSequence merge(std::vector<tok::TokenSequence> sequences) {
+  tok::TokenSequence out;
+  for (const auto& s : sequences) out.append(s);
+  return out;
+}
+
 }  // namespace
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, EncodeOptions options) const {
@@ -87,7 +93,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, EncodeOptions opti
 Encoding Tokenizer::encode_with_tokens(std::string_view text, EncodeOptions options) const {
   tok::TokenSequence sequence = with_tokens(*data_, encode_ids(*data_, text));
   if (options.add_special_tokens && data_->post_processor) {
-    sequence = data_->post_processor->process(std::move(sequence), std::nullopt);
+    sequence = merge(data_->post_processor->process({std::move(sequence)}));
   }
   return Encoding{std::move(sequence.ids), std::move(sequence.tokens)};
 }
@@ -97,7 +103,7 @@ Encoding Tokenizer::encode_pair(std::string_view first, std::string_view second,
   tok::TokenSequence a = with_tokens(*data_, encode_ids(*data_, first));
   tok::TokenSequence b = with_tokens(*data_, encode_ids(*data_, second));
   if (options.add_special_tokens && data_->post_processor) {
-    a = data_->post_processor->process(std::move(a), std::move(b));
+    a = merge(data_->post_processor->process({std::move(a), std::move(b)}));
   } else {
     a.append(b);
   }

@@ -27,9 +27,10 @@ bool is_whitespace(char32_t c);       // Unicode White_Space (Rust char::is_whit
 bool is_alphanumeric(char32_t c);     // letters, marks and numbers (approximates Rust's)
 bool is_numeric(char32_t c);          // Nd, Nl, No (Rust char::is_numeric)
 bool is_punctuation(char32_t c);      // ASCII punctuation or any P* category (BERT's rule)
-bool is_control(char32_t c);          // BERT's "control": C* categories except \t \n \r
+bool is_control(char32_t c);          // BERT's "control": Cc Cf Co Cs except \t \n \r
 bool is_bert_whitespace(char32_t c);  // \t \n \r or category Zs
 bool is_nonspacing_mark(char32_t c);  // category Mn
+bool is_mark(char32_t c);             // categories Mn, Mc, Me
 bool is_chinese_char(char32_t c);     // the CJK blocks BERT pads with spaces
 
 }  // namespace coreml::llm::tok
