@@ -13,7 +13,8 @@ if command -v ninja >/dev/null; then GENERATOR=(-G Ninja); fi
 SKIP_BUILD=1 bash scripts/setup.sh
 
 echo "=== build (Release, warnings as errors)"
-cmake -S . -B build "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DCOREML_WERROR=ON
+cmake -S . -B build "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DCOREML_WERROR=ON \
+  -DCOREML_BUILD_BENCHMARKS=ON
 cmake --build build -j "$JOBS"
 echo "=== tests"
 ctest --test-dir build --output-on-failure -j "$JOBS"
