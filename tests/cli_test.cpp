@@ -68,3 +68,72 @@ TEST(Cli, FolderThatIsNotAModel) {
 
 }  // namespace
 }  // namespace coreml::test
+
+#include <filesystem>
+
+#include "coreml/model.h"
+
+namespace coreml::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunFixture : ::testing::Test {
+  fs::path dir = fs::temp_directory_path() / ("coreml_cli_run_" + std::to_string(::getpid()));
+  std::string model = data_path("models/elementwise.mlpackage");
+  void SetUp() override {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    save_npy((dir / "x.npy").string(),
+             Tensor::from_vector<float>({1, -2, 3, -4, 5, -6, 7, -8, 9, -10}, std::vector<int64_t>{1, 10}));
+    save_npy((dir / "y.npy").string(), Tensor::full({1, 10}, 0.5, DType::kFloat32));
+    save_npy((dir / "y_bad.npy").string(), Tensor::full({1, 9}, 0.5, DType::kFloat32));
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string in(const std::string& name, const std::string& file) {
+    return name + "=" + (dir / file).string();
+  }
+};
+
+TEST_F(RunFixture, WritesEveryOutputAsNpy) {
+  const auto r = run_cli({"run", model, "--input", in("x", "x.npy"), "--input", in("y", "y.npy"),
+                          "--output-dir", (dir / "out").string(), "--steps", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 predictions"), std::string::npos) << r.out;
+  // The file holds exactly what the library returns for the same inputs.
+  Model m = Model::load(model);
+  const Outputs want = m.predict({{"x", load_npy((dir / "x.npy").string())},
+                                  {"y", load_npy((dir / "y.npy").string())}});
+  for (const auto& [name, tensor] : want) {
+    const Tensor got = load_npy((dir / "out" / (name + ".npy")).string());
+    EXPECT_EQ(got.shape(), tensor.shape());
+    EXPECT_EQ(got.to_vector<float>(), tensor.to_vector<float>());
+  }
+}
+
+TEST_F(RunFixture, JsonReport) {
+  const auto r = run_cli({"run", model, "--input", in("x", "x.npy"), "--input", in("y", "y.npy"), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"median_ms\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"peak_activation_bytes\""), std::string::npos) << r.out;
+}
+
+TEST_F(RunFixture, InputErrorsNameTheInput) {
+  auto r = run_cli({"run", model, "--input", in("x", "x.npy")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("missing input 'y'"), std::string::npos) << r.err;
+  r = run_cli({"run", model, "--input", in("x", "x.npy"), "--input", in("y", "y.npy"), "--input", in("z", "y.npy")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown input 'z'"), std::string::npos) << r.err;
+  r = run_cli({"run", model, "--input", in("x", "x.npy"), "--input", in("y", "y_bad.npy")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("input 'y': got shape [1, 9], expected [1, 10]"), std::string::npos) << r.err;
+  r = run_cli({"run", model, "--input", "x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("expected NAME=FILE.npy"), std::string::npos) << r.err;
+  r = run_cli({"run", model, "--steps", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace coreml::test
