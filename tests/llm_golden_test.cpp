@@ -35,6 +35,14 @@ std::string model_folder(const std::string& name) {
   return copy.string();
 }
 
+// Removes the temporary copy when the test program ends.
+struct TempCleanup {
+  ~TempCleanup() {
+    std::error_code ec;
+    fs::remove_all(fs::temp_directory_path() / ("coreml_llm_test_" + std::to_string(getpid())), ec);
+  }
+} temp_cleanup;
+
 std::shared_ptr<Model> load(const std::string& name) {
   static std::map<std::string, std::shared_ptr<Model>> cache;
   auto& slot = cache[name];
