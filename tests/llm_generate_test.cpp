@@ -154,6 +154,33 @@ TEST(LlmModel, EosStops) {
   EXPECT_TRUE(result.finish_reason == "stop" || result.finish_reason == "length");
 }
 
+TEST(LlmModel, StopsAtEosFromGenerationConfig) {
+  // tiny-qwen25's goldens (NumPy reference): prompt_1 greedily reaches eos 1002 at step 5.
+  const std::string folder = COREML_TEST_DATA_DIR "/anemll/tiny-qwen25";
+  std::ifstream in(folder + "/goldens/goldens.json");
+  const auto doc = nlohmann::json::parse(in);
+  const auto& turn = doc["cases"][0]["turns"][0];
+  ASSERT_EQ(doc["cases"][0]["name"], "prompt_1");
+  const auto expected = turn["tokens"].get<std::vector<int32_t>>();
+  ASSERT_EQ(expected[5], 1002);
+  auto model = Model::load(folder);
+  GenerateOptions o = greedy(20);
+  o.ignore_eos = false;
+  const auto result = model->generate(turn["append"].get<std::vector<int32_t>>(), o);
+  EXPECT_EQ(result.finish_reason, "stop");
+  EXPECT_EQ(result.token_ids, std::vector<int32_t>(expected.begin(), expected.begin() + 5));
+}
+
+TEST(LlmModel, Qwen3ThinkingSwitch) {
+  const nlohmann::ordered_json messages = {{{"role", "user"}, {"content", "Hi"}}};
+  const auto& tok = qwen3()->tokenizer();
+  const std::string on = tok.decode(qwen3()->encode_chat(messages, {.enable_thinking = true}));
+  const std::string off = tok.decode(qwen3()->encode_chat(messages, {.enable_thinking = false}));
+  EXPECT_EQ(on.find("<think>"), std::string::npos) << on;
+  EXPECT_NE(off.find("<think>\n\n</think>"), std::string::npos) << off;
+  EXPECT_EQ(on, tok.decode(qwen3()->encode_chat(messages)));  // thinking is Qwen 3's default
+}
+
 TEST(LlmChatSession, PrefixReusePrefillsOnlyNewTokens) {
   coreml::llm::ChatSession chat(qwen3());
   chat.set_thinking(false);
