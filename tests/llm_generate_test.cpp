@@ -195,6 +195,17 @@ TEST(LlmChatSession, PrefixReusePrefillsOnlyNewTokens) {
   EXPECT_EQ(second.token_ids, fresh.token_ids);
 }
 
+TEST(LlmChatSession, LongConversationDropsOldestTurns) {
+  coreml::llm::ChatSession chat(qwen3());
+  chat.set_thinking(false);
+  for (int turn = 0; turn < 5; ++turn) {
+    const auto result = chat.send("Tell me more", greedy(20));
+    EXPECT_LE(result.stats.prompt_tokens, 63);
+  }
+  EXPECT_LT(chat.messages().size(), 10u);
+  EXPECT_GE(chat.messages().size(), 2u);
+}
+
 TEST(LlmCli, GenerateJson) {
   const auto r =
       coreml::test::run_cli({"generate", "--model", kQwen3, "--prompt", "Hi", "--max-tokens", "5",

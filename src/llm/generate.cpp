@@ -173,11 +173,18 @@ void ChatSession::set_system(std::string text) { system_ = std::move(text); }
 void ChatSession::reset() { messages_ = nlohmann::ordered_json::array(); }
 
 GenerationResult ChatSession::send(const std::string& user_text, const GenerateOptions& options) {
-  nlohmann::ordered_json conversation = nlohmann::ordered_json::array();
-  if (!system_.empty()) conversation.push_back({{"role", "system"}, {"content", system_}});
-  for (const auto& m : messages_) conversation.push_back(m);
-  conversation.push_back({{"role", "user"}, {"content", user_text}});
-  const std::vector<int32_t> ids = model_->encode_chat(conversation, chat_options_);
+  const int64_t limit = model_->info().context_length - 1;
+  std::vector<int32_t> ids;
+  // Drop the oldest exchanges while the rendered conversation does not fit the context.
+  while (true) {
+    nlohmann::ordered_json conversation = nlohmann::ordered_json::array();
+    if (!system_.empty()) conversation.push_back({{"role", "system"}, {"content", system_}});
+    for (const auto& m : messages_) conversation.push_back(m);
+    conversation.push_back({{"role", "user"}, {"content", user_text}});
+    ids = model_->encode_chat(conversation, chat_options_);
+    if (static_cast<int64_t>(ids.size()) <= limit || messages_.size() < 2) break;
+    messages_.erase(messages_.begin(), messages_.begin() + 2);
+  }
   GenerationResult result = model_->generate(sequence_, ids, options);
   messages_.push_back({{"role", "user"}, {"content", user_text}});
   messages_.push_back({{"role", "assistant"}, {"content", result.text}});

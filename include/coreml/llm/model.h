@@ -161,7 +161,8 @@ class ChatSession {
   void set_system(std::string text);  // empty → none; takes effect on the next turn
   void set_thinking(std::optional<bool> enabled) { chat_options_.enable_thinking = enabled; }
   void reset();  // forget messages (the KV is reused where the new prompt allows)
-  // Adds a user message, generates, adds the reply to the history.
+  // Adds a user message, generates, adds the reply to the history. When the conversation no
+  // longer fits the context, the oldest user/assistant exchanges are dropped.
   GenerationResult send(const std::string& user_text, const GenerateOptions& options = {});
 
   const nlohmann::ordered_json& messages() const { return messages_; }
