@@ -48,6 +48,10 @@ AnemllMeta read_anemll_meta(const std::string& path) {
     fail(ErrorCode::kParse, path, ": missing required key 'model_info'");
   }
   const std::string where = path + " model_info";
+  if (optional_key<std::string>(info, "model_type", where) == "monolithic") {
+    fail(ErrorCode::kUnsupported, path,
+         ": monolithic ANEMLL models are not supported yet (use the multi-part layout)");
+  }
   AnemllMeta meta;
   meta.name = optional_key<std::string>(info, "name", where).value_or("");
   meta.version = required<std::string>(info, "version", where);
