@@ -2,10 +2,15 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
+
 #include "coreml/error.h"
 
 namespace coreml::llm {
 namespace {
+
+constexpr size_t kMaxMetaBytes = 1 << 20;
+constexpr int kMaxMetaDepth = 32;
 
 template <typename T>
 T required(const YAML::Node& parent, const char* key, const std::string& where) {
@@ -34,11 +39,43 @@ std::optional<T> optional_key(const YAML::Node& parent, const char* key, const s
 }  // namespace
 
 AnemllMeta read_anemll_meta(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    fail(ErrorCode::kNotFound, path, ": cannot open (an ANEMLL model folder needs meta.yaml)");
+  std::string text;
+  char buffer[4096];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxMetaBytes) fail(ErrorCode::kParse, path, ": larger than 1 MiB");
+  }
+  return parse_anemll_meta(text, path);
+}
+
+AnemllMeta parse_anemll_meta(const std::string& text, const std::string& path) {
+  if (text.size() > kMaxMetaBytes) fail(ErrorCode::kParse, path, ": larger than 1 MiB");
+  // yaml-cpp recurses once per nesting level: refuse deep flow nesting before it can overflow
+  // the stack (block nesting is bounded by the line length budget below).
+  int depth = 0;
+  size_t indent = 0;
+  bool line_start = true;
+  for (char ch : text) {
+    if (ch == '[' || ch == '{') {
+      if (++depth > kMaxMetaDepth) fail(ErrorCode::kParse, path, ": nesting deeper than 32");
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+    if (ch == '\n') {
+      line_start = true;
+      indent = 0;
+    } else if (line_start && (ch == ' ' || ch == '-' || ch == '?' || ch == ':')) {
+      if (++indent > 256) fail(ErrorCode::kParse, path, ": indentation deeper than 256");
+    } else {
+      line_start = false;
+    }
+  }
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    fail(ErrorCode::kNotFound, path, ": cannot open (an ANEMLL model folder needs meta.yaml)");
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     fail(ErrorCode::kParse, path, ": invalid YAML: ", e.what());
   }
@@ -71,8 +108,8 @@ AnemllMeta read_anemll_meta(const std::string& path) {
   meta.split_lm_head = optional_key<int64_t>(params, "split_lm_head", pw).value_or(0);
   meta.lut_ffn = optional_key<std::string>(params, "lut_ffn", pw).value_or("none");
   meta.vocab_size = optional_key<int64_t>(params, "vocab_size", pw);
-  meta.lm_head_chunk_sizes =
-      optional_key<std::vector<int64_t>>(params, "lm_head_chunk_sizes", pw).value_or(std::vector<int64_t>{});
+  meta.lm_head_chunk_sizes = optional_key<std::vector<int64_t>>(params, "lm_head_chunk_sizes", pw)
+                                 .value_or(std::vector<int64_t>{});
   meta.argmax_in_model = optional_key<bool>(params, "argmax_in_model", pw).value_or(false);
   meta.prefill_dynamic_slice =
       optional_key<bool>(params, "prefill_dynamic_slice", pw).value_or(false);

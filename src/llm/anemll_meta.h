@@ -24,5 +24,7 @@ struct AnemllMeta {
 
 // Throws coreml::Error naming the file and the missing / malformed key.
 AnemllMeta read_anemll_meta(const std::string& path);
+// The same from text; `path` names it in errors.
+AnemllMeta parse_anemll_meta(const std::string& text, const std::string& path);
 
 }  // namespace coreml::llm
