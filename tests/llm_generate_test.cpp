@@ -93,6 +93,11 @@ TEST(LlmModel, MetaErrors) {
   expect_load_error("nochunk",
                     std::regex_replace(meta, std::regex("num_chunks: 2"), "num_chunks: 3"),
                     "FFN chunk 1 of 3");
+  expect_load_error("deep", meta + "deep: " + std::string(200, '[') + "\n", "nesting");
+  expect_load_error("monolithic",
+                    std::regex_replace(meta, std::regex("  version: 0.3.5"),
+                                       "  version: 0.3.5\n  model_type: monolithic"),
+                    "monolithic");
   // Unknown keys are ignored.
   const fs::path dir = folder_with_meta("extra", meta + "extra_key: [1, 2]\n");
   EXPECT_NO_THROW(Model::load(dir.string()));
