@@ -1,0 +1,138 @@
+#include "anemll_meta.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+
+#include "coreml/error.h"
+
+namespace coreml::llm {
+namespace {
+
+constexpr size_t kMaxMetaBytes = 1 << 20;
+constexpr int kMaxMetaDepth = 32;
+
+template <typename T>
+T required(const YAML::Node& parent, const char* key, const std::string& where) {
+  const YAML::Node node = parent[key];
+  if (!node.IsDefined() || node.IsNull()) {
+    fail(ErrorCode::kParse, where, ": missing required key '", key, "'");
+  }
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception& e) {
+    fail(ErrorCode::kParse, where, ": key '", key, "' has the wrong type (", e.what(), ")");
+  }
+}
+
+template <typename T>
+std::optional<T> optional_key(const YAML::Node& parent, const char* key, const std::string& where) {
+  const YAML::Node node = parent[key];
+  if (!node.IsDefined() || node.IsNull()) return std::nullopt;
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception& e) {
+    fail(ErrorCode::kParse, where, ": key '", key, "' has the wrong type (", e.what(), ")");
+  }
+}
+
+}  // namespace
+
+AnemllMeta read_anemll_meta(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    fail(ErrorCode::kNotFound, path, ": cannot open (an ANEMLL model folder needs meta.yaml)");
+  std::string text;
+  char buffer[4096];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxMetaBytes) fail(ErrorCode::kParse, path, ": larger than 1 MiB");
+  }
+  return parse_anemll_meta(text, path);
+}
+
+AnemllMeta parse_anemll_meta(const std::string& text, const std::string& path) {
+  if (text.size() > kMaxMetaBytes) fail(ErrorCode::kParse, path, ": larger than 1 MiB");
+  // yaml-cpp recurses once per nesting level: refuse deep flow nesting before it can overflow
+  // the stack (block nesting is bounded by the line length budget below).
+  int depth = 0;
+  size_t indent = 0;
+  bool line_start = true;
+  for (char ch : text) {
+    if (ch == '[' || ch == '{') {
+      if (++depth > kMaxMetaDepth) fail(ErrorCode::kParse, path, ": nesting deeper than 32");
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+    if (ch == '\n') {
+      line_start = true;
+      indent = 0;
+    } else if (line_start && (ch == ' ' || ch == '-' || ch == '?' || ch == ':')) {
+      if (++indent > 256) fail(ErrorCode::kParse, path, ": indentation deeper than 256");
+    } else {
+      line_start = false;
+    }
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail(ErrorCode::kParse, path, ": invalid YAML: ", e.what());
+  }
+  if (!root.IsMap()) fail(ErrorCode::kParse, path, ": expected a mapping at the top");
+  const YAML::Node info = root["model_info"];
+  if (!info.IsDefined() || !info.IsMap()) {
+    fail(ErrorCode::kParse, path, ": missing required key 'model_info'");
+  }
+  const std::string where = path + " model_info";
+  if (optional_key<std::string>(info, "model_type", where) == "monolithic") {
+    fail(ErrorCode::kUnsupported, path,
+         ": monolithic ANEMLL models are not supported yet (use the multi-part layout)");
+  }
+  AnemllMeta meta;
+  meta.name = optional_key<std::string>(info, "name", where).value_or("");
+  meta.version = required<std::string>(info, "version", where);
+  meta.architecture = optional_key<std::string>(info, "architecture", where).value_or("");
+  const YAML::Node params = info["parameters"];
+  if (!params.IsDefined() || !params.IsMap()) {
+    fail(ErrorCode::kParse, path, ": missing required key 'model_info.parameters'");
+  }
+  const std::string pw = path + " model_info.parameters";
+  meta.context_length = required<int64_t>(params, "context_length", pw);
+  meta.batch_size = required<int64_t>(params, "batch_size", pw);
+  meta.num_chunks = required<int64_t>(params, "num_chunks", pw);
+  meta.model_prefix = required<std::string>(params, "model_prefix", pw);
+  meta.embeddings = required<std::string>(params, "embeddings", pw);
+  meta.lm_head = required<std::string>(params, "lm_head", pw);
+  meta.ffn = required<std::string>(params, "ffn", pw);
+  meta.split_lm_head = optional_key<int64_t>(params, "split_lm_head", pw).value_or(0);
+  meta.lut_ffn = optional_key<std::string>(params, "lut_ffn", pw).value_or("none");
+  meta.vocab_size = optional_key<int64_t>(params, "vocab_size", pw);
+  meta.lm_head_chunk_sizes = optional_key<std::vector<int64_t>>(params, "lm_head_chunk_sizes", pw)
+                                 .value_or(std::vector<int64_t>{});
+  meta.argmax_in_model = optional_key<bool>(params, "argmax_in_model", pw).value_or(false);
+  meta.prefill_dynamic_slice =
+      optional_key<bool>(params, "prefill_dynamic_slice", pw).value_or(false);
+  auto positive = [&](int64_t value, const char* key, int64_t limit) {
+    if (value <= 0 || value > limit) {
+      fail(ErrorCode::kParse, pw, ": '", key, "' must be in 1..", limit, ", got ", value);
+    }
+  };
+  positive(meta.context_length, "context_length", 1 << 20);
+  positive(meta.batch_size, "batch_size", 1 << 16);
+  positive(meta.num_chunks, "num_chunks", 999);
+  const YAML::Node sampling = params["recommended_sampling"].IsDefined()
+                                  ? params["recommended_sampling"]
+                                  : info["recommended_sampling"];
+  if (sampling.IsDefined() && sampling.IsMap()) {
+    const std::string sw = pw + ".recommended_sampling";
+    auto& s = meta.recommended_sampling;
+    s.temperature = optional_key<float>(sampling, "temperature", sw);
+    s.top_p = optional_key<float>(sampling, "top_p", sw);
+    s.top_k = optional_key<int>(sampling, "top_k", sw);
+    if (optional_key<bool>(sampling, "do_sample", sw) == false) s.temperature = 0.0f;
+  }
+  return meta;
+}
+
+}  // namespace coreml::llm

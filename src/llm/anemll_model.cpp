@@ -1,0 +1,328 @@
+// Loading an ANEMLL folder and running one step of its network.
+#include "anemll_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "anemll_parts.h"
+#include "coreml/error.h"
+#include "coreml/hub.h"
+
+namespace coreml::llm {
+namespace fs = std::filesystem;
+namespace {
+
+const FeatureDescription& find_feature(const std::vector<FeatureDescription>& features,
+                                       const std::string& name, const fs::path& part) {
+  for (const auto& f : features) {
+    if (f.name == name) return f;
+  }
+  fail(ErrorCode::kNotFound, part.string(), ": expected a feature named '", name, "'");
+}
+
+int64_t dim(const FeatureDescription& feature, int64_t axis, const fs::path& part) {
+  const auto& shape = feature.shape;
+  const int64_t index = axis < 0 ? static_cast<int64_t>(shape.size()) + axis : axis;
+  if (index < 0 || index >= static_cast<int64_t>(shape.size()) || shape[index] <= 0) {
+    fail(ErrorCode::kParse, part.string(), ": '", feature.name, "' has no fixed dimension ", axis);
+  }
+  return shape[index];
+}
+
+void check_size(const char* key, int64_t from_meta, int64_t from_parts, const fs::path& folder) {
+  if (from_meta != from_parts) {
+    fail(ErrorCode::kParse, (folder / "meta.yaml").string(), ": ", key, " is ", from_meta,
+         " but the parts say ", from_parts);
+  }
+}
+
+// logits1, logits2, ... sorted by their number (logits10 after logits9).
+std::vector<std::string> logits_names(const FunctionDescription& function) {
+  std::vector<std::pair<long, std::string>> numbered;
+  for (const auto& out : function.outputs) {
+    if (out.name.rfind("logits", 0) != 0) continue;
+    const std::string digits = out.name.substr(6);
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit) ||
+        digits.size() > 6) {
+      continue;
+    }
+    numbered.emplace_back(std::stol(digits), out.name);
+  }
+  std::sort(numbered.begin(), numbered.end());
+  std::vector<std::string> names;
+  for (auto& [n, name] : numbered) names.push_back(name);
+  return names;
+}
+
+void read_generation_config(const fs::path& path, std::vector<int32_t>& stops,
+                            SamplingParams& defaults) {
+  std::ifstream in(path);
+  if (!in) return;
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorCode::kParse, path.string(), ": invalid JSON: ", e.what());
+  }
+  if (!config.is_object()) return;
+  auto eos = config.value("eos_token_id", nlohmann::json());
+  if (eos.is_number_integer()) stops.push_back(eos.get<int32_t>());
+  if (eos.is_array()) {
+    for (const auto& id : eos) {
+      if (id.is_number_integer()) stops.push_back(id.get<int32_t>());
+    }
+  }
+  auto number = [&](const char* key) -> std::optional<double> {
+    auto it = config.find(key);
+    if (it == config.end() || !it->is_number()) return std::nullopt;
+    return it->get<double>();
+  };
+  if (auto v = number("temperature")) defaults.temperature = static_cast<float>(*v);
+  if (auto v = number("top_k")) defaults.top_k = static_cast<int>(*v);
+  if (auto v = number("top_p")) defaults.top_p = static_cast<float>(*v);
+  if (auto v = number("min_p")) defaults.min_p = static_cast<float>(*v);
+  if (auto v = number("repetition_penalty")) defaults.repetition_penalty = static_cast<float>(*v);
+  if (config.value("do_sample", true) == false) defaults.temperature = 0.0f;
+}
+
+Tensor build_causal_mask(int64_t context) {
+  std::vector<float> values(static_cast<size_t>(context * context), 0.0f);
+  for (int64_t i = 0; i < context; ++i) {
+    for (int64_t j = i + 1; j < context; ++j) values[i * context + j] = -INFINITY;
+  }
+  return Tensor::from_vector(values, std::vector<int64_t>{1, 1, context, context})
+      .to(DType::kFloat16);
+}
+
+}  // namespace
+
+State Model::Impl::make_state() const { return ffn_infer.front().make_state(); }
+
+Tensor Model::Impl::run_layers(const std::vector<int32_t>& ids, int64_t start, bool prefill,
+                               State& state) const {
+  const auto count = static_cast<int64_t>(ids.size());
+  Tensor hidden =
+      embeddings->predict({{"input_ids", Tensor::from_vector(ids, std::vector<int64_t>{1, count})}})
+          .front()
+          .second;
+  std::vector<int32_t> positions(ids.size());
+  for (int64_t i = 0; i < count; ++i) positions[i] = static_cast<int32_t>(start + i);
+  const Tensor position_ids = Tensor::from_vector(positions);
+  const Tensor current_pos = Tensor::from_vector(std::vector<int32_t>{static_cast<int32_t>(start)});
+  const Tensor mask = causal_mask.narrow(2, start, count).contiguous();
+  auto& chunks = prefill ? ffn_prefill : ffn_infer;
+  for (auto& chunk : chunks) {
+    hidden = chunk
+                 .predict({{"hidden_states", hidden},
+                           {"position_ids", position_ids},
+                           {"causal_mask", mask},
+                           {"current_pos", current_pos}},
+                          state)
+                 .front()
+                 .second;
+  }
+  return hidden;
+}
+
+StepOutput Model::Impl::run_head(const Tensor& hidden) const {
+  Outputs outputs = lm_head->predict({{"hidden_states", hidden}});
+  StepOutput step;
+  if (info.argmax_in_model) {
+    const Tensor idx = outputs.at("argmax_idx").to(DType::kInt32).contiguous();
+    const Tensor val = outputs.at("argmax_val").to(DType::kFloat32).contiguous();
+    const int32_t* indices = idx.data<int32_t>();
+    const float* values = val.data<float>();
+    const int64_t parts = std::min<int64_t>(val.numel(), split_offsets.size());
+    int64_t best = 0;
+    for (int64_t p = 1; p < parts; ++p) {
+      if (values[p] > values[best]) best = p;
+    }
+    step.argmax_token = static_cast<int32_t>(indices[best] + split_offsets[best]);
+    return step;
+  }
+  step.logits.reserve(static_cast<size_t>(info.vocab_size));
+  for (const auto& name : logits_outputs) {
+    const Tensor part = outputs.at(name).to(DType::kFloat32).contiguous();
+    const float* data = part.data<float>();
+    step.logits.insert(step.logits.end(), data, data + part.numel());
+  }
+  return step;
+}
+
+std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
+                                   const LoadOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->folder = fs::path(hub::resolve_model_path(folder_or_repo_id));
+  const fs::path& folder = impl->folder;
+  impl->meta = read_anemll_meta((folder / "meta.yaml").string());
+  const AnemllMeta& meta = impl->meta;
+  const AnemllParts parts = find_anemll_parts(folder, meta);
+
+  coreml::LoadOptions part_options;
+  part_options.threads = options.threads;
+  impl->embeddings.emplace(coreml::Model::load(parts.embeddings.string(), part_options));
+  impl->lm_head.emplace(coreml::Model::load(parts.lm_head.string(), part_options));
+  for (const auto& chunk : parts.ffn_chunks) {
+    auto with_function = [&](const char* function) {
+      coreml::LoadOptions o = part_options;
+      o.function = function;
+      return coreml::Model::load(chunk.string(), o);
+    };
+    impl->ffn_infer.push_back(with_function("infer"));
+    impl->ffn_prefill.push_back(with_function("prefill"));
+  }
+
+  // Sizes from the parts' descriptions, checked against meta.yaml.
+  ModelInfo& info = impl->info;
+  info.name = meta.name;
+  info.version = meta.version;
+  info.architecture = meta.architecture;
+  info.num_chunks = meta.num_chunks;
+  const auto& prefill_fn = impl->ffn_prefill.front().function();
+  const auto& infer_fn = impl->ffn_infer.front().function();
+  info.hidden_size = dim(find_feature(infer_fn.inputs, "hidden_states", parts.ffn_chunks[0]), -1,
+                         parts.ffn_chunks[0]);
+  // Output shapes may be undeclared; when the embeddings declare one it must agree.
+  const auto& embed_out = impl->embeddings->function().outputs.front().shape;
+  if (!embed_out.empty() && embed_out.back() > 0 && embed_out.back() != info.hidden_size) {
+    fail(ErrorCode::kParse, parts.embeddings.string(), ": hidden size ", embed_out.back(),
+         " differs from the FFN chunks' ", info.hidden_size);
+  }
+  info.batch_size = dim(find_feature(prefill_fn.inputs, "hidden_states", parts.ffn_chunks[0]), 1,
+                        parts.ffn_chunks[0]);
+  info.context_length = dim(find_feature(infer_fn.inputs, "causal_mask", parts.ffn_chunks[0]), -1,
+                            parts.ffn_chunks[0]);
+  for (size_t c = 0; c < parts.ffn_chunks.size(); ++c) {
+    for (const auto* fn : {&impl->ffn_infer[c].function(), &impl->ffn_prefill[c].function()}) {
+      const auto& hidden = find_feature(fn->inputs, "hidden_states", parts.ffn_chunks[c]);
+      if (dim(hidden, -1, parts.ffn_chunks[c]) != info.hidden_size) {
+        fail(ErrorCode::kParse, parts.ffn_chunks[c].string(), ": hidden size ",
+             dim(hidden, -1, parts.ffn_chunks[c]), " differs from the embeddings' ",
+             info.hidden_size);
+      }
+      if (fn->states.empty()) {
+        fail(ErrorCode::kParse, parts.ffn_chunks[c].string(), ": function '", fn->name,
+             "' declares no KV-cache state");
+      }
+    }
+  }
+  check_size("context_length", meta.context_length, info.context_length, folder);
+  check_size("batch_size", meta.batch_size, info.batch_size, folder);
+
+  const auto& head_fn = impl->lm_head->function();
+  auto has_output = [&](const char* name) {
+    return std::any_of(head_fn.outputs.begin(), head_fn.outputs.end(),
+                       [&](const FeatureDescription& f) { return f.name == name; });
+  };
+  info.argmax_in_model = has_output("argmax_idx") && has_output("argmax_val");
+  if (meta.argmax_in_model != info.argmax_in_model) {
+    fail(ErrorCode::kParse, (folder / "meta.yaml").string(), ": argmax_in_model is ",
+         meta.argmax_in_model ? "true" : "false", " but the LM head ",
+         info.argmax_in_model ? "has" : "lacks", " argmax_idx/argmax_val outputs");
+  }
+  // Output shapes are often undeclared: learn them from one prediction on zeros.
+  const Outputs probe = impl->lm_head->predict(
+      {{"hidden_states", Tensor::zeros({1, 1, info.hidden_size}, DType::kFloat16)}});
+  if (info.argmax_in_model) {
+    info.lm_head_splits = probe.at("argmax_idx").numel();
+    std::vector<int64_t> sizes = meta.lm_head_chunk_sizes;
+    if (sizes.empty()) {
+      if (!meta.vocab_size) {
+        fail(ErrorCode::kParse, (folder / "meta.yaml").string(),
+             ": missing required key 'vocab_size' (or 'lm_head_chunk_sizes') for an in-model "
+             "argmax head");
+      }
+      if (*meta.vocab_size % info.lm_head_splits != 0) {
+        fail(ErrorCode::kParse, (folder / "meta.yaml").string(), ": vocab_size ", *meta.vocab_size,
+             " is not a multiple of the ", info.lm_head_splits, " head parts");
+      }
+      sizes.assign(static_cast<size_t>(info.lm_head_splits),
+                   *meta.vocab_size / info.lm_head_splits);
+    }
+    check_size("lm_head_chunk_sizes (count)", static_cast<int64_t>(sizes.size()),
+               info.lm_head_splits, folder);
+    int64_t offset = 0;
+    for (int64_t size : sizes) {
+      impl->split_offsets.push_back(offset);
+      offset += size;
+    }
+    info.vocab_size = offset;
+  } else {
+    impl->logits_outputs = logits_names(head_fn);
+    if (impl->logits_outputs.empty()) {
+      fail(ErrorCode::kParse, parts.lm_head.string(),
+           ": the LM head has neither logits1..N nor argmax_idx/argmax_val outputs");
+    }
+    info.lm_head_splits = static_cast<int64_t>(impl->logits_outputs.size());
+    std::vector<int64_t> sizes;
+    for (const auto& name : impl->logits_outputs) {
+      const int64_t size = probe.at(name).numel();
+      impl->split_offsets.push_back(info.vocab_size);
+      sizes.push_back(size);
+      info.vocab_size += size;
+    }
+    if (!meta.lm_head_chunk_sizes.empty() && meta.lm_head_chunk_sizes != sizes) {
+      fail(ErrorCode::kParse, (folder / "meta.yaml").string(),
+           ": lm_head_chunk_sizes differ from the LM head's logits outputs");
+    }
+  }
+  if (meta.split_lm_head > 0)
+    check_size("split_lm_head", meta.split_lm_head, info.lm_head_splits, folder);
+  if (meta.vocab_size) check_size("vocab_size", *meta.vocab_size, info.vocab_size, folder);
+  info.prefill_dynamic_slice = meta.prefill_dynamic_slice;
+  impl->causal_mask = build_causal_mask(info.context_length);
+
+  // Tokenizer, chat template, generation defaults and stop tokens.
+  impl->tokenizer.emplace(Tokenizer::from_file(folder));
+  std::error_code ec;
+  if (fs::exists(folder / "chat_template.jinja", ec) ||
+      fs::exists(folder / "tokenizer_config.json", ec)) {
+    try {
+      impl->chat_template.emplace(ChatTemplate::from_folder(folder.string()));
+    } catch (const Error&) {
+      impl->chat_template.reset();  // no chat_template in the config: plain prompts only
+    }
+  }
+  std::vector<int32_t>& stops = impl->stop_ids;
+  if (const auto& eos = impl->tokenizer->eos_token(); eos && eos->id) stops.push_back(*eos->id);
+  read_generation_config(folder / "generation_config.json", stops, impl->defaults);
+  for (const char* token : {"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"}) {
+    if (auto id = impl->tokenizer->token_to_id(token)) stops.push_back(*id);
+  }
+  std::sort(stops.begin(), stops.end());
+  stops.erase(std::unique(stops.begin(), stops.end()), stops.end());
+  const SamplingParams& recommended = meta.recommended_sampling;
+  SamplingParams& d = impl->defaults;
+  if (!d.temperature) d.temperature = recommended.temperature;
+  if (!d.top_p) d.top_p = recommended.top_p;
+  if (!d.top_k) d.top_k = recommended.top_k;
+  return std::shared_ptr<Model>(new Model(std::move(impl)));
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+const ModelInfo& Model::info() const { return impl_->info; }
+const std::filesystem::path& Model::folder() const { return impl_->folder; }
+const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
+const ChatTemplate* Model::chat_template() const {
+  return impl_->chat_template ? &*impl_->chat_template : nullptr;
+}
+const std::vector<int32_t>& Model::stop_token_ids() const { return impl_->stop_ids; }
+const SamplingParams& Model::default_sampling() const { return impl_->defaults; }
+
+std::vector<int32_t> Model::encode_chat(const nlohmann::ordered_json& messages,
+                                        const ChatOptions& options) const {
+  if (!impl_->chat_template) {
+    fail(ErrorCode::kNotFound, impl_->folder.string(),
+         ": no chat template (chat_template.jinja or tokenizer_config.json chat_template)");
+  }
+  RenderOptions render;
+  render.add_generation_prompt = true;
+  if (options.enable_thinking) render.extra["enable_thinking"] = *options.enable_thinking;
+  const std::string text = impl_->chat_template->render(messages, render);
+  return impl_->tokenizer->encode(text, {.add_special_tokens = false});
+}
+
+}  // namespace coreml::llm

@@ -1,0 +1,40 @@
+// Internals of coreml::llm::Model: the loaded parts and one network step.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "anemll_meta.h"
+#include "coreml/llm/model.h"
+#include "coreml/model.h"
+
+namespace coreml::llm {
+
+struct Model::Impl {
+  std::filesystem::path folder;
+  AnemllMeta meta;
+  ModelInfo info;
+  // predict() mutates run plans, so the parts are mutable behind the const Model.
+  mutable std::optional<coreml::Model> embeddings;
+  mutable std::optional<coreml::Model> lm_head;
+  mutable std::vector<coreml::Model> ffn_prefill;
+  mutable std::vector<coreml::Model> ffn_infer;
+  std::vector<std::string> logits_outputs;  // logits1..N in numeric order
+  std::vector<int64_t> split_offsets;       // first token id of each head part
+  Tensor causal_mask;                       // fp16 [1, 1, C, C], built once
+  std::optional<Tokenizer> tokenizer;
+  std::optional<ChatTemplate> chat_template;
+  std::vector<int32_t> stop_ids;
+  SamplingParams defaults;
+
+  State make_state() const;
+  // Runs `ids` (at positions start..) through the embeddings and every chunk; `prefill` picks
+  // the function. Returns the last chunk's hidden states.
+  Tensor run_layers(const std::vector<int32_t>& ids, int64_t start, bool prefill,
+                    State& state) const;
+  StepOutput run_head(const Tensor& hidden) const;
+};
+
+}  // namespace coreml::llm

@@ -1,0 +1,54 @@
+// Options shared by `coreml generate` and `coreml chat`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+
+#include "coreml/llm/model.h"
+
+namespace coreml::cli {
+
+inline constexpr const char* kDefaultLlm = "anemll/anemll-Qwen-Qwen3-0.6B-ctx512_0.3.4";
+
+struct LlmOptions {
+  std::string model = kDefaultLlm;
+  int max_tokens = 256;
+  std::optional<float> temperature, top_p, min_p, repeat_penalty;
+  std::optional<int> top_k;
+  std::optional<uint64_t> seed;
+  bool no_think = false;
+};
+
+inline void add_llm_options(CLI::App& cmd, LlmOptions& o) {
+  cmd.add_option("--model", o.model, "Model folder or Hub repo id (org/name[@revision])");
+  cmd.add_option("--max-tokens", o.max_tokens, "Maximum tokens to generate")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd.add_option("--temperature", o.temperature, "Sampling temperature (0 = greedy)");
+  cmd.add_option("--top-k", o.top_k, "Keep the k most likely tokens");
+  cmd.add_option("--top-p", o.top_p, "Nucleus sampling mass");
+  cmd.add_option("--min-p", o.min_p, "Drop tokens below min-p times the best probability");
+  cmd.add_option("--repeat-penalty", o.repeat_penalty, "Repetition penalty (1 = off)");
+  cmd.add_option("--seed", o.seed, "Random seed");
+  cmd.add_flag("--no-think", o.no_think, "Qwen 3: disable thinking (enable_thinking=false)");
+}
+
+inline llm::GenerateOptions generate_options(const LlmOptions& o) {
+  llm::GenerateOptions g;
+  g.max_tokens = o.max_tokens;
+  g.sampling.temperature = o.temperature;
+  g.sampling.top_k = o.top_k;
+  g.sampling.top_p = o.top_p;
+  g.sampling.min_p = o.min_p;
+  g.sampling.repetition_penalty = o.repeat_penalty;
+  g.sampling.seed = o.seed;
+  return g;
+}
+
+inline llm::ChatOptions chat_options(const LlmOptions& o) {
+  llm::ChatOptions c;
+  if (o.no_think) c.enable_thinking = false;
+  return c;
+}
+
+}  // namespace coreml::cli
