@@ -1,11 +1,12 @@
 // ANEMLL multi-part LLMs (embeddings + FFN chunks + LM head, one shared KV state) → text.
 //
 //   auto model = coreml::llm::Model::load("anemll/anemll-Qwen-Qwen3-0.6B-ctx512_0.3.4");
-//   auto result = model.generate_chat({{{"role", "user"}, {"content", "Hi"}}}, {.max_tokens = 64});
+//   auto ids = model->encode_chat({{{"role", "user"}, {"content", "Hi"}}});
+//   auto result = model->generate(ids, {.max_tokens = 64});
 //   coreml::llm::ChatSession chat(model);
 //   chat.send("Hello", options);
 //
-// The generation loop is ANEMLL's (see /work/shared/docs/anemll.md): prefill in batches of B,
+// The generation loop is ANEMLL's own (their reference runner): prefill in batches of B,
 // the remainder one by one through `infer` (0.3.4 models: one zero-padded prefill batch), decode
 // by re-running the last token, and a context shift when the window is full.
 #pragma once
@@ -21,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "coreml/error.h"
 #include "coreml/llm/chat_template.h"
 #include "coreml/llm/sampling.h"
 #include "coreml/llm/tokenizer.h"
