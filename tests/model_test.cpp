@@ -154,3 +154,30 @@ TEST(Model, LoadErrors) {
 
 }  // namespace
 }  // namespace coreml
+
+namespace coreml {
+namespace {
+
+// The executor lets reads alias the state and KV-style updates run in place only when no result
+// can change: `old` is read before the write and used after it, so it must keep the old value.
+TEST(Model, StateAliasingKeepsValuesReadBeforeAWrite) {
+  Model model = Model::load((kData / "compiled/state_alias.mlmodelc").string());
+  State state = model.make_state();
+  const Tensor x = half_tensor({1, 2, 3, 4}, {1, 4});
+  // Call 1: state 0 -> rows [x, 2x]; delta = now - 0.
+  Outputs out = model.predict({{"x", x}}, state);
+  EXPECT_EQ(as_floats(out.at("now")), (std::vector<float>{1, 2, 3, 4, 2, 4, 6, 8}));
+  EXPECT_EQ(as_floats(out.at("delta")), (std::vector<float>{1, 2, 3, 4, 2, 4, 6, 8}));
+  // Call 2 with 3x: rows [3x, 6x]; delta = new - old.
+  const Tensor x3 = half_tensor({3, 6, 9, 12}, {1, 4});
+  out = model.predict({{"x", x3}}, state);
+  EXPECT_EQ(as_floats(out.at("now")), (std::vector<float>{3, 6, 9, 12, 6, 12, 18, 24}));
+  EXPECT_EQ(as_floats(out.at("delta")), (std::vector<float>{2, 4, 6, 8, 4, 8, 12, 16}));
+  // Outputs never alias the state: a later prediction must not change them.
+  const std::vector<float> kept = as_floats(out.at("now"));
+  model.predict({{"x", x}}, state);
+  EXPECT_EQ(as_floats(out.at("now")), kept);
+}
+
+}  // namespace
+}  // namespace coreml

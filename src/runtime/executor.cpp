@@ -1,6 +1,8 @@
 #include "runtime/executor.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <set>
 
 #include "coreml/error.h"
@@ -97,12 +99,13 @@ FunctionExecutor::FunctionExecutor(const format::ModelAsset& asset, const mil::F
     for (const auto& m : missing) types.insert(m.substr(0, m.find(' ')));
     std::string type_list;
     for (const auto& t : types) type_list += (type_list.empty() ? "" : ", ") + t;
-    fail(ErrorCode::kUnsupported, "function '", function.name, "' uses ops the native runtime does not support: ",
-         type_list, " — ", list);
+    fail(ErrorCode::kUnsupported, "function '", function.name,
+         "' uses ops the native runtime does not support: ", type_list, " — ", list);
   }
   main_ = compile_block(function.block, function.inputs);
   fold_constants(main_);
   plan_releases(main_);
+  plan_state_aliasing(main_);
 }
 
 FunctionExecutor::~FunctionExecutor() = default;
@@ -113,7 +116,8 @@ int FunctionExecutor::slot(const std::string& name, bool define) {
     // Sibling nested blocks (a while_loop's condition and body) may reuse names: scoped SSA.
     if (define && nesting_ > 0) return it->second;
     if (define) {
-      fail(ErrorCode::kParse, "function '", function_.name, "': value '", name, "' is defined twice");
+      fail(ErrorCode::kParse, "function '", function_.name, "': value '", name,
+           "' is defined twice");
     }
     return it->second;
   }
@@ -137,7 +141,8 @@ RtValue FunctionExecutor::make_constant(const mil::Value& value, const std::stri
     std::vector<int64_t> shape;
     for (const auto& d : *value.type.tensor.shape) shape.push_back(d.size);
     v.raw = RawConstant::from_blob(view, std::move(shape));
-  } else if (value.kind == mil::Value::Kind::kTensor && value.type.tensor.dtype != mil::DataType::kString) {
+  } else if (value.kind == mil::Value::Kind::kTensor &&
+             value.type.tensor.dtype != mil::DataType::kString) {
     try {
       v.raw = RawConstant::from_literal(value);
     } catch (const Error& e) {
@@ -193,7 +198,8 @@ FunctionExecutor::CompiledBlock FunctionExecutor::compile_block(
       }
     }
     ++nesting_;
-    for (const auto& nested : op.blocks) step.blocks.push_back(compile_block(nested, nested.inputs));
+    for (const auto& nested : op.blocks)
+      step.blocks.push_back(compile_block(nested, nested.inputs));
     --nesting_;
     for (const auto& out : op.outputs) step.output_slots.push_back(slot(out.name, true));
     compiled.steps.push_back(std::move(step));
@@ -202,14 +208,16 @@ FunctionExecutor::CompiledBlock FunctionExecutor::compile_block(
   return compiled;
 }
 
-void FunctionExecutor::execute_step(Step& step, std::vector<RtValue>& env, BufferAllocator& allocator) {
+void FunctionExecutor::execute_step(Step& step, std::vector<RtValue>& env,
+                                    BufferAllocator& allocator) {
   std::vector<std::vector<const RtValue*>> inputs;
   inputs.reserve(step.input_slots.size());
   size_t param = 0;
   for (const auto& bindings : step.input_slots) {
     std::vector<const RtValue*> values;
     for (int s : bindings) {
-      const RtValue* v = s < 0 ? &step.literals[static_cast<size_t>(-s - 1)] : &env[static_cast<size_t>(s)];
+      const RtValue* v =
+          s < 0 ? &step.literals[static_cast<size_t>(-s - 1)] : &env[static_cast<size_t>(s)];
       if (!v->set) {
         auto it = step.op->inputs.begin();
         std::advance(it, static_cast<long>(param));
@@ -225,6 +233,7 @@ void FunctionExecutor::execute_step(Step& step, std::vector<RtValue>& env, Buffe
     return execute_block(step.blocks.at(index), env, allocator, block_inputs, false);
   };
   OpContext ctx(*step.op, std::move(inputs), outputs, allocator, pool_, runner);
+  ctx.set_hints(step.hints);
   ctx.set_attribute_constants(&step.attribute_constants);
   step.kernel(ctx);
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -235,14 +244,17 @@ void FunctionExecutor::execute_step(Step& step, std::vector<RtValue>& env, Buffe
   }
 }
 
-std::vector<RtValue> FunctionExecutor::execute_block(CompiledBlock& block, std::vector<RtValue>& env,
+std::vector<RtValue> FunctionExecutor::execute_block(CompiledBlock& block,
+                                                     std::vector<RtValue>& env,
                                                      BufferAllocator& allocator,
-                                                     const std::vector<RtValue>& inputs, bool release) {
+                                                     const std::vector<RtValue>& inputs,
+                                                     bool release) {
   if (inputs.size() != block.input_slots.size()) {
     fail(ErrorCode::kInvalidArgument, "a nested block takes ", block.input_slots.size(),
          " inputs, got ", inputs.size());
   }
-  for (size_t i = 0; i < inputs.size(); ++i) env[static_cast<size_t>(block.input_slots[i])] = inputs[i];
+  for (size_t i = 0; i < inputs.size(); ++i)
+    env[static_cast<size_t>(block.input_slots[i])] = inputs[i];
   for (auto& step : block.steps) {
     execute_step(step, env, allocator);
     if (release) {
@@ -262,7 +274,8 @@ void FunctionExecutor::fold_constants(CompiledBlock& block) {
     bool all_constant = step.blocks.empty() && !is_stateful(*step.op);
     for (const auto& bindings : step.input_slots) {
       for (int s : bindings) {
-        if (s >= 0 && !(constants_[static_cast<size_t>(s)].set && constants_[static_cast<size_t>(s)].constant)) {
+        if (s >= 0 && !(constants_[static_cast<size_t>(s)].set &&
+                        constants_[static_cast<size_t>(s)].constant)) {
           all_constant = false;
         }
       }
@@ -288,7 +301,8 @@ void mark_uses(const std::vector<int>& slots, size_t step_index, std::vector<lon
 void FunctionExecutor::plan_releases(CompiledBlock& block) {
   std::vector<long> last_use(slots_.size(), -1);
   // Uses inside nested blocks count as uses by the op that owns them.
-  std::function<void(const CompiledBlock&, size_t)> mark_nested = [&](const CompiledBlock& b, size_t at) {
+  std::function<void(const CompiledBlock&, size_t)> mark_nested = [&](const CompiledBlock& b,
+                                                                      size_t at) {
     for (const auto& step : b.steps) {
       for (const auto& bindings : step.input_slots) mark_uses(bindings, at, last_use);
       for (const auto& nested : step.blocks) mark_nested(nested, at);
@@ -301,6 +315,9 @@ void FunctionExecutor::plan_releases(CompiledBlock& block) {
   }
   std::set<int> keep(block.output_slots.begin(), block.output_slots.end());
   for (int s : block.input_slots) keep.insert(s);
+  last_use_ = last_use;
+  // Kept values (function inputs and outputs) live to the end.
+  for (int s : keep) last_use_[static_cast<size_t>(s)] = static_cast<long>(block.steps.size());
   for (size_t s = 0; s < last_use.size(); ++s) {
     if (last_use[s] < 0 || keep.count(static_cast<int>(s)) || constants_[s].constant) continue;
     block.steps[static_cast<size_t>(last_use[s])].release_after.push_back(static_cast<int>(s));
@@ -309,6 +326,109 @@ void FunctionExecutor::plan_releases(CompiledBlock& block) {
   for (auto& step : block.steps) {
     for (int s : step.output_slots) {
       if (last_use[static_cast<size_t>(s)] < 0 && !keep.count(s)) step.release_after.push_back(s);
+    }
+  }
+}
+
+// ANEMLL-style KV updates (read_state -> slice_update -> write_state) would otherwise copy the
+// whole cache three times per layer. Proves, at load, when the read can alias the state and the
+// update can be done in place; only top-level ops are considered.
+void FunctionExecutor::plan_state_aliasing(CompiledBlock& block) {
+  std::set<int> state_slots;
+  for (size_t i = 0; i < function_.inputs.size(); ++i) {
+    if (function_.inputs[i].type.kind == mil::Type::Kind::kState)
+      state_slots.insert(block.input_slots[i]);
+  }
+  if (state_slots.empty()) return;
+  const auto param_slot = [](const Step& step, const char* param) -> int {
+    size_t index = 0;
+    for (const auto& [name, arg] : step.op->inputs) {
+      if (name == param) {
+        const auto& bindings = step.input_slots[index];
+        return bindings.size() == 1 ? bindings[0] : -1;
+      }
+      ++index;
+    }
+    return -1;
+  };
+  // How many bindings (anywhere, nested blocks included) read each slot.
+  std::vector<int> uses(slots_.size(), 0);
+  std::function<void(const CompiledBlock&)> count = [&](const CompiledBlock& b) {
+    for (const auto& step : b.steps) {
+      for (const auto& bindings : step.input_slots) {
+        for (int s : bindings) {
+          if (s >= 0) ++uses[static_cast<size_t>(s)];
+        }
+      }
+      for (const auto& nested : step.blocks) count(nested);
+    }
+    for (int s : b.output_slots) ++uses[static_cast<size_t>(s)];
+  };
+  count(block);
+  const size_t n = block.steps.size();
+  const auto is = [&](size_t i, const char* type) { return block.steps[i].op->type == type; };
+  // A write to `state` (or a read of it, when `reads`) at a step in (from, to).
+  const auto touched = [&](int state, size_t from, size_t to, bool reads) {
+    for (size_t j = from + 1; j < std::min(to, n); ++j) {
+      if ((is(j, "write_state") || (reads && is(j, "read_state"))) &&
+          param_slot(block.steps[j], "input") == state) {
+        return true;
+      }
+      if (!block.steps[j].blocks.empty()) return true;  // nested code: be conservative
+    }
+    return false;
+  };
+  std::map<int, int> alias_of;  // read_state output slot -> state slot
+  for (size_t i = 0; i < n; ++i) {
+    Step& step = block.steps[i];
+    if (step.op->type == "read_state") {
+      const int state = param_slot(step, "input");
+      const int out = step.output_slots.empty() ? -1 : step.output_slots[0];
+      if (!state_slots.count(state) || out < 0) continue;
+      const long last = last_use_[static_cast<size_t>(out)];
+      if (last < 0 || !touched(state, i, static_cast<size_t>(last) + 1, false)) {
+        step.hints |= OpContext::kAliasStateRead;
+        alias_of[out] = state;
+      }
+    } else if (step.op->type == "slice_update") {
+      const int x = param_slot(step, "x");
+      const auto alias = alias_of.find(x);
+      if (alias == alias_of.end() || last_use_[static_cast<size_t>(x)] != static_cast<long>(i))
+        continue;
+      const int state = alias->second;
+      // The result must flow, through single-use slice_updates, into a write_state of the same
+      // state, with no read of that state on the way.
+      bool flows_to_write = false;
+      int value = step.output_slots[0];
+      size_t at = i;
+      for (int hops = 0; hops < 64; ++hops) {
+        const long w = last_use_[static_cast<size_t>(value)];
+        if (uses[static_cast<size_t>(value)] != 1 || w <= static_cast<long>(at) ||
+            w >= static_cast<long>(n) || touched(state, at, static_cast<size_t>(w), true)) {
+          break;
+        }
+        const Step& next = block.steps[static_cast<size_t>(w)];
+        if (next.op->type == "write_state" && param_slot(next, "input") == state &&
+            param_slot(next, "data") == value) {
+          flows_to_write = true;
+          break;
+        }
+        if (next.op->type != "slice_update" || param_slot(next, "x") != value) break;
+        value = next.output_slots[0];
+        at = static_cast<size_t>(w);
+      }
+      if (!flows_to_write) continue;
+      // No other alias of this state may still be alive: it would see the early write.
+      bool other_alive = false;
+      for (const auto& [slot, s] : alias_of) {
+        if (slot != x && s == state &&
+            last_use_[static_cast<size_t>(slot)] >= static_cast<long>(i)) {
+          other_alive = true;
+        }
+      }
+      if (other_alive) continue;
+      alias_of[step.output_slots[0]] = state;  // the in-place result is the state's memory
+      step.hints |= OpContext::kUpdateInPlace;
     }
   }
 }

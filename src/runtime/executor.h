@@ -55,6 +55,7 @@ class FunctionExecutor {
     std::vector<int> output_slots;
     std::vector<CompiledBlock> blocks;
     std::vector<int> release_after;  // slots whose last use is this step (top level)
+    uint32_t hints = 0;              // OpContext::Hint flags proven safe at load
   };
 
   int slot(const std::string& name, bool define);
@@ -63,6 +64,7 @@ class FunctionExecutor {
   RtValue make_constant(const mil::Value& value, const std::string& where);
   void fold_constants(CompiledBlock& block);
   void plan_releases(CompiledBlock& block);
+  void plan_state_aliasing(CompiledBlock& block);
   void execute_step(Step& step, std::vector<RtValue>& env, BufferAllocator& allocator);
   std::vector<RtValue> execute_block(CompiledBlock& block, std::vector<RtValue>& env,
                                      BufferAllocator& allocator, const std::vector<RtValue>& inputs,
@@ -73,6 +75,7 @@ class FunctionExecutor {
   const KernelRegistry& registry_;
   ThreadPool& pool_;
   std::unordered_map<std::string, int> slots_;
+  std::vector<long> last_use_;  // top-level step index of each slot's last use (-1 none)
   int nesting_ = 0;
   std::vector<RtValue> constants_;  // by slot; `set` when the slot is a constant
   CompiledBlock main_;

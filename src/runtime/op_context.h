@@ -49,7 +49,9 @@ class OpContext {
   size_t count(std::string_view param) const;
   const RtValue& value(std::string_view param, size_t index = 0) const;
   // The dense tensor bound to `param` (decompressing a compressed constant if needed).
-  const Tensor& in(std::string_view param, size_t index = 0) const { return value(param, index).dense(); }
+  const Tensor& in(std::string_view param, size_t index = 0) const {
+    return value(param, index).dense();
+  }
   std::vector<const RtValue*> values(std::string_view param) const;
 
   // ---- constant parameters: read from an input (literal or constant value) or, as iOS17 and
@@ -99,6 +101,19 @@ class OpContext {
   // Attributes stored as weight-file blobs (iOS16/17 constexpr parameters), resolved by the
   // executor; raw() and the get_* readers look here before the attribute literal.
   using AttributeConstants = std::map<std::string, RtValue, std::less<>>;
+  // Memory hints the executor proves safe at load time (see FunctionExecutor::plan_state_aliasing).
+  enum Hint : uint32_t {
+    kNone = 0,
+    // read_state may return the state's own memory: no write to that state happens while the
+    // value read is alive.
+    kAliasStateRead = 1u << 0,
+    // slice_update may write into `x` in place and return it: `x` dies here, and `x` aliases a
+    // state that this op's result is written back to before anyone reads that state again.
+    kUpdateInPlace = 1u << 1,
+  };
+  bool hint(Hint h) const { return (hints_ & h) != 0; }
+  void set_hints(uint32_t hints) { hints_ = hints; }
+
   void set_attribute_constants(const AttributeConstants* constants) {
     attribute_constants_ = constants;
   }
@@ -117,6 +132,7 @@ class OpContext {
   ThreadPool& pool_;
   BlockRunner run_block_;
   const AttributeConstants* attribute_constants_ = nullptr;
+  uint32_t hints_ = kNone;
 };
 
 using Kernel = void (*)(OpContext&);

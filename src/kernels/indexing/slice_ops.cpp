@@ -160,6 +160,15 @@ void slice_update(runtime::OpContext& ctx) {
     ctx.fail("update shape ", update.to_string(0), " does not match the slice");
   }
   if (update.dtype() != x.dtype()) ctx.fail("update dtype differs from x");
+  if (ctx.hint(runtime::OpContext::kUpdateInPlace) && x.is_contiguous() &&
+      x.dtype() == ctx.output_dtype(0)) {
+    // Proven at load: x dies here and is the state this result is written back to.
+    if (update.numel() > 0) {
+      scatter_strided(static_cast<const std::byte*>(update.data()), sliced_view(x, slices));
+    }
+    ctx.set_output(0, x);
+    return;
+  }
   Tensor& out = allocate_like(ctx, 0, x.shape(), x.dtype());
   if (out.numel() == 0) return;
   const Tensor packed = x.contiguous();
