@@ -1,5 +1,6 @@
 #include "kernels/common/compute.h"
 
+#include "kernels/linalg/dot_block.h"
 #include "tensor/convert.h"
 
 namespace coreml::kernels {
@@ -8,6 +9,13 @@ template <typename T>
 std::vector<T> load_as(const Tensor& t) {
   const Tensor c = t.contiguous();
   std::vector<T> out(static_cast<size_t>(c.numel()));
+  if constexpr (std::is_same_v<T, float>) {
+    if (c.dtype() == DType::kFloat16 && !out.empty()) {  // the hot case: SIMD widening
+      linalg::fp16_to_f32(static_cast<const uint16_t*>(c.data()), out.data(),
+                          static_cast<int64_t>(out.size()));
+      return out;
+    }
+  }
   if (!out.empty()) {
     tensor_detail::convert_elements(c.data(), c.dtype(), out.data(), dtype_of<T>(), out.size());
   }

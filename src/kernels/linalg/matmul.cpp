@@ -157,6 +157,32 @@ void matmul(runtime::OpContext& ctx) {
 
   const Tensor& y = ctx.in("y");
   const int64_t y_mats = y.numel() / std::max<int64_t>(p.k * p.n, 1);
+  if (!(y_vector || ty)) {
+    // y stored [k, n] (attention's probabilities · V): accumulate rows of y scaled by x instead
+    // of transposing y, so y streams once, contiguously.
+    const auto yk = load_f32(y);
+    const int64_t row_block = std::max<int64_t>(1, std::min<int64_t>(16, p.m));
+    const int64_t blocks_per_batch = (p.m + row_block - 1) / row_block;
+    ctx.pool().parallel_for(batches * blocks_per_batch, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t b = item / blocks_per_batch;
+        const int64_t i0 = (item % blocks_per_batch) * row_block;
+        const int64_t rows = std::min(row_block, p.m - i0);
+        const float* ym = yk.data() + p.y_batch_idx[b] * p.k * p.n;
+        for (int64_t i = i0; i < i0 + rows; ++i) {
+          const float* xrow = xr.data() + (p.x_batch_idx[b] * p.m + i) * p.k;
+          float* orow = out.data() + (b * p.m + i) * p.n;
+          for (int64_t t = 0; t < p.k; ++t) {
+            const float a = xrow[t];
+            const float* yrow = ym + t * p.n;
+            for (int64_t j = 0; j < p.n; ++j) orow[j] += a * yrow[j];
+          }
+        }
+      }
+    });
+    emit(ctx, 0, p.out_shape, out);
+    return;
+  }
   const auto yr = pack_rows(load_f32(y), y_mats, p.k, p.n, y_vector || ty);
   // Work items: (batch, block of x rows); each computes its rows against all of y's rows.
   const int64_t row_block = std::max<int64_t>(4, std::min<int64_t>(64, p.m));
