@@ -7,6 +7,7 @@
 #include "command.h"
 #include "coreml/error.h"
 #include "coreml/llm/model.h"
+#include "coreml/llm/think_filter.h"
 #include "llm_cli_options.h"
 
 namespace coreml::cli {
@@ -26,8 +27,10 @@ int run_chat(const LlmOptions& options, const std::string& system) {
   chat.set_system(system);
   if (options.no_think) chat.set_thinking(false);
   llm::GenerateOptions generate = generate_options(options);
-  generate.on_token = [](std::string_view piece, int32_t) {
-    std::cout << piece << std::flush;
+  auto think = std::make_shared<llm::ThinkFilter>();
+  const bool hide = options.hide_think;
+  generate.on_token = [think, hide](std::string_view piece, int32_t) {
+    std::cout << (hide ? think->feed(piece) : std::string(piece)) << std::flush;
     return true;
   };
   if (interactive) {
@@ -58,6 +61,10 @@ int run_chat(const LlmOptions& options, const std::string& system) {
       continue;
     }
     chat.send(line, generate);
+    if (hide) {
+      std::cout << think->finish();
+      *think = llm::ThinkFilter();
+    }
     std::cout << "\n";
   }
   return 0;

@@ -5,6 +5,7 @@
 #include "command.h"
 #include "coreml/error.h"
 #include "coreml/llm/model.h"
+#include "coreml/llm/think_filter.h"
 #include "llm_cli_options.h"
 
 namespace coreml::cli {
@@ -39,13 +40,16 @@ void register_generate(CLI::App& app, const GlobalOptions&, Runner& selected) {
         ids = model->encode_chat(messages, chat_options(options->llm));
       }
       llm::GenerateOptions generate = generate_options(options->llm);
+      auto think = std::make_shared<llm::ThinkFilter>();
+      const bool hide = options->llm.hide_think;
       if (!options->json) {
-        generate.on_token = [](std::string_view piece, int32_t) {
-          std::cout << piece << std::flush;
+        generate.on_token = [think, hide](std::string_view piece, int32_t) {
+          std::cout << (hide ? think->feed(piece) : std::string(piece)) << std::flush;
           return true;
         };
       }
       const llm::GenerationResult result = model->generate(ids, generate);
+      if (!options->json && hide) std::cout << think->finish();
       if (options->json) {
         nlohmann::ordered_json out;
         out["text"] = result.text;

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "coreml/llm/model.h"
 
@@ -14,7 +15,11 @@ inline constexpr const char* kDefaultLlm = "anemll/anemll-Qwen-Qwen3-0.6B-ctx512
 struct LlmOptions {
   std::string model = kDefaultLlm;
   int max_tokens = 256;
-  std::optional<float> temperature, top_p, min_p, repeat_penalty;
+  std::optional<float> temperature, top_p, min_p, repeat_penalty, presence_penalty,
+      frequency_penalty;
+  std::vector<std::string> stop;
+  bool truncate = false;
+  bool hide_think = false;
   std::optional<int> top_k;
   std::optional<uint64_t> seed;
   bool no_think = false;
@@ -30,7 +35,14 @@ inline void add_llm_options(CLI::App& cmd, LlmOptions& o) {
   cmd.add_option("--min-p", o.min_p, "Drop tokens below min-p times the best probability");
   cmd.add_option("--repeat-penalty", o.repeat_penalty, "Repetition penalty (1 = off)");
   cmd.add_option("--seed", o.seed, "Random seed");
+  cmd.add_option("--presence-penalty", o.presence_penalty,
+                 "Subtracted once from seen tokens' logits");
+  cmd.add_option("--frequency-penalty", o.frequency_penalty,
+                 "Subtracted per occurrence of a token");
+  cmd.add_option("--stop", o.stop, "Stop when this text appears (repeatable; not printed)");
+  cmd.add_flag("--truncate", o.truncate, "Keep the tail of a prompt longer than the context");
   cmd.add_flag("--no-think", o.no_think, "Qwen 3: disable thinking (enable_thinking=false)");
+  cmd.add_flag("--hide-think", o.hide_think, "Do not print <think>...</think> blocks");
 }
 
 inline llm::GenerateOptions generate_options(const LlmOptions& o) {
@@ -41,6 +53,10 @@ inline llm::GenerateOptions generate_options(const LlmOptions& o) {
   g.sampling.top_p = o.top_p;
   g.sampling.min_p = o.min_p;
   g.sampling.repetition_penalty = o.repeat_penalty;
+  g.sampling.presence_penalty = o.presence_penalty;
+  g.sampling.frequency_penalty = o.frequency_penalty;
+  g.stop = o.stop;
+  g.truncate = o.truncate;
   g.sampling.seed = o.seed;
   return g;
 }
