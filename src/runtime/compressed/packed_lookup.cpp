@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "runtime/compressed/lut4_simd.h"
+
 namespace coreml::runtime::compressed {
 
 void packed_lookup_scalar(const uint8_t* packed, int bits, int64_t first, int64_t count,
@@ -32,11 +34,10 @@ void lookup4(const uint8_t* packed, int64_t first, int64_t count, const float* s
     i = 1;
   }
   const uint8_t* p = packed + ((first + i) >> 1);
-  for (; i + 1 < count; i += 2) {
-    const uint8_t b = *p++;
-    out[i] = table[b & 15u];
-    out[i + 1] = table[b >> 4];
-  }
+  const int64_t whole_bytes = (count - i) / 2;
+  lut4_decode_bytes(p, whole_bytes, table, out + i);
+  i += 2 * whole_bytes;
+  p += whole_bytes;
   if (i < count) out[i] = table[*p & 15u];
 }
 
