@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -475,6 +476,42 @@ TEST(WeightFileCorrupt, HandPackedUInt6StraddlesBytes) {
   EXPECT_EQ(view.integer_at(1), 0x01);
   EXPECT_EQ(view.integer_at(2), 0x20);
   EXPECT_EQ(view.integer_at(3), 0x15);
+}
+
+}  // namespace
+}  // namespace coreml::format
+
+namespace coreml::format {
+namespace {
+
+// Two stores over the same folder (a model's prefill and infer functions) share one mapping;
+// a file rewritten on disk is mapped afresh.
+TEST(WeightStoreSharing, SameFileOneMappingUntilItChanges) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("coreml_share_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "weights");
+  const auto write = [&](uint32_t count) {
+    std::string header(64, '\0');
+    header[0] = static_cast<char>(count);
+    header[4] = 2;  // version
+    std::ofstream(dir / "weights/weight.bin", std::ios::binary | std::ios::trunc) << header;
+  };
+  write(0);
+  WeightStore a(dir), b(dir);
+  const auto fa = a.file("@model_path/weights/weight.bin");
+  EXPECT_EQ(fa, b.file("@model_path/weights/weight.bin"));
+  // Rewrite with a different header (and size/time): a new store must see the new file.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  write(1);
+  std::ofstream(dir / "weights/weight.bin", std::ios::binary | std::ios::app)
+      << std::string(64, '\0');
+  WeightStore c(dir);
+  const auto fc = c.file("@model_path/weights/weight.bin");
+  EXPECT_NE(fa, fc);
+  EXPECT_EQ(fc->header_count(), 1u);
+  EXPECT_EQ(fa->header_count(), 0u);
+  fs::remove_all(dir);
 }
 
 }  // namespace

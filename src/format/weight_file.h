@@ -112,6 +112,10 @@ class WeightFile {
   uint32_t header_count_ = 0;
 };
 
+// Opens `path`, sharing one mapping with every other open of the same unchanged file in this
+// process.
+std::shared_ptr<WeightFile> open_shared_weight_file(const std::filesystem::path& path);
+
 // Resolves a program's BLOBFILE references ("@model_path/weights/weight.bin") against the
 // folder the model file lives in, mapping each file once, on first use.
 class WeightStore {

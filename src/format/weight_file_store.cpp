@@ -1,4 +1,7 @@
 // WeightStore: resolves "@model_path/..." blob references and maps each weight file once.
+#include <sys/stat.h>
+
+#include <map>
 #include <system_error>
 
 #include "coreml/error.h"
@@ -48,8 +51,28 @@ std::shared_ptr<WeightFile> WeightStore::file(const std::string& blob_path) {
   if (!std::filesystem::exists(path, error)) {
     fail(ErrorCode::kNotFound, key, ": weight file not found (referenced as \"", blob_path, "\")");
   }
-  auto weights = WeightFile::open(path);
+  auto weights = open_shared_weight_file(path);
   files_.emplace(key, weights);
+  return weights;
+}
+
+// Functions of one model (ANEMLL's prefill and infer) and parts loaded twice map the same
+// weight file: one mapping serves them all while any of them holds it. The key includes the
+// file's identity and modification time, so a file replaced on disk is mapped afresh.
+std::shared_ptr<WeightFile> open_shared_weight_file(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return WeightFile::open(path);  // reports the error
+  const std::string key = detail::cat(path.string(), '|', st.st_dev, '|', st.st_ino, '|',
+                                      st.st_size, '|', st.st_mtim.tv_sec, '.', st.st_mtim.tv_nsec);
+  static std::mutex mutex;
+  static std::map<std::string, std::weak_ptr<WeightFile>> open_files;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto existing = open_files[key].lock()) return existing;
+  auto weights = WeightFile::open(path);
+  open_files[key] = weights;
+  for (auto it = open_files.begin(); it != open_files.end();) {
+    it = it->second.expired() ? open_files.erase(it) : std::next(it);
+  }
   return weights;
 }
 
