@@ -178,21 +178,7 @@ class Replace : public Decoder {
     pattern.fail("expected {\"String\": ...} or {\"Regex\": ...}");
   }
   void decode_chain(std::vector<std::string>& tokens) const override {
-    std::vector<std::pair<size_t, size_t>> matches;
-    for (std::string& token : tokens) {
-      matches.clear();
-      regex_.find_all(token, matches);
-      if (matches.empty()) continue;
-      std::string out;
-      size_t last = 0;
-      for (auto [begin, end] : matches) {
-        out.append(token, last, begin - last);
-        out += content_;
-        last = end;
-      }
-      out.append(token, last);
-      token = std::move(out);
-    }
+    for (std::string& token : tokens) regex_.replace_all(token, content_);
   }
 
  private:

@@ -106,20 +106,7 @@ class Replace : public Normalizer {
     if (pattern.has("Regex")) return pattern.child("Regex").string();
     pattern.fail("expected {\"String\": ...} or {\"Regex\": ...}");
   }
-  void normalize(std::string& text) const override {
-    std::vector<std::pair<size_t, size_t>> matches;
-    regex_.find_all(text, matches);
-    if (matches.empty()) return;
-    std::string out;
-    size_t last = 0;
-    for (auto [begin, end] : matches) {
-      out.append(text, last, begin - last);
-      out += content_;
-      last = end;
-    }
-    out.append(text, last);
-    text = std::move(out);
-  }
+  void normalize(std::string& text) const override { regex_.replace_all(text, content_); }
 
  private:
   Regex regex_;

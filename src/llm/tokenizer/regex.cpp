@@ -98,4 +98,20 @@ std::string regex_escape(std::string_view literal) {
   return out;
 }
 
+bool Regex::replace_all(std::string& text, std::string_view content) const {
+  std::vector<std::pair<size_t, size_t>> matches;
+  find_all(text, matches);
+  if (matches.empty()) return false;
+  std::string out;
+  size_t last = 0;
+  for (auto [begin, end] : matches) {
+    out.append(text, last, begin - last);
+    out += content;
+    last = end;
+  }
+  out.append(text, last);
+  text = std::move(out);
+  return true;
+}
+
 }  // namespace coreml::llm::tok

@@ -16,6 +16,8 @@ class Regex {
   Regex(const std::string& pattern, const std::string& where);
   // Finds every non-overlapping match, left to right, as [begin, end) byte ranges. Thread-safe.
   void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& matches) const;
+  // Replaces every match in `text` with `content` (literally); false if nothing matched.
+  bool replace_all(std::string& text, std::string_view content) const;
 
  private:
   struct Code;
