@@ -2,7 +2,9 @@
 // from Python hashlib; the expected cache layout is huggingface_hub's (file_download.py).
 #include "coreml/hub.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +16,8 @@
 #include "coreml/error.h"
 #include "hub/sha256.h"
 #include "hub_stand_in.h"
+
+extern char** environ;
 
 namespace fs = std::filesystem;
 using coreml::hub::DownloadOptions;
@@ -337,21 +341,27 @@ TEST_F(HubTest, ConcurrentDownloadsOfTheSameRepoBothSucceed) {
 }
 
 TEST_F(HubTest, ConcurrentProcessesCoordinateThroughLocks) {
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    int code = 0;
-    try {
-      snapshot_download("acme/tiny", options());
-    } catch (...) {
-      code = 1;
-    }
-    _exit(code);
-  }
+  // The second process is the `coreml download` CLI, started with exec: forking this
+  // multithreaded process (the stand-in Hub's threads) and downloading in the child can deadlock.
+  setenv("HF_ENDPOINT", hub.endpoint().c_str(), 1);
+  setenv("HF_HUB_CACHE", options().cache_dir.c_str(), 1);
+  unsetenv("HF_HUB_OFFLINE");
+  std::string cli = COREML_CLI_PATH, command = "download", repo = "acme/tiny", quiet = "--quiet";
+  std::vector<char*> argv = {cli.data(), command.data(), repo.data(), quiet.data(), nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  pid_t child = 0;
+  const int spawned = posix_spawn(&child, cli.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ASSERT_EQ(spawned, 0);
   const std::string path = snapshot_download("acme/tiny", options());
   int status = 0;
   waitpid(child, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  unsetenv("HF_ENDPOINT");
+  unsetenv("HF_HUB_CACHE");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   expect_complete_tiny_snapshot(path);
 }
 
