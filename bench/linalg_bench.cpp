@@ -13,7 +13,7 @@ namespace {
 
 class PlainAllocator : public runtime::BufferAllocator {
  public:
-  Tensor allocate(const std::vector<int64_t>& shape, DType dtype) override {
+  Tensor allocate(size_t, const std::vector<int64_t>& shape, DType dtype) override {
     return Tensor::empty(shape, dtype);
   }
 };
@@ -70,7 +70,8 @@ void run(benchmark::State& state, Form form) {
   std::vector<std::vector<const runtime::RtValue*>> bound;
   for (const auto& [name, arg] : op.inputs) bound.push_back({name == x_name ? &x : &w});
   PlainAllocator allocator;
-  auto& pool = runtime::ThreadPool::global();
+  auto pool_owner = runtime::ThreadPool::shared(0);
+  auto& pool = *pool_owner;
   const Kernel kernel = form == Form::kLinear ? linear : form == Form::kConv1x1 ? conv : matmul;
   for (auto _ : state) {
     std::vector<runtime::RtValue> outputs(1);

@@ -61,7 +61,7 @@ RtValue constant(const mil::Value& v) {
 
 class HeapAllocator : public runtime::BufferAllocator {
  public:
-  Tensor allocate(const std::vector<int64_t>& shape, DType dtype) override {
+  Tensor allocate(size_t, const std::vector<int64_t>& shape, DType dtype) override {
     return Tensor::empty(shape, dtype);
   }
 };

@@ -37,7 +37,7 @@ class FakeTable : public runtime::CompressedWeight {
 
 class HeapAllocator : public runtime::BufferAllocator {
  public:
-  Tensor allocate(const std::vector<int64_t>& shape, DType dtype) override {
+  Tensor allocate(size_t, const std::vector<int64_t>& shape, DType dtype) override {
     return Tensor::empty(shape, dtype);
   }
 };
@@ -58,7 +58,7 @@ RtValue run(const mil::Operation& op, const std::map<std::string, const RtValue*
   for (const auto& [name, arg] : op.inputs) inputs.push_back({values.at(name)});
   std::vector<RtValue> outputs(op.outputs.size());
   HeapAllocator allocator;
-  runtime::OpContext ctx(op, inputs, outputs, allocator, runtime::ThreadPool::global());
+  runtime::OpContext ctx(op, inputs, outputs, allocator, *runtime::ThreadPool::shared(0));
   const runtime::Kernel kernel = runtime::KernelRegistry::global().find(op.type);
   if (!kernel) throw std::runtime_error("no kernel for " + op.type);
   kernel(ctx);

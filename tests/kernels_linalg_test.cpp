@@ -115,7 +115,7 @@ TEST(RowProduct, CompressedWeightIsDecodedByRowsNotExpanded) {
 // ---- einsum through an OpContext built by hand ----
 class PlainAllocator : public runtime::BufferAllocator {
  public:
-  Tensor allocate(const std::vector<int64_t>& shape, DType dtype) override {
+  Tensor allocate(size_t, const std::vector<int64_t>& shape, DType dtype) override {
     return Tensor::empty(shape, dtype);
   }
 };

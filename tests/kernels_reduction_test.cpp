@@ -22,8 +22,12 @@ std::vector<Tensor> run(const std::string& signature, const std::string& body,
   format::ModelAsset asset;
   asset.program = format::parse_mil_text(text, "test.mil");
   runtime::FunctionExecutor exec(asset, asset.program.functions.at(0),
-                                 runtime::KernelRegistry::global(), runtime::ThreadPool::global());
-  return exec.run(inputs, {});
+                                 runtime::KernelRegistry::global(), runtime::ThreadPool::shared(0));
+  std::vector<const Tensor*> positional;
+  for (const auto* in : exec.input_order()) positional.push_back(&inputs.at(in->name));
+  std::vector<Tensor> results;
+  exec.run(positional, {}, results);
+  return results;
 }
 
 Tensor make(const std::vector<float>& values, std::vector<int64_t> shape) {

@@ -45,6 +45,7 @@ using Inputs = std::map<std::string, Tensor>;
 // Named outputs in the order the function declares them.
 class Outputs {
  public:
+  friend class Model;
   void add(std::string name, Tensor tensor);
   const Tensor& at(const std::string& name) const;
   const Tensor& operator[](const std::string& name) const { return at(name); }
@@ -62,6 +63,7 @@ class Outputs {
 // one State can be passed to every function and model whose state declarations match.
 class State {
  public:
+  friend class Model;
   State() = default;
   bool empty() const { return tensors_.empty(); }
   const std::map<std::string, Tensor>& tensors() const { return tensors_; }
@@ -71,8 +73,14 @@ class State {
   void reset();  // zero every state tensor
 
  private:
-  friend class Model;
   std::map<std::string, Tensor> tensors_;
+};
+
+// Time spent in one op type over the predictions since profiling was turned on.
+struct OpTiming {
+  std::string op_type;
+  int64_t calls = 0;
+  double milliseconds = 0;
 };
 
 struct PredictStats {
@@ -90,6 +98,12 @@ class Model {
 
   Outputs predict(const Inputs& inputs);
   Outputs predict(const Inputs& inputs, State& state);
+  // For loops that predict many times (an LLM's decode steps): the outputs are written into
+  // `outputs`, and their tensors share the model's memory: they stay valid until this model's
+  // next prediction (clone what you keep). Once the input shapes repeat, a prediction whose
+  // ops all have prepared kernels allocates nothing.
+  void predict_into(const Inputs& inputs, Outputs& outputs);
+  void predict_into(const Inputs& inputs, State& state, Outputs& outputs);
   // Positional inputs in declaration order; returns the first output.
   Tensor forward(const std::vector<const Tensor*>& inputs);
 
@@ -98,6 +112,9 @@ class Model {
   const FunctionDescription& function() const;  // the function this model runs
   Backend backend() const;
   PredictStats last_stats() const;
+  // Per-op-type timing of the predictions that follow (costs a clock read per op).
+  void set_profiling(bool on);
+  std::vector<OpTiming> profile() const;
 
  private:
   struct Impl;

@@ -178,6 +178,10 @@ class Tensor {
   Tensor squeeze(int64_t dim) const;
   // Inserts a size-1 dimension at `dim` (in [-(rank+1), rank]).
   Tensor unsqueeze(int64_t dim) const;
+  // Any view of the same storage: `shape` with `strides` (elements, non-negative) starting at
+  // element `storage_offset` of the storage. Every addressed element must lie inside it.
+  Tensor as_strided(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides,
+                    int64_t storage_offset) const;
 
   // ---- copies ---------------------------------------------------------------------------
   // This tensor if already contiguous, else a C-ordered copy.

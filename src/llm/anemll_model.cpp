@@ -3,10 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "anemll_parts.h"
+#include "kernels/common/convert_simd.h"
+#include "tensor/half.h"
 #include "coreml/error.h"
 #include "coreml/hub.h"
 
@@ -100,55 +104,96 @@ Tensor build_causal_mask(int64_t context) {
 
 State Model::Impl::make_state() const { return ffn_infer.front().make_state(); }
 
-Tensor Model::Impl::run_layers(const std::vector<int32_t>& ids, int64_t start, bool prefill,
-                               State& state) const {
-  const auto count = static_cast<int64_t>(ids.size());
-  Tensor hidden =
-      embeddings->predict({{"input_ids", Tensor::from_vector(ids, std::vector<int64_t>{1, count})}})
-          .front()
-          .second;
-  std::vector<int32_t> positions(ids.size());
-  for (int64_t i = 0; i < count; ++i) positions[i] = static_cast<int32_t>(start + i);
-  const Tensor position_ids = Tensor::from_vector(positions);
-  const Tensor current_pos = Tensor::from_vector(std::vector<int32_t>{static_cast<int32_t>(start)});
-  const Tensor mask = causal_mask.narrow(2, start, count).contiguous();
-  auto& chunks = prefill ? ffn_prefill : ffn_infer;
-  for (auto& chunk : chunks) {
-    hidden = chunk
-                 .predict({{"hidden_states", hidden},
-                           {"position_ids", position_ids},
-                           {"causal_mask", mask},
-                           {"current_pos", current_pos}},
-                          state)
-                 .front()
-                 .second;
+Model::Impl::StepBuffers& Model::Impl::buffers_for(int64_t tokens) const {
+  for (auto& b : step_buffers) {
+    if (b->tokens == tokens) return *b;
   }
-  return hidden;
+  auto b = std::make_unique<StepBuffers>();
+  b->tokens = tokens;
+  const int64_t context = info.context_length;
+  b->input_ids = Tensor::zeros({1, tokens}, DType::kInt32);
+  b->position_ids = Tensor::zeros({tokens}, DType::kInt32);
+  b->current_pos = Tensor::zeros({1}, DType::kInt32);
+  b->mask = Tensor::zeros({1, 1, tokens, context}, DType::kFloat16);
+  b->embed_inputs = {{"input_ids", b->input_ids}};
+  b->chunk_inputs = {{"hidden_states", Tensor()},
+                     {"position_ids", b->position_ids},
+                     {"causal_mask", b->mask},
+                     {"current_pos", b->current_pos}};
+  b->head_inputs = {{"hidden_states", Tensor()}};
+  b->chunk_outputs.resize(ffn_infer.size());
+  step_buffers.push_back(std::move(b));
+  return *step_buffers.back();
 }
 
-StepOutput Model::Impl::run_head(const Tensor& hidden) const {
-  Outputs outputs = lm_head->predict({{"hidden_states", hidden}});
-  StepOutput step;
+const Tensor& Model::Impl::run_layers(std::span<const int32_t> ids, int64_t start, bool prefill,
+                                      State& state) const {
+  const auto count = static_cast<int64_t>(ids.size());
+  StepBuffers& b = buffers_for(count);
+  // The inputs' memory is shared with the maps' tensors: write the step's values in place.
+  std::copy(ids.begin(), ids.end(), static_cast<int32_t*>(b.input_ids.data()));
+  auto* positions = static_cast<int32_t*>(b.position_ids.data());
+  for (int64_t i = 0; i < count; ++i) positions[i] = static_cast<int32_t>(start + i);
+  *static_cast<int32_t*>(b.current_pos.data()) = static_cast<int32_t>(start);
+  const int64_t context = info.context_length;
+  std::memcpy(b.mask.data(),
+              static_cast<const std::byte*>(causal_mask.data()) + start * context * 2,
+              static_cast<size_t>(count * context) * 2);
+  embeddings->predict_into(b.embed_inputs, b.embed_outputs);
+  Tensor& hidden = b.chunk_inputs.find("hidden_states")->second;
+  hidden = b.embed_outputs.front().second;
+  auto& chunks = prefill ? ffn_prefill : ffn_infer;
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    chunks[c].predict_into(b.chunk_inputs, state, b.chunk_outputs[c]);
+    hidden = b.chunk_outputs[c].front().second;
+  }
+  return b.chunk_outputs.back().front().second;
+}
+
+void Model::Impl::run_head(const Tensor& hidden, StepOutput& step) const {
+  StepBuffers& b = buffers_for(1);
+  b.head_inputs.find("hidden_states")->second = hidden;
+  lm_head->predict_into(b.head_inputs, b.head_outputs);
+  const Outputs& outputs = b.head_outputs;
+  step.logits.clear();
+  step.argmax_token = -1;
   if (info.argmax_in_model) {
-    const Tensor idx = outputs.at("argmax_idx").to(DType::kInt32).contiguous();
-    const Tensor val = outputs.at("argmax_val").to(DType::kFloat32).contiguous();
-    const int32_t* indices = idx.data<int32_t>();
-    const float* values = val.data<float>();
-    const int64_t parts = std::min<int64_t>(val.numel(), split_offsets.size());
+    const Tensor& idx = outputs.at("argmax_idx");
+    const Tensor& val = outputs.at("argmax_val");
+    const int64_t parts = std::min<int64_t>(val.numel(), static_cast<int64_t>(split_offsets.size()));
+    const auto value = [&](int64_t p) {
+      return val.dtype() == DType::kFloat32 ? static_cast<const float*>(val.data())[p]
+                                            : fp16_to_float(static_cast<const uint16_t*>(val.data())[p]);
+    };
+    const auto index = [&](int64_t p) -> int64_t {
+      return idx.dtype() == DType::kInt32 ? static_cast<const int32_t*>(idx.data())[p]
+                                          : static_cast<const int64_t*>(idx.data())[p];
+    };
     int64_t best = 0;
     for (int64_t p = 1; p < parts; ++p) {
-      if (values[p] > values[best]) best = p;
+      if (value(p) > value(best)) best = p;
     }
-    step.argmax_token = static_cast<int32_t>(indices[best] + split_offsets[best]);
-    return step;
+    step.argmax_token = static_cast<int32_t>(index(best) + split_offsets[static_cast<size_t>(best)]);
+    return;
   }
-  step.logits.reserve(static_cast<size_t>(info.vocab_size));
+  step.logits.resize(static_cast<size_t>(info.vocab_size));
+  size_t at = 0;
   for (const auto& name : logits_outputs) {
-    const Tensor part = outputs.at(name).to(DType::kFloat32).contiguous();
-    const float* data = part.data<float>();
-    step.logits.insert(step.logits.end(), data, data + part.numel());
+    const Tensor& part = outputs.at(name);
+    const auto n = static_cast<size_t>(part.numel());
+    if (at + n > step.logits.size()) {
+      fail(ErrorCode::kInternal, "the LM head's logits exceed the vocabulary size");
+    }
+    if (part.dtype() == DType::kFloat16 && part.is_contiguous()) {
+      kernels::f16_to_f32(static_cast<const uint16_t*>(part.data()), step.logits.data() + at,
+                          static_cast<int64_t>(n));
+    } else {
+      const Tensor f = part.to(DType::kFloat32).contiguous();
+      std::memcpy(step.logits.data() + at, f.data(), n * sizeof(float));
+    }
+    at += n;
   }
-  return step;
+  step.logits.resize(at);
 }
 
 std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
@@ -311,6 +356,32 @@ const ChatTemplate* Model::chat_template() const {
 }
 const std::vector<int32_t>& Model::stop_token_ids() const { return impl_->stop_ids; }
 const SamplingParams& Model::default_sampling() const { return impl_->defaults; }
+
+void Model::set_profiling(bool on) const {
+  impl_->embeddings->set_profiling(on);
+  impl_->lm_head->set_profiling(on);
+  for (auto& m : impl_->ffn_infer) m.set_profiling(on);
+  for (auto& m : impl_->ffn_prefill) m.set_profiling(on);
+}
+
+std::vector<coreml::OpTiming> Model::profile() const {
+  std::map<std::string, coreml::OpTiming> total;
+  const auto add = [&](const coreml::Model& m) {
+    for (const auto& t : m.profile()) {
+      auto& sum = total[t.op_type];
+      sum.op_type = t.op_type;
+      sum.calls += t.calls;
+      sum.milliseconds += t.milliseconds;
+    }
+  };
+  add(*impl_->embeddings);
+  add(*impl_->lm_head);
+  for (const auto& m : impl_->ffn_infer) add(m);
+  for (const auto& m : impl_->ffn_prefill) add(m);
+  std::vector<coreml::OpTiming> out;
+  for (auto& [name, t] : total) out.push_back(t);
+  return out;
+}
 
 std::vector<int32_t> Model::encode_chat(const nlohmann::ordered_json& messages,
                                         const ChatOptions& options) const {

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,12 +31,25 @@ struct Model::Impl {
   std::vector<int32_t> stop_ids;
   SamplingParams defaults;
 
+  // The inputs and outputs of one step shape (a token count), kept across steps: inputs are
+  // rewritten in place and outputs share the parts' memory, so a decode step allocates nothing.
+  struct StepBuffers {
+    int64_t tokens = 0;
+    Tensor input_ids, position_ids, current_pos, mask;
+    coreml::Inputs embed_inputs, chunk_inputs, head_inputs;
+    coreml::Outputs embed_outputs, head_outputs;
+    std::vector<coreml::Outputs> chunk_outputs;
+  };
+  mutable std::vector<std::unique_ptr<StepBuffers>> step_buffers;
+  StepBuffers& buffers_for(int64_t tokens) const;
+
   State make_state() const;
   // Runs `ids` (at positions start..) through the embeddings and every chunk; `prefill` picks
-  // the function. Returns the last chunk's hidden states.
-  Tensor run_layers(const std::vector<int32_t>& ids, int64_t start, bool prefill,
-                    State& state) const;
-  StepOutput run_head(const Tensor& hidden) const;
+  // the function. Returns the last chunk's hidden states (valid until the next step).
+  const Tensor& run_layers(std::span<const int32_t> ids, int64_t start, bool prefill,
+                           State& state) const;
+  // The head's result for `hidden` into `out` (logits reuse its capacity).
+  void run_head(const Tensor& hidden, StepOutput& out) const;
 };
 
 }  // namespace coreml::llm

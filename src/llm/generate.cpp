@@ -118,7 +118,7 @@ GenerationResult Model::generate(Sequence& sequence, std::span<const int32_t> pr
 
   int64_t steps_run = 0;
   for (int step = 0; step < options.max_tokens; ++step) {
-    const StepOutput out = sequence.next();
+    const StepOutput& out = sequence.next();
     ++steps_run;
     const int32_t token =
         out.logits.empty() ? out.argmax_token : sampler.sample(out.logits, sequence.tokens());

@@ -78,7 +78,10 @@ std::vector<double> Sampler::filtered_probabilities(std::span<const float> logit
 }
 
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
-  std::vector<float> adjusted(logits.begin(), logits.end());
+  // One buffer for the adjusted logits, reused from step to step (greedy decoding then
+  // allocates nothing).
+  std::vector<float>& adjusted = adjusted_;
+  adjusted.assign(logits.begin(), logits.end());
   apply_penalties(adjusted, history, config_.repetition_penalty, config_.presence_penalty,
                   config_.frequency_penalty);
   if (config_.temperature <= 0) return argmax(adjusted);

@@ -42,6 +42,7 @@ class Sampler {
  private:
   SamplerConfig config_;
   std::mt19937_64 rng_;
+  std::vector<float> adjusted_;
 };
 
 }  // namespace coreml::llm

@@ -13,6 +13,8 @@ struct Sequence::Impl {
   size_t processed = 0;  // window tokens whose KV is written
   int shifts = 0;
   int64_t prefilled = 0;
+  StepOutput step;             // the last step's logits, reused
+  std::vector<int32_t> padded;  // a zero-padded last prefill batch
 
   // Runs window[processed:] into the cache (reference Session.prefill).
   void prefill() {
@@ -21,18 +23,22 @@ struct Sequence::Impl {
     const int64_t batch = info.batch_size, context = info.context_length;
     int64_t start = static_cast<int64_t>(processed);
     while (start + batch <= total) {
-      model->run_layers({window.begin() + start, window.begin() + start + batch}, start, true,
-                        state);
+      model->run_layers(std::span<const int32_t>(window).subspan(static_cast<size_t>(start),
+                                                                 static_cast<size_t>(batch)),
+                        start, true, state);
       start += batch;
     }
     if (start < total) {
       if (!info.prefill_dynamic_slice && start + batch <= context) {
         // 0.3.4: one zero-padded batch; the padded slots are overwritten later.
-        std::vector<int32_t> padded(window.begin() + start, window.end());
+        padded.assign(window.begin() + start, window.end());
         padded.resize(static_cast<size_t>(batch), 0);
         model->run_layers(padded, start, true, state);
       } else {
-        for (int64_t i = start; i < total; ++i) model->run_layers({window[i]}, i, false, state);
+        for (int64_t i = start; i < total; ++i) {
+          model->run_layers(std::span<const int32_t>(&window[static_cast<size_t>(i)], 1), i, false,
+                            state);
+        }
       }
     }
     prefilled += total - static_cast<int64_t>(processed);
@@ -60,6 +66,8 @@ struct Sequence::Impl {
 Sequence::Sequence(const Model& model) : impl_(std::make_unique<Impl>()) {
   impl_->model = &model.impl();
   impl_->state = impl_->model->make_state();
+  // The window never outgrows the context (it shifts first): no reallocation while decoding.
+  impl_->window.reserve(static_cast<size_t>(impl_->model->info.context_length) + 1);
 }
 Sequence::Sequence(Sequence&&) noexcept = default;
 Sequence& Sequence::operator=(Sequence&&) noexcept = default;
@@ -88,16 +96,19 @@ void Sequence::extend(std::span<const int32_t> ids) {
   impl_->prefill();
 }
 
-StepOutput Sequence::next() {
+const StepOutput& Sequence::next() {
   auto& window = impl_->window;
   if (window.empty()) fail(ErrorCode::kInvalidArgument, "llm sequence: next() needs a token");
   if (static_cast<int64_t>(window.size()) >= impl_->model->info.context_length) impl_->shift();
   if (impl_->processed + 1 < window.size()) impl_->prefill();
   const auto pos = static_cast<int64_t>(window.size());
   // ANEMLL re-runs the last token through infer: its KV is rewritten, its output is the logits.
-  const Tensor hidden = impl_->model->run_layers({window[pos - 1]}, pos - 1, false, impl_->state);
+  const Tensor& hidden = impl_->model->run_layers(
+      std::span<const int32_t>(&window[static_cast<size_t>(pos - 1)], 1), pos - 1, false,
+      impl_->state);
   impl_->processed = window.size();
-  return impl_->model->run_head(hidden);
+  impl_->model->run_head(hidden, impl_->step);
+  return impl_->step;
 }
 
 void Sequence::accept(int32_t token) { impl_->window.push_back(token); }

@@ -1,34 +1,94 @@
 #include "runtime/executor.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
 
 #include "coreml/error.h"
+#include "runtime/fusion/fusion.h"
+#include "runtime/memory_plan.h"
+#include "runtime/state_aliasing.h"
 
 namespace coreml::runtime {
 
-// Hands out activation buffers, reusing any buffer nobody references any more. A buffer is
-// free again as soon as the executor drops the last value living in it (after that value's
-// last use) and no output or view returned to the caller still holds it.
+namespace {
+
+int64_t checked_element_count(const std::vector<int64_t>& shape) {
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0) fail(ErrorCode::kInvalidArgument, "negative dimension in an output shape");
+    if (d != 0 && count > (int64_t{1} << 40) / d) {
+      fail(ErrorCode::kInvalidArgument, "output shape too large");
+    }
+    count *= d;
+  }
+  return count;
+}
+
+std::vector<int64_t> dense_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
+  return strides;
+}
+
+// A zero tensor with this exact layout (strides included).
+Tensor placeholder(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides,
+                   DType dtype) {
+  int64_t extent = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 0) return Tensor::zeros(shape, dtype);
+    extent += (shape[d] - 1) * strides[d];
+  }
+  return Tensor::zeros({extent}, dtype).as_strided(shape, strides, 0);
+}
+
+bool env_flag(const char* name, bool fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  return std::strcmp(v, "0") != 0;
+}
+
+}  // namespace
+
+ExecutorOptions ExecutorOptions::from_environment() {
+  ExecutorOptions o;
+  o.prepared_kernels = env_flag("COREML_PREPARED", true);
+  o.fusion = env_flag("COREML_FUSION", true);
+  o.memory_plan = env_flag("COREML_MEMORY_PLAN", true);
+  return o;
+}
+
+// Hands out activation buffers for dynamic runs, reusing any buffer nobody references any
+// more. A buffer is free again as soon as the executor drops the last value living in it
+// (after that value's last use) and no output or view returned to the caller still holds it.
+// While recording it logs which buffer went to which output of the running op.
 class RecyclingAllocator : public BufferAllocator {
  public:
-  Tensor allocate(const std::vector<int64_t>& shape, DType dtype) override {
-    int64_t count = 1;
-    for (int64_t d : shape) {
-      if (d < 0) fail(ErrorCode::kInvalidArgument, "negative dimension in an output shape");
-      if (d != 0 && count > (int64_t{1} << 40) / d) {
-        fail(ErrorCode::kInvalidArgument, "output shape too large");
-      }
-      count *= d;
-    }
-    const size_t bytes = std::max<size_t>(64, static_cast<size_t>(count) * dtype_size(dtype));
+  struct HandedOut {
+    size_t output;
+    const std::byte* base;  // the buffer's first byte (tensors made on it share it)
+    size_t bytes;           // what was asked for
+  };
+
+  Tensor allocate(size_t output, const std::vector<int64_t>& shape, DType dtype) override {
+    const int64_t count = checked_element_count(shape);
+    const size_t wanted = static_cast<size_t>(count) * dtype_size(dtype);
+    std::shared_ptr<Storage> keep = buffer(wanted);
+    if (logging_) log_.push_back({output, keep->data(), wanted});
+    return Tensor::from_blob(keep->data(), shape, dtype, std::static_pointer_cast<void>(keep));
+  }
+
+  std::shared_ptr<Storage> buffer(size_t wanted) {
+    const size_t bytes = std::max<size_t>(64, wanted);
     std::shared_ptr<Storage>* best = nullptr;
-    for (auto& buffer : buffers_) {
-      if (buffer.use_count() == 1 && buffer->nbytes() >= bytes && buffer->nbytes() <= bytes * 4 &&
-          (!best || buffer->nbytes() < (*best)->nbytes())) {
-        best = &buffer;
+    for (auto& b : buffers_) {
+      if (b.use_count() == 1 && b->nbytes() >= bytes && b->nbytes() <= bytes * 4 &&
+          (!best || b->nbytes() < (*best)->nbytes())) {
+        best = &b;
       }
     }
     if (!best) {
@@ -36,14 +96,24 @@ class RecyclingAllocator : public BufferAllocator {
       best = &buffers_.back();
       total_bytes_ += static_cast<int64_t>(bytes);
     }
-    std::shared_ptr<Storage> keep = *best;
-    return Tensor::from_blob(keep->data(), shape, dtype, std::static_pointer_cast<void>(keep));
+    return *best;
+  }
+
+  void start_log() {
+    log_.clear();
+    logging_ = true;
+  }
+  const std::vector<HandedOut>& stop_log() {
+    logging_ = false;
+    return log_;
   }
   int64_t total_bytes() const { return total_bytes_; }
 
  private:
   std::vector<std::shared_ptr<Storage>> buffers_;
   int64_t total_bytes_ = 0;
+  bool logging_ = false;
+  std::vector<HandedOut> log_;
 };
 
 namespace {
@@ -51,7 +121,7 @@ namespace {
 // Heap allocation for values computed once at load time.
 class HeapAllocator : public BufferAllocator {
  public:
-  Tensor allocate(const std::vector<int64_t>& shape, DType dtype) override {
+  Tensor allocate(size_t, const std::vector<int64_t>& shape, DType dtype) override {
     return Tensor::empty(shape, dtype);
   }
 };
@@ -62,11 +132,33 @@ std::string op_label(const mil::Operation& op) {
   return label + ")";
 }
 
-void collect_unsupported(const mil::Block& block, const KernelRegistry& registry,
+const mil::DataType* main_input_type(const mil::Operation& op, const KernelDef* def,
+                                     const std::map<std::string, const mil::Type*>& types) {
+  if (!def || def->main_input.empty()) return nullptr;
+  const auto arg = op.inputs.find(def->main_input);
+  if (arg == op.inputs.end() || arg->second.bindings.empty()) return nullptr;
+  const mil::Binding& b = arg->second.bindings.front();
+  if (b.value) return &b.value->type.tensor.dtype;
+  const auto it = types.find(b.name);
+  return it == types.end() ? nullptr : &it->second->tensor.dtype;
+}
+
+void collect_unsupported(const mil::Block& block, const KernelRegistry& registry, int ios,
+                         std::map<std::string, const mil::Type*>& types,
                          std::vector<std::string>& out) {
+  for (const auto& input : block.inputs) types[input.name] = &input.type;
   for (const auto& op : block.operations) {
-    if (op.type != "const" && !registry.find(op.type)) out.push_back(op_label(op));
-    for (const auto& nested : op.blocks) collect_unsupported(nested, registry, out);
+    if (op.type != "const") {
+      const KernelDef* def = registry.find_def(op.type);
+      const auto reason = registry.unsupported_reason(op, ios, main_input_type(op, def, types));
+      if (reason) {
+        std::string label = op_label(op);
+        label.insert(label.size() - 1, ": " + *reason);
+        out.push_back(std::move(label));
+      }
+    }
+    for (const auto& nested : op.blocks) collect_unsupported(nested, registry, ios, types, out);
+    for (const auto& output : op.outputs) types[output.name] = &output.type;
   }
 }
 
@@ -74,21 +166,191 @@ bool is_stateful(const mil::Operation& op) {
   return op.type == "read_state" || op.type == "write_state";
 }
 
+// What a tensor looks like, for "did the inputs of this prepared kernel change?".
+struct TensorMeta {
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape, strides;
+  bool constant = false;
+  bool operator==(const TensorMeta&) const = default;
+};
+
+TensorMeta meta_of(const RtValue& v) {
+  TensorMeta m;
+  m.dtype = v.dtype();
+  m.shape = v.shape();
+  if (!v.compressed) m.strides = v.tensor.strides();
+  m.constant = v.constant;
+  return m;
+}
+
 }  // namespace
 
 std::vector<std::string> unsupported_ops(const mil::Function& function,
                                          const KernelRegistry& registry) {
   std::vector<std::string> out;
-  collect_unsupported(function.block, registry, out);
+  std::map<std::string, const mil::Type*> types;
+  for (const auto& input : function.inputs) types[input.name] = &input.type;
+  const int ios = ios_version(function.opset).value_or(99);
+  collect_unsupported(function.block, registry, ios, types, out);
   return out;
 }
 
+// ---------------------------------------------------------------------------------------
+// Compiled program
+
+struct FunctionExecutor::CompiledBlock {
+  std::vector<int> input_slots;
+  std::vector<Step> steps;
+  std::vector<int> output_slots;
+};
+
+struct FunctionExecutor::Step {
+  const mil::Operation* op = nullptr;
+  const KernelDef* def = nullptr;
+  Kernel kernel = nullptr;
+  std::unique_ptr<OpKernel> prepared;
+  // Per input parameter (op.inputs order), per binding: slot index, or -1 - k for the k-th
+  // literal of this step.
+  std::vector<std::vector<int>> input_slots;
+  std::vector<int> flat_slots;  // the same, flattened (prepared kernels' binding indices)
+  std::vector<RtValue> literals;
+  // Attributes whose value is a weight-file blob (iOS16/17 constexpr parameters).
+  OpContext::AttributeConstants attribute_constants;
+  std::vector<int> output_slots;
+  std::vector<CompiledBlock> blocks;
+  std::vector<int> release_after;  // slots whose last use is this step (top level)
+  uint32_t hints = 0;              // OpContext::Hint flags proven safe at load
+  // Prepared kernels, dynamic runs: the input layouts the kernel was last reshaped for.
+  std::vector<TensorMeta> shaped_for;
+  std::vector<ReshapeContext::OutputSpec> specs;
+  size_t scratch_bytes = 0;
+  bool declined = false;  // the prepared kernel declined these inputs: run the simple kernel
+  // Profiling.
+  double milliseconds = 0;
+  int64_t calls = 0;
+
+  bool runs_prepared() const { return prepared && !declined; }
+  const RtValue& input(const std::vector<RtValue>& env, int code) const {
+    return code < 0 ? literals[static_cast<size_t>(-code - 1)] : env[static_cast<size_t>(code)];
+  }
+};
+
+// What a recorded (dynamic) run learned about each value: which buffer it lives in, where,
+// and how it is laid out.
+struct FunctionExecutor::Recording {
+  enum class Kind { kArena, kInput, kState, kConstant, kForeign };
+  struct Buffer {
+    Kind kind = Kind::kForeign;
+    int index = -1;   // kArena: step; kInput/kState: position; kConstant: slot or literal
+    size_t bytes = 0;  // kArena: bytes asked for
+    const std::byte* base = nullptr;  // the buffer's first byte
+  };
+  struct Value {
+    bool produced = false;
+    int buffer = -1;
+    int64_t byte_offset = 0;
+    DType dtype = DType::kFloat32;
+    std::vector<int64_t> shape, strides;
+  };
+  std::vector<Buffer> buffers;
+  std::vector<Value> values;     // by slot
+  std::vector<size_t> scratch;   // by top-level step
+  std::vector<int> literal_buffers;  // filled lazily: (step, literal) -> buffer (unused)
+  bool plannable = true;
+  std::string why_not;
+
+  int add_buffer(Buffer b) {
+    buffers.push_back(b);
+    return static_cast<int>(buffers.size()) - 1;
+  }
+  // Records `t` in `slot`, living in `buffer`.
+  void note(int slot, const Tensor& t, int buffer) {
+    Value& v = values[static_cast<size_t>(slot)];
+    v.produced = true;
+    v.buffer = buffer;
+    v.dtype = t.dtype();
+    v.shape = t.shape();
+    v.strides = t.strides();
+    v.byte_offset = buffer >= 0 && buffers[static_cast<size_t>(buffer)].base
+                        ? static_cast<const std::byte*>(t.data()) -
+                              buffers[static_cast<size_t>(buffer)].base
+                        : 0;
+  }
+};
+
+// A memory plan for one input signature, and the prebound values that replay it.
+struct FunctionExecutor::Plan {
+  std::vector<int64_t> signature;
+  std::shared_ptr<Storage> arena;
+  std::vector<RtValue> env;  // persistent: arena values and views are prebuilt
+  struct Expected {          // simple kernels' outputs, checked after each replayed run
+    bool check = false;
+    const std::byte* data = nullptr;
+    std::vector<int64_t> shape, strides;
+    DType dtype = DType::kFloat32;
+  };
+  struct StepBinding {
+    std::vector<const RtValue*> inputs;  // per flat binding
+    std::vector<Tensor*> outputs;
+    std::byte* scratch = nullptr;
+    std::vector<Expected> expected;      // simple kernels
+    // Prepared views of values whose address changes per run (outputs of simple kernels
+    // that allocate for themselves): rebuilt before the step runs.
+    std::vector<size_t> dynamic_views;   // output indices
+  };
+  std::vector<StepBinding> steps;
+  std::vector<int> input_slots;  // function input k -> its slot (an arena copy)
+  struct StateView {
+    int slot, state;
+    int64_t byte_offset;
+    std::vector<int64_t> shape, strides;
+    DType dtype;
+  };
+  std::vector<StateView> state_views;
+  std::vector<const std::byte*> bound_states;
+  std::vector<std::vector<ReshapeContext::OutputSpec>> specs;  // prepared steps
+  std::vector<bool> declined;  // per step, as recorded
+  std::vector<size_t> scratch;  // per step, as recorded
+  size_t arena_bytes = 0;
+};
+
+// Hands simple kernels their planned buffers during a replay.
+class PlannedAllocator : public BufferAllocator {
+ public:
+  explicit PlannedAllocator(RecyclingAllocator& fallback) : fallback_(fallback) {}
+  void start(const std::vector<Tensor>* planned) {
+    planned_ = planned;
+    mismatch_ = false;
+  }
+  Tensor allocate(size_t output, const std::vector<int64_t>& shape, DType dtype) override {
+    if (planned_ && output < planned_->size()) {
+      const Tensor& t = (*planned_)[output];
+      if (t.numel() >= 0 && t.dtype() == dtype && t.shape() == shape && t.data() != nullptr) {
+        return t;
+      }
+    }
+    mismatch_ = true;
+    return fallback_.allocate(output, shape, dtype);
+  }
+  bool mismatch() const { return mismatch_; }
+
+ private:
+  RecyclingAllocator& fallback_;
+  const std::vector<Tensor>* planned_ = nullptr;
+  bool mismatch_ = false;
+};
+
+// ---------------------------------------------------------------------------------------
+// Load
+
 FunctionExecutor::FunctionExecutor(const format::ModelAsset& asset, const mil::Function& function,
-                                   const KernelRegistry& registry, ThreadPool& pool)
+                                   const KernelRegistry& registry, std::shared_ptr<ThreadPool> pool,
+                                   ExecutorOptions options)
     : asset_(asset),
       function_(function),
       registry_(registry),
-      pool_(pool),
+      pool_(std::move(pool)),
+      options_(options),
       allocator_(std::make_unique<RecyclingAllocator>()) {
   const auto missing = unsupported_ops(function, registry);
   if (!missing.empty()) {
@@ -102,10 +364,72 @@ FunctionExecutor::FunctionExecutor(const format::ModelAsset& asset, const mil::F
     fail(ErrorCode::kUnsupported, "function '", function.name,
          "' uses ops the native runtime does not support: ", type_list, " — ", list);
   }
-  main_ = compile_block(function.block, function.inputs);
-  fold_constants(main_);
-  plan_releases(main_);
-  plan_state_aliasing(main_);
+  for (const auto& input : function.inputs) {
+    (input.type.kind == mil::Type::Kind::kState ? state_order_ : input_order_).push_back(&input);
+  }
+  program_ = &function_;
+  if (options_.fusion && options_.prepared_kernels) {  // fused ops only have prepared kernels
+    auto copy = std::make_unique<mil::Function>(function_);
+    if (fusion::fuse(*copy)) {
+      rewritten_ = std::move(copy);
+      program_ = rewritten_.get();
+    }
+  }
+  main_ = std::make_unique<CompiledBlock>(compile_block(program_->block, program_->inputs));
+  fold_constants(*main_);
+  plan_releases(*main_);
+  if (options_.prepared_kernels) create_prepared_kernels(*main_);
+
+  // State aliasing proofs (top-level ops).
+  std::set<int> state_slots;
+  for (size_t i = 0; i < program_->inputs.size(); ++i) {
+    if (program_->inputs[i].type.kind == mil::Type::Kind::kState)
+      state_slots.insert(main_->input_slots[i]);
+  }
+  std::vector<int> uses(slots_.size(), 0);
+  std::function<void(const CompiledBlock&)> count = [&](const CompiledBlock& b) {
+    for (const auto& step : b.steps) {
+      for (const auto& bindings : step.input_slots) {
+        for (int s : bindings) {
+          if (s >= 0) ++uses[static_cast<size_t>(s)];
+        }
+      }
+      for (const auto& nested : step.blocks) count(nested);
+    }
+    for (int s : b.output_slots) ++uses[static_cast<size_t>(s)];
+  };
+  count(*main_);
+  std::vector<AliasingStep> aliasing;
+  for (const Step& step : main_->steps) {
+    AliasingStep a;
+    const auto slot_of = [&](const std::string& param) {
+      size_t index = 0;
+      for (const auto& [name, arg] : step.op->inputs) {
+        if (name == param) {
+          const auto& bindings = step.input_slots[index];
+          return bindings.size() == 1 ? bindings[0] : -1;
+        }
+        ++index;
+      }
+      return -1;
+    };
+    if (step.op->type == "read_state") {
+      a.kind = AliasingStep::Kind::kReadState;
+      a.state = slot_of("input");
+    } else if (step.op->type == "write_state") {
+      a.kind = AliasingStep::Kind::kWriteState;
+      a.state = slot_of("input");
+      a.data = slot_of("data");
+    } else if (step.def && !step.def->update_input.empty()) {
+      a.kind = AliasingStep::Kind::kUpdate;
+      a.target = slot_of(step.def->update_input);
+    }
+    a.output = step.output_slots.empty() ? -1 : step.output_slots[0];
+    a.has_blocks = !step.blocks.empty();
+    aliasing.push_back(a);
+  }
+  const auto hints = prove_state_aliasing(aliasing, state_slots, last_use_, uses);
+  for (size_t i = 0; i < hints.size(); ++i) main_->steps[i].hints = hints[i];
 }
 
 FunctionExecutor::~FunctionExecutor() = default;
@@ -178,7 +502,8 @@ FunctionExecutor::CompiledBlock FunctionExecutor::compile_block(
     }
     Step step;
     step.op = &op;
-    step.kernel = registry_.find(op.type);
+    step.def = registry_.find_def(op.type);
+    step.kernel = step.def ? step.def->simple : nullptr;
     for (const auto& [param, arg] : op.inputs) {
       std::vector<int> bindings;
       for (const auto& b : arg.bindings) {
@@ -188,6 +513,7 @@ FunctionExecutor::CompiledBlock FunctionExecutor::compile_block(
         } else {
           bindings.push_back(slot(b.name, false));
         }
+        step.flat_slots.push_back(bindings.back());
       }
       step.input_slots.push_back(std::move(bindings));
     }
@@ -197,6 +523,7 @@ FunctionExecutor::CompiledBlock FunctionExecutor::compile_block(
                                          make_constant(value, op_label(op) + " attribute " + name));
       }
     }
+    if (!op.blocks.empty()) has_nested_blocks_ = true;
     ++nesting_;
     for (const auto& nested : op.blocks)
       step.blocks.push_back(compile_block(nested, nested.inputs));
@@ -206,64 +533,6 @@ FunctionExecutor::CompiledBlock FunctionExecutor::compile_block(
   }
   for (const auto& name : block.outputs) compiled.output_slots.push_back(slot(name, false));
   return compiled;
-}
-
-void FunctionExecutor::execute_step(Step& step, std::vector<RtValue>& env,
-                                    BufferAllocator& allocator) {
-  std::vector<std::vector<const RtValue*>> inputs;
-  inputs.reserve(step.input_slots.size());
-  size_t param = 0;
-  for (const auto& bindings : step.input_slots) {
-    std::vector<const RtValue*> values;
-    for (int s : bindings) {
-      const RtValue* v =
-          s < 0 ? &step.literals[static_cast<size_t>(-s - 1)] : &env[static_cast<size_t>(s)];
-      if (!v->set) {
-        auto it = step.op->inputs.begin();
-        std::advance(it, static_cast<long>(param));
-        fail(ErrorCode::kInternal, op_label(*step.op), ": input '", it->first, "' has no value");
-      }
-      values.push_back(v);
-    }
-    inputs.push_back(std::move(values));
-    ++param;
-  }
-  std::vector<RtValue> outputs(step.output_slots.size());
-  OpContext::BlockRunner runner = [&](size_t index, const std::vector<RtValue>& block_inputs) {
-    return execute_block(step.blocks.at(index), env, allocator, block_inputs, false);
-  };
-  OpContext ctx(*step.op, std::move(inputs), outputs, allocator, pool_, runner);
-  ctx.set_hints(step.hints);
-  ctx.set_attribute_constants(&step.attribute_constants);
-  step.kernel(ctx);
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    if (!outputs[i].set) {
-      fail(ErrorCode::kInternal, op_label(*step.op), ": kernel produced no output #", i);
-    }
-    env[static_cast<size_t>(step.output_slots[i])] = std::move(outputs[i]);
-  }
-}
-
-std::vector<RtValue> FunctionExecutor::execute_block(CompiledBlock& block,
-                                                     std::vector<RtValue>& env,
-                                                     BufferAllocator& allocator,
-                                                     const std::vector<RtValue>& inputs,
-                                                     bool release) {
-  if (inputs.size() != block.input_slots.size()) {
-    fail(ErrorCode::kInvalidArgument, "a nested block takes ", block.input_slots.size(),
-         " inputs, got ", inputs.size());
-  }
-  for (size_t i = 0; i < inputs.size(); ++i)
-    env[static_cast<size_t>(block.input_slots[i])] = inputs[i];
-  for (auto& step : block.steps) {
-    execute_step(step, env, allocator);
-    if (release) {
-      for (int s : step.release_after) env[static_cast<size_t>(s)] = RtValue{};
-    }
-  }
-  std::vector<RtValue> outputs;
-  for (int s : block.output_slots) outputs.push_back(env[static_cast<size_t>(s)]);
-  return outputs;
 }
 
 void FunctionExecutor::fold_constants(CompiledBlock& block) {
@@ -284,10 +553,56 @@ void FunctionExecutor::fold_constants(CompiledBlock& block) {
       remaining.push_back(std::move(step));
       continue;
     }
-    execute_step(step, env, heap);
-    for (int s : step.output_slots) constants_[static_cast<size_t>(s)].constant = true;
+    std::vector<std::vector<const RtValue*>> inputs;
+    for (const auto& bindings : step.input_slots) {
+      std::vector<const RtValue*> values;
+      for (int s : bindings) values.push_back(&step.input(env, s));
+      inputs.push_back(std::move(values));
+    }
+    std::vector<RtValue> outputs(step.output_slots.size());
+    OpContext ctx(*step.op, std::move(inputs), outputs, heap, *pool_);
+    ctx.set_attribute_constants(&step.attribute_constants);
+    step.kernel(ctx);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (!outputs[i].set) {
+        fail(ErrorCode::kInternal, op_label(*step.op), ": kernel produced no output #", i);
+      }
+      outputs[i].constant = true;
+      constants_[static_cast<size_t>(step.output_slots[i])] = std::move(outputs[i]);
+    }
   }
   block.steps = std::move(remaining);
+}
+
+void FunctionExecutor::create_prepared_kernels(CompiledBlock& block) {
+  static const RtValue kRuntimeValue;  // stands for bindings known only at run time
+  HeapAllocator heap;
+  for (Step& step : block.steps) {
+    if (!step.def || !step.def->prepared || !step.blocks.empty()) continue;
+    std::vector<std::vector<const RtValue*>> inputs;
+    std::vector<int> first;
+    std::vector<const RtValue*> flat;
+    for (const auto& bindings : step.input_slots) {
+      first.push_back(static_cast<int>(flat.size()));
+      std::vector<const RtValue*> values;
+      for (int s : bindings) {
+        const RtValue* v = &step.input(constants_, s);
+        if (!(v->set && v->constant)) v = &kRuntimeValue;
+        values.push_back(v);
+        flat.push_back(v->set ? v : nullptr);
+      }
+      inputs.push_back(std::move(values));
+    }
+    std::vector<RtValue> outputs(step.output_slots.size());
+    OpContext params(*step.op, std::move(inputs), outputs, heap, *pool_);
+    params.set_attribute_constants(&step.attribute_constants);
+    const KernelInit init(params, std::move(first), std::move(flat));
+    try {
+      step.prepared = step.def->prepared(init);
+    } catch (const Error& e) {
+      fail(e.code(), op_label(*step.op), ": ", e.what());
+    }
+  }
 }
 
 namespace {
@@ -330,138 +645,621 @@ void FunctionExecutor::plan_releases(CompiledBlock& block) {
   }
 }
 
-// ANEMLL-style KV updates (read_state -> slice_update -> write_state) would otherwise copy the
-// whole cache three times per layer. Proves, at load, when the read can alias the state and the
-// update can be done in place; only top-level ops are considered.
-void FunctionExecutor::plan_state_aliasing(CompiledBlock& block) {
-  std::set<int> state_slots;
-  for (size_t i = 0; i < function_.inputs.size(); ++i) {
-    if (function_.inputs[i].type.kind == mil::Type::Kind::kState)
-      state_slots.insert(block.input_slots[i]);
+std::vector<std::string> FunctionExecutor::op_types() const {
+  std::vector<std::string> types;
+  for (const Step& step : main_->steps) types.push_back(step.op->type);
+  return types;
+}
+
+int FunctionExecutor::prepared_op_count() const {
+  int n = 0;
+  for (const Step& step : main_->steps) n += step.prepared ? 1 : 0;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Dynamic execution
+
+void FunctionExecutor::execute_step(Step& step, std::vector<RtValue>& env,
+                                    RecyclingAllocator& allocator, Recording* recording,
+                                    size_t step_index) {
+  if (step.prepared && execute_prepared_dynamic(step, env, allocator, recording, step_index)) {
+    return;
   }
-  if (state_slots.empty()) return;
-  const auto param_slot = [](const Step& step, const char* param) -> int {
-    size_t index = 0;
-    for (const auto& [name, arg] : step.op->inputs) {
-      if (name == param) {
-        const auto& bindings = step.input_slots[index];
-        return bindings.size() == 1 ? bindings[0] : -1;
+  std::vector<std::vector<const RtValue*>> inputs;
+  inputs.reserve(step.input_slots.size());
+  size_t param = 0;
+  for (const auto& bindings : step.input_slots) {
+    std::vector<const RtValue*> values;
+    for (int s : bindings) {
+      const RtValue* v = &step.input(env, s);
+      if (!v->set) {
+        auto it = step.op->inputs.begin();
+        std::advance(it, static_cast<long>(param));
+        fail(ErrorCode::kInternal, op_label(*step.op), ": input '", it->first, "' has no value");
       }
-      ++index;
+      values.push_back(v);
     }
-    return -1;
+    inputs.push_back(std::move(values));
+    ++param;
+  }
+  std::vector<RtValue> outputs(step.output_slots.size());
+  OpContext::BlockRunner runner = [&](size_t index, const std::vector<RtValue>& block_inputs) {
+    return execute_block(step.blocks.at(index), env, allocator, block_inputs, false, nullptr);
   };
-  // How many bindings (anywhere, nested blocks included) read each slot.
-  std::vector<int> uses(slots_.size(), 0);
-  std::function<void(const CompiledBlock&)> count = [&](const CompiledBlock& b) {
-    for (const auto& step : b.steps) {
-      for (const auto& bindings : step.input_slots) {
-        for (int s : bindings) {
-          if (s >= 0) ++uses[static_cast<size_t>(s)];
-        }
-      }
-      for (const auto& nested : step.blocks) count(nested);
+  OpContext ctx(*step.op, std::move(inputs), outputs, allocator, *pool_, runner);
+  ctx.set_hints(step.hints);
+  ctx.set_attribute_constants(&step.attribute_constants);
+  if (recording) allocator.start_log();
+  step.kernel(ctx);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (!outputs[i].set) {
+      fail(ErrorCode::kInternal, op_label(*step.op), ": kernel produced no output #", i);
     }
-    for (int s : b.output_slots) ++uses[static_cast<size_t>(s)];
-  };
-  count(block);
-  const size_t n = block.steps.size();
-  const auto is = [&](size_t i, const char* type) { return block.steps[i].op->type == type; };
-  // A write to `state` (or a read of it, when `reads`) at a step in (from, to).
-  const auto touched = [&](int state, size_t from, size_t to, bool reads) {
-    for (size_t j = from + 1; j < std::min(to, n); ++j) {
-      if ((is(j, "write_state") || (reads && is(j, "read_state"))) &&
-          param_slot(block.steps[j], "input") == state) {
-        return true;
+    env[static_cast<size_t>(step.output_slots[i])] = std::move(outputs[i]);
+  }
+  if (!recording) return;
+  // Which buffer each output lives in: one handed out for it, or an input's.
+  const auto& log = allocator.stop_log();
+  recording->scratch[step_index] = 0;
+  for (size_t i = 0; i < step.output_slots.size(); ++i) {
+    const int out_slot = step.output_slots[i];
+    const RtValue& v = env[static_cast<size_t>(out_slot)];
+    int buffer = -1;
+    if (!v.compressed && v.tensor.storage()) {
+      // Tensors on one buffer share its first byte (Storage objects may differ: from_blob).
+      const std::byte* base = v.tensor.storage()->data();
+      for (const auto& h : log) {
+        if (h.output == i && h.base == base) {
+          Recording::Buffer b;
+          b.kind = Recording::Kind::kArena;
+          b.index = static_cast<int>(step_index);
+          b.bytes = h.bytes;
+          b.base = base;
+          buffer = recording->add_buffer(b);
+        }
       }
-      if (!block.steps[j].blocks.empty()) return true;  // nested code: be conservative
+      if (buffer < 0) {
+        for (int s : step.flat_slots) {
+          if (s < 0) continue;
+          const int source = recording->values[static_cast<size_t>(s)].buffer;
+          if (source >= 0 && recording->buffers[static_cast<size_t>(source)].base == base) {
+            buffer = source;
+            break;
+          }
+        }
+      }
     }
-    return false;
-  };
-  std::map<int, int> alias_of;  // read_state output slot -> state slot
-  for (size_t i = 0; i < n; ++i) {
-    Step& step = block.steps[i];
-    if (step.op->type == "read_state") {
-      const int state = param_slot(step, "input");
-      const int out = step.output_slots.empty() ? -1 : step.output_slots[0];
-      if (!state_slots.count(state) || out < 0) continue;
-      const long last = last_use_[static_cast<size_t>(out)];
-      if (last < 0 || !touched(state, i, static_cast<size_t>(last) + 1, false)) {
-        step.hints |= OpContext::kAliasStateRead;
-        alias_of[out] = state;
-      }
-    } else if (step.op->type == "slice_update") {
-      const int x = param_slot(step, "x");
-      const auto alias = alias_of.find(x);
-      if (alias == alias_of.end() || last_use_[static_cast<size_t>(x)] != static_cast<long>(i))
-        continue;
-      const int state = alias->second;
-      // The result must flow, through single-use slice_updates, into a write_state of the same
-      // state, with no read of that state on the way.
-      bool flows_to_write = false;
-      int value = step.output_slots[0];
-      size_t at = i;
-      for (int hops = 0; hops < 64; ++hops) {
-        const long w = last_use_[static_cast<size_t>(value)];
-        if (uses[static_cast<size_t>(value)] != 1 || w <= static_cast<long>(at) ||
-            w >= static_cast<long>(n) || touched(state, at, static_cast<size_t>(w), true)) {
-          break;
-        }
-        const Step& next = block.steps[static_cast<size_t>(w)];
-        if (next.op->type == "write_state" && param_slot(next, "input") == state &&
-            param_slot(next, "data") == value) {
-          flows_to_write = true;
-          break;
-        }
-        if (next.op->type != "slice_update" || param_slot(next, "x") != value) break;
-        value = next.output_slots[0];
-        at = static_cast<size_t>(w);
-      }
-      if (!flows_to_write) continue;
-      // No other alias of this state may still be alive: it would see the early write.
-      bool other_alive = false;
-      for (const auto& [slot, s] : alias_of) {
-        if (slot != x && s == state &&
-            last_use_[static_cast<size_t>(slot)] >= static_cast<long>(i)) {
-          other_alive = true;
-        }
-      }
-      if (other_alive) continue;
-      alias_of[step.output_slots[0]] = state;  // the in-place result is the state's memory
-      step.hints |= OpContext::kUpdateInPlace;
+    if (buffer < 0) {
+      Recording::Buffer b;
+      b.kind = Recording::Kind::kForeign;
+      buffer = recording->add_buffer(b);
     }
+    recording->note(out_slot, v.tensor, buffer);
   }
 }
 
-std::vector<Tensor> FunctionExecutor::run(const std::map<std::string, Tensor>& inputs,
-                                          const std::map<std::string, Tensor>& states) {
+bool FunctionExecutor::execute_prepared_dynamic(Step& step, std::vector<RtValue>& env,
+                                                RecyclingAllocator& allocator,
+                                                Recording* recording, size_t step_index) {
+  std::vector<const RtValue*> inputs;
+  inputs.reserve(step.flat_slots.size());
+  for (int s : step.flat_slots) {
+    const RtValue* v = &step.input(env, s);
+    if (!v->set) fail(ErrorCode::kInternal, op_label(*step.op), ": an input has no value");
+    inputs.push_back(v);
+  }
+  bool same = step.shaped_for.size() == inputs.size() && !step.specs.empty();
+  for (size_t b = 0; same && b < inputs.size(); ++b) same = step.shaped_for[b] == meta_of(*inputs[b]);
+  if (!same) {
+    step.specs.assign(step.output_slots.size(), {});
+    step.scratch_bytes = 0;
+    reshape_step(step, inputs);
+    reshaped_for_ = nullptr;
+  }
+  if (step.declined) return false;
+  if (recording) allocator.start_log();
+  std::vector<Tensor*> outputs;
+  for (size_t i = 0; i < step.specs.size(); ++i) {
+    const auto& spec = step.specs[i];
+    RtValue& out = env[static_cast<size_t>(step.output_slots[i])];
+    if (spec.view) {
+      const Tensor& source = inputs[static_cast<size_t>(spec.source)]->tensor;
+      out = RtValue::of(source.as_strided(spec.shape, spec.strides,
+                                          source.storage_offset() + spec.offset));
+    } else {
+      out = RtValue::of(allocator.allocate(i, spec.shape, spec.dtype));
+    }
+    outputs.push_back(&out.tensor);
+  }
+  std::shared_ptr<Storage> scratch;
+  if (step.scratch_bytes) scratch = allocator.buffer(step.scratch_bytes);
+  RunContext ctx(inputs.data(), outputs.data(), *pool_, scratch ? scratch->data() : nullptr);
+  step.prepared->run(ctx);
+  if (!recording) return true;
+  const auto& log = allocator.stop_log();
+  recording->scratch[step_index] = step.scratch_bytes;
+  for (size_t i = 0; i < step.specs.size(); ++i) {
+    const auto& spec = step.specs[i];
+    const int out_slot = step.output_slots[i];
+    int buffer = -1;
+    if (spec.view) {
+      const int s = step.flat_slots[static_cast<size_t>(spec.source)];
+      if (s >= 0) {
+        buffer = recording->values[static_cast<size_t>(s)].buffer;
+      } else {
+        Recording::Buffer b;  // a view of a literal
+        b.kind = Recording::Kind::kConstant;
+        b.index = s;
+        b.base = inputs[static_cast<size_t>(spec.source)]->tensor.storage()->data();
+        buffer = recording->add_buffer(b);
+      }
+    } else {
+      for (const auto& h : log) {
+        if (h.output != i) continue;
+        Recording::Buffer b;
+        b.kind = Recording::Kind::kArena;
+        b.index = static_cast<int>(step_index);
+        b.bytes = h.bytes;
+        b.base = h.base;
+        buffer = recording->add_buffer(b);
+      }
+    }
+    recording->note(out_slot, env[static_cast<size_t>(out_slot)].tensor, buffer);
+  }
+  return true;
+}
+
+void FunctionExecutor::reshape_step(Step& step, const std::vector<const RtValue*>& inputs) {
+  step.specs.assign(step.output_slots.size(), {});
+  step.scratch_bytes = 0;
+  ReshapeContext ctx(*step.op, inputs, step.specs, step.scratch_bytes, step.hints,
+                     pool_->size());
+  step.prepared->reshape(ctx);
+  step.declined = ctx.declined();
+  for (size_t i = 0; !step.declined && i < step.specs.size(); ++i) {
+    if (!step.specs[i].defined) {
+      fail(ErrorCode::kInternal, op_label(*step.op), ": reshape left output #", i, " undefined");
+    }
+  }
+  step.shaped_for.clear();
+  for (const RtValue* v : inputs) step.shaped_for.push_back(meta_of(*v));
+}
+
+std::vector<RtValue> FunctionExecutor::execute_block(CompiledBlock& block,
+                                                     std::vector<RtValue>& env,
+                                                     RecyclingAllocator& allocator,
+                                                     const std::vector<RtValue>& inputs,
+                                                     bool top_level, Recording* recording) {
+  if (inputs.size() != block.input_slots.size()) {
+    fail(ErrorCode::kInvalidArgument, "a nested block takes ", block.input_slots.size(),
+         " inputs, got ", inputs.size());
+  }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    env[static_cast<size_t>(block.input_slots[i])] = inputs[i];
+  for (size_t i = 0; i < block.steps.size(); ++i) {
+    Step& step = block.steps[i];
+    if (profiling_ && top_level) {
+      const auto start = std::chrono::steady_clock::now();
+      execute_step(step, env, allocator, recording, i);
+      step.milliseconds += std::chrono::duration<double, std::milli>(
+                               std::chrono::steady_clock::now() - start)
+                               .count();
+      ++step.calls;
+    } else {
+      execute_step(step, env, allocator, top_level ? recording : nullptr, i);
+    }
+    if (top_level) {
+      for (int s : step.release_after) env[static_cast<size_t>(s)] = RtValue{};
+    }
+  }
+  std::vector<RtValue> outputs;
+  for (int s : block.output_slots) outputs.push_back(env[static_cast<size_t>(s)]);
+  return outputs;
+}
+
+void FunctionExecutor::run_dynamic(std::span<const Tensor* const> inputs,
+                                   std::span<Tensor* const> states, std::vector<Tensor>& outputs,
+                                   Recording* recording) {
   std::vector<RtValue> env = constants_;
   std::vector<RtValue> block_inputs;
-  for (const auto& input : function_.inputs) {
-    const bool is_state = input.type.kind == mil::Type::Kind::kState;
-    const auto& source = is_state ? states : inputs;
-    const auto it = source.find(input.name);
-    if (it == source.end()) {
-      fail(ErrorCode::kInvalidArgument, "function '", function_.name, "': no value for ",
-           is_state ? "state '" : "input '", input.name, "'");
+  size_t next_input = 0, next_state = 0;
+  if (recording) {
+    recording->values.assign(slots_.size(), {});
+    recording->scratch.assign(main_->steps.size(), 0);
+    for (size_t s = 0; s < constants_.size(); ++s) {
+      if (!constants_[s].set || constants_[s].compressed || !constants_[s].tensor.storage()) continue;
+      Recording::Buffer b;
+      b.kind = Recording::Kind::kConstant;
+      b.index = static_cast<int>(s);
+      b.base = constants_[s].tensor.storage()->data();
+      recording->note(static_cast<int>(s), constants_[s].tensor, recording->add_buffer(b));
     }
-    block_inputs.push_back(RtValue::of(it->second));
   }
-  std::vector<RtValue> outs = execute_block(main_, env, *allocator_, block_inputs, true);
-  std::vector<Tensor> result;
-  for (size_t i = 0; i < outs.size(); ++i) {
-    const RtValue& v = outs[i];
-    // Constants and state memory must not escape as writable outputs: copy them.
-    const bool aliases = v.constant || v.compressed;
-    Tensor t = aliases ? v.dense().clone() : v.tensor;
-    for (const auto& [name, state] : states) {
-      if (t.shares_storage_with(state)) t = t.clone();
+  for (size_t i = 0; i < program_->inputs.size(); ++i) {
+    const bool is_state = program_->inputs[i].type.kind == mil::Type::Kind::kState;
+    const Tensor& t = is_state ? *states[next_state] : *inputs[next_input];
+    block_inputs.push_back(RtValue::of(t));
+    if (recording) {
+      Recording::Buffer b;
+      b.kind = is_state ? Recording::Kind::kState : Recording::Kind::kInput;
+      b.index = static_cast<int>(is_state ? next_state : next_input);
+      b.bytes = t.nbytes();
+      b.base = t.storage() ? t.storage()->data() : nullptr;
+      recording->note(main_->input_slots[i], t, recording->add_buffer(b));
     }
-    result.push_back(std::move(t));
+    (is_state ? next_state : next_input)++;
   }
-  return result;
+  std::vector<RtValue> outs =
+      execute_block(*main_, env, *allocator_, block_inputs, true, recording);
+  outputs.resize(outs.size());
+  for (size_t i = 0; i < outs.size(); ++i) outputs[i] = outs[i].dense();
+  peak_bytes_ = allocator_->total_bytes();
 }
 
-int64_t FunctionExecutor::peak_activation_bytes() const { return allocator_->total_bytes(); }
+// ---------------------------------------------------------------------------------------
+// Memory plans
+
+std::unique_ptr<FunctionExecutor::Plan> FunctionExecutor::build_plan(
+    const Recording& rec, std::span<const Tensor* const> inputs, std::span<Tensor* const> states) {
+  using Kind = Recording::Kind;
+  const auto& steps = main_->steps;
+  const int64_t n = static_cast<int64_t>(steps.size());
+  auto plan = std::make_unique<Plan>();
+
+  // 1. Buffers that go into the arena: every kArena buffer and every function input (copied
+  //    in at the start of a replay), plus scratch. Lifetimes from the values living in them.
+  std::vector<int> arena_index(rec.buffers.size(), -1);
+  std::vector<BufferLifetime> lifetimes;
+  for (size_t b = 0; b < rec.buffers.size(); ++b) {
+    const auto& buffer = rec.buffers[b];
+    if (buffer.kind == Kind::kArena) {
+      arena_index[b] = static_cast<int>(lifetimes.size());
+      lifetimes.push_back({buffer.bytes, buffer.index, buffer.index});
+    } else if (buffer.kind == Kind::kInput) {
+      arena_index[b] = static_cast<int>(lifetimes.size());
+      const Tensor& t = *inputs[static_cast<size_t>(buffer.index)];
+      lifetimes.push_back({t.nbytes(), -1, -1});
+    }
+  }
+  for (size_t s = 0; s < rec.values.size(); ++s) {
+    const auto& v = rec.values[s];
+    if (!v.produced || v.buffer < 0) continue;
+    const int a = arena_index[static_cast<size_t>(v.buffer)];
+    if (a < 0) continue;
+    // Values (views included) keep their buffer until their last use.
+    int64_t last = last_use_[s];
+    if (last < 0) last = rec.buffers[static_cast<size_t>(v.buffer)].index;
+    lifetimes[static_cast<size_t>(a)].last = std::max(lifetimes[static_cast<size_t>(a)].last, last);
+  }
+  // 2. In place: a prepared op whose kernel can overwrite a dying input of its output's size.
+  std::vector<int> merged_into(lifetimes.size(), -1);
+  const auto root = [&](int a) {
+    while (merged_into[static_cast<size_t>(a)] >= 0) a = merged_into[static_cast<size_t>(a)];
+    return a;
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    const Step& step = steps[static_cast<size_t>(i)];
+    if (!step.runs_prepared() || step.output_slots.empty()) continue;
+    const int b = step.prepared->in_place_input();
+    if (b < 0 || static_cast<size_t>(b) >= step.flat_slots.size()) continue;
+    const int in_slot = step.flat_slots[static_cast<size_t>(b)];
+    if (in_slot < 0) continue;
+    const auto& in = rec.values[static_cast<size_t>(in_slot)];
+    const auto& out = rec.values[static_cast<size_t>(step.output_slots[0])];
+    if (!in.produced || !out.produced || in.buffer < 0 || out.buffer < 0) continue;
+    const int ia = arena_index[static_cast<size_t>(in.buffer)];
+    const int oa = arena_index[static_cast<size_t>(out.buffer)];
+    if (ia < 0 || oa < 0 || ia == oa) continue;
+    if (rec.buffers[static_cast<size_t>(out.buffer)].kind != Kind::kArena) continue;
+    if (in.shape != out.shape || in.dtype != out.dtype || in.byte_offset != 0 ||
+        in.strides != dense_strides(in.shape)) {
+      continue;
+    }
+    const int r = root(ia);
+    if (lifetimes[static_cast<size_t>(r)].last != i ||
+        lifetimes[static_cast<size_t>(r)].bytes < lifetimes[static_cast<size_t>(oa)].bytes) {
+      continue;
+    }
+    merged_into[static_cast<size_t>(oa)] = r;
+    lifetimes[static_cast<size_t>(r)].last =
+        std::max(lifetimes[static_cast<size_t>(r)].last, lifetimes[static_cast<size_t>(oa)].last);
+  }
+  std::vector<BufferLifetime> placed;
+  std::vector<int> placed_index(lifetimes.size(), -1);
+  for (size_t a = 0; a < lifetimes.size(); ++a) {
+    if (merged_into[a] >= 0) continue;
+    placed_index[a] = static_cast<int>(placed.size());
+    placed.push_back(lifetimes[a]);
+  }
+  std::vector<int> scratch_index(steps.size(), -1);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (rec.scratch[i] == 0) continue;
+    scratch_index[i] = static_cast<int>(placed.size());
+    placed.push_back({rec.scratch[i], static_cast<int64_t>(i), static_cast<int64_t>(i)});
+  }
+  const ArenaLayout layout = place_buffers(placed);
+  plan->arena = Storage::allocate(std::max<size_t>(layout.total_bytes, 64));
+  plan->arena_bytes = layout.total_bytes;
+  std::byte* const arena = plan->arena->data();
+  const auto buffer_base = [&](int buffer) -> std::byte* {
+    const int a = arena_index[static_cast<size_t>(buffer)];
+    return arena + layout.offsets[static_cast<size_t>(placed_index[static_cast<size_t>(root(a))])];
+  };
+
+  // 3. Prebuilt values.
+  plan->env = constants_;
+  const auto keep = std::static_pointer_cast<void>(plan->arena);
+  for (size_t s = 0; s < rec.values.size(); ++s) {
+    const auto& v = rec.values[s];
+    if (!v.produced || v.buffer < 0) continue;
+    const auto& buffer = rec.buffers[static_cast<size_t>(v.buffer)];
+    if (arena_index[static_cast<size_t>(v.buffer)] >= 0) {
+      plan->env[s] = RtValue::of(Tensor::from_blob(buffer_base(v.buffer) + v.byte_offset, v.shape,
+                                                   v.dtype, keep, v.strides));
+    } else if (buffer.kind == Kind::kState) {
+      plan->state_views.push_back(
+          {static_cast<int>(s), buffer.index, v.byte_offset, v.shape, v.strides, v.dtype});
+    } else if (buffer.kind == Kind::kForeign) {
+      // Made by a simple kernel on memory of its own, anew each run. Until the first replay
+      // sets it, a stand-in with the recorded layout lets prepared kernels reshape.
+      plan->env[s] = RtValue::of(placeholder(v.shape, v.strides, v.dtype));
+    }
+  }
+  for (size_t i = 0; i < program_->inputs.size(); ++i) {
+    if (program_->inputs[i].type.kind != mil::Type::Kind::kState)
+      plan->input_slots.push_back(main_->input_slots[i]);
+  }
+  plan->bound_states.assign(states.size(), nullptr);
+
+  // 4. Per-step bindings.
+  plan->steps.resize(steps.size());
+  plan->specs.resize(steps.size());
+  plan->declined.resize(steps.size());
+  plan->scratch = rec.scratch;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& step = steps[i];
+    Plan::StepBinding& bind = plan->steps[i];
+    for (int s : step.flat_slots) {
+      bind.inputs.push_back(s < 0 ? &step.literals[static_cast<size_t>(-s - 1)]
+                                  : &plan->env[static_cast<size_t>(s)]);
+    }
+    for (int s : step.output_slots) bind.outputs.push_back(&plan->env[static_cast<size_t>(s)].tensor);
+    if (scratch_index[i] >= 0) {
+      bind.scratch = arena + layout.offsets[static_cast<size_t>(scratch_index[i])];
+    }
+    plan->declined[i] = step.declined;
+    if (step.runs_prepared()) {
+      plan->specs[i] = step.specs;
+      for (size_t o = 0; o < step.specs.size(); ++o) {
+        if (!step.specs[o].view) continue;
+        const int source = step.flat_slots[static_cast<size_t>(step.specs[o].source)];
+        if (source < 0) continue;
+        const auto& src = rec.values[static_cast<size_t>(source)];
+        if (src.buffer >= 0 && rec.buffers[static_cast<size_t>(src.buffer)].kind == Kind::kForeign)
+          bind.dynamic_views.push_back(o);
+      }
+    } else {
+      for (int s : step.output_slots) {
+        Plan::Expected e;
+        const auto& v = rec.values[static_cast<size_t>(s)];
+        if (v.produced && v.buffer >= 0 &&
+            rec.buffers[static_cast<size_t>(v.buffer)].kind != Kind::kForeign &&
+            rec.buffers[static_cast<size_t>(v.buffer)].kind != Kind::kState) {
+          const Tensor& t = plan->env[static_cast<size_t>(s)].tensor;
+          e.check = true;
+          e.data = static_cast<const std::byte*>(t.data());
+          e.shape = v.shape;
+          e.strides = v.strides;
+          e.dtype = v.dtype;
+        }
+        bind.expected.push_back(std::move(e));
+      }
+    }
+  }
+  plan->signature.clear();
+  return plan;
+}
+
+void FunctionExecutor::bind_plan_states(Plan& plan, std::span<Tensor* const> states) {
+  bool moved = false;
+  for (size_t k = 0; k < states.size(); ++k) {
+    const auto* data = static_cast<const std::byte*>(states[k]->data());
+    if (plan.bound_states[k] != data) moved = true;
+  }
+  if (!moved) return;
+  size_t next_state = 0;
+  for (size_t i = 0; i < program_->inputs.size(); ++i) {
+    if (program_->inputs[i].type.kind != mil::Type::Kind::kState) continue;
+    plan.env[static_cast<size_t>(main_->input_slots[i])] = RtValue::of(*states[next_state++]);
+  }
+  for (const auto& view : plan.state_views) {
+    const Tensor& state = *states[static_cast<size_t>(view.state)];
+    const int64_t offset = view.byte_offset / static_cast<int64_t>(dtype_size(view.dtype));
+    plan.env[static_cast<size_t>(view.slot)] = RtValue::of(
+        view.dtype == state.dtype()
+            ? state.as_strided(view.shape, view.strides, state.storage_offset() + offset)
+            : Tensor::from_blob(static_cast<std::byte*>(state.data()) + view.byte_offset,
+                                view.shape, view.dtype, state.storage(), view.strides));
+  }
+  for (size_t k = 0; k < states.size(); ++k)
+    plan.bound_states[k] = static_cast<const std::byte*>(states[k]->data());
+}
+
+void FunctionExecutor::reshape_for_plan(Plan& plan) {
+  if (reshaped_for_ == &plan) return;
+  for (size_t i = 0; i < main_->steps.size(); ++i) {
+    Step& step = main_->steps[i];
+    if (!step.prepared) continue;
+    const auto& inputs = plan.steps[i].inputs;
+    bool same = step.shaped_for.size() == inputs.size();
+    for (size_t b = 0; same && b < inputs.size(); ++b) same = step.shaped_for[b] == meta_of(*inputs[b]);
+    if (same) continue;
+    reshape_step(step, inputs);
+    if (step.declined != plan.declined[i] ||
+        (!step.declined && (step.specs.size() != plan.specs[i].size() ||
+                            step.scratch_bytes != plan.scratch[i]))) {
+      fail(ErrorCode::kInternal, op_label(*step.op), ": reshape disagrees with its memory plan");
+    }
+  }
+  reshaped_for_ = &plan;
+}
+
+bool FunctionExecutor::run_planned(Plan& plan, std::span<const Tensor* const> inputs,
+                                   std::span<Tensor* const> states, std::vector<Tensor>& outputs) {
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    Tensor& dst = plan.env[static_cast<size_t>(plan.input_slots[k])].tensor;
+    const Tensor& src = *inputs[k];
+    if (src.nbytes() > 0) std::memcpy(dst.data(), src.data(), src.nbytes());
+  }
+  bind_plan_states(plan, states);
+  reshape_for_plan(plan);
+  PlannedAllocator planned(*allocator_);
+  std::vector<RtValue>& env = plan.env;
+  const size_t n = main_->steps.size();
+  size_t i = 0;
+  bool ok = true;
+  for (; i < n && ok; ++i) {
+    Step& step = main_->steps[i];
+    Plan::StepBinding& bind = plan.steps[i];
+    const auto start = profiling_ ? std::chrono::steady_clock::now()
+                                  : std::chrono::steady_clock::time_point{};
+    if (step.runs_prepared()) {
+      for (size_t o : bind.dynamic_views) {
+        const auto& spec = step.specs[o];
+        const Tensor& source = bind.inputs[static_cast<size_t>(spec.source)]->tensor;
+        *bind.outputs[o] =
+            source.as_strided(spec.shape, spec.strides, source.storage_offset() + spec.offset);
+      }
+      RunContext ctx(bind.inputs.data(), bind.outputs.data(), *pool_, bind.scratch);
+      step.prepared->run(ctx);
+    } else {
+      std::vector<Tensor> expected_tensors;
+      for (size_t o = 0; o < bind.outputs.size(); ++o) {
+        expected_tensors.push_back(bind.expected[o].check ? *bind.outputs[o] : Tensor());
+      }
+      planned.start(&expected_tensors);
+      std::vector<std::vector<const RtValue*>> params;
+      size_t flat = 0;
+      for (const auto& bindings : step.input_slots) {
+        std::vector<const RtValue*> values;
+        for (size_t k = 0; k < bindings.size(); ++k) values.push_back(bind.inputs[flat++]);
+        params.push_back(std::move(values));
+      }
+      std::vector<RtValue> outs(step.output_slots.size());
+      OpContext ctx(*step.op, std::move(params), outs, planned, *pool_);
+      ctx.set_hints(step.hints);
+      ctx.set_attribute_constants(&step.attribute_constants);
+      step.kernel(ctx);
+      for (size_t o = 0; o < outs.size(); ++o) {
+        if (!outs[o].set) {
+          fail(ErrorCode::kInternal, op_label(*step.op), ": kernel produced no output #", o);
+        }
+        const Plan::Expected& e = bind.expected[o];
+        if (e.check) {
+          const Tensor& t = outs[o].tensor;
+          if (outs[o].compressed || t.data() != e.data || t.dtype() != e.dtype ||
+              t.shape() != e.shape || t.strides() != e.strides) {
+            ok = false;  // this op's result moved: finish this run dynamically
+          }
+        }
+        env[static_cast<size_t>(step.output_slots[o])] = std::move(outs[o]);
+      }
+      if (planned.mismatch()) ok = false;
+    }
+    if (profiling_) {
+      step.milliseconds +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      ++step.calls;
+    }
+  }
+  // After a mismatch: the remaining steps run dynamically on the same values.
+  for (; i < n; ++i) execute_step(main_->steps[i], env, *allocator_, nullptr, i);
+  outputs.resize(main_->output_slots.size());
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    outputs[o] = env[static_cast<size_t>(main_->output_slots[o])].dense();
+  }
+  peak_bytes_ = static_cast<int64_t>(plan.arena_bytes);
+  return ok;
+}
+
+void FunctionExecutor::run(std::span<const Tensor* const> inputs, std::span<Tensor* const> states,
+                           std::vector<Tensor>& outputs) {
+  if (inputs.size() != input_order_.size() || states.size() != state_order_.size()) {
+    fail(ErrorCode::kInvalidArgument, "function '", function_.name, "' takes ",
+         input_order_.size(), " inputs and ", state_order_.size(), " states, got ", inputs.size(),
+         " and ", states.size());
+  }
+  last_run_planned_ = false;
+  if (!options_.memory_plan || has_nested_blocks_) {
+    run_dynamic(inputs, states, outputs, nullptr);
+    return;
+  }
+  // The signature: dtype and shape of every input.
+  thread_local std::vector<int64_t> signature;
+  signature.clear();
+  for (const Tensor* t : inputs) {
+    signature.push_back(static_cast<int64_t>(t->dtype()));
+    signature.push_back(t->rank());
+    signature.insert(signature.end(), t->shape().begin(), t->shape().end());
+  }
+  for (size_t p = 0; p < plans_.size(); ++p) {
+    if (plans_[p]->signature != signature) continue;
+    if (p != 0) std::rotate(plans_.begin(), plans_.begin() + static_cast<long>(p),
+                            plans_.begin() + static_cast<long>(p) + 1);
+    Plan& plan = *plans_.front();
+    if (run_planned(plan, inputs, states, outputs)) {
+      last_run_planned_ = true;
+      return;
+    }
+    // Shapes changed from run to run: forget this plan, and after twice stop planning.
+    if (reshaped_for_ == &plan) reshaped_for_ = nullptr;
+    plans_.erase(plans_.begin());
+    ++unplannable_[signature];
+    return;
+  }
+  const auto bad = unplannable_.find(signature);
+  if (bad != unplannable_.end() && bad->second >= 2) {
+    run_dynamic(inputs, states, outputs, nullptr);
+    return;
+  }
+  Recording recording;
+  run_dynamic(inputs, states, outputs, &recording);
+  // Outputs of a recorded run are heap values; keep them, they are the caller's now.
+  auto plan = build_plan(recording, inputs, states);
+  if (!plan) return;
+  plan->signature = signature;
+  plans_.insert(plans_.begin(), std::move(plan));
+  constexpr size_t kMaxPlans = 4;
+  if (plans_.size() > kMaxPlans) {
+    if (reshaped_for_ == plans_.back().get()) reshaped_for_ = nullptr;
+    plans_.pop_back();
+  }
+}
+
+int64_t FunctionExecutor::peak_activation_bytes() const { return peak_bytes_; }
+
+void FunctionExecutor::set_profiling(bool on) {
+  profiling_ = on;
+  for (Step& step : main_->steps) {
+    step.milliseconds = 0;
+    step.calls = 0;
+  }
+}
+
+std::vector<OpProfile> FunctionExecutor::profile() const {
+  std::map<std::string, OpProfile> by_type;
+  for (const Step& step : main_->steps) {
+    if (step.calls == 0) continue;
+    OpProfile& p = by_type[step.op->type];
+    p.op_type = step.op->type;
+    p.calls += step.calls;
+    p.milliseconds += step.milliseconds;
+  }
+  std::vector<OpProfile> out;
+  for (auto& [type, p] : by_type) out.push_back(p);
+  return out;
+}
 
 }  // namespace coreml::runtime

@@ -155,6 +155,22 @@ struct Model::Impl {
   std::unique_ptr<runtime::FunctionExecutor> executor;
   Backend backend = Backend::kNative;
   PredictStats stats;
+  // Reused across predictions so that a steady loop allocates nothing.
+  std::vector<const Tensor*> bound_inputs;
+  std::vector<Tensor> converted;
+  std::vector<Tensor*> bound_states;
+  std::vector<Tensor> results;
+  // Declared shapes of the executor's inputs and states, in its order (computed once).
+  std::vector<std::vector<int64_t>> input_shapes, state_shapes;
+  std::vector<const FeatureDescription*> input_features;
+
+  void prepare_bindings() {
+    for (const auto* in : executor->input_order()) {
+      input_shapes.push_back(declared_shape(in->type.tensor));
+      input_features.push_back(feature(in->name));
+    }
+    for (const auto* in : executor->state_order()) state_shapes.push_back(declared_shape(in->type.tensor));
+  }
 
   const FeatureDescription* feature(const std::string& name) const {
     for (const auto& f : function_description.inputs) {
@@ -163,33 +179,32 @@ struct Model::Impl {
     return nullptr;
   }
 
-  std::map<std::string, Tensor> check_inputs(const Inputs& inputs, Device* device) const {
-    std::map<std::string, Tensor> bound;
-    std::string expected_names;
-    for (const auto& in : function->inputs) {
-      if (in.type.kind != mil::Type::Kind::kState) {
-        expected_names += (expected_names.empty() ? "" : ", ") + in.name;
-      }
-    }
-    for (const auto& [name, tensor] : inputs) {
-      bool known = false;
-      for (const auto& in : function->inputs) known |= in.name == name && in.type.kind != mil::Type::Kind::kState;
-      if (!known) {
-        fail(ErrorCode::kInvalidArgument, "unknown input '", name, "' (function '", function->name,
-             "' takes: ", expected_names, ")");
-      }
-    }
-    for (const auto& in : function->inputs) {
-      if (in.type.kind == mil::Type::Kind::kState) continue;
+  std::string input_names() const {
+    std::string names;
+    for (const auto* in : executor->input_order()) names += (names.empty() ? "" : ", ") + in->name;
+    return names;
+  }
+
+  // Binds `inputs` in the executor's order, converting where the model wants another dtype.
+  void bind_inputs(const Inputs& inputs, Device* device) {
+    const auto& order = executor->input_order();
+    bound_inputs.resize(order.size());
+    converted.resize(order.size());
+    size_t found = 0;
+    for (size_t k = 0; k < order.size(); ++k) {
+      const mil::NamedType& in = *order[k];
       const auto it = inputs.find(in.name);
       if (it == inputs.end()) {
-        fail(ErrorCode::kInvalidArgument, "missing input '", in.name, "' (function '", function->name,
-             "' takes: ", expected_names, ")");
+        fail(ErrorCode::kInvalidArgument, "missing input '", in.name, "' (function '",
+             function->name, "' takes: ", input_names(), ")");
       }
+      ++found;
       const Tensor& given = it->second;
       if (given.device().kind() == Device::Kind::kCuda) {
-        fail(ErrorCode::kInvalidArgument, "input '", in.name, "' is tagged ", given.device().to_string(),
-             ": CUDA memory is not accepted (the runtime computes on the CPU); copy it to the CPU first");
+        fail(ErrorCode::kInvalidArgument, "input '", in.name, "' is tagged ",
+             given.device().to_string(),
+             ": CUDA memory is not accepted (the runtime computes on the CPU); copy it to the CPU "
+             "first");
       }
       if (!given.device().is_cpu()) *device = given.device();
       const auto expected = runtime::tensor_dtype(in.type.tensor.dtype);
@@ -197,61 +212,79 @@ struct Model::Impl {
         fail(ErrorCode::kUnsupported, "input '", in.name, "' has type ",
              mil::data_type_name(in.type.tensor.dtype), ", which tensors cannot hold");
       }
-      const auto declared = declared_shape(in.type.tensor);
-      const FeatureDescription* feature_desc = feature(in.name);
-      if (!shape_allowed(feature_desc, declared, given.shape())) {
-        fail(ErrorCode::kInvalidArgument, "input '", in.name, "': got shape ", shape_text(given.shape()),
-             ", expected ", allowed_shapes_text(feature_desc, declared));
+      const FeatureDescription* feature_desc = input_features[k];
+      if (!shape_allowed(feature_desc, input_shapes[k], given.shape())) {
+        fail(ErrorCode::kInvalidArgument, "input '", in.name, "': got shape ",
+             shape_text(given.shape()), ", expected ",
+             allowed_shapes_text(feature_desc, input_shapes[k]));
       }
-      bound[in.name] = convert_input(in.name, given, *expected).contiguous().with_device(Device::cpu());
+      if (given.dtype() == *expected && given.is_contiguous() && given.device().is_cpu()) {
+        bound_inputs[k] = &given;
+        continue;
+      }
+      converted[k] = convert_input(in.name, given, *expected).contiguous();
+      if (!converted[k].device().is_cpu()) converted[k] = converted[k].with_device(Device::cpu());
+      bound_inputs[k] = &converted[k];
     }
-    return bound;
+    if (found != inputs.size()) {
+      for (const auto& [name, tensor] : inputs) {
+        bool known = false;
+        for (const auto* in : order) known |= in->name == name;
+        if (!known) {
+          fail(ErrorCode::kInvalidArgument, "unknown input '", name, "' (function '",
+               function->name, "' takes: ", input_names(), ")");
+        }
+      }
+    }
   }
 
-  std::map<std::string, Tensor> check_state(const State& state) const {
-    std::map<std::string, Tensor> bound;
-    for (const auto& in : function->inputs) {
-      if (in.type.kind != mil::Type::Kind::kState) continue;
-      const auto it = state.tensors().find(in.name);
-      if (it == state.tensors().end()) {
-        fail(ErrorCode::kInvalidArgument, "the State has no '", in.name, "' that function '", function->name,
-             "' declares; make it with make_state() of a model whose states match");
+  void bind_states(State* state) {
+    const auto& order = executor->state_order();
+    bound_states.resize(order.size());
+    if (order.empty()) return;
+    if (!state) {
+      fail(ErrorCode::kInvalidArgument, "function '", function->name,
+           "' has states: create one with make_state() and call predict(inputs, state)");
+    }
+    for (size_t k = 0; k < order.size(); ++k) {
+      const mil::NamedType& in = *order[k];
+      const auto it = state->tensors_.find(in.name);
+      if (it == state->tensors_.end()) {
+        fail(ErrorCode::kInvalidArgument, "the State has no '", in.name, "' that function '",
+             function->name, "' declares; make it with make_state() of a model whose states match");
       }
       const auto expected = runtime::tensor_dtype(in.type.tensor.dtype);
-      const auto declared = declared_shape(in.type.tensor);
-      if (!expected || it->second.dtype() != *expected || it->second.shape() != declared) {
+      const auto& declared = state_shapes[k];
+      if (!expected || it->second.dtype() != *expected || it->second.shape() != declared ||
+          !it->second.is_contiguous()) {
         fail(ErrorCode::kInvalidArgument, "state '", in.name, "': the State holds ",
              dtype_name(it->second.dtype()), " ", shape_text(it->second.shape()), ", function '",
              function->name, "' declares ", mil::data_type_name(in.type.tensor.dtype), " ",
              shape_text(declared));
       }
-      bound[in.name] = it->second;
+      bound_states[k] = &it->second;
     }
-    return bound;
   }
 
-  bool has_states() const {
-    for (const auto& in : function->inputs) {
-      if (in.type.kind == mil::Type::Kind::kState) return true;
-    }
-    return false;
-  }
-
-  Outputs run(const Inputs& inputs, const State* state) {
+  void run(const Inputs& inputs, State* state, Outputs& outputs) {
     const auto start = std::chrono::steady_clock::now();
     Device device = Device::cpu();
-    const auto bound = check_inputs(inputs, &device);
-    std::map<std::string, Tensor> states;
-    if (state) states = check_state(*state);
-    const auto values = executor->run(bound, states);
-    Outputs outputs;
-    for (size_t i = 0; i < values.size(); ++i) {
-      outputs.add(function->block.outputs[i], values[i].with_device(device));
+    bind_inputs(inputs, &device);
+    bind_states(state);
+    executor->run(bound_inputs, bound_states, results);
+    outputs.entries_.resize(results.size());
+    for (size_t i = 0; i < results.size(); ++i) {
+      outputs.entries_[i].first = function->block.outputs[i];
+      // Copy-assigned (not a temporary): the tensor's shape vectors keep their capacity.
+      if (device.is_cpu()) {
+        outputs.entries_[i].second = results[i];
+      } else {
+        outputs.entries_[i].second = results[i].with_device(device);
+      }
     }
     stats.milliseconds =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     stats.peak_activation_bytes = executor->peak_activation_bytes();
-    return outputs;
   }
 };
 
@@ -282,25 +315,51 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     for (const auto& m : impl->asset.description.weights.missing) missing += (missing.empty() ? "" : ", ") + m;
     fail(ErrorCode::kNotFound, path, ": weight file missing: ", missing, " (running the model needs it)");
   }
-  auto& pool = runtime::ThreadPool::global(options.threads);
+  if (options.threads < 0) {
+    fail(ErrorCode::kInvalidArgument, "threads must be >= 0 (0 = one per core), got ",
+         options.threads);
+  }
   try {
     impl->executor = std::make_unique<runtime::FunctionExecutor>(
-        impl->asset, *impl->function, runtime::KernelRegistry::global(), pool);
+        impl->asset, *impl->function, runtime::KernelRegistry::global(),
+        runtime::ThreadPool::shared(options.threads));
   } catch (const Error& e) {
     fail(e.code(), path, ": ", e.what());
   }
+  impl->prepare_bindings();
   return Model(std::move(impl));
 }
 
 Outputs Model::predict(const Inputs& inputs) {
-  if (impl_->has_states()) {
-    fail(ErrorCode::kInvalidArgument, "function '", impl_->function->name,
-         "' has states: create one with make_state() and call predict(inputs, state)");
-  }
-  return impl_->run(inputs, nullptr);
+  Outputs outputs;
+  impl_->run(inputs, nullptr, outputs);
+  // The executor's results share its memory until the next prediction: give the caller copies.
+  for (auto& [name, tensor] : outputs.entries_) tensor = tensor.clone();
+  return outputs;
 }
 
-Outputs Model::predict(const Inputs& inputs, State& state) { return impl_->run(inputs, &state); }
+Outputs Model::predict(const Inputs& inputs, State& state) {
+  Outputs outputs;
+  impl_->run(inputs, &state, outputs);
+  for (auto& [name, tensor] : outputs.entries_) tensor = tensor.clone();
+  return outputs;
+}
+
+void Model::predict_into(const Inputs& inputs, Outputs& outputs) {
+  impl_->run(inputs, nullptr, outputs);
+}
+
+void Model::predict_into(const Inputs& inputs, State& state, Outputs& outputs) {
+  impl_->run(inputs, &state, outputs);
+}
+
+void Model::set_profiling(bool on) { impl_->executor->set_profiling(on); }
+
+std::vector<OpTiming> Model::profile() const {
+  std::vector<OpTiming> out;
+  for (const auto& p : impl_->executor->profile()) out.push_back({p.op_type, p.calls, p.milliseconds});
+  return out;
+}
 
 Tensor Model::forward(const std::vector<const Tensor*>& inputs) {
   Inputs named;

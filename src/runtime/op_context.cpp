@@ -75,6 +75,7 @@ Tensor raw_as_tensor(const RawConstant& raw) {
 Tensor OpContext::param_tensor(std::string_view param) const {
   if (has(param)) {
     const RtValue& v = value(param);
+    if (!v.set) fail("parameter '", param, "' must be a constant");
     if (v.raw && !tensor_dtype(v.raw->dtype())) return raw_as_tensor(*v.raw);
     return v.dense();
   }
@@ -91,6 +92,7 @@ Tensor OpContext::param_tensor(std::string_view param) const {
 std::shared_ptr<const RawConstant> OpContext::raw(std::string_view param) const {
   if (has(param)) {
     const RtValue& v = value(param);
+    if (!v.set) fail("parameter '", param, "' must be a constant");
     if (v.raw) return v.raw;
     fail("parameter '", param, "' must be a constant in its stored type");
   }
@@ -202,7 +204,7 @@ Tensor& OpContext::allocate_output(size_t i, const std::vector<int64_t>& shape) 
 
 Tensor& OpContext::allocate_output(size_t i, const std::vector<int64_t>& shape, DType dtype) {
   RtValue& v = output_value(i);
-  v = RtValue::of(allocator_.allocate(shape, dtype));
+  v = RtValue::of(allocator_.allocate(i, shape, dtype));
   return v.tensor;
 }
 

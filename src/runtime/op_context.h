@@ -24,11 +24,12 @@
 
 namespace coreml::runtime {
 
-// Allocates output buffers (the executor recycles activation memory through it).
+// Allocates output buffers (the executor recycles or plans activation memory through it).
 class BufferAllocator {
  public:
   virtual ~BufferAllocator() = default;
-  virtual Tensor allocate(const std::vector<int64_t>& shape, DType dtype) = 0;
+  // A dense buffer for output `output` of the running op.
+  virtual Tensor allocate(size_t output, const std::vector<int64_t>& shape, DType dtype) = 0;
 };
 
 class OpContext {

@@ -1,86 +1,194 @@
 #include "runtime/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <mutex>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace coreml::runtime {
 namespace {
-thread_local bool in_pool_task = false;
+
+thread_local int region_depth = 0;   // > 0 while this thread runs a chunk of some region
+thread_local int region_index = 0;   // ThreadPool::thread_index()
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
 }
 
-ThreadPool::ThreadPool(int threads) {
+// How long an idle worker spins before sleeping: long enough to bridge the serial gaps
+// between the regions of one prediction, short enough not to steal a shared machine's CPU.
+// COREML_SPIN_US overrides it (0 = sleep at once).
+int64_t spin_nanoseconds() {
+  const char* env = std::getenv("COREML_SPIN_US");
+  if (env && *env) {
+    char* end = nullptr;
+    const long us = std::strtol(env, &end, 10);
+    if (end && *end == '\0' && us >= 0 && us <= 1'000'000) return int64_t{us} * 1000;
+  }
+  return 200'000;
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct ThreadPool::Job {
+  Job(Body body, int64_t count, int64_t chunk_items)
+      : fn(body), n(count), chunk(chunk_items), remaining(count) {}
+  Body fn;
+  const int64_t n;
+  const int64_t chunk;
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> remaining;  // items not finished yet
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;  // written once, by the thread that set `failed`
+};
+
+ThreadPool::ThreadPool(int threads) : spin_nanoseconds_(spin_nanoseconds()) {
   const int n = std::max(1, threads);
-  for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+  workers_.reserve(static_cast<size_t>(n - 1));
+  for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
+  stop_.store(true);
+  epoch_.fetch_add(1);
+  epoch_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::worker_loop() {
-  uint64_t seen = 0;
-  std::unique_lock<std::mutex> lock(mutex_);
+int ThreadPool::thread_index() { return region_index; }
+
+void ThreadPool::work_on(Job& job) {
+  ++region_depth;
   for (;;) {
-    wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-    if (stop_) return;
-    seen = generation_;
-    while (task_ && next_ < task_n_) {
-      const int64_t begin = next_;
-      const int64_t end = std::min(task_n_, begin + chunk_);
-      next_ = end;
-      const auto* fn = task_;
-      ++active_;
-      lock.unlock();
-      in_pool_task = true;
-      (*fn)(begin, end);
-      in_pool_task = false;
-      lock.lock();
-      if (--active_ == 0 && next_ >= task_n_) done_.notify_all();
+    const int64_t begin = job.next.fetch_add(job.chunk, std::memory_order_relaxed);
+    if (begin >= job.n) break;
+    const int64_t end = std::min(job.n, begin + job.chunk);
+    if (!job.failed.load(std::memory_order_relaxed)) {
+      try {
+        job.fn(begin, end);
+      } catch (...) {
+        bool expected = false;
+        if (job.failed.compare_exchange_strong(expected, true)) job.error = std::current_exception();
+      }
     }
+    job.remaining.fetch_sub(end - begin, std::memory_order_acq_rel);
+  }
+  --region_depth;
+}
+
+bool ThreadPool::help_once() {
+  bool worked = false;
+  for (Slot& slot : slots_) {
+    if (slot.job.load(std::memory_order_relaxed) == nullptr) continue;
+    // `users` pins the slot's job: its owner waits for users == 0 after clearing the slot.
+    slot.users.fetch_add(1);
+    Job* job = slot.job.load();
+    if (job && job->next.load(std::memory_order_relaxed) < job->n) {
+      work_on(*job);
+      worked = true;
+    }
+    slot.users.fetch_sub(1);
+  }
+  return worked;
+}
+
+void ThreadPool::worker_loop(int index) {
+  region_index = index;
+  int64_t idle_since = now_ns();
+  for (;;) {
+    if (stop_.load(std::memory_order_relaxed)) return;
+    if (help_once()) {
+      idle_since = now_ns();
+      continue;
+    }
+    bool sleep = true;
+    for (int i = 0; i < 64; ++i) cpu_relax();
+    if (now_ns() - idle_since < spin_nanoseconds_) sleep = false;
+    if (!sleep) continue;
+    // Sleep until the next post. Order matters (all seq_cst): a poster publishes its job,
+    // bumps the epoch, then looks at `sleepers`; we count ourselves, read the epoch, then look
+    // for work once more, so either we see the job or the poster sees us and wakes us.
+    sleepers_.fetch_add(1);
+    const uint32_t seen = epoch_.load();
+    if (!stop_.load() && !help_once()) epoch_.wait(seen);
+    sleepers_.fetch_sub(1);
+    idle_since = now_ns();
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain,
-                              const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, int64_t grain, Body fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
-  if (workers_.empty() || n <= grain || in_pool_task) {
-    fn(0, n);
+  if (workers_.empty() || n <= grain || region_depth > 0) {
+    ++region_depth;
+    try {
+      fn(0, n);
+    } catch (...) {
+      --region_depth;
+      throw;
+    }
+    --region_depth;
     return;
   }
-  std::lock_guard<std::mutex> run_lock(run_mutex_);
   const int64_t max_chunks = static_cast<int64_t>(size()) * 4;
   const int64_t chunk = std::max(grain, (n + max_chunks - 1) / max_chunks);
-  std::unique_lock<std::mutex> lock(mutex_);
-  task_ = &fn;
-  task_n_ = n;
-  chunk_ = chunk;
-  next_ = 0;
-  ++generation_;
-  wake_.notify_all();
-  while (next_ < task_n_) {
-    const int64_t begin = next_;
-    const int64_t end = std::min(task_n_, begin + chunk_);
-    next_ = end;
-    ++active_;
-    lock.unlock();
-    in_pool_task = true;
-    fn(begin, end);
-    in_pool_task = false;
-    lock.lock();
-    --active_;
+  Job job(fn, n, chunk);
+  Slot* slot = nullptr;
+  for (Slot& s : slots_) {
+    Job* expected = nullptr;
+    if (s.job.compare_exchange_strong(expected, &job)) {
+      slot = &s;
+      break;
+    }
   }
-  done_.wait(lock, [&] { return active_ == 0; });
-  task_ = nullptr;
+  if (slot) {
+    epoch_.fetch_add(1);
+    if (sleepers_.load() > 0) epoch_.notify_all();
+  }
+  const int saved_index = region_index;
+  region_index = 0;
+  work_on(job);
+  region_index = saved_index;
+  if (slot) {
+    // Wait for the workers' chunks, then unpin the job before it leaves the stack.
+    while (job.remaining.load(std::memory_order_acquire) > 0) cpu_relax();
+    slot->job.store(nullptr);
+    while (slot->users.load() != 0) cpu_relax();
+  }
+  if (job.failed.load()) std::rethrow_exception(job.error);
 }
 
-ThreadPool& ThreadPool::global(int threads) {
-  static ThreadPool pool(threads > 0 ? threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+int ThreadPool::default_threads() {
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+std::shared_ptr<ThreadPool> ThreadPool::shared(int threads) {
+  static std::mutex mutex;
+  static std::map<int, std::weak_ptr<ThreadPool>> pools;
+  const int n = threads > 0 ? threads : default_threads();
+  std::lock_guard<std::mutex> lock(mutex);
+  std::weak_ptr<ThreadPool>& entry = pools[n];
+  std::shared_ptr<ThreadPool> pool = entry.lock();
+  if (!pool) {
+    pool = std::make_shared<ThreadPool>(n);
+    entry = pool;
+  }
   return pool;
 }
 

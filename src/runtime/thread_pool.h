@@ -1,47 +1,73 @@
-// One thread pool per process; kernels split work with parallel_for.
+// The thread pool every kernel splits its work with.
+//
+// A parallel region must cost microseconds: an LLM decode step runs hundreds of them. Workers
+// therefore spin briefly after each region (so the next one starts without a wake-up), then
+// sleep on a futex. Several callers (several models predicting on different threads) may run
+// regions on one pool at the same time: each region is a job in one of a few slots, and idle
+// workers help whichever job has work left. The caller always works on its own job too, so a
+// region finishes even when every worker is busy elsewhere.
+//
+// Pools are shared by thread count: every model loaded with `threads = N` uses the same pool of
+// N threads (the caller plus N - 1 workers).
 #pragma once
 
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
-#include <functional>
-#include <mutex>
+#include <memory>
 #include <thread>
 #include <vector>
+
+#include "runtime/function_ref.h"
 
 namespace coreml::runtime {
 
 class ThreadPool {
  public:
+  using Body = FunctionRef<void(int64_t, int64_t)>;
+
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
+  // Threads that work on a region: the caller plus the workers.
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Calls fn(begin, end) on disjoint chunks covering [0, n), using the calling thread too.
-  // Chunks hold at least `grain` items. Runs inline when n is small or the pool has one thread.
-  // Nested calls from inside a task run inline.
-  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+  // Calls fn(begin, end) on disjoint chunks covering [0, n), on the calling thread and the
+  // workers. Chunks hold at least `grain` items. Runs inline when n <= grain, when the pool
+  // has one thread, or when called from inside a region (nested regions do not fan out). An
+  // exception thrown by fn is rethrown here (the first one) once every chunk has finished.
+  // Never allocates.
+  void parallel_for(int64_t n, int64_t grain, Body fn);
 
-  // The process-wide pool; the first call fixes its size (0 = hardware concurrency).
-  static ThreadPool& global(int threads = 0);
+  // Index of the calling thread within the region it runs: 0 for the caller of
+  // parallel_for, 1..size()-1 for workers. Lets a kernel give each thread its own scratch.
+  static int thread_index();
+
+  // The pool of `threads` threads shared by every model that asks for that many
+  // (0 = one per online core). Created on first use, kept while someone holds it.
+  static std::shared_ptr<ThreadPool> shared(int threads);
+  // The number of online cores (what threads = 0 means).
+  static int default_threads();
 
  private:
-  void worker_loop();
+  struct Job;
+  struct alignas(64) Slot {
+    std::atomic<Job*> job{nullptr};
+    std::atomic<int> users{0};
+  };
+  static constexpr int kSlots = 8;
+
+  void worker_loop(int index);
+  bool help_once();  // works on any posted job; true if it did some work
+  static void work_on(Job& job);
 
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable done_;
-  const std::function<void(int64_t, int64_t)>* task_ = nullptr;
-  int64_t task_n_ = 0;
-  int64_t chunk_ = 0;
-  int64_t next_ = 0;
-  int active_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  std::mutex run_mutex_;  // one parallel_for at a time
+  Slot slots_[kSlots];
+  std::atomic<uint32_t> epoch_{0};  // bumped when a job is posted (and at shutdown)
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stop_{false};
+  int64_t spin_nanoseconds_;
 };
 
 }  // namespace coreml::runtime

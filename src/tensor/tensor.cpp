@@ -261,6 +261,14 @@ Tensor Tensor::permute(const std::vector<int64_t>& perm) const {
   return Tensor(storage_, std::move(shape), std::move(strides), offset_, dtype_, device_);
 }
 
+Tensor Tensor::as_strided(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides,
+                          int64_t storage_offset) const {
+  for (int64_t s : strides) {
+    if (s < 0) fail(ErrorCode::kInvalidArgument, "Tensor::as_strided: negative stride ", s);
+  }
+  return Tensor(storage_, shape, strides, storage_offset, dtype_, device_);
+}
+
 Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
   const int64_t a = normalize_dim(dim0, "transpose");
   const int64_t b = normalize_dim(dim1, "transpose");

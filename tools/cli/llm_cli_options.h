@@ -23,6 +23,7 @@ struct LlmOptions {
   std::optional<int> top_k;
   std::optional<uint64_t> seed;
   bool no_think = false;
+  int threads = 0;
 };
 
 inline void add_llm_options(CLI::App& cmd, LlmOptions& o) {
@@ -43,6 +44,8 @@ inline void add_llm_options(CLI::App& cmd, LlmOptions& o) {
   cmd.add_flag("--truncate", o.truncate, "Keep the tail of a prompt longer than the context");
   cmd.add_flag("--no-think", o.no_think, "Qwen 3: disable thinking (enable_thinking=false)");
   cmd.add_flag("--hide-think", o.hide_think, "Do not print <think>...</think> blocks");
+  cmd.add_option("--threads", o.threads, "Runtime threads (default: one per core)")
+      ->check(CLI::Range(0, 1024));
 }
 
 inline llm::GenerateOptions generate_options(const LlmOptions& o) {

@@ -26,6 +26,7 @@
 #include "coreml/llm/chat_template.h"
 #include "coreml/llm/sampling.h"
 #include "coreml/llm/tokenizer.h"
+#include "coreml/model.h"
 
 namespace coreml::llm {
 
@@ -72,8 +73,9 @@ class Sequence {
   void set_tokens(std::span<const int32_t> ids);
   // Appends ids and prefills them.
   void extend(std::span<const int32_t> ids);
-  // One decode step: shifts the context when full, runs the last token, returns the next logits.
-  StepOutput next();
+  // One decode step: shifts the context when full, runs the last token, returns the next logits
+  // (valid until the next step; a steady decode loop allocates nothing).
+  const StepOutput& next();
   // Appends a chosen token (its KV is written by the next step).
   void accept(int32_t token);
   void reset();
@@ -136,6 +138,10 @@ class Model {
   const std::vector<int32_t>& stop_token_ids() const;
   // Defaults from generation_config.json / meta.yaml recommended_sampling.
   const SamplingParams& default_sampling() const;
+  // Per-op-type timing summed over every part, for the predictions that follow (costs a clock
+  // read per op while on).
+  void set_profiling(bool on) const;
+  std::vector<coreml::OpTiming> profile() const;
 
   // Renders messages with the chat template (generation prompt added) and tokenizes them.
   std::vector<int32_t> encode_chat(const nlohmann::ordered_json& messages,

@@ -4,10 +4,13 @@
 
 namespace coreml::kernels {
 
+void register_prepared_elementwise_kernels(runtime::KernelRegistry& r);
+
 void register_elementwise_kernels(runtime::KernelRegistry& r) {
   register_binary_kernels(r);
   register_unary_kernels(r);
   register_activation_kernels(r);
+  register_prepared_elementwise_kernels(r);  // fast float paths of the hot ones
 }
 
 }  // namespace coreml::kernels

@@ -40,6 +40,16 @@ void BinaryF32(int op, const float* a, const float* b, int64_t b_step, float* ou
       return binary_loop(a, b, b_step, out, n, [](auto x, auto y) { return hn::Sub(x, y); });
     case SimdBinary::kMul:
       return binary_loop(a, b, b_step, out, n, [](auto x, auto y) { return hn::Mul(x, y); });
+    case SimdBinary::kDiv:
+      return binary_loop(a, b, b_step, out, n, [](auto x, auto y) { return hn::Div(x, y); });
+    case SimdBinary::kMax:
+      return binary_loop(a, b, b_step, out, n, [](auto x, auto y) {
+        return hn::IfThenElse(hn::Or(hn::IsNaN(x), hn::IsNaN(y)), hn::Add(x, y), hn::Max(x, y));
+      });
+    case SimdBinary::kMin:
+      return binary_loop(a, b, b_step, out, n, [](auto x, auto y) {
+        return hn::IfThenElse(hn::Or(hn::IsNaN(x), hn::IsNaN(y)), hn::Add(x, y), hn::Min(x, y));
+      });
   }
 }
 
@@ -69,36 +79,9 @@ void UnaryF32(int op, const float* in, float* out, int64_t n) {
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <atomic>
-#include <cstdlib>
-#include <cstring>
-
 namespace coreml::kernels {
 HWY_EXPORT(BinaryF32);
 HWY_EXPORT(UnaryF32);
-
-namespace {
-std::atomic<int>& simd_override() {
-  static std::atomic<int> value{-1};  // -1: follow the environment
-  return value;
-}
-bool simd_from_environment() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("COREML_SIMD");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  return enabled;
-}
-}  // namespace
-
-bool simd_enabled() {
-  const int forced = simd_override().load(std::memory_order_relaxed);
-  return forced < 0 ? simd_from_environment() : forced != 0;
-}
-
-void set_simd_enabled_for_testing(std::optional<bool> enabled) {
-  simd_override().store(enabled ? (*enabled ? 1 : 0) : -1);
-}
 
 void simd_binary_f32(SimdBinary op, const float* a, const float* b, int64_t b_step, float* out,
                      int64_t n) {

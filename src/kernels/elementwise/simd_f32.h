@@ -6,17 +6,15 @@
 #include <cstdint>
 #include <optional>
 
+#include "kernels/common/simd.h"
+
 namespace coreml::kernels {
 
-enum class SimdBinary { kAdd, kSub, kMul };
+enum class SimdBinary { kAdd, kSub, kMul, kDiv, kMax, kMin };
 enum class SimdUnary { kSigmoid, kSilu };
 
-// Whether the SIMD paths are in use (COREML_SIMD != "0", unless a test overrides it;
-// nullopt returns to the environment's choice).
-bool simd_enabled();
-void set_simd_enabled_for_testing(std::optional<bool> enabled);
-
-// out[i] = a[i] op b[i * b_step] for i < n, b_step 0 (scalar) or 1.
+// out[i] = a[i] op b[i * b_step] for i < n, b_step 0 (scalar) or 1. kMax/kMin propagate
+// NaN as NumPy does.
 void simd_binary_f32(SimdBinary op, const float* a, const float* b, int64_t b_step, float* out,
                      int64_t n);
 

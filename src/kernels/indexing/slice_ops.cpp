@@ -4,92 +4,36 @@
 #include <cstring>
 
 #include "kernels/common/compute.h"
+#include "kernels/indexing/slice_rules.h"
 #include "kernels/shape/data_movement.h"
 #include "runtime/kernel_registry.h"
 
 namespace coreml::kernels {
+
+SliceParams read_slice_params(const runtime::OpContext& ctx) {
+  SliceParams p;
+  p.begin = ctx.get_ints("begin");
+  p.end = ctx.get_ints("end");
+  if (const auto v = ctx.get_ints_if("stride")) p.stride = *v;
+  if (const auto v = ctx.get_ints_if("begin_mask")) p.begin_mask = *v;
+  if (const auto v = ctx.get_ints_if("end_mask")) p.end_mask = *v;
+  if (const auto v = ctx.get_ints_if("squeeze_mask")) p.squeeze_mask = *v;
+  return p;
+}
+
 namespace {
-
-struct AxisSlice {
-  int64_t start = 0;
-  int64_t step = 1;
-  int64_t count = 0;
-  bool squeeze = false;
-};
-
-// Python's slice(begin, end, step).indices(n), with None for masked bounds.
-// A bound given as (present, value); absent means Python's None.
-struct Bound {
-  bool present = false;
-  int64_t value = 0;
-};
-
-AxisSlice python_slice(int64_t n, Bound begin, Bound end, int64_t step) {
-  // A step longer than the axis selects at most one element either way; capping it keeps
-  // every later product (offsets, strides) far from overflow.
-  const int64_t cap = std::max<int64_t>(n, 1);
-  step = std::clamp(step, -cap, cap);
-  AxisSlice s;
-  s.step = step;
-  auto clamp_bound = [&](int64_t v, int64_t lo, int64_t hi) {
-    if (v < 0) v = v < -n ? lo : v + n;
-    return std::clamp(v, lo, hi);
-  };
-  int64_t start, stop;
-  if (step > 0) {
-    start = begin.present ? clamp_bound(begin.value, 0, n) : 0;
-    stop = end.present ? clamp_bound(end.value, 0, n) : n;
-    s.count = stop > start ? (stop - start + step - 1) / step : 0;
-  } else {
-    start = begin.present ? clamp_bound(begin.value, -1, n - 1) : n - 1;
-    stop = end.present ? clamp_bound(end.value, -1, n - 1) : -1;
-    s.count = start > stop ? (start - stop + (-step) - 1) / (-step) : 0;
-  }
-  s.start = start;
-  return s;
-}
-
-std::vector<bool> read_mask(const runtime::OpContext& ctx, const char* param, size_t rank) {
-  std::vector<bool> mask(rank, false);
-  if (const auto values = ctx.get_ints_if(param)) {
-    if (values->size() != rank)
-      ctx.fail(param, " has ", values->size(), " entries, expected ", rank);
-    for (size_t i = 0; i < rank; ++i) mask[i] = (*values)[i] != 0;
-  }
-  return mask;
-}
 
 // Resolves slice_by_index-style parameters against `shape`.
 std::vector<AxisSlice> resolve_slices(const runtime::OpContext& ctx,
                                       const std::vector<int64_t>& shape) {
-  const size_t rank = shape.size();
-  const std::vector<int64_t> begin = ctx.get_ints("begin");
-  const std::vector<int64_t> end = ctx.get_ints("end");
-  std::vector<int64_t> stride(rank, 1);
-  if (const auto given = ctx.get_ints_if("stride")) stride = *given;
-  if (begin.size() != rank || end.size() != rank || stride.size() != rank) {
-    ctx.fail("begin, end and stride need ", rank, " entries (got ", begin.size(), ", ", end.size(),
-             ", ", stride.size(), ")");
+  const SliceParams params = read_slice_params(ctx);
+  if (params.begin.size() != shape.size() || params.end.size() != shape.size() ||
+      (!params.stride.empty() && params.stride.size() != shape.size())) {
+    ctx.fail("begin, end and stride need ", shape.size(), " entries (got ", params.begin.size(),
+             ", ", params.end.size(), ", ", params.stride.empty() ? shape.size() : params.stride.size(), ")");
   }
-  const auto begin_mask = read_mask(ctx, "begin_mask", rank);
-  const auto end_mask = read_mask(ctx, "end_mask", rank);
-  const auto squeeze_mask = read_mask(ctx, "squeeze_mask", rank);
-  std::vector<AxisSlice> slices(rank);
-  for (size_t d = 0; d < rank; ++d) {
-    const int64_t n = shape[d];
-    const Bound b{!begin_mask[d], begin[d]};
-    if (squeeze_mask[d]) {
-      // One element at `begin` (as coremltools: end = None, stride = "infinite").
-      AxisSlice s = python_slice(n, b, Bound{}, 1);
-      if (s.count == 0) ctx.fail("squeezed axis ", d, " index ", begin[d], " is out of range");
-      s.count = 1;
-      s.squeeze = true;
-      slices[d] = s;
-      continue;
-    }
-    if (stride[d] == 0) ctx.fail("stride of axis ", d, " is 0");
-    slices[d] = python_slice(n, b, Bound{!end_mask[d], end[d]}, stride[d]);
-  }
+  std::vector<AxisSlice> slices(shape.size());
+  kernels::resolve_slices(ctx, shape, params, slices.data());
   return slices;
 }
 

@@ -6,6 +6,7 @@
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
 
+#include "kernels/common/hwy_f16.h"
 #include "tensor/half.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -69,8 +70,14 @@ void Fp16ToF32(const uint16_t* src, float* dst, int64_t n) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const auto* half = reinterpret_cast<const hwy::float16_t*>(src);
   int64_t i = 0;
+#if COREML_HWY_NATIVE_F16
   for (; i + lanes <= n; i += lanes)
     hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, half + i)), d, dst + i);
+#else
+  (void)half;
+  (void)dh;
+  (void)lanes;
+#endif
   for (; i < n; ++i) dst[i] = fp16_to_float(src[i]);
 }
 
@@ -86,14 +93,6 @@ namespace coreml::kernels::linalg {
 
 HWY_EXPORT(DotBlock);
 HWY_EXPORT(Fp16ToF32);
-
-bool simd_enabled() {
-  static const bool enabled = [] {
-    const char* env = std::getenv("COREML_SIMD");
-    return !(env && std::strcmp(env, "0") == 0);
-  }();
-  return enabled;
-}
 
 void dot_block_scalar(const float* a, int64_t a_rows, const float* b, int64_t b_rows, int64_t k,
                       float* out, int64_t out_a, int64_t out_b) {

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "kernels/common/simd.h"
+
 namespace coreml::kernels::linalg {
 
 // out[i * out_a + j * out_b] = sum_t a[i * k + t] * b[j * k + t] for i < a_rows, j < b_rows.
@@ -18,8 +20,5 @@ void dot_block_simd(const float* a, int64_t a_rows, const float* b, int64_t b_ro
 
 // IEEE binary16 bits -> fp32 (exact).
 void fp16_to_f32(const uint16_t* src, float* dst, int64_t n);
-
-// False when the environment sets COREML_SIMD=0.
-bool simd_enabled();
 
 }  // namespace coreml::kernels::linalg

@@ -5,6 +5,9 @@
 namespace coreml::kernels {
 
 namespace linalg {
+void register_weight_product_kernels(runtime::KernelRegistry& r);
+std::unique_ptr<runtime::OpKernel> make_weight_matmul(const runtime::KernelInit& init);
+
 bool is_integer_dtype(DType t) {
   return t == DType::kInt8 || t == DType::kInt16 || t == DType::kInt32 || t == DType::kInt64 ||
          t == DType::kUInt8 || t == DType::kUInt16;
@@ -17,6 +20,9 @@ void register_linalg_kernels(runtime::KernelRegistry& r) {
   r.add("conv", linalg::conv);
   r.add("conv_transpose", linalg::conv_transpose);
   r.add("einsum", linalg::einsum);
+  // Prepared forms: products with a constant weight (decode GEMV, prefill GEMM).
+  linalg::register_weight_product_kernels(r);
+  r.add_prepared("matmul", linalg::make_weight_matmul);
 }
 
 }  // namespace coreml::kernels

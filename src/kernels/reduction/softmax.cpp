@@ -3,22 +3,10 @@
 
 #include "kernels/reduction/reduction_kernels.h"
 #include "kernels/reduction/row_io.h"
+#include "kernels/reduction/softmax_row.h"
 
 namespace coreml::kernels {
 namespace {
-
-void softmax_row(const float* in, float* out, int64_t n) {
-  if (n == 0) return;
-  float m = in[0];
-  for (int64_t j = 1; j < n; ++j) m = std::max(m, in[j]);
-  double sum = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    out[j] = std::exp(in[j] - m);
-    sum += out[j];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t j = 0; j < n; ++j) out[j] *= inv;
-}
 
 void softmax(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");

@@ -5,6 +5,7 @@
 
 #include "kernels/common/compute.h"
 #include "kernels/shape/data_movement.h"
+#include "kernels/shape/shape_rules.h"
 #include "runtime/kernel_registry.h"
 #include "tensor/convert.h"
 
@@ -21,19 +22,12 @@ void emit_view(runtime::OpContext& ctx, const StridedView& view, DType dtype) {
 
 void transpose(runtime::OpContext& ctx) {
   const Tensor x = ctx.in("x").contiguous();
-  const std::vector<int64_t> perm = ctx.get_ints("perm");
-  if (static_cast<int64_t>(perm.size()) != x.rank()) {
-    ctx.fail("perm has ", perm.size(), " entries for a rank-", x.rank(), " input");
-  }
+  const std::vector<size_t> axes = permutation_rule(ctx, ctx.get_ints("perm"), x.rank());
   const StridedView in = view_of(x);
   StridedView view = in;
-  std::vector<bool> used(perm.size(), false);
-  for (size_t d = 0; d < perm.size(); ++d) {
-    const auto axis = static_cast<size_t>(normalize_axis(ctx, perm[d], x.rank()));
-    if (used[axis]) ctx.fail("perm repeats axis ", perm[d]);
-    used[axis] = true;
-    view.shape[d] = in.shape[axis];
-    view.strides[d] = in.strides[axis];
+  for (size_t d = 0; d < axes.size(); ++d) {
+    view.shape[d] = in.shape[axes[d]];
+    view.strides[d] = in.strides[axes[d]];
   }
   emit_view(ctx, view, x.dtype());
 }

@@ -4,6 +4,7 @@
 
 #include "kernels/common/compute.h"
 #include "kernels/shape/data_movement.h"
+#include "kernels/shape/shape_rules.h"
 #include "runtime/kernel_registry.h"
 
 namespace coreml::kernels {
@@ -21,72 +22,19 @@ void emit_reshaped(runtime::OpContext& ctx, const Tensor& x, const std::vector<i
   emit_tensor(ctx, 0, x.contiguous().reshape(shape));
 }
 
-// reshape(x, shape): 0 copies x's dimension aligned from the right (iOS17 rule; the same as
-// iOS15's when len(shape) == rank(x)), or 1 when there is none; one -1 is inferred.
 void reshape(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
-  std::vector<int64_t> shape = ctx.get_ints("shape");
-  check_rank(ctx, shape.size());
-  const int64_t rank = x.rank();
-  const auto k = static_cast<int64_t>(shape.size());
-  int inferred = -1;
-  int64_t known = 1;
-  for (int64_t i = 0; i < k; ++i) {
-    int64_t& d = shape[static_cast<size_t>(i)];
-    if (d == 0) {
-      const int64_t j = rank - (k - i);
-      d = j >= 0 ? x.shape()[static_cast<size_t>(j)] : 1;
-    }
-    if (d == -1) {
-      if (inferred >= 0) ctx.fail("shape has more than one -1");
-      inferred = static_cast<int>(i);
-      continue;
-    }
-    if (d < 0) ctx.fail("shape has a negative dimension ", d);
-    if (__builtin_mul_overflow(known, d, &known)) ctx.fail("shape is too large");
-  }
-  if (inferred >= 0) {
-    if (known == 0 || x.numel() % known != 0) {
-      ctx.fail("cannot infer the -1 dimension: ", x.numel(), " elements over ", known);
-    }
-    shape[static_cast<size_t>(inferred)] = x.numel() / known;
-  }
-  emit_reshaped(ctx, x, shape);
+  emit_reshaped(ctx, x, reshape_rule(ctx, x.shape(), x.numel(), ctx.get_ints("shape")));
 }
 
 void expand_dims(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
-  const std::vector<int64_t> axes = ctx.get_ints("axes");
-  const int64_t out_rank = x.rank() + static_cast<int64_t>(axes.size());
-  check_rank(ctx, static_cast<size_t>(out_rank));
-  std::vector<bool> inserted(static_cast<size_t>(out_rank), false);
-  for (int64_t a : axes) {
-    const int64_t axis = normalize_axis(ctx, a, out_rank);
-    if (inserted[static_cast<size_t>(axis)]) ctx.fail("axis ", a, " is repeated");
-    inserted[static_cast<size_t>(axis)] = true;
-  }
-  std::vector<int64_t> shape;
-  size_t next = 0;
-  for (int64_t d = 0; d < out_rank; ++d) {
-    shape.push_back(inserted[static_cast<size_t>(d)] ? 1 : x.shape()[next++]);
-  }
-  emit_reshaped(ctx, x, shape);
+  emit_reshaped(ctx, x, expand_dims_rule(ctx, x.shape(), ctx.get_ints("axes")));
 }
 
 void squeeze(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
-  std::vector<bool> drop(static_cast<size_t>(x.rank()), false);
-  if (const auto axes = ctx.get_ints_if("axes")) {
-    for (int64_t a : *axes) {
-      const int64_t axis = normalize_axis(ctx, a, x.rank());
-      if (x.shape()[static_cast<size_t>(axis)] != 1) {
-        ctx.fail("axis ", a, " has size ", x.shape()[static_cast<size_t>(axis)], ", not 1");
-      }
-      drop[static_cast<size_t>(axis)] = true;
-    }
-  } else {
-    for (size_t d = 0; d < drop.size(); ++d) drop[d] = x.shape()[d] == 1;
-  }
+  const std::vector<bool> drop = squeeze_rule(ctx, x.shape(), ctx.get_ints_if("axes"));
   std::vector<int64_t> shape;
   for (size_t d = 0; d < drop.size(); ++d) {
     if (!drop[d]) shape.push_back(x.shape()[d]);

@@ -42,22 +42,13 @@ void Lut4Decode(const uint8_t* bytes, int64_t nbytes, const float* table, float*
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "kernels/common/simd.h"
 #include <cstdlib>
 #include <cstring>
 
 namespace coreml::runtime::compressed {
 
 HWY_EXPORT(Lut4Decode);
-
-namespace {
-bool simd_enabled() {
-  static const bool enabled = [] {
-    const char* env = std::getenv("COREML_SIMD");
-    return !(env && std::strcmp(env, "0") == 0);
-  }();
-  return enabled;
-}
-}  // namespace
 
 void lut4_decode_bytes_scalar(const uint8_t* bytes, int64_t nbytes, const float* table,
                               float* out) {
@@ -68,7 +59,7 @@ void lut4_decode_bytes_scalar(const uint8_t* bytes, int64_t nbytes, const float*
 }
 
 void lut4_decode_bytes(const uint8_t* bytes, int64_t nbytes, const float* table, float* out) {
-  if (simd_enabled()) {
+  if (kernels::simd_enabled()) {
     HWY_DYNAMIC_DISPATCH(Lut4Decode)(bytes, nbytes, table, out);
   } else {
     lut4_decode_bytes_scalar(bytes, nbytes, table, out);

@@ -39,6 +39,9 @@ class LutWeight final : public CompressedWeight {
 
   int bits() const { return spec_.bits; }
   int64_t group_count() const { return layout_.group_count(); }
+  // The stored form, for kernels that read the codes and tables directly (groups normalized:
+  // one entry per index dimension).
+  const LutSpec& spec() const { return spec_; }
 
  private:
   void decode_vectors(int64_t first, int64_t last, float* out) const;

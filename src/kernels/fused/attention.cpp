@@ -1,0 +1,195 @@
+// coreml.attention(query, key, value, mask?, scale, group): softmax(q k^T [* scale] [+ mask]) v
+// per head, the pattern runtime/fusion finds. Keys and values are read where they live (a KV
+// cache state, any strides); with group > 1 query head h reads key/value head h / group
+// (grouped-query attention without repeating the cache). Key columns whose mask is -inf for a
+// query row are skipped: their probability is exactly 0 in the unfused ops as well, and a causal
+// cache masks every position not written yet. Every intermediate rounds to the dtype its
+// unfused op declared (scores, scaled scores, masked scores, probabilities) and the softmax is
+// the softmax kernel's own, so fusing does not change results beyond the summation order of the
+// products.
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "kernels/common/layout.h"
+#include "kernels/fused/fused_common.h"
+#include "kernels/linalg/weight_simd.h"
+#include "kernels/reduction/softmax_row.h"
+#include "runtime/kernel_registry.h"
+
+namespace coreml::kernels::fused {
+namespace {
+
+bool float_type(DType t) { return t == DType::kFloat16 || t == DType::kFloat32; }
+
+class AttentionKernel final : public runtime::OpKernel {
+ public:
+  AttentionKernel(const runtime::KernelInit& init, float scale, int64_t group)
+      : q_(init.binding("query")),
+        k_(init.binding("key")),
+        v_(init.binding("value")),
+        mask_(init.binding("mask")),
+        scale_(scale),
+        group_(group),
+        has_scale_(init.params().get_bool("has_scale", false)),
+        prob_fp16_(names_fp16(init.op(), "prob_dtype")) {
+    const auto it = init.op().attributes.find("score_dtypes");
+    if (it != init.op().attributes.end() && !it->second.strings.empty()) {
+      std::stringstream list(it->second.strings[0]);
+      std::string item;
+      while (std::getline(list, item, ',')) score_fp16_.push_back(item == "fp16");
+    }
+    const size_t expected = 1 + (has_scale_ ? 1 : 0) + (mask_ >= 0 ? 1 : 0);
+    if (score_fp16_.size() != expected) init.fail("score_dtypes lists ", score_fp16_.size(), " steps, expected ", expected);
+  }
+
+  void reshape(runtime::ReshapeContext& ctx) override {
+    const Tensor& q = ctx.in(q_);
+    const Tensor& k = ctx.in(k_);
+    const Tensor& v = ctx.in(v_);
+    out_dtype_ = ctx.declared_dtype(0);
+    if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) ctx.fail("query, key and value must have rank 4");
+    if (!float_type(q.dtype()) || !float_type(k.dtype()) || !float_type(v.dtype()) ||
+        !float_type(out_dtype_)) {
+      ctx.fail("takes fp16 or fp32 tensors");
+    }
+    b_ = q.shape()[0];
+    h_ = q.shape()[1];
+    t_ = q.shape()[2];
+    d_ = q.shape()[3];
+    s_ = k.shape()[2];
+    dv_ = v.shape()[3];
+    if (group_ < 1 || k.shape()[0] != b_ || v.shape()[0] != b_ || k.shape()[1] * group_ != h_ ||
+        v.shape()[1] != k.shape()[1] || k.shape()[3] != d_ || v.shape()[2] != s_) {
+      ctx.fail("query ", q.to_string(0), ", key ", k.to_string(0), " and value ", v.to_string(0),
+               " do not fit (group ", group_, ")");
+    }
+    if (mask_ >= 0) {
+      const Tensor& m = ctx.in(mask_);
+      if (!float_type(m.dtype()) || m.rank() > 4) ctx.fail("mask must be a float tensor of rank <= 4");
+      mask_layout_ = broadcast_to(m, {b_, h_, t_, s_});
+      for (int d = 0; d < 4; ++d) {
+        const size_t off = 4 - m.shape().size();
+        if (static_cast<size_t>(d) >= off && m.shape()[d - off] != 1 &&
+            m.shape()[d - off] != std::array<int64_t, 4>{b_, h_, t_, s_}[static_cast<size_t>(d)]) {
+          ctx.fail("mask ", m.to_string(0), " does not broadcast to the scores");
+        }
+      }
+      mask_dtype_ = m.dtype();
+    }
+    q_layout_ = Layout::of(q);
+    k_layout_ = Layout::of(k);
+    v_layout_ = Layout::of(v);
+    dtypes_ = {q.dtype(), k.dtype(), v.dtype()};
+    // Per thread: the query row (d), scores and probabilities (s each), the output row (dv).
+    per_thread_ = d_ + 2 * s_ + dv_ + 48;
+    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) * sizeof(float));
+    ctx.set_output(0, {b_, h_, t_, dv_}, out_dtype_);
+  }
+
+  void run(runtime::RunContext& ctx) override {
+    const void* q = ctx.in(q_).data();
+    const void* k = ctx.in(k_).data();
+    const void* v = ctx.in(v_).data();
+    const void* m = mask_ >= 0 ? ctx.in(mask_).data() : nullptr;
+    void* out = ctx.out(0).data();
+    auto* scratch = reinterpret_cast<float*>(ctx.scratch());
+    const int64_t rows = b_ * h_ * t_;
+    ctx.pool().parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
+      float* mine = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+      for (int64_t r = begin; r < end; ++r) row(q, k, v, m, out, r, mine);
+    });
+  }
+
+ private:
+  void row(const void* q, const void* k, const void* v, const void* m, void* out, int64_t r,
+           float* scratch) const {
+    const int64_t t = r % t_, h = (r / t_) % h_, b = r / (t_ * h_);
+    const int64_t kh = h / group_;
+    float* qrow = scratch;
+    float* scores = qrow + d_;
+    float* probs = scores + s_;
+    float* acc = probs + s_;
+    const auto st = [](const Layout& l, int d) { return l.strides[static_cast<size_t>(d)]; };
+    const int64_t q_off = b * st(q_layout_, 0) + h * st(q_layout_, 1) + t * st(q_layout_, 2);
+    for (int64_t i = 0; i < d_; ++i) qrow[i] = load_float(q, dtypes_[0], q_off + i * st(q_layout_, 3));
+    // The key columns any score can come from: those whose mask is not -inf.
+    const float minus_inf = -std::numeric_limits<float>::infinity();
+    int64_t lo = 0, hi = s_;
+    int64_t m_off = 0, m_step = 0;
+    if (m) {
+      m_off = b * st(mask_layout_, 0) + h * st(mask_layout_, 1) + t * st(mask_layout_, 2);
+      m_step = st(mask_layout_, 3);
+      while (lo < s_ && load_float(m, mask_dtype_, m_off + lo * m_step) == minus_inf) ++lo;
+      while (hi > lo && load_float(m, mask_dtype_, m_off + (hi - 1) * m_step) == minus_inf) --hi;
+      if (lo == hi) {  // every column masked: the unfused softmax gives NaN; so do we
+        lo = 0;
+        hi = s_;
+      }
+    }
+    const int64_t n = hi - lo;
+    // Scores: q . k_j, then the unfused steps' roundings.
+    const int64_t k_off = b * st(k_layout_, 0) + kh * st(k_layout_, 1);
+    if (st(k_layout_, 3) == 1 && dtypes_[1] == DType::kFloat16) {
+      linalg::f16_gemv(static_cast<const uint16_t*>(k) + k_off, st(k_layout_, 2), d_, lo, hi, qrow,
+                       scores, 1);
+    } else if (st(k_layout_, 3) == 1) {
+      linalg::f32_gemv(static_cast<const float*>(k) + k_off, st(k_layout_, 2), d_, lo, hi, qrow,
+                       scores, 1);
+    } else {
+      for (int64_t j = lo; j < hi; ++j) {
+        float sum = 0;
+        for (int64_t i = 0; i < d_; ++i) {
+          sum += qrow[i] * load_float(k, dtypes_[1], k_off + j * st(k_layout_, 2) + i * st(k_layout_, 3));
+        }
+        scores[j - lo] = sum;
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      size_t step = 0;
+      float sc = round_to(scores[j], score_fp16_[step++]);
+      if (has_scale_) sc = round_to(sc * scale_, score_fp16_[step++]);
+      if (m) sc = round_to(sc + load_float(m, mask_dtype_, m_off + (lo + j) * m_step), score_fp16_[step++]);
+      scores[j] = sc;
+    }
+    softmax_row(scores, probs, n);
+    // Values: sum_j p_j v_j over the same columns.
+    for (int64_t i = 0; i < dv_; ++i) acc[i] = 0;
+    const int64_t v_off = b * st(v_layout_, 0) + kh * st(v_layout_, 1);
+    for (int64_t j = 0; j < n; ++j) {
+      const float p = round_to(probs[j], prob_fp16_);
+      if (p == 0.0f) continue;
+      const int64_t row_off = v_off + (lo + j) * st(v_layout_, 2);
+      if (st(v_layout_, 3) == 1 && dtypes_[2] == DType::kFloat16) {
+        linalg::f16_axpy(p, static_cast<const uint16_t*>(v) + row_off, acc, dv_);
+      } else if (st(v_layout_, 3) == 1) {
+        linalg::f32_axpy(p, static_cast<const float*>(v) + row_off, acc, dv_);
+      } else {
+        for (int64_t i = 0; i < dv_; ++i) acc[i] += p * load_float(v, dtypes_[2], row_off + i * st(v_layout_, 3));
+      }
+    }
+    const int64_t out_off = r * dv_;
+    for (int64_t i = 0; i < dv_; ++i) store_float(out, out_dtype_, out_off + i, acc[i]);
+  }
+
+  int q_, k_, v_, mask_;
+  float scale_;
+  int64_t group_;
+  bool has_scale_;
+  bool prob_fp16_;
+  std::vector<bool> score_fp16_;
+  int64_t b_ = 0, h_ = 0, t_ = 0, d_ = 0, s_ = 0, dv_ = 0, per_thread_ = 0;
+  Layout q_layout_, k_layout_, v_layout_, mask_layout_;
+  std::array<DType, 3> dtypes_{};
+  DType mask_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
+};
+
+}  // namespace
+
+std::unique_ptr<runtime::OpKernel> make_attention(const runtime::KernelInit& init) {
+  const auto& p = init.params();
+  return std::make_unique<AttentionKernel>(init, static_cast<float>(p.get_float("scale", 1.0)),
+                                           p.get_int("group", 1));
+}
+
+}  // namespace coreml::kernels::fused

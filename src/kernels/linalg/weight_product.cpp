@@ -1,0 +1,429 @@
+// Prepared kernels for products with a constant weight: conv with 1x1 kernels (the linear
+// layers of converted transformers and ANEMLL's [1, C, 1, T] layout), linear, and matmul
+// whose y is a constant matrix. All become out[m, n] = sum_k X[m, k] W[n, k] (+ bias[n]) over
+// strided views of the activation and the output, so the transposes and expand_dims around
+// them cost nothing.
+//  - one token (M = 1, an LLM decode step): a matrix-vector product that streams W once,
+//    split by rows across the threads, palettized rows looked up in registers;
+//  - more tokens (prefill): the activation is packed transposed ([K][tokens], fp32) and each
+//    thread decodes a block of W rows once, then multiplies it with every token.
+// Everything else (grouped or spatial convs, integer types, batched y, ...) declines to the
+// simple kernels.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/common/convert_simd.h"
+#include "kernels/common/layout.h"
+#include "kernels/linalg/conv_params.h"
+#include "kernels/linalg/weight_matrix.h"
+#include "runtime/kernel_registry.h"
+#include "tensor/convert.h"
+#include "tensor/half.h"
+
+namespace coreml::kernels::linalg {
+namespace {
+
+using runtime::KernelInit;
+using runtime::ReshapeContext;
+using runtime::RunContext;
+
+constexpr int64_t kTokensPerPass = 64;  // columns of the packed activation
+constexpr int64_t kRowsPerTask = 24;    // weight rows one thread decodes at a time (GEMM)
+constexpr int64_t kGemvGrainRows = 64;
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Where the operands live, in elements: X[b][m][k] and out[b][m][n].
+struct Geometry {
+  int64_t batches = 1, m = 1, k = 0, n = 0;
+  int64_t xb = 0, xm = 0, xk = 1;
+  int64_t ob = 0, om = 0, on = 1;
+};
+
+// Merges dims [first, last) of `t` into one (size, stride); false when they are not evenly
+// strided.
+bool merge_dims(const Tensor& t, size_t first, size_t last, int64_t* size, int64_t* stride) {
+  *size = 1;
+  *stride = 0;
+  bool have = false;
+  for (size_t d = last; d-- > first;) {
+    const int64_t extent = t.shape()[d];
+    if (extent == 1) continue;
+    if (!have) {
+      *stride = t.strides()[d];
+      have = true;
+    } else if (t.strides()[d] != *stride * *size) {
+      return false;
+    }
+    *size *= extent;
+  }
+  if (!have) *stride = 1;
+  return true;
+}
+
+float load_element(const std::byte* base, DType dtype, int64_t index) {
+  return dtype == DType::kFloat32 ? reinterpret_cast<const float*>(base)[index]
+                                  : fp16_to_float(reinterpret_cast<const uint16_t*>(base)[index]);
+}
+
+// X row `m` of batch `b` as K contiguous floats.
+void gather_row(const std::byte* x, DType dtype, const Geometry& g, int64_t b, int64_t m,
+                float* out) {
+  const int64_t base = b * g.xb + m * g.xm;
+  if (g.xk == 1) {
+    if (dtype == DType::kFloat32) {
+      std::memcpy(out, reinterpret_cast<const float*>(x) + base, static_cast<size_t>(g.k) * 4);
+    } else {
+      f16_to_f32(reinterpret_cast<const uint16_t*>(x) + base, out, g.k);
+    }
+    return;
+  }
+  for (int64_t t = 0; t < g.k; ++t) out[t] = load_element(x, dtype, base + t * g.xk);
+}
+
+// Writes `count` results for consecutive elements along one axis (`stride` apart in the
+// output), adding bias[n] when `bias` is set (one value for the whole run when
+// `bias_per_element` is false).
+void store_run(const float* values, int64_t count, std::byte* out, DType dtype, int64_t first,
+               int64_t stride, const float* bias, bool bias_per_element, float* tmp) {
+  const float* v = values;
+  if (bias) {
+    for (int64_t i = 0; i < count; ++i) tmp[i] = values[i] + (bias_per_element ? bias[i] : bias[0]);
+    v = tmp;
+  }
+  if (dtype == DType::kFloat32) {
+    float* o = reinterpret_cast<float*>(out) + first;
+    if (stride == 1) {
+      std::memcpy(o, v, static_cast<size_t>(count) * 4);
+    } else {
+      for (int64_t i = 0; i < count; ++i) o[i * stride] = v[i];
+    }
+    return;
+  }
+  uint16_t* o = reinterpret_cast<uint16_t*>(out) + first;
+  if (stride == 1) {
+    f32_to_f16(v, o, count);
+  } else {
+    for (int64_t i = 0; i < count; ++i) o[i * stride] = float_to_fp16(v[i]);
+  }
+}
+
+class WeightProductKernel : public runtime::OpKernel {
+ public:
+  WeightProductKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias)
+      : x_(x), w_(std::move(w)), bias_(std::move(bias)) {}
+
+  void reshape(ReshapeContext& ctx) override {
+    const Tensor& x = ctx.in(x_);
+    out_dtype_ = ctx.declared_dtype(0);
+    const bool float_io = (x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat16) &&
+                          (out_dtype_ == DType::kFloat32 || out_dtype_ == DType::kFloat16);
+    std::vector<int64_t> out_shape;
+    if (!float_io || !geometry(ctx, x, g_, out_shape)) {
+      ctx.decline();
+      return;
+    }
+    if (g_.k != w_->cols() || g_.n != w_->rows()) {
+      ctx.fail("activation has ", g_.k, " inputs per row and the weight ", w_->cols(),
+               "; weight rows ", w_->rows(), " vs ", g_.n, " outputs");
+    }
+    if (!bias_.empty() && static_cast<int64_t>(bias_.size()) != g_.n) {
+      ctx.fail("bias has ", bias_.size(), " values, expected ", g_.n);
+    }
+    x_dtype_ = x.dtype();
+    threads_ = std::max(1, ctx.threads());
+    const int64_t k = g_.k;
+    if (g_.m == 1) {
+      // x (K), x in k order (K), results (N), and per-thread decode room for kRows weights.
+      per_thread_ = w_->format() == WeightMatrix::Format::kRows ? round_up(8 * k, 16) : 0;
+      x_at_ = 0;
+      xa_at_ = round_up(k, 16);
+      y_at_ = xa_at_ + round_up(k, 16);
+      threads_at_ = y_at_ + round_up(g_.n, 16);
+    } else {
+      m_pad_ = round_up(std::min(g_.m, kTokensPerPass), 16);
+      per_thread_ = round_up(kRowsPerTask * k, 16) + kRowsPerTask * m_pad_ + round_up(m_pad_, 16);
+      x_at_ = 0;
+      xa_at_ = round_up(k, 16);
+      y_at_ = xa_at_ + round_up(k, 16);  // the packed activation, K x m_pad
+      threads_at_ = y_at_ + k * m_pad_;
+    }
+    ctx.request_scratch(static_cast<size_t>(threads_at_ + per_thread_ * threads_) * sizeof(float));
+    ctx.set_output(0, std::move(out_shape), out_dtype_);
+  }
+
+  void run(RunContext& ctx) override {
+    const auto* x = static_cast<const std::byte*>(ctx.in(x_).data());
+    auto* out = static_cast<std::byte*>(ctx.out(0).data());
+    auto* scratch = reinterpret_cast<float*>(ctx.scratch());
+    for (int64_t b = 0; b < g_.batches; ++b) {
+      if (g_.m == 1) {
+        gemv(ctx, x, out, scratch, b);
+      } else {
+        for (int64_t m0 = 0; m0 < g_.m; m0 += kTokensPerPass) {
+          gemm(ctx, x, out, scratch, b, m0, std::min(kTokensPerPass, g_.m - m0));
+        }
+      }
+    }
+  }
+
+ protected:
+  // The op's own geometry; false to decline.
+  virtual bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
+                        std::vector<int64_t>& out_shape) = 0;
+
+ private:
+  void gemv(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b) {
+    float* xn = scratch + x_at_;
+    float* xa = scratch + xa_at_;
+    float* y = scratch + y_at_;
+    gather_row(x, x_dtype_, g_, b, 0, xn);
+    const float* xv = xn;
+    if (w_->k_ordered()) {
+      lut_arrange(w_->lut_bits(), xn, g_.k, xa);
+      xv = xa;
+    }
+    const float* bias = bias_.empty() ? nullptr : bias_.data();
+    ctx.pool().parallel_for(g_.n, kGemvGrainRows, [&](int64_t r0, int64_t r1) {
+      float* mine = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
+      w_->gemv(r0, r1, xv, y + r0, 1, mine);
+      // Results of these rows go out at once (bias, rounding), while they are in cache.
+      float tmp[256];
+      for (int64_t r = r0; r < r1; r += 256) {
+        const int64_t count = std::min<int64_t>(256, r1 - r);
+        store_run(y + r, count, out, out_dtype_, b * g_.ob + r * g_.on, g_.on,
+                  bias ? bias + r : nullptr, true, tmp);
+      }
+    });
+  }
+
+  void gemm(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b,
+            int64_t m0, int64_t mb) {
+    float* row = scratch + x_at_;
+    float* arranged = scratch + xa_at_;
+    float* xt = scratch + y_at_;
+    const int64_t k = g_.k;
+    // Pack the activation transposed, [K][m_pad], in the weight's k order.
+    for (int64_t m = 0; m < m_pad_; ++m) {
+      if (m >= mb) {
+        for (int64_t t = 0; t < k; ++t) xt[t * m_pad_ + m] = 0.0f;
+        continue;
+      }
+      gather_row(x, x_dtype_, g_, b, m0 + m, row);
+      const float* src = row;
+      if (w_->k_ordered()) {
+        lut_arrange(w_->lut_bits(), row, k, arranged);
+        src = arranged;
+      }
+      for (int64_t t = 0; t < k; ++t) xt[t * m_pad_ + m] = src[t];
+    }
+    const int64_t tasks = (g_.n + kRowsPerTask - 1) / kRowsPerTask;
+    const float* bias = bias_.empty() ? nullptr : bias_.data();
+    ctx.pool().parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+      float* mine = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
+      float* decoded = mine;
+      float* tile = mine + round_up(kRowsPerTask * k, 16);
+      float* tmp = tile + kRowsPerTask * m_pad_;
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t r0 = task * kRowsPerTask;
+        const int64_t r1 = std::min(g_.n, r0 + kRowsPerTask);
+        const float* rows = w_->decode(r0, r1, decoded);
+        gemm_rows(rows, r1 - r0, k, xt, m_pad_, mb, tile, m_pad_);
+        for (int64_t r = r0; r < r1; ++r) {
+          store_run(tile + (r - r0) * m_pad_, mb, out, out_dtype_,
+                    b * g_.ob + m0 * g_.om + r * g_.on, g_.om, bias ? bias + r : nullptr, false,
+                    tmp);
+        }
+      }
+    });
+  }
+
+  int x_;
+  std::shared_ptr<const WeightMatrix> w_;
+  std::vector<float> bias_;
+  Geometry g_;
+  DType x_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
+  int threads_ = 1;
+  int64_t m_pad_ = 0;
+  int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
+};
+
+// conv with 1x1 kernels, unit strides and dilations, no padding, one group.
+class Conv1x1Kernel final : public WeightProductKernel {
+ public:
+  using WeightProductKernel::WeightProductKernel;
+
+ protected:
+  bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
+                std::vector<int64_t>& out_shape) override {
+    if (x.rank() < 3) return false;
+    g.batches = x.shape()[0];
+    g.k = x.shape()[1];
+    if (!merge_dims(x, 2, x.shape().size(), &g.m, &g.xm)) return false;
+    g.xb = x.strides()[0];
+    g.xk = x.strides()[1];
+    g.n = n_;
+    out_shape = x.shape();
+    out_shape[1] = g.n;
+    g.on = g.m;  // dense [N, Cout, positions]
+    g.om = 1;
+    g.ob = g.n * g.m;
+    (void)ctx;
+    return true;
+  }
+
+ public:
+  int64_t n_ = 0;
+};
+
+class LinearKernel final : public WeightProductKernel {
+ public:
+  using WeightProductKernel::WeightProductKernel;
+
+ protected:
+  bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
+                std::vector<int64_t>& out_shape) override {
+    (void)ctx;
+    if (x.rank() < 1) return false;
+    const size_t r = x.shape().size();
+    g.k = x.shape()[r - 1];
+    g.xk = x.strides()[r - 1];
+    if (!merge_dims(x, 0, r - 1, &g.m, &g.xm)) return false;
+    g.n = n_;
+    out_shape = x.shape();
+    out_shape.back() = g.n;
+    g.om = g.n;
+    g.on = 1;
+    return true;
+  }
+
+ public:
+  int64_t n_ = 0;
+};
+
+// matmul(x, y) with a constant 2-D y: x's rows (all batch dimensions too) times y.
+class MatmulConstKernel final : public WeightProductKernel {
+ public:
+  MatmulConstKernel(int x, std::shared_ptr<const WeightMatrix> w, bool transpose_x)
+      : WeightProductKernel(x, std::move(w), {}), transpose_x_(transpose_x) {}
+
+ protected:
+  bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
+                std::vector<int64_t>& out_shape) override {
+    (void)ctx;
+    const size_t r = x.shape().size();
+    if (r < 1) return false;
+    g.n = n_;
+    if (r == 1) {  // a vector: one row
+      g.k = x.shape()[0];
+      g.xk = x.strides()[0];
+      g.m = 1;
+      out_shape = {g.n};
+    } else {
+      const size_t rows_dim = transpose_x_ ? r - 1 : r - 2;
+      const size_t k_dim = transpose_x_ ? r - 2 : r - 1;
+      g.k = x.shape()[k_dim];
+      g.xk = x.strides()[k_dim];
+      if (transpose_x_) {
+        // Rows run along the last axis: only without batch dimensions.
+        for (size_t d = 0; d + 2 < r; ++d) {
+          if (x.shape()[d] != 1) return false;
+        }
+        g.m = x.shape()[rows_dim];
+        g.xm = x.strides()[rows_dim];
+      } else if (!merge_dims(x, 0, r - 1, &g.m, &g.xm)) {
+        return false;
+      }
+      out_shape = x.shape();
+      out_shape[r - 2] = x.shape()[rows_dim];
+      out_shape[r - 1] = g.n;
+    }
+    g.om = g.n;
+    g.on = 1;
+    return true;
+  }
+
+ public:
+  int64_t n_ = 0;
+  bool transpose_x_;
+};
+
+std::vector<float> constant_bias(const KernelInit& init, bool* ok) {
+  *ok = true;
+  const int b = init.binding("bias");
+  if (b < 0) return {};
+  const runtime::RtValue* v = init.constant(b);
+  if (!v || v->compressed) {
+    *ok = false;
+    return {};
+  }
+  const Tensor f = v->tensor.to(DType::kFloat32);
+  return f.to_vector<float>();
+}
+
+std::unique_ptr<runtime::OpKernel> make_conv(const KernelInit& init) {
+  const int x = init.binding("x");
+  const runtime::RtValue* weight = init.constant(init.binding("weight"));
+  if (x < 0 || !weight) return nullptr;
+  const auto& ws = weight->shape();
+  if (ws.size() < 3) return nullptr;
+  for (size_t d = 2; d < ws.size(); ++d) {
+    if (ws[d] != 1) return nullptr;
+  }
+  const ConvParams p = read_conv_params(init.params(), static_cast<int64_t>(ws.size()));
+  if (p.groups != 1) return nullptr;
+  for (int d = 0; d < 3; ++d) {
+    if (p.stride[static_cast<size_t>(d)] != 1 || p.custom_before[static_cast<size_t>(d)] != 0 ||
+        p.custom_after[static_cast<size_t>(d)] != 0) {
+      return nullptr;
+    }
+  }
+  bool ok = false;
+  auto bias = constant_bias(init, &ok);
+  if (!ok) return nullptr;
+  auto matrix = WeightMatrix::create(*weight, false);
+  if (!matrix) return nullptr;
+  auto kernel = std::make_unique<Conv1x1Kernel>(x, std::move(matrix), std::move(bias));
+  kernel->n_ = ws[0];
+  return kernel;
+}
+
+std::unique_ptr<runtime::OpKernel> make_linear(const KernelInit& init) {
+  const int x = init.binding("x");
+  const runtime::RtValue* weight = init.constant(init.binding("weight"));
+  if (x < 0 || !weight || weight->shape().size() != 2) return nullptr;
+  bool ok = false;
+  auto bias = constant_bias(init, &ok);
+  if (!ok) return nullptr;
+  auto matrix = WeightMatrix::create(*weight, false);
+  if (!matrix) return nullptr;
+  auto kernel = std::make_unique<LinearKernel>(x, std::move(matrix), std::move(bias));
+  kernel->n_ = weight->shape()[0];
+  return kernel;
+}
+
+std::unique_ptr<runtime::OpKernel> make_matmul(const KernelInit& init) {
+  const int x = init.binding("x");
+  const runtime::RtValue* y = init.constant(init.binding("y"));
+  if (x < 0 || !y || y->shape().size() != 2) return nullptr;  // activations: matmul_kernel.cpp
+  const bool ty = init.params().get_bool("transpose_y", false);
+  const bool tx = init.params().get_bool("transpose_x", false);
+  auto matrix = WeightMatrix::create(*y, !ty);
+  if (!matrix) return nullptr;
+  auto kernel = std::make_unique<MatmulConstKernel>(x, std::move(matrix), tx);
+  kernel->n_ = ty ? y->shape()[0] : y->shape()[1];
+  return kernel;
+}
+
+}  // namespace
+
+std::unique_ptr<runtime::OpKernel> make_weight_matmul(const KernelInit& init) {
+  return make_matmul(init);
+}
+
+void register_weight_product_kernels(runtime::KernelRegistry& r) {
+  r.add_prepared("conv", make_conv);
+  r.add_prepared("linear", make_linear);
+}
+
+}  // namespace coreml::kernels::linalg

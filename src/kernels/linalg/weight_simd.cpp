@@ -1,0 +1,537 @@
+// Highway implementation of weight_simd.h (compiled once per SIMD target), and the scalar path.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/linalg/weight_simd.cpp"
+#include "kernels/linalg/weight_simd.h"
+
+#include <hwy/foreach_target.h>  // must come before highway.h
+#include <hwy/highway.h>
+
+#include <algorithm>
+
+#include "kernels/common/hwy_f16.h"
+#include "runtime/compressed/packed_lookup.h"
+#include "tensor/half.h"
+
+#ifndef COREML_WEIGHT_SIMD_SHARED
+#define COREML_WEIGHT_SIMD_SHARED
+namespace coreml::kernels::linalg::layout {
+// Codes per lane word, and bytes per lane word: 1/2/4/8-bit codes fill one byte per lane,
+// 3- and 6-bit codes three bytes (eight or four codes).
+constexpr int codes_per_word(int bits) { return bits == 3 ? 8 : bits == 6 ? 4 : 8 / bits; }
+constexpr int word_bytes(int bits) { return bits == 3 || bits == 6 ? 3 : 1; }
+// A block: 16 lane words.
+constexpr int block_elements(int bits) { return 16 * codes_per_word(bits); }
+constexpr int block_bytes(int bits) { return 16 * word_bytes(bits); }
+}  // namespace coreml::kernels::linalg::layout
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace coreml::kernels::linalg {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::CappedTag<float, 16>;  // the k order's virtual vector is 16 lanes
+using DI = hn::RebindToSigned<DF>;
+using DU = hn::RebindToUnsigned<DF>;
+using VF = hn::Vec<DF>;
+using VI = hn::Vec<DI>;
+
+// Lane words for lanes [part * L, part * L + L) of a block.
+template <int kBits>
+HWY_INLINE hn::Vec<DU> LoadWords(const uint8_t* block, size_t part) {
+  const DF d;
+  const DU du;
+  const size_t lanes = hn::Lanes(d);
+  if constexpr (kBits == 3 || kBits == 6) {
+    const DI di;
+    const VI offsets = hn::Mul(hn::Iota(di, 0), hn::Set(di, 3));
+    const auto* base = reinterpret_cast<const int32_t*>(block + part * 3 * lanes);
+    return hn::BitCast(du, hn::GatherOffset(di, base, offsets));
+  } else {
+    const hn::Rebind<uint8_t, DF> d8;
+    return hn::PromoteTo(du, hn::LoadU(d8, block + part * lanes));
+  }
+}
+
+// The row's table in registers (up to four vectors), or nothing for gathered tables.
+template <int kBits>
+struct RowTable {
+  static constexpr int kEntries = 1 << kBits;
+  VF v[4];
+  const float* memory = nullptr;
+  HWY_INLINE void Load(const float* table) {
+    const DF d;
+    const size_t lanes = hn::Lanes(d);
+    memory = table;
+    const size_t vectors = (kEntries + lanes - 1) / lanes;
+    if (vectors <= 4) {
+      for (size_t i = 0; i < vectors; ++i) v[i] = hn::LoadU(d, table + i * lanes);
+    }
+  }
+  HWY_INLINE VF Lookup(VI idx) const {
+    const DF d;
+    const DI di;
+    const size_t lanes = hn::Lanes(d);
+#if HWY_TARGET <= HWY_AVX3
+    if constexpr (kEntries == 64) {
+      if (lanes == 16) {
+        // Two 32-entry two-table permutes, and bit 5 picks between them.
+        const __m512 lo = _mm512_permutex2var_ps(v[0].raw, idx.raw, v[1].raw);
+        const __m512 hi = _mm512_permutex2var_ps(v[2].raw, idx.raw, v[3].raw);
+        const __mmask16 high = _mm512_test_epi32_mask(idx.raw, _mm512_set1_epi32(32));
+        return VF{_mm512_mask_blend_ps(high, lo, hi)};
+      }
+    }
+#endif
+    if (static_cast<size_t>(kEntries) <= lanes) {
+      return hn::TableLookupLanes(v[0], hn::IndicesFromVec(d, idx));
+    }
+    if (static_cast<size_t>(kEntries) <= 4 * lanes) {
+      const VI low = hn::And(idx, hn::Set(di, static_cast<int32_t>(lanes - 1)));
+      const auto ix = hn::IndicesFromVec(d, low);
+      const auto second = hn::RebindMask(d, hn::TestBit(idx, hn::Set(di, static_cast<int32_t>(lanes))));
+      const VF first_pair =
+          hn::IfThenElse(second, hn::TableLookupLanes(v[1], ix), hn::TableLookupLanes(v[0], ix));
+      if (static_cast<size_t>(kEntries) <= 2 * lanes) return first_pair;
+      const VF second_pair =
+          hn::IfThenElse(second, hn::TableLookupLanes(v[3], ix), hn::TableLookupLanes(v[2], ix));
+      const auto upper =
+          hn::RebindMask(d, hn::TestBit(idx, hn::Set(di, static_cast<int32_t>(2 * lanes))));
+      return hn::IfThenElse(upper, second_pair, first_pair);
+    }
+    return hn::GatherIndex(d, memory, idx);
+  }
+};
+
+template <int kBits>
+HWY_INLINE VI Code(hn::Vec<DU> words, int s) {
+  const DU du;
+  const DI di;
+  return hn::BitCast(di, hn::And(hn::ShiftRightSame(words, s * kBits),
+                                 hn::Set(du, (1u << kBits) - 1u)));
+}
+
+// Element `e` (natural order inside a block) sits at this position of the k order.
+constexpr int64_t KOrderPosition(int bits, int64_t e) {
+  const int c = layout::codes_per_word(bits);
+  return (e % c) * 16 + e / c;
+}
+
+// How many leading blocks of a row the SIMD loop may read: 3- and 6-bit lane words read one
+// byte past their block, which must still be readable; later blocks go element by element.
+template <int kBits>
+HWY_INLINE int64_t SafeBlocks(const LutRows& w, const uint8_t* row, int64_t blocks) {
+  if constexpr (kBits == 3 || kBits == 6) {
+    // The last lane word reads one byte past its block.
+    const int64_t available = (w.codes + w.readable_bytes) - row;
+    int64_t safe = blocks;
+    while (safe > 0 && safe * layout::block_bytes(kBits) + 1 > available) --safe;
+    return safe;
+  } else {
+    return blocks;
+  }
+}
+
+template <int kBits>
+void GemvRows(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* out,
+              int64_t out_stride) {
+  constexpr int c = layout::codes_per_word(kBits);
+  constexpr int64_t kBlock = layout::block_elements(kBits);
+  constexpr int64_t kBlockBytes = layout::block_bytes(kBits);
+  const DF d;
+  const size_t lanes = hn::Lanes(d);
+  const size_t parts = 16 / lanes;
+  const int64_t blocks = w.k / kBlock;
+  RowTable<kBits> table;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* t = w.tables + (r / w.rows_per_table) * w.table_stride;
+    table.Load(t);
+    const uint8_t* row = w.codes + r * w.row_bytes;
+    const int64_t safe = SafeBlocks<kBits>(w, row, blocks);
+    VF acc0 = hn::Zero(d), acc1 = hn::Zero(d), acc2 = hn::Zero(d), acc3 = hn::Zero(d);
+    for (int64_t b = 0; b < safe; ++b) {
+      const uint8_t* block = row + b * kBlockBytes;
+      const float* xb = xa + b * kBlock;
+      for (size_t p = 0; p < parts; ++p) {
+        const auto words = LoadWords<kBits>(block, p);
+        for (int s = 0; s < c; ++s) {
+          const VF wv = table.Lookup(Code<kBits>(words, s));
+          const VF xv = hn::LoadU(d, xb + s * 16 + p * lanes);
+          switch (s & 3) {
+            case 0: acc0 = hn::MulAdd(wv, xv, acc0); break;
+            case 1: acc1 = hn::MulAdd(wv, xv, acc1); break;
+            case 2: acc2 = hn::MulAdd(wv, xv, acc2); break;
+            default: acc3 = hn::MulAdd(wv, xv, acc3); break;
+          }
+        }
+      }
+    }
+    float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3))));
+    for (int64_t e = safe * kBlock; e < blocks * kBlock; ++e) {
+      const int64_t b = e / kBlock;
+      const uint32_t code = runtime::compressed::packed_code(row, kBits, e);
+      sum += t[code] * xa[b * kBlock + KOrderPosition(kBits, e - b * kBlock)];
+    }
+    for (int64_t e = blocks * kBlock; e < w.k; ++e) {
+      sum += t[runtime::compressed::packed_code(row, kBits, e)] * xa[e];
+    }
+    out[(r - r0) * out_stride] = sum;
+  }
+}
+
+template <int kBits>
+void DecodeRows(const LutRows& w, int64_t r0, int64_t r1, float* out) {
+  constexpr int c = layout::codes_per_word(kBits);
+  constexpr int64_t kBlock = layout::block_elements(kBits);
+  constexpr int64_t kBlockBytes = layout::block_bytes(kBits);
+  const DF d;
+  const size_t lanes = hn::Lanes(d);
+  const size_t parts = 16 / lanes;
+  const int64_t blocks = w.k / kBlock;
+  RowTable<kBits> table;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* t = w.tables + (r / w.rows_per_table) * w.table_stride;
+    table.Load(t);
+    const uint8_t* row = w.codes + r * w.row_bytes;
+    float* o = out + (r - r0) * w.k;
+    const int64_t safe = SafeBlocks<kBits>(w, row, blocks);
+    for (int64_t b = 0; b < safe; ++b) {
+      const uint8_t* block = row + b * kBlockBytes;
+      for (size_t p = 0; p < parts; ++p) {
+        const auto words = LoadWords<kBits>(block, p);
+        for (int s = 0; s < c; ++s) {
+          hn::StoreU(table.Lookup(Code<kBits>(words, s)), d, o + b * kBlock + s * 16 + p * lanes);
+        }
+      }
+    }
+    for (int64_t e = safe * kBlock; e < blocks * kBlock; ++e) {
+      const int64_t b = e / kBlock;
+      o[b * kBlock + KOrderPosition(kBits, e - b * kBlock)] =
+          t[runtime::compressed::packed_code(row, kBits, e)];
+    }
+    for (int64_t e = blocks * kBlock; e < w.k; ++e) {
+      o[e] = t[runtime::compressed::packed_code(row, kBits, e)];
+    }
+  }
+}
+
+void LutGemv(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* out,
+             int64_t out_stride) {
+  switch (w.bits) {
+    case 1: return GemvRows<1>(w, r0, r1, xa, out, out_stride);
+    case 2: return GemvRows<2>(w, r0, r1, xa, out, out_stride);
+    case 3: return GemvRows<3>(w, r0, r1, xa, out, out_stride);
+    case 4: return GemvRows<4>(w, r0, r1, xa, out, out_stride);
+    case 6: return GemvRows<6>(w, r0, r1, xa, out, out_stride);
+    default: return GemvRows<8>(w, r0, r1, xa, out, out_stride);
+  }
+}
+
+void LutDecode(const LutRows& w, int64_t r0, int64_t r1, float* out) {
+  switch (w.bits) {
+    case 1: return DecodeRows<1>(w, r0, r1, out);
+    case 2: return DecodeRows<2>(w, r0, r1, out);
+    case 3: return DecodeRows<3>(w, r0, r1, out);
+    case 4: return DecodeRows<4>(w, r0, r1, out);
+    case 6: return DecodeRows<6>(w, r0, r1, out);
+    default: return DecodeRows<8>(w, r0, r1, out);
+  }
+}
+
+void F16Gemv(const uint16_t* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
+             const float* x, float* out, int64_t out_stride) {
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t r = r0; r < r1; ++r) {
+    const auto* row = reinterpret_cast<const hwy::float16_t*>(w + r * row_stride);
+    auto acc0 = hn::Zero(d), acc1 = hn::Zero(d), acc2 = hn::Zero(d), acc3 = hn::Zero(d);
+    int64_t t = 0;
+#if COREML_HWY_NATIVE_F16
+    for (; t + 4 * lanes <= k; t += 4 * lanes) {
+      acc0 = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, row + t)), hn::LoadU(d, x + t), acc0);
+      acc1 = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, row + t + lanes)),
+                        hn::LoadU(d, x + t + lanes), acc1);
+      acc2 = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, row + t + 2 * lanes)),
+                        hn::LoadU(d, x + t + 2 * lanes), acc2);
+      acc3 = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, row + t + 3 * lanes)),
+                        hn::LoadU(d, x + t + 3 * lanes), acc3);
+    }
+    for (; t + lanes <= k; t += lanes) {
+      acc0 = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, row + t)), hn::LoadU(d, x + t), acc0);
+    }
+#else
+    (void)row;
+    (void)dh;
+    (void)lanes;
+#endif
+    float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3))));
+    const uint16_t* bits = w + r * row_stride;
+    for (; t < k; ++t) sum += fp16_to_float(bits[t]) * x[t];
+    out[(r - r0) * out_stride] = sum;
+  }
+}
+
+void F32Gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
+             const float* x, float* out, int64_t out_stride) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = w + r * row_stride;
+    auto acc0 = hn::Zero(d), acc1 = hn::Zero(d), acc2 = hn::Zero(d), acc3 = hn::Zero(d);
+    int64_t t = 0;
+    for (; t + 4 * lanes <= k; t += 4 * lanes) {
+      acc0 = hn::MulAdd(hn::LoadU(d, row + t), hn::LoadU(d, x + t), acc0);
+      acc1 = hn::MulAdd(hn::LoadU(d, row + t + lanes), hn::LoadU(d, x + t + lanes), acc1);
+      acc2 = hn::MulAdd(hn::LoadU(d, row + t + 2 * lanes), hn::LoadU(d, x + t + 2 * lanes), acc2);
+      acc3 = hn::MulAdd(hn::LoadU(d, row + t + 3 * lanes), hn::LoadU(d, x + t + 3 * lanes), acc3);
+    }
+    for (; t + lanes <= k; t += lanes) acc0 = hn::MulAdd(hn::LoadU(d, row + t), hn::LoadU(d, x + t), acc0);
+    float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3))));
+    for (; t < k; ++t) sum += row[t] * x[t];
+    out[(r - r0) * out_stride] = sum;
+  }
+}
+
+void F16Axpy(float a, const uint16_t* row, float* acc, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const auto* half = reinterpret_cast<const hwy::float16_t*>(row);
+  const auto va = hn::Set(d, a);
+  int64_t i = 0;
+#if COREML_HWY_NATIVE_F16
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::MulAdd(va, hn::PromoteTo(d, hn::LoadU(dh, half + i)), hn::LoadU(d, acc + i)), d,
+               acc + i);
+  }
+#else
+  (void)half;
+  (void)dh;
+  (void)lanes;
+  (void)va;
+#endif
+  for (; i < n; ++i) acc[i] += a * fp16_to_float(row[i]);
+}
+
+void F32Axpy(float a, const float* row, float* acc, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const auto va = hn::Set(d, a);
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::MulAdd(va, hn::LoadU(d, row + i), hn::LoadU(d, acc + i)), d, acc + i);
+  }
+  for (; i < n; ++i) acc[i] += a * row[i];
+}
+
+// Register tiles: R weight rows (broadcast) x V vectors of tokens.
+#if HWY_TARGET <= HWY_AVX3 || HWY_ARCH_ARM
+constexpr int kTileRows = 6;
+constexpr int kTileVectors = 4;
+#else
+constexpr int kTileRows = 3;
+constexpr int kTileVectors = 3;
+#endif
+
+template <int V>
+HWY_INLINE void Tile(const float* w, int rows, int64_t k, const float* xt, int64_t xs, float* c,
+                     int64_t cs) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  using V_t = decltype(hn::Zero(d));
+  V_t acc[kTileRows][V];
+  for (int r = 0; r < kTileRows; ++r) {
+    for (int v = 0; v < V; ++v) acc[r][v] = hn::Zero(d);
+  }
+  // Rows past `rows` repeat the last one (computed, never stored) to keep the loop fixed.
+  const float* wr[kTileRows];
+  for (int r = 0; r < kTileRows; ++r) wr[r] = w + std::min(r, rows - 1) * k;
+  for (int64_t t = 0; t < k; ++t) {
+    V_t xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = hn::LoadU(d, xt + t * xs + v * lanes);
+    for (int r = 0; r < kTileRows; ++r) {
+      const V_t wv = hn::Set(d, wr[r][t]);
+      for (int v = 0; v < V; ++v) acc[r][v] = hn::MulAdd(wv, xv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < rows; ++r) {
+    for (int v = 0; v < V; ++v) hn::StoreU(acc[r][v], d, c + r * cs + v * lanes);
+  }
+}
+
+void GemmRows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xs,
+              int64_t m_count, float* c, int64_t cs) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t vectors = (m_count + lanes - 1) / lanes;
+  for (int64_t v0 = 0; v0 < vectors; v0 += kTileVectors) {
+    const int64_t vv = std::min<int64_t>(kTileVectors, vectors - v0);
+    for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+      const int rr = static_cast<int>(std::min<int64_t>(kTileRows, rows - r0));
+      const float* wp = w + r0 * k;
+      const float* xp = xt + v0 * lanes;
+      float* cp = c + r0 * cs + v0 * lanes;
+      switch (vv) {
+        case 1: Tile<1>(wp, rr, k, xp, xs, cp, cs); break;
+        case 2: Tile<2>(wp, rr, k, xp, xs, cp, cs); break;
+        case 3: Tile<3>(wp, rr, k, xp, xs, cp, cs); break;
+        default:
+          if constexpr (kTileVectors >= 4) Tile<kTileVectors>(wp, rr, k, xp, xs, cp, cs);
+          break;
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace coreml::kernels::linalg
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "kernels/common/simd.h"
+
+namespace coreml::kernels::linalg {
+
+HWY_EXPORT(LutGemv);
+HWY_EXPORT(LutDecode);
+HWY_EXPORT(F16Gemv);
+HWY_EXPORT(F32Gemv);
+HWY_EXPORT(GemmRows);
+HWY_EXPORT(F16Axpy);
+HWY_EXPORT(F32Axpy);
+
+void f16_axpy(float a, const uint16_t* row, float* acc, int64_t n) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(F16Axpy)(a, row, acc, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) acc[i] += a * fp16_to_float(row[i]);
+}
+
+void f32_axpy(float a, const float* row, float* acc, int64_t n) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(F32Axpy)(a, row, acc, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) acc[i] += a * row[i];
+}
+
+int64_t lut_block(int bits) { return layout::block_elements(bits); }
+
+void lut_arrange(int bits, const float* x, int64_t k, float* out) {
+  const int c = layout::codes_per_word(bits);
+  const int64_t block = layout::block_elements(bits);
+  const int64_t blocks = k / block;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* xb = x + b * block;
+    float* ob = out + b * block;
+    for (int j = 0; j < 16; ++j) {
+      for (int s = 0; s < c; ++s) ob[s * 16 + j] = xb[j * c + s];
+    }
+  }
+  for (int64_t e = blocks * block; e < k; ++e) out[e] = x[e];
+}
+
+namespace {
+int64_t k_order_position(int bits, int64_t e) {
+  const int c = layout::codes_per_word(bits);
+  return (e % c) * 16 + e / c;
+}
+}  // namespace
+
+void lut_gemv_scalar(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* out,
+                     int64_t out_stride) {
+  const int64_t block = layout::block_elements(w.bits);
+  const int64_t whole = w.k / block * block;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* t = w.tables + (r / w.rows_per_table) * w.table_stride;
+    const uint8_t* row = w.codes + r * w.row_bytes;
+    float sum = 0;
+    for (int64_t e = 0; e < w.k; ++e) {
+      const int64_t pos = e < whole ? (e / block) * block + k_order_position(w.bits, e % block) : e;
+      sum += t[runtime::compressed::packed_code(row, w.bits, e)] * xa[pos];
+    }
+    out[(r - r0) * out_stride] = sum;
+  }
+}
+
+void lut_decode_scalar(const LutRows& w, int64_t r0, int64_t r1, float* out) {
+  const int64_t block = layout::block_elements(w.bits);
+  const int64_t whole = w.k / block * block;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* t = w.tables + (r / w.rows_per_table) * w.table_stride;
+    const uint8_t* row = w.codes + r * w.row_bytes;
+    float* o = out + (r - r0) * w.k;
+    for (int64_t e = 0; e < w.k; ++e) {
+      const int64_t pos = e < whole ? (e / block) * block + k_order_position(w.bits, e % block) : e;
+      o[pos] = t[runtime::compressed::packed_code(row, w.bits, e)];
+    }
+  }
+}
+
+void gemm_rows_scalar(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xs,
+                      int64_t m_count, float* c, int64_t cs) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t m = 0; m < m_count; ++m) {
+      float sum = 0;
+      for (int64_t t = 0; t < k; ++t) sum += w[r * k + t] * xt[t * xs + m];
+      c[r * cs + m] = sum;
+    }
+  }
+}
+
+void lut_gemv(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* out,
+              int64_t out_stride) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(LutGemv)(w, r0, r1, xa, out, out_stride);
+  } else {
+    lut_gemv_scalar(w, r0, r1, xa, out, out_stride);
+  }
+}
+
+void lut_decode(const LutRows& w, int64_t r0, int64_t r1, float* out) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(LutDecode)(w, r0, r1, out);
+  } else {
+    lut_decode_scalar(w, r0, r1, out);
+  }
+}
+
+void f16_gemv(const uint16_t* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
+              const float* x, float* out, int64_t out_stride) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(F16Gemv)(w, row_stride, k, r0, r1, x, out, out_stride);
+    return;
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    float sum = 0;
+    for (int64_t t = 0; t < k; ++t) sum += fp16_to_float(w[r * row_stride + t]) * x[t];
+    out[(r - r0) * out_stride] = sum;
+  }
+}
+
+void f32_gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
+              const float* x, float* out, int64_t out_stride) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(F32Gemv)(w, row_stride, k, r0, r1, x, out, out_stride);
+    return;
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    float sum = 0;
+    for (int64_t t = 0; t < k; ++t) sum += w[r * row_stride + t] * x[t];
+    out[(r - r0) * out_stride] = sum;
+  }
+}
+
+void gemm_rows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xs,
+               int64_t m_count, float* c, int64_t cs) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(GemmRows)(w, rows, k, xt, xs, m_count, c, cs);
+  } else {
+    gemm_rows_scalar(w, rows, k, xt, xs, m_count, c, cs);
+  }
+}
+
+}  // namespace coreml::kernels::linalg
+#endif  // HWY_ONCE

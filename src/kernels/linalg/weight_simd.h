@@ -1,0 +1,73 @@
+// The inner loops of products with a constant weight matrix W [N, K] (rows = output channels):
+// matrix-vector products for one token (decode) and the blocks of a matrix product for many
+// (prefill), for fp32, fp16 and palettized (LUT, 1..8 bits) rows.
+//
+// Palettized rows are never expanded in memory for a matrix-vector product: each block of
+// codes is unpacked and looked up in registers (the row's table sits in vector registers for up
+// to 64 entries; 256-entry tables are gathered from L1) and multiplied into the accumulators.
+// To keep the unpacking cheap, a LUT row is consumed in a fixed "k order": blocks of
+// lut_block(bits) elements, in which element j * c + s (c codes per 8/24-bit lane word) comes
+// at position s * 16 + j. The activations are put into the same order once per call
+// (lut_arrange), which costs K moves instead of one shuffle per weight. Elements past the last
+// whole block keep their natural order.
+//
+// Highway picks the SIMD target at run time (AVX-512 with its two-table permutes, AVX2, SSE4,
+// NEON, ...); COREML_SIMD=0 runs the scalar loops, which use the same k order. Tests compare
+// every target with the scalar path.
+#pragma once
+
+#include <cstdint>
+
+namespace coreml::kernels::linalg {
+
+// Palettized rows as stored: row r's codes start at codes + r * row_bytes (LSB-first packing),
+// its table at tables + (r / rows_per_table) * table_stride (fp32, 2^bits entries, padded with
+// zeros to table_stride >= 16 entries).
+struct LutRows {
+  const uint8_t* codes = nullptr;
+  int bits = 4;
+  int64_t k = 0;
+  int64_t row_bytes = 0;
+  const float* tables = nullptr;
+  int64_t table_stride = 16;
+  int64_t rows_per_table = 1;
+  // Bytes readable from `codes` (the SIMD path never reads past them).
+  int64_t readable_bytes = 0;
+};
+
+// Elements per block of the k order for `bits` (1, 2, 3, 4, 6 or 8).
+int64_t lut_block(int bits);
+// x (k values, natural order) -> out in the k order of `bits`.
+void lut_arrange(int bits, const float* x, int64_t k, float* out);
+
+// out[(r - r0) * out_stride] = sum_k W[r][k] * x[k], for r in [r0, r1). For LUT rows, x is in
+// the k order (lut_arrange); for fp16/fp32 rows, in natural order.
+void lut_gemv(const LutRows& w, int64_t r0, int64_t r1, const float* x_arranged, float* out,
+              int64_t out_stride);
+void f16_gemv(const uint16_t* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
+              const float* x, float* out, int64_t out_stride);
+void f32_gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
+              const float* x, float* out, int64_t out_stride);
+
+// acc[i] += a * row[i] for i < n (attention's probabilities times values).
+void f16_axpy(float a, const uint16_t* row, float* acc, int64_t n);
+void f32_axpy(float a, const float* row, float* acc, int64_t n);
+
+// Rows [r0, r1) decoded to fp32 in the k order, k floats per row, into `out`.
+void lut_decode(const LutRows& w, int64_t r0, int64_t r1, float* out);
+
+// c[r * c_stride + m] = sum_k w[r * k + t] * xt[t * xt_stride + m], for r < rows, m < m_count.
+// `xt` holds the activations transposed, [k][xt_stride] with xt_stride a multiple of 16 and
+// zeros in [m_count, xt_stride). Tokens run along the vector lanes; weight values broadcast.
+// Whole vectors are stored: c needs c_stride >= xt_stride.
+void gemm_rows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xt_stride,
+               int64_t m_count, float* c, int64_t c_stride);
+
+// Scalar versions (COREML_SIMD=0 and the tests' reference).
+void lut_gemv_scalar(const LutRows& w, int64_t r0, int64_t r1, const float* x_arranged,
+                     float* out, int64_t out_stride);
+void lut_decode_scalar(const LutRows& w, int64_t r0, int64_t r1, float* out);
+void gemm_rows_scalar(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xt_stride,
+                      int64_t m_count, float* c, int64_t c_stride);
+
+}  // namespace coreml::kernels::linalg

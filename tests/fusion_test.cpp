@@ -1,0 +1,196 @@
+// The plan-time fusions (runtime/fusion) on the patterns converters emit: each program runs with
+// fusion off (the original ops, simple kernels) and on; the fused op must appear, and the
+// results must agree — bit for bit where the fused kernel reproduces every intermediate
+// rounding (RMSNorm, rotary embedding), within fp16 rounding for attention (summation order).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include "format/mil_text_parser.h"
+#include "runtime/executor.h"
+#include "tensor/half.h"
+
+namespace coreml::runtime {
+namespace {
+
+std::string hex(float v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%a", static_cast<double>(v));
+  return buf;
+}
+
+std::string fp16_list(const std::vector<float>& values) {
+  std::string s;
+  for (float v : values) s += (s.empty() ? "" : ", ") + hex(v);
+  return s;
+}
+
+Tensor random_fp16(std::vector<int64_t> shape, std::mt19937& rng, float scale = 1.0f) {
+  Tensor t = Tensor::empty(shape, DType::kFloat32);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t.to(DType::kFloat16);
+}
+
+struct Runs {
+  std::vector<Tensor> unfused, fused;
+  std::vector<std::string> fused_ops;
+};
+
+Runs run_both(const std::string& body, const std::string& signature, const std::string& outputs,
+              const std::vector<Tensor>& inputs) {
+  const std::string text = "program(1.3)\n{\n    func main<ios18>(" + signature + ") {\n" + body +
+                           "\n    } -> (" + outputs + ");\n}\n";
+  format::ModelAsset asset;
+  asset.program = format::parse_mil_text(text, "fusion.mil");
+  Runs r;
+  std::vector<const Tensor*> bound;
+  for (const auto& t : inputs) bound.push_back(&t);
+  for (bool fusion : {false, true}) {
+    ExecutorOptions o;
+    o.fusion = fusion;
+    o.prepared_kernels = fusion;
+    FunctionExecutor exec(asset, asset.program.functions.at(0), KernelRegistry::global(),
+                          ThreadPool::shared(2), o);
+    std::vector<Tensor> out;
+    exec.run(bound, {}, out);
+    exec.run(bound, {}, out);  // the second run replays the memory plan
+    for (auto& t : out) t = t.clone();
+    (fusion ? r.fused : r.unfused) = out;
+    if (fusion) r.fused_ops = exec.op_types();
+  }
+  return r;
+}
+
+bool has_op(const std::vector<std::string>& ops, const std::string& type) {
+  return std::find(ops.begin(), ops.end(), type) != ops.end();
+}
+
+void expect_identical(const Tensor& a, const Tensor& b) {
+  ASSERT_EQ(a.shape(), b.shape());
+  const auto x = a.to(DType::kFloat32).to_vector<float>();
+  const auto y = b.to(DType::kFloat32).to_vector<float>();
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(x[i], y[i]) << "element " << i;
+}
+
+TEST(Fusion, AnemllRmsNormIsFusedAndExact) {
+  std::mt19937 rng(1);
+  std::vector<float> w(16);
+  for (auto& v : w) v = fp16_to_float(float_to_fp16(std::uniform_real_distribution<float>(0.5f, 1.5f)(rng)));
+  const std::string body = R"(
+        fp16 m1 = const()[name = string("m1"), val = fp16(-0x1p+0)];
+        tensor<fp16, [1, 3, 16]> neg = mul(x = x, y = m1)[name = string("neg")];
+        int32 ax = const()[name = string("ax"), val = int32(-1)];
+        bool il = const()[name = string("il"), val = bool(false)];
+        tensor<fp16, [1, 3, 32]> cat = concat(axis = ax, interleave = il, values = (x, neg))[name = string("cat")];
+        tensor<int32, [1]> axes = const()[name = string("axes"), val = tensor<int32, [1]>([-1])];
+        fp16 eps = const()[name = string("eps"), val = fp16(0x1p-10)];
+        tensor<fp16, [1, 3, 32]> ln = layer_norm(axes = axes, epsilon = eps, x = cat)[name = string("ln")];
+        tensor<int32, [3]> b = const()[name = string("b"), val = tensor<int32, [3]>([0, 0, 0])];
+        tensor<int32, [3]> e = const()[name = string("e"), val = tensor<int32, [3]>([1, 3, 16])];
+        tensor<fp16, [1, 3, 16]> half = slice_by_index(begin = b, end = e, x = ln)[name = string("half")];
+        tensor<fp16, [16]> w = const()[name = string("w"), val = tensor<fp16, [16]>([)" +
+                           fp16_list(w) + R"(])];
+        tensor<fp16, [1, 3, 16]> y = mul(x = half, y = w)[name = string("y")];)";
+  const Runs r = run_both(body, "tensor<fp16, [1, 3, 16]> x", "y", {random_fp16({1, 3, 16}, rng, 3.0f)});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.rms_norm"));
+  EXPECT_FALSE(has_op(r.fused_ops, "layer_norm"));
+  expect_identical(r.fused[0], r.unfused[0]);
+}
+
+TEST(Fusion, RotaryEmbeddingIsFusedAndExact) {
+  std::mt19937 rng(2);
+  const std::string body = R"(
+        tensor<int32, [4]> b1 = const()[name = string("b1"), val = tensor<int32, [4]>([0, 0, 0, 0])];
+        tensor<int32, [4]> e1 = const()[name = string("e1"), val = tensor<int32, [4]>([1, 4, 3, 4])];
+        tensor<fp16, [1, 4, 3, 4]> x1 = slice_by_index(begin = b1, end = e1, x = x)[name = string("x1")];
+        tensor<int32, [4]> b2 = const()[name = string("b2"), val = tensor<int32, [4]>([0, 0, 0, 4])];
+        tensor<int32, [4]> e2 = const()[name = string("e2"), val = tensor<int32, [4]>([1, 4, 3, 8])];
+        tensor<fp16, [1, 4, 3, 4]> x2 = slice_by_index(begin = b2, end = e2, x = x)[name = string("x2")];
+        fp16 m1 = const()[name = string("m1"), val = fp16(-0x1p+0)];
+        tensor<fp16, [1, 4, 3, 4]> neg = mul(x = x2, y = m1)[name = string("neg")];
+        int32 ax = const()[name = string("ax"), val = int32(-1)];
+        bool il = const()[name = string("il"), val = bool(false)];
+        tensor<fp16, [1, 4, 3, 8]> rot = concat(axis = ax, interleave = il, values = (neg, x1))[name = string("rot")];
+        tensor<fp16, [1, 4, 3, 8]> p = mul(x = x, y = c)[name = string("p")];
+        tensor<fp16, [1, 4, 3, 8]> q = mul(x = rot, y = s)[name = string("q")];
+        tensor<fp16, [1, 4, 3, 8]> y = add(x = p, y = q)[name = string("y")];)";
+  const Runs r = run_both(body,
+                          "tensor<fp16, [1, 4, 3, 8]> x, tensor<fp16, [1, 1, 3, 8]> c, "
+                          "tensor<fp16, [1, 1, 3, 8]> s",
+                          "y",
+                          {random_fp16({1, 4, 3, 8}, rng, 4.0f), random_fp16({1, 1, 3, 8}, rng),
+                           random_fp16({1, 1, 3, 8}, rng)});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.rope"));
+  EXPECT_FALSE(has_op(r.fused_ops, "concat"));
+  expect_identical(r.fused[0], r.unfused[0]);
+}
+
+// Grouped-query attention over a causal mask with -inf columns, as ANEMLL writes it.
+TEST(Fusion, GroupedQueryAttentionIsFusedAndMatches) {
+  std::mt19937 rng(3);
+  const std::string kv = R"(
+        tensor<int32, [1]> ea = const()[name = string("ea"), val = tensor<int32, [1]>([2])];
+        tensor<int32, [5]> reps = const()[name = string("reps"), val = tensor<int32, [5]>([1, 1, 2, 1, 1])];
+        tensor<int32, [4]> rs = const()[name = string("rs"), val = tensor<int32, [4]>([1, 4, 6, 8])];
+        tensor<fp16, [1, 2, 1, 6, 8]> ke = expand_dims(axes = ea, x = k)[name = string("ke")];
+        tensor<fp16, [1, 2, 2, 6, 8]> kt = tile(reps = reps, x = ke)[name = string("kt")];
+        tensor<fp16, [1, 4, 6, 8]> kr = reshape(shape = rs, x = kt)[name = string("kr")];
+        tensor<fp16, [1, 2, 1, 6, 8]> ve = expand_dims(axes = ea, x = v)[name = string("ve")];
+        tensor<fp16, [1, 2, 2, 6, 8]> vt = tile(reps = reps, x = ve)[name = string("vt")];
+        tensor<fp16, [1, 4, 6, 8]> vr = reshape(shape = rs, x = vt)[name = string("vr")];
+        bool yes = const()[name = string("yes"), val = bool(true)];
+        bool no = const()[name = string("no"), val = bool(false)];
+        tensor<fp16, [1, 4, 2, 6]> qk = matmul(transpose_x = no, transpose_y = yes, x = q, y = kr)[name = string("qk")];
+        fp16 sc = const()[name = string("sc"), val = fp16(0x1.6ap-2)];
+        tensor<fp16, [1, 4, 2, 6]> s = mul(x = qk, y = sc)[name = string("s")];
+        tensor<fp16, [1, 4, 2, 6]> m = add(x = s, y = mask)[name = string("m")];
+        int32 sa = const()[name = string("sa"), val = int32(-1)];
+        tensor<fp16, [1, 4, 2, 6]> p = softmax(axis = sa, x = m)[name = string("p")];
+        tensor<fp16, [1, 4, 2, 8]> y = matmul(transpose_x = no, transpose_y = no, x = p, y = vr)[name = string("y")];)";
+  // Rows 0 and 1 of a causal mask at positions 2 and 3: columns past the position are -inf.
+  Tensor mask = Tensor::zeros({1, 1, 2, 6}, DType::kFloat32);
+  for (int64_t t = 0; t < 2; ++t) {
+    for (int64_t j = 0; j < 6; ++j) mask.data<float>()[t * 6 + j] = j > 2 + t ? -INFINITY : 0.0f;
+  }
+  const Runs r = run_both(kv,
+                          "tensor<fp16, [1, 4, 2, 8]> q, tensor<fp16, [1, 2, 6, 8]> k, "
+                          "tensor<fp16, [1, 2, 6, 8]> v, tensor<fp16, [1, 1, 2, 6]> mask",
+                          "y",
+                          {random_fp16({1, 4, 2, 8}, rng, 2.0f), random_fp16({1, 2, 6, 8}, rng, 2.0f),
+                           random_fp16({1, 2, 6, 8}, rng), mask.to(DType::kFloat16)});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.attention"));
+  EXPECT_FALSE(has_op(r.fused_ops, "tile"));
+  EXPECT_FALSE(has_op(r.fused_ops, "softmax"));
+  const auto a = r.fused[0].to(DType::kFloat32).to_vector<float>();
+  const auto b = r.unfused[0].to(DType::kFloat32).to_vector<float>();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 2e-3 * (1 + std::fabs(b[i]))) << i;
+}
+
+// A pattern with an intermediate used elsewhere must stay unfused (and still run).
+TEST(Fusion, SharedIntermediatesAreLeftAlone) {
+  std::mt19937 rng(4);
+  const std::string body = R"(
+        fp16 m1 = const()[name = string("m1"), val = fp16(-0x1p+0)];
+        tensor<fp16, [1, 2, 8]> neg = mul(x = x, y = m1)[name = string("neg")];
+        int32 ax = const()[name = string("ax"), val = int32(-1)];
+        bool il = const()[name = string("il"), val = bool(false)];
+        tensor<fp16, [1, 2, 16]> cat = concat(axis = ax, interleave = il, values = (x, neg))[name = string("cat")];
+        tensor<int32, [1]> axes = const()[name = string("axes"), val = tensor<int32, [1]>([-1])];
+        tensor<fp16, [1, 2, 16]> ln = layer_norm(axes = axes, x = cat)[name = string("ln")];
+        tensor<int32, [3]> b = const()[name = string("b"), val = tensor<int32, [3]>([0, 0, 0])];
+        tensor<int32, [3]> e = const()[name = string("e"), val = tensor<int32, [3]>([1, 2, 8])];
+        tensor<fp16, [1, 2, 8]> y = slice_by_index(begin = b, end = e, x = ln)[name = string("y")];)";
+  const Runs r = run_both(body, "tensor<fp16, [1, 2, 8]> x", "y, neg", {random_fp16({1, 2, 8}, rng)});
+  EXPECT_FALSE(has_op(r.fused_ops, "coreml.rms_norm"));
+  expect_identical(r.fused[0], r.unfused[0]);
+  expect_identical(r.fused[1], r.unfused[1]);
+}
+
+}  // namespace
+}  // namespace coreml::runtime

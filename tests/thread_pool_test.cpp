@@ -1,0 +1,113 @@
+// The thread pool: every index exactly once, nested regions inline, exceptions come back to
+// the caller, several callers at once, pools shared by thread count.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "runtime/thread_pool.h"
+
+namespace coreml::runtime {
+namespace {
+
+TEST(ThreadPool, CoversEveryIndexOnce) {
+  ThreadPool pool(3);
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{1000}, int64_t{100003}}) {
+    std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
+    pool.parallel_for(n, 1, [&](int64_t begin, int64_t end) {
+      ASSERT_LE(0, begin);
+      ASSERT_LE(end, n);
+      for (int64_t i = begin; i < end; ++i) seen[static_cast<size_t>(i)]++;
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(seen[static_cast<size_t>(i)].load(), 1) << i;
+  }
+}
+
+TEST(ThreadPool, ChunksRespectTheGrain) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> smallest{1 << 30};
+  pool.parallel_for(1000, 100, [&](int64_t begin, int64_t end) {
+    if (end != 1000) {
+      int64_t cur = smallest.load();
+      while (end - begin < cur && !smallest.compare_exchange_weak(cur, end - begin)) {
+      }
+    }
+  });
+  EXPECT_GE(smallest.load(), 100);
+}
+
+TEST(ThreadPool, ManyTinyRegionsInARow) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> total{0};
+  for (int r = 0; r < 20000; ++r) {
+    pool.parallel_for(4, 1, [&](int64_t b, int64_t e) { total += e - b; });
+  }
+  EXPECT_EQ(total.load(), 80000);
+}
+
+TEST(ThreadPool, NestedRegionsRunInline) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> total{0};
+  pool.parallel_for(8, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      pool.parallel_for(10, 1, [&](int64_t b2, int64_t e2) { total += e2 - b2; });
+    }
+  });
+  EXPECT_EQ(total.load(), 80);
+}
+
+TEST(ThreadPool, ExceptionsReachTheCallerAfterEveryChunk) {
+  ThreadPool pool(2);
+  std::atomic<int> ran{0};
+  EXPECT_THROW(pool.parallel_for(64, 1,
+                                 [&](int64_t b, int64_t e) {
+                                   ++ran;
+                                   if (b <= 5 && 5 < e) throw std::runtime_error("boom");
+                                 }),
+               std::runtime_error);
+  // The pool is usable afterwards.
+  std::atomic<int64_t> total{0};
+  pool.parallel_for(100, 1, [&](int64_t b, int64_t e) { total += e - b; });
+  EXPECT_EQ(total.load(), 100);
+}
+
+TEST(ThreadPool, SeveralCallersAtOnce) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> totals[3] = {0, 0, 0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 3; ++c) {
+    callers.emplace_back([&, c] {
+      for (int r = 0; r < 2000; ++r) {
+        pool.parallel_for(50, 1, [&](int64_t b, int64_t e) { totals[c] += e - b; });
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  for (const auto& t : totals) EXPECT_EQ(t.load(), 100000);
+}
+
+TEST(ThreadPool, ThreadIndexIsWithinThePool) {
+  ThreadPool pool(3);
+  std::atomic<bool> bad{false};
+  pool.parallel_for(1000, 1, [&](int64_t, int64_t) {
+    const int i = ThreadPool::thread_index();
+    if (i < 0 || i >= pool.size()) bad = true;
+  });
+  EXPECT_FALSE(bad.load());
+}
+
+TEST(ThreadPool, SharedPoolsAreOnePerThreadCount) {
+  auto a = ThreadPool::shared(2);
+  auto b = ThreadPool::shared(2);
+  auto c = ThreadPool::shared(1);
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_NE(a.get(), c.get());
+  EXPECT_EQ(a->size(), 2);
+  EXPECT_EQ(c->size(), 1);
+  EXPECT_EQ(ThreadPool::shared(0)->size(), ThreadPool::default_threads());
+}
+
+}  // namespace
+}  // namespace coreml::runtime
