@@ -166,10 +166,18 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, Body fn) {
   work_on(job);
   region_index = saved_index;
   if (slot) {
-    // Wait for the workers' chunks, then unpin the job before it leaves the stack.
-    while (job.remaining.load(std::memory_order_acquire) > 0) cpu_relax();
+    // Wait for the workers' chunks, then unpin the job before it leaves the stack. A worker
+    // preempted in the middle of a chunk (a busy machine) may need this core: yield after a
+    // short spin.
+    for (int spins = 0; job.remaining.load(std::memory_order_acquire) > 0; ++spins) {
+      if (spins < 4096) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
     slot->job.store(nullptr);
-    while (slot->users.load() != 0) cpu_relax();
+    while (slot->users.load() != 0) std::this_thread::yield();
   }
   if (job.failed.load()) std::rethrow_exception(job.error);
 }

@@ -6,6 +6,7 @@
 
 #include "kernels/common/layout.h"
 #include "kernels/fused/fused_common.h"
+#include "kernels/fused/row_io.h"
 #include "runtime/kernel_registry.h"
 
 namespace coreml::kernels::fused {
@@ -34,7 +35,9 @@ class RmsNormKernel final : public runtime::OpKernel {
     shape_ = Layout::dense(x.shape());
     x_layout_ = Layout::of(x);
     x_dtype_ = x.dtype();
-    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(h_) * sizeof(float));
+    // Per thread: the row in fp32 and its fp16 rounding.
+    per_thread_ = h_ + (h_ + 1) / 2 + 16;
+    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) * sizeof(float));
     ctx.set_output(0, x.shape(), out_dtype_);
   }
 
@@ -46,10 +49,11 @@ class RmsNormKernel final : public runtime::OpKernel {
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
     ctx.pool().parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, h_)),
                             [&](int64_t begin, int64_t end) {
-      float* row = scratch + runtime::ThreadPool::thread_index() * h_;
+      float* row = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+      auto* half = reinterpret_cast<uint16_t*>(row + h_);
       for_each_row<1>(shape_, {&x_layout_}, begin, end, [&](int64_t r, const std::array<int64_t, 1>& off) {
-        for (int64_t j = 0; j < h_; ++j) row[j] = load_float(x, x_dtype_, off[0] + j * xs);
-        // layer_norm over [x, -x]: mean 0; the squares of both halves, in fp64.
+        load_row(x, x_dtype_, off[0], xs, h_, row);
+        // layer_norm over [x, -x]: mean 0; the squares of both halves, in fp64, in its order.
         double sq = 0;
         for (int pass = 0; pass < 2; ++pass) {
           for (int64_t j = 0; j < h_; ++j) sq += static_cast<double>(row[j]) * row[j];
@@ -57,11 +61,14 @@ class RmsNormKernel final : public runtime::OpKernel {
         const double var = h_ > 0 ? sq / static_cast<double>(2 * h_) : 0.0;
         const double inv_std = 1.0 / std::sqrt(var + epsilon_);
         for (int64_t j = 0; j < h_; ++j) {
-          float v = static_cast<float>(row[j] * inv_std) * 1.0f + 0.0f;
-          v = round_to(v, normalized_fp16_);
-          if (!weight_.empty()) v *= weight_[static_cast<size_t>(j)];
-          store_float(out, out_dtype_, r * h_ + j, v);
+          row[j] = static_cast<float>(row[j] * inv_std) * 1.0f + 0.0f;
         }
+        if (normalized_fp16_) round_row_to_fp16(row, half, h_);
+        if (!weight_.empty()) {
+          const float* w = weight_.data();
+          for (int64_t j = 0; j < h_; ++j) row[j] *= w[j];
+        }
+        store_row(row, out, out_dtype_, r * h_, h_);
       });
     });
   }
@@ -71,7 +78,7 @@ class RmsNormKernel final : public runtime::OpKernel {
   std::vector<float> weight_;
   double epsilon_;
   bool normalized_fp16_;
-  int64_t h_ = 0;
+  int64_t h_ = 0, per_thread_ = 0;
   Layout shape_, x_layout_;
   DType x_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
 };

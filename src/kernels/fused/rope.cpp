@@ -5,6 +5,7 @@
 #include "kernels/common/layout.h"
 #include "kernels/elementwise/broadcast.h"
 #include "kernels/fused/fused_common.h"
+#include "kernels/fused/row_io.h"
 #include "runtime/kernel_registry.h"
 
 namespace coreml::kernels::fused {
@@ -36,6 +37,10 @@ class RopeKernel final : public runtime::OpKernel {
     cos_layout_ = broadcast_to(c, x.shape());
     sin_layout_ = broadcast_to(s, x.shape());
     dtypes_ = {x.dtype(), c.dtype(), s.dtype()};
+    d_ = x.shape().back();
+    // Per thread: x, cos, sin, and the two products' rounding.
+    per_thread_ = 4 * d_ + 16;
+    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) * sizeof(float));
     ctx.set_output(0, x.shape(), out_dtype_);
   }
 
@@ -44,25 +49,33 @@ class RopeKernel final : public runtime::OpKernel {
     const void* c = ctx.in(cos_).data();
     const void* s = ctx.in(sin_).data();
     void* out = ctx.out(0).data();
+    auto* scratch = reinterpret_cast<float*>(ctx.scratch());
     const int last = shape_.rank - 1;
-    const int64_t d = shape_.shape[static_cast<size_t>(last)];
-    const int64_t half = d / 2;
+    const int64_t d = d_, half = d / 2;
     const int64_t xs = x_layout_.strides[static_cast<size_t>(last)];
     const int64_t cs = cos_layout_.strides[static_cast<size_t>(last)];
     const int64_t ss = sin_layout_.strides[static_cast<size_t>(last)];
     const int64_t rows = row_count(shape_);
     ctx.pool().parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, d)),
                             [&](int64_t begin, int64_t end) {
+      float* xr = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+      float* p = xr + d;
+      float* q = p + d;
+      auto* tmp = reinterpret_cast<uint16_t*>(q + d);
       for_each_row<3>(shape_, {&x_layout_, &cos_layout_, &sin_layout_}, begin, end,
                       [&](int64_t r, const std::array<int64_t, 3>& off) {
-        for (int64_t j = 0; j < d; ++j) {
-          const float v = load_float(x, dtypes_[0], off[0] + j * xs);
-          const float rot = j < half ? -load_float(x, dtypes_[0], off[0] + (j + half) * xs)
-                                     : load_float(x, dtypes_[0], off[0] + (j - half) * xs);
-          const float p = round_to(v * load_float(c, dtypes_[1], off[1] + j * cs), product_fp16_);
-          const float q = round_to(rot * load_float(s, dtypes_[2], off[2] + j * ss), product_fp16_);
-          store_float(out, out_dtype_, r * d + j, p + q);
+        load_row(x, dtypes_[0], off[0], xs, d, xr);
+        load_row(c, dtypes_[1], off[1], cs, d, p);
+        load_row(s, dtypes_[2], off[2], ss, d, q);
+        for (int64_t j = 0; j < d; ++j) p[j] *= xr[j];
+        for (int64_t j = 0; j < half; ++j) q[j] *= -xr[j + half];
+        for (int64_t j = half; j < d; ++j) q[j] *= xr[j - half];
+        if (product_fp16_) {
+          round_row_to_fp16(p, tmp, d);
+          round_row_to_fp16(q, tmp, d);
         }
+        for (int64_t j = 0; j < d; ++j) p[j] += q[j];
+        store_row(p, out, out_dtype_, r * d, d);
       });
     });
   }
@@ -73,6 +86,7 @@ class RopeKernel final : public runtime::OpKernel {
   Layout shape_, x_layout_, cos_layout_, sin_layout_;
   std::array<DType, 3> dtypes_{};
   DType out_dtype_ = DType::kFloat32;
+  int64_t d_ = 0, per_thread_ = 0;
 };
 
 }  // namespace

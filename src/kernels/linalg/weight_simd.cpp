@@ -138,6 +138,8 @@ void GemvRows(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* 
   constexpr int c = layout::codes_per_word(kBits);
   constexpr int64_t kBlock = layout::block_elements(kBits);
   constexpr int64_t kBlockBytes = layout::block_bytes(kBits);
+  // Blocks per iteration, so that four independent accumulators hide the FMA latency.
+  constexpr int kUnroll = c >= 4 ? 1 : 4 / c;
   const DF d;
   const size_t lanes = hn::Lanes(d);
   const size_t parts = 16 / lanes;
@@ -148,29 +150,39 @@ void GemvRows(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* 
     table.Load(t);
     const uint8_t* row = w.codes + r * w.row_bytes;
     const int64_t safe = SafeBlocks<kBits>(w, row, blocks);
-    VF acc0 = hn::Zero(d), acc1 = hn::Zero(d), acc2 = hn::Zero(d), acc3 = hn::Zero(d);
-    for (int64_t b = 0; b < safe; ++b) {
+    VF acc[4] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
+    int64_t b = 0;
+    for (; b + kUnroll <= safe; b += kUnroll) {
+      for (int u = 0; u < kUnroll; ++u) {
+        const uint8_t* block = row + (b + u) * kBlockBytes;
+        const float* xb = xa + (b + u) * kBlock;
+        for (size_t p = 0; p < parts; ++p) {
+          const auto words = LoadWords<kBits>(block, p);
+          for (int s = 0; s < c; ++s) {
+            const VF wv = table.Lookup(Code<kBits>(words, s));
+            const VF xv = hn::LoadU(d, xb + s * 16 + p * lanes);
+            acc[(u * c + s) & 3] = hn::MulAdd(wv, xv, acc[(u * c + s) & 3]);
+          }
+        }
+      }
+    }
+    for (; b < safe; ++b) {  // leftover whole blocks
       const uint8_t* block = row + b * kBlockBytes;
       const float* xb = xa + b * kBlock;
       for (size_t p = 0; p < parts; ++p) {
         const auto words = LoadWords<kBits>(block, p);
         for (int s = 0; s < c; ++s) {
           const VF wv = table.Lookup(Code<kBits>(words, s));
-          const VF xv = hn::LoadU(d, xb + s * 16 + p * lanes);
-          switch (s & 3) {
-            case 0: acc0 = hn::MulAdd(wv, xv, acc0); break;
-            case 1: acc1 = hn::MulAdd(wv, xv, acc1); break;
-            case 2: acc2 = hn::MulAdd(wv, xv, acc2); break;
-            default: acc3 = hn::MulAdd(wv, xv, acc3); break;
-          }
+          acc[s & 3] = hn::MulAdd(wv, hn::LoadU(d, xb + s * 16 + p * lanes), acc[s & 3]);
         }
       }
     }
-    float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3))));
+    float sum = hn::GetLane(
+        hn::SumOfLanes(d, hn::Add(hn::Add(acc[0], acc[1]), hn::Add(acc[2], acc[3]))));
     for (int64_t e = safe * kBlock; e < blocks * kBlock; ++e) {
-      const int64_t b = e / kBlock;
+      const int64_t bb = e / kBlock;
       const uint32_t code = runtime::compressed::packed_code(row, kBits, e);
-      sum += t[code] * xa[b * kBlock + KOrderPosition(kBits, e - b * kBlock)];
+      sum += t[code] * xa[bb * kBlock + KOrderPosition(kBits, e - bb * kBlock)];
     }
     for (int64_t e = blocks * kBlock; e < w.k; ++e) {
       sum += t[runtime::compressed::packed_code(row, kBits, e)] * xa[e];

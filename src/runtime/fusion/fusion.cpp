@@ -81,8 +81,7 @@ bool fuse_rms_norm(GraphView& g, size_t at) {
   fused.attributes["normalized_dtype"] =
       mil::Value::string_scalar(std::string(mil::data_type_name(ln.outputs[0].type.tensor.dtype)));
   fused.outputs = {out_type};
-  g.replace(removed, last, std::move(fused));
-  return true;
+  return g.replace(removed, last, std::move(fused));
 }
 
 // ---- rotary embedding --------------------------------------------------------------------
@@ -155,8 +154,7 @@ bool fuse_rope(GraphView& g, size_t at) {
       fused.attributes["product_dtype"] = mil::Value::string_scalar(
           std::string(mil::data_type_name(g.op(*p_at).outputs[0].type.tensor.dtype)));
       fused.outputs = add.outputs;
-      g.replace({*x1_at, *x2_at, *neg_at, *rot_at, *p_at, *q_at, at}, at, std::move(fused));
-      return true;
+      return g.replace({*x1_at, *x2_at, *neg_at, *rot_at, *p_at, *q_at, at}, at, std::move(fused));
     }
   }
   return false;
@@ -274,26 +272,19 @@ bool fuse_attention(GraphView& g, size_t at) {
   fused.attributes["has_scale"] = mil::Value::bool_scalar(scale.has_value());
   fused.attributes["has_mask"] = mil::Value::bool_scalar(mask.has_value());
   fused.outputs = pv.outputs;
-  g.replace(removed, at, std::move(fused));
-  return true;
+  return g.replace(removed, at, std::move(fused));
 }
 
 }  // namespace
 
 bool fuse(mil::Function& function) {
   bool changed = false;
-  // Each pass walks the block once; a rewrite re-indexes the graph.
+  // Each pass walks the block once, scheduling its rewrites (matches never share an op), and
+  // applies them together.
+  GraphView g(function);
   for (auto pass : {fuse_rms_norm, fuse_rope, fuse_attention}) {
-    GraphView g(function);
-    for (size_t i = 0; i < g.size();) {
-      if (pass(g, i)) {
-        changed = true;
-        g.reindex();
-        i = 0;  // indices moved; matched ops are gone, so this terminates
-      } else {
-        ++i;
-      }
-    }
+    for (size_t i = 0; i < g.size(); ++i) pass(g, i);
+    changed |= g.commit();
   }
   return changed;
 }

@@ -290,18 +290,33 @@ mil::Binding GraphView::int_literal(int64_t value) {
   return b;
 }
 
-void GraphView::replace(const std::vector<size_t>& removed, size_t at, mil::Operation replacement) {
-  const std::set<size_t> drop(removed.begin(), removed.end());
+bool GraphView::replace(const std::vector<size_t>& removed, size_t at, mil::Operation replacement) {
+  consumed_.resize(block_.operations.size(), false);
+  for (size_t i : removed) {
+    if (consumed_[i]) return false;
+  }
+  for (size_t i : removed) consumed_[i] = true;
+  replacements_.emplace(at, std::move(replacement));
+  return true;
+}
+
+bool GraphView::commit() {
+  if (replacements_.empty()) return false;
   std::vector<mil::Operation> ops;
   ops.reserve(block_.operations.size());
   for (size_t i = 0; i < block_.operations.size(); ++i) {
-    if (i == at) {
-      ops.push_back(std::move(replacement));
-    } else if (!drop.count(i)) {
+    const auto r = replacements_.find(i);
+    if (r != replacements_.end()) {
+      ops.push_back(std::move(r->second));
+    } else if (i >= consumed_.size() || !consumed_[i]) {
       ops.push_back(std::move(block_.operations[i]));
     }
   }
   block_.operations = std::move(ops);
+  replacements_.clear();
+  consumed_.clear();
+  reindex();
+  return true;
 }
 
 }  // namespace coreml::runtime::fusion

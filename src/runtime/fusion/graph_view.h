@@ -68,9 +68,12 @@ class GraphView {
   static mil::Binding binding_of(const std::string& name);
   static mil::Binding float_literal(mil::DataType dtype, double value);
   static mil::Binding int_literal(int64_t value);
-  // Removes the ops at `removed` (which contains `at`) and puts `replacement` where op `at`
-  // was. Indices are stale afterwards: call reindex().
-  void replace(const std::vector<size_t>& removed, size_t at, mil::Operation replacement);
+  // Schedules the removal of the ops at `removed` (which contains `at`) and puts `replacement`
+  // where op `at` was; false (nothing scheduled) when one of them is already part of another
+  // scheduled rewrite. The index stays valid until commit(), which applies every rewrite.
+  bool replace(const std::vector<size_t>& removed, size_t at, mil::Operation replacement);
+  // Applies the scheduled rewrites; true if there were any. Reindexes.
+  bool commit();
 
  private:
   const mil::Type* type_of(const std::string& name) const;
@@ -81,6 +84,8 @@ class GraphView {
   std::map<std::string, const mil::Type*> types_;
   std::map<std::string, int> uses_;
   std::map<std::string, std::vector<size_t>> users_;
+  std::vector<bool> consumed_;                        // by scheduled rewrites
+  std::map<size_t, mil::Operation> replacements_;     // op index -> what takes its place
 };
 
 }  // namespace coreml::runtime::fusion
