@@ -22,6 +22,7 @@ using namespace coreml::kernels::linalg;
 struct LutFixture {
   std::vector<uint8_t> codes;
   std::vector<float> tables;
+  std::vector<uint8_t> half;
   LutRows rows;
 };
 
@@ -34,8 +35,14 @@ LutFixture make_lut(int bits, int64_t n, int64_t k) {
   f.tables.resize(static_cast<size_t>(n / 8 * stride));
   std::normal_distribution<float> normal;
   for (auto& v : f.tables) v = normal(gen);
+  // fp16 values, as palettized Core ML weights have (and the byte tables need).
+  for (auto& v : f.tables) v = coreml::fp16_to_float(coreml::float_to_fp16(v));
   f.rows = {f.codes.data(), bits, k, k * bits / 8, f.tables.data(), stride, 8,
             static_cast<int64_t>(f.codes.size())};
+  if (bits == 6 || bits == 8) {
+    f.half = lut_half_tables(f.tables.data(), n / 8, stride, bits);
+    f.rows.half_tables = f.half.data();
+  }
   return f;
 }
 
@@ -57,7 +64,7 @@ void BM_LutGemv(benchmark::State& state) {
   std::vector<float> xa(x.size()), y(static_cast<size_t>(n));
   auto pool = coreml::runtime::ThreadPool::shared(threads);
   for (auto _ : state) {
-    lut_arrange(bits, x.data(), k, xa.data());
+    lut_arrange(f.rows, x.data(), xa.data());
     pool->parallel_for(n, 64, [&](int64_t r0, int64_t r1) {
       lut_gemv(f.rows, r0, r1, xa.data(), y.data() + r0, 1);
     });

@@ -57,10 +57,12 @@ uint32_t code_at(const std::vector<uint8_t>& packed, int bits, int64_t index) {
 struct LutCase {
   std::vector<uint8_t> codes;
   std::vector<float> tables;  // padded to `stride` entries
+  std::vector<uint8_t> half;  // fp16 byte tables (6 and 8 bits)
   LutRows rows;
 };
 
-LutCase make_lut(int bits, int64_t n, int64_t k, int64_t rows_per_table, std::mt19937& rng) {
+LutCase make_lut(int bits, int64_t n, int64_t k, int64_t rows_per_table, std::mt19937& rng,
+                 bool byte_tables) {
   LutCase c;
   const int64_t entries = int64_t{1} << bits;
   const int64_t stride = std::max<int64_t>(16, entries);
@@ -87,6 +89,11 @@ LutCase make_lut(int bits, int64_t n, int64_t k, int64_t rows_per_table, std::mt
   c.rows.table_stride = stride;
   c.rows.rows_per_table = rows_per_table;
   c.rows.readable_bytes = static_cast<int64_t>(c.codes.size());
+  if (byte_tables && (bits == 6 || bits == 8)) {
+    c.half = lut_half_tables(c.tables.data(), groups, stride, bits);
+    EXPECT_FALSE(c.half.empty());
+    c.rows.half_tables = c.half.data();
+  }
   return c;
 }
 
@@ -101,10 +108,11 @@ double reference_dot(const LutCase& c, int64_t r, const std::vector<float>& x) {
   return sum;
 }
 
-class LutKernels : public ::testing::TestWithParam<int> {};
+// (bits, with fp16 byte tables): 6- and 8-bit rows run the VBMI byte path when tables are given.
+class LutKernels : public ::testing::TestWithParam<std::tuple<int, bool>> {};
 
 TEST_P(LutKernels, GemvMatchesReferenceOnEveryTarget) {
-  const int bits = GetParam();
+  const auto [bits, byte_tables] = GetParam();
   std::mt19937 rng(bits);
   // K with whole blocks and a tail; 24 rows in groups of 8 (per-grouped-channel tables).
   const int64_t block = lut_block(bits);
@@ -112,13 +120,13 @@ TEST_P(LutKernels, GemvMatchesReferenceOnEveryTarget) {
     if (k * bits % 8 != 0) continue;
     SCOPED_TRACE("k=" + std::to_string(k));
     const int64_t n = 24;
-    const LutCase c = make_lut(bits, n, k, 8, rng);
+    const LutCase c = make_lut(bits, n, k, 8, rng, byte_tables);
     std::vector<float> x(static_cast<size_t>(k));
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
     for (auto& v : x) v = dist(rng);
     std::vector<float> arranged(x.size());
-    lut_arrange(bits, x.data(), k, arranged.data());
     for_each_target([&] {
+      lut_arrange(c.rows, x.data(), arranged.data());
       std::vector<float> out(static_cast<size_t>(n), -1.0f);
       lut_gemv(c.rows, 3, n, arranged.data(), out.data(), 1);  // rows 3.. (not 0-aligned)
       for (int64_t r = 3; r < n; ++r) {
@@ -130,16 +138,16 @@ TEST_P(LutKernels, GemvMatchesReferenceOnEveryTarget) {
 }
 
 TEST_P(LutKernels, DecodeGivesTheTableValuesInKOrder) {
-  const int bits = GetParam();
+  const auto [bits, byte_tables] = GetParam();
   std::mt19937 rng(100 + bits);
   const int64_t k = lut_block(bits) * 2 + (bits == 3 ? 8 : 16);
   const int64_t n = 16;
-  const LutCase c = make_lut(bits, n, k, 4, rng);
+  const LutCase c = make_lut(bits, n, k, 4, rng, byte_tables);
   // The k order, from lut_arrange of the element indices themselves.
   std::vector<float> index(static_cast<size_t>(k)), order(static_cast<size_t>(k));
   for (int64_t e = 0; e < k; ++e) index[static_cast<size_t>(e)] = static_cast<float>(e);
-  lut_arrange(bits, index.data(), k, order.data());
   for_each_target([&] {
+    lut_arrange(c.rows, index.data(), order.data());
     std::vector<float> out(static_cast<size_t>(n * k));
     lut_decode(c.rows, 0, n, out.data());
     for (int64_t r = 0; r < n; ++r) {
@@ -156,23 +164,30 @@ TEST_P(LutKernels, DecodeGivesTheTableValuesInKOrder) {
 // 3- and 6-bit lane words read one byte past their block: the last block of the last row must
 // not read past the codes (ASan would see it), and still give the right values.
 TEST_P(LutKernels, LastRowEndsExactlyAtTheCodes) {
-  const int bits = GetParam();
+  const auto [bits, byte_tables] = GetParam();
   std::mt19937 rng(200 + bits);
   const int64_t k = lut_block(bits);
-  LutCase c = make_lut(bits, 2, k, 2, rng);
+  LutCase c = make_lut(bits, 2, k, 2, rng, byte_tables);
   std::vector<uint8_t> exact(c.codes);  // its own allocation, no slack
   c.rows.codes = exact.data();
   std::vector<float> x(static_cast<size_t>(k), 0.5f), arranged(x.size());
-  lut_arrange(bits, x.data(), k, arranged.data());
   for_each_target([&] {
+    lut_arrange(c.rows, x.data(), arranged.data());
     float out[2];
     lut_gemv(c.rows, 0, 2, arranged.data(), out, 1);
     for (int r = 0; r < 2; ++r) EXPECT_NEAR(out[r], reference_dot(c, r, x), 1e-4);
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(Bits, LutKernels, ::testing::Values(1, 2, 3, 4, 6, 8),
-                         [](const auto& p) { return "lut" + std::to_string(p.param); });
+INSTANTIATE_TEST_SUITE_P(
+    Bits, LutKernels,
+    ::testing::Values(std::tuple{1, false}, std::tuple{2, false}, std::tuple{3, false},
+                      std::tuple{4, false}, std::tuple{6, false}, std::tuple{6, true},
+                      std::tuple{8, false}, std::tuple{8, true}),
+    [](const auto& p) {
+      return "lut" + std::to_string(std::get<0>(p.param)) +
+             (std::get<1>(p.param) ? "_byte_tables" : "");
+    });
 
 TEST(DenseKernels, F16AndF32GemvMatchReference) {
   std::mt19937 rng(7);

@@ -85,6 +85,10 @@ std::shared_ptr<const WeightMatrix> WeightMatrix::create(const runtime::RtValue&
         m->lut_.table_stride = stride;
         m->lut_.rows_per_table = m->n_ / spec.groups[0];
         m->lut_.readable_bytes = spec.index_bytes;
+        if (spec.bits == 6 || spec.bits == 8) {
+          m->half_tables_ = lut_half_tables(m->tables_.data(), spec.groups[0], stride, spec.bits);
+          if (!m->half_tables_.empty()) m->lut_.half_tables = m->half_tables_.data();
+        }
         m->keep_codes_ = spec.keep_alive;
       }
     }

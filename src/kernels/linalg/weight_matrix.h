@@ -34,6 +34,8 @@ class WeightMatrix {
   // LUT rows are consumed in the k order of weight_simd.h: activations must be arranged.
   bool k_ordered() const { return format_ == Format::kLut; }
   int lut_bits() const { return lut_.bits; }
+  // x (cols() values) into the order gemv() and decode() consume for this matrix.
+  void arrange(const float* x, float* out) const { lut_arrange(lut_, x, out); }
   // Bytes the rows occupy as streamed (for reports).
   int64_t stored_bytes() const;
 
@@ -56,6 +58,7 @@ class WeightMatrix {
   Tensor source_;                   // the weight given (its address is the cache key)
   Tensor keep_;                     // the dense rows: the weight itself, or a converted copy
   std::vector<float> tables_;       // kLut: padded fp32 tables
+  std::vector<uint8_t> half_tables_;  // kLut, 6/8 bits: the tables as fp16 bytes
   std::shared_ptr<const void> keep_codes_;
 };
 

@@ -180,7 +180,7 @@ class WeightProductKernel : public runtime::OpKernel {
     gather_row(x, x_dtype_, g_, b, 0, xn);
     const float* xv = xn;
     if (w_->k_ordered()) {
-      lut_arrange(w_->lut_bits(), xn, g_.k, xa);
+      w_->arrange(xn, xa);
       xv = xa;
     }
     const float* bias = bias_.empty() ? nullptr : bias_.data();
@@ -212,7 +212,7 @@ class WeightProductKernel : public runtime::OpKernel {
       gather_row(x, x_dtype_, g_, b, m0 + m, row);
       const float* src = row;
       if (w_->k_ordered()) {
-        lut_arrange(w_->lut_bits(), row, k, arranged);
+        w_->arrange(row, arranged);
         src = arranged;
       }
       for (int64_t t = 0; t < k; ++t) xt[t * m_pad_ + m] = src[t];

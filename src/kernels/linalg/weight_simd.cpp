@@ -132,6 +132,153 @@ HWY_INLINE int64_t SafeBlocks(const LutRows& w, const uint8_t* row, int64_t bloc
   }
 }
 
+// ---- 6- and 8-bit rows with AVX-512 VBMI: 64 codes per vector, fp16 tables split in bytes ----
+// Codes of a block of 64 are looked up with byte permutes (one for 64-entry tables, two and a
+// blend for 256), the low and high bytes interleaved into fp16, widened and multiplied. The
+// interleave fixes the k order of a block: position p holds element
+// 16 * ((p / 16 % 2) * 2 + p % 16 / 8) + (p / 32) * 8 + p % 8.
+#undef COREML_LUT_BYTE_PATH  // this file is compiled once per target
+#if HWY_TARGET == HWY_AVX3_DL
+#define COREML_LUT_BYTE_PATH 1
+HWY_INLINE bool UseBytePath(const LutRows& w) {
+  return w.half_tables != nullptr && (w.bits == 6 || w.bits == 8);
+}
+
+// The 64 codes of block `b` of a row, one per byte.
+template <int kBits>
+HWY_INLINE __m512i BlockCodes(const uint8_t* row, int64_t b) {
+  if constexpr (kBits == 8) {
+    return _mm512_loadu_si512(row + b * 64);
+  } else {
+    // 48 bytes (masked: never past the block); qword q gets bytes 6q..6q+5, then each of its
+    // bytes j takes the 8 bits from bit 6j on; the low 6 are code 8q + j.
+    const __m512i bytes = _mm512_maskz_loadu_epi8(0x0000FFFFFFFFFFFFull, row + b * 48);
+    alignas(64) static constexpr uint8_t kGather[64] = {
+        0,  1,  2,  3,  4,  5,  5,  5,  6,  7,  8,  9,  10, 11, 11, 11, 12, 13, 14, 15, 16, 17,
+        17, 17, 18, 19, 20, 21, 22, 23, 23, 23, 24, 25, 26, 27, 28, 29, 29, 29, 30, 31, 32, 33,
+        34, 35, 35, 35, 36, 37, 38, 39, 40, 41, 41, 41, 42, 43, 44, 45, 46, 47, 47, 47};
+    const __m512i grouped = _mm512_permutexvar_epi8(_mm512_load_si512(kGather), bytes);
+    const __m512i shifts = _mm512_set1_epi64(0x2A241E18120C0600ll);  // 0, 6, ..., 42
+    return _mm512_and_si512(_mm512_multishift_epi64_epi8(shifts, grouped), _mm512_set1_epi8(0x3F));
+  }
+}
+
+template <int kBits>
+struct ByteTables {
+  __m512i lo[kBits == 8 ? 4 : 1], hi[kBits == 8 ? 4 : 1];
+  HWY_INLINE void Load(const uint8_t* t) {
+    constexpr int n = kBits == 8 ? 4 : 1;
+    constexpr int entries = 1 << kBits;
+    for (int i = 0; i < n; ++i) {
+      lo[i] = _mm512_loadu_si512(t + 64 * i);
+      hi[i] = _mm512_loadu_si512(t + entries + 64 * i);
+    }
+  }
+  // fp16 values of 64 codes as two vectors of 32 (the unpack order).
+  HWY_INLINE void Lookup(__m512i codes, __m512i* a, __m512i* b) const {
+    __m512i l, h;
+    if constexpr (kBits == 8) {
+      const __mmask64 high = _mm512_movepi8_mask(codes);
+      l = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(lo[0], codes, lo[1]),
+                                 _mm512_permutex2var_epi8(lo[2], codes, lo[3]));
+      h = _mm512_mask_blend_epi8(high, _mm512_permutex2var_epi8(hi[0], codes, hi[1]),
+                                 _mm512_permutex2var_epi8(hi[2], codes, hi[3]));
+    } else {
+      l = _mm512_permutexvar_epi8(codes, lo[0]);
+      h = _mm512_permutexvar_epi8(codes, hi[0]);
+    }
+    *a = _mm512_unpacklo_epi8(l, h);
+    *b = _mm512_unpackhi_epi8(l, h);
+  }
+};
+
+HWY_INLINE __m512 Widen(__m512i halves, int upper) {
+  return _mm512_cvtph_ps(upper ? _mm512_extracti64x4_epi64(halves, 1) : _mm512_castsi512_si256(halves));
+}
+
+template <int kBits>
+void GemvBytePath(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* out,
+                  int64_t out_stride) {
+  const int64_t blocks = w.k / 64;
+  const int64_t entries = int64_t{1} << kBits;
+  ByteTables<kBits> tables;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t table = r / w.rows_per_table;
+    tables.Load(w.half_tables + table * 2 * entries);
+    const uint8_t* row = w.codes + r * w.row_bytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(),
+           acc3 = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b) {
+      __m512i a, c;
+      tables.Lookup(BlockCodes<kBits>(row, b), &a, &c);
+      const float* x = xa + b * 64;
+      acc0 = _mm512_fmadd_ps(Widen(a, 0), _mm512_loadu_ps(x), acc0);
+      acc1 = _mm512_fmadd_ps(Widen(a, 1), _mm512_loadu_ps(x + 16), acc1);
+      acc2 = _mm512_fmadd_ps(Widen(c, 0), _mm512_loadu_ps(x + 32), acc2);
+      acc3 = _mm512_fmadd_ps(Widen(c, 1), _mm512_loadu_ps(x + 48), acc3);
+    }
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+    const float* t = w.tables + table * w.table_stride;
+    for (int64_t e = blocks * 64; e < w.k; ++e) {
+      sum += t[runtime::compressed::packed_code(row, kBits, e)] * xa[e];
+    }
+    out[(r - r0) * out_stride] = sum;
+  }
+}
+
+template <int kBits>
+void DecodeBytePath(const LutRows& w, int64_t r0, int64_t r1, float* out) {
+  const int64_t blocks = w.k / 64;
+  const int64_t entries = int64_t{1} << kBits;
+  ByteTables<kBits> tables;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t table = r / w.rows_per_table;
+    tables.Load(w.half_tables + table * 2 * entries);
+    const uint8_t* row = w.codes + r * w.row_bytes;
+    float* o = out + (r - r0) * w.k;
+    for (int64_t b = 0; b < blocks; ++b) {
+      __m512i a, c;
+      tables.Lookup(BlockCodes<kBits>(row, b), &a, &c);
+      _mm512_storeu_ps(o + b * 64, Widen(a, 0));
+      _mm512_storeu_ps(o + b * 64 + 16, Widen(a, 1));
+      _mm512_storeu_ps(o + b * 64 + 32, Widen(c, 0));
+      _mm512_storeu_ps(o + b * 64 + 48, Widen(c, 1));
+    }
+    const float* t = w.tables + table * w.table_stride;
+    for (int64_t e = blocks * 64; e < w.k; ++e) o[e] = t[runtime::compressed::packed_code(row, kBits, e)];
+  }
+}
+#else
+#define COREML_LUT_BYTE_PATH 0
+HWY_INLINE bool UseBytePath(const LutRows&) { return false; }
+#endif
+
+// The element at position p of a byte-path block of 64 (see above).
+constexpr int64_t BytePathElement(int64_t p) {
+  return 16 * ((p / 16 % 2) * 2 + p % 16 / 8) + (p / 32) * 8 + p % 8;
+}
+
+void LutArrange(const LutRows& w, const float* x, float* out) {
+  const int64_t k = w.k;
+  if (UseBytePath(w)) {
+    const int64_t blocks = k / 64;
+    for (int64_t b = 0; b < blocks; ++b) {
+      for (int64_t p = 0; p < 64; ++p) out[b * 64 + p] = x[b * 64 + BytePathElement(p)];
+    }
+    for (int64_t e = blocks * 64; e < k; ++e) out[e] = x[e];
+    return;
+  }
+  const int c = layout::codes_per_word(w.bits);
+  const int64_t block = layout::block_elements(w.bits);
+  const int64_t blocks = k / block;
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int j = 0; j < 16; ++j) {
+      for (int s = 0; s < c; ++s) out[b * block + s * 16 + j] = x[b * block + j * c + s];
+    }
+  }
+  for (int64_t e = blocks * block; e < k; ++e) out[e] = x[e];
+}
+
 template <int kBits>
 void GemvRows(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* out,
               int64_t out_stride) {
@@ -229,6 +376,12 @@ void DecodeRows(const LutRows& w, int64_t r0, int64_t r1, float* out) {
 
 void LutGemv(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* out,
              int64_t out_stride) {
+#if COREML_LUT_BYTE_PATH
+  if (UseBytePath(w)) {
+    return w.bits == 8 ? GemvBytePath<8>(w, r0, r1, xa, out, out_stride)
+                       : GemvBytePath<6>(w, r0, r1, xa, out, out_stride);
+  }
+#endif
   switch (w.bits) {
     case 1: return GemvRows<1>(w, r0, r1, xa, out, out_stride);
     case 2: return GemvRows<2>(w, r0, r1, xa, out, out_stride);
@@ -240,6 +393,11 @@ void LutGemv(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* o
 }
 
 void LutDecode(const LutRows& w, int64_t r0, int64_t r1, float* out) {
+#if COREML_LUT_BYTE_PATH
+  if (UseBytePath(w)) {
+    return w.bits == 8 ? DecodeBytePath<8>(w, r0, r1, out) : DecodeBytePath<6>(w, r0, r1, out);
+  }
+#endif
   switch (w.bits) {
     case 1: return DecodeRows<1>(w, r0, r1, out);
     case 2: return DecodeRows<2>(w, r0, r1, out);
@@ -406,6 +564,7 @@ HWY_AFTER_NAMESPACE();
 namespace coreml::kernels::linalg {
 
 HWY_EXPORT(LutGemv);
+HWY_EXPORT(LutArrange);
 HWY_EXPORT(LutDecode);
 HWY_EXPORT(F16Gemv);
 HWY_EXPORT(F32Gemv);
@@ -429,20 +588,32 @@ void f32_axpy(float a, const float* row, float* acc, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] += a * row[i];
 }
 
-int64_t lut_block(int bits) { return layout::block_elements(bits); }
+int64_t lut_block(int bits) { return bits == 8 ? 64 : layout::block_elements(bits); }
 
-void lut_arrange(int bits, const float* x, int64_t k, float* out) {
-  const int c = layout::codes_per_word(bits);
-  const int64_t block = layout::block_elements(bits);
-  const int64_t blocks = k / block;
-  for (int64_t b = 0; b < blocks; ++b) {
-    const float* xb = x + b * block;
-    float* ob = out + b * block;
-    for (int j = 0; j < 16; ++j) {
-      for (int s = 0; s < c; ++s) ob[s * 16 + j] = xb[j * c + s];
+std::vector<uint8_t> lut_half_tables(const float* tables, int64_t count, int64_t stride, int bits) {
+  const int64_t entries = int64_t{1} << bits;
+  std::vector<uint8_t> out(static_cast<size_t>(count * 2 * entries));
+  for (int64_t t = 0; t < count; ++t) {
+    for (int64_t e = 0; e < entries; ++e) {
+      const float v = tables[t * stride + e];
+      const uint16_t h = float_to_fp16(v);
+      if (fp16_to_float(h) != v && !(v != v)) return {};  // not exact in fp16
+      out[static_cast<size_t>(t * 2 * entries + e)] = static_cast<uint8_t>(h & 0xFF);
+      out[static_cast<size_t>(t * 2 * entries + entries + e)] = static_cast<uint8_t>(h >> 8);
     }
   }
-  for (int64_t e = blocks * block; e < k; ++e) out[e] = x[e];
+  return out;
+}
+
+void lut_arrange(const LutRows& w, const float* x, float* out) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(LutArrange)(w, x, out);
+    return;
+  }
+  // The scalar loops read the generic k order.
+  LutRows generic = w;
+  generic.half_tables = nullptr;
+  HWY_DYNAMIC_DISPATCH(LutArrange)(generic, x, out);
 }
 
 namespace {

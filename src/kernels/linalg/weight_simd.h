@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace coreml::kernels::linalg {
 
@@ -33,12 +34,21 @@ struct LutRows {
   int64_t rows_per_table = 1;
   // Bytes readable from `codes` (the SIMD path never reads past them).
   int64_t readable_bytes = 0;
+  // Optional, for 6- and 8-bit rows: each table as fp16 split into its low bytes then its high
+  // bytes (2 * 2^bits bytes per table; lut_half_tables). CPUs with AVX-512 VBMI then look
+  // 64 codes up with single byte permutes. Only when every table value is exact in fp16.
+  const uint8_t* half_tables = nullptr;
 };
 
-// Elements per block of the k order for `bits` (1, 2, 3, 4, 6 or 8).
+// The byte tables of `LutRows::half_tables` for `count` tables of 2^bits entries (`stride`
+// floats apart), or empty when a value is not exactly representable in fp16.
+std::vector<uint8_t> lut_half_tables(const float* tables, int64_t count, int64_t stride, int bits);
+
+// Elements per block of the k order for `bits` (a multiple of every target's block).
 int64_t lut_block(int bits);
-// x (k values, natural order) -> out in the k order of `bits`.
-void lut_arrange(int bits, const float* x, int64_t k, float* out);
+// x (w.k values, natural order) -> out in the k order in which the rows of `w` are consumed
+// (it depends on the SIMD target in use and on w's form).
+void lut_arrange(const LutRows& w, const float* x, float* out);
 
 // out[(r - r0) * out_stride] = sum_k W[r][k] * x[k], for r in [r0, r1). For LUT rows, x is in
 // the k order (lut_arrange); for fp16/fp32 rows, in natural order.
