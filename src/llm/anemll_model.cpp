@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <future>
 #include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -205,6 +206,11 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
   const AnemllMeta& meta = impl->meta;
   const AnemllParts parts = find_anemll_parts(folder, meta);
 
+  // The tokenizer (a large JSON file) is read on a second thread while the parts load.
+  std::future<Tokenizer> tokenizer = std::async(std::launch::async, [folder] {
+    return Tokenizer::from_file(folder);
+  });
+
   coreml::LoadOptions part_options;
   part_options.threads = options.threads;
   impl->embeddings.emplace(coreml::Model::load(parts.embeddings.string(), part_options));
@@ -320,7 +326,7 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
   impl->causal_mask = build_causal_mask(info.context_length);
 
   // Tokenizer, chat template, generation defaults and stop tokens.
-  impl->tokenizer.emplace(Tokenizer::from_file(folder));
+  impl->tokenizer.emplace(tokenizer.get());
   std::error_code ec;
   if (fs::exists(folder / "chat_template.jinja", ec) ||
       fs::exists(folder / "tokenizer_config.json", ec)) {

@@ -1,5 +1,6 @@
 // `coreml bench`: prefill and decode speed of an ANEMLL LLM on a synthetic prompt.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -34,7 +35,11 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options, &selected] {
     selected = [options] {
+      const auto load_start = std::chrono::steady_clock::now();
       auto model = llm::Model::load(options->model, {.threads = options->threads});
+      const double load_ms = std::chrono::duration<double, std::milli>(
+                                 std::chrono::steady_clock::now() - load_start)
+                                 .count();
       const int64_t context = model->info().context_length;
       const int64_t count = std::min<int64_t>(options->prompt_tokens, context - 1);
       // Ordinary (non-special) token ids, cycling; the content does not matter for speed.
@@ -59,6 +64,7 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
                                       {"decode_tok_s", s.decode_tok_s},
                                       {"ttft_ms", s.ttft_ms},
                                       {"peak_rss_mb", s.peak_rss_mb},
+                                      {"load_ms", load_ms},
                                       {"threads", options->threads}};
         if (options->profile) {
           nlohmann::ordered_json ops = nlohmann::ordered_json::array();
@@ -75,7 +81,8 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
       } else {
         std::cout << "prompt " << count << " tokens, generated " << s.generated_tokens
                   << "\nprefill " << s.prefill_tok_s << " tok/s\ndecode " << s.decode_tok_s
-                  << " tok/s\nttft " << s.ttft_ms << " ms\npeak RSS " << s.peak_rss_mb << " MB\n";
+                  << " tok/s\nttft " << s.ttft_ms << " ms\nload " << load_ms << " ms\npeak RSS "
+                  << s.peak_rss_mb << " MB\n";
         if (options->profile) {
           std::printf("\n%-28s %8s %10s %12s %7s\n", "op type", "calls", "ms", "ms/token",
                       "share");
