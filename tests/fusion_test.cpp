@@ -172,6 +172,26 @@ TEST(Fusion, GroupedQueryAttentionIsFusedAndMatches) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 2e-3 * (1 + std::fabs(b[i]))) << i;
 }
 
+// A softmax written with primitives becomes the softmax op.
+TEST(Fusion, SoftmaxFromPrimitivesIsFused) {
+  std::mt19937 rng(5);
+  const std::string body = R"(
+        tensor<int32, [1]> ax = const()[name = string("ax"), val = tensor<int32, [1]>([-1])];
+        bool kd = const()[name = string("kd"), val = bool(true)];
+        tensor<fp32, [2, 3, 1]> m = reduce_max(axes = ax, keep_dims = kd, x = x)[name = string("m")];
+        tensor<fp32, [2, 3, 7]> d = sub(x = x, y = m)[name = string("d")];
+        tensor<fp32, [2, 3, 7]> e = exp(x = d)[name = string("e")];
+        tensor<fp32, [2, 3, 1]> s = reduce_sum(axes = ax, keep_dims = kd, x = e)[name = string("s")];
+        tensor<fp32, [2, 3, 7]> y = real_div(x = e, y = s)[name = string("y")];)";
+  Tensor x = random_fp16({2, 3, 7}, rng, 5.0f).to(DType::kFloat32);
+  const Runs r = run_both(body, "tensor<fp32, [2, 3, 7]> x", "y", {x});
+  EXPECT_TRUE(has_op(r.fused_ops, "softmax"));
+  EXPECT_FALSE(has_op(r.fused_ops, "exp"));
+  const auto a = r.fused[0].to_vector<float>();
+  const auto b = r.unfused[0].to_vector<float>();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6) << i;
+}
+
 // A pattern with an intermediate used elsewhere must stay unfused (and still run).
 TEST(Fusion, SharedIntermediatesAreLeftAlone) {
   std::mt19937 rng(4);

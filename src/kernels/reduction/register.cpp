@@ -4,12 +4,14 @@
 namespace coreml::kernels {
 
 void register_prepared_reduce_kernels(runtime::KernelRegistry& r);
+void register_prepared_softmax_kernel(runtime::KernelRegistry& r);
 
 void register_reduction_kernels(runtime::KernelRegistry& r) {
   register_reduce_kernels(r);
   register_softmax_kernels(r);
   register_norm_kernels(r);
   register_prepared_reduce_kernels(r);  // one-axis float reductions, prepared
+  register_prepared_softmax_kernel(r);
 }
 
 }  // namespace coreml::kernels

@@ -160,6 +160,51 @@ bool fuse_rope(GraphView& g, size_t at) {
   return false;
 }
 
+// ---- softmax from primitives -------------------------------------------------------------
+// exp(x - reduce_max(x)) / reduce_sum(exp(x - reduce_max(x))) over one axis (keep_dims), as
+// some converters write a numerically safe softmax: becomes the softmax op itself (computed in
+// fp32 and rounded once; the separate ops rounded four times).
+bool fuse_softmax(GraphView& g, size_t at) {
+  const mil::Operation& div = g.op(at);
+  if (div.type != "real_div" || div.outputs.size() != 1) return false;
+  const auto e = g.input_name(div, "x");
+  const auto s = g.input_name(div, "y");
+  if (!e || !s || g.uses(*e) != 2 || g.uses(*s) != 1) return false;
+  const auto sum_at = g.producer(*s);
+  const auto exp_at = g.producer(*e);
+  if (!sum_at || !exp_at || g.op(*sum_at).type != "reduce_sum" || g.op(*exp_at).type != "exp") {
+    return false;
+  }
+  if (g.input_name(g.op(*sum_at), "x") != e) return false;
+  const auto d = g.input_name(g.op(*exp_at), "x");
+  if (!d || g.uses(*d) != 1) return false;
+  const auto sub_at = g.producer(*d);
+  if (!sub_at || g.op(*sub_at).type != "sub") return false;
+  const auto x = g.input_name(g.op(*sub_at), "x");
+  const auto m = g.input_name(g.op(*sub_at), "y");
+  if (!x || !m || g.uses(*m) != 1) return false;
+  const auto max_at = g.producer(*m);
+  if (!max_at || g.op(*max_at).type != "reduce_max" || g.input_name(g.op(*max_at), "x") != x) {
+    return false;
+  }
+  const int rank = g.rank_of(*x);
+  const auto axes_max = g.constant_ints(g.op(*max_at), "axes");
+  const auto axes_sum = g.constant_ints(g.op(*sum_at), "axes");
+  if (rank < 1 || !axes_max || !axes_sum || axes_max->size() != 1 || axes_sum->size() != 1) {
+    return false;
+  }
+  const auto normal = [rank](int64_t a) { return a < 0 ? a + rank : a; };
+  if (normal((*axes_max)[0]) != normal((*axes_sum)[0])) return false;
+  for (size_t op : {*max_at, *sum_at}) {
+    if (g.constant_int(g.op(op), "keep_dims").value_or(0) != 1) return false;
+  }
+  mil::Operation fused = g.make_op("softmax", div);
+  fused.inputs["x"].bindings.push_back(g.binding_of(*x));
+  fused.inputs["axis"].bindings.push_back(g.int_literal(normal((*axes_max)[0])));
+  fused.outputs = div.outputs;
+  return g.replace({*max_at, *sub_at, *exp_at, *sum_at, at}, at, std::move(fused));
+}
+
 // ---- attention ---------------------------------------------------------------------------
 // matmul(q, k^T) [* scale] [+ mask] -> softmax(last axis) -> matmul(., v), with k and v
 // optionally repeated per query-head group (expand_dims + tile + reshape, grouped-query
@@ -282,7 +327,7 @@ bool fuse(mil::Function& function) {
   // Each pass walks the block once, scheduling its rewrites (matches never share an op), and
   // applies them together.
   GraphView g(function);
-  for (auto pass : {fuse_rms_norm, fuse_rope, fuse_attention}) {
+  for (auto pass : {fuse_rms_norm, fuse_rope, fuse_softmax, fuse_attention}) {
     for (size_t i = 0; i < g.size(); ++i) pass(g, i);
     changed |= g.commit();
   }
