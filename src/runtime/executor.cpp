@@ -255,9 +255,6 @@ struct FunctionExecutor::Recording {
   std::vector<Buffer> buffers;
   std::vector<Value> values;     // by slot
   std::vector<size_t> scratch;   // by top-level step
-  std::vector<int> literal_buffers;  // filled lazily: (step, literal) -> buffer (unused)
-  bool plannable = true;
-  std::string why_not;
 
   int add_buffer(Buffer b) {
     buffers.push_back(b);
@@ -1000,6 +997,10 @@ std::unique_ptr<FunctionExecutor::Plan> FunctionExecutor::build_plan(
     } else if (buffer.kind == Kind::kState) {
       plan->state_views.push_back(
           {static_cast<int>(s), buffer.index, v.byte_offset, v.shape, v.strides, v.dtype});
+    } else if (buffer.kind == Kind::kConstant && !constants_[s].set) {
+      // An op's view of a constant: constants live as long as the executor.
+      plan->env[s] = RtValue::of(Tensor::from_blob(const_cast<std::byte*>(buffer.base) + v.byte_offset,
+                                                   v.shape, v.dtype, {}, v.strides));
     } else if (buffer.kind == Kind::kForeign) {
       // Made by a simple kernel on memory of its own, anew each run. Until the first replay
       // sets it, a stand-in with the recorded layout lets prepared kernels reshape.
