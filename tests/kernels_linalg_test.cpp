@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/common/convert_simd.h"
 #include "kernels/linalg/dot_block.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/row_product.h"
@@ -56,7 +57,7 @@ TEST(DotBlock, Fp16ConversionIsExactForEveryBitPattern) {
   std::vector<uint16_t> bits(65536);
   for (size_t i = 0; i < bits.size(); ++i) bits[i] = static_cast<uint16_t>(i);
   std::vector<float> got(bits.size());
-  fp16_to_f32(bits.data(), got.data(), static_cast<int64_t>(bits.size()));
+  f16_to_f32(bits.data(), got.data(), static_cast<int64_t>(bits.size()));
   for (size_t i = 0; i < bits.size(); ++i) {
     const float want = fp16_to_float(bits[i]);
     if (std::isnan(want)) {

@@ -1,5 +1,7 @@
 #include "kernels/common/compute.h"
 
+#include "kernels/common/convert_simd.h"
+
 #include "kernels/linalg/dot_block.h"
 #include "tensor/convert.h"
 
@@ -11,7 +13,7 @@ std::vector<T> load_as(const Tensor& t) {
   std::vector<T> out(static_cast<size_t>(c.numel()));
   if constexpr (std::is_same_v<T, float>) {
     if (c.dtype() == DType::kFloat16 && !out.empty()) {  // the hot case: SIMD widening
-      linalg::fp16_to_f32(static_cast<const uint16_t*>(c.data()), out.data(),
+      f16_to_f32(static_cast<const uint16_t*>(c.data()), out.data(),
                           static_cast<int64_t>(out.size()));
       return out;
     }

@@ -6,7 +6,6 @@
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
 
-#include "kernels/common/hwy_f16.h"
 #include "tensor/half.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -64,23 +63,6 @@ void DotBlock(const float* a, int64_t a_rows, const float* b, int64_t b_rows, in
   }
 }
 
-void Fp16ToF32(const uint16_t* src, float* dst, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const auto* half = reinterpret_cast<const hwy::float16_t*>(src);
-  int64_t i = 0;
-#if COREML_HWY_NATIVE_F16
-  for (; i + lanes <= n; i += lanes)
-    hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, half + i)), d, dst + i);
-#else
-  (void)half;
-  (void)dh;
-  (void)lanes;
-#endif
-  for (; i < n; ++i) dst[i] = fp16_to_float(src[i]);
-}
-
 }  // namespace HWY_NAMESPACE
 }  // namespace coreml::kernels::linalg
 HWY_AFTER_NAMESPACE();
@@ -92,7 +74,6 @@ HWY_AFTER_NAMESPACE();
 namespace coreml::kernels::linalg {
 
 HWY_EXPORT(DotBlock);
-HWY_EXPORT(Fp16ToF32);
 
 void dot_block_scalar(const float* a, int64_t a_rows, const float* b, int64_t b_rows, int64_t k,
                       float* out, int64_t out_a, int64_t out_b) {
@@ -118,14 +99,6 @@ void dot_block(const float* a, int64_t a_rows, const float* b, int64_t b_rows, i
     dot_block_simd(a, a_rows, b, b_rows, k, out, out_a, out_b);
   } else {
     dot_block_scalar(a, a_rows, b, b_rows, k, out, out_a, out_b);
-  }
-}
-
-void fp16_to_f32(const uint16_t* src, float* dst, int64_t n) {
-  if (simd_enabled()) {
-    HWY_DYNAMIC_DISPATCH(Fp16ToF32)(src, dst, n);
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_float(src[i]);
   }
 }
 

@@ -1,7 +1,7 @@
-// The inner loop of every linalg kernel: a block of dot products between rows of two
-// row-major fp32 matrices that share their inner size k (both "k-contiguous"), plus fp16 row
-// conversion. Highway picks the best SIMD target at run time; COREML_SIMD=0 (read once) forces
-// the scalar path, which is also callable directly so tests can compare the two.
+// The inner loop of the simple linalg kernels: a block of dot products between rows of two
+// row-major fp32 matrices that share their inner size k (both "k-contiguous"). Highway picks
+// the best SIMD target at run time; COREML_SIMD=0 forces the scalar path, which is also
+// callable directly so tests can compare the two.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,5 @@ void dot_block_scalar(const float* a, int64_t a_rows, const float* b, int64_t b_
 void dot_block_simd(const float* a, int64_t a_rows, const float* b, int64_t b_rows, int64_t k,
                     float* out, int64_t out_a, int64_t out_b);
 
-// IEEE binary16 bits -> fp32 (exact).
-void fp16_to_f32(const uint16_t* src, float* dst, int64_t n);
 
 }  // namespace coreml::kernels::linalg

@@ -1,3 +1,4 @@
+#include "kernels/common/convert_simd.h"
 #include "kernels/linalg/row_product.h"
 
 #include <algorithm>
@@ -31,7 +32,7 @@ const float* RowSource::read(int64_t begin, int64_t end, std::vector<float>& scr
   const size_t count = static_cast<size_t>((end - begin) * row_size_);
   if (scratch.size() < count) scratch.resize(count);
   if (fp16_) {
-    fp16_to_f32(fp16_ + begin * row_size_, scratch.data(), static_cast<int64_t>(count));
+    f16_to_f32(fp16_ + begin * row_size_, scratch.data(), static_cast<int64_t>(count));
   } else {
     weight_->decode(begin, end, scratch.data());
   }
