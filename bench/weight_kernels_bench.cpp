@@ -37,8 +37,8 @@ LutFixture make_lut(int bits, int64_t n, int64_t k) {
   for (auto& v : f.tables) v = normal(gen);
   // fp16 values, as palettized Core ML weights have (and the byte tables need).
   for (auto& v : f.tables) v = coreml::fp16_to_float(coreml::float_to_fp16(v));
-  f.rows = {f.codes.data(), bits, k, k * bits / 8, f.tables.data(), stride, 8,
-            static_cast<int64_t>(f.codes.size())};
+  f.rows = {f.codes.data(),  bits,   k, k * bits / 8,
+            f.tables.data(), stride, 8, static_cast<int64_t>(f.codes.size())};
   if (bits == 6 || bits == 8) {
     f.half = lut_half_tables(f.tables.data(), n / 8, stride, bits);
     f.rows.half_tables = f.half.data();
@@ -106,8 +106,8 @@ void BM_LutGemm64(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(tile.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(n * k * m) * state.iterations() / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * static_cast<double>(n * k * m) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 void BM_ReadBytes(benchmark::State& state) {
@@ -134,8 +134,15 @@ BENCHMARK(BM_LutGemv)
     ->Args({4, 3072, 1024, 2})
     ->Args({6, 9496, 1024, 2})
     ->Args({8, 3072, 1024, 2});
-BENCHMARK(BM_F16Gemv)->ArgNames({"n", "k", "threads"})->Args({3072, 1024, 1})->Args({3072, 1024, 2});
-BENCHMARK(BM_LutGemm64)->ArgNames({"bits", "n", "k"})->Args({4, 3072, 1024})->Args({6, 3072, 1024})->Args({8, 3072, 1024});
+BENCHMARK(BM_F16Gemv)
+    ->ArgNames({"n", "k", "threads"})
+    ->Args({3072, 1024, 1})
+    ->Args({3072, 1024, 2});
+BENCHMARK(BM_LutGemm64)
+    ->ArgNames({"bits", "n", "k"})
+    ->Args({4, 3072, 1024})
+    ->Args({6, 3072, 1024})
+    ->Args({8, 3072, 1024});
 BENCHMARK(BM_ReadBytes)->Arg(3072 * 1024 / 2)->Arg(64 << 20);
 
 }  // namespace

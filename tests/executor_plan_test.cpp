@@ -21,9 +21,10 @@ struct Program {
 std::unique_ptr<Program> load(const std::string& signature, const std::string& body,
                               const std::string& outputs, bool plan = true) {
   auto p = std::make_unique<Program>();
-  p->asset.program = format::parse_mil_text("program(1.3)\n{\n    func main<ios18>(" + signature +
-                                                ") {\n" + body + "\n    } -> (" + outputs + ");\n}\n",
-                                            "plan.mil");
+  p->asset.program =
+      format::parse_mil_text("program(1.3)\n{\n    func main<ios18>(" + signature + ") {\n" + body +
+                                 "\n    } -> (" + outputs + ");\n}\n",
+                             "plan.mil");
   ExecutorOptions o;
   o.memory_plan = plan;
   p->exec = std::make_unique<FunctionExecutor>(p->asset, p->asset.program.functions.at(0),
@@ -69,7 +70,8 @@ TEST(MemoryPlanRuns, AlternatingSignaturesKeepTheirPlans) {
       p->exec->run(inputs, {}, out);
       const auto v = floats(out[0]);
       ASSERT_EQ(v.size(), static_cast<size_t>(width));
-      for (int64_t i = 0; i < width; ++i) EXPECT_EQ(v[static_cast<size_t>(i)], 3.0f * (i + round) - 2.0f);
+      for (int64_t i = 0; i < width; ++i)
+        EXPECT_EQ(v[static_cast<size_t>(i)], 3.0f * (i + round) - 2.0f);
       if (round > 0) {
         EXPECT_TRUE(p->exec->last_run_planned());
       }

@@ -80,7 +80,8 @@ void expect_identical(const Tensor& a, const Tensor& b) {
 TEST(Fusion, AnemllRmsNormIsFusedAndExact) {
   std::mt19937 rng(1);
   std::vector<float> w(16);
-  for (auto& v : w) v = fp16_to_float(float_to_fp16(std::uniform_real_distribution<float>(0.5f, 1.5f)(rng)));
+  for (auto& v : w)
+    v = fp16_to_float(float_to_fp16(std::uniform_real_distribution<float>(0.5f, 1.5f)(rng)));
   const std::string body = R"(
         fp16 m1 = const()[name = string("m1"), val = fp16(-0x1p+0)];
         tensor<fp16, [1, 3, 16]> neg = mul(x = x, y = m1)[name = string("neg")];
@@ -96,7 +97,8 @@ TEST(Fusion, AnemllRmsNormIsFusedAndExact) {
         tensor<fp16, [16]> w = const()[name = string("w"), val = tensor<fp16, [16]>([)" +
                            fp16_list(w) + R"(])];
         tensor<fp16, [1, 3, 16]> y = mul(x = half, y = w)[name = string("y")];)";
-  const Runs r = run_both(body, "tensor<fp16, [1, 3, 16]> x", "y", {random_fp16({1, 3, 16}, rng, 3.0f)});
+  const Runs r =
+      run_both(body, "tensor<fp16, [1, 3, 16]> x", "y", {random_fp16({1, 3, 16}, rng, 3.0f)});
   EXPECT_TRUE(has_op(r.fused_ops, "coreml.rms_norm"));
   EXPECT_FALSE(has_op(r.fused_ops, "layer_norm"));
   expect_identical(r.fused[0], r.unfused[0]);
@@ -157,12 +159,13 @@ TEST(Fusion, GroupedQueryAttentionIsFusedAndMatches) {
   for (int64_t t = 0; t < 2; ++t) {
     for (int64_t j = 0; j < 6; ++j) mask.data<float>()[t * 6 + j] = j > 2 + t ? -INFINITY : 0.0f;
   }
-  const Runs r = run_both(kv,
-                          "tensor<fp16, [1, 4, 2, 8]> q, tensor<fp16, [1, 2, 6, 8]> k, "
-                          "tensor<fp16, [1, 2, 6, 8]> v, tensor<fp16, [1, 1, 2, 6]> mask",
-                          "y",
-                          {random_fp16({1, 4, 2, 8}, rng, 2.0f), random_fp16({1, 2, 6, 8}, rng, 2.0f),
-                           random_fp16({1, 2, 6, 8}, rng), mask.to(DType::kFloat16)});
+  const Runs r =
+      run_both(kv,
+               "tensor<fp16, [1, 4, 2, 8]> q, tensor<fp16, [1, 2, 6, 8]> k, "
+               "tensor<fp16, [1, 2, 6, 8]> v, tensor<fp16, [1, 1, 2, 6]> mask",
+               "y",
+               {random_fp16({1, 4, 2, 8}, rng, 2.0f), random_fp16({1, 2, 6, 8}, rng, 2.0f),
+                random_fp16({1, 2, 6, 8}, rng), mask.to(DType::kFloat16)});
   EXPECT_TRUE(has_op(r.fused_ops, "coreml.attention"));
   EXPECT_FALSE(has_op(r.fused_ops, "tile"));
   EXPECT_FALSE(has_op(r.fused_ops, "softmax"));
@@ -206,7 +209,8 @@ TEST(Fusion, SharedIntermediatesAreLeftAlone) {
         tensor<int32, [3]> b = const()[name = string("b"), val = tensor<int32, [3]>([0, 0, 0])];
         tensor<int32, [3]> e = const()[name = string("e"), val = tensor<int32, [3]>([1, 2, 8])];
         tensor<fp16, [1, 2, 8]> y = slice_by_index(begin = b, end = e, x = ln)[name = string("y")];)";
-  const Runs r = run_both(body, "tensor<fp16, [1, 2, 8]> x", "y, neg", {random_fp16({1, 2, 8}, rng)});
+  const Runs r =
+      run_both(body, "tensor<fp16, [1, 2, 8]> x", "y, neg", {random_fp16({1, 2, 8}, rng)});
   EXPECT_FALSE(has_op(r.fused_ops, "coreml.rms_norm"));
   expect_identical(r.fused[0], r.unfused[0]);
   expect_identical(r.fused[1], r.unfused[1]);

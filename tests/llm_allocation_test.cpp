@@ -69,8 +69,7 @@ TEST_P(DecodeAllocations, SteadyDecodeStepsAllocateNothing) {
 }
 
 // A model whose head has the in-model argmax, and one with split logits.
-INSTANTIATE_TEST_SUITE_P(Models, DecodeAllocations,
-                         ::testing::Values("tiny-qwen3", "tiny-qwen25"),
+INSTANTIATE_TEST_SUITE_P(Models, DecodeAllocations, ::testing::Values("tiny-qwen3", "tiny-qwen25"),
                          [](const auto& p) {
                            std::string n = p.param;
                            for (char& c : n) c = c == '-' ? '_' : c;

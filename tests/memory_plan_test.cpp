@@ -1,9 +1,9 @@
 // Arena placement: buffers live at the same time never overlap; buffers that do not may share.
+#include "runtime/memory_plan.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "runtime/memory_plan.h"
 
 namespace coreml::runtime {
 namespace {
@@ -14,7 +14,8 @@ void expect_valid(const std::vector<BufferLifetime>& buffers, const ArenaLayout&
     EXPECT_EQ(layout.offsets[i] % 64, 0u);
     EXPECT_LE(layout.offsets[i] + buffers[i].bytes, layout.total_bytes);
     for (size_t j = i + 1; j < buffers.size(); ++j) {
-      const bool live_together = buffers[i].last >= buffers[j].first && buffers[j].last >= buffers[i].first;
+      const bool live_together =
+          buffers[i].last >= buffers[j].first && buffers[j].last >= buffers[i].first;
       const bool overlap = layout.offsets[i] < layout.offsets[j] + buffers[j].bytes &&
                            layout.offsets[j] < layout.offsets[i] + buffers[i].bytes;
       EXPECT_FALSE(live_together && overlap) << i << " and " << j;

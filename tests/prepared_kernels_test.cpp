@@ -64,10 +64,12 @@ TEST(PreparedKernels, EveryConformanceCaseRecordedAndReplayed) {
   for (const auto& folder : folders) {
     std::ifstream in(folder / "case.json");
     const auto spec = nlohmann::json::parse(in);
-    const std::string name = spec.at("op").get<std::string>() + "/" + spec.at("case").get<std::string>();
+    const std::string name =
+        spec.at("op").get<std::string>() + "/" + spec.at("case").get<std::string>();
     SCOPED_TRACE(name);
     try {
-      auto model = Model::load((folder / "model.mlpackage").string(), {.backend = Backend::kNative});
+      auto model =
+          Model::load((folder / "model.mlpackage").string(), {.backend = Backend::kNative});
       Inputs inputs;
       for (const auto& input : spec.at("inputs")) {
         const std::string n = input;
@@ -75,7 +77,8 @@ TEST(PreparedKernels, EveryConformanceCaseRecordedAndReplayed) {
       }
       for (int run = 0; run < 3; ++run) {
         State state = model.make_state();  // each run from a fresh state: same expected values
-        const Outputs outputs = state.empty() ? model.predict(inputs) : model.predict(inputs, state);
+        const Outputs outputs =
+            state.empty() ? model.predict(inputs) : model.predict(inputs, state);
         for (const auto& output : spec.at("outputs")) {
           const std::string n = output;
           const Tensor want = load_npy((folder / "expected" / (n + ".npy")).string());

@@ -1,13 +1,13 @@
 // The thread pool: every index exactly once, nested regions inline, exceptions come back to
 // the caller, several callers at once, pools shared by thread count.
+#include "runtime/thread_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <stdexcept>
 #include <thread>
 #include <vector>
-
-#include "runtime/thread_pool.h"
 
 namespace coreml::runtime {
 namespace {

@@ -131,7 +131,8 @@ TEST_P(LutKernels, GemvMatchesReferenceOnEveryTarget) {
       lut_gemv(c.rows, 3, n, arranged.data(), out.data(), 1);  // rows 3.. (not 0-aligned)
       for (int64_t r = 3; r < n; ++r) {
         const double want = reference_dot(c, r, x);
-        EXPECT_NEAR(out[static_cast<size_t>(r - 3)], want, 1e-4 * (1 + std::fabs(want))) << "row " << r;
+        EXPECT_NEAR(out[static_cast<size_t>(r - 3)], want, 1e-4 * (1 + std::fabs(want)))
+            << "row " << r;
       }
     });
   }
@@ -179,15 +180,15 @@ TEST_P(LutKernels, LastRowEndsExactlyAtTheCodes) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Bits, LutKernels,
-    ::testing::Values(std::tuple{1, false}, std::tuple{2, false}, std::tuple{3, false},
-                      std::tuple{4, false}, std::tuple{6, false}, std::tuple{6, true},
-                      std::tuple{8, false}, std::tuple{8, true}),
-    [](const auto& p) {
-      return "lut" + std::to_string(std::get<0>(p.param)) +
-             (std::get<1>(p.param) ? "_byte_tables" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(Bits, LutKernels,
+                         ::testing::Values(std::tuple{1, false}, std::tuple{2, false},
+                                           std::tuple{3, false}, std::tuple{4, false},
+                                           std::tuple{6, false}, std::tuple{6, true},
+                                           std::tuple{8, false}, std::tuple{8, true}),
+                         [](const auto& p) {
+                           return "lut" + std::to_string(std::get<0>(p.param)) +
+                                  (std::get<1>(p.param) ? "_byte_tables" : "");
+                         });
 
 TEST(DenseKernels, F16AndF32GemvMatchReference) {
   std::mt19937 rng(7);
@@ -207,7 +208,8 @@ TEST(DenseKernels, F16AndF32GemvMatchReference) {
       f32_gemv(w32.data(), k, k, 0, n, x.data(), b.data(), 1);
       for (int64_t r = 0; r < n; ++r) {
         double want = 0;
-        for (int64_t t = 0; t < k; ++t) want += double(w32[static_cast<size_t>(r * k + t)]) * x[static_cast<size_t>(t)];
+        for (int64_t t = 0; t < k; ++t)
+          want += double(w32[static_cast<size_t>(r * k + t)]) * x[static_cast<size_t>(t)];
         EXPECT_NEAR(a[static_cast<size_t>(r)], want, 1e-4 * (1 + std::fabs(want)));
         EXPECT_NEAR(b[static_cast<size_t>(r)], want, 1e-4 * (1 + std::fabs(want)));
       }
@@ -233,7 +235,8 @@ TEST(DenseKernels, GemmRowsMatchReference) {
           for (int64_t j = 0; j < m; ++j) {
             double want = 0;
             for (int64_t t = 0; t < k; ++t) {
-              want += double(w[static_cast<size_t>(r * k + t)]) * xt[static_cast<size_t>(t * xs + j)];
+              want +=
+                  double(w[static_cast<size_t>(r * k + t)]) * xt[static_cast<size_t>(t * xs + j)];
             }
             EXPECT_NEAR(c[static_cast<size_t>(r * xs + j)], want, 1e-4) << r << "," << j;
           }
@@ -248,7 +251,7 @@ TEST(DenseKernels, AxpyAndConversionsMatchScalar) {
   std::uniform_real_distribution<float> dist(-70000.0f, 70000.0f);
   std::vector<float> values(1000);
   for (auto& v : values) v = dist(rng) * (rng() % 2 ? 1e-9f : 1.0f);
-  values[0] = 65520.0f;  // rounds to inf
+  values[0] = 65520.0f;       // rounds to inf
   values[1] = 5.9604645e-8f;  // smallest subnormal
   values[2] = -0.0f;
   for_each_target([&] {

@@ -4,16 +4,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <future>
 #include <map>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "anemll_parts.h"
-#include "kernels/common/convert_simd.h"
-#include "tensor/half.h"
 #include "coreml/error.h"
 #include "coreml/hub.h"
+#include "kernels/common/convert_simd.h"
+#include "tensor/half.h"
 
 namespace coreml::llm {
 namespace fs = std::filesystem;
@@ -161,10 +161,12 @@ void Model::Impl::run_head(const Tensor& hidden, StepOutput& step) const {
   if (info.argmax_in_model) {
     const Tensor& idx = outputs.at("argmax_idx");
     const Tensor& val = outputs.at("argmax_val");
-    const int64_t parts = std::min<int64_t>(val.numel(), static_cast<int64_t>(split_offsets.size()));
+    const int64_t parts =
+        std::min<int64_t>(val.numel(), static_cast<int64_t>(split_offsets.size()));
     const auto value = [&](int64_t p) {
-      return val.dtype() == DType::kFloat32 ? static_cast<const float*>(val.data())[p]
-                                            : fp16_to_float(static_cast<const uint16_t*>(val.data())[p]);
+      return val.dtype() == DType::kFloat32
+                 ? static_cast<const float*>(val.data())[p]
+                 : fp16_to_float(static_cast<const uint16_t*>(val.data())[p]);
     };
     const auto index = [&](int64_t p) -> int64_t {
       return idx.dtype() == DType::kInt32 ? static_cast<const int32_t*>(idx.data())[p]
@@ -174,7 +176,8 @@ void Model::Impl::run_head(const Tensor& hidden, StepOutput& step) const {
     for (int64_t p = 1; p < parts; ++p) {
       if (value(p) > value(best)) best = p;
     }
-    step.argmax_token = static_cast<int32_t>(index(best) + split_offsets[static_cast<size_t>(best)]);
+    step.argmax_token =
+        static_cast<int32_t>(index(best) + split_offsets[static_cast<size_t>(best)]);
     return;
   }
   step.logits.resize(static_cast<size_t>(info.vocab_size));
@@ -207,9 +210,8 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
   const AnemllParts parts = find_anemll_parts(folder, meta);
 
   // The tokenizer (a large JSON file) is read on a second thread while the parts load.
-  std::future<Tokenizer> tokenizer = std::async(std::launch::async, [folder] {
-    return Tokenizer::from_file(folder);
-  });
+  std::future<Tokenizer> tokenizer =
+      std::async(std::launch::async, [folder] { return Tokenizer::from_file(folder); });
 
   coreml::LoadOptions part_options;
   part_options.threads = options.threads;

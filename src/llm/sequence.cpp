@@ -13,7 +13,7 @@ struct Sequence::Impl {
   size_t processed = 0;  // window tokens whose KV is written
   int shifts = 0;
   int64_t prefilled = 0;
-  StepOutput step;             // the last step's logits, reused
+  StepOutput step;              // the last step's logits, reused
   std::vector<int32_t> padded;  // a zero-padded last prefill batch
 
   // Runs window[processed:] into the cache (reference Session.prefill).
@@ -103,9 +103,9 @@ const StepOutput& Sequence::next() {
   if (impl_->processed + 1 < window.size()) impl_->prefill();
   const auto pos = static_cast<int64_t>(window.size());
   // ANEMLL re-runs the last token through infer: its KV is rewritten, its output is the logits.
-  const Tensor& hidden = impl_->model->run_layers(
-      std::span<const int32_t>(&window[static_cast<size_t>(pos - 1)], 1), pos - 1, false,
-      impl_->state);
+  const Tensor& hidden =
+      impl_->model->run_layers(std::span<const int32_t>(&window[static_cast<size_t>(pos - 1)], 1),
+                               pos - 1, false, impl_->state);
   impl_->processed = window.size();
   impl_->model->run_head(hidden, impl_->step);
   return impl_->step;

@@ -241,7 +241,7 @@ struct FunctionExecutor::Recording {
   enum class Kind { kArena, kInput, kState, kConstant, kForeign };
   struct Buffer {
     Kind kind = Kind::kForeign;
-    int index = -1;   // kArena: step; kInput/kState: position; kConstant: slot or literal
+    int index = -1;    // kArena: step; kInput/kState: position; kConstant: slot or literal
     size_t bytes = 0;  // kArena: bytes asked for
     const std::byte* base = nullptr;  // the buffer's first byte
   };
@@ -253,8 +253,8 @@ struct FunctionExecutor::Recording {
     std::vector<int64_t> shape, strides;
   };
   std::vector<Buffer> buffers;
-  std::vector<Value> values;     // by slot
-  std::vector<size_t> scratch;   // by top-level step
+  std::vector<Value> values;    // by slot
+  std::vector<size_t> scratch;  // by top-level step
 
   int add_buffer(Buffer b) {
     buffers.push_back(b);
@@ -268,10 +268,10 @@ struct FunctionExecutor::Recording {
     v.dtype = t.dtype();
     v.shape = t.shape();
     v.strides = t.strides();
-    v.byte_offset = buffer >= 0 && buffers[static_cast<size_t>(buffer)].base
-                        ? static_cast<const std::byte*>(t.data()) -
-                              buffers[static_cast<size_t>(buffer)].base
-                        : 0;
+    v.byte_offset =
+        buffer >= 0 && buffers[static_cast<size_t>(buffer)].base
+            ? static_cast<const std::byte*>(t.data()) - buffers[static_cast<size_t>(buffer)].base
+            : 0;
   }
 };
 
@@ -290,10 +290,10 @@ struct FunctionExecutor::Plan {
     std::vector<const RtValue*> inputs;  // per flat binding
     std::vector<Tensor*> outputs;
     std::byte* scratch = nullptr;
-    std::vector<Expected> expected;      // simple kernels
+    std::vector<Expected> expected;  // simple kernels
     // Prepared views of values whose address changes per run (outputs of simple kernels
     // that allocate for themselves): rebuilt before the step runs.
-    std::vector<size_t> dynamic_views;   // output indices
+    std::vector<size_t> dynamic_views;  // output indices
   };
   std::vector<StepBinding> steps;
   std::vector<int> input_slots;  // function input k -> its slot (an arena copy)
@@ -306,8 +306,8 @@ struct FunctionExecutor::Plan {
   std::vector<StateView> state_views;
   std::vector<const std::byte*> bound_states;
   std::vector<std::vector<ReshapeContext::OutputSpec>> specs;  // prepared steps
-  std::vector<bool> declined;  // per step, as recorded
-  std::vector<size_t> scratch;  // per step, as recorded
+  std::vector<bool> declined;                                  // per step, as recorded
+  std::vector<size_t> scratch;                                 // per step, as recorded
   size_t arena_bytes = 0;
 };
 
@@ -737,8 +737,8 @@ void FunctionExecutor::execute_step(Step& step, std::vector<RtValue>& env,
 }
 
 bool FunctionExecutor::execute_prepared_dynamic(Step& step, std::vector<RtValue>& env,
-                                                RecyclingAllocator& allocator,
-                                                Recording* recording, size_t step_index) {
+                                                RecyclingAllocator& allocator, Recording* recording,
+                                                size_t step_index) {
   std::vector<const RtValue*> inputs;
   inputs.reserve(step.flat_slots.size());
   for (int s : step.flat_slots) {
@@ -747,7 +747,8 @@ bool FunctionExecutor::execute_prepared_dynamic(Step& step, std::vector<RtValue>
     inputs.push_back(v);
   }
   bool same = step.shaped_for.size() == inputs.size() && !step.specs.empty();
-  for (size_t b = 0; same && b < inputs.size(); ++b) same = step.shaped_for[b] == meta_of(*inputs[b]);
+  for (size_t b = 0; same && b < inputs.size(); ++b)
+    same = step.shaped_for[b] == meta_of(*inputs[b]);
   if (!same) {
     step.specs.assign(step.output_slots.size(), {});
     step.scratch_bytes = 0;
@@ -762,8 +763,8 @@ bool FunctionExecutor::execute_prepared_dynamic(Step& step, std::vector<RtValue>
     RtValue& out = env[static_cast<size_t>(step.output_slots[i])];
     if (spec.view) {
       const Tensor& source = inputs[static_cast<size_t>(spec.source)]->tensor;
-      out = RtValue::of(source.as_strided(spec.shape, spec.strides,
-                                          source.storage_offset() + spec.offset));
+      out = RtValue::of(
+          source.as_strided(spec.shape, spec.strides, source.storage_offset() + spec.offset));
     } else {
       out = RtValue::of(allocator.allocate(i, spec.shape, spec.dtype));
     }
@@ -810,8 +811,7 @@ bool FunctionExecutor::execute_prepared_dynamic(Step& step, std::vector<RtValue>
 void FunctionExecutor::reshape_step(Step& step, const std::vector<const RtValue*>& inputs) {
   step.specs.assign(step.output_slots.size(), {});
   step.scratch_bytes = 0;
-  ReshapeContext ctx(*step.op, inputs, step.specs, step.scratch_bytes, step.hints,
-                     pool_->size());
+  ReshapeContext ctx(*step.op, inputs, step.specs, step.scratch_bytes, step.hints, pool_->size());
   step.prepared->reshape(ctx);
   step.declined = ctx.declined();
   for (size_t i = 0; !step.declined && i < step.specs.size(); ++i) {
@@ -839,9 +839,9 @@ std::vector<RtValue> FunctionExecutor::execute_block(CompiledBlock& block,
     if (profiling_ && top_level) {
       const auto start = std::chrono::steady_clock::now();
       execute_step(step, env, allocator, recording, i);
-      step.milliseconds += std::chrono::duration<double, std::milli>(
-                               std::chrono::steady_clock::now() - start)
-                               .count();
+      step.milliseconds +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       ++step.calls;
     } else {
       execute_step(step, env, allocator, top_level ? recording : nullptr, i);
@@ -865,7 +865,8 @@ void FunctionExecutor::run_dynamic(std::span<const Tensor* const> inputs,
     recording->values.assign(slots_.size(), {});
     recording->scratch.assign(main_->steps.size(), 0);
     for (size_t s = 0; s < constants_.size(); ++s) {
-      if (!constants_[s].set || constants_[s].compressed || !constants_[s].tensor.storage()) continue;
+      if (!constants_[s].set || constants_[s].compressed || !constants_[s].tensor.storage())
+        continue;
       Recording::Buffer b;
       b.kind = Recording::Kind::kConstant;
       b.index = static_cast<int>(s);
@@ -999,8 +1000,8 @@ std::unique_ptr<FunctionExecutor::Plan> FunctionExecutor::build_plan(
           {static_cast<int>(s), buffer.index, v.byte_offset, v.shape, v.strides, v.dtype});
     } else if (buffer.kind == Kind::kConstant && !constants_[s].set) {
       // An op's view of a constant: constants live as long as the executor.
-      plan->env[s] = RtValue::of(Tensor::from_blob(const_cast<std::byte*>(buffer.base) + v.byte_offset,
-                                                   v.shape, v.dtype, {}, v.strides));
+      plan->env[s] = RtValue::of(Tensor::from_blob(
+          const_cast<std::byte*>(buffer.base) + v.byte_offset, v.shape, v.dtype, {}, v.strides));
     } else if (buffer.kind == Kind::kForeign) {
       // Made by a simple kernel on memory of its own, anew each run. Until the first replay
       // sets it, a stand-in with the recorded layout lets prepared kernels reshape.
@@ -1025,7 +1026,8 @@ std::unique_ptr<FunctionExecutor::Plan> FunctionExecutor::build_plan(
       bind.inputs.push_back(s < 0 ? &step.literals[static_cast<size_t>(-s - 1)]
                                   : &plan->env[static_cast<size_t>(s)]);
     }
-    for (int s : step.output_slots) bind.outputs.push_back(&plan->env[static_cast<size_t>(s)].tensor);
+    for (int s : step.output_slots)
+      bind.outputs.push_back(&plan->env[static_cast<size_t>(s)].tensor);
     if (scratch_index[i] >= 0) {
       bind.scratch = arena + layout.offsets[static_cast<size_t>(scratch_index[i])];
     }
@@ -1094,12 +1096,13 @@ void FunctionExecutor::reshape_for_plan(Plan& plan) {
     if (!step.prepared) continue;
     const auto& inputs = plan.steps[i].inputs;
     bool same = step.shaped_for.size() == inputs.size();
-    for (size_t b = 0; same && b < inputs.size(); ++b) same = step.shaped_for[b] == meta_of(*inputs[b]);
+    for (size_t b = 0; same && b < inputs.size(); ++b)
+      same = step.shaped_for[b] == meta_of(*inputs[b]);
     if (same) continue;
     reshape_step(step, inputs);
     if (step.declined != plan.declined[i] ||
-        (!step.declined && (step.specs.size() != plan.specs[i].size() ||
-                            step.scratch_bytes != plan.scratch[i]))) {
+        (!step.declined &&
+         (step.specs.size() != plan.specs[i].size() || step.scratch_bytes != plan.scratch[i]))) {
       fail(ErrorCode::kInternal, op_label(*step.op), ": reshape disagrees with its memory plan");
     }
   }
@@ -1123,8 +1126,8 @@ bool FunctionExecutor::run_planned(Plan& plan, std::span<const Tensor* const> in
   for (; i < n && ok; ++i) {
     Step& step = main_->steps[i];
     Plan::StepBinding& bind = plan.steps[i];
-    const auto start = profiling_ ? std::chrono::steady_clock::now()
-                                  : std::chrono::steady_clock::time_point{};
+    const auto start =
+        profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (step.runs_prepared()) {
       for (size_t o : bind.dynamic_views) {
         const auto& spec = step.specs[o];
@@ -1188,9 +1191,9 @@ bool FunctionExecutor::run_planned(Plan& plan, std::span<const Tensor* const> in
 void FunctionExecutor::run(std::span<const Tensor* const> inputs, std::span<Tensor* const> states,
                            std::vector<Tensor>& outputs) {
   if (inputs.size() != input_order_.size() || states.size() != state_order_.size()) {
-    fail(ErrorCode::kInvalidArgument, "function '", function_.name, "' takes ",
-         input_order_.size(), " inputs and ", state_order_.size(), " states, got ", inputs.size(),
-         " and ", states.size());
+    fail(ErrorCode::kInvalidArgument, "function '", function_.name, "' takes ", input_order_.size(),
+         " inputs and ", state_order_.size(), " states, got ", inputs.size(), " and ",
+         states.size());
   }
   last_run_planned_ = false;
   if (!options_.memory_plan || has_nested_blocks_) {
@@ -1207,8 +1210,9 @@ void FunctionExecutor::run(std::span<const Tensor* const> inputs, std::span<Tens
   }
   for (size_t p = 0; p < plans_.size(); ++p) {
     if (plans_[p]->signature != signature) continue;
-    if (p != 0) std::rotate(plans_.begin(), plans_.begin() + static_cast<long>(p),
-                            plans_.begin() + static_cast<long>(p) + 1);
+    if (p != 0)
+      std::rotate(plans_.begin(), plans_.begin() + static_cast<long>(p),
+                  plans_.begin() + static_cast<long>(p) + 1);
     Plan& plan = *plans_.front();
     if (run_planned(plan, inputs, states, outputs)) {
       last_run_planned_ = true;

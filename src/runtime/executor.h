@@ -134,8 +134,8 @@ class FunctionExecutor {
   std::unique_ptr<RecyclingAllocator> allocator_;
   bool has_nested_blocks_ = false;
 
-  std::vector<std::unique_ptr<Plan>> plans_;  // most recently used first
-  Plan* reshaped_for_ = nullptr;              // the plan the prepared kernels are shaped for
+  std::vector<std::unique_ptr<Plan>> plans_;         // most recently used first
+  Plan* reshaped_for_ = nullptr;                     // the plan the prepared kernels are shaped for
   std::map<std::vector<int64_t>, int> unplannable_;  // signatures whose shapes vary per run
   bool last_run_planned_ = false;
   int64_t peak_bytes_ = 0;

@@ -44,7 +44,7 @@ class KernelRegistry {
   void declare_update_input(std::string_view op_type, std::string param);
 
   const KernelDef* find_def(std::string_view op_type) const;  // nullptr when unknown
-  Kernel find(std::string_view op_type) const;                 // nullptr when unknown
+  Kernel find(std::string_view op_type) const;                // nullptr when unknown
   // Why `op` cannot run in a function of opset `ios` (15 = iOS15 ...), or nullopt if it can.
   std::optional<std::string> unsupported_reason(const mil::Operation& op, int ios,
                                                 const mil::DataType* main_input_type) const;
@@ -65,16 +65,16 @@ std::optional<int> ios_version(std::string_view opset);
 
 namespace coreml::kernels {
 // One function per family (src/kernels/<family>/...); each adds its ops.
-void register_constant_kernels(runtime::KernelRegistry& r);     // const, cast, identity, constexpr_*
-void register_elementwise_kernels(runtime::KernelRegistry& r);  // binary, unary, activations
-void register_reduction_kernels(runtime::KernelRegistry& r);    // reduce_*, softmax, norms
-void register_linalg_kernels(runtime::KernelRegistry& r);       // linear, matmul, conv, einsum
-void register_shape_kernels(runtime::KernelRegistry& r);        // reshape, transpose, concat, ...
-void register_indexing_kernels(runtime::KernelRegistry& r);     // gather, slice, scatter, ...
-void register_pooling_kernels(runtime::KernelRegistry& r);      // pools, upsample
-void register_attention_kernels(runtime::KernelRegistry& r);    // scaled_dot_product_attention
-void register_state_kernels(runtime::KernelRegistry& r);        // read_state, write_state
-void register_control_flow_kernels(runtime::KernelRegistry& r); // cond, while_loop
+void register_constant_kernels(runtime::KernelRegistry& r);  // const, cast, identity, constexpr_*
+void register_elementwise_kernels(runtime::KernelRegistry& r);   // binary, unary, activations
+void register_reduction_kernels(runtime::KernelRegistry& r);     // reduce_*, softmax, norms
+void register_linalg_kernels(runtime::KernelRegistry& r);        // linear, matmul, conv, einsum
+void register_shape_kernels(runtime::KernelRegistry& r);         // reshape, transpose, concat, ...
+void register_indexing_kernels(runtime::KernelRegistry& r);      // gather, slice, scatter, ...
+void register_pooling_kernels(runtime::KernelRegistry& r);       // pools, upsample
+void register_attention_kernels(runtime::KernelRegistry& r);     // scaled_dot_product_attention
+void register_state_kernels(runtime::KernelRegistry& r);         // read_state, write_state
+void register_control_flow_kernels(runtime::KernelRegistry& r);  // cond, while_loop
 // Internal ops made by the planner's fusion passes (runtime/fusion/): rms_norm, rope, ...
 void register_fused_kernels(runtime::KernelRegistry& r);
 }  // namespace coreml::kernels

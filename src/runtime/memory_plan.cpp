@@ -6,7 +6,9 @@
 namespace coreml::runtime {
 
 ArenaLayout place_buffers(const std::vector<BufferLifetime>& buffers, size_t alignment) {
-  const auto round_up = [alignment](size_t n) { return (n + alignment - 1) / alignment * alignment; };
+  const auto round_up = [alignment](size_t n) {
+    return (n + alignment - 1) / alignment * alignment;
+  };
   ArenaLayout layout;
   layout.offsets.assign(buffers.size(), 0);
   std::vector<size_t> order(buffers.size());

@@ -100,7 +100,8 @@ bool shape_allowed(const FeatureDescription* feature, const std::vector<int64_t>
   return shape_matches(declared, shape);
 }
 
-std::string allowed_shapes_text(const FeatureDescription* feature, const std::vector<int64_t>& declared) {
+std::string allowed_shapes_text(const FeatureDescription* feature,
+                                const std::vector<int64_t>& declared) {
   if (feature && !feature->enumerated_shapes.empty()) {
     std::string s;
     for (const auto& e : feature->enumerated_shapes) s += (s.empty() ? "" : " or ") + shape_text(e);
@@ -169,7 +170,8 @@ struct Model::Impl {
       input_shapes.push_back(declared_shape(in->type.tensor));
       input_features.push_back(feature(in->name));
     }
-    for (const auto* in : executor->state_order()) state_shapes.push_back(declared_shape(in->type.tensor));
+    for (const auto* in : executor->state_order())
+      state_shapes.push_back(declared_shape(in->type.tensor));
   }
 
   const FeatureDescription* feature(const std::string& name) const {
@@ -297,7 +299,8 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   if (options.backend == Backend::kCoreML) {
     fail(ErrorCode::kUnsupported,
-         "the Core ML backend is only available in builds for Apple platforms; use Backend::kNative");
+         "the Core ML backend is only available in builds for Apple platforms; use "
+         "Backend::kNative");
   }
   impl->backend = Backend::kNative;
   impl->asset = format::read_model(path);
@@ -306,14 +309,18 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   impl->function = impl->asset.program.find_function(name);
   if (!impl->function) {
     std::string names;
-    for (const auto& f : impl->asset.program.functions) names += (names.empty() ? "" : ", ") + f.name;
+    for (const auto& f : impl->asset.program.functions)
+      names += (names.empty() ? "" : ", ") + f.name;
     fail(ErrorCode::kNotFound, path, ": no function '", name, "' (functions: ", names, ")");
   }
-  if (const auto* fd = impl->asset.description.find_function(name)) impl->function_description = *fd;
+  if (const auto* fd = impl->asset.description.find_function(name))
+    impl->function_description = *fd;
   if (!impl->asset.description.weights.present) {
     std::string missing;
-    for (const auto& m : impl->asset.description.weights.missing) missing += (missing.empty() ? "" : ", ") + m;
-    fail(ErrorCode::kNotFound, path, ": weight file missing: ", missing, " (running the model needs it)");
+    for (const auto& m : impl->asset.description.weights.missing)
+      missing += (missing.empty() ? "" : ", ") + m;
+    fail(ErrorCode::kNotFound, path, ": weight file missing: ", missing,
+         " (running the model needs it)");
   }
   if (options.threads < 0) {
     fail(ErrorCode::kInvalidArgument, "threads must be >= 0 (0 = one per core), got ",
@@ -357,7 +364,8 @@ void Model::set_profiling(bool on) { impl_->executor->set_profiling(on); }
 
 std::vector<OpTiming> Model::profile() const {
   std::vector<OpTiming> out;
-  for (const auto& p : impl_->executor->profile()) out.push_back({p.op_type, p.calls, p.milliseconds});
+  for (const auto& p : impl_->executor->profile())
+    out.push_back({p.op_type, p.calls, p.milliseconds});
   return out;
 }
 
@@ -367,13 +375,15 @@ Tensor Model::forward(const std::vector<const Tensor*>& inputs) {
   for (const auto& in : impl_->function->inputs) {
     if (in.type.kind == mil::Type::Kind::kState) continue;
     if (i >= inputs.size() || !inputs[i]) {
-      fail(ErrorCode::kInvalidArgument, "forward: function '", impl_->function->name, "' takes input '",
-           in.name, "' at position ", i, ", but only ", inputs.size(), " were given");
+      fail(ErrorCode::kInvalidArgument, "forward: function '", impl_->function->name,
+           "' takes input '", in.name, "' at position ", i, ", but only ", inputs.size(),
+           " were given");
     }
     named[in.name] = *inputs[i++];
   }
   if (i != inputs.size()) {
-    fail(ErrorCode::kInvalidArgument, "forward: ", inputs.size(), " inputs given, the function takes ", i);
+    fail(ErrorCode::kInvalidArgument, "forward: ", inputs.size(),
+         " inputs given, the function takes ", i);
   }
   return predict(named).front().second;
 }

@@ -162,7 +162,8 @@ std::string OpContext::get_string(std::string_view param) const {
   } else {
     literal = attribute(param);
   }
-  if (!literal || literal->type.tensor.dtype != mil::DataType::kString || literal->strings.empty()) {
+  if (!literal || literal->type.tensor.dtype != mil::DataType::kString ||
+      literal->strings.empty()) {
     fail("parameter '", param, "' must be a constant string");
   }
   return literal->strings.front();
@@ -208,7 +209,9 @@ Tensor& OpContext::allocate_output(size_t i, const std::vector<int64_t>& shape, 
   return v.tensor;
 }
 
-void OpContext::set_output(size_t i, Tensor tensor) { output_value(i) = RtValue::of(std::move(tensor)); }
+void OpContext::set_output(size_t i, Tensor tensor) {
+  output_value(i) = RtValue::of(std::move(tensor));
+}
 
 void OpContext::set_compressed_output(size_t i, std::shared_ptr<const CompressedWeight> weight) {
   RtValue& v = output_value(i);

@@ -54,7 +54,7 @@ class KernelInit {
 
  private:
   const OpContext& params_;
-  std::vector<int> first_;               // per parameter: flat index of its first binding
+  std::vector<int> first_;                // per parameter: flat index of its first binding
   std::vector<const RtValue*> bindings_;  // per flat binding: the constant or nullptr
 };
 

@@ -14,8 +14,8 @@
 namespace coreml::runtime {
 namespace {
 
-thread_local int region_depth = 0;   // > 0 while this thread runs a chunk of some region
-thread_local int region_index = 0;   // ThreadPool::thread_index()
+thread_local int region_depth = 0;  // > 0 while this thread runs a chunk of some region
+thread_local int region_index = 0;  // ThreadPool::thread_index()
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -84,7 +84,8 @@ void ThreadPool::work_on(Job& job) {
         job.fn(begin, end);
       } catch (...) {
         bool expected = false;
-        if (job.failed.compare_exchange_strong(expected, true)) job.error = std::current_exception();
+        if (job.failed.compare_exchange_strong(expected, true))
+          job.error = std::current_exception();
       }
     }
     job.remaining.fetch_sub(end - begin, std::memory_order_acq_rel);

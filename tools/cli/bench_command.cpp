@@ -37,9 +37,9 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
     selected = [options] {
       const auto load_start = std::chrono::steady_clock::now();
       auto model = llm::Model::load(options->model, {.threads = options->threads});
-      const double load_ms = std::chrono::duration<double, std::milli>(
-                                 std::chrono::steady_clock::now() - load_start)
-                                 .count();
+      const double load_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
+              .count();
       const int64_t context = model->info().context_length;
       const int64_t count = std::min<int64_t>(options->prompt_tokens, context - 1);
       // Ordinary (non-special) token ids, cycling; the content does not matter for speed.
@@ -54,8 +54,9 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
       const auto& s = result.stats;
       // Op types by time, per generated token (prefill included: it is part of the run).
       std::vector<OpTiming> profile = options->profile ? model->profile() : std::vector<OpTiming>{};
-      std::sort(profile.begin(), profile.end(),
-                [](const OpTiming& a, const OpTiming& b) { return a.milliseconds > b.milliseconds; });
+      std::sort(profile.begin(), profile.end(), [](const OpTiming& a, const OpTiming& b) {
+        return a.milliseconds > b.milliseconds;
+      });
       double total_ms = 0;
       for (const auto& p : profile) total_ms += p.milliseconds;
       const double tokens = std::max<double>(1, static_cast<double>(s.generated_tokens));
@@ -84,8 +85,7 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
                   << " tok/s\nttft " << s.ttft_ms << " ms\nload " << load_ms << " ms\npeak RSS "
                   << s.peak_rss_mb << " MB\n";
         if (options->profile) {
-          std::printf("\n%-28s %8s %10s %12s %7s\n", "op type", "calls", "ms", "ms/token",
-                      "share");
+          std::printf("\n%-28s %8s %10s %12s %7s\n", "op type", "calls", "ms", "ms/token", "share");
           for (const auto& p : profile) {
             std::printf("%-28s %8lld %10.2f %12.4f %6.1f%%\n", p.op_type.c_str(),
                         static_cast<long long>(p.calls), p.milliseconds, p.milliseconds / tokens,

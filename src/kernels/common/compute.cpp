@@ -1,7 +1,6 @@
 #include "kernels/common/compute.h"
 
 #include "kernels/common/convert_simd.h"
-
 #include "kernels/linalg/dot_block.h"
 #include "tensor/convert.h"
 
@@ -14,7 +13,7 @@ std::vector<T> load_as(const Tensor& t) {
   if constexpr (std::is_same_v<T, float>) {
     if (c.dtype() == DType::kFloat16 && !out.empty()) {  // the hot case: SIMD widening
       f16_to_f32(static_cast<const uint16_t*>(c.data()), out.data(),
-                          static_cast<int64_t>(out.size()));
+                 static_cast<int64_t>(out.size()));
       return out;
     }
   }

@@ -21,7 +21,8 @@ void F16ToF32(const uint16_t* src, float* dst, int64_t n) {
   const auto* half = reinterpret_cast<const hwy::float16_t*>(src);
   int64_t i = 0;
 #if COREML_HWY_NATIVE_F16
-  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, half + i)), d, dst + i);
+  for (; i + lanes <= n; i += lanes)
+    hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, half + i)), d, dst + i);
 #else
   (void)lanes;
   (void)half;
@@ -37,7 +38,8 @@ void F32ToF16(const float* src, uint16_t* dst, int64_t n) {
   auto* half = reinterpret_cast<hwy::float16_t*>(dst);
   int64_t i = 0;
 #if COREML_HWY_NATIVE_F16
-  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::DemoteTo(dh, hn::LoadU(d, src + i)), dh, half + i);
+  for (; i + lanes <= n; i += lanes)
+    hn::StoreU(hn::DemoteTo(dh, hn::LoadU(d, src + i)), dh, half + i);
 #else
   (void)lanes;
   (void)half;

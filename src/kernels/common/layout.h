@@ -72,7 +72,9 @@ Layout broadcast_to(const Tensor& t, const std::vector<int64_t>& shape);
 
 // Rows of `shape` (every dimension but the last).
 inline int64_t row_count(const Layout& shape) {
-  return shape.rank == 0 ? 1 : shape.numel() / std::max<int64_t>(1, shape.shape[static_cast<size_t>(shape.rank - 1)]);
+  return shape.rank == 0 ? 1
+                         : shape.numel() / std::max<int64_t>(
+                                               1, shape.shape[static_cast<size_t>(shape.rank - 1)]);
 }
 
 }  // namespace coreml::kernels

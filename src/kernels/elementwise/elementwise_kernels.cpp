@@ -24,7 +24,7 @@ using runtime::KernelInit;
 using runtime::ReshapeContext;
 using runtime::RunContext;
 
-constexpr int64_t kRun = 512;                  // elements per inner run (stack buffers)
+constexpr int64_t kRun = 512;                   // elements per inner run (stack buffers)
 constexpr int64_t kParallelElements = 1 << 15;  // below this, one thread
 
 bool float_io(DType t) { return t == DType::kFloat32 || t == DType::kFloat16; }
@@ -143,7 +143,8 @@ class BinaryKernel final : public runtime::OpKernel {
                 reinterpret_cast<int32_t*>(ob));
       return;
     }
-    const int64_t runs = out_.rank <= 1 ? 1 : out_.numel() / out_.shape[static_cast<size_t>(out_.rank - 1)];
+    const int64_t runs =
+        out_.rank <= 1 ? 1 : out_.numel() / out_.shape[static_cast<size_t>(out_.rank - 1)];
     const int64_t total = out_.numel();
     if (total == 0) return;
     const int inner = out_.rank - 1;
@@ -153,18 +154,20 @@ class BinaryKernel final : public runtime::OpKernel {
     const auto body = [&](int64_t begin, int64_t end) {
       alignas(64) float xbuf[kRun], ybuf[kRun], obuf[kRun];
       const int64_t n = out_.rank == 0 ? 1 : out_.shape[static_cast<size_t>(out_.rank - 1)];
-      for_each_row<2>(out_, {&in_[0], &in_[1]}, begin, end, [&](int64_t r, const std::array<int64_t, 2>& off) {
-        const int64_t out_off = r * n;
-        for (int64_t i = 0; i < n; i += kRun) {
-          const int64_t m = std::min(kRun, n - i);
-          int64_t a_step = 0, b_step = 0;
-          const float* a = load_run(xb, x_dtype_, off[0] + i * xs, xs, m, xbuf, &a_step);
-          const float* b = load_run(yb, y_dtype_, off[1] + i * ys, ys, m, ybuf, &b_step);
-          float* o = out_dtype_ == DType::kFloat32 ? reinterpret_cast<float*>(ob) + out_off + i : obuf;
-          compute(a, a_step, b, b_step, o, m, simd);
-          if (o == obuf) store_run(obuf, ob, out_dtype_, out_off + i, m);
-        }
-      });
+      for_each_row<2>(
+          out_, {&in_[0], &in_[1]}, begin, end, [&](int64_t r, const std::array<int64_t, 2>& off) {
+            const int64_t out_off = r * n;
+            for (int64_t i = 0; i < n; i += kRun) {
+              const int64_t m = std::min(kRun, n - i);
+              int64_t a_step = 0, b_step = 0;
+              const float* a = load_run(xb, x_dtype_, off[0] + i * xs, xs, m, xbuf, &a_step);
+              const float* b = load_run(yb, y_dtype_, off[1] + i * ys, ys, m, ybuf, &b_step);
+              float* o =
+                  out_dtype_ == DType::kFloat32 ? reinterpret_cast<float*>(ob) + out_off + i : obuf;
+              compute(a, a_step, b, b_step, o, m, simd);
+              if (o == obuf) store_run(obuf, ob, out_dtype_, out_off + i, m);
+            }
+          });
     };
     if (total < kParallelElements || runs == 1) {
       if (runs == 1 && total >= kParallelElements) {
@@ -174,7 +177,8 @@ class BinaryKernel final : public runtime::OpKernel {
       }
       body(0, runs);
     } else {
-      ctx.pool().parallel_for(runs, std::max<int64_t>(1, kParallelElements / std::max<int64_t>(1, total / runs)), body);
+      ctx.pool().parallel_for(
+          runs, std::max<int64_t>(1, kParallelElements / std::max<int64_t>(1, total / runs)), body);
     }
   }
 
@@ -184,20 +188,24 @@ class BinaryKernel final : public runtime::OpKernel {
   void run_int32(const int32_t* x, const int32_t* y, int32_t* out) const {
     const int64_t total = out_.numel();
     if (total == 0) return;
-    const int64_t runs = out_.rank <= 1 ? 1 : total / out_.shape[static_cast<size_t>(out_.rank - 1)];
+    const int64_t runs =
+        out_.rank <= 1 ? 1 : total / out_.shape[static_cast<size_t>(out_.rank - 1)];
     const int inner = out_.rank - 1;
     const int64_t xs = inner >= 0 ? in_[0].strides[static_cast<size_t>(inner)] : 0;
     const int64_t ys = inner >= 0 ? in_[1].strides[static_cast<size_t>(inner)] : 0;
     const int64_t n = out_.rank == 0 ? 1 : out_.shape[static_cast<size_t>(out_.rank - 1)];
-    for_each_row<2>(out_, {&in_[0], &in_[1]}, 0, runs, [&](int64_t r, const std::array<int64_t, 2>& off) {
-      const int64_t out_off = r * n;
-      for (int64_t i = 0; i < n; ++i) {
-        const auto a = static_cast<uint32_t>(x[off[0] + i * xs]);
-        const auto b = static_cast<uint32_t>(y[off[1] + i * ys]);
-        const uint32_t v = op_ == BinaryOp::kAdd ? a + b : op_ == BinaryOp::kSub ? a - b : a * b;
-        out[out_off + i] = static_cast<int32_t>(v);
-      }
-    });
+    for_each_row<2>(out_, {&in_[0], &in_[1]}, 0, runs,
+                    [&](int64_t r, const std::array<int64_t, 2>& off) {
+                      const int64_t out_off = r * n;
+                      for (int64_t i = 0; i < n; ++i) {
+                        const auto a = static_cast<uint32_t>(x[off[0] + i * xs]);
+                        const auto b = static_cast<uint32_t>(y[off[1] + i * ys]);
+                        const uint32_t v = op_ == BinaryOp::kAdd   ? a + b
+                                           : op_ == BinaryOp::kSub ? a - b
+                                                                   : a * b;
+                        out[out_off + i] = static_cast<int32_t>(v);
+                      }
+                    });
   }
 
   void compute(const float* a, int64_t a_step, const float* b, int64_t b_step, float* out,
@@ -265,7 +273,8 @@ class UnaryKernel final : public runtime::OpKernel {
     auto* ob = static_cast<std::byte*>(ctx.out(0).data());
     const int64_t total = out_.numel();
     if (total == 0) return;
-    const int64_t runs = out_.rank <= 1 ? 1 : total / out_.shape[static_cast<size_t>(out_.rank - 1)];
+    const int64_t runs =
+        out_.rank <= 1 ? 1 : total / out_.shape[static_cast<size_t>(out_.rank - 1)];
     const int inner = out_.rank - 1;
     const int64_t xs = inner >= 0 ? in_[0].strides[static_cast<size_t>(inner)] : 0;
     const bool simd = simd_enabled();
@@ -279,7 +288,8 @@ class UnaryKernel final : public runtime::OpKernel {
           std::fill(xbuf, xbuf + m, a[0]);
           a = xbuf;
         }
-        float* o = out_dtype_ == DType::kFloat32 ? reinterpret_cast<float*>(ob) + out_off + i : obuf;
+        float* o =
+            out_dtype_ == DType::kFloat32 ? reinterpret_cast<float*>(ob) + out_off + i : obuf;
         compute(a, o, m, simd);
         if (o == obuf) store_run(obuf, ob, out_dtype_, out_off + i, m);
       }
@@ -293,9 +303,9 @@ class UnaryKernel final : public runtime::OpKernel {
     }
     const auto body = [&](int64_t begin, int64_t end) {
       const int64_t n = out_.rank == 0 ? 1 : out_.shape[static_cast<size_t>(out_.rank - 1)];
-      for_each_row<1>(out_, {&in_[0]}, begin, end, [&](int64_t r, const std::array<int64_t, 1>& off) {
-        process(off[0], r * n, n);
-      });
+      for_each_row<1>(
+          out_, {&in_[0]}, begin, end,
+          [&](int64_t r, const std::array<int64_t, 1>& off) { process(off[0], r * n, n); });
     };
     if (total < kParallelElements) {
       body(0, runs);
@@ -312,7 +322,8 @@ class UnaryKernel final : public runtime::OpKernel {
       case UnaryOp::kSigmoid:
       case UnaryOp::kSilu:
         if (simd) {
-          simd_unary_f32(op_ == UnaryOp::kSilu ? SimdUnary::kSilu : SimdUnary::kSigmoid, in, out, n);
+          simd_unary_f32(op_ == UnaryOp::kSilu ? SimdUnary::kSilu : SimdUnary::kSigmoid, in, out,
+                         n);
         } else {
           for (int64_t i = 0; i < n; ++i) {
             const float v = in[i];

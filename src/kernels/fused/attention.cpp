@@ -40,7 +40,8 @@ class AttentionKernel final : public runtime::OpKernel {
       while (std::getline(list, item, ',')) score_fp16_.push_back(item == "fp16");
     }
     const size_t expected = 1 + (has_scale_ ? 1 : 0) + (mask_ >= 0 ? 1 : 0);
-    if (score_fp16_.size() != expected) init.fail("score_dtypes lists ", score_fp16_.size(), " steps, expected ", expected);
+    if (score_fp16_.size() != expected)
+      init.fail("score_dtypes lists ", score_fp16_.size(), " steps, expected ", expected);
   }
 
   void reshape(runtime::ReshapeContext& ctx) override {
@@ -48,7 +49,8 @@ class AttentionKernel final : public runtime::OpKernel {
     const Tensor& k = ctx.in(k_);
     const Tensor& v = ctx.in(v_);
     out_dtype_ = ctx.declared_dtype(0);
-    if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4) ctx.fail("query, key and value must have rank 4");
+    if (q.rank() != 4 || k.rank() != 4 || v.rank() != 4)
+      ctx.fail("query, key and value must have rank 4");
     if (!float_type(q.dtype()) || !float_type(k.dtype()) || !float_type(v.dtype()) ||
         !float_type(out_dtype_)) {
       ctx.fail("takes fp16 or fp32 tensors");
@@ -66,7 +68,8 @@ class AttentionKernel final : public runtime::OpKernel {
     }
     if (mask_ >= 0) {
       const Tensor& m = ctx.in(mask_);
-      if (!float_type(m.dtype()) || m.rank() > 4) ctx.fail("mask must be a float tensor of rank <= 4");
+      if (!float_type(m.dtype()) || m.rank() > 4)
+        ctx.fail("mask must be a float tensor of rank <= 4");
       mask_layout_ = broadcast_to(m, {b_, h_, t_, s_});
       for (int d = 0; d < 4; ++d) {
         const size_t off = 4 - m.shape().size();
@@ -83,7 +86,8 @@ class AttentionKernel final : public runtime::OpKernel {
     dtypes_ = {q.dtype(), k.dtype(), v.dtype()};
     // Per thread: the query row (d), scores and probabilities (s each), the output row (dv).
     per_thread_ = d_ + 2 * s_ + dv_ + 48;
-    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) * sizeof(float));
+    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
+                        sizeof(float));
     ctx.set_output(0, {b_, h_, t_, dv_}, out_dtype_);
   }
 
@@ -112,7 +116,8 @@ class AttentionKernel final : public runtime::OpKernel {
     float* acc = probs + s_;
     const auto st = [](const Layout& l, int d) { return l.strides[static_cast<size_t>(d)]; };
     const int64_t q_off = b * st(q_layout_, 0) + h * st(q_layout_, 1) + t * st(q_layout_, 2);
-    for (int64_t i = 0; i < d_; ++i) qrow[i] = load_float(q, dtypes_[0], q_off + i * st(q_layout_, 3));
+    for (int64_t i = 0; i < d_; ++i)
+      qrow[i] = load_float(q, dtypes_[0], q_off + i * st(q_layout_, 3));
     // The key columns any score can come from: those whose mask is not -inf.
     const float minus_inf = -std::numeric_limits<float>::infinity();
     int64_t lo = 0, hi = s_;
@@ -140,7 +145,8 @@ class AttentionKernel final : public runtime::OpKernel {
       for (int64_t j = lo; j < hi; ++j) {
         float sum = 0;
         for (int64_t i = 0; i < d_; ++i) {
-          sum += qrow[i] * load_float(k, dtypes_[1], k_off + j * st(k_layout_, 2) + i * st(k_layout_, 3));
+          sum += qrow[i] *
+                 load_float(k, dtypes_[1], k_off + j * st(k_layout_, 2) + i * st(k_layout_, 3));
         }
         scores[j - lo] = sum;
       }
@@ -149,7 +155,9 @@ class AttentionKernel final : public runtime::OpKernel {
       size_t step = 0;
       float sc = round_to(scores[j], score_fp16_[step++]);
       if (has_scale_) sc = round_to(sc * scale_, score_fp16_[step++]);
-      if (m) sc = round_to(sc + load_float(m, mask_dtype_, m_off + (lo + j) * m_step), score_fp16_[step++]);
+      if (m)
+        sc = round_to(sc + load_float(m, mask_dtype_, m_off + (lo + j) * m_step),
+                      score_fp16_[step++]);
       scores[j] = sc;
     }
     softmax_row(scores, probs, n);
@@ -165,7 +173,8 @@ class AttentionKernel final : public runtime::OpKernel {
       } else if (st(v_layout_, 3) == 1) {
         linalg::f32_axpy(p, static_cast<const float*>(v) + row_off, acc, dv_);
       } else {
-        for (int64_t i = 0; i < dv_; ++i) acc[i] += p * load_float(v, dtypes_[2], row_off + i * st(v_layout_, 3));
+        for (int64_t i = 0; i < dv_; ++i)
+          acc[i] += p * load_float(v, dtypes_[2], row_off + i * st(v_layout_, 3));
       }
     }
     const int64_t out_off = r * dv_;

@@ -24,12 +24,15 @@ inline void store_float(void* base, DType dtype, int64_t index, float v) {
 }
 
 // What an unfused op's fp32 result became when it was stored in `dtype`.
-inline float round_to(float v, bool to_fp16) { return to_fp16 ? fp16_to_float(float_to_fp16(v)) : v; }
+inline float round_to(float v, bool to_fp16) {
+  return to_fp16 ? fp16_to_float(float_to_fp16(v)) : v;
+}
 
 // A string attribute naming a MIL dtype ("fp16"): true when it is fp16.
 inline bool names_fp16(const mil::Operation& op, const char* attribute) {
   const auto it = op.attributes.find(attribute);
-  return it != op.attributes.end() && !it->second.strings.empty() && it->second.strings[0] == "fp16";
+  return it != op.attributes.end() && !it->second.strings.empty() &&
+         it->second.strings[0] == "fp16";
 }
 
 }  // namespace coreml::kernels::fused

@@ -37,7 +37,8 @@ class RmsNormKernel final : public runtime::OpKernel {
     x_dtype_ = x.dtype();
     // Per thread: the row in fp32 and its fp16 rounding.
     per_thread_ = h_ + (h_ + 1) / 2 + 16;
-    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) * sizeof(float));
+    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
+                        sizeof(float));
     ctx.set_output(0, x.shape(), out_dtype_);
   }
 
@@ -45,32 +46,37 @@ class RmsNormKernel final : public runtime::OpKernel {
     const void* x = ctx.in(x_).data();
     void* out = ctx.out(0).data();
     const int64_t rows = row_count(shape_);
-    const int64_t xs = x_layout_.rank ? x_layout_.strides[static_cast<size_t>(x_layout_.rank - 1)] : 1;
+    const int64_t xs =
+        x_layout_.rank ? x_layout_.strides[static_cast<size_t>(x_layout_.rank - 1)] : 1;
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
-    ctx.pool().parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, h_)),
-                            [&](int64_t begin, int64_t end) {
-      float* row = scratch + runtime::ThreadPool::thread_index() * per_thread_;
-      auto* half = reinterpret_cast<uint16_t*>(row + h_);
-      for_each_row<1>(shape_, {&x_layout_}, begin, end, [&](int64_t r, const std::array<int64_t, 1>& off) {
-        load_row(x, x_dtype_, off[0], xs, h_, row);
-        // layer_norm over [x, -x]: mean 0; the squares of both halves, in fp64, in its order.
-        double sq = 0;
-        for (int pass = 0; pass < 2; ++pass) {
-          for (int64_t j = 0; j < h_; ++j) sq += static_cast<double>(row[j]) * row[j];
-        }
-        const double var = h_ > 0 ? sq / static_cast<double>(2 * h_) : 0.0;
-        const double inv_std = 1.0 / std::sqrt(var + epsilon_);
-        for (int64_t j = 0; j < h_; ++j) {
-          row[j] = static_cast<float>(row[j] * inv_std) * 1.0f + 0.0f;
-        }
-        if (normalized_fp16_) round_row_to_fp16(row, half, h_);
-        if (!weight_.empty()) {
-          const float* w = weight_.data();
-          for (int64_t j = 0; j < h_; ++j) row[j] *= w[j];
-        }
-        store_row(row, out, out_dtype_, r * h_, h_);
-      });
-    });
+    ctx.pool().parallel_for(
+        rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, h_)),
+        [&](int64_t begin, int64_t end) {
+          float* row = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+          auto* half = reinterpret_cast<uint16_t*>(row + h_);
+          for_each_row<1>(shape_, {&x_layout_}, begin, end,
+                          [&](int64_t r, const std::array<int64_t, 1>& off) {
+                            load_row(x, x_dtype_, off[0], xs, h_, row);
+                            // layer_norm over [x, -x]: mean 0; the squares of both halves, in fp64,
+                            // in its order.
+                            double sq = 0;
+                            for (int pass = 0; pass < 2; ++pass) {
+                              for (int64_t j = 0; j < h_; ++j)
+                                sq += static_cast<double>(row[j]) * row[j];
+                            }
+                            const double var = h_ > 0 ? sq / static_cast<double>(2 * h_) : 0.0;
+                            const double inv_std = 1.0 / std::sqrt(var + epsilon_);
+                            for (int64_t j = 0; j < h_; ++j) {
+                              row[j] = static_cast<float>(row[j] * inv_std) * 1.0f + 0.0f;
+                            }
+                            if (normalized_fp16_) round_row_to_fp16(row, half, h_);
+                            if (!weight_.empty()) {
+                              const float* w = weight_.data();
+                              for (int64_t j = 0; j < h_; ++j) row[j] *= w[j];
+                            }
+                            store_row(row, out, out_dtype_, r * h_, h_);
+                          });
+        });
   }
 
  private:

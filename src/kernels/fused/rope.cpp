@@ -40,7 +40,8 @@ class RopeKernel final : public runtime::OpKernel {
     d_ = x.shape().back();
     // Per thread: x, cos, sin, and the two products' rounding.
     per_thread_ = 4 * d_ + 16;
-    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) * sizeof(float));
+    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
+                        sizeof(float));
     ctx.set_output(0, x.shape(), out_dtype_);
   }
 
@@ -56,28 +57,29 @@ class RopeKernel final : public runtime::OpKernel {
     const int64_t cs = cos_layout_.strides[static_cast<size_t>(last)];
     const int64_t ss = sin_layout_.strides[static_cast<size_t>(last)];
     const int64_t rows = row_count(shape_);
-    ctx.pool().parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, d)),
-                            [&](int64_t begin, int64_t end) {
-      float* xr = scratch + runtime::ThreadPool::thread_index() * per_thread_;
-      float* p = xr + d;
-      float* q = p + d;
-      auto* tmp = reinterpret_cast<uint16_t*>(q + d);
-      for_each_row<3>(shape_, {&x_layout_, &cos_layout_, &sin_layout_}, begin, end,
-                      [&](int64_t r, const std::array<int64_t, 3>& off) {
-        load_row(x, dtypes_[0], off[0], xs, d, xr);
-        load_row(c, dtypes_[1], off[1], cs, d, p);
-        load_row(s, dtypes_[2], off[2], ss, d, q);
-        for (int64_t j = 0; j < d; ++j) p[j] *= xr[j];
-        for (int64_t j = 0; j < half; ++j) q[j] *= -xr[j + half];
-        for (int64_t j = half; j < d; ++j) q[j] *= xr[j - half];
-        if (product_fp16_) {
-          round_row_to_fp16(p, tmp, d);
-          round_row_to_fp16(q, tmp, d);
-        }
-        for (int64_t j = 0; j < d; ++j) p[j] += q[j];
-        store_row(p, out, out_dtype_, r * d, d);
-      });
-    });
+    ctx.pool().parallel_for(
+        rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, d)),
+        [&](int64_t begin, int64_t end) {
+          float* xr = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+          float* p = xr + d;
+          float* q = p + d;
+          auto* tmp = reinterpret_cast<uint16_t*>(q + d);
+          for_each_row<3>(shape_, {&x_layout_, &cos_layout_, &sin_layout_}, begin, end,
+                          [&](int64_t r, const std::array<int64_t, 3>& off) {
+                            load_row(x, dtypes_[0], off[0], xs, d, xr);
+                            load_row(c, dtypes_[1], off[1], cs, d, p);
+                            load_row(s, dtypes_[2], off[2], ss, d, q);
+                            for (int64_t j = 0; j < d; ++j) p[j] *= xr[j];
+                            for (int64_t j = 0; j < half; ++j) q[j] *= -xr[j + half];
+                            for (int64_t j = half; j < d; ++j) q[j] *= xr[j - half];
+                            if (product_fp16_) {
+                              round_row_to_fp16(p, tmp, d);
+                              round_row_to_fp16(q, tmp, d);
+                            }
+                            for (int64_t j = 0; j < d; ++j) p[j] += q[j];
+                            store_row(p, out, out_dtype_, r * d, d);
+                          });
+        });
   }
 
  private:

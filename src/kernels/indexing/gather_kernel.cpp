@@ -30,7 +30,8 @@ class GatherRowsKernel final : public runtime::OpKernel {
       return;
     }
     out_dtype_ = ctx.declared_dtype(0);
-    if (!xv.compressed && out_dtype_ != xv.tensor.dtype()) ctx.fail("declared output type differs from x's");
+    if (!xv.compressed && out_dtype_ != xv.tensor.dtype())
+      ctx.fail("declared output type differs from x's");
     if (xv.compressed && out_dtype_ != DType::kFloat32 && out_dtype_ != DType::kFloat16) {
       ctx.decline();
       return;
@@ -71,8 +72,9 @@ class GatherRowsKernel final : public runtime::OpKernel {
           f32_to_f16(scratch, reinterpret_cast<uint16_t*>(o), row_elements_);
         }
       } else {
-        std::memcpy(o, static_cast<const std::byte*>(xv.tensor.data()) + static_cast<size_t>(r) * row_bytes,
-                    row_bytes);
+        std::memcpy(
+            o, static_cast<const std::byte*>(xv.tensor.data()) + static_cast<size_t>(r) * row_bytes,
+            row_bytes);
       }
     }
   }

@@ -30,7 +30,8 @@ std::vector<AxisSlice> resolve_slices(const runtime::OpContext& ctx,
   if (params.begin.size() != shape.size() || params.end.size() != shape.size() ||
       (!params.stride.empty() && params.stride.size() != shape.size())) {
     ctx.fail("begin, end and stride need ", shape.size(), " entries (got ", params.begin.size(),
-             ", ", params.end.size(), ", ", params.stride.empty() ? shape.size() : params.stride.size(), ")");
+             ", ", params.end.size(), ", ",
+             params.stride.empty() ? shape.size() : params.stride.size(), ")");
   }
   std::vector<AxisSlice> slices(shape.size());
   kernels::resolve_slices(ctx, shape, params, slices.data());

@@ -21,7 +21,7 @@ struct AxisSlice {
 
 // The parameters as given (begin/end may also come from a runtime tensor, see below).
 struct SliceParams {
-  std::vector<int64_t> begin, end, stride;  // stride empty = all 1
+  std::vector<int64_t> begin, end, stride;                  // stride empty = all 1
   std::vector<int64_t> begin_mask, end_mask, squeeze_mask;  // empty = all false
 };
 

@@ -98,8 +98,8 @@ class SliceUpdateKernel final : public runtime::OpKernel {
   template <typename... Args>
   [[noreturn]] void fail(Args&&... args) const {
     const std::string name = op_.name();
-    coreml::fail(ErrorCode::kInvalidArgument, "op '", name, "' (slice_update): ",
-                 std::forward<Args>(args)...);
+    coreml::fail(ErrorCode::kInvalidArgument, "op '", name,
+                 "' (slice_update): ", std::forward<Args>(args)...);
   }
 
  private:

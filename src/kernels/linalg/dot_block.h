@@ -18,5 +18,4 @@ void dot_block_scalar(const float* a, int64_t a_rows, const float* b, int64_t b_
 void dot_block_simd(const float* a, int64_t a_rows, const float* b, int64_t b_rows, int64_t k,
                     float* out, int64_t out_a, int64_t out_b);
 
-
 }  // namespace coreml::kernels::linalg

@@ -1,9 +1,9 @@
-#include "kernels/common/convert_simd.h"
 #include "kernels/linalg/row_product.h"
 
 #include <algorithm>
 
 #include "coreml/error.h"
+#include "kernels/common/convert_simd.h"
 #include "kernels/linalg/dot_block.h"
 
 namespace coreml::kernels::linalg {

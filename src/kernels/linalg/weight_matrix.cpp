@@ -45,8 +45,8 @@ std::shared_ptr<const WeightMatrix> WeightMatrix::create(const runtime::RtValue&
                                                          bool transposed) {
   const auto& shape = weight.shape();
   if (shape.empty() || (transposed && shape.size() != 2)) return nullptr;
-  const void* identity = weight.compressed ? static_cast<const void*>(weight.compressed.get())
-                                           : weight.tensor.data();
+  const void* identity =
+      weight.compressed ? static_cast<const void*>(weight.compressed.get()) : weight.tensor.data();
   if (!identity) return nullptr;
   {
     std::lock_guard<std::mutex> lock(cache_mutex());

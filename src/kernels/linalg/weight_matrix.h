@@ -55,9 +55,9 @@ class WeightMatrix {
   const uint16_t* f16_ = nullptr;
   LutRows lut_;
   std::shared_ptr<const runtime::CompressedWeight> compressed_;
-  Tensor source_;                   // the weight given (its address is the cache key)
-  Tensor keep_;                     // the dense rows: the weight itself, or a converted copy
-  std::vector<float> tables_;       // kLut: padded fp32 tables
+  Tensor source_;                     // the weight given (its address is the cache key)
+  Tensor keep_;                       // the dense rows: the weight itself, or a converted copy
+  std::vector<float> tables_;         // kLut: padded fp32 tables
   std::vector<uint8_t> half_tables_;  // kLut, 6/8 bits: the tables as fp16 bytes
   std::shared_ptr<const void> keep_codes_;
 };

@@ -89,7 +89,8 @@ struct RowTable {
     if (static_cast<size_t>(kEntries) <= 4 * lanes) {
       const VI low = hn::And(idx, hn::Set(di, static_cast<int32_t>(lanes - 1)));
       const auto ix = hn::IndicesFromVec(d, low);
-      const auto second = hn::RebindMask(d, hn::TestBit(idx, hn::Set(di, static_cast<int32_t>(lanes))));
+      const auto second =
+          hn::RebindMask(d, hn::TestBit(idx, hn::Set(di, static_cast<int32_t>(lanes))));
       const VF first_pair =
           hn::IfThenElse(second, hn::TableLookupLanes(v[1], ix), hn::TableLookupLanes(v[0], ix));
       if (static_cast<size_t>(kEntries) <= 2 * lanes) return first_pair;
@@ -107,8 +108,8 @@ template <int kBits>
 HWY_INLINE VI Code(hn::Vec<DU> words, int s) {
   const DU du;
   const DI di;
-  return hn::BitCast(di, hn::And(hn::ShiftRightSame(words, s * kBits),
-                                 hn::Set(du, (1u << kBits) - 1u)));
+  return hn::BitCast(
+      di, hn::And(hn::ShiftRightSame(words, s * kBits), hn::Set(du, (1u << kBits) - 1u)));
 }
 
 // Element `e` (natural order inside a block) sits at this position of the k order.
@@ -193,7 +194,8 @@ struct ByteTables {
 };
 
 HWY_INLINE __m512 Widen(__m512i halves, int upper) {
-  return _mm512_cvtph_ps(upper ? _mm512_extracti64x4_epi64(halves, 1) : _mm512_castsi512_si256(halves));
+  return _mm512_cvtph_ps(upper ? _mm512_extracti64x4_epi64(halves, 1)
+                               : _mm512_castsi512_si256(halves));
 }
 
 template <int kBits>
@@ -217,7 +219,8 @@ void GemvBytePath(const LutRows& w, int64_t r0, int64_t r1, const float* xa, flo
       acc2 = _mm512_fmadd_ps(Widen(c, 0), _mm512_loadu_ps(x + 32), acc2);
       acc3 = _mm512_fmadd_ps(Widen(c, 1), _mm512_loadu_ps(x + 48), acc3);
     }
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+    float sum =
+        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
     const float* t = w.tables + table * w.table_stride;
     for (int64_t e = blocks * 64; e < w.k; ++e) {
       sum += t[runtime::compressed::packed_code(row, kBits, e)] * xa[e];
@@ -245,7 +248,8 @@ void DecodeBytePath(const LutRows& w, int64_t r0, int64_t r1, float* out) {
       _mm512_storeu_ps(o + b * 64 + 48, Widen(c, 1));
     }
     const float* t = w.tables + table * w.table_stride;
-    for (int64_t e = blocks * 64; e < w.k; ++e) o[e] = t[runtime::compressed::packed_code(row, kBits, e)];
+    for (int64_t e = blocks * 64; e < w.k; ++e)
+      o[e] = t[runtime::compressed::packed_code(row, kBits, e)];
   }
 }
 #else
@@ -324,8 +328,8 @@ void GemvRows(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* 
         }
       }
     }
-    float sum = hn::GetLane(
-        hn::SumOfLanes(d, hn::Add(hn::Add(acc[0], acc[1]), hn::Add(acc[2], acc[3]))));
+    float sum =
+        hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc[0], acc[1]), hn::Add(acc[2], acc[3]))));
     for (int64_t e = safe * kBlock; e < blocks * kBlock; ++e) {
       const int64_t bb = e / kBlock;
       const uint32_t code = runtime::compressed::packed_code(row, kBits, e);
@@ -442,8 +446,8 @@ void F16Gemv(const uint16_t* w, int64_t row_stride, int64_t k, int64_t r0, int64
   }
 }
 
-void F32Gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
-             const float* x, float* out, int64_t out_stride) {
+void F32Gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1, const float* x,
+             float* out, int64_t out_stride) {
   const hn::ScalableTag<float> d;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   for (int64_t r = r0; r < r1; ++r) {
@@ -456,7 +460,8 @@ void F32Gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t 
       acc2 = hn::MulAdd(hn::LoadU(d, row + t + 2 * lanes), hn::LoadU(d, x + t + 2 * lanes), acc2);
       acc3 = hn::MulAdd(hn::LoadU(d, row + t + 3 * lanes), hn::LoadU(d, x + t + 3 * lanes), acc3);
     }
-    for (; t + lanes <= k; t += lanes) acc0 = hn::MulAdd(hn::LoadU(d, row + t), hn::LoadU(d, x + t), acc0);
+    for (; t + lanes <= k; t += lanes)
+      acc0 = hn::MulAdd(hn::LoadU(d, row + t), hn::LoadU(d, x + t), acc0);
     float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3))));
     for (; t < k; ++t) sum += row[t] * x[t];
     out[(r - r0) * out_stride] = sum;
@@ -530,8 +535,8 @@ HWY_INLINE void Tile(const float* w, int rows, int64_t k, const float* xt, int64
   }
 }
 
-void GemmRows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xs,
-              int64_t m_count, float* c, int64_t cs) {
+void GemmRows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xs, int64_t m_count,
+              float* c, int64_t cs) {
   const hn::ScalableTag<float> d;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t vectors = (m_count + lanes - 1) / lanes;
@@ -694,8 +699,8 @@ void f16_gemv(const uint16_t* w, int64_t row_stride, int64_t k, int64_t r0, int6
   }
 }
 
-void f32_gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
-              const float* x, float* out, int64_t out_stride) {
+void f32_gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1, const float* x,
+              float* out, int64_t out_stride) {
   if (simd_enabled()) {
     HWY_DYNAMIC_DISPATCH(F32Gemv)(w, row_stride, k, r0, r1, x, out, out_stride);
     return;

@@ -56,8 +56,8 @@ void lut_gemv(const LutRows& w, int64_t r0, int64_t r1, const float* x_arranged,
               int64_t out_stride);
 void f16_gemv(const uint16_t* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
               const float* x, float* out, int64_t out_stride);
-void f32_gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
-              const float* x, float* out, int64_t out_stride);
+void f32_gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1, const float* x,
+              float* out, int64_t out_stride);
 
 // acc[i] += a * row[i] for i < n (attention's probabilities times values).
 void f16_axpy(float a, const uint16_t* row, float* acc, int64_t n);
@@ -74,8 +74,8 @@ void gemm_rows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t
                int64_t m_count, float* c, int64_t c_stride);
 
 // Scalar versions (COREML_SIMD=0 and the tests' reference).
-void lut_gemv_scalar(const LutRows& w, int64_t r0, int64_t r1, const float* x_arranged,
-                     float* out, int64_t out_stride);
+void lut_gemv_scalar(const LutRows& w, int64_t r0, int64_t r1, const float* x_arranged, float* out,
+                     int64_t out_stride);
 void lut_decode_scalar(const LutRows& w, int64_t r0, int64_t r1, float* out);
 void gemm_rows_scalar(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xt_stride,
                       int64_t m_count, float* c, int64_t c_stride);

@@ -54,7 +54,8 @@ class ReduceAxisKernel final : public runtime::OpKernel {
     step_ = x.strides()[axis];
     x_dtype_ = x.dtype();
     item_ = static_cast<int64_t>(dtype_size(out_dtype_));
-    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(n_) * sizeof(float));
+    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(n_) *
+                        sizeof(float));
     ctx.set_output(0, std::move(out_shape), out_dtype_);
   }
 
@@ -63,25 +64,31 @@ class ReduceAxisKernel final : public runtime::OpKernel {
     void* out = ctx.out(0).data();
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
     const int64_t count = rows_.numel();
-    ctx.pool().parallel_for(count, std::max<int64_t>(1, 16384 / n_), [&](int64_t begin, int64_t end) {
-      float* row = scratch + runtime::ThreadPool::thread_index() * n_;
-      for_each_row<1>(rows_, {&rows_}, begin, end, [&](int64_t r, const std::array<int64_t, 1>& off) {
-        for (int64_t j = 0; j < n_; ++j) row[j] = fused::load_float(x, x_dtype_, off[0] + j * step_);
-        if (kind_ < 0) {
-          const int64_t index = kind_ == -1 ? arg_extreme<true>(row, n_) : arg_extreme<false>(row, n_);
-          if (out_dtype_ == DType::kInt32) {
-            static_cast<int32_t*>(out)[r] = static_cast<int32_t>(index);
-          } else {
-            static_cast<int64_t*>(out)[r] = index;
-          }
-        } else {
-          // fp64 straight to the output type (one rounding), as the simple kernel stores it.
-          const double value = reduce_row(static_cast<Reduce>(kind_), row, n_);
-          tensor_detail::convert_elements(&value, DType::kFloat64,
-                                          static_cast<std::byte*>(out) + r * item_, out_dtype_, 1);
-        }
-      });
-    });
+    ctx.pool().parallel_for(
+        count, std::max<int64_t>(1, 16384 / n_), [&](int64_t begin, int64_t end) {
+          float* row = scratch + runtime::ThreadPool::thread_index() * n_;
+          for_each_row<1>(
+              rows_, {&rows_}, begin, end, [&](int64_t r, const std::array<int64_t, 1>& off) {
+                for (int64_t j = 0; j < n_; ++j)
+                  row[j] = fused::load_float(x, x_dtype_, off[0] + j * step_);
+                if (kind_ < 0) {
+                  const int64_t index =
+                      kind_ == -1 ? arg_extreme<true>(row, n_) : arg_extreme<false>(row, n_);
+                  if (out_dtype_ == DType::kInt32) {
+                    static_cast<int32_t*>(out)[r] = static_cast<int32_t>(index);
+                  } else {
+                    static_cast<int64_t*>(out)[r] = index;
+                  }
+                } else {
+                  // fp64 straight to the output type (one rounding), as the simple kernel stores
+                  // it.
+                  const double value = reduce_row(static_cast<Reduce>(kind_), row, n_);
+                  tensor_detail::convert_elements(&value, DType::kFloat64,
+                                                  static_cast<std::byte*>(out) + r * item_,
+                                                  out_dtype_, 1);
+                }
+              });
+        });
   }
 
  private:
@@ -107,7 +114,8 @@ std::unique_ptr<runtime::OpKernel> make_reduce(const runtime::KernelInit& init) 
     if (!given) return nullptr;  // every axis: the simple kernel
     axes = *given;
   }
-  return std::make_unique<ReduceAxisKernel>(x, kKind, std::move(axes), p.get_bool("keep_dims", false));
+  return std::make_unique<ReduceAxisKernel>(x, kKind, std::move(axes),
+                                            p.get_bool("keep_dims", false));
 }
 
 }  // namespace

@@ -41,7 +41,8 @@ class SoftmaxKernel final : public runtime::OpKernel {
     out_step_ = dense.strides[axis];
     x_dtype_ = x.dtype();
     per_thread_ = 2 * n_ + 16;
-    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) * sizeof(float));
+    ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
+                        sizeof(float));
     ctx.set_output(0, x.shape(), out_dtype_);
   }
 
@@ -50,20 +51,23 @@ class SoftmaxKernel final : public runtime::OpKernel {
     const void* x = ctx.in(x_).data();
     void* out = ctx.out(0).data();
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
-    ctx.pool().parallel_for(rows_in_.numel(), std::max<int64_t>(1, 8192 / n_), [&](int64_t begin, int64_t end) {
-      float* in = scratch + runtime::ThreadPool::thread_index() * per_thread_;
-      float* result = in + n_;
-      for_each_row<2>(rows_in_, {&rows_in_, &rows_out_}, begin, end,
-                      [&](int64_t, const std::array<int64_t, 2>& off) {
-        fused::load_row(x, x_dtype_, off[0], in_step_, n_, in);
-        softmax_row(in, result, n_);
-        if (out_step_ == 1) {
-          fused::store_row(result, out, out_dtype_, off[1], n_);
-        } else {
-          for (int64_t j = 0; j < n_; ++j) fused::store_float(out, out_dtype_, off[1] + j * out_step_, result[j]);
-        }
-      });
-    });
+    ctx.pool().parallel_for(
+        rows_in_.numel(), std::max<int64_t>(1, 8192 / n_), [&](int64_t begin, int64_t end) {
+          float* in = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+          float* result = in + n_;
+          for_each_row<2>(rows_in_, {&rows_in_, &rows_out_}, begin, end,
+                          [&](int64_t, const std::array<int64_t, 2>& off) {
+                            fused::load_row(x, x_dtype_, off[0], in_step_, n_, in);
+                            softmax_row(in, result, n_);
+                            if (out_step_ == 1) {
+                              fused::store_row(result, out, out_dtype_, off[1], n_);
+                            } else {
+                              for (int64_t j = 0; j < n_; ++j)
+                                fused::store_float(out, out_dtype_, off[1] + j * out_step_,
+                                                   result[j]);
+                            }
+                          });
+        });
   }
 
   int in_place_input() const override { return x_; }

@@ -38,7 +38,8 @@ class ConcatKernel final : public runtime::OpKernel {
       }
       out_shape[a] += t.shape()[a];
     }
-    if (ctx.declared_dtype(0) != first.dtype()) ctx.fail("declared output type differs from the values'");
+    if (ctx.declared_dtype(0) != first.dtype())
+      ctx.fail("declared output type differs from the values'");
     const Layout out = Layout::dense(out_shape);
     parts_.clear();
     int64_t offset = 0;
@@ -81,7 +82,8 @@ std::unique_ptr<runtime::OpKernel> make_concat(const KernelInit& init) {
   const auto& p = init.params();
   if (p.get_bool("interleave", false)) return nullptr;
   std::vector<int> values;
-  for (size_t i = 0; i < init.binding_count("values"); ++i) values.push_back(init.binding("values", i));
+  for (size_t i = 0; i < init.binding_count("values"); ++i)
+    values.push_back(init.binding("values", i));
   if (values.empty()) return nullptr;
   return std::make_unique<ConcatKernel>(std::move(values), p.get_int("axis"));
 }

@@ -84,15 +84,12 @@ class ReshapeKernel final : public LayoutKernel {
   Described describe(const ReshapeContext& ctx, const Tensor& x) override {
     Described d;
     switch (kind_) {
-      case Kind::kReshape:
-        d.shape = reshape_rule(ctx, x.shape(), x.numel(), param_);
-        break;
-      case Kind::kExpandDims:
-        d.shape = expand_dims_rule(ctx, x.shape(), param_);
-        break;
+      case Kind::kReshape: d.shape = reshape_rule(ctx, x.shape(), x.numel(), param_); break;
+      case Kind::kExpandDims: d.shape = expand_dims_rule(ctx, x.shape(), param_); break;
       case Kind::kSqueeze: {
-        const auto drop = squeeze_rule(
-            ctx, x.shape(), has_param_ ? std::optional<std::vector<int64_t>>(param_) : std::nullopt);
+        const auto drop =
+            squeeze_rule(ctx, x.shape(),
+                         has_param_ ? std::optional<std::vector<int64_t>>(param_) : std::nullopt);
         // Dropping size-1 dimensions keeps every other stride: always a view.
         for (size_t i = 0; i < drop.size(); ++i) {
           if (drop[i]) continue;
@@ -224,8 +221,8 @@ std::unique_ptr<runtime::OpKernel> make_flatten2d(const KernelInit& init) {
 std::unique_ptr<runtime::OpKernel> make_identity(const KernelInit& init) {
   const int x = init.binding("x");
   if (x < 0) return nullptr;
-  return std::make_unique<ReshapeKernel>(x, ReshapeKernel::Kind::kIdentity,
-                                         std::vector<int64_t>{}, false);
+  return std::make_unique<ReshapeKernel>(x, ReshapeKernel::Kind::kIdentity, std::vector<int64_t>{},
+                                         false);
 }
 
 std::unique_ptr<runtime::OpKernel> make_transpose(const KernelInit& init) {

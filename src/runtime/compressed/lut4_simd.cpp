@@ -42,9 +42,10 @@ void Lut4Decode(const uint8_t* bytes, int64_t nbytes, const float* table, float*
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include "kernels/common/simd.h"
 #include <cstdlib>
 #include <cstring>
+
+#include "kernels/common/simd.h"
 
 namespace coreml::runtime::compressed {
 

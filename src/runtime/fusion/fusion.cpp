@@ -116,7 +116,8 @@ bool fuse_rope(GraphView& g, size_t at) {
       if (!neg || !x1 || g.uses(*neg) != 1 || g.uses(*x1) != 1) continue;
       const auto neg_at = g.producer(*neg);
       const auto x1_at = g.producer(*x1);
-      if (!neg_at || !x1_at || g.op(*neg_at).type != "mul" || g.op(*x1_at).type != "slice_by_index") {
+      if (!neg_at || !x1_at || g.op(*neg_at).type != "mul" ||
+          g.op(*x1_at).type != "slice_by_index") {
         continue;
       }
       const auto x_name = g.input_name(g.op(*x1_at), "x");
@@ -243,13 +244,15 @@ bool fuse_attention(GraphView& g, size_t at) {
       const auto xa = g.input_name(op, "x");
       const auto ya = g.input_name(op, "y");
       // The score is the operand produced by a mul or matmul; the other is the mask.
-      const bool x_is_score = xa && g.producer(*xa) &&
-                              (g.op(*g.producer(*xa)).type == "mul" || g.op(*g.producer(*xa)).type == "matmul");
+      const bool x_is_score =
+          xa && g.producer(*xa) &&
+          (g.op(*g.producer(*xa)).type == "mul" || g.op(*g.producer(*xa)).type == "matmul");
       const auto score = x_is_score ? xa : ya;
       if (!score || g.uses(*score) != 1) return false;
       mask = g.input_binding(op, x_is_score ? "y" : "x");
       if (!mask) return false;
-      rounding.insert(rounding.begin(), std::string(mil::data_type_name(op.outputs[0].type.tensor.dtype)));
+      rounding.insert(rounding.begin(),
+                      std::string(mil::data_type_name(op.outputs[0].type.tensor.dtype)));
       removed.push_back(*p);
       current = *score;
     } else if (op.type == "mul" && !scale) {
@@ -266,7 +269,8 @@ bool fuse_attention(GraphView& g, size_t at) {
       }
       if (!score || !value || g.uses(*score) != 1) return false;
       scale = value;
-      rounding.insert(rounding.begin(), std::string(mil::data_type_name(op.outputs[0].type.tensor.dtype)));
+      rounding.insert(rounding.begin(),
+                      std::string(mil::data_type_name(op.outputs[0].type.tensor.dtype)));
       removed.push_back(*p);
       current = *score;
     } else {
@@ -284,7 +288,8 @@ bool fuse_attention(GraphView& g, size_t at) {
   const auto k_name = g.input_name(qk, "y");
   if (!q_name || !k_name || g.rank_of(*q_name) != 4) return false;
   removed.push_back(*qk_at);
-  rounding.insert(rounding.begin(), std::string(mil::data_type_name(qk.outputs[0].type.tensor.dtype)));
+  rounding.insert(rounding.begin(),
+                  std::string(mil::data_type_name(qk.outputs[0].type.tensor.dtype)));
   // Grouped-query attention: k and v repeated per group by expand_dims + tile + reshape.
   int64_t group = 1;
   std::string k_source = *k_name, v_source = *v_name;
@@ -312,8 +317,8 @@ bool fuse_attention(GraphView& g, size_t at) {
   std::string steps;
   for (const auto& r : rounding) steps += (steps.empty() ? "" : ",") + r;
   fused.attributes["score_dtypes"] = mil::Value::string_scalar(steps);
-  fused.attributes["prob_dtype"] = mil::Value::string_scalar(
-      std::string(mil::data_type_name(sm.outputs[0].type.tensor.dtype)));
+  fused.attributes["prob_dtype"] =
+      mil::Value::string_scalar(std::string(mil::data_type_name(sm.outputs[0].type.tensor.dtype)));
   fused.attributes["has_scale"] = mil::Value::bool_scalar(scale.has_value());
   fused.attributes["has_mask"] = mil::Value::bool_scalar(mask.has_value());
   fused.outputs = pv.outputs;

@@ -18,7 +18,7 @@ void GraphView::reindex() {
   users_.clear();
   for (const auto& input : function_.inputs) types_[input.name] = &input.type;
   std::function<void(const mil::Block&, bool, size_t)> walk = [&](const mil::Block& b, bool top,
-                                                                   size_t owner) {
+                                                                  size_t owner) {
     for (size_t i = 0; i < b.operations.size(); ++i) {
       const mil::Operation& op = b.operations[i];
       const size_t index = top ? i : owner;
@@ -118,7 +118,8 @@ std::optional<mil::Value> GraphView::constant_value(const mil::Operation& op,
   const mil::Operation& c = block_.operations[*p];
   if (c.type != "const") return std::nullopt;
   const auto val = c.attributes.find("val");
-  if (val == c.attributes.end() || val->second.kind != mil::Value::Kind::kTensor) return std::nullopt;
+  if (val == c.attributes.end() || val->second.kind != mil::Value::Kind::kTensor)
+    return std::nullopt;
   return val->second;
 }
 
@@ -210,10 +211,10 @@ bool GraphView::slice_selects(const mil::Operation& op, const std::vector<int64_
     return std::all_of(v->begin(), v->end(), [&](int64_t x) { return x == value; });
   };
   if (!all("stride", 1) || !all("squeeze_mask", 0)) return false;
-  const auto begin_mask = has_input(op, "begin_mask") ? constant_ints(op, "begin_mask")
-                                                      : std::vector<int64_t>(rank, 0);
-  const auto end_mask = has_input(op, "end_mask") ? constant_ints(op, "end_mask")
-                                                  : std::vector<int64_t>(rank, 0);
+  const auto begin_mask =
+      has_input(op, "begin_mask") ? constant_ints(op, "begin_mask") : std::vector<int64_t>(rank, 0);
+  const auto end_mask =
+      has_input(op, "end_mask") ? constant_ints(op, "end_mask") : std::vector<int64_t>(rank, 0);
   if (!begin_mask || !end_mask || begin_mask->size() != rank || end_mask->size() != rank) {
     return false;
   }

@@ -25,7 +25,7 @@ class GraphView {
   std::optional<size_t> producer(const std::string& name) const;  // top-level op index
   int uses(const std::string& name) const;  // every binding (nested too) + block outputs
   std::vector<size_t> users(const std::string& name) const;  // top-level ops reading it
-  int rank_of(const std::string& name) const;                 // -1 when unknown
+  int rank_of(const std::string& name) const;                // -1 when unknown
   std::optional<std::vector<int64_t>> static_shape(const std::string& name) const;
 
   // ---- inputs of an op ----
@@ -84,8 +84,8 @@ class GraphView {
   std::map<std::string, const mil::Type*> types_;
   std::map<std::string, int> uses_;
   std::map<std::string, std::vector<size_t>> users_;
-  std::vector<bool> consumed_;                        // by scheduled rewrites
-  std::map<size_t, mil::Operation> replacements_;     // op index -> what takes its place
+  std::vector<bool> consumed_;                     // by scheduled rewrites
+  std::map<size_t, mil::Operation> replacements_;  // op index -> what takes its place
 };
 
 }  // namespace coreml::runtime::fusion
