@@ -132,6 +132,8 @@ BENCHMARK(BM_LutGemv)
     ->Args({3, 3072, 1024, 1})
     ->Args({1, 3072, 1024, 1})
     ->Args({4, 3072, 1024, 2})
+    ->Args({4, 196608, 1024, 1})  // 96 MiB of codes: streamed from DRAM, not a cache
+    ->Args({4, 196608, 1024, 2})
     ->Args({6, 9496, 1024, 2})
     ->Args({8, 3072, 1024, 2});
 BENCHMARK(BM_F16Gemv)

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "format/mil_text_parser.h"
@@ -132,40 +133,64 @@ TEST(Fusion, RotaryEmbeddingIsFusedAndExact) {
   expect_identical(r.fused[0], r.unfused[0]);
 }
 
-// Grouped-query attention over a causal mask with -inf columns, as ANEMLL writes it.
-TEST(Fusion, GroupedQueryAttentionIsFusedAndMatches) {
-  std::mt19937 rng(3);
-  const std::string kv = R"(
+// Grouped-query attention over a causal mask with -inf columns, as ANEMLL writes it: decode
+// (2 query rows, one at a time) and prefill (9 rows, blocked as matrix products).
+std::string attention_program(int64_t t, int64_t s) {
+  const std::string T = std::to_string(t), S = std::to_string(s);
+  return R"(
         tensor<int32, [1]> ea = const()[name = string("ea"), val = tensor<int32, [1]>([2])];
         tensor<int32, [5]> reps = const()[name = string("reps"), val = tensor<int32, [5]>([1, 1, 2, 1, 1])];
-        tensor<int32, [4]> rs = const()[name = string("rs"), val = tensor<int32, [4]>([1, 4, 6, 8])];
-        tensor<fp16, [1, 2, 1, 6, 8]> ke = expand_dims(axes = ea, x = k)[name = string("ke")];
-        tensor<fp16, [1, 2, 2, 6, 8]> kt = tile(reps = reps, x = ke)[name = string("kt")];
-        tensor<fp16, [1, 4, 6, 8]> kr = reshape(shape = rs, x = kt)[name = string("kr")];
-        tensor<fp16, [1, 2, 1, 6, 8]> ve = expand_dims(axes = ea, x = v)[name = string("ve")];
-        tensor<fp16, [1, 2, 2, 6, 8]> vt = tile(reps = reps, x = ve)[name = string("vt")];
-        tensor<fp16, [1, 4, 6, 8]> vr = reshape(shape = rs, x = vt)[name = string("vr")];
+        tensor<int32, [4]> rs = const()[name = string("rs"), val = tensor<int32, [4]>([1, 4, )" +
+         S + R"(, 8])];
+        tensor<fp16, [1, 2, 1, )" +
+         S + R"(, 8]> ke = expand_dims(axes = ea, x = k)[name = string("ke")];
+        tensor<fp16, [1, 2, 2, )" +
+         S + R"(, 8]> kt = tile(reps = reps, x = ke)[name = string("kt")];
+        tensor<fp16, [1, 4, )" +
+         S + R"(, 8]> kr = reshape(shape = rs, x = kt)[name = string("kr")];
+        tensor<fp16, [1, 2, 1, )" +
+         S + R"(, 8]> ve = expand_dims(axes = ea, x = v)[name = string("ve")];
+        tensor<fp16, [1, 2, 2, )" +
+         S + R"(, 8]> vt = tile(reps = reps, x = ve)[name = string("vt")];
+        tensor<fp16, [1, 4, )" +
+         S + R"(, 8]> vr = reshape(shape = rs, x = vt)[name = string("vr")];
         bool yes = const()[name = string("yes"), val = bool(true)];
         bool no = const()[name = string("no"), val = bool(false)];
-        tensor<fp16, [1, 4, 2, 6]> qk = matmul(transpose_x = no, transpose_y = yes, x = q, y = kr)[name = string("qk")];
+        tensor<fp16, [1, 4, )" +
+         T + ", " + S +
+         R"(]> qk = matmul(transpose_x = no, transpose_y = yes, x = q, y = kr)[name = string("qk")];
         fp16 sc = const()[name = string("sc"), val = fp16(0x1.6ap-2)];
-        tensor<fp16, [1, 4, 2, 6]> s = mul(x = qk, y = sc)[name = string("s")];
-        tensor<fp16, [1, 4, 2, 6]> m = add(x = s, y = mask)[name = string("m")];
+        tensor<fp16, [1, 4, )" +
+         T + ", " + S + R"(]> sm = mul(x = qk, y = sc)[name = string("sm")];
+        tensor<fp16, [1, 4, )" +
+         T + ", " + S + R"(]> m = add(x = sm, y = mask)[name = string("m")];
         int32 sa = const()[name = string("sa"), val = int32(-1)];
-        tensor<fp16, [1, 4, 2, 6]> p = softmax(axis = sa, x = m)[name = string("p")];
-        tensor<fp16, [1, 4, 2, 8]> y = matmul(transpose_x = no, transpose_y = no, x = p, y = vr)[name = string("y")];)";
-  // Rows 0 and 1 of a causal mask at positions 2 and 3: columns past the position are -inf.
-  Tensor mask = Tensor::zeros({1, 1, 2, 6}, DType::kFloat32);
-  for (int64_t t = 0; t < 2; ++t) {
-    for (int64_t j = 0; j < 6; ++j) mask.data<float>()[t * 6 + j] = j > 2 + t ? -INFINITY : 0.0f;
+        tensor<fp16, [1, 4, )" +
+         T + ", " + S + R"(]> p = softmax(axis = sa, x = m)[name = string("p")];
+        tensor<fp16, [1, 4, )" +
+         T +
+         R"(, 8]> y = matmul(transpose_x = no, transpose_y = no, x = p, y = vr)[name = string("y")];)";
+}
+
+class AttentionFusion : public ::testing::TestWithParam<std::pair<int64_t, int64_t>> {};
+
+TEST_P(AttentionFusion, GroupedQueryAttentionIsFusedAndMatches) {
+  const auto [t, s] = GetParam();
+  std::mt19937 rng(3);
+  // Causal rows at positions s - t .. s - 1: columns past each row's position are -inf.
+  Tensor mask = Tensor::zeros({1, 1, t, s}, DType::kFloat32);
+  for (int64_t i = 0; i < t; ++i) {
+    for (int64_t j = 0; j < s; ++j)
+      mask.data<float>()[i * s + j] = j > s - t + i ? -INFINITY : 0.0f;
   }
+  std::ostringstream sig;
+  sig << "tensor<fp16, [1, 4, " << t << ", 8]> q, tensor<fp16, [1, 2, " << s
+      << ", 8]> k, tensor<fp16, [1, 2, " << s << ", 8]> v, tensor<fp16, [1, 1, " << t << ", " << s
+      << "]> mask";
   const Runs r =
-      run_both(kv,
-               "tensor<fp16, [1, 4, 2, 8]> q, tensor<fp16, [1, 2, 6, 8]> k, "
-               "tensor<fp16, [1, 2, 6, 8]> v, tensor<fp16, [1, 1, 2, 6]> mask",
-               "y",
-               {random_fp16({1, 4, 2, 8}, rng, 2.0f), random_fp16({1, 2, 6, 8}, rng, 2.0f),
-                random_fp16({1, 2, 6, 8}, rng), mask.to(DType::kFloat16)});
+      run_both(attention_program(t, s), sig.str(), "y",
+               {random_fp16({1, 4, t, 8}, rng, 2.0f), random_fp16({1, 2, s, 8}, rng, 2.0f),
+                random_fp16({1, 2, s, 8}, rng), mask.to(DType::kFloat16)});
   EXPECT_TRUE(has_op(r.fused_ops, "coreml.attention"));
   EXPECT_FALSE(has_op(r.fused_ops, "tile"));
   EXPECT_FALSE(has_op(r.fused_ops, "softmax"));
@@ -174,6 +199,16 @@ TEST(Fusion, GroupedQueryAttentionIsFusedAndMatches) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 2e-3 * (1 + std::fabs(b[i]))) << i;
 }
+
+INSTANTIATE_TEST_SUITE_P(Rows, AttentionFusion,
+                         ::testing::Values(std::pair<int64_t, int64_t>{2, 6},
+                                           std::pair<int64_t, int64_t>{9, 12},
+                                           std::pair<int64_t, int64_t>{70, 75}),
+                         [](const auto& p) {
+                           std::ostringstream name;
+                           name << "t" << p.param.first << "_s" << p.param.second;
+                           return name.str();
+                         });
 
 // A softmax written with primitives becomes the softmax op.
 TEST(Fusion, SoftmaxFromPrimitivesIsFused) {

@@ -13,6 +13,7 @@
 
 #include "kernels/common/layout.h"
 #include "kernels/fused/fused_common.h"
+#include "kernels/fused/row_io.h"
 #include "kernels/linalg/weight_simd.h"
 #include "kernels/reduction/softmax_row.h"
 #include "runtime/kernel_registry.h"
@@ -86,6 +87,14 @@ class AttentionKernel final : public runtime::OpKernel {
     dtypes_ = {q.dtype(), k.dtype(), v.dtype()};
     // Per thread: the query row (d), scores and probabilities (s each), the output row (dv).
     per_thread_ = d_ + 2 * s_ + dv_ + 48;
+    // Many query rows (prefill): a head at a time as two small matrix products. Per thread:
+    // q transposed, k and v^T in fp32, the scores, probabilities^T and the output tile.
+    blocked_ = t_ >= kBlockedRows;
+    if (blocked_) {
+      m_pad_ = (std::min(t_, kBlockRows) + 15) / 16 * 16;
+      per_thread_ = d_ * m_pad_ + s_ * d_ + dv_ * s_ + 2 * s_ * m_pad_ + dv_ * m_pad_ + s_ +
+                    std::max(s_, dv_) + 64;
+    }
     ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
                         sizeof(float));
     ctx.set_output(0, {b_, h_, t_, dv_}, out_dtype_);
@@ -98,6 +107,18 @@ class AttentionKernel final : public runtime::OpKernel {
     const void* m = mask_ >= 0 ? ctx.in(mask_).data() : nullptr;
     void* out = ctx.out(0).data();
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
+    if (blocked_) {
+      const int64_t blocks = (t_ + kBlockRows - 1) / kBlockRows;
+      ctx.pool().parallel_for(b_ * h_ * blocks, 1, [&](int64_t begin, int64_t end) {
+        float* mine = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+        for (int64_t task = begin; task < end; ++task) {
+          const int64_t block = task % blocks, bh = task / blocks;
+          const int64_t t0 = block * kBlockRows;
+          head_block(q, k, v, m, out, bh / h_, bh % h_, t0, std::min(t_, t0 + kBlockRows), mine);
+        }
+      });
+      return;
+    }
     const int64_t rows = b_ * h_ * t_;
     ctx.pool().parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
       float* mine = scratch + runtime::ThreadPool::thread_index() * per_thread_;
@@ -106,6 +127,104 @@ class AttentionKernel final : public runtime::OpKernel {
   }
 
  private:
+  static constexpr int64_t kBlockedRows = 4;  // from this many query rows on: matrix products
+  static constexpr int64_t kBlockRows = 64;   // query rows per block (the tile's tokens)
+
+  // Key columns [lo, hi) that query row t may see (its mask is not -inf elsewhere).
+  void column_range(const void* m, int64_t b, int64_t h, int64_t t, int64_t* lo,
+                    int64_t* hi) const {
+    *lo = 0;
+    *hi = s_;
+    if (!m) return;
+    const float minus_inf = -std::numeric_limits<float>::infinity();
+    const auto& l = mask_layout_;
+    const int64_t off = b * l.strides[0] + h * l.strides[1] + t * l.strides[2];
+    const int64_t step = l.strides[3];
+    while (*lo < s_ && load_float(m, mask_dtype_, off + *lo * step) == minus_inf) ++*lo;
+    while (*hi > *lo && load_float(m, mask_dtype_, off + (*hi - 1) * step) == minus_inf) --*hi;
+    if (*lo == *hi) {  // every column masked: the unfused softmax gives NaN; so do we
+      *lo = 0;
+      *hi = s_;
+    }
+  }
+
+  // Query rows [t0, t1) of head h: scores = k . q^T and out^T = v^T . p^T over the key columns
+  // any of these rows sees, each row's own mask, roundings and softmax applied in between.
+  void head_block(const void* q, const void* k, const void* v, const void* m, void* out, int64_t b,
+                  int64_t h, int64_t t0, int64_t t1, float* scratch) const {
+    const int64_t kh = h / group_;
+    const int64_t rows = t1 - t0;
+    const auto st = [](const Layout& l, int d) { return l.strides[static_cast<size_t>(d)]; };
+    float* qt = scratch;                  // [d][m_pad]
+    float* k32 = qt + d_ * m_pad_;        // [columns][d]
+    float* vt = k32 + s_ * d_;            // [dv][columns]
+    float* scores = vt + dv_ * s_;        // [columns][m_pad]
+    float* pt = scores + s_ * m_pad_;     // [columns][m_pad]
+    float* tile = pt + s_ * m_pad_;       // [dv][m_pad]
+    float* row_in = tile + dv_ * m_pad_;  // [columns]
+    float* row_out = row_in + s_;         // [max(columns, dv)]
+    // The union of the rows' column ranges.
+    int64_t lo = s_, hi = 0;
+    for (int64_t t = t0; t < t1; ++t) {
+      int64_t l = 0, r = 0;
+      column_range(m, b, h, t, &l, &r);
+      lo = std::min(lo, l);
+      hi = std::max(hi, r);
+    }
+    const int64_t n = hi - lo;
+    // q^T (zeros past the rows), k and v^T in fp32.
+    const int64_t q_off = b * st(q_layout_, 0) + h * st(q_layout_, 1);
+    for (int64_t i = 0; i < d_; ++i) {
+      for (int64_t t = 0; t < m_pad_; ++t) {
+        qt[i * m_pad_ + t] =
+            t < rows ? load_float(q, dtypes_[0],
+                                  q_off + (t0 + t) * st(q_layout_, 2) + i * st(q_layout_, 3))
+                     : 0.0f;
+      }
+    }
+    const int64_t k_off = b * st(k_layout_, 0) + kh * st(k_layout_, 1);
+    const int64_t v_off = b * st(v_layout_, 0) + kh * st(v_layout_, 1);
+    for (int64_t j = 0; j < n; ++j) {
+      load_row(k, dtypes_[1], k_off + (lo + j) * st(k_layout_, 2), st(k_layout_, 3), d_,
+               k32 + j * d_);
+      load_row(v, dtypes_[2], v_off + (lo + j) * st(v_layout_, 2), st(v_layout_, 3), dv_, row_in);
+      for (int64_t i = 0; i < dv_; ++i) vt[i * n + j] = row_in[i];
+    }
+    linalg::gemm_rows(k32, n, d_, qt, m_pad_, rows, scores, m_pad_);
+    // Per row: its own columns, the unfused roundings, the softmax; p^T out.
+    const int64_t m_step = m ? st(mask_layout_, 3) : 0;
+    for (int64_t t = 0; t < rows; ++t) {
+      int64_t l = 0, r = 0;
+      column_range(m, b, h, t0 + t, &l, &r);
+      const int64_t m_off =
+          m ? b * st(mask_layout_, 0) + h * st(mask_layout_, 1) + (t0 + t) * st(mask_layout_, 2)
+            : 0;
+      for (int64_t j = l; j < r; ++j) {
+        size_t step = 0;
+        float sc = round_to(scores[(j - lo) * m_pad_ + t], score_fp16_[step++]);
+        if (has_scale_) sc = round_to(sc * scale_, score_fp16_[step++]);
+        if (m)
+          sc = round_to(sc + load_float(m, mask_dtype_, m_off + j * m_step), score_fp16_[step++]);
+        row_in[j - l] = sc;
+      }
+      softmax_row(row_in, row_out, r - l);
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t c = lo + j;
+        pt[j * m_pad_ + t] = c >= l && c < r ? round_to(row_out[c - l], prob_fp16_) : 0.0f;
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t t = rows; t < m_pad_; ++t) pt[j * m_pad_ + t] = 0.0f;
+    }
+    linalg::gemm_rows(vt, dv_, n, pt, m_pad_, rows, tile, m_pad_);
+    // out[b][h][t][i] (dense [B, H, T, Dv]).
+    for (int64_t t = 0; t < rows; ++t) {
+      const int64_t o = ((b * h_ + h) * t_ + t0 + t) * dv_;
+      for (int64_t i = 0; i < dv_; ++i) row_out[i] = tile[i * m_pad_ + t];
+      store_row(row_out, out, out_dtype_, o, dv_);
+    }
+  }
+
   void row(const void* q, const void* k, const void* v, const void* m, void* out, int64_t r,
            float* scratch) const {
     const int64_t t = r % t_, h = (r / t_) % h_, b = r / (t_ * h_);
@@ -187,7 +306,8 @@ class AttentionKernel final : public runtime::OpKernel {
   bool has_scale_;
   bool prob_fp16_;
   std::vector<bool> score_fp16_;
-  int64_t b_ = 0, h_ = 0, t_ = 0, d_ = 0, s_ = 0, dv_ = 0, per_thread_ = 0;
+  int64_t b_ = 0, h_ = 0, t_ = 0, d_ = 0, s_ = 0, dv_ = 0, per_thread_ = 0, m_pad_ = 0;
+  bool blocked_ = false;
   Layout q_layout_, k_layout_, v_layout_, mask_layout_;
   std::array<DType, 3> dtypes_{};
   DType mask_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
