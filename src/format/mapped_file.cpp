@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <mutex>
 
 #include "coreml/error.h"
 #include "format/weight_file.h"
@@ -35,6 +37,28 @@ class FileDescriptor {
 
 }  // namespace
 
+namespace {
+// Live file mappings: start address -> length. Never destroyed: mappings held by static
+// objects are unmapped during exit, possibly after a destructible registry would be gone.
+std::mutex& mappings_mutex() {
+  static auto* m = new std::mutex;
+  return *m;
+}
+std::map<uintptr_t, size_t>& mappings() {
+  static auto* m = new std::map<uintptr_t, size_t>;
+  return *m;
+}
+}  // namespace
+
+bool in_file_mapping(const void* data, size_t bytes) {
+  const auto start = reinterpret_cast<uintptr_t>(data);
+  std::lock_guard<std::mutex> lock(mappings_mutex());
+  auto it = mappings().upper_bound(start);
+  if (it == mappings().begin()) return false;
+  --it;
+  return start >= it->first && start + bytes <= it->first + it->second;
+}
+
 std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) {
   const std::string name = path.string();
   int raw_fd;
@@ -62,6 +86,10 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
   if (address == MAP_FAILED) fail_errno(name, "mmap", errno);
   file->data_ = static_cast<const uint8_t*>(address);
   file->mapped_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mappings_mutex());
+    mappings()[reinterpret_cast<uintptr_t>(address)] = file->size_;
+  }
   return file;
 }
 
@@ -75,7 +103,12 @@ std::shared_ptr<MappedFile> MappedFile::from_bytes(std::vector<uint8_t> bytes, s
 }
 
 MappedFile::~MappedFile() {
-  if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (!mapped_) return;
+  {
+    std::lock_guard<std::mutex> lock(mappings_mutex());
+    mappings().erase(reinterpret_cast<uintptr_t>(data_));
+  }
+  ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 }  // namespace coreml::format

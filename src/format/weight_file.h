@@ -39,6 +39,10 @@ class MappedFile {
   std::string name_;
 };
 
+// Whether [data, data + bytes) lies inside a live mapping made by MappedFile::open: pages a
+// process may drop (madvise) and read again from the file.
+bool in_file_mapping(const void* data, size_t bytes);
+
 // A blob's 64-byte metadata record, validated against the file it lives in.
 struct BlobRecord {
   uint64_t metadata_offset = 0;

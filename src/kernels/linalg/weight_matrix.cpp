@@ -4,8 +4,10 @@
 #include <map>
 #include <mutex>
 
+#include "format/weight_file.h"
 #include "kernels/common/convert_simd.h"
 #include "runtime/compressed/lut_weight.h"
+#include "runtime/packed_weights.h"
 
 namespace coreml::kernels::linalg {
 namespace {
@@ -78,6 +80,12 @@ std::shared_ptr<const WeightMatrix> WeightMatrix::create(const runtime::RtValue&
         }
         m->format_ = Format::kLut;
         m->lut_.codes = spec.indices;
+        // The codes this matrix streams, in huge-page memory when they come from the file.
+        if (auto copy = runtime::packed_copy(spec.indices,
+                                             static_cast<size_t>(m->n_ * m->lut_.row_bytes))) {
+          m->packed_ = copy;
+          m->lut_.codes = static_cast<const uint8_t*>(copy.get());
+        }
         m->lut_.bits = spec.bits;
         m->lut_.k = m->k_;
         m->lut_.row_bytes = m->k_ * spec.bits / 8;
@@ -103,12 +111,19 @@ std::shared_ptr<const WeightMatrix> WeightMatrix::create(const runtime::RtValue&
     if (transposed) {
       m->keep_ = m->keep_.transpose(0, 1).contiguous();
     }
+    const void* rows = m->keep_.data();
+    if (format::in_file_mapping(rows, m->keep_.nbytes())) {
+      if (auto copy = runtime::packed_copy(rows, m->keep_.nbytes())) {
+        m->packed_ = copy;
+        rows = copy.get();
+      }
+    }
     if (m->keep_.dtype() == DType::kFloat32) {
       m->format_ = Format::kF32;
-      m->f32_ = static_cast<const float*>(m->keep_.data());
+      m->f32_ = static_cast<const float*>(rows);
     } else {
       m->format_ = Format::kF16;
-      m->f16_ = static_cast<const uint16_t*>(m->keep_.data());
+      m->f16_ = static_cast<const uint16_t*>(rows);
     }
   }
   std::lock_guard<std::mutex> lock(cache_mutex());

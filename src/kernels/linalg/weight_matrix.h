@@ -60,6 +60,7 @@ class WeightMatrix {
   std::vector<float> tables_;         // kLut: padded fp32 tables
   std::vector<uint8_t> half_tables_;  // kLut, 6/8 bits: the tables as fp16 bytes
   std::shared_ptr<const void> keep_codes_;
+  std::shared_ptr<const void> packed_;  // the streamed rows' huge-page copy (packed_weights.h)
 };
 
 }  // namespace coreml::kernels::linalg

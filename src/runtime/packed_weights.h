@@ -1,0 +1,19 @@
+// Weight bytes the product kernels stream, copied once into anonymous memory aligned to 2 MiB,
+// so that the kernel can ask for transparent huge pages: a decode step streams hundreds of
+// megabytes, and with the weight file's 4 KiB page-cache pages every page is a TLB miss and a
+// stop for the hardware prefetcher. The file's pages are then dropped from this process
+// (they stay in the page cache), so memory does not double. One copy per source range, shared
+// by every kernel that asks while any holds it (the prefill and infer functions of one model
+// read the same weights).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace coreml::runtime {
+
+// A copy of [source, source + bytes); nullptr when copies are turned off
+// (COREML_PACK_WEIGHTS=0) or `bytes` is small. Thread-safe.
+std::shared_ptr<const void> packed_copy(const void* source, size_t bytes);
+
+}  // namespace coreml::runtime

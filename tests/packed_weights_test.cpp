@@ -1,0 +1,53 @@
+// Weight copies in huge-page memory: same bytes, shared per source range, and the weight file's
+// pages, dropped from the process, still read back right.
+#include "runtime/packed_weights.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "format/weight_file.h"
+
+namespace coreml {
+namespace {
+
+TEST(PackedWeights, CopiesFileBytesAndTheFileStillReads) {
+  if (const char* v = std::getenv("COREML_PACK_WEIGHTS"); v && std::string(v) == "0") {
+    GTEST_SKIP() << "COREML_PACK_WEIGHTS=0";
+  }
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("coreml_packed_" + std::to_string(::getpid()) + ".bin");
+  std::vector<uint8_t> bytes(3 << 20);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7 + (i >> 12));
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+  }
+  auto file = format::MappedFile::open(path);
+  const uint8_t* source = file->bytes().data() + 4096 + 3;  // unaligned, inside the file
+  const size_t n = (2 << 20) + 12345;
+  EXPECT_TRUE(format::in_file_mapping(source, n));
+  EXPECT_FALSE(format::in_file_mapping(bytes.data(), n));
+  auto copy = runtime::packed_copy(source, n);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(copy.get()) % (2 << 20), 0u);
+  EXPECT_EQ(std::memcmp(copy.get(), bytes.data() + 4096 + 3, n), 0);
+  // Asked again while held: the same copy.
+  EXPECT_EQ(runtime::packed_copy(source, n).get(), copy.get());
+  // The file's pages were dropped from this process; reading them faults them back in.
+  EXPECT_EQ(std::memcmp(source, bytes.data() + 4096 + 3, n), 0);
+  // Small ranges are not copied.
+  EXPECT_EQ(runtime::packed_copy(source, 1000), nullptr);
+  file.reset();
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace coreml
