@@ -33,6 +33,7 @@ const KernelRegistry& KernelRegistry::global() {
     kernels::register_attention_kernels(r);
     kernels::register_state_kernels(r);
     kernels::register_control_flow_kernels(r);
+    kernels::register_image_kernels(r);
     return r;
   }();
   return registry;

@@ -39,4 +39,5 @@ void register_pooling_kernels(runtime::KernelRegistry& r);      // pools, upsamp
 void register_attention_kernels(runtime::KernelRegistry& r);    // scaled_dot_product_attention
 void register_state_kernels(runtime::KernelRegistry& r);        // read_state, write_state
 void register_control_flow_kernels(runtime::KernelRegistry& r); // cond, while_loop
+void register_image_kernels(runtime::KernelRegistry& r);        // resize, crop_resize, resample, ...
 }  // namespace coreml::kernels
