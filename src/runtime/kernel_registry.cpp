@@ -34,6 +34,7 @@ const KernelRegistry& KernelRegistry::global() {
     kernels::register_state_kernels(r);
     kernels::register_control_flow_kernels(r);
     kernels::register_image_kernels(r);
+    kernels::register_recurrent_kernels(r);
     return r;
   }();
   return registry;

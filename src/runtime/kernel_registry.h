@@ -40,4 +40,5 @@ void register_attention_kernels(runtime::KernelRegistry& r);    // scaled_dot_pr
 void register_state_kernels(runtime::KernelRegistry& r);        // read_state, write_state
 void register_control_flow_kernels(runtime::KernelRegistry& r); // cond, while_loop
 void register_image_kernels(runtime::KernelRegistry& r);        // resize, crop_resize, resample, ...
+void register_recurrent_kernels(runtime::KernelRegistry& r);    // lstm, gru, rnn
 }  // namespace coreml::kernels
