@@ -35,6 +35,8 @@ const KernelRegistry& KernelRegistry::global() {
     kernels::register_control_flow_kernels(r);
     kernels::register_image_kernels(r);
     kernels::register_recurrent_kernels(r);
+    kernels::register_detection_kernels(r);
+    kernels::register_quantization_kernels(r);
     return r;
   }();
   return registry;

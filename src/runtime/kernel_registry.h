@@ -41,4 +41,6 @@ void register_state_kernels(runtime::KernelRegistry& r);        // read_state, w
 void register_control_flow_kernels(runtime::KernelRegistry& r); // cond, while_loop
 void register_image_kernels(runtime::KernelRegistry& r);        // resize, crop_resize, resample, ...
 void register_recurrent_kernels(runtime::KernelRegistry& r);    // lstm, gru, rnn
+void register_detection_kernels(runtime::KernelRegistry& r);    // non_maximum_suppression
+void register_quantization_kernels(runtime::KernelRegistry& r); // quantize, dequantize, conv_quantized
 }  // namespace coreml::kernels

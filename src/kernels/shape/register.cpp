@@ -6,11 +6,13 @@ namespace coreml::kernels {
 void register_reshape_kernels(runtime::KernelRegistry& r);
 void register_permute_kernels(runtime::KernelRegistry& r);
 void register_join_split_kernels(runtime::KernelRegistry& r);
+void register_window_kernels(runtime::KernelRegistry& r);  // sliding_windows, space/batch
 
 void register_shape_kernels(runtime::KernelRegistry& r) {
   register_reshape_kernels(r);
   register_permute_kernels(r);
   register_join_split_kernels(r);
+  register_window_kernels(r);
 }
 
 }  // namespace coreml::kernels
