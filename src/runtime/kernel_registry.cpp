@@ -37,6 +37,7 @@ const KernelRegistry& KernelRegistry::global() {
     kernels::register_recurrent_kernels(r);
     kernels::register_detection_kernels(r);
     kernels::register_quantization_kernels(r);
+    kernels::register_random_kernels(r);
     return r;
   }();
   return registry;

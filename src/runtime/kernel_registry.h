@@ -43,4 +43,5 @@ void register_image_kernels(runtime::KernelRegistry& r);        // resize, crop_
 void register_recurrent_kernels(runtime::KernelRegistry& r);    // lstm, gru, rnn
 void register_detection_kernels(runtime::KernelRegistry& r);    // non_maximum_suppression
 void register_quantization_kernels(runtime::KernelRegistry& r); // quantize, dequantize, conv_quantized
+void register_random_kernels(runtime::KernelRegistry& r);       // random_*
 }  // namespace coreml::kernels
