@@ -38,6 +38,7 @@ const KernelRegistry& KernelRegistry::global() {
     kernels::register_detection_kernels(r);
     kernels::register_quantization_kernels(r);
     kernels::register_random_kernels(r);
+    kernels::register_list_kernels(r);
     return r;
   }();
   return registry;

@@ -44,4 +44,5 @@ void register_recurrent_kernels(runtime::KernelRegistry& r);    // lstm, gru, rn
 void register_detection_kernels(runtime::KernelRegistry& r);    // non_maximum_suppression
 void register_quantization_kernels(runtime::KernelRegistry& r); // quantize, dequantize, conv_quantized
 void register_random_kernels(runtime::KernelRegistry& r);       // random_*
+void register_list_kernels(runtime::KernelRegistry& r);         // make_list, list_*
 }  // namespace coreml::kernels
