@@ -39,6 +39,7 @@ const KernelRegistry& KernelRegistry::global() {
     kernels::register_quantization_kernels(r);
     kernels::register_random_kernels(r);
     kernels::register_list_kernels(r);
+    kernels::register_classify_kernels(r);
     return r;
   }();
   return registry;

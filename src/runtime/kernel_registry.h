@@ -45,4 +45,5 @@ void register_detection_kernels(runtime::KernelRegistry& r);    // non_maximum_s
 void register_quantization_kernels(runtime::KernelRegistry& r); // quantize, dequantize, conv_quantized
 void register_random_kernels(runtime::KernelRegistry& r);       // random_*
 void register_list_kernels(runtime::KernelRegistry& r);         // make_list, list_*
+void register_classify_kernels(runtime::KernelRegistry& r);     // classify
 }  // namespace coreml::kernels
