@@ -14,6 +14,7 @@
 #include <numeric>
 
 #include "kernels/common/compute.h"
+#include "kernels/output_limits.h"
 #include "runtime/kernel_registry.h"
 
 namespace coreml::kernels {
@@ -90,6 +91,7 @@ void nms(runtime::OpContext& ctx) {
   const int64_t max_boxes = ctx.get_int("max_boxes");
   if (max_boxes < 0 || max_boxes > (1 << 24)) ctx.fail("max_boxes ", max_boxes, " is out of range");
   const bool per_class = ctx.get_bool("per_class_suppression", false);
+  checked_output_elements(ctx, {n, max_boxes, std::max<int64_t>(classes, 4)});
   const auto boxes = load_f64(boxes_t);
   const auto scores = load_f64(scores_t);
   std::vector<double> out_boxes(static_cast<size_t>(n * max_boxes * 4), 0.0);

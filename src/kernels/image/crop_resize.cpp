@@ -12,6 +12,7 @@
 #include "kernels/common/compute.h"
 #include "kernels/image/image_kernels.h"
 #include "kernels/image/sampling_grid.h"
+#include "kernels/output_limits.h"
 
 namespace coreml::kernels {
 namespace {
@@ -132,7 +133,7 @@ void crop_resize(runtime::OpContext& ctx) {
 
   const auto data = load_f32(x);
   const int64_t plane = height * width;
-  std::vector<float> result(static_cast<size_t>(element_count(out_shape)));
+  std::vector<float> result(static_cast<size_t>(checked_output_elements(ctx, out_shape)));
   for (size_t k = 0; k < boxes.size(); ++k) {
     Box b = boxes[k];
     if (b.image < 0 || b.image >= batch)

@@ -8,6 +8,7 @@
 
 #include "kernels/common/compute.h"
 #include "kernels/image/image_kernels.h"
+#include "kernels/output_limits.h"
 
 namespace coreml::kernels {
 namespace {
@@ -177,7 +178,7 @@ void affine(runtime::OpContext& ctx) {
   const int64_t ow = ctx.get_int("output_width");
   if (oh < 0 || ow < 0 || oh > (1 << 24) || ow > (1 << 24)) ctx.fail("output size is out of range");
   const std::vector<int64_t> out_shape = {b, c, oh, ow};
-  if (element_count(out_shape) == 0) {
+  if (checked_output_elements(ctx, out_shape) == 0) {
     ctx.allocate_output(0, out_shape);
     return;
   }

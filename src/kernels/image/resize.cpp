@@ -5,6 +5,7 @@
 #include "kernels/common/compute.h"
 #include "kernels/image/axis_resample.h"
 #include "kernels/image/image_kernels.h"
+#include "kernels/output_limits.h"
 #include "kernels/shape/data_movement.h"
 
 namespace coreml::kernels {
@@ -34,6 +35,7 @@ void resize_trailing_axes(runtime::OpContext& ctx, const Tensor& x,
   for (size_t k = 0; k < sizes.size(); ++k) check_resizable(ctx, shape, first + k, sizes[k]);
   std::vector<int64_t> out_shape = shape;
   for (size_t k = 0; k < sizes.size(); ++k) out_shape[first + k] = sizes[k];
+  checked_output_elements(ctx, out_shape);
   if (element_count(out_shape) == 0 || element_count(shape) == 0) {
     ctx.allocate_output(0, out_shape);
     return;
@@ -74,9 +76,9 @@ void resize_nearest_neighbor(runtime::OpContext& ctx) {
 // `resized_dims` axes of x (0 keeps that axis's size).
 void resize(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
-  const std::vector<int64_t> shape = read_indices(ctx.in("shape"));
+  // get_ints also reads a constant stored as uint32, which has no Tensor dtype.
+  const std::vector<int64_t> shape = ctx.get_ints("shape");
   const int64_t resized = int_param(ctx, "resized_dims");
-  if (ctx.in("shape").rank() != 1) ctx.fail("shape must be rank 1");
   if (resized < 0 || resized > static_cast<int64_t>(shape.size()) ||
       static_cast<int64_t>(shape.size()) > x.rank()) {
     ctx.fail("resized_dims ", resized, " with ", shape.size(), " sizes does not fit x of rank ",

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/common/compute.h"
+#include "kernels/output_limits.h"
 #include "kernels/shape/data_movement.h"
 #include "runtime/kernel_registry.h"
 
@@ -30,6 +31,7 @@ void sliding_windows(runtime::OpContext& ctx) {
   view.shape.insert(view.shape.begin() + axis + 1, size);
   view.strides.insert(view.strides.begin() + axis + 1, step);
   check_rank(ctx, view.shape.size());
+  checked_output_elements(ctx, view.shape);
   Tensor& out = allocate_like(ctx, 0, view.shape, x.dtype());
   if (out.numel() > 0) copy_strided(view, static_cast<std::byte*>(out.data()));
 }
@@ -65,6 +67,7 @@ void space_to_batch(runtime::OpContext& ctx) {
   if (hp % g.bh != 0 || wp % g.bw != 0) {
     ctx.fail("padded size ", hp, " x ", wp, " is not a multiple of the block ", g.bh, " x ", g.bw);
   }
+  checked_output_elements(ctx, {n, c, hp, wp});
   Tensor padded = Tensor::zeros({n, c, hp, wp}, x.dtype());
   if (x.numel() > 0) {
     Tensor inner = padded.narrow(2, g.top, x.shape()[2]).narrow(3, g.left, x.shape()[3]);
