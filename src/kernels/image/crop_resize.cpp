@@ -116,6 +116,9 @@ void crop_resize(runtime::OpContext& ctx) {
       const double* c = &coords[static_cast<size_t>(i * per)];
       if (per == 5) {
         Box box;
+        if (!(c[0] >= 0 && c[0] < static_cast<double>(batch))) {
+          ctx.fail("roi ", i, " refers to image ", c[0], " of ", batch);
+        }
         box.image = static_cast<int64_t>(c[0]);
         set_corners(ctx, box_mode, c + 1, box);
         boxes.push_back(box);
