@@ -42,11 +42,28 @@ struct LoadOptions {
 
 using Inputs = std::map<std::string, Tensor>;
 
+// A classifier's result, as Core ML returns it (the classify op): the predicted class label
+// and the probability of every class.
+struct Classification {
+  std::string label_output;          // e.g. "classLabel"
+  std::string probabilities_output;  // e.g. "classLabel_probs"
+  std::vector<std::string> classes;  // class labels in order (integer labels as decimal text)
+  bool integer_classes = false;      // the model's labels are int64
+  std::vector<double> probabilities; // one per class
+  size_t top = 0;                    // index of the predicted class
+  const std::string& label() const { return classes.at(top); }
+  int64_t int_label() const;         // integer classes only
+};
+
 // Named outputs in the order the function declares them.
 class Outputs {
  public:
   friend class Model;
   void add(std::string name, Tensor tensor);
+  // A classifier's label and probabilities. Integer labels are also an int64 scalar tensor
+  // under label_output; string labels and the probability dictionary are only here.
+  void set_classification(Classification c);
+  const Classification* classification() const { return classification_.get(); }
   const Tensor& at(const std::string& name) const;
   const Tensor& operator[](const std::string& name) const { return at(name); }
   bool contains(const std::string& name) const;
@@ -57,6 +74,7 @@ class Outputs {
 
  private:
   std::vector<std::pair<std::string, Tensor>> entries_;
+  std::shared_ptr<const Classification> classification_;
 };
 
 // The values of a function's states (e.g. a KV cache). Created zero-filled by make_state();

@@ -10,6 +10,7 @@
 #include "format/mil_text_parser.h"
 #include "format/mlmodel_reader.h"
 #include "format/mlmodelc_metadata.h"
+#include "mil/validate.h"
 
 namespace coreml::format {
 namespace {
@@ -238,6 +239,8 @@ void complete_description(ModelDescription& d, const mil::Program& program,
 }
 
 ModelAsset finish(ModelAsset asset, const std::string& source) {
+  // One validation for every consumer: `coreml info` reports the same problems loading does.
+  mil::check_valid(asset.program, source);
   complete_description(asset.description, asset.program, source);
   asset.weights = std::make_shared<WeightStore>(asset.model_dir);
   asset.description.weights = summarize_weights(asset.program, *asset.weights);

@@ -183,6 +183,9 @@ TensorMeta meta_of(const RtValue& v) {
   return m;
 }
 
+// Random ops draw new values on every prediction (seed -1): never folded at load.
+bool is_random(const mil::Operation& op) { return op.type.rfind("random_", 0) == 0; }
+
 }  // namespace
 
 std::vector<std::string> unsupported_ops(const mil::Function& function,
@@ -537,7 +540,7 @@ void FunctionExecutor::fold_constants(CompiledBlock& block) {
   std::vector<RtValue>& env = constants_;
   std::vector<Step> remaining;
   for (auto& step : block.steps) {
-    bool all_constant = step.blocks.empty() && !is_stateful(*step.op);
+    bool all_constant = step.blocks.empty() && !is_stateful(*step.op) && !is_random(*step.op);
     for (const auto& bindings : step.input_slots) {
       for (int s : bindings) {
         if (s >= 0 && !(constants_[static_cast<size_t>(s)].set &&

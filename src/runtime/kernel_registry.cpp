@@ -80,6 +80,13 @@ const KernelRegistry& KernelRegistry::global() {
     kernels::register_attention_kernels(r);
     kernels::register_state_kernels(r);
     kernels::register_control_flow_kernels(r);
+    kernels::register_image_kernels(r);
+    kernels::register_recurrent_kernels(r);
+    kernels::register_detection_kernels(r);
+    kernels::register_quantization_kernels(r);
+    kernels::register_random_kernels(r);
+    kernels::register_list_kernels(r);
+    kernels::register_classify_kernels(r);
     kernels::register_fused_kernels(r);
     return r;
   }();

@@ -75,6 +75,13 @@ void register_pooling_kernels(runtime::KernelRegistry& r);       // pools, upsam
 void register_attention_kernels(runtime::KernelRegistry& r);     // scaled_dot_product_attention
 void register_state_kernels(runtime::KernelRegistry& r);         // read_state, write_state
 void register_control_flow_kernels(runtime::KernelRegistry& r);  // cond, while_loop
+void register_image_kernels(runtime::KernelRegistry& r);        // resize, crop_resize, resample, ...
+void register_recurrent_kernels(runtime::KernelRegistry& r);    // lstm, gru, rnn
+void register_detection_kernels(runtime::KernelRegistry& r);    // non_maximum_suppression
+void register_quantization_kernels(runtime::KernelRegistry& r); // quantize, dequantize, conv_quantized
+void register_random_kernels(runtime::KernelRegistry& r);       // random_*
+void register_list_kernels(runtime::KernelRegistry& r);         // make_list, list_*
+void register_classify_kernels(runtime::KernelRegistry& r);     // classify
 // Internal ops made by the planner's fusion passes (runtime/fusion/): rms_norm, rope, ...
 void register_fused_kernels(runtime::KernelRegistry& r);
 }  // namespace coreml::kernels

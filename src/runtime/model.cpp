@@ -7,6 +7,7 @@
 
 #include "format/model_reader.h"
 #include "runtime/executor.h"
+#include "runtime/classify_labels.h"
 #include "runtime/raw_constant.h"
 
 namespace coreml {
@@ -15,9 +16,27 @@ void Outputs::add(std::string name, Tensor tensor) {
   entries_.emplace_back(std::move(name), std::move(tensor));
 }
 
+int64_t Classification::int_label() const {
+  if (!integer_classes) fail(ErrorCode::kInvalidArgument, "the classifier's labels are strings");
+  return std::stoll(label());
+}
+
+void Outputs::set_classification(Classification c) {
+  if (c.integer_classes) {
+    add(c.label_output, Tensor::from_vector(std::vector<int64_t>{c.int_label()}, std::vector<int64_t>{}));
+  }
+  classification_ = std::make_shared<const Classification>(std::move(c));
+}
+
 const Tensor& Outputs::at(const std::string& name) const {
   for (const auto& [n, t] : entries_) {
     if (n == name) return t;
+  }
+  if (classification_ &&
+      (name == classification_->label_output || name == classification_->probabilities_output)) {
+    fail(ErrorCode::kInvalidArgument, "output '", name, "' is a classifier's ",
+         name == classification_->label_output ? "string label" : "probability dictionary",
+         ", not a tensor: read it with Outputs::classification()");
   }
   std::string names;
   for (const auto& [n, t] : entries_) names += (names.empty() ? "" : ", ") + n;
@@ -268,22 +287,54 @@ struct Model::Impl {
     }
   }
 
+  // A classifier's classify op (its outputs are the function's label and probabilities).
+  const mil::Operation* classify_op = nullptr;
+
+  void find_classify_op() {
+    for (const auto& op : function->block.operations) {
+      if (op.type == "classify" && op.outputs.size() == 2) classify_op = &op;
+    }
+  }
+
+  bool is_classify_output(const std::string& name) const {
+    return name == classify_op->outputs[0].name || name == classify_op->outputs[1].name;
+  }
+
+  // The classify kernel returns the top class index (int64) and the probabilities (fp64).
+  Classification classification(const std::vector<Tensor>& values) const {
+    Classification c;
+    c.label_output = classify_op->outputs[0].name;
+    c.probabilities_output = classify_op->outputs[1].name;
+    c.classes = runtime::classify_labels(*classify_op, &c.integer_classes);
+    for (size_t i = 0; i < values.size(); ++i) {
+      const std::string& name = function->block.outputs[i];
+      if (name == c.label_output) c.top = static_cast<size_t>(values[i].to_vector<int64_t>().at(0));
+      if (name == c.probabilities_output) c.probabilities = values[i].to_vector<double>();
+    }
+    return c;
+  }
+
   void run(const Inputs& inputs, State* state, Outputs& outputs) {
     const auto start = std::chrono::steady_clock::now();
     Device device = Device::cpu();
     bind_inputs(inputs, &device);
     bind_states(state);
     executor->run(bound_inputs, bound_states, results);
-    outputs.entries_.resize(results.size());
+    size_t n = 0;
     for (size_t i = 0; i < results.size(); ++i) {
-      outputs.entries_[i].first = function->block.outputs[i];
+      if (classify_op && is_classify_output(function->block.outputs[i])) continue;
+      if (outputs.entries_.size() <= n) outputs.entries_.emplace_back();
+      outputs.entries_[n].first = function->block.outputs[i];
       // Copy-assigned (not a temporary): the tensor's shape vectors keep their capacity.
       if (device.is_cpu()) {
-        outputs.entries_[i].second = results[i];
+        outputs.entries_[n].second = results[i];
       } else {
-        outputs.entries_[i].second = results[i].with_device(device);
+        outputs.entries_[n].second = results[i].with_device(device);
       }
+      ++n;
     }
+    outputs.entries_.resize(n);
+    if (classify_op) outputs.set_classification(classification(results));
     stats.milliseconds =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     stats.peak_activation_bytes = executor->peak_activation_bytes();
@@ -334,6 +385,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     fail(e.code(), path, ": ", e.what());
   }
   impl->prepare_bindings();
+  impl->find_classify_op();
   return Model(std::move(impl));
 }
 

@@ -14,6 +14,7 @@
 namespace coreml::runtime {
 
 class RawConstant;
+struct TensorList;
 
 // A constant weight that stays in its stored (compressed) form. Kernels that understand
 // compressed weights (1x1 conv, linear, matmul with a constant operand, gather) decode the
@@ -48,6 +49,8 @@ struct RtValue {
   // immediates, the literal itself (string parameters such as pad_type).
   std::shared_ptr<const RawConstant> raw;
   const mil::Value* literal = nullptr;
+  // A list value (list ops inside while_loop); `tensor` is unused then.
+  std::shared_ptr<const TensorList> list;
   bool constant = false;  // known at load time
   bool set = false;       // has been produced
 

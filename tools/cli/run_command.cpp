@@ -81,6 +81,15 @@ int run(const RunOptions& o) {
                               {"dtype", std::string(dtype_name(tensor.dtype()))},
                               {"shape", tensor.shape()}});
     }
+    if (const Classification* c = outputs.classification()) {
+      nlohmann::ordered_json probabilities;
+      for (size_t i = 0; i < c->classes.size(); ++i)
+        probabilities[c->classes[i]] = c->probabilities[i];
+      j["classification"] = {{"label_output", c->label_output},
+                             {"label", c->label()},
+                             {"probabilities_output", c->probabilities_output},
+                             {"probabilities", probabilities}};
+    }
     j["load_ms"] = load_ms;
     j["steps"] = o.steps;
     j["first_ms"] = step_ms.front();
@@ -96,6 +105,14 @@ int run(const RunOptions& o) {
               << shape_text(tensor.shape());
     if (!o.output_dir.empty())
       std::cout << "  -> " << (std::filesystem::path(o.output_dir) / (name + ".npy")).string();
+    std::cout << "\n";
+  }
+  if (const Classification* c = outputs.classification()) {
+    std::cout << "  " << c->label_output << " = " << c->label() << "\n  " << c->probabilities_output
+              << " =";
+    for (size_t i = 0; i < c->classes.size(); ++i) {
+      std::cout << (i ? ", " : " ") << c->classes[i] << ": " << c->probabilities[i];
+    }
     std::cout << "\n";
   }
   std::cout << std::fixed << std::setprecision(3) << "load " << load_ms << " ms; " << o.steps

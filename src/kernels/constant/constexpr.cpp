@@ -1,5 +1,5 @@
 // Weight decompression ops: constexpr_lut_to_dense, constexpr_affine_dequantize,
-// constexpr_blockwise_shift_scale, constexpr_sparse_to_dense, constexpr_cast.
+// constexpr_blockwise_shift_scale, constexpr_cast (the sparse forms: constexpr_sparse.cpp).
 //
 // All their inputs are constants, so the executor runs them once at load time. They do not
 // expand the weight: each produces a CompressedWeight (indices / quantized data stay in the
@@ -194,42 +194,6 @@ void blockwise_shift_scale(OpContext& ctx) {
   emit_blockwise(ctx, std::move(spec));
 }
 
-// ---- constexpr_sparse_to_dense (materialized: a bit mask plus the nonzero values) ---------
-
-void sparse_to_dense(OpContext& ctx) {
-  const ConstParam mask = const_param(ctx, "mask");
-  if (!mask.raw) ctx.fail("'mask' must be a constant in its stored type");
-  std::vector<int64_t> shape;
-  if (ctx.has_param("shape")) {
-    shape = raw_ints(ctx, const_param(ctx, "shape"));  // iOS16: uint8 bytes + shape
-  } else {
-    if (mask.raw->dtype() != mil::DataType::kUInt1) ctx.fail("'mask' must be uint1");
-    shape = mask.raw->shape();
-  }
-  int64_t count = 1;
-  for (int64_t d : shape) {
-    if (d < 0 || (d != 0 && count > (int64_t{1} << 40) / d)) ctx.fail("bad 'shape'");
-    count *= d;
-  }
-  if (mask.raw->byte_size() * 8 < count) ctx.fail("'mask' holds fewer bits than elements");
-  const Tensor values = const_param(ctx, "nonzero_data").dense().contiguous();
-  Tensor& out = ctx.allocate_output(0, shape);
-  if (values.dtype() != out.dtype()) ctx.fail("'nonzero_data' type differs from the output type");
-  const size_t item = out.itemsize();
-  const auto* src = static_cast<const std::byte*>(values.data());
-  auto* dst = static_cast<std::byte*>(out.data());
-  std::memset(dst, 0, out.nbytes());
-  const uint8_t* bits = mask.raw->data();
-  int64_t next = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    if (((bits[i / 8] >> (i % 8)) & 1u) == 0) continue;
-    if (next >= values.numel()) ctx.fail("'mask' has more set bits than 'nonzero_data' values");
-    std::memcpy(dst + static_cast<size_t>(i) * item, src + static_cast<size_t>(next) * item, item);
-    ++next;
-  }
-  if (next != values.numel()) ctx.fail("'mask' has fewer set bits than 'nonzero_data' values");
-}
-
 // ---- constexpr_cast (fp16 -> fp32) ---------------------------------------------------------
 
 // A compressed weight seen with another dense dtype (decoding is fp32 anyway).
@@ -266,7 +230,6 @@ void register_constexpr_kernels(runtime::KernelRegistry& r) {
   r.add("constexpr_lut_to_dense", lut_to_dense);
   r.add("constexpr_affine_dequantize", affine_dequantize);
   r.add("constexpr_blockwise_shift_scale", blockwise_shift_scale);
-  r.add("constexpr_sparse_to_dense", sparse_to_dense);
   r.add("constexpr_cast", constexpr_cast);
 }
 

@@ -34,13 +34,14 @@ Resize resize_geometry(const runtime::OpContext& ctx, const Tensor& x) {
   return r;
 }
 
-// Nearest source index: floor(i / scale) (PyTorch's nearest mode), clamped to the input.
-std::vector<int64_t> nearest_indices(int64_t out, int64_t in, double scale) {
+// Nearest source index: floor(i * in / out), clamped to the input. Core ML maps output pixels
+// back by the actual size ratio, not by 1 / scale: with a fractional scale the two differ
+// (width 3, scale 1.12 -> output width 3, an identity, where 1 / scale would skip pixel 2).
+std::vector<int64_t> nearest_indices(int64_t out, int64_t in) {
   std::vector<int64_t> idx(static_cast<size_t>(out));
-  const float inv = static_cast<float>(1.0 / scale);
   for (int64_t i = 0; i < out; ++i) {
-    idx[i] =
-        std::min<int64_t>(static_cast<int64_t>(std::floor(static_cast<float>(i) * inv)), in - 1);
+    // Exact integer arithmetic: no rounding surprises at the pixel boundaries.
+    idx[static_cast<size_t>(i)] = std::min<int64_t>(i * in / std::max<int64_t>(out, 1), in - 1);
   }
   return idx;
 }
@@ -48,8 +49,8 @@ std::vector<int64_t> nearest_indices(int64_t out, int64_t in, double scale) {
 void upsample_nearest(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
   const Resize r = resize_geometry(ctx, x);
-  const auto rows = nearest_indices(r.out_h, r.in_h, r.scale_h);
-  const auto cols = nearest_indices(r.out_w, r.in_w, r.scale_w);
+  const auto rows = nearest_indices(r.out_h, r.in_h);
+  const auto cols = nearest_indices(r.out_w, r.in_w);
   const F32Elements data(x);
   std::vector<float> result(static_cast<size_t>(r.planes * r.out_h * r.out_w));
   ctx.pool().parallel_for(r.planes, 1, [&](int64_t begin, int64_t end) {

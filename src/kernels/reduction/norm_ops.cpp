@@ -146,13 +146,19 @@ void l2_norm(runtime::OpContext& ctx) {
   out.finish();
 }
 
-// local_response_norm: x / (k + alpha/size * sum of x^2 over neighboring channels)^beta. The
-// window for channel c is [c - size/2, c + (size-1)/2] clipped to the channels (PyTorch's
-// convention; symmetric for odd sizes).
+// local_response_norm: x / (k + alpha/size * sum of x^2 over neighbouring channels)^beta.
+// As Core ML defines it (and coremltools' own test data for the op shows): the channel axis is
+// axis -3 (leading axes are batch), and the window for channel c is
+// [c - (size-1)/2, c + size/2] clipped to the channels — centred for odd sizes; for even sizes
+// it reaches one channel further forward (PyTorch's reaches one further back).
 void local_response_norm(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
-  const int64_t spatial = plane_size(ctx, x, 3);
-  const int64_t channels = x.shape()[1];
+  if (x.rank() < 3) ctx.fail("x must have rank 3 or more, got ", x.rank());
+  const auto rank = static_cast<size_t>(x.rank());
+  const int64_t channels = x.shape()[rank - 3];
+  const int64_t spatial = x.shape()[rank - 2] * x.shape()[rank - 1];
+  int64_t batch = 1;
+  for (size_t a = 0; a + 3 < rank; ++a) batch *= x.shape()[a];
   const int64_t size = ctx.get_int("size");
   if (size < 1) ctx.fail("size must be positive, got ", size);
   const double alpha = ctx.get_float("alpha", 1e-4);
@@ -163,11 +169,11 @@ void local_response_norm(runtime::OpContext& ctx) {
   const float* in = data.data();
   float* o = out.data();
   // One task per (batch, channel) plane; each reads its neighbours' planes.
-  ctx.pool().parallel_for(x.shape()[0] * channels, 1, [&](int64_t begin, int64_t end) {
+  ctx.pool().parallel_for(batch * channels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t n = plane / channels, c = plane % channels;
-      const int64_t lo = std::max<int64_t>(0, c - size / 2);
-      const int64_t hi = std::min<int64_t>(channels - 1, c + (size - 1) / 2);
+      const int64_t lo = std::max<int64_t>(0, c - (size - 1) / 2);
+      const int64_t hi = std::min<int64_t>(channels - 1, c + size / 2);
       for (int64_t s = 0; s < spatial; ++s) {
         double sq = 0;
         for (int64_t cc = lo; cc <= hi; ++cc) {

@@ -20,7 +20,9 @@ class ConcatKernel final : public runtime::OpKernel {
     const int64_t rank = first.rank();
     // Core ML treats rank-0 values as length-1 vectors here (shape arithmetic of flexible
     // models concatenates scalars); the simple kernel handles that and every other odd case.
-    if (rank == 0 || rank > kMaxLayoutRank) {
+    bool any_scalar = false;
+    for (int b : values_) any_scalar |= ctx.in(b).rank() == 0;
+    if (any_scalar || rank > kMaxLayoutRank) {
       ctx.decline();
       return;
     }

@@ -1,4 +1,5 @@
 // concat, stack and split: copies of contiguous blocks.
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/common/compute.h"
@@ -48,8 +49,24 @@ void stack_into(runtime::OpContext& ctx, const std::vector<Tensor>& inputs, int6
     interleave_blocks(inputs, outer, std::vector<size_t>(inputs.size(), block), out);
 }
 
+// coremltools' shape arithmetic concatenates scalars (concat([1, gather(shape(x), 1)]) with a
+// RangeDim input); Core ML treats rank-0 values there as length-1 vectors.
+std::vector<Tensor> scalars_as_vectors(std::vector<Tensor> inputs) {
+  bool any_scalar = false;
+  int64_t max_rank = 0;
+  for (const Tensor& t : inputs) {
+    any_scalar |= t.rank() == 0;
+    max_rank = std::max(max_rank, t.rank());
+  }
+  if (!any_scalar || max_rank > 1) return inputs;
+  for (Tensor& t : inputs) {
+    if (t.rank() == 0) t = t.reshape({1});
+  }
+  return inputs;
+}
+
 void concat(runtime::OpContext& ctx) {
-  const std::vector<Tensor> inputs = dense_values(ctx);
+  const std::vector<Tensor> inputs = scalars_as_vectors(dense_values(ctx));
   const auto& first = inputs[0].shape();
   const int64_t rank = inputs[0].rank();
   const int64_t axis = normalize_axis(ctx, ctx.get_int("axis"), rank);

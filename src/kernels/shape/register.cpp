@@ -8,6 +8,7 @@ void register_permute_kernels(runtime::KernelRegistry& r);
 void register_join_split_kernels(runtime::KernelRegistry& r);
 void register_view_kernels(runtime::KernelRegistry& r);
 void register_concat_kernel(runtime::KernelRegistry& r);
+void register_window_kernels(runtime::KernelRegistry& r);  // sliding_windows, space/batch
 
 void register_shape_kernels(runtime::KernelRegistry& r) {
   register_reshape_kernels(r);
@@ -15,6 +16,7 @@ void register_shape_kernels(runtime::KernelRegistry& r) {
   register_join_split_kernels(r);
   register_view_kernels(r);  // prepared forms of reshape, transpose, ...
   register_concat_kernel(r);
+  register_window_kernels(r);
 }
 
 }  // namespace coreml::kernels

@@ -59,14 +59,25 @@ void shape_of(runtime::OpContext& ctx) {
   emit(ctx, 0, {static_cast<int64_t>(dims.size())}, dims);
 }
 
+// A tuple parameter (one scalar binding per element, as coremltools writes reshape_like's
+// begins/ends/end_masks), also accepted as one vector.
+std::vector<int64_t> tuple_ints(const runtime::OpContext& ctx, const char* param) {
+  if (!ctx.has(param)) return ctx.get_ints(param);  // an attribute
+  std::vector<int64_t> values;
+  for (size_t i = 0; i < ctx.count(param); ++i) {
+    for (int64_t v : load_i64(ctx.value(param, i).dense())) values.push_back(v);
+  }
+  return values;
+}
+
 // reshape_like(x, ref_tensors, begins, ends, end_masks) (iOS16): replaces x's dimensions
 // [begins[i], ends[i]) ... by the corresponding dimensions of each reference, in order.
 void reshape_like(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
   const auto refs = ctx.values("ref_tensors");
-  const auto begins = ctx.get_ints("begins");
-  const auto ends = ctx.get_ints("ends");
-  const auto masks = ctx.get_ints("end_masks");
+  const auto begins = tuple_ints(ctx, "begins");
+  const auto ends = tuple_ints(ctx, "ends");
+  const auto masks = tuple_ints(ctx, "end_masks");
   if (begins.size() != refs.size() || ends.size() != refs.size() || masks.size() != refs.size()) {
     ctx.fail("begins, ends and end_masks need one entry per ref tensor");
   }
