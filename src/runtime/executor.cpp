@@ -6,6 +6,7 @@
 #include <set>
 
 #include "coreml/error.h"
+#include "runtime/limits.h"
 
 namespace coreml::runtime {
 
@@ -32,6 +33,7 @@ class RecyclingAllocator : public BufferAllocator {
       }
     }
     if (!best) {
+      check_activation_allocation(shape, dtype, total_bytes_);  // budget: coreml/limits.h
       buffers_.push_back(Storage::allocate(bytes));
       best = &buffers_.back();
       total_bytes_ += static_cast<int64_t>(bytes);
