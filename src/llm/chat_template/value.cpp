@@ -266,8 +266,9 @@ Value Value::from_function(std::string name, NativeFunction fn) {
   return v;
 }
 
-Value Value::from_json(const nlohmann::ordered_json& json) {
+Value Value::from_json(const nlohmann::ordered_json& json, size_t depth) {
   using J = nlohmann::ordered_json::value_t;
+  check_depth(depth);
   switch (json.type()) {
     case J::null: return none();
     case J::boolean: return from_bool(json.get<bool>());
@@ -281,12 +282,13 @@ Value Value::from_json(const nlohmann::ordered_json& json) {
     case J::string: return from_string(json.get<std::string>());
     case J::array: {
       List items;
-      for (const auto& item : json) items.push_back(from_json(item));
+      for (const auto& item : json) items.push_back(from_json(item, depth + 1));
       return from_list(std::move(items));
     }
     case J::object: {
       Value d = new_dict();
-      for (const auto& [k, item] : json.items()) d.dict->set(from_string(k), from_json(item));
+      for (const auto& [k, item] : json.items())
+        d.dict->set(from_string(k), from_json(item, depth + 1));
       return d;
     }
     default: return none();
