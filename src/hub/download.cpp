@@ -160,7 +160,8 @@ std::vector<std::string> missing_files(const Context& ctx, const std::string& sh
   }
   for (auto it = fs::recursive_directory_iterator(snapshot, error);
        !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-    if (it->is_symlink(error) && !fs::exists(it->path(), error)) {
+    std::error_code entry_error;
+    if (it->is_symlink(entry_error) && !fs::exists(it->path(), entry_error)) {
       missing.push_back(it->path().lexically_relative(snapshot).string());
     }
   }

@@ -14,6 +14,7 @@ namespace {
 // The largest real tokenizer.json files are tens of MiB; nlohmann's tree takes several times
 // the text, so a cap keeps a hostile file from taking gigabytes.
 constexpr size_t kMaxJsonBytes = size_t{128} << 20;
+constexpr size_t kMaxConfigBytes = size_t{64} << 20;  // tokenizer_config.json, as for templates
 
 Json parse_json(std::string_view text, const std::string& name) {
   if (text.size() > kMaxJsonBytes) fail(ErrorCode::kParse, name, ": file too large");
@@ -125,7 +126,7 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& path,
   }
   std::string text = format::read_small_file(json_path, kMaxJsonBytes);
   std::string config_text =
-      config.empty() ? std::string() : format::read_small_file(config, kMaxJsonBytes);
+      config.empty() ? std::string() : format::read_small_file(config, kMaxConfigBytes);
   try {
     return from_json(text, config_text, json_path.string());
   } catch (const Error& e) {
