@@ -195,6 +195,20 @@ TEST(ChatTemplate, DeeplyNestedConversationValuesFailCleanly) {
   EXPECT_EQ(chat_template.render(nested(100)), "1");
 }
 
+// A template can build a value nested 100 000 deep at run time; freeing it must not recurse
+// once per level (the ASan campaign overflowed the stack here). jinja2 renders both as "done".
+TEST(ChatTemplate, DeepValuesBuiltByATemplateAreFreedWithoutRecursion) {
+  const std::string wrap =
+      "{% set ns = namespace(v=0) %}{% for i in range(100000) %}{% set ns.v = [ns.v] %}"
+      "{% endfor %}done";
+  EXPECT_EQ(ChatTemplate::from_string(wrap).render(Json::array()), "done");
+  const std::string linked =
+      "{% set head = namespace(next=none) %}{% set ns = namespace(tail=head) %}"
+      "{% for i in range(100000) %}{% set node = namespace(next=none) %}"
+      "{% set tail = ns.tail %}{% set tail.next = node %}{% set ns.tail = node %}{% endfor %}done";
+  EXPECT_EQ(ChatTemplate::from_string(linked).render(Json::array()), "done");
+}
+
 TEST(ChatTemplate, CliRendersConversation) {
   auto dir = std::filesystem::temp_directory_path() / "coreml_chat_template_cli";
   std::filesystem::create_directories(dir);
