@@ -45,7 +45,7 @@ if [[ "${SKIP_TSAN:-0}" != "1" ]]; then
   cmake --build build-tsan -j "$JOBS" --target "${TSAN_TESTS[@]}"
   echo "=== tests under ThreadSanitizer"
   labels=$(IFS='|'; echo "^(${TSAN_TESTS[*]})\$")
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
     ctest --test-dir build-tsan --output-on-failure -j "$JOBS" -L "$labels"
 fi
 
