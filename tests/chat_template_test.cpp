@@ -143,6 +143,72 @@ TEST(ChatTemplate, HostileTemplatesFailCleanly) {
                coreml::Error);
 }
 
+// Chains are parsed in loops, so nesting guards never saw them; each link is one level of the
+// tree the evaluator (and the destructor) recurses through. 100 000 links used to overflow the
+// stack; now any tree taller than 256 levels is a parse error.
+TEST(ChatTemplate, LongChainsAreRefusedNotOverflowed) {
+  const std::vector<std::pair<std::string, std::string>> links = {
+      {"x", " and x"},   {"x", " or x"}, {"1", " + 1"}, {"1", " * 1"},   {"1", " ** 1"},
+      {"'a'", " ~ 'a'"}, {"x", ".a"},    {"x", "[0]"},  {"range", "()"}, {"'A'", " | lower"}};
+  for (const auto& [start, link] : links) {
+    std::string text = "{{ " + start;
+    for (int i = 0; i < 100000; ++i) text += link;
+    text += " }}";
+    std::string message;
+    try {
+      ChatTemplate::from_string(text);
+    } catch (const coreml::Error& e) {
+      message = e.what();
+    }
+    EXPECT_NE(message.find("chained more than 256 levels"), std::string::npos)
+        << link << ": " << message;
+  }
+  // Below the bound chains work (jinja2 renders these as "201" and "a").
+  std::string sum = "{{ 1", lower = "{{ 'A'";
+  for (int i = 0; i < 200; ++i) {
+    sum += " + 1";
+    lower += " | lower";
+  }
+  EXPECT_EQ(ChatTemplate::from_string(sum + " }}").render(Json::array()), "201");
+  EXPECT_EQ(ChatTemplate::from_string(lower + " }}").render(Json::array()), "a");
+}
+
+// Values handed to the template (messages, tools, any variable) are converted recursively:
+// nesting beyond the value depth bound is a coreml::Error, never a stack overflow.
+TEST(ChatTemplate, DeeplyNestedConversationValuesFailCleanly) {
+  const auto chat_template = ChatTemplate::from_string("{{ messages | length }}{{ extra }}");
+  // Built by moves only: copying such a value would recurse as deep as it nests.
+  const auto nested = [](int levels) {
+    Json value = Json::array();
+    for (int i = 0; i < levels; ++i) {
+      Json outer = Json::array();
+      outer.push_back(std::move(value));
+      value = std::move(outer);
+    }
+    return value;
+  };
+  EXPECT_THROW(chat_template.render(nested(100000)), coreml::Error);
+  RenderOptions options;
+  options.extra = Json::object();
+  options.extra["extra"] = nested(100000);
+  EXPECT_THROW(chat_template.render(Json::array(), options), coreml::Error);
+  EXPECT_EQ(chat_template.render(nested(100)), "1");
+}
+
+// A template can build a value nested 100 000 deep at run time; freeing it must not recurse
+// once per level (the ASan campaign overflowed the stack here). jinja2 renders both as "done".
+TEST(ChatTemplate, DeepValuesBuiltByATemplateAreFreedWithoutRecursion) {
+  const std::string wrap =
+      "{% set ns = namespace(v=0) %}{% for i in range(100000) %}{% set ns.v = [ns.v] %}"
+      "{% endfor %}done";
+  EXPECT_EQ(ChatTemplate::from_string(wrap).render(Json::array()), "done");
+  const std::string linked =
+      "{% set head = namespace(next=none) %}{% set ns = namespace(tail=head) %}"
+      "{% for i in range(100000) %}{% set node = namespace(next=none) %}"
+      "{% set tail = ns.tail %}{% set tail.next = node %}{% set ns.tail = node %}{% endfor %}done";
+  EXPECT_EQ(ChatTemplate::from_string(linked).render(Json::array()), "done");
+}
+
 TEST(ChatTemplate, CliRendersConversation) {
   auto dir = std::filesystem::temp_directory_path() / "coreml_chat_template_cli";
   std::filesystem::create_directories(dir);

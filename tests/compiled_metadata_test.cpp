@@ -65,7 +65,7 @@ TEST(CompiledMetadata, ErrorsNameTheField) {
     const char* json;
     const char* expected;
   } cases[] = {
-      {"{", "not valid JSON"},
+      {"{", "invalid JSON"},
       {"42", "expected a JSON array"},
       {"[]", "expected an array holding one object"},
       {R"([{"inputSchema": {}}])", "inputSchema"},

@@ -103,6 +103,9 @@ class StandInHub {
   std::atomic<int> drop_next_cdn{0};     // CDN answers that send half the body, then hang up
   std::atomic<int> fail_next_gets{0};    // file GETs answered with 500
   std::atomic<bool> corrupt_lfs{false};  // the CDN flips one byte of every file
+  // LFS files come straight from the resolve URL with their sha256 as ETag and no
+  // X-Linked-Etag (as some mirrors serve them); corrupt_lfs applies there too.
+  std::atomic<bool> serve_lfs_directly{false};
 
   std::vector<std::string> range_headers() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -180,6 +183,13 @@ class StandInHub {
         return;
       }
       res.set_header("X-Repo-Commit", repo->sha);
+      if (file->second.lfs && serve_lfs_directly) {
+        std::string content = file->second.content;
+        if (corrupt_lfs) content[content.size() / 2] ^= 0x5A;
+        res.set_header("ETag", "\"" + file->second.etag + "\"");
+        res.set_content(content, "application/octet-stream");
+        return;
+      }
       if (file->second.lfs) {
         res.set_header("ETag", "\"0123456789abcdef0123456789abcdef01234567\"");
         res.set_header("X-Linked-Etag", "\"" + file->second.etag + "\"");

@@ -220,6 +220,54 @@ TEST_F(HubTest, ChecksumMismatchLeavesNothingInTheSnapshot) {
   EXPECT_TRUE(read_all(snapshot() / "weights/model.bin") == coreml::test::weights_bytes());
 }
 
+// A download that failed half-way (here: a checksum mismatch) leaves a snapshot folder holding
+// some files, and refs/main may already point at it (an earlier download of some files only).
+// Offline mode must not take it for the repository: the file list recorded when the download
+// started says what is missing.
+TEST_F(HubTest, OfflineModeRefusesASnapshotAFailedDownloadLeft) {
+  DownloadOptions readme = options();
+  readme.allow_patterns = {"README.md"};
+  snapshot_download("acme/tiny", readme);  // complete for README.md; refs/main written
+  hub.corrupt_lfs = true;
+  EXPECT_NE(error_of([&] { snapshot_download("acme/tiny", options()); }).find("checksum mismatch"),
+            std::string::npos);
+  const std::string listed =
+      read_all(storage() / ".coreml" / (std::string(coreml::test::kTinySha) + ".files.json"));
+  EXPECT_NE(listed.find("\"weights/model.bin\""), std::string::npos) << listed;
+  DownloadOptions offline = options();
+  offline.offline = true;
+  for (const auto& revision : {std::string("main"), std::string(coreml::test::kTinySha)}) {
+    offline.revision = revision;
+    const std::string message = error_of([&] { snapshot_download("acme/tiny", offline); });
+    EXPECT_NE(message.find("is incomplete"), std::string::npos) << message;
+    EXPECT_NE(message.find("'weights/model.bin'"), std::string::npos) << message;
+  }
+  // What the requested patterns select is complete.
+  offline.revision = "main";
+  offline.allow_patterns = {"README.md"};
+  EXPECT_EQ(snapshot_download("acme/tiny", offline), snapshot().string());
+  hub.corrupt_lfs = false;
+  snapshot_download("acme/tiny", options());
+  offline.allow_patterns = {};
+  expect_complete_tiny_snapshot(snapshot_download("acme/tiny", offline));
+}
+
+// With no X-Linked-Etag, a 64-hex ETag is still the sha256 of the content: it is verified.
+TEST_F(HubTest, Sha256EtagIsVerifiedWithoutXLinkedEtag) {
+  hub.serve_lfs_directly = true;
+  hub.corrupt_lfs = true;
+  DownloadOptions o = options();
+  o.allow_patterns = {"weights/"};
+  const std::string message = error_of([&] { snapshot_download("acme/tiny", o); });
+  EXPECT_NE(message.find("checksum mismatch for 'weights/model.bin'"), std::string::npos)
+      << message;
+  EXPECT_FALSE(fs::exists(storage() / "blobs" / coreml::test::kWeightsSha256));
+  hub.corrupt_lfs = false;
+  snapshot_download("acme/tiny", o);
+  EXPECT_TRUE(read_all(storage() / "blobs" / coreml::test::kWeightsSha256) ==
+              coreml::test::weights_bytes());
+}
+
 TEST_F(HubTest, OfflineModeUsesOnlyTheCache) {
   DownloadOptions o = options();
   o.offline = true;

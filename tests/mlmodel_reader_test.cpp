@@ -347,5 +347,26 @@ TEST(MlmodelReader, EveryTruncationFailsCleanly) {
   }
 }
 
+// libprotobuf reports invalid UTF-8 itself, on stderr; that text joins our one error instead.
+TEST(MlmodelReader, InvalidUtf8IsOneErrorNamingTheField) {
+  std::string bytes = read_bytes(kDataDir + "elementwise.mlmodel");
+  const size_t at = bytes.find("coremltools-version");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = static_cast<char>(0xFF);
+  testing::internal::CaptureStderr();
+  std::string message;
+  try {
+    read_model_spec(bytes, "bad.mlmodel");
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  const std::string printed = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(printed, "");
+  EXPECT_NE(message.find("bad.mlmodel: not a Core ML model protobuf (protobuf: String field"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("invalid UTF-8"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace coreml::format

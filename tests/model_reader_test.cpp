@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "coreml/error.h"
@@ -147,7 +148,7 @@ TEST(ModelReader, BadManifests) {
   const fs::path model = scratch_copy("elementwise.mlpackage");
   const fs::path manifest = model / "Manifest.json";
   write_file(manifest, "{not json");
-  expect_error(model, "Manifest.json: not valid JSON");
+  expect_error(model, "Manifest.json: invalid JSON");
   write_file(
       manifest,
       R"({"fileFormatVersion": "2.0.0", "rootModelIdentifier": "a", "itemInfoEntries": {}})");
@@ -227,6 +228,18 @@ TEST(ModelReader, UnknownOpsReadFineAndAreCounted) {
   EXPECT_EQ(f.outputs[0].shape, (std::vector<int64_t>{1, 4}));
   EXPECT_TRUE(d.weights.present);
   EXPECT_EQ(d.weights.files, 0);
+}
+
+// JSON's \u0000 decodes to a NUL byte, which would cut the path short when opened.
+TEST(ModelReader, ManifestPathWithANulIsRefused) {
+  const fs::path package = scratch_copy("elementwise.mlpackage");
+  std::ifstream in(package / "Manifest.json", std::ios::binary);
+  std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = manifest.find("CoreML/model.mlmodel");
+  ASSERT_NE(at, std::string::npos);
+  manifest.insert(at + 20, "\\u0000.txt");
+  write_file(package / "Manifest.json", manifest);
+  expect_error(package, "holds a NUL character");
 }
 
 }  // namespace

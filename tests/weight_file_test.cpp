@@ -514,5 +514,13 @@ TEST(WeightStoreSharing, SameFileOneMappingUntilItChanges) {
   fs::remove_all(dir);
 }
 
+// The operating system reads a path only up to a NUL: "weight.bin\0x" would silently open
+// weight.bin. A blob path holding one is an error.
+TEST(WeightStore, RefusesPathsWithANul) {
+  WeightStore store(kModelDir);
+  const std::string path = std::string("@model_path/weights/weight.bin") + '\0' + "junk";
+  expect_error([&] { store.resolve(path); }, ErrorCode::kParse, "holds a NUL character");
+}
+
 }  // namespace
 }  // namespace coreml::format

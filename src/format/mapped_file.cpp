@@ -63,7 +63,9 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
   const std::string name = path.string();
   int raw_fd;
   do {
-    raw_fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO in place of a weight file must not block the open (it is refused
+    // below); regular files ignore the flag.
+    raw_fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   } while (raw_fd < 0 && errno == EINTR);
   if (raw_fd < 0) fail_errno(name, "open", errno);
   FileDescriptor fd(raw_fd);

@@ -15,6 +15,7 @@
 #include "coreml/error.h"
 #include "format/mlmodel_description.h"
 #include "format/mlmodel_program.h"
+#include "format/protobuf_log.h"
 #include "proto/coreml.pb.h"
 
 namespace coreml::format {
@@ -90,6 +91,7 @@ bool parse_unknown(const std::string& bytes, UnknownFieldSet& out) {
   google::protobuf::io::ArrayInputStream stream(bytes.data(), static_cast<int>(bytes.size()));
   google::protobuf::io::CodedInputStream coded(&stream);
   coded.SetRecursionLimit(kMaxProtobufNesting);
+  ProtobufLogCapture quiet;  // a failure here is reported by the caller
   return out.MergeFromCodedStream(&coded) && coded.ConsumedEntireMessage();
 }
 
@@ -188,7 +190,12 @@ ModelSpec read_model_spec(std::string_view serialized, const std::string& source
                                                 static_cast<int>(serialized.size()));
   google::protobuf::io::CodedInputStream coded(&stream);
   coded.SetRecursionLimit(kMaxProtobufNesting);
+  ProtobufLogCapture protobuf_log;
   if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+    // What libprotobuf logged (e.g. which string field holds invalid UTF-8) joins our line.
+    if (!protobuf_log.text().empty()) {
+      fail(ErrorCode::kParse, source, ": not a Core ML model protobuf", protobuf_log.suffix());
+    }
     fail(ErrorCode::kParse, source,
          ": not a Core ML model protobuf (malformed or truncated data, invalid UTF-8 in a "
          "string, or messages nested deeper than ",

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coreml/error.h"
+#include "format/json_util.h"
 #include "format/shape_text.h"
 
 namespace coreml::format {
@@ -135,18 +136,11 @@ const json& root_object(const json& doc, const std::string& source) {
   bad(source, "top level", "expected a JSON array holding one object");
 }
 
-json parse_json(std::string_view text, const std::string& source) {
-  try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::exception& e) {
-    fail(ErrorCode::kParse, source, ": not valid JSON: ", e.what());
-  }
-}
-
 }  // namespace
 
 std::string compiled_model_type(std::string_view json_text) {
   try {
+    check_json_depth(json_text, "metadata.json");
     const json doc = json::parse(json_text.begin(), json_text.end());
     const json& root = doc.is_array() && !doc.empty() ? doc[0] : doc;
     const std::string name = root.at("modelType").at("name").get<std::string>();
@@ -154,6 +148,8 @@ std::string compiled_model_type(std::string_view json_text) {
     return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
   } catch (const json::exception&) {
     return {};
+  } catch (const Error&) {
+    return {};  // too deeply nested: no type to report
   }
 }
 

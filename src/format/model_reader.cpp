@@ -7,6 +7,7 @@
 
 #include "coreml/error.h"
 #include "format/file_util.h"
+#include "format/json_util.h"
 #include "format/mil_text_parser.h"
 #include "format/mlmodel_reader.h"
 #include "format/mlmodelc_metadata.h"
@@ -39,13 +40,8 @@ std::string list_folder(const fs::path& folder) {
 fs::path manifest_root_model(const fs::path& package) {
   const fs::path manifest_path = package / "Manifest.json";
   const std::string source = manifest_path.string();
-  const std::string text = read_small_file(manifest_path, kMaxManifestBytes);
-  nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::kParse, source, ": not valid JSON: ", e.what());
-  }
+  const nlohmann::json manifest =
+      parse_json(read_small_file(manifest_path, kMaxManifestBytes), source);
   if (!manifest.is_object()) fail(ErrorCode::kParse, source, ": expected a JSON object");
   const auto string_at = [&](const nlohmann::json& object, const char* key) -> std::string {
     const auto it = object.find(key);
@@ -79,6 +75,10 @@ fs::path manifest_root_model(const fs::path& package) {
   const std::string relative = string_at(*root, "path");
   const fs::path data = package / "Data";
   const fs::path model_file = data / relative;
+  if (has_nul(relative)) {
+    fail(ErrorCode::kParse, source, ": root item path \"", relative.substr(0, relative.find('\0')),
+         "\\u0000...\" holds a NUL character");
+  }
   if (relative.empty() || fs::path(relative).is_absolute() || !path_is_within(data, model_file)) {
     fail(ErrorCode::kParse, source, ": root item path \"", relative,
          "\" must be a relative path inside Data/");

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "coreml/error.h"
+#include "format/file_util.h"
 #include "format/weight_file.h"
 
 namespace coreml::format {
@@ -17,6 +18,11 @@ constexpr std::string_view kModelPathPrefix = "@model_path/";
 WeightStore::WeightStore(std::filesystem::path model_dir) : model_dir_(std::move(model_dir)) {}
 
 std::filesystem::path WeightStore::resolve(const std::string& blob_path) const {
+  if (has_nul(blob_path)) {
+    // The operating system would read the path only up to the NUL: another file than named.
+    fail(ErrorCode::kParse, "weight file path \"", blob_path.substr(0, blob_path.find('\0')),
+         "\\0...\": holds a NUL character");
+  }
   if (!blob_path.starts_with(kModelPathPrefix)) {
     fail(ErrorCode::kParse, "weight file path \"", blob_path, "\": expected it to start with \"",
          kModelPathPrefix, "\"");

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "coreml/error.h"
+#include "format/file_util.h"
 
 namespace coreml::hub {
 namespace fs = std::filesystem;
@@ -152,12 +153,7 @@ void write_file_atomically(const std::string& path, const std::string& content) 
 }
 
 std::optional<std::string> read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string text(4096, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  return text;
+  return format::read_optional_file(path, 4096);
 }
 
 void link_into_snapshot(const std::string& snapshot_dir, const std::string& repo_path,

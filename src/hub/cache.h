@@ -33,7 +33,8 @@ bool is_commit_sha(const std::string& text);
 // Writes `content` to `path` through a temporary file and rename.
 void write_file_atomically(const std::string& path, const std::string& content);
 
-// Reads a small text file (a ref); returns nullopt when it does not exist.
+// Reads a small text file (a ref, at most 4 KiB, a regular file); nullopt when it does not
+// exist, a coreml::Error when it is something else (a FIFO, a folder, too large).
 std::optional<std::string> read_small_file(const std::string& path);
 
 // Makes snapshot_dir/repo_path a relative symlink to blob_path (replacing what was there).

@@ -11,10 +11,13 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "coreml/error.h"
 #include "coreml/hub.h"
+#include "format/file_util.h"
+#include "format/json_util.h"
 #include "hub/cache.h"
 #include "hub/extract.h"
 #include "hub/http.h"
@@ -26,6 +29,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxFiles = 100000;
+constexpr uint64_t kMaxFileListBytes = uint64_t{64} << 20;
 constexpr int kMaxRedirects = 10;
 
 struct Context {
@@ -52,6 +56,12 @@ bool matches_any(const std::string& path, const std::vector<std::string>& patter
     if (fnmatch(pattern.c_str(), normalized_path.c_str(), FNM_NOESCAPE) == 0) return true;
   }
   return false;
+}
+
+std::string read_small_file_or_empty(const fs::path& path) {
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) return {};
+  return format::read_small_file(path, kMaxFileListBytes);
 }
 
 bool is_safe_etag(const std::string& etag) {
@@ -100,14 +110,78 @@ void backoff(const Context& ctx, int attempt) {
   std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(delay, std::chrono::seconds(30)));
 }
 
+// Where we record a revision's file list, outside snapshots/ (huggingface_hub ignores it):
+// with it, "is this snapshot complete?" has an answer that does not trust the folder.
+fs::path file_list_path(const Context& ctx, const std::string& sha) {
+  return ctx.storage / ".coreml" / (sha + ".files.json");
+}
+
+void record_file_list(const Context& ctx, const std::string& sha,
+                      const std::vector<std::string>& files) {
+  const std::string text = nlohmann::json(files).dump();
+  const fs::path path = file_list_path(ctx, sha);
+  if (read_small_file_or_empty(path) != text) write_file_atomically(path.string(), text);
+}
+
+// The recorded file list of `sha`, or nullopt for a snapshot some other tool downloaded.
+std::optional<std::vector<std::string>> recorded_file_list(const Context& ctx,
+                                                           const std::string& sha) {
+  const fs::path path = file_list_path(ctx, sha);
+  const auto text = format::read_optional_file(path, kMaxFileListBytes);
+  if (!text) return std::nullopt;
+  const nlohmann::json list = format::parse_json(*text, path.string());
+  std::vector<std::string> files;
+  if (!list.is_array() || list.size() > kMaxFiles) {
+    fail(ErrorCode::kParse, path.string(), ": expected an array of at most ", kMaxFiles,
+         " file names");
+  }
+  for (const auto& file : list) {
+    if (!file.is_string() || !is_safe_repo_path(file.get<std::string>())) {
+      fail(ErrorCode::kParse, path.string(), ": holds an entry that is not a repository path");
+    }
+    files.push_back(file.get<std::string>());
+  }
+  return files;
+}
+
+// The files of the snapshot that should be there but are not (a download that did not finish):
+// against the recorded list when there is one, else every link in the folder must resolve.
+std::vector<std::string> missing_files(const Context& ctx, const std::string& sha,
+                                       const fs::path& snapshot) {
+  std::vector<std::string> missing;
+  std::error_code error;
+  if (const auto listed = recorded_file_list(ctx, sha)) {
+    for (const auto& file : *listed) {
+      if (matches_any(file, ctx.options.allow_patterns) && !fs::exists(snapshot / file, error)) {
+        missing.push_back(file);
+      }
+    }
+    return missing;
+  }
+  for (auto it = fs::recursive_directory_iterator(snapshot, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    std::error_code entry_error;
+    if (it->is_symlink(entry_error) && !fs::exists(it->path(), entry_error)) {
+      missing.push_back(it->path().lexically_relative(snapshot).string());
+    }
+  }
+  return missing;
+}
+
 bool snapshot_cached(const Context& ctx, const std::string& revision) {
   std::string sha = revision;
-  if (!is_commit_sha(sha)) {
-    const auto ref = read_small_file((ctx.storage / "refs" / revision).string());
-    if (!ref) return false;
-    sha = *ref;
+  try {
+    if (!is_commit_sha(sha)) {
+      const auto ref = read_small_file((ctx.storage / "refs" / revision).string());
+      if (!ref) return false;
+      sha = normalize_etag(*ref);
+    }
+    const fs::path snapshot = ctx.storage / "snapshots" / sha;
+    return is_commit_sha(sha) && fs::is_directory(snapshot) &&
+           missing_files(ctx, sha, snapshot).empty();
+  } catch (const Error&) {
+    return false;  // only a hint in another error message
   }
-  return fs::is_directory(ctx.storage / "snapshots" / sha);
 }
 
 [[noreturn]] void fail_transport(const Context& ctx, const HttpResult& result,
@@ -171,12 +245,7 @@ RevisionInfo fetch_revision_info(Context& ctx) {
     fail_transport(ctx, result, "repository information");
   }
   if (result.response.status != 200) fail_status(ctx, result.response, "repository information");
-  nlohmann::json info;
-  try {
-    info = nlohmann::json::parse(result.response.body);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::kParse, url, ": the Hub's answer is not JSON (", e.what(), ")");
-  }
+  const nlohmann::json info = format::parse_json(result.response.body, url);
   RevisionInfo revision;
   if (!info.is_object() || !info.contains("sha") || !info["sha"].is_string() ||
       !is_commit_sha(info["sha"].get<std::string>())) {
@@ -203,8 +272,8 @@ RevisionInfo fetch_revision_info(Context& ctx) {
 
 struct FileMetadata {
   std::string etag;
-  uint64_t size = 0;  // 0: unknown
-  bool lfs = false;
+  uint64_t size = 0;    // 0: unknown
+  bool sha256 = false;  // the ETag is the sha256 of the content: verify it
 };
 
 FileMetadata fetch_metadata(Context& ctx, const std::string& file_url, const std::string& path) {
@@ -239,7 +308,10 @@ FileMetadata fetch_metadata(Context& ctx, const std::string& file_url, const std
   if (!is_safe_etag(metadata.etag)) {
     fail(ErrorCode::kParse, "the Hub sent no usable ETag for '", path, "' of ", ctx.repo_id);
   }
-  metadata.lfs = !linked_etag.empty() && is_sha256_hex(metadata.etag);
+  // An LFS file's ETag is the sha256 of its content. The Hub names it in X-Linked-Etag on the
+  // redirect to the CDN, but a mirror may serve the file directly with only ETag: a 64-hex ETag
+  // is checked either way (a git blob's ETag is a 40-hex sha1, never mistaken for one).
+  metadata.sha256 = is_sha256_hex(metadata.etag);
   std::string size = response.header("x-linked-size");
   if (size.empty() && response.status < 300) size = response.header("content-length");
   if (!size.empty()) metadata.size = std::strtoull(size.c_str(), nullptr, 10);
@@ -368,7 +440,7 @@ void fetch_blob(Context& ctx, const std::string& file_url, const std::string& pa
     }
     fail_transport(ctx, last, "'" + path + "'");
   }
-  if (metadata.lfs) {
+  if (metadata.sha256) {
     const std::string actual = hasher.hex_digest();
     if (actual != metadata.etag) {
       unlink(incomplete.c_str());
@@ -444,6 +516,19 @@ std::string offline_snapshot(Context& ctx) {
          revision, "' is not in the cache ", ctx.settings.cache_root,
          "; download it once with network access");
   }
+  // Only a complete snapshot counts: one an interrupted or failed download left half-made is
+  // not the repository.
+  const std::vector<std::string> missing = missing_files(ctx, sha, snapshot);
+  if (!missing.empty()) {
+    std::string names;
+    for (size_t i = 0; i < missing.size() && i < 5; ++i) {
+      names += (i ? ", '" : "'") + missing[i] + "'";
+    }
+    fail(ErrorCode::kNotFound, "offline mode (HF_HUB_OFFLINE): the cached snapshot of ",
+         ctx.repo_id, " at revision '", revision, "' is incomplete (", missing.size(),
+         " file(s) missing: ", names, missing.size() > 5 ? ", ..." : "",
+         "): an earlier download did not finish; run again with network access");
+  }
   std::vector<std::string> files = files_in_snapshot(snapshot);
   std::erase_if(files,
                 [&](const std::string& f) { return !matches_any(f, ctx.options.allow_patterns); });
@@ -473,6 +558,7 @@ std::string snapshot_download(const std::string& repo_id, const DownloadOptions&
     for (const auto& file : info.files) {
       if (matches_any(file, options.allow_patterns)) selected.push_back(file);
     }
+    record_file_list(ctx, info.sha, info.files);
     fs::create_directories(snapshot);
     for (const auto& file : selected) download_file(ctx, info.sha, file, snapshot);
     if (options.revision != info.sha) {

@@ -2,9 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-
 #include "coreml/error.h"
+#include "format/file_util.h"
 
 namespace coreml::llm {
 namespace {
@@ -25,6 +24,19 @@ T required(const YAML::Node& parent, const char* key, const std::string& where) 
   }
 }
 
+// Part names become file names next to meta.yaml: a plain name, nothing that leaves the folder
+// or that the operating system would cut short.
+std::string part_name(const YAML::Node& parent, const char* key, const std::string& where) {
+  const std::string name = required<std::string>(parent, key, where);
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\\') != std::string::npos || format::has_nul(name) || name.size() > 255) {
+    fail(ErrorCode::kParse, where, ": '", key,
+         "' must be a file name in the model folder (no '/', '..' or NUL), got '",
+         name.substr(0, name.find('\0')), format::has_nul(name) ? "\\0..." : "", "'");
+  }
+  return name;
+}
+
 template <typename T>
 std::optional<T> optional_key(const YAML::Node& parent, const char* key, const std::string& where) {
   const YAML::Node node = parent[key];
@@ -39,14 +51,12 @@ std::optional<T> optional_key(const YAML::Node& parent, const char* key, const s
 }  // namespace
 
 AnemllMeta read_anemll_meta(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    fail(ErrorCode::kNotFound, path, ": cannot open (an ANEMLL model folder needs meta.yaml)");
   std::string text;
-  char buffer[4096];
-  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
-    text.append(buffer, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxMetaBytes) fail(ErrorCode::kParse, path, ": larger than 1 MiB");
+  try {
+    text = format::read_small_file(path, kMaxMetaBytes);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+    fail(ErrorCode::kNotFound, e.what(), " (an ANEMLL model folder needs meta.yaml)");
   }
   return parse_anemll_meta(text, path);
 }
@@ -102,9 +112,9 @@ AnemllMeta parse_anemll_meta(const std::string& text, const std::string& path) {
   meta.batch_size = required<int64_t>(params, "batch_size", pw);
   meta.num_chunks = required<int64_t>(params, "num_chunks", pw);
   meta.model_prefix = required<std::string>(params, "model_prefix", pw);
-  meta.embeddings = required<std::string>(params, "embeddings", pw);
-  meta.lm_head = required<std::string>(params, "lm_head", pw);
-  meta.ffn = required<std::string>(params, "ffn", pw);
+  meta.embeddings = part_name(params, "embeddings", pw);
+  meta.lm_head = part_name(params, "lm_head", pw);
+  meta.ffn = part_name(params, "ffn", pw);
   meta.split_lm_head = optional_key<int64_t>(params, "split_lm_head", pw).value_or(0);
   meta.lut_ffn = optional_key<std::string>(params, "lut_ffn", pw).value_or("none");
   meta.vocab_size = optional_key<int64_t>(params, "vocab_size", pw);
@@ -131,6 +141,14 @@ AnemllMeta parse_anemll_meta(const std::string& text, const std::string& path) {
     s.top_p = optional_key<float>(sampling, "top_p", sw);
     s.top_k = optional_key<int>(sampling, "top_k", sw);
     if (optional_key<bool>(sampling, "do_sample", sw) == false) s.temperature = 0.0f;
+    if (s.temperature && !(*s.temperature >= 0 && *s.temperature <= 1e6f)) {
+      fail(ErrorCode::kParse, sw, ": 'temperature' must be a number in 0..1e6, got ",
+           *s.temperature);
+    }
+    if (s.top_p && !(*s.top_p >= 0 && *s.top_p <= 1)) {
+      fail(ErrorCode::kParse, sw, ": 'top_p' must be in 0..1, got ", *s.top_p);
+    }
+    if (s.top_k && *s.top_k < 0) fail(ErrorCode::kParse, sw, ": 'top_k' must not be negative");
   }
   return meta;
 }

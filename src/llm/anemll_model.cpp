@@ -12,7 +12,9 @@
 #include "anemll_parts.h"
 #include "coreml/error.h"
 #include "coreml/hub.h"
+#include "generation_config.h"
 #include "kernels/common/convert_simd.h"
+#include "runtime/limits.h"
 #include "tensor/half.h"
 
 namespace coreml::llm {
@@ -61,38 +63,10 @@ std::vector<std::string> logits_names(const FunctionDescription& function) {
   return names;
 }
 
-void read_generation_config(const fs::path& path, std::vector<int32_t>& stops,
-                            SamplingParams& defaults) {
-  std::ifstream in(path);
-  if (!in) return;
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::kParse, path.string(), ": invalid JSON: ", e.what());
-  }
-  if (!config.is_object()) return;
-  auto eos = config.value("eos_token_id", nlohmann::json());
-  if (eos.is_number_integer()) stops.push_back(eos.get<int32_t>());
-  if (eos.is_array()) {
-    for (const auto& id : eos) {
-      if (id.is_number_integer()) stops.push_back(id.get<int32_t>());
-    }
-  }
-  auto number = [&](const char* key) -> std::optional<double> {
-    auto it = config.find(key);
-    if (it == config.end() || !it->is_number()) return std::nullopt;
-    return it->get<double>();
-  };
-  if (auto v = number("temperature")) defaults.temperature = static_cast<float>(*v);
-  if (auto v = number("top_k")) defaults.top_k = static_cast<int>(*v);
-  if (auto v = number("top_p")) defaults.top_p = static_cast<float>(*v);
-  if (auto v = number("min_p")) defaults.min_p = static_cast<float>(*v);
-  if (auto v = number("repetition_penalty")) defaults.repetition_penalty = static_cast<float>(*v);
-  if (config.value("do_sample", true) == false) defaults.temperature = 0.0f;
-}
-
-Tensor build_causal_mask(int64_t context) {
+Tensor build_causal_mask(int64_t context, const fs::path& folder) {
+  runtime::check_tensor_budget(
+      {1, 1, context, context}, DType::kFloat32,
+      (folder / "meta.yaml").string() + ": context_length: the causal mask: ");
   std::vector<float> values(static_cast<size_t>(context * context), 0.0f);
   for (int64_t i = 0; i < context; ++i) {
     for (int64_t j = i + 1; j < context; ++j) values[i * context + j] = -INFINITY;
@@ -276,6 +250,8 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
          info.argmax_in_model ? "has" : "lacks", " argmax_idx/argmax_val outputs");
   }
   // Output shapes are often undeclared: learn them from one prediction on zeros.
+  runtime::check_tensor_budget({1, 1, info.hidden_size}, DType::kFloat16,
+                               parts.ffn_chunks[0].string() + ": hidden_states: ");
   const Outputs probe = impl->lm_head->predict(
       {{"hidden_states", Tensor::zeros({1, 1, info.hidden_size}, DType::kFloat16)}});
   if (info.argmax_in_model) {
@@ -325,7 +301,7 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
     check_size("split_lm_head", meta.split_lm_head, info.lm_head_splits, folder);
   if (meta.vocab_size) check_size("vocab_size", *meta.vocab_size, info.vocab_size, folder);
   info.prefill_dynamic_slice = meta.prefill_dynamic_slice;
-  impl->causal_mask = build_causal_mask(info.context_length);
+  impl->causal_mask = build_causal_mask(info.context_length, folder);
 
   // Tokenizer, chat template, generation defaults and stop tokens.
   impl->tokenizer.emplace(tokenizer.get());
@@ -334,8 +310,11 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
       fs::exists(folder / "tokenizer_config.json", ec)) {
     try {
       impl->chat_template.emplace(ChatTemplate::from_folder(folder.string()));
-    } catch (const Error&) {
-      impl->chat_template.reset();  // no chat_template in the config: plain prompts only
+    } catch (const Error& e) {
+      // No chat_template in the config: plain prompts only. A template that is there but
+      // unreadable or broken is an error, not silently ignored.
+      if (e.code() != ErrorCode::kNotFound) throw;
+      impl->chat_template.reset();
     }
   }
   std::vector<int32_t>& stops = impl->stop_ids;

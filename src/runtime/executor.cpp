@@ -12,22 +12,11 @@
 #include "runtime/fusion/fusion.h"
 #include "runtime/memory_plan.h"
 #include "runtime/state_aliasing.h"
+#include "runtime/limits.h"
 
 namespace coreml::runtime {
 
 namespace {
-
-int64_t checked_element_count(const std::vector<int64_t>& shape) {
-  int64_t count = 1;
-  for (int64_t d : shape) {
-    if (d < 0) fail(ErrorCode::kInvalidArgument, "negative dimension in an output shape");
-    if (d != 0 && count > (int64_t{1} << 40) / d) {
-      fail(ErrorCode::kInvalidArgument, "output shape too large");
-    }
-    count *= d;
-  }
-  return count;
-}
 
 std::vector<int64_t> dense_strides(const std::vector<int64_t>& shape) {
   std::vector<int64_t> strides(shape.size(), 1);
@@ -75,14 +64,18 @@ class RecyclingAllocator : public BufferAllocator {
   };
 
   Tensor allocate(size_t output, const std::vector<int64_t>& shape, DType dtype) override {
-    const int64_t count = checked_element_count(shape);
-    const size_t wanted = static_cast<size_t>(count) * dtype_size(dtype);
-    std::shared_ptr<Storage> keep = buffer(wanted);
+    const auto count = checked_element_count(shape);
+    if (!count) fail(ErrorCode::kInvalidArgument, "invalid output shape (negative or too large)");
+    const size_t wanted = static_cast<size_t>(*count) * dtype_size(dtype);
+    std::shared_ptr<Storage> keep = buffer(wanted, &shape, dtype);
     if (logging_) log_.push_back({output, keep->data(), wanted});
     return Tensor::from_blob(keep->data(), shape, dtype, std::static_pointer_cast<void>(keep));
   }
 
-  std::shared_ptr<Storage> buffer(size_t wanted) {
+  // A free buffer of at least `wanted` bytes, or a new one (checked against the budgets of
+  // coreml/limits.h: as a tensor of `shape` when given, else as scratch bytes).
+  std::shared_ptr<Storage> buffer(size_t wanted, const std::vector<int64_t>* shape = nullptr,
+                                  DType dtype = DType::kUInt8) {
     const size_t bytes = std::max<size_t>(64, wanted);
     std::shared_ptr<Storage>* best = nullptr;
     for (auto& b : buffers_) {
@@ -92,6 +85,11 @@ class RecyclingAllocator : public BufferAllocator {
       }
     }
     if (!best) {
+      if (shape) {
+        check_activation_allocation(*shape, dtype, total_bytes_);
+      } else {
+        check_activation_allocation({static_cast<int64_t>(bytes)}, DType::kUInt8, total_bytes_);
+      }
       buffers_.push_back(Storage::allocate(bytes));
       best = &buffers_.back();
       total_bytes_ += static_cast<int64_t>(bytes);
@@ -980,6 +978,7 @@ std::unique_ptr<FunctionExecutor::Plan> FunctionExecutor::build_plan(
     placed.push_back({rec.scratch[i], static_cast<int64_t>(i), static_cast<int64_t>(i)});
   }
   const ArenaLayout layout = place_buffers(placed);
+  check_activation_allocation({static_cast<int64_t>(layout.total_bytes)}, DType::kUInt8, 0);
   plan->arena = Storage::allocate(std::max<size_t>(layout.total_bytes, 64));
   plan->arena_bytes = layout.total_bytes;
   std::byte* const arena = plan->arena->data();

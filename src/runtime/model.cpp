@@ -8,6 +8,7 @@
 #include "format/model_reader.h"
 #include "runtime/executor.h"
 #include "runtime/classify_labels.h"
+#include "runtime/limits.h"
 #include "runtime/raw_constant.h"
 
 namespace coreml {
@@ -446,6 +447,8 @@ State Model::make_state() const {
     if (in.type.kind != mil::Type::Kind::kState) continue;
     const auto dtype = runtime::tensor_dtype(in.type.tensor.dtype);
     if (!dtype) fail(ErrorCode::kUnsupported, "state '", in.name, "' has an unsupported type");
+    runtime::check_tensor_budget(declared_shape(in.type.tensor), *dtype,
+                                 "state '" + in.name + "': ");
     state.tensors_[in.name] = Tensor::zeros(declared_shape(in.type.tensor), *dtype);
   }
   return state;

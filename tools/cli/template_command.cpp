@@ -1,16 +1,18 @@
 // `coreml template --tokenizer-config PATH --conversation FILE.json`: prints the rendered prompt
 // exactly (no trailing newline), as transformers' apply_chat_template(tokenize=False) would.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "command.h"
 #include "coreml/error.h"
 #include "coreml/llm/chat_template.h"
+#include "format/file_util.h"
+#include "format/json_util.h"
 
 namespace coreml::cli {
 namespace {
+
+constexpr uint64_t kMaxConversationBytes = uint64_t{64} << 20;
 
 struct TemplateOptions {
   std::string tokenizer_config;
@@ -22,18 +24,12 @@ int run_template(const TemplateOptions& options) {
       std::filesystem::is_directory(options.tokenizer_config)
           ? llm::ChatTemplate::from_folder(options.tokenizer_config)
           : llm::ChatTemplate::from_tokenizer_config(options.tokenizer_config);
-  std::ifstream in(options.conversation, std::ios::binary);
-  if (!in) fail(ErrorCode::kIo, "cannot open ", options.conversation);
-  std::ostringstream text;
-  text << in.rdbuf();
-  nlohmann::ordered_json conversation;
-  try {
-    conversation = nlohmann::ordered_json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::kParse, options.conversation, ": invalid JSON: ", e.what());
-  }
-  if (!conversation.is_object() || !conversation.contains("messages")) {
-    fail(ErrorCode::kParse, options.conversation, ": expected an object with 'messages'");
+  const nlohmann::ordered_json conversation = format::parse_ordered_json(
+      format::read_input_file(options.conversation, kMaxConversationBytes), options.conversation);
+  if (!conversation.is_object() || !conversation.contains("messages") ||
+      !conversation["messages"].is_array()) {
+    fail(ErrorCode::kParse, options.conversation,
+         ": expected an object whose 'messages' is a list");
   }
   llm::RenderOptions render;
   for (const auto& [key, value] : conversation.items()) {
@@ -48,7 +44,7 @@ int run_template(const TemplateOptions& options) {
       render.extra[key] = value;
     }
   }
-  std::cout << chat_template.render(conversation["messages"], render);
+  std::cout << chat_template.render(conversation.at("messages"), render);
   std::cout.flush();
   return 0;
 }

@@ -1,5 +1,4 @@
 // `coreml tokenize` and `coreml detokenize`: Hugging Face tokenizer.json encode / decode.
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -7,18 +6,19 @@
 #include "command.h"
 #include "coreml/error.h"
 #include "coreml/llm/tokenizer.h"
+#include "format/file_util.h"
+#include "format/json_util.h"
 
 namespace coreml::cli {
 namespace {
 
 using nlohmann::json;
 
+// Text to encode: a file or a pipe the user names, up to this many bytes.
+constexpr uint64_t kMaxInputBytes = uint64_t{256} << 20;
+
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::kNotFound, path, ": cannot open");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  return format::read_input_file(path, kMaxInputBytes);
 }
 
 // Non-UTF-8 bytes in token strings must not make the JSON writer throw.
@@ -51,18 +51,13 @@ void register_tokenize(CLI::App& app, const GlobalOptions& globals, Runner& sele
       const auto tokenizer = llm::Tokenizer::from_file(options->tokenizer);
       llm::EncodeOptions encode{.add_special_tokens = options->add_special_tokens};
       if (!options->jsonl.empty()) {
-        std::ifstream in(options->jsonl, std::ios::binary);
-        if (!in) fail(ErrorCode::kNotFound, options->jsonl, ": cannot open");
+        std::istringstream in(read_text_file(options->jsonl));
         std::string line, out;
         size_t line_number = 0;
         while (std::getline(in, line)) {
           ++line_number;
-          json value;
-          try {
-            value = json::parse(line);
-          } catch (const json::exception& e) {
-            fail(ErrorCode::kParse, options->jsonl, ":", line_number, ": invalid JSON: ", e.what());
-          }
+          const json value =
+              format::parse_json(line, options->jsonl + ":" + std::to_string(line_number));
           if (!value.is_string()) {
             fail(ErrorCode::kParse, options->jsonl, ":", line_number, ": expected a JSON string");
           }

@@ -7,6 +7,7 @@
 #include "kernels/common/compute.h"
 #include "kernels/shape/data_movement.h"
 #include "runtime/kernel_registry.h"
+#include "runtime/limits.h"
 #include "tensor/convert.h"
 
 namespace coreml::kernels {
@@ -33,11 +34,28 @@ void check_shape(const runtime::OpContext& ctx, const std::vector<int64_t>& shap
 void fill(runtime::OpContext& ctx) {
   const std::vector<int64_t> shape = ctx.get_ints("shape");
   check_shape(ctx, shape);
+  runtime::check_tensor_budget(shape, ctx.output_dtype(0), ctx.where());
   fill_with(ctx.allocate_output(0, shape), ctx.get_float("value", 0.0));
 }
 
 void fill_like(runtime::OpContext& ctx) {
   fill_with(ctx.allocate_output(0, ctx.value("ref_tensor").shape()), ctx.get_float("value", 0.0));
+}
+
+// Elements of range_1d(end, start, step) for integers, without overflow for any int64 values:
+// the distance is taken in uint64 (exact once the sign is known), rounded up by the step.
+uint64_t integer_range_count(int64_t start, int64_t end, int64_t step) {
+  if (step > 0 && end > start) {
+    const uint64_t span = static_cast<uint64_t>(end) - static_cast<uint64_t>(start);
+    const uint64_t stride = static_cast<uint64_t>(step);
+    return span / stride + (span % stride != 0);
+  }
+  if (step < 0 && end < start) {
+    const uint64_t span = static_cast<uint64_t>(start) - static_cast<uint64_t>(end);
+    const uint64_t stride = uint64_t{0} - static_cast<uint64_t>(step);
+    return span / stride + (span % stride != 0);
+  }
+  return 0;
 }
 
 // range_1d(end, start, step): start, start + step, ... up to (not including) end.
@@ -50,21 +68,30 @@ void range_1d(runtime::OpContext& ctx) {
       ctx.fail("needs a finite range and a non-zero step");
     }
     const double count = std::max(0.0, std::ceil((end - start) / step));
-    if (count > double(int64_t{1} << 32)) ctx.fail("range of ", count, " values is too large");
-    std::vector<double> values(static_cast<size_t>(count));
+    if (!(count <= 9.0e18)) ctx.fail("range of ", count, " values is too large");
+    const auto n = static_cast<uint64_t>(count);
+    runtime::check_buffer_budget(n, sizeof(double), detail::cat("a range of ", n, " values"),
+                                 ctx.where());
+    runtime::check_tensor_budget({static_cast<int64_t>(n)}, dtype, ctx.where());
+    std::vector<double> values(static_cast<size_t>(n));
     for (size_t i = 0; i < values.size(); ++i) values[i] = start + static_cast<double>(i) * step;
     emit(ctx, 0, {static_cast<int64_t>(values.size())}, values);
     return;
   }
   const int64_t start = ctx.get_int("start"), end = ctx.get_int("end"), step = ctx.get_int("step");
   if (step == 0) ctx.fail("step is 0");
-  const int64_t span = end - start;
-  const int64_t count =
-      (span > 0) == (step > 0) && span != 0 ? (span + step - (step > 0 ? 1 : -1)) / step : 0;
-  if (count > (int64_t{1} << 32)) ctx.fail("range of ", count, " values is too large");
+  const uint64_t count = integer_range_count(start, end, step);
+  runtime::check_buffer_budget(count, sizeof(int64_t), detail::cat("a range of ", count, " values"),
+                               ctx.where());
+  runtime::check_tensor_budget({static_cast<int64_t>(count)}, dtype, ctx.where());
   std::vector<int64_t> values(static_cast<size_t>(count));
-  for (int64_t i = 0; i < count; ++i) values[static_cast<size_t>(i)] = start + i * step;
-  emit(ctx, 0, {count}, values);
+  // Every value lies between start and end, but i * step alone can overflow: wrap-around
+  // arithmetic in uint64 gives the exact result.
+  for (uint64_t i = 0; i < count; ++i) {
+    values[i] =
+        static_cast<int64_t>(static_cast<uint64_t>(start) + i * static_cast<uint64_t>(step));
+  }
+  emit(ctx, 0, {static_cast<int64_t>(count)}, values);
 }
 
 // one_hot(indices, one_hot_vector_size, axis=-1, on_value=1, off_value=0): a new axis of
@@ -80,6 +107,10 @@ void one_hot(runtime::OpContext& ctx) {
   std::vector<int64_t> out_shape = index_tensor.shape();
   out_shape.insert(out_shape.begin() + axis, depth);
   check_rank(ctx, out_shape.size());
+  runtime::check_tensor_budget(out_shape, ctx.output_dtype(0), ctx.where());
+  const auto cells = static_cast<uint64_t>(*runtime::checked_element_count(out_shape));
+  runtime::check_buffer_budget(cells, sizeof(double),
+                               detail::cat("a scratch buffer of ", cells, " values"), ctx.where());
   const auto& shape = index_tensor.shape();
   const int64_t outer = element_count({shape.begin(), shape.begin() + axis});
   const int64_t inner = element_count({shape.begin() + axis, shape.end()});

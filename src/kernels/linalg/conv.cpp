@@ -8,6 +8,7 @@
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/row_product.h"
+#include "runtime/limits.h"
 
 namespace coreml::kernels::linalg {
 namespace {
@@ -104,6 +105,7 @@ void conv(runtime::OpContext& ctx) {
 
   const auto xv = load_f32(x);
   const RowSource w(weight);
+  runtime::check_tensor_budget(out_shape, DType::kFloat32, ctx.where());  // before any product
   const int64_t positions = s.out_size();
   const int64_t row = s.cin_group * s.kernel_size();
   std::vector<float> out(static_cast<size_t>(s.n * s.cout * positions), 0.0f);

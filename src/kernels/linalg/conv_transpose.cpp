@@ -8,6 +8,7 @@
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/row_product.h"
+#include "runtime/limits.h"
 
 namespace coreml::kernels::linalg {
 
@@ -52,6 +53,9 @@ void conv_transpose(runtime::OpContext& ctx) {
     if (p.pad_type == "same") before[d] = std::max<int64_t>(0, full[d] - out[d]) / 2;
     if (out[d] < 1) ctx.fail("output spatial size ", out[d], " must be positive");
   }
+  runtime::check_tensor_budget({n_images, cout, out[0], out[1], out[2]}, DType::kFloat32,
+                               ctx.where());
+  runtime::check_tensor_budget({cout_group * kernel_size, in_size}, DType::kFloat32, ctx.where());
   const int64_t out_size = out[0] * out[1] * out[2];
   std::vector<int64_t> out_shape = {n_images, cout};
   for (int d = 3 - p.spatial; d < 3; ++d) out_shape.push_back(out[d]);

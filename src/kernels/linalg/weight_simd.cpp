@@ -73,6 +73,10 @@ struct RowTable {
     const DI di;
     const size_t lanes = hn::Lanes(d);
 #if HWY_TARGET <= HWY_AVX3
+    if constexpr (kEntries <= 16) {
+      // vpermps reads only the low 4 bits of each index (Code may leave higher bits set).
+      if (lanes == 16) return VF{_mm512_permutexvar_ps(idx.raw, v[0].raw)};
+    }
     if constexpr (kEntries == 64) {
       if (lanes == 16) {
         // Two 32-entry two-table permutes, and bit 5 picks between them.
@@ -131,6 +135,16 @@ HWY_INLINE int64_t SafeBlocks(const LutRows& w, const uint8_t* row, int64_t bloc
   } else {
     return blocks;
   }
+}
+
+// Streaming rows from DRAM, the hardware prefetcher stops at every 4 KiB page; asking for the
+// rows a few rows ahead keeps the loads in flight while this row is computed.
+HWY_INLINE void PrefetchAhead(const LutRows& w, int64_t r, int64_t end) {
+  constexpr int64_t kAheadBytes = 8192;
+  const int64_t ahead = std::max<int64_t>(1, kAheadBytes / std::max<int64_t>(1, w.row_bytes));
+  if (r + ahead >= end) return;
+  const uint8_t* p = w.codes + (r + ahead) * w.row_bytes;
+  for (int64_t offset = 0; offset < w.row_bytes; offset += 64) __builtin_prefetch(p + offset);
 }
 
 // ---- 6- and 8-bit rows with AVX-512 VBMI: 64 codes per vector, fp16 tables split in bytes ----
@@ -208,6 +222,7 @@ void GemvBytePath(const LutRows& w, int64_t r0, int64_t r1, const float* xa, flo
     const int64_t table = r / w.rows_per_table;
     tables.Load(w.half_tables + table * 2 * entries);
     const uint8_t* row = w.codes + r * w.row_bytes;
+    PrefetchAhead(w, r, r1);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(),
            acc3 = _mm512_setzero_ps();
     for (int64_t b = 0; b < blocks; ++b) {
@@ -300,6 +315,7 @@ void GemvRows(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* 
     const float* t = w.tables + (r / w.rows_per_table) * w.table_stride;
     table.Load(t);
     const uint8_t* row = w.codes + r * w.row_bytes;
+    PrefetchAhead(w, r, r1);
     const int64_t safe = SafeBlocks<kBits>(w, row, blocks);
     VF acc[4] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
     int64_t b = 0;

@@ -6,6 +6,7 @@
 #include "kernels/common/compute.h"
 #include "kernels/pooling/pooling_kernels.h"
 #include "kernels/reduction/axis_layout.h"
+#include "runtime/limits.h"
 
 namespace coreml::kernels {
 namespace {
@@ -25,11 +26,18 @@ Resize resize_geometry(const runtime::OpContext& ctx, const Tensor& x) {
   r.out_shape = x.shape();
   r.in_h = x.shape().end()[-2];
   r.in_w = x.shape().back();
-  r.out_h = static_cast<int64_t>(std::floor(static_cast<double>(r.in_h) * r.scale_h));
-  r.out_w = static_cast<int64_t>(std::floor(static_cast<double>(r.in_w) * r.scale_w));
-  if (r.out_h > (int64_t{1} << 31) || r.out_w > (int64_t{1} << 31)) ctx.fail("output is too large");
+  // Checked as doubles: a huge scale factor must not reach the integer conversion.
+  const double out_h = std::floor(static_cast<double>(r.in_h) * r.scale_h);
+  const double out_w = std::floor(static_cast<double>(r.in_w) * r.scale_w);
+  if (!(out_h <= double(int64_t{1} << 31)) || !(out_w <= double(int64_t{1} << 31))) {
+    ctx.fail("output of ", out_h, " x ", out_w, " is too large");
+  }
+  r.out_h = static_cast<int64_t>(out_h);
+  r.out_w = static_cast<int64_t>(out_w);
   r.out_shape.end()[-2] = r.out_h;
   r.out_shape.back() = r.out_w;
+  // The kernels compute into an fp32 buffer of the output's size.
+  runtime::check_tensor_budget(r.out_shape, DType::kFloat32, ctx.where());
   r.planes = element_count(x.shape()) / std::max<int64_t>(1, r.in_h * r.in_w);
   return r;
 }

@@ -7,6 +7,7 @@
 #include "kernels/shape/data_movement.h"
 #include "kernels/shape/shape_rules.h"
 #include "runtime/kernel_registry.h"
+#include "runtime/limits.h"
 #include "tensor/convert.h"
 
 namespace coreml::kernels {
@@ -68,6 +69,7 @@ void tile(runtime::OpContext& ctx) {
     view.strides.insert(view.strides.end(), {0, in.strides[d]});
     out_shape.push_back(reps[d] * in.shape[d]);
   }
+  runtime::check_tensor_budget(out_shape, x.dtype(), ctx.where());
   Tensor& out = allocate_like(ctx, 0, out_shape, x.dtype());
   if (out.numel() > 0) copy_strided(view, out_bytes(out));
 }
@@ -122,6 +124,7 @@ void pad(runtime::OpContext& ctx) {
     befores[d] = before;
   }
   // Allocate first: an absurd size fails in the allocator before any per-dimension table.
+  runtime::check_tensor_budget(out_shape, x.dtype(), ctx.where());
   Tensor& out = allocate_like(ctx, 0, out_shape, x.dtype());
   if (out.numel() == 0) return;
   std::vector<std::vector<int64_t>> source(rank);

@@ -33,6 +33,7 @@ struct Expr {
   std::string name;
   Value value;
   bool negated = false;
+  int height = 1;  // levels of the tree below and including this node (bounded by the parser)
   std::vector<std::unique_ptr<Expr>> children;
   std::vector<std::string> keywords;  // for kCall/kFilter/kTest: names of the trailing args
   std::vector<std::string> ops;       // for kCompare

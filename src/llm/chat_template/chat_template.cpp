@@ -1,10 +1,10 @@
 #include "coreml/llm/chat_template.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "coreml/error.h"
+#include "format/file_util.h"
+#include "format/json_util.h"
 #include "llm/chat_template/evaluator.h"
 #include "llm/chat_template/parser.h"
 
@@ -16,13 +16,9 @@ struct ChatTemplate::Program {
 
 namespace {
 
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::kIo, "cannot open ", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// Real templates are a few KiB and tokenizer configs a few MiB (added tokens included).
+constexpr uint64_t kMaxTemplateBytes = uint64_t{4} << 20;
+constexpr uint64_t kMaxConfigBytes = uint64_t{64} << 20;
 
 nlohmann::ordered_json parse_config(const std::string& path_or_json, std::string& origin) {
   std::string text;
@@ -32,15 +28,11 @@ nlohmann::ordered_json parse_config(const std::string& path_or_json, std::string
     text = path_or_json;
   } else {
     origin = path_or_json;
-    text = read_text_file(path_or_json);
+    text = format::read_small_file(path_or_json, kMaxConfigBytes);
   }
-  try {
-    auto json = nlohmann::ordered_json::parse(text);
-    if (!json.is_object()) fail(ErrorCode::kParse, origin, ": expected a JSON object");
-    return json;
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorCode::kParse, origin, ": invalid JSON: ", e.what());
-  }
+  auto json = format::parse_ordered_json(text, origin);
+  if (!json.is_object()) fail(ErrorCode::kParse, origin, ": expected a JSON object");
+  return json;
 }
 
 // Special tokens as transformers' special_tokens_map passes them: set ones only; a token may be
@@ -127,7 +119,7 @@ ChatTemplate ChatTemplate::from_folder(const std::string& directory) {
   fs::path jinja_file = dir / "chat_template.jinja";
   fs::path config_file = dir / "tokenizer_config.json";
   if (fs::exists(jinja_file)) {
-    ChatTemplate t = from_string(read_text_file(jinja_file));
+    ChatTemplate t = from_string(format::read_small_file(jinja_file, kMaxTemplateBytes));
     if (fs::exists(config_file)) {
       std::string origin;
       t.special_tokens_ = special_tokens_of(parse_config(config_file.string(), origin));
@@ -169,16 +161,17 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages,
   auto set = [&](const std::string& key, const jinja::Value& v) {
     context.variables.dict->set(jinja::Value::from_string(key), v);
   };
-  // The same variables, in the same precedence, as transformers' render call.
-  for (const auto& [k, v] : special_tokens_.items()) set(k, jinja::Value::from_json(v));
-  if (options.extra.is_object()) {
-    for (const auto& [k, v] : options.extra.items()) set(k, jinja::Value::from_json(v));
-  }
-  set("messages", jinja::Value::from_json(messages));
-  set("tools", jinja::Value::from_json(options.tools));
-  set("documents", jinja::Value::from_json(options.documents));
-  set("add_generation_prompt", jinja::Value::from_bool(options.add_generation_prompt));
   try {
+    // The same variables, in the same precedence, as transformers' render call. Converting
+    // them raises RenderError for values nested too deeply, so it happens inside the try.
+    for (const auto& [k, v] : special_tokens_.items()) set(k, jinja::Value::from_json(v));
+    if (options.extra.is_object()) {
+      for (const auto& [k, v] : options.extra.items()) set(k, jinja::Value::from_json(v));
+    }
+    set("messages", jinja::Value::from_json(messages));
+    set("tools", jinja::Value::from_json(options.tools));
+    set("documents", jinja::Value::from_json(options.documents));
+    set("add_generation_prompt", jinja::Value::from_bool(options.add_generation_prompt));
     return jinja::render(program_->body, context);
   } catch (const jinja::RenderError& e) {
     // Errors raised outside a statement (e.g. while tearing values down) still surface cleanly.

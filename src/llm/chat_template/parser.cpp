@@ -1,5 +1,6 @@
 #include "llm/chat_template/parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <set>
@@ -12,6 +13,10 @@ namespace coreml::llm::jinja {
 namespace {
 
 constexpr int kMaxNesting = 100;  // expression and block nesting; keeps recursion shallow
+// Height of any expression tree. Chains (a + b + ..., x.a.b..., x[0][0]..., x | f | g ...) are
+// parsed in loops that DepthGuard never sees, yet each link is one more level for the
+// evaluator and the destructor to recurse through.
+constexpr int kMaxExpressionHeight = 256;
 
 class Parser {
  public:
@@ -34,6 +39,18 @@ class Parser {
     ~DepthGuard() { --parser.depth_; }
     Parser& parser;
   };
+
+  // Every child is attached here, so no tree grows taller than kMaxExpressionHeight.
+  void attach(Expr& parent, ExprPtr child) {
+    if (child) {
+      parent.height = std::max(parent.height, child->height + 1);
+      if (parent.height > kMaxExpressionHeight) {
+        error(detail::cat("expression nested or chained more than ", kMaxExpressionHeight,
+                          " levels deep"));
+      }
+    }
+    parent.children.push_back(std::move(child));
+  }
 
   const Token& peek(size_t ahead = 0) const {
     size_t i = std::min(pos_ + ahead, tokens_.size() - 1);
@@ -317,14 +334,14 @@ class Parser {
     ExprPtr first = allow_condition ? parse_expression() : parse_or();
     if (!is_op(",")) return first;
     auto tuple = make_expr(ExprKind::kTuple, line);
-    tuple->children.push_back(std::move(first));
+    attach(*tuple, std::move(first));
     while (is_op(",")) {
       next();
       if (peek().type == TokenType::kBlockEnd || peek().type == TokenType::kPrintEnd ||
           is_name("if")) {
         break;
       }
-      tuple->children.push_back(allow_condition ? parse_expression() : parse_or());
+      attach(*tuple, allow_condition ? parse_expression() : parse_or());
     }
     return tuple;
   }
@@ -335,13 +352,13 @@ class Parser {
     while (is_name("if")) {
       int line = next().line;
       auto cond = make_expr(ExprKind::kCondition, line);
-      cond->children.push_back(std::move(value));
-      cond->children.push_back(parse_or());
+      attach(*cond, std::move(value));
+      attach(*cond, parse_or());
       if (is_name("else")) {
         next();
-        cond->children.push_back(parse_expression());
+        attach(*cond, parse_expression());
       } else {
-        cond->children.push_back(nullptr);
+        attach(*cond, nullptr);
       }
       value = std::move(cond);
     }
@@ -351,8 +368,8 @@ class Parser {
   ExprPtr binary(const std::string& op, ExprPtr left, ExprPtr right, int line) {
     auto e = make_expr(ExprKind::kBinary, line);
     e->name = op;
-    e->children.push_back(std::move(left));
-    e->children.push_back(std::move(right));
+    attach(*e, std::move(left));
+    attach(*e, std::move(right));
     return e;
   }
 
@@ -379,7 +396,7 @@ class Parser {
       DepthGuard guard(*this);
       auto e = make_expr(ExprKind::kUnary, next().line);
       e->name = "not";
-      e->children.push_back(parse_not());
+      attach(*e, parse_not());
       return e;
     }
     return parse_compare();
@@ -407,10 +424,10 @@ class Parser {
       }
       if (!compare) {
         compare = make_expr(ExprKind::kCompare, line);
-        compare->children.push_back(std::move(left));
+        attach(*compare, std::move(left));
       }
       compare->ops.push_back(op);
-      compare->children.push_back(parse_concat());
+      attach(*compare, parse_concat());
     }
     return compare ? std::move(compare) : std::move(left);
   }
@@ -460,7 +477,7 @@ class Parser {
       const Token& t = next();
       node = make_expr(ExprKind::kUnary, t.line);
       node->name = t.text;
-      node->children.push_back(parse_unary(false));
+      attach(*node, parse_unary(false));
     } else {
       node = parse_primary();
     }
@@ -524,11 +541,11 @@ class Parser {
       return first;
     }
     auto tuple = make_expr(ExprKind::kTuple, line);
-    tuple->children.push_back(std::move(first));
+    attach(*tuple, std::move(first));
     while (is_op(",")) {
       next();
       if (is_op(")")) break;
-      tuple->children.push_back(parse_expression());
+      attach(*tuple, parse_expression());
     }
     expect_op(")");
     return tuple;
@@ -537,7 +554,7 @@ class Parser {
   ExprPtr parse_list() {
     auto e = make_expr(ExprKind::kList, next().line);
     while (!is_op("]")) {
-      e->children.push_back(parse_expression());
+      attach(*e, parse_expression());
       if (!is_op(",")) break;
       next();
     }
@@ -548,9 +565,9 @@ class Parser {
   ExprPtr parse_dict() {
     auto e = make_expr(ExprKind::kDict, next().line);
     while (!is_op("}")) {
-      e->children.push_back(parse_expression());
+      attach(*e, parse_expression());
       expect_op(":");
-      e->children.push_back(parse_expression());
+      attach(*e, parse_expression());
       if (!is_op(",")) break;
       next();
     }
@@ -565,11 +582,11 @@ class Parser {
         auto e = make_expr(ExprKind::kGetAttr, line);
         if (peek().type == TokenType::kInteger) {
           e->kind = ExprKind::kGetItem;
-          e->children.push_back(std::move(node));
-          e->children.push_back(parse_primary());
+          attach(*e, std::move(node));
+          attach(*e, parse_primary());
         } else {
           e->name = expect_name();
-          e->children.push_back(std::move(node));
+          attach(*e, std::move(node));
         }
         node = std::move(e);
       } else if (is_op("[")) {
@@ -601,13 +618,13 @@ class Parser {
     if (colons == 0) {
       if (!parts[0]) error("empty subscript");
       auto e = make_expr(ExprKind::kGetItem, line);
-      e->children.push_back(std::move(node));
-      e->children.push_back(std::move(parts[0]));
+      attach(*e, std::move(node));
+      attach(*e, std::move(parts[0]));
       return e;
     }
     auto e = make_expr(ExprKind::kSlice, line);
-    e->children.push_back(std::move(node));
-    for (auto& p : parts) e->children.push_back(std::move(p));
+    attach(*e, std::move(node));
+    for (auto& p : parts) attach(*e, std::move(p));
     return e;
   }
 
@@ -618,10 +635,10 @@ class Parser {
       if (peek().type == TokenType::kName && is_op("=", 1)) {
         call.keywords.push_back(next().text);
         next();
-        call.children.push_back(parse_expression());
+        attach(call, parse_expression());
       } else {
         if (!call.keywords.empty()) error("positional argument after keyword argument");
-        call.children.push_back(parse_expression());
+        attach(call, parse_expression());
       }
       if (!is_op(",")) break;
       next();
@@ -632,7 +649,7 @@ class Parser {
   ExprPtr parse_call(ExprPtr node) {
     DepthGuard guard(*this);
     auto e = make_expr(ExprKind::kCall, peek().line);
-    e->children.push_back(std::move(node));
+    attach(*e, std::move(node));
     parse_arguments(*e);
     return e;
   }
@@ -646,7 +663,7 @@ class Parser {
       auto e = make_expr(ExprKind::kFilter, peek().line);
       e->name = expect_name();
       if (!filter_exists(e->name)) error(detail::cat("unknown filter '", e->name, "'"));
-      e->children.push_back(std::move(input));
+      attach(*e, std::move(input));
       if (is_op("(")) parse_arguments(*e);
       input = std::move(e);
     }
@@ -665,7 +682,7 @@ class Parser {
         }
         e->name = expect_name();
         if (!test_exists(e->name)) error(detail::cat("unknown test '", e->name, "'"));
-        e->children.push_back(std::move(node));
+        attach(*e, std::move(node));
         if (is_op("(")) {
           parse_arguments(*e);
         } else {
@@ -675,7 +692,7 @@ class Parser {
                                  is_op("[") || is_op("{");
           if (starts_argument && !is_name("else") && !is_name("or") && !is_name("and")) {
             if (is_name("is")) error("unexpected 'is'");
-            e->children.push_back(parse_postfix(parse_primary()));
+            attach(*e, parse_postfix(parse_primary()));
           }
         }
         node = std::move(e);

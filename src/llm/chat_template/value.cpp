@@ -246,17 +246,60 @@ Value Value::from_string(std::string s) {
   v.text = std::move(s);
   return v;
 }
+namespace {
+
+// Destroying a container destroys its values, which may hold the last reference to further
+// containers: a list nested 100 000 deep (a template can build one, `{% set x = [x] %}` in a
+// loop) would recurse that deep. Containers are instead queued per thread and destroyed one at
+// a time by the outermost release.
+struct ReleaseQueue {
+  std::vector<std::unique_ptr<List>> lists;
+  std::vector<std::unique_ptr<Dict>> dicts;
+  bool draining = false;
+};
+thread_local ReleaseQueue release_queue;
+
+void drain_release_queue() {
+  ReleaseQueue& queue = release_queue;
+  if (queue.draining) return;  // an outer release destroys it
+  queue.draining = true;
+  while (!queue.lists.empty() || !queue.dicts.empty()) {
+    if (!queue.lists.empty()) {
+      std::unique_ptr<List> list = std::move(queue.lists.back());
+      queue.lists.pop_back();
+      list.reset();  // may queue more
+    } else {
+      std::unique_ptr<Dict> dict = std::move(queue.dicts.back());
+      queue.dicts.pop_back();
+      dict.reset();
+    }
+  }
+  queue.draining = false;
+}
+
+void release_list(List* list) {
+  release_queue.lists.emplace_back(list);
+  drain_release_queue();
+}
+
+void release_dict(Dict* dict) {
+  release_queue.dicts.emplace_back(dict);
+  drain_release_queue();
+}
+
+}  // namespace
+
 Value Value::from_list(List items, bool tuple) {
   Value v;
   v.kind = Kind::kList;
-  v.list = std::make_shared<List>(std::move(items));
+  v.list = std::shared_ptr<List>(new List(std::move(items)), release_list);
   v.is_tuple = tuple;
   return v;
 }
 Value Value::new_dict() {
   Value v;
   v.kind = Kind::kDict;
-  v.dict = std::make_shared<Dict>();
+  v.dict = std::shared_ptr<Dict>(new Dict(), release_dict);
   return v;
 }
 Value Value::from_function(std::string name, NativeFunction fn) {
@@ -266,8 +309,9 @@ Value Value::from_function(std::string name, NativeFunction fn) {
   return v;
 }
 
-Value Value::from_json(const nlohmann::ordered_json& json) {
+Value Value::from_json(const nlohmann::ordered_json& json, size_t depth) {
   using J = nlohmann::ordered_json::value_t;
+  check_depth(depth);
   switch (json.type()) {
     case J::null: return none();
     case J::boolean: return from_bool(json.get<bool>());
@@ -281,12 +325,13 @@ Value Value::from_json(const nlohmann::ordered_json& json) {
     case J::string: return from_string(json.get<std::string>());
     case J::array: {
       List items;
-      for (const auto& item : json) items.push_back(from_json(item));
+      for (const auto& item : json) items.push_back(from_json(item, depth + 1));
       return from_list(std::move(items));
     }
     case J::object: {
       Value d = new_dict();
-      for (const auto& [k, item] : json.items()) d.dict->set(from_string(k), from_json(item));
+      for (const auto& [k, item] : json.items())
+        d.dict->set(from_string(k), from_json(item, depth + 1));
       return d;
     }
     default: return none();

@@ -48,7 +48,8 @@ struct Value {
   static Value from_list(List items, bool tuple = false);
   static Value new_dict();
   static Value from_function(std::string name, NativeFunction fn);
-  static Value from_json(const nlohmann::ordered_json& json);
+  // Raises RenderError for JSON nested deeper than Limits::kMaxValueDepth.
+  static Value from_json(const nlohmann::ordered_json& json, size_t depth = 0);
 
   bool is_undefined() const { return kind == Kind::kUndefined; }
   bool is_none() const { return kind == Kind::kNone; }

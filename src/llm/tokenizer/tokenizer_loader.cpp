@@ -1,8 +1,7 @@
 // Building a tokenizer from tokenizer.json (+ tokenizer_config.json).
-#include <fstream>
-#include <sstream>
-
 #include "coreml/error.h"
+#include "format/file_util.h"
+#include "format/json_util.h"
 #include "llm/tokenizer/tokenizer_data.h"
 
 namespace coreml::llm {
@@ -12,45 +11,14 @@ using tok::Node;
 
 namespace {
 
-constexpr size_t kMaxJsonBytes = size_t{1} << 30;
+// The largest real tokenizer.json files are tens of MiB; nlohmann's tree takes several times
+// the text, so a cap keeps a hostile file from taking gigabytes.
+constexpr size_t kMaxJsonBytes = size_t{128} << 20;
+constexpr size_t kMaxConfigBytes = size_t{64} << 20;  // tokenizer_config.json, as for templates
 
 Json parse_json(std::string_view text, const std::string& name) {
   if (text.size() > kMaxJsonBytes) fail(ErrorCode::kParse, name, ": file too large");
-  try {
-    // nlohmann's default depth limit is unbounded recursion; our files are shallow, so reject
-    // anything deeper than a few hundred levels before parsing recursively.
-    int depth = 0, max_depth = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-      if (in_string) {
-        if (escaped) {
-          escaped = false;
-        } else if (c == '\\') {
-          escaped = true;
-        } else if (c == '"') {
-          in_string = false;
-        }
-      } else if (c == '"') {
-        in_string = true;
-      } else if (c == '[' || c == '{') {
-        max_depth = std::max(max_depth, ++depth);
-      } else if (c == ']' || c == '}') {
-        --depth;
-      }
-    }
-    if (max_depth > 256) fail(ErrorCode::kParse, name, ": JSON nested too deeply");
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::exception& e) {
-    fail(ErrorCode::kParse, name, ": invalid JSON: ", e.what());
-  }
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorCode::kNotFound, path.string(), ": cannot open");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  return format::parse_json(text, name);
 }
 
 std::optional<SpecialToken> read_special(const Node& config, const std::string& key,
@@ -156,8 +124,9 @@ Tokenizer Tokenizer::from_file(const std::filesystem::path& path,
       config = path / "tokenizer_config.json";
     }
   }
-  std::string text = read_file(json_path);
-  std::string config_text = config.empty() ? std::string() : read_file(config);
+  std::string text = format::read_small_file(json_path, kMaxJsonBytes);
+  std::string config_text =
+      config.empty() ? std::string() : format::read_small_file(config, kMaxConfigBytes);
   try {
     return from_json(text, config_text, json_path.string());
   } catch (const Error& e) {
