@@ -132,20 +132,24 @@ BENCHMARK(BM_LutGemv)
     ->Args({3, 3072, 1024, 1})
     ->Args({1, 3072, 1024, 1})
     ->Args({4, 3072, 1024, 2})
-    ->Args({4, 196608, 1024, 1})  // 96 MiB of codes: streamed from DRAM, not a cache
-    ->Args({4, 196608, 1024, 2})
+    ->Args({4, 1048576, 1024, 1})  // 512 MiB of codes: streamed from DRAM, not a cache
+    ->Args({4, 1048576, 1024, 2})
     ->Args({6, 9496, 1024, 2})
-    ->Args({8, 3072, 1024, 2});
+    ->Args({8, 3072, 1024, 2})
+    ->Args({8, 524288, 1024, 1})  // 512 MiB
+    ->Args({8, 524288, 1024, 2});
 BENCHMARK(BM_F16Gemv)
     ->ArgNames({"n", "k", "threads"})
     ->Args({3072, 1024, 1})
-    ->Args({3072, 1024, 2});
+    ->Args({3072, 1024, 2})
+    ->Args({262144, 1024, 1})  // 512 MiB: more than the last-level cache
+    ->Args({262144, 1024, 2});
 BENCHMARK(BM_LutGemm64)
     ->ArgNames({"bits", "n", "k"})
     ->Args({4, 3072, 1024})
     ->Args({6, 3072, 1024})
     ->Args({8, 3072, 1024});
-BENCHMARK(BM_ReadBytes)->Arg(3072 * 1024 / 2)->Arg(64 << 20);
+BENCHMARK(BM_ReadBytes)->Arg(3072 * 1024 / 2)->Arg(int64_t{512} << 20);
 
 }  // namespace
 

@@ -264,7 +264,8 @@ TEST(DenseKernels, AxpyAndConversionsMatchScalar) {
     f16_to_f32_scalar(half.data(), back_want.data(), static_cast<int64_t>(half.size()));
     EXPECT_EQ(back, back_want);
     std::vector<float> acc(values.size(), 1.0f);
-    f16_axpy(0.5f, half.data(), acc.data(), static_cast<int64_t>(acc.size()));
+    const float half_weight = 0.5f;
+    f16_axpy_rows(&half_weight, half.data(), 0, 1, acc.data(), static_cast<int64_t>(acc.size()));
     for (size_t i = 0; i < acc.size(); ++i) {
       const double want_acc = 1.0 + 0.5 * double(back_want[i]);
       if (std::isfinite(want_acc)) {
@@ -272,6 +273,37 @@ TEST(DenseKernels, AxpyAndConversionsMatchScalar) {
       }
     }
   });
+}
+
+// Probabilities times values: rows with a stride, lengths with and without a vector tail, the
+// rows added in order; compared with a double-precision sum.
+TEST(DenseKernels, AxpyRowsMatchReference) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t n : {int64_t{1}, int64_t{16}, int64_t{70}, int64_t{128}}) {
+    for (int64_t count : {int64_t{0}, int64_t{1}, int64_t{37}}) {
+      const int64_t stride = n + 5;
+      std::vector<float> p(static_cast<size_t>(count)), rows32(static_cast<size_t>(count * stride));
+      std::vector<uint16_t> rows16(rows32.size());
+      for (auto& v : p) v = dist(rng);
+      for (auto& v : rows32) v = fp16_to_float(float_to_fp16(dist(rng)));
+      for (size_t i = 0; i < rows32.size(); ++i) rows16[i] = float_to_fp16(rows32[i]);
+      std::vector<double> want(static_cast<size_t>(n), 0.25);
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = 0; j < count; ++j)
+          want[i] += double(p[j]) * rows32[static_cast<size_t>(j * stride + i)];
+      }
+      for_each_target([&] {
+        std::vector<float> a16(static_cast<size_t>(n), 0.25f), a32(a16);
+        f16_axpy_rows(p.data(), rows16.data(), stride, count, a16.data(), n);
+        f32_axpy_rows(p.data(), rows32.data(), stride, count, a32.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          EXPECT_NEAR(a16[i], want[i], 1e-5 * (1 + count)) << "n " << n << " i " << i;
+          EXPECT_NEAR(a32[i], want[i], 1e-5 * (1 + count)) << "n " << n << " i " << i;
+        }
+      });
+    }
+  }
 }
 
 }  // namespace

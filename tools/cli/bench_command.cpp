@@ -13,6 +13,55 @@
 namespace coreml::cli {
 namespace {
 
+std::vector<OpTiming> sorted_by_time(std::vector<OpTiming> timings) {
+  std::sort(timings.begin(), timings.end(),
+            [](const OpTiming& a, const OpTiming& b) { return a.milliseconds > b.milliseconds; });
+  return timings;
+}
+
+// total − earlier, by op type (an op type seen only later keeps its whole time).
+std::vector<OpTiming> subtract(std::vector<OpTiming> total, const std::vector<OpTiming>& earlier) {
+  for (OpTiming& t : total) {
+    for (const OpTiming& e : earlier) {
+      if (e.op_type != t.op_type) continue;
+      t.calls -= e.calls;
+      t.milliseconds -= e.milliseconds;
+    }
+  }
+  std::erase_if(total, [](const OpTiming& t) { return t.calls <= 0; });
+  return total;
+}
+
+double total_ms(const std::vector<OpTiming>& timings) {
+  double total = 0;
+  for (const auto& t : timings) total += t.milliseconds;
+  return total;
+}
+
+nlohmann::ordered_json profile_json(const std::vector<OpTiming>& timings, double tokens) {
+  const double total = total_ms(timings);
+  nlohmann::ordered_json ops = nlohmann::ordered_json::array();
+  for (const auto& t : timings) {
+    ops.push_back({{"op_type", t.op_type},
+                   {"calls", t.calls},
+                   {"ms", t.milliseconds},
+                   {"ms_per_token", t.milliseconds / tokens},
+                   {"share", total > 0 ? t.milliseconds / total : 0.0}});
+  }
+  return ops;
+}
+
+void print_profile(const char* title, const std::vector<OpTiming>& timings, double tokens) {
+  const double total = total_ms(timings);
+  std::printf("\n%s: %.3f ms/token\n%-28s %8s %10s %12s %7s\n", title, total / tokens, "op type",
+              "calls", "ms", "ms/token", "share");
+  for (const auto& t : timings) {
+    std::printf("%-28s %8lld %10.2f %12.4f %6.1f%%\n", t.op_type.c_str(),
+                static_cast<long long>(t.calls), t.milliseconds, t.milliseconds / tokens,
+                total > 0 ? 100.0 * t.milliseconds / total : 0.0);
+  }
+}
+
 void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
   struct Options {
     std::string model = kDefaultLlm;
@@ -31,7 +80,7 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
   cmd->add_option("--threads", options->threads, "Runtime threads (default: one per core)")
       ->check(CLI::Range(0, 1024));
   cmd->add_flag("--profile", options->profile,
-                "Also time every op type (per generated token; adds a little overhead)");
+                "Also time every op type, prefill and decode apart (adds a little overhead)");
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options, &selected] {
     selected = [options] {
@@ -50,16 +99,23 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
       generate.ignore_eos = true;
       generate.sampling.temperature = 0.0f;
       model->set_profiling(options->profile);
+      // The first token comes out of prefill plus one decode step (ANEMLL's prefill computes no
+      // logits), so the profile taken then is "prefill"; what follows is decode.
+      std::vector<OpTiming> at_first_token;
+      if (options->profile) {
+        generate.on_token = [&](std::string_view, int32_t) {
+          if (at_first_token.empty()) at_first_token = model->profile();
+          return true;
+        };
+      }
       const auto result = model->generate(ids, generate);
       const auto& s = result.stats;
-      // Op types by time, per generated token (prefill included: it is part of the run).
-      std::vector<OpTiming> profile = options->profile ? model->profile() : std::vector<OpTiming>{};
-      std::sort(profile.begin(), profile.end(), [](const OpTiming& a, const OpTiming& b) {
-        return a.milliseconds > b.milliseconds;
-      });
-      double total_ms = 0;
-      for (const auto& p : profile) total_ms += p.milliseconds;
-      const double tokens = std::max<double>(1, static_cast<double>(s.generated_tokens));
+      const std::vector<OpTiming> prefill = sorted_by_time(at_first_token);
+      const std::vector<OpTiming> decode =
+          options->profile ? sorted_by_time(subtract(model->profile(), at_first_token))
+                           : std::vector<OpTiming>{};
+      const double prefill_tokens = std::max<double>(1, static_cast<double>(s.prefilled_tokens));
+      const double decode_tokens = std::max<double>(1, static_cast<double>(s.generated_tokens - 1));
       if (options->json) {
         nlohmann::ordered_json out = {{"prefill_tok_s", s.prefill_tok_s},
                                       {"decode_tok_s", s.decode_tok_s},
@@ -68,15 +124,8 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
                                       {"load_ms", load_ms},
                                       {"threads", options->threads}};
         if (options->profile) {
-          nlohmann::ordered_json ops = nlohmann::ordered_json::array();
-          for (const auto& p : profile) {
-            ops.push_back({{"op_type", p.op_type},
-                           {"calls", p.calls},
-                           {"ms", p.milliseconds},
-                           {"ms_per_token", p.milliseconds / tokens},
-                           {"share", total_ms > 0 ? p.milliseconds / total_ms : 0.0}});
-          }
-          out["profile"] = ops;
+          out["profile"] = {{"prefill", profile_json(prefill, prefill_tokens)},
+                            {"decode", profile_json(decode, decode_tokens)}};
         }
         std::cout << out.dump() << "\n";
       } else {
@@ -85,12 +134,9 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
                   << " tok/s\nttft " << s.ttft_ms << " ms\nload " << load_ms << " ms\npeak RSS "
                   << s.peak_rss_mb << " MB\n";
         if (options->profile) {
-          std::printf("\n%-28s %8s %10s %12s %7s\n", "op type", "calls", "ms", "ms/token", "share");
-          for (const auto& p : profile) {
-            std::printf("%-28s %8lld %10.2f %12.4f %6.1f%%\n", p.op_type.c_str(),
-                        static_cast<long long>(p.calls), p.milliseconds, p.milliseconds / tokens,
-                        total_ms > 0 ? 100.0 * p.milliseconds / total_ms : 0.0);
-          }
+          print_profile("prefill (per prompt token; includes the first decode step)", prefill,
+                        prefill_tokens);
+          print_profile("decode (per generated token after the first)", decode, decode_tokens);
         }
       }
       return 0;

@@ -7,6 +7,7 @@
 // unfused op declared (scores, scaled scores, masked scores, probabilities) and the softmax is
 // the softmax kernel's own, so fusing does not change results beyond the summation order of the
 // products.
+#include <array>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -85,8 +86,13 @@ class AttentionKernel final : public runtime::OpKernel {
     k_layout_ = Layout::of(k);
     v_layout_ = Layout::of(v);
     dtypes_ = {q.dtype(), k.dtype(), v.dtype()};
-    // Per thread: the query row (d), scores and probabilities (s each), the output row (dv).
-    per_thread_ = d_ + 2 * s_ + dv_ + 48;
+    // Per thread: the query row (d), scores, probabilities and the mask row (s each), the
+    // output row (dv), fp16 scratch for roundings (s halves).
+    per_thread_ = d_ + 3 * s_ + dv_ + (s_ + 1) / 2 + 64;
+    // A mask the same for every head (ANEMLL's causal mask is [1, 1, T, S]): each query row's
+    // visible columns are found once per run, not once per head.
+    mask_per_head_ = mask_ >= 0 && mask_layout_.strides[1] != 0 && h_ > 1;
+    column_ranges_.assign(static_cast<size_t>(mask_ >= 0 && !mask_per_head_ ? b_ * t_ : 0), {});
     // Many query rows (prefill): a head at a time as two small matrix products. Per thread:
     // q transposed, k and v^T in fp32, the scores, probabilities^T and the output tile.
     blocked_ = t_ >= kBlockedRows;
@@ -118,6 +124,13 @@ class AttentionKernel final : public runtime::OpKernel {
         }
       });
       return;
+    }
+    for (int64_t b = 0; b < static_cast<int64_t>(column_ranges_.size()) / std::max<int64_t>(1, t_);
+         ++b) {
+      for (int64_t t = 0; t < t_; ++t) {
+        auto& range = column_ranges_[static_cast<size_t>(b * t_ + t)];
+        column_range(m, b, 0, t, &range[0], &range[1]);
+      }
     }
     const int64_t rows = b_ * h_ * t_;
     ctx.pool().parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
@@ -232,27 +245,23 @@ class AttentionKernel final : public runtime::OpKernel {
     float* qrow = scratch;
     float* scores = qrow + d_;
     float* probs = scores + s_;
-    float* acc = probs + s_;
+    float* mask_row = probs + s_;
+    float* acc = mask_row + s_;
+    auto* half = reinterpret_cast<uint16_t*>(acc + dv_);
     const auto st = [](const Layout& l, int d) { return l.strides[static_cast<size_t>(d)]; };
-    const int64_t q_off = b * st(q_layout_, 0) + h * st(q_layout_, 1) + t * st(q_layout_, 2);
-    for (int64_t i = 0; i < d_; ++i)
-      qrow[i] = load_float(q, dtypes_[0], q_off + i * st(q_layout_, 3));
+    load_row(q, dtypes_[0], b * st(q_layout_, 0) + h * st(q_layout_, 1) + t * st(q_layout_, 2),
+             st(q_layout_, 3), d_, qrow);
     // The key columns any score can come from: those whose mask is not -inf.
-    const float minus_inf = -std::numeric_limits<float>::infinity();
     int64_t lo = 0, hi = s_;
-    int64_t m_off = 0, m_step = 0;
-    if (m) {
-      m_off = b * st(mask_layout_, 0) + h * st(mask_layout_, 1) + t * st(mask_layout_, 2);
-      m_step = st(mask_layout_, 3);
-      while (lo < s_ && load_float(m, mask_dtype_, m_off + lo * m_step) == minus_inf) ++lo;
-      while (hi > lo && load_float(m, mask_dtype_, m_off + (hi - 1) * m_step) == minus_inf) --hi;
-      if (lo == hi) {  // every column masked: the unfused softmax gives NaN; so do we
-        lo = 0;
-        hi = s_;
-      }
+    if (m && !mask_per_head_) {
+      const auto& range = column_ranges_[static_cast<size_t>(b * t_ + t)];
+      lo = range[0];
+      hi = range[1];
+    } else if (m) {
+      column_range(m, b, h, t, &lo, &hi);
     }
     const int64_t n = hi - lo;
-    // Scores: q . k_j, then the unfused steps' roundings.
+    // Scores: q . k_j, then the unfused steps' roundings, a row at a time.
     const int64_t k_off = b * st(k_layout_, 0) + kh * st(k_layout_, 1);
     if (st(k_layout_, 3) == 1 && dtypes_[1] == DType::kFloat16) {
       linalg::f16_gemv(static_cast<const uint16_t*>(k) + k_off, st(k_layout_, 2), d_, lo, hi, qrow,
@@ -270,34 +279,40 @@ class AttentionKernel final : public runtime::OpKernel {
         scores[j - lo] = sum;
       }
     }
-    for (int64_t j = 0; j < n; ++j) {
-      size_t step = 0;
-      float sc = round_to(scores[j], score_fp16_[step++]);
-      if (has_scale_) sc = round_to(sc * scale_, score_fp16_[step++]);
-      if (m)
-        sc = round_to(sc + load_float(m, mask_dtype_, m_off + (lo + j) * m_step),
-                      score_fp16_[step++]);
-      scores[j] = sc;
+    size_t step = 0;
+    if (score_fp16_[step++]) round_row_to_fp16(scores, half, n);
+    if (has_scale_) {
+      for (int64_t j = 0; j < n; ++j) scores[j] *= scale_;
+      if (score_fp16_[step++]) round_row_to_fp16(scores, half, n);
+    }
+    if (m) {
+      load_row(m, mask_dtype_,
+               b * st(mask_layout_, 0) + h * st(mask_layout_, 1) + t * st(mask_layout_, 2) +
+                   lo * st(mask_layout_, 3),
+               st(mask_layout_, 3), n, mask_row);
+      for (int64_t j = 0; j < n; ++j) scores[j] += mask_row[j];
+      if (score_fp16_[step++]) round_row_to_fp16(scores, half, n);
     }
     softmax_row(scores, probs, n);
+    if (prob_fp16_) round_row_to_fp16(probs, half, n);
     // Values: sum_j p_j v_j over the same columns.
     for (int64_t i = 0; i < dv_; ++i) acc[i] = 0;
-    const int64_t v_off = b * st(v_layout_, 0) + kh * st(v_layout_, 1);
-    for (int64_t j = 0; j < n; ++j) {
-      const float p = round_to(probs[j], prob_fp16_);
-      if (p == 0.0f) continue;
-      const int64_t row_off = v_off + (lo + j) * st(v_layout_, 2);
-      if (st(v_layout_, 3) == 1 && dtypes_[2] == DType::kFloat16) {
-        linalg::f16_axpy(p, static_cast<const uint16_t*>(v) + row_off, acc, dv_);
-      } else if (st(v_layout_, 3) == 1) {
-        linalg::f32_axpy(p, static_cast<const float*>(v) + row_off, acc, dv_);
-      } else {
-        for (int64_t i = 0; i < dv_; ++i)
-          acc[i] += p * load_float(v, dtypes_[2], row_off + i * st(v_layout_, 3));
+    const int64_t v_off = b * st(v_layout_, 0) + kh * st(v_layout_, 1) + lo * st(v_layout_, 2);
+    if (st(v_layout_, 3) == 1 && dtypes_[2] == DType::kFloat16) {
+      linalg::f16_axpy_rows(probs, static_cast<const uint16_t*>(v) + v_off, st(v_layout_, 2), n,
+                            acc, dv_);
+    } else if (st(v_layout_, 3) == 1) {
+      linalg::f32_axpy_rows(probs, static_cast<const float*>(v) + v_off, st(v_layout_, 2), n, acc,
+                            dv_);
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t i = 0; i < dv_; ++i) {
+          acc[i] += probs[j] *
+                    load_float(v, dtypes_[2], v_off + j * st(v_layout_, 2) + i * st(v_layout_, 3));
+        }
       }
     }
-    const int64_t out_off = r * dv_;
-    for (int64_t i = 0; i < dv_; ++i) store_float(out, out_dtype_, out_off + i, acc[i]);
+    store_row(acc, out, out_dtype_, r * dv_, dv_);
   }
 
   int q_, k_, v_, mask_;
@@ -308,6 +323,8 @@ class AttentionKernel final : public runtime::OpKernel {
   std::vector<bool> score_fp16_;
   int64_t b_ = 0, h_ = 0, t_ = 0, d_ = 0, s_ = 0, dv_ = 0, per_thread_ = 0, m_pad_ = 0;
   bool blocked_ = false;
+  bool mask_per_head_ = false;
+  std::vector<std::array<int64_t, 2>> column_ranges_;  // per (batch, query row), when shared
   Layout q_layout_, k_layout_, v_layout_, mask_layout_;
   std::array<DType, 3> dtypes_{};
   DType mask_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;

@@ -7,6 +7,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/common/hwy_f16.h"
 #include "runtime/compressed/packed_lookup.h"
@@ -15,10 +16,11 @@
 #ifndef COREML_WEIGHT_SIMD_SHARED
 #define COREML_WEIGHT_SIMD_SHARED
 namespace coreml::kernels::linalg::layout {
-// Codes per lane word, and bytes per lane word: 1/2/4/8-bit codes fill one byte per lane,
-// 3- and 6-bit codes three bytes (eight or four codes).
-constexpr int codes_per_word(int bits) { return bits == 3 ? 8 : bits == 6 ? 4 : 8 / bits; }
-constexpr int word_bytes(int bits) { return bits == 3 || bits == 6 ? 3 : 1; }
+// Codes per lane word, and bytes per lane word: 1/2/4/8-bit codes fill a 32-bit word per lane
+// (so one load feeds 32 / bits shifts, lookups and FMAs), 3- and 6-bit codes three bytes (eight
+// or four codes).
+constexpr int codes_per_word(int bits) { return bits == 3 ? 8 : bits == 6 ? 4 : 32 / bits; }
+constexpr int word_bytes(int bits) { return bits == 3 || bits == 6 ? 3 : 4; }
 // A block: 16 lane words.
 constexpr int block_elements(int bits) { return 16 * codes_per_word(bits); }
 constexpr int block_bytes(int bits) { return 16 * word_bytes(bits); }
@@ -48,8 +50,9 @@ HWY_INLINE hn::Vec<DU> LoadWords(const uint8_t* block, size_t part) {
     const auto* base = reinterpret_cast<const int32_t*>(block + part * 3 * lanes);
     return hn::BitCast(du, hn::GatherOffset(di, base, offsets));
   } else {
-    const hn::Rebind<uint8_t, DF> d8;
-    return hn::PromoteTo(du, hn::LoadU(d8, block + part * lanes));
+    // Whole 32-bit words (LSB-first packing on a little-endian CPU: code s of lane j is
+    // element j * c + s of the block).
+    return hn::LoadU(du, reinterpret_cast<const uint32_t*>(block + part * 4 * lanes));
   }
 }
 
@@ -112,8 +115,15 @@ template <int kBits>
 HWY_INLINE VI Code(hn::Vec<DU> words, int s) {
   const DU du;
   const DI di;
-  return hn::BitCast(
-      di, hn::And(hn::ShiftRightSame(words, s * kBits), hn::Set(du, (1u << kBits) - 1u)));
+#if HWY_TARGET <= HWY_AVX3
+  // RowTable::Lookup's single vpermps reads only the low 4 bits of each index.
+  if constexpr (kBits == 4) {
+    if (hn::Lanes(du) == 16) return hn::BitCast(di, hn::ShiftRightSame(words, s * kBits));
+  }
+#endif
+  const auto shifted = s == 0 ? words : hn::ShiftRightSame(words, s * kBits);
+  if (s * kBits + kBits == 32) return hn::BitCast(di, shifted);  // the top code needs no mask
+  return hn::BitCast(di, hn::And(shifted, hn::Set(du, (1u << kBits) - 1u)));
 }
 
 // Element `e` (natural order inside a block) sits at this position of the k order.
@@ -311,7 +321,39 @@ void GemvRows(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* 
   const size_t parts = 16 / lanes;
   const int64_t blocks = w.k / kBlock;
   RowTable<kBits> table;
-  for (int64_t r = r0; r < r1; ++r) {
+  int64_t r = r0;
+  if constexpr (c >= 4 && kBits != 3 && kBits != 6) {
+    // Two rows at a time while they share a table: one x load feeds both, and the per-row
+    // reduction overlaps the other row's work (measured ~15 % faster at K = 1024).
+    for (; r + 2 <= r1 && r / w.rows_per_table == (r + 1) / w.rows_per_table &&
+           w.k == blocks * kBlock;
+         r += 2) {
+      table.Load(w.tables + (r / w.rows_per_table) * w.table_stride);
+      const uint8_t* row_a = w.codes + r * w.row_bytes;
+      const uint8_t* row_b = row_a + w.row_bytes;
+      PrefetchAhead(w, r, r1);
+      PrefetchAhead(w, r + 1, r1);
+      VF a0 = hn::Zero(d), a1 = hn::Zero(d), b0 = hn::Zero(d), b1 = hn::Zero(d);
+      for (int64_t b = 0; b < blocks; ++b) {
+        const float* xb = xa + b * kBlock;
+        for (size_t p = 0; p < parts; ++p) {
+          const auto words_a = LoadWords<kBits>(row_a + b * kBlockBytes, p);
+          const auto words_b = LoadWords<kBits>(row_b + b * kBlockBytes, p);
+          for (int s = 0; s < c; s += 2) {
+            const VF x0 = hn::LoadU(d, xb + s * 16 + p * lanes);
+            const VF x1 = hn::LoadU(d, xb + (s + 1) * 16 + p * lanes);
+            a0 = hn::MulAdd(table.Lookup(Code<kBits>(words_a, s)), x0, a0);
+            b0 = hn::MulAdd(table.Lookup(Code<kBits>(words_b, s)), x0, b0);
+            a1 = hn::MulAdd(table.Lookup(Code<kBits>(words_a, s + 1)), x1, a1);
+            b1 = hn::MulAdd(table.Lookup(Code<kBits>(words_b, s + 1)), x1, b1);
+          }
+        }
+      }
+      out[(r - r0) * out_stride] = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+      out[(r + 1 - r0) * out_stride] = hn::GetLane(hn::SumOfLanes(d, hn::Add(b0, b1)));
+    }
+  }
+  for (; r < r1; ++r) {
     const float* t = w.tables + (r / w.rows_per_table) * w.table_stride;
     table.Load(t);
     const uint8_t* row = w.codes + r * w.row_bytes;
@@ -428,6 +470,9 @@ void LutDecode(const LutRows& w, int64_t r0, int64_t r1, float* out) {
   }
 }
 
+// fp16 rows are streamed with few instructions per byte; without asking for the bytes 8 KiB
+// ahead, the loop waits on DRAM (measured: ~75 % of a plain read's bandwidth, ~90 % with it).
+constexpr int64_t kF16AheadBytes = 8192;
 void F16Gemv(const uint16_t* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1,
              const float* x, float* out, int64_t out_stride) {
   const hn::ScalableTag<float> d;
@@ -439,6 +484,8 @@ void F16Gemv(const uint16_t* w, int64_t row_stride, int64_t k, int64_t r0, int64
     int64_t t = 0;
 #if COREML_HWY_NATIVE_F16
     for (; t + 4 * lanes <= k; t += 4 * lanes) {
+      __builtin_prefetch(reinterpret_cast<const char*>(row + t) + kF16AheadBytes);
+      __builtin_prefetch(reinterpret_cast<const char*>(row + t) + kF16AheadBytes + 64);
       acc0 = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, row + t)), hn::LoadU(d, x + t), acc0);
       acc1 = hn::MulAdd(hn::PromoteTo(d, hn::LoadU(dh, row + t + lanes)),
                         hn::LoadU(d, x + t + lanes), acc1);
@@ -484,36 +531,69 @@ void F32Gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t 
   }
 }
 
-void F16Axpy(float a, const uint16_t* row, float* acc, int64_t n) {
+// acc[i] += sum_j p[j] * rows[j][i], j ascending for every i (the order of one axpy per row).
+// Up to four vectors of acc stay in registers while all rows stream past.
+template <typename T>
+void AxpyRowsImpl(const float* p, const T* rows, int64_t row_stride, int64_t count, float* acc,
+                  int64_t n) {
   const hn::ScalableTag<float> d;
-  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
-  const auto* half = reinterpret_cast<const hwy::float16_t*>(row);
-  const auto va = hn::Set(d, a);
+  const auto load = [&](const T* at) {
+    if constexpr (std::is_same_v<T, float>) {
+      return hn::LoadU(d, at);
+    } else {
+      const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+      return hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(at)));
+    }
+  };
   int64_t i = 0;
-#if COREML_HWY_NATIVE_F16
-  for (; i + lanes <= n; i += lanes) {
-    hn::StoreU(hn::MulAdd(va, hn::PromoteTo(d, hn::LoadU(dh, half + i)), hn::LoadU(d, acc + i)), d,
-               acc + i);
+  constexpr bool kVectors = std::is_same_v<T, float> || COREML_HWY_NATIVE_F16;
+  if constexpr (kVectors) {
+    for (; i + 4 * lanes <= n; i += 4 * lanes) {
+      auto a0 = hn::LoadU(d, acc + i), a1 = hn::LoadU(d, acc + i + lanes),
+           a2 = hn::LoadU(d, acc + i + 2 * lanes), a3 = hn::LoadU(d, acc + i + 3 * lanes);
+      for (int64_t j = 0; j < count; ++j) {
+        const auto pj = hn::Set(d, p[j]);
+        const T* row = rows + j * row_stride + i;
+        a0 = hn::MulAdd(pj, load(row), a0);
+        a1 = hn::MulAdd(pj, load(row + lanes), a1);
+        a2 = hn::MulAdd(pj, load(row + 2 * lanes), a2);
+        a3 = hn::MulAdd(pj, load(row + 3 * lanes), a3);
+      }
+      hn::StoreU(a0, d, acc + i);
+      hn::StoreU(a1, d, acc + i + lanes);
+      hn::StoreU(a2, d, acc + i + 2 * lanes);
+      hn::StoreU(a3, d, acc + i + 3 * lanes);
+    }
+    for (; i + lanes <= n; i += lanes) {
+      auto a0 = hn::LoadU(d, acc + i);
+      for (int64_t j = 0; j < count; ++j)
+        a0 = hn::MulAdd(hn::Set(d, p[j]), load(rows + j * row_stride + i), a0);
+      hn::StoreU(a0, d, acc + i);
+    }
   }
-#else
-  (void)half;
-  (void)dh;
-  (void)lanes;
-  (void)va;
-#endif
-  for (; i < n; ++i) acc[i] += a * fp16_to_float(row[i]);
+  for (; i < n; ++i) {
+    float a = acc[i];
+    for (int64_t j = 0; j < count; ++j) {
+      const T v = rows[j * row_stride + i];
+      if constexpr (std::is_same_v<T, float>) {
+        a += p[j] * v;
+      } else {
+        a += p[j] * fp16_to_float(v);
+      }
+    }
+    acc[i] = a;
+  }
 }
 
-void F32Axpy(float a, const float* row, float* acc, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
-  const auto va = hn::Set(d, a);
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    hn::StoreU(hn::MulAdd(va, hn::LoadU(d, row + i), hn::LoadU(d, acc + i)), d, acc + i);
-  }
-  for (; i < n; ++i) acc[i] += a * row[i];
+void F16AxpyRows(const float* p, const uint16_t* rows, int64_t row_stride, int64_t count,
+                 float* acc, int64_t n) {
+  AxpyRowsImpl(p, rows, row_stride, count, acc, n);
+}
+
+void F32AxpyRows(const float* p, const float* rows, int64_t row_stride, int64_t count, float* acc,
+                 int64_t n) {
+  AxpyRowsImpl(p, rows, row_stride, count, acc, n);
 }
 
 // Register tiles: R weight rows (broadcast) x V vectors of tokens.
@@ -590,23 +670,29 @@ HWY_EXPORT(LutDecode);
 HWY_EXPORT(F16Gemv);
 HWY_EXPORT(F32Gemv);
 HWY_EXPORT(GemmRows);
-HWY_EXPORT(F16Axpy);
-HWY_EXPORT(F32Axpy);
+HWY_EXPORT(F16AxpyRows);
+HWY_EXPORT(F32AxpyRows);
 
-void f16_axpy(float a, const uint16_t* row, float* acc, int64_t n) {
+void f16_axpy_rows(const float* p, const uint16_t* rows, int64_t row_stride, int64_t count,
+                   float* acc, int64_t n) {
   if (simd_enabled()) {
-    HWY_DYNAMIC_DISPATCH(F16Axpy)(a, row, acc, n);
+    HWY_DYNAMIC_DISPATCH(F16AxpyRows)(p, rows, row_stride, count, acc, n);
     return;
   }
-  for (int64_t i = 0; i < n; ++i) acc[i] += a * fp16_to_float(row[i]);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < count; ++j) acc[i] += p[j] * fp16_to_float(rows[j * row_stride + i]);
+  }
 }
 
-void f32_axpy(float a, const float* row, float* acc, int64_t n) {
+void f32_axpy_rows(const float* p, const float* rows, int64_t row_stride, int64_t count, float* acc,
+                   int64_t n) {
   if (simd_enabled()) {
-    HWY_DYNAMIC_DISPATCH(F32Axpy)(a, row, acc, n);
+    HWY_DYNAMIC_DISPATCH(F32AxpyRows)(p, rows, row_stride, count, acc, n);
     return;
   }
-  for (int64_t i = 0; i < n; ++i) acc[i] += a * row[i];
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < count; ++j) acc[i] += p[j] * rows[j * row_stride + i];
+  }
 }
 
 int64_t lut_block(int bits) { return bits == 8 ? 64 : layout::block_elements(bits); }

@@ -6,10 +6,10 @@
 // codes is unpacked and looked up in registers (the row's table sits in vector registers for up
 // to 64 entries; 256-entry tables are gathered from L1) and multiplied into the accumulators.
 // To keep the unpacking cheap, a LUT row is consumed in a fixed "k order": blocks of
-// lut_block(bits) elements, in which element j * c + s (c codes per 8/24-bit lane word) comes
-// at position s * 16 + j. The activations are put into the same order once per call
-// (lut_arrange), which costs K moves instead of one shuffle per weight. Elements past the last
-// whole block keep their natural order.
+// lut_block(bits) elements, in which element j * c + s (c codes per 32-bit lane word, or per 24-bit
+// word for 3 and 6 bits) comes at position s * 16 + j. The activations are put into the same order
+// once per call (lut_arrange), which costs K moves instead of one shuffle per weight. Elements past
+// the last whole block keep their natural order.
 //
 // Highway picks the SIMD target at run time (AVX-512 with its two-table permutes, AVX2, SSE4,
 // NEON, ...); COREML_SIMD=0 runs the scalar loops, which use the same k order. Tests compare
@@ -59,9 +59,12 @@ void f16_gemv(const uint16_t* w, int64_t row_stride, int64_t k, int64_t r0, int6
 void f32_gemv(const float* w, int64_t row_stride, int64_t k, int64_t r0, int64_t r1, const float* x,
               float* out, int64_t out_stride);
 
-// acc[i] += a * row[i] for i < n (attention's probabilities times values).
-void f16_axpy(float a, const uint16_t* row, float* acc, int64_t n);
-void f32_axpy(float a, const float* row, float* acc, int64_t n);
+// acc[i] += sum_j p[j] * rows[j * row_stride + i] for i < n, j < count, adding the rows in
+// order (attention's probabilities times values).
+void f16_axpy_rows(const float* p, const uint16_t* rows, int64_t row_stride, int64_t count,
+                   float* acc, int64_t n);
+void f32_axpy_rows(const float* p, const float* rows, int64_t row_stride, int64_t count, float* acc,
+                   int64_t n);
 
 // Rows [r0, r1) decoded to fp32 in the k order, k floats per row, into `out`.
 void lut_decode(const LutRows& w, int64_t r0, int64_t r1, float* out);
