@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/amx_gemm.h"
 #include "kernels/linalg/weight_simd.h"
 #include "runtime/thread_pool.h"
 #include "tensor/half.h"
@@ -110,6 +111,47 @@ void BM_LutGemm64(benchmark::State& state) {
       2.0 * static_cast<double>(n * k * m) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
+// Prefill on AMX tiles (where the CPU has them): 16-row blocks decoded, split into bf16
+// halves and multiplied with 64 pre-packed tokens. part 0: all of it; 1: the tile products
+// alone (one block's halves reused); 2: decode and split alone.
+void BM_LutGemmAmx64(benchmark::State& state) {
+  if (!amx_available()) {
+    state.SkipWithError("no AMX-BF16 on this CPU (or COREML_AMX=0)");
+    return;
+  }
+  const int bits = static_cast<int>(state.range(0));
+  const int64_t n = state.range(1), k = state.range(2), part = state.range(3), m = 64;
+  const LutFixture f = make_lut(bits, n, k);
+  const int64_t kp = amx_k_padded(k);
+  const auto x = random_floats(k * m);
+  std::vector<uint16_t> x_hi(static_cast<size_t>(kp * m)), x_lo(x_hi.size()), tmp(2 * kp);
+  for (int64_t t = 0; t < m; ++t) {
+    amx_pack_token(x.data() + t * k, k, t, m, x_hi.data(), x_lo.data(), tmp.data());
+  }
+  std::vector<float> decoded(static_cast<size_t>(4 * k)), tile(static_cast<size_t>(16 * m));
+  std::vector<uint16_t> w_hi(static_cast<size_t>(16 * kp)), w_lo(w_hi.size());
+  auto decode_block = [&](int64_t r0) {
+    for (int64_t r = 0; r < 16; r += 4) {
+      lut_decode(f.rows, r0 + r, r0 + r + 4, decoded.data());
+      for (int64_t i = 0; i < 4; ++i) {
+        amx_split_row(decoded.data() + i * k, k, w_hi.data() + (r + i) * kp,
+                      w_lo.data() + (r + i) * kp);
+      }
+    }
+  };
+  decode_block(0);
+  for (auto _ : state) {
+    for (int64_t r0 = 0; r0 < n; r0 += 16) {
+      if (part != 1) decode_block(r0);
+      if (part != 2)
+        amx_gemm(w_hi.data(), w_lo.data(), k, x_hi.data(), x_lo.data(), m, tile.data(), m);
+    }
+    benchmark::DoNotOptimize(tile.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * static_cast<double>(n * k * m) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
 void BM_ReadBytes(benchmark::State& state) {
   const int64_t bytes = state.range(0);
   std::vector<uint64_t> data(static_cast<size_t>(bytes / 8), 1);
@@ -149,6 +191,14 @@ BENCHMARK(BM_LutGemm64)
     ->Args({4, 3072, 1024})
     ->Args({6, 3072, 1024})
     ->Args({8, 3072, 1024});
+BENCHMARK(BM_LutGemmAmx64)
+    ->ArgNames({"bits", "n", "k", "part"})
+    ->Args({4, 3072, 1024, 0})
+    ->Args({4, 3072, 1024, 1})
+    ->Args({4, 3072, 1024, 2})
+    ->Args({4, 24576, 128, 1})
+    ->Args({4, 1024, 3072, 0})
+    ->Args({8, 3072, 1024, 0});
 BENCHMARK(BM_ReadBytes)->Arg(3072 * 1024 / 2)->Arg(int64_t{512} << 20);
 
 }  // namespace

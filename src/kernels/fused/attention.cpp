@@ -7,6 +7,7 @@
 // unfused op declared (scores, scaled scores, masked scores, probabilities) and the softmax is
 // the softmax kernel's own, so fusing does not change results beyond the summation order of the
 // products.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -23,6 +24,21 @@ namespace coreml::kernels::fused {
 namespace {
 
 bool float_type(DType t) { return t == DType::kFloat16 || t == DType::kFloat32; }
+
+// dst[c * dst_stride + r] = src[r * src_stride + c], in cache-sized blocks.
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t src_stride, float* dst,
+               int64_t dst_stride) {
+  constexpr int64_t kBlock = 16;
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
+    const int64_t r1 = std::min(rows, r0 + kBlock);
+    for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
+      const int64_t c1 = std::min(cols, c0 + kBlock);
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t c = c0; c < c1; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
+      }
+    }
+  }
+}
 
 class AttentionKernel final : public runtime::OpKernel {
  public:
@@ -93,13 +109,15 @@ class AttentionKernel final : public runtime::OpKernel {
     // visible columns are found once per run, not once per head.
     mask_per_head_ = mask_ >= 0 && mask_layout_.strides[1] != 0 && h_ > 1;
     column_ranges_.assign(static_cast<size_t>(mask_ >= 0 && !mask_per_head_ ? b_ * t_ : 0), {});
-    // Many query rows (prefill): a head at a time as two small matrix products. Per thread:
-    // q transposed, k and v^T in fp32, the scores, probabilities^T and the output tile.
+    // Many query rows (prefill): a key/value head at a time, its keys and values converted
+    // once for every query head of the group, each head as two small matrix products.
     blocked_ = t_ >= kBlockedRows;
     if (blocked_) {
       m_pad_ = (std::min(t_, kBlockRows) + 15) / 16 * 16;
-      per_thread_ = d_ * m_pad_ + s_ * d_ + dv_ * s_ + 2 * s_ * m_pad_ + dv_ * m_pad_ + s_ +
-                    std::max(s_, dv_) + 64;
+      // q rows and q^T; k and v rows and v^T; scores^T, score rows, p^T; the output tile; a
+      // probability row, a mask row, fp16 rounding room and an output row.
+      per_thread_ = 2 * m_pad_ * d_ + s_ * d_ + 2 * s_ * dv_ + 3 * s_ * m_pad_ + dv_ * m_pad_ +
+                    2 * s_ + (s_ + 1) / 2 + dv_ + 64;
     }
     ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
                         sizeof(float));
@@ -113,24 +131,26 @@ class AttentionKernel final : public runtime::OpKernel {
     const void* m = mask_ >= 0 ? ctx.in(mask_).data() : nullptr;
     void* out = ctx.out(0).data();
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
-    if (blocked_) {
-      const int64_t blocks = (t_ + kBlockRows - 1) / kBlockRows;
-      ctx.pool().parallel_for(b_ * h_ * blocks, 1, [&](int64_t begin, int64_t end) {
-        float* mine = scratch + runtime::ThreadPool::thread_index() * per_thread_;
-        for (int64_t task = begin; task < end; ++task) {
-          const int64_t block = task % blocks, bh = task / blocks;
-          const int64_t t0 = block * kBlockRows;
-          head_block(q, k, v, m, out, bh / h_, bh % h_, t0, std::min(t_, t0 + kBlockRows), mine);
-        }
-      });
-      return;
-    }
     for (int64_t b = 0; b < static_cast<int64_t>(column_ranges_.size()) / std::max<int64_t>(1, t_);
          ++b) {
       for (int64_t t = 0; t < t_; ++t) {
         auto& range = column_ranges_[static_cast<size_t>(b * t_ + t)];
         column_range(m, b, 0, t, &range[0], &range[1]);
       }
+    }
+    if (blocked_) {
+      const int64_t blocks = (t_ + kBlockRows - 1) / kBlockRows;
+      const int64_t kv_heads = h_ / group_;
+      ctx.pool().parallel_for(b_ * kv_heads * blocks, 1, [&](int64_t begin, int64_t end) {
+        float* mine = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+        for (int64_t task = begin; task < end; ++task) {
+          const int64_t block = task % blocks, bk = task / blocks;
+          const int64_t t0 = block * kBlockRows;
+          head_block(q, k, v, m, out, bk / kv_heads, bk % kv_heads, t0,
+                     std::min(t_, t0 + kBlockRows), mine);
+        }
+      });
+      return;
     }
     const int64_t rows = b_ * h_ * t_;
     ctx.pool().parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
@@ -161,80 +181,113 @@ class AttentionKernel final : public runtime::OpKernel {
     }
   }
 
-  // Query rows [t0, t1) of head h: scores = k . q^T and out^T = v^T . p^T over the key columns
-  // any of these rows sees, each row's own mask, roundings and softmax applied in between.
+  // Columns [lo, hi) query row t of head h sees: cached when the mask is shared by the heads.
+  void row_range(const void* m, int64_t b, int64_t h, int64_t t, int64_t* lo, int64_t* hi) const {
+    if (m && !mask_per_head_) {
+      const auto& range = column_ranges_[static_cast<size_t>(b * t_ + t)];
+      *lo = range[0];
+      *hi = range[1];
+    } else {
+      column_range(m, b, h, t, lo, hi);
+    }
+  }
+
+  // Query rows [t0, t1) of every query head reading key/value head kh: scores = k . q^T and
+  // out^T = v^T . p^T over the key columns any of these rows sees, each row's own mask,
+  // roundings and softmax applied in between.
   void head_block(const void* q, const void* k, const void* v, const void* m, void* out, int64_t b,
-                  int64_t h, int64_t t0, int64_t t1, float* scratch) const {
-    const int64_t kh = h / group_;
+                  int64_t kh, int64_t t0, int64_t t1, float* scratch) const {
     const int64_t rows = t1 - t0;
     const auto st = [](const Layout& l, int d) { return l.strides[static_cast<size_t>(d)]; };
-    float* qt = scratch;                  // [d][m_pad]
-    float* k32 = qt + d_ * m_pad_;        // [columns][d]
-    float* vt = k32 + s_ * d_;            // [dv][columns]
-    float* scores = vt + dv_ * s_;        // [columns][m_pad]
-    float* pt = scores + s_ * m_pad_;     // [columns][m_pad]
-    float* tile = pt + s_ * m_pad_;       // [dv][m_pad]
-    float* row_in = tile + dv_ * m_pad_;  // [columns]
-    float* row_out = row_in + s_;         // [max(columns, dv)]
-    // The union of the rows' column ranges.
+    float* q_rows = scratch;                   // [m_pad][d]
+    float* qt = q_rows + m_pad_ * d_;          // [d][m_pad]
+    float* k32 = qt + d_ * m_pad_;             // [columns][d]
+    float* v32 = k32 + s_ * d_;                // [columns][dv]
+    float* vt = v32 + s_ * dv_;                // [dv][columns]
+    float* scores = vt + dv_ * s_;             // [columns][m_pad]
+    float* score_rows = scores + s_ * m_pad_;  // [m_pad][columns]
+    float* pt = score_rows + m_pad_ * s_;      // [columns][m_pad]
+    float* tile = pt + s_ * m_pad_;            // [dv][m_pad]
+    float* probs = tile + dv_ * m_pad_;        // [columns]
+    float* mask_row = probs + s_;              // [columns]
+    auto* half = reinterpret_cast<uint16_t*>(mask_row + s_);
+    float* out_row = mask_row + s_ + (s_ + 1) / 2;  // [dv]
+    const int64_t h_first = kh * group_, h_last = h_first + group_;
+    // The union of the rows' column ranges over the group's heads.
     int64_t lo = s_, hi = 0;
-    for (int64_t t = t0; t < t1; ++t) {
-      int64_t l = 0, r = 0;
-      column_range(m, b, h, t, &l, &r);
-      lo = std::min(lo, l);
-      hi = std::max(hi, r);
-    }
-    const int64_t n = hi - lo;
-    // q^T (zeros past the rows), k and v^T in fp32.
-    const int64_t q_off = b * st(q_layout_, 0) + h * st(q_layout_, 1);
-    for (int64_t i = 0; i < d_; ++i) {
-      for (int64_t t = 0; t < m_pad_; ++t) {
-        qt[i * m_pad_ + t] =
-            t < rows ? load_float(q, dtypes_[0],
-                                  q_off + (t0 + t) * st(q_layout_, 2) + i * st(q_layout_, 3))
-                     : 0.0f;
+    for (int64_t h = h_first; h < h_last && (h == h_first || mask_per_head_); ++h) {
+      for (int64_t t = t0; t < t1; ++t) {
+        int64_t l = 0, r = 0;
+        row_range(m, b, h, t, &l, &r);
+        lo = std::min(lo, l);
+        hi = std::max(hi, r);
       }
     }
+    const int64_t n = hi - lo;
+    // k rows and v^T in fp32, once for the whole group.
     const int64_t k_off = b * st(k_layout_, 0) + kh * st(k_layout_, 1);
     const int64_t v_off = b * st(v_layout_, 0) + kh * st(v_layout_, 1);
     for (int64_t j = 0; j < n; ++j) {
       load_row(k, dtypes_[1], k_off + (lo + j) * st(k_layout_, 2), st(k_layout_, 3), d_,
                k32 + j * d_);
-      load_row(v, dtypes_[2], v_off + (lo + j) * st(v_layout_, 2), st(v_layout_, 3), dv_, row_in);
-      for (int64_t i = 0; i < dv_; ++i) vt[i * n + j] = row_in[i];
+      load_row(v, dtypes_[2], v_off + (lo + j) * st(v_layout_, 2), st(v_layout_, 3), dv_,
+               v32 + j * dv_);
     }
-    linalg::gemm_rows(k32, n, d_, qt, m_pad_, rows, scores, m_pad_);
-    // Per row: its own columns, the unfused roundings, the softmax; p^T out.
+    transpose(v32, n, dv_, dv_, vt, n);
     const int64_t m_step = m ? st(mask_layout_, 3) : 0;
-    for (int64_t t = 0; t < rows; ++t) {
-      int64_t l = 0, r = 0;
-      column_range(m, b, h, t0 + t, &l, &r);
-      const int64_t m_off =
-          m ? b * st(mask_layout_, 0) + h * st(mask_layout_, 1) + (t0 + t) * st(mask_layout_, 2)
-            : 0;
-      for (int64_t j = l; j < r; ++j) {
+    for (int64_t h = h_first; h < h_last; ++h) {
+      // q^T, zeros past the rows.
+      const int64_t q_off = b * st(q_layout_, 0) + h * st(q_layout_, 1);
+      for (int64_t t = 0; t < m_pad_; ++t) {
+        if (t < rows) {
+          load_row(q, dtypes_[0], q_off + (t0 + t) * st(q_layout_, 2), st(q_layout_, 3), d_,
+                   q_rows + t * d_);
+        } else {
+          std::fill_n(q_rows + t * d_, d_, 0.0f);
+        }
+      }
+      transpose(q_rows, m_pad_, d_, d_, qt, m_pad_);
+      linalg::gemm_rows(k32, n, d_, qt, m_pad_, rows, scores, m_pad_);
+      transpose(scores, n, rows, m_pad_, score_rows, n);
+      // Per row: its own columns, the unfused roundings, the softmax; a row of p.
+      for (int64_t t = 0; t < m_pad_; ++t) {
+        float* row_p = score_rows + t * n;
+        if (t >= rows) {
+          std::fill_n(row_p, n, 0.0f);
+          continue;
+        }
+        int64_t l = 0, r = 0;
+        row_range(m, b, h, t0 + t, &l, &r);
+        float* sc = row_p + (l - lo);
+        const int64_t count = r - l;
         size_t step = 0;
-        float sc = round_to(scores[(j - lo) * m_pad_ + t], score_fp16_[step++]);
-        if (has_scale_) sc = round_to(sc * scale_, score_fp16_[step++]);
-        if (m)
-          sc = round_to(sc + load_float(m, mask_dtype_, m_off + j * m_step), score_fp16_[step++]);
-        row_in[j - l] = sc;
+        if (score_fp16_[step++]) round_row_to_fp16(sc, half, count);
+        if (has_scale_) {
+          for (int64_t j = 0; j < count; ++j) sc[j] *= scale_;
+          if (score_fp16_[step++]) round_row_to_fp16(sc, half, count);
+        }
+        if (m) {
+          load_row(m, mask_dtype_,
+                   b * st(mask_layout_, 0) + h * st(mask_layout_, 1) +
+                       (t0 + t) * st(mask_layout_, 2) + l * m_step,
+                   m_step, count, mask_row);
+          for (int64_t j = 0; j < count; ++j) sc[j] += mask_row[j];
+          if (score_fp16_[step++]) round_row_to_fp16(sc, half, count);
+        }
+        softmax_row(sc, probs, count);
+        if (prob_fp16_) round_row_to_fp16(probs, half, count);
+        std::fill_n(row_p, l - lo, 0.0f);
+        std::copy_n(probs, count, sc);
+        std::fill_n(sc + count, hi - r, 0.0f);
       }
-      softmax_row(row_in, row_out, r - l);
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t c = lo + j;
-        pt[j * m_pad_ + t] = c >= l && c < r ? round_to(row_out[c - l], prob_fp16_) : 0.0f;
+      transpose(score_rows, m_pad_, n, n, pt, m_pad_);
+      linalg::gemm_rows(vt, dv_, n, pt, m_pad_, rows, tile, m_pad_);
+      // out[b][h][t][i] (dense [B, H, T, Dv]).
+      for (int64_t t = 0; t < rows; ++t) {
+        const int64_t o = ((b * h_ + h) * t_ + t0 + t) * dv_;
+        for (int64_t i = 0; i < dv_; ++i) out_row[i] = tile[i * m_pad_ + t];
+        store_row(out_row, out, out_dtype_, o, dv_);
       }
-    }
-    for (int64_t j = 0; j < n; ++j) {
-      for (int64_t t = rows; t < m_pad_; ++t) pt[j * m_pad_ + t] = 0.0f;
-    }
-    linalg::gemm_rows(vt, dv_, n, pt, m_pad_, rows, tile, m_pad_);
-    // out[b][h][t][i] (dense [B, H, T, Dv]).
-    for (int64_t t = 0; t < rows; ++t) {
-      const int64_t o = ((b * h_ + h) * t_ + t0 + t) * dv_;
-      for (int64_t i = 0; i < dv_; ++i) row_out[i] = tile[i * m_pad_ + t];
-      store_row(row_out, out, out_dtype_, o, dv_);
     }
   }
 

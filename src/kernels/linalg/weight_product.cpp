@@ -6,7 +6,9 @@
 //  - one token (M = 1, an LLM decode step): a matrix-vector product that streams W once,
 //    split by rows across the threads, palettized rows looked up in registers;
 //  - more tokens (prefill): the activation is packed transposed ([K][tokens], fp32) and each
-//    thread decodes a block of W rows once, then multiplies it with every token.
+//    thread decodes a block of W rows once, then multiplies it with every token; on CPUs with
+//    AMX the decoded rows and the activation are split into bf16 halves and multiplied on
+//    tiles instead (amx_gemm.h: same accuracy, several times the arithmetic rate).
 // Everything else (grouped or spatial convs, integer types, batched y, ...) declines to the
 // simple kernels.
 #include <algorithm>
@@ -14,6 +16,7 @@
 
 #include "kernels/common/convert_simd.h"
 #include "kernels/common/layout.h"
+#include "kernels/linalg/amx_gemm.h"
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/weight_matrix.h"
 #include "runtime/kernel_registry.h"
@@ -30,6 +33,10 @@ using runtime::RunContext;
 constexpr int64_t kTokensPerPass = 64;  // columns of the packed activation
 constexpr int64_t kRowsPerTask = 24;    // weight rows one thread decodes at a time (GEMM)
 constexpr int64_t kGemvGrainRows = 64;
+// From this many tokens the tile product beats the fp32 loop even though it pads to 16.
+constexpr int64_t kAmxMinTokens = 8;
+constexpr int64_t kAmxDecodeRows = 4;  // weight rows decoded at once before their split
+static_assert(kTokensPerPass <= kAmxMaxTokens);
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -132,6 +139,7 @@ class WeightProductKernel : public runtime::OpKernel {
     }
     x_dtype_ = x.dtype();
     threads_ = std::max(1, ctx.threads());
+    use_amx_ = false;
     const int64_t k = g_.k;
     if (g_.m == 1) {
       // x (K), x in k order (K), results (N), and per-thread decode room for kRows weights.
@@ -140,6 +148,17 @@ class WeightProductKernel : public runtime::OpKernel {
       xa_at_ = round_up(k, 16);
       y_at_ = xa_at_ + round_up(k, 16);
       threads_at_ = y_at_ + round_up(g_.n, 16);
+    } else if (g_.m >= kAmxMinTokens && amx_available()) {
+      // Shared: the activation's bf16 halves (k_padded x m_pad each). Per thread: a work area
+      // (a gathered row, its arranged copy and split halves while packing; then one decoded
+      // weight row), the weight halves, the output tile and a store run.
+      use_amx_ = true;
+      m_pad_ = round_up(std::min(g_.m, kTokensPerPass), kAmxTokens);
+      k_pad_ = amx_k_padded(k);
+      work_ = std::max(2 * round_up(k, 16) + k_pad_, kAmxDecodeRows * round_up(k, 16));
+      per_thread_ = work_ + kAmxRows * k_pad_ + kAmxRows * m_pad_ + round_up(m_pad_, 16);
+      y_at_ = 0;
+      threads_at_ = k_pad_ * m_pad_;
     } else {
       m_pad_ = round_up(std::min(g_.m, kTokensPerPass), 16);
       per_thread_ = round_up(kRowsPerTask * k, 16) + kRowsPerTask * m_pad_ + round_up(m_pad_, 16);
@@ -161,7 +180,12 @@ class WeightProductKernel : public runtime::OpKernel {
         gemv(ctx, x, out, scratch, b);
       } else {
         for (int64_t m0 = 0; m0 < g_.m; m0 += kTokensPerPass) {
-          gemm(ctx, x, out, scratch, b, m0, std::min(kTokensPerPass, g_.m - m0));
+          const int64_t mb = std::min(kTokensPerPass, g_.m - m0);
+          if (use_amx_) {
+            gemm_amx(ctx, x, out, scratch, b, m0, mb);
+          } else {
+            gemm(ctx, x, out, scratch, b, m0, mb);
+          }
         }
       }
     }
@@ -238,6 +262,62 @@ class WeightProductKernel : public runtime::OpKernel {
     });
   }
 
+  void gemm_amx(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b,
+                int64_t m0, int64_t mb) {
+    const int64_t k = g_.k;
+    const int64_t tokens = round_up(mb, kAmxTokens);  // the last pass may need fewer tiles
+    auto* x_hi = reinterpret_cast<uint16_t*>(scratch + y_at_);
+    uint16_t* x_lo = x_hi + k_pad_ * tokens;
+    auto thread_area = [&] {
+      return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
+    };
+    ctx.pool().parallel_for(tokens, 8, [&](int64_t begin, int64_t end) {
+      float* row = thread_area();
+      float* arranged = row + round_up(k, 16);
+      auto* split = reinterpret_cast<uint16_t*>(arranged + round_up(k, 16));
+      for (int64_t m = begin; m < end; ++m) {
+        const float* src = nullptr;  // padding tokens are zeros
+        if (m < mb) {
+          gather_row(x, x_dtype_, g_, b, m0 + m, row);
+          src = row;
+          if (w_->k_ordered()) {
+            w_->arrange(row, arranged);
+            src = arranged;
+          }
+        }
+        amx_pack_token(src, k, m, tokens, x_hi, x_lo, split);
+      }
+    });
+    const int64_t tasks = (g_.n + kAmxRows - 1) / kAmxRows;
+    const float* bias = bias_.empty() ? nullptr : bias_.data();
+    ctx.pool().parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+      float* decoded = thread_area();
+      auto* w_hi = reinterpret_cast<uint16_t*>(decoded + work_);
+      uint16_t* w_lo = w_hi + kAmxRows * k_pad_;
+      float* tile = decoded + work_ + kAmxRows * k_pad_;
+      float* tmp = tile + kAmxRows * m_pad_;
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t r0 = task * kAmxRows;
+        const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
+        // A few rows at a time, so the decoded values are split while still in cache.
+        for (int64_t r = 0; r < kAmxRows; r += kAmxDecodeRows) {
+          const int64_t count = std::clamp<int64_t>(r1 - r0 - r, 0, kAmxDecodeRows);
+          const float* rows = count ? w_->decode(r0 + r, r0 + r + count, decoded) : nullptr;
+          for (int64_t i = 0; i < kAmxDecodeRows; ++i) {
+            amx_split_row(i < count ? rows + i * k : nullptr, k, w_hi + (r + i) * k_pad_,
+                          w_lo + (r + i) * k_pad_);
+          }
+        }
+        amx_gemm(w_hi, w_lo, k, x_hi, x_lo, tokens, tile, tokens);
+        for (int64_t r = r0; r < r1; ++r) {
+          store_run(tile + (r - r0) * tokens, mb, out, out_dtype_,
+                    b * g_.ob + m0 * g_.om + r * g_.on, g_.om, bias ? bias + r : nullptr, false,
+                    tmp);
+        }
+      }
+    });
+  }
+
   int x_;
   std::shared_ptr<const WeightMatrix> w_;
   std::vector<float> bias_;
@@ -245,6 +325,8 @@ class WeightProductKernel : public runtime::OpKernel {
   DType x_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
   int threads_ = 1;
   int64_t m_pad_ = 0;
+  bool use_amx_ = false;
+  int64_t k_pad_ = 0, work_ = 0;
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
 };
 

@@ -1,0 +1,52 @@
+// Prefill products on Intel AMX tiles (x86-64 Linux, CPUs with AMX-BF16, e.g. Sapphire Rapids):
+// C[16][tokens] = W[16 rows][K] . X[K][tokens], in bf16 tile dot products with fp32 sums.
+//
+// Why three products: bf16 keeps 8 significant bits, fp16 weights and activations have 11, so a
+// plain bf16 product would lose accuracy the fp32 path keeps. Every value v is split exactly
+// into hi = v with its low 16 bits cleared and lo = v - hi (exact for fp16 sources: the 3
+// remaining bits fit), and hi.hi + hi.lo + lo.hi is summed; the dropped lo.lo term is below
+// 2^-16 of each product. The result agrees with fp32 arithmetic to about 1e-5 relative to
+// sum |w||x| (tests/amx_gemm_test.cpp), far inside fp16's rounding of the output. Three tile
+// products still cost a fraction of the fp32 FMA loop they replace.
+//
+// amx_available() is false without the CPU features, without the kernel's permission
+// (arch_prctl ARCH_REQ_XCOMP_PERM), with COREML_SIMD=0 or with COREML_AMX=0.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace coreml::kernels::linalg {
+
+constexpr int64_t kAmxRows = 16;       // weight rows per tile product (a tile's rows)
+constexpr int64_t kAmxTokens = 16;     // tokens per output tile (a tile's fp32 columns)
+constexpr int64_t kAmxMaxTokens = 64;  // tokens one call handles (four output tiles)
+constexpr int64_t kAmxKStep = 32;      // bf16 values along K in one tile row
+
+bool amx_available();
+// nullopt returns to the CPU's and the environment's choice; true only where available.
+void set_amx_enabled_for_testing(std::optional<bool> enabled);
+
+// K rounded up to whole tile rows.
+inline int64_t amx_k_padded(int64_t k) { return (k + kAmxKStep - 1) / kAmxKStep * kAmxKStep; }
+
+// One row of K fp32 values (nullptr: zeros) into its high and low bf16 halves, k_padded each;
+// the padding is zero.
+void amx_split_row(const float* row, int64_t k, uint16_t* hi, uint16_t* lo);
+
+// `count` (<= kAmxRows) rows, `row_stride` apart, into [kAmxRows][k_padded] halves.
+void amx_split_rows(const float* rows, int64_t count, int64_t row_stride, int64_t k, uint16_t* hi,
+                    uint16_t* lo);
+
+// One token's K activations (nullptr: zeros, for padding) into column `token` of the
+// pair-interleaved layout the tile product reads, [k_padded / 2][tokens_padded][2] for each
+// half. `tmp` holds 2 * k_padded values.
+void amx_pack_token(const float* x, int64_t k, int64_t token, int64_t tokens_padded, uint16_t* hi,
+                    uint16_t* lo, uint16_t* tmp);
+
+// c[r][t] = sum_k W[r][k] X[k][t] for kAmxRows rows and `tokens_padded` (a multiple of
+// kAmxTokens, at most kAmxMaxTokens) tokens; c's rows are `c_stride` floats apart.
+void amx_gemm(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k, const uint16_t* x_hi,
+              const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride);
+
+}  // namespace coreml::kernels::linalg
