@@ -164,5 +164,83 @@ TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
   }
 }
 
+// ANEMLL's layer: a 1x1 conv on [1, K, 1, T] (tokens contiguous) with a 4-bit palettized
+// weight, whose rows the kernels consume in a permuted k order. 21 tokens (prefill), K = 160
+// (not whole tile rows). Expected: the exact product of the weight decoded here from the
+// codes (iOS16 layout: codes packed low bits first), rounded once to fp16.
+TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
+  const int64_t n = 256, k = 160, t = 21;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> lut(16);
+  for (float& v : lut) v = fp16_to_float(float_to_fp16(normal(rng)));
+  std::vector<int> codes(static_cast<size_t>(n * k));
+  for (int& c : codes) c = static_cast<int>(rng() % 16);
+  std::vector<int> packed(codes.size() / 2);
+  for (size_t i = 0; i < packed.size(); ++i) packed[i] = codes[2 * i] | (codes[2 * i + 1] << 4);
+  Tensor x = Tensor::zeros({1, k, 1, t}, DType::kFloat16);
+  std::vector<float> xv(static_cast<size_t>(k * t));
+  for (size_t i = 0; i < xv.size(); ++i) {
+    xv[i] = fp16_to_float(float_to_fp16(normal(rng)));
+    static_cast<uint16_t*>(x.data())[i] = float_to_fp16(xv[i]);
+  }
+  std::ostringstream text;
+  text.precision(9);
+  text << "program(1.0)\n{\n    func main<ios16>(tensor<fp16, [1, " << k << ", 1, " << t
+       << "]> x) {\n        tensor<fp16, [" << n << ", " << k
+       << ", 1, 1]> w = constexpr_lut_to_dense()[indices = tensor<uint8, [" << packed.size()
+       << "]>([";
+  for (size_t i = 0; i < packed.size(); ++i) text << (i ? ", " : "") << packed[i];
+  text << "]), lut = tensor<fp16, [16]>([";
+  for (size_t i = 0; i < lut.size(); ++i) text << (i ? ", " : "") << lut[i];
+  text
+      << "]), name = string(\"w\"), shape = tensor<uint32, [4]>([" << n << ", " << k
+      << ", 1, 1])];\n"
+      << R"(        tensor<int32, [2]> st = const()[name = string("st"), val = tensor<int32, [2]>([1, 1])];
+        tensor<int32, [2]> dl = const()[name = string("dl"), val = tensor<int32, [2]>([1, 1])];
+        tensor<int32, [4]> pd = const()[name = string("pd"), val = tensor<int32, [4]>([0, 0, 0, 0])];
+        int32 gr = const()[name = string("gr"), val = int32(1)];
+        string pt = const()[name = string("pt"), val = string("valid")];
+)"
+      << "        tensor<fp16, [1, " << n << ", 1, " << t
+      << "]> y = conv(dilations = dl, groups = gr, pad = pd, pad_type = pt, strides = st, "
+         "weight = w, x = x)[name = string(\"y\")];\n    } -> (y);\n}\n";
+  format::ModelAsset asset;
+  asset.program = format::parse_mil_text(text.str(), "conv_lut4.mil");
+  for (bool tiles : {true, false}) {
+    SCOPED_TRACE(tiles ? "AMX tiles" : "fp32 loop");
+    if (tiles && !amx_available()) {
+      std::printf("AMX not available here: only the fp32 loop is checked\n");
+      continue;
+    }
+    set_amx_enabled_for_testing(tiles);
+    runtime::FunctionExecutor exec(asset, asset.program.functions.at(0),
+                                   runtime::KernelRegistry::global(),
+                                   runtime::ThreadPool::shared(2), runtime::ExecutorOptions{});
+    std::vector<const Tensor*> bound{&x};
+    std::vector<Tensor> out;
+    exec.run(bound, {}, out);
+    set_amx_enabled_for_testing(std::nullopt);
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].shape(), (std::vector<int64_t>{1, n, 1, t}));
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t j = 0; j < t; ++j) {
+        double exact = 0, magnitude = 0;
+        for (int64_t i = 0; i < k; ++i) {
+          const double p =
+              static_cast<double>(lut[static_cast<size_t>(codes[static_cast<size_t>(r * k + i)])]) *
+              xv[static_cast<size_t>(i * t + j)];
+          exact += p;
+          magnitude += std::fabs(p);
+        }
+        const double got = fp16_to_float(static_cast<const uint16_t*>(out[0].data())[r * t + j]);
+        // fp16 output: one rounding (2^-11 relative) on top of the fp32-level sum.
+        ASSERT_NEAR(got, exact, 1e-5 * magnitude + std::fabs(exact) * 0x1p-11 + 1e-7)
+            << "output " << r << " token " << j;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace coreml::kernels::linalg

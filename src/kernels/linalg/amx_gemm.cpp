@@ -107,6 +107,29 @@ COREML_AMX_TARGET void split_row_avx512(const float* src, int64_t k, uint16_t* h
   }
 }
 
+COREML_AMX_TARGET void pack_pair_avx512(const float* x0, const float* x1, int64_t count,
+                                        int64_t tokens_padded, uint16_t* hi, uint16_t* lo) {
+  const __m512i high_half = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t t = 0; t < tokens_padded; t += 16) {
+    const int64_t left = count - t;
+    const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                      : static_cast<__mmask16>(left <= 0 ? 0 : (1u << left) - 1u);
+    const __m512 v0 = x0 ? _mm512_maskz_loadu_ps(mask, x0 + t) : _mm512_setzero_ps();
+    const __m512 v1 = x1 ? _mm512_maskz_loadu_ps(mask, x1 + t) : _mm512_setzero_ps();
+    const __m512i h0 = round_to_bf16(_mm512_castps_si512(v0));
+    const __m512i h1 = round_to_bf16(_mm512_castps_si512(v1));
+    const __m512i l0 =
+        round_to_bf16(_mm512_castps_si512(_mm512_sub_ps(v0, _mm512_castsi512_ps(h0))));
+    const __m512i l1 =
+        round_to_bf16(_mm512_castps_si512(_mm512_sub_ps(v1, _mm512_castsi512_ps(h1))));
+    // A pair is one 32-bit word: position k in the low half, k + 1 in the high half.
+    const __m512i hw = _mm512_or_si512(_mm512_and_si512(h1, high_half), _mm512_srli_epi32(h0, 16));
+    const __m512i lw = _mm512_or_si512(_mm512_and_si512(l1, high_half), _mm512_srli_epi32(l0, 16));
+    _mm512_storeu_si512(hi + 2 * t, hw);
+    _mm512_storeu_si512(lo + 2 * t, lw);
+  }
+}
+
 // Output tiles 0..kTiles-1, weight halves in tiles 4 and 5, activation halves in 6 and 7.
 template <int kTiles>
 COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k,
@@ -235,6 +258,20 @@ void amx_pack_token(const float* x, int64_t k, int64_t token, int64_t tokens_pad
     for (int64_t p = 0; p < kp / 2; ++p) {
       std::memcpy(dst + p * tokens_padded * 2, src + 2 * p, 4);
     }
+  }
+}
+
+void amx_pack_pair(const float* x0, const float* x1, int64_t count, int64_t tokens_padded,
+                   uint16_t* hi, uint16_t* lo) {
+#if COREML_AMX_CODE
+  if (amx_supported()) {
+    pack_pair_avx512(x0, x1, count, tokens_padded, hi, lo);
+    return;
+  }
+#endif
+  for (int64_t t = 0; t < tokens_padded; ++t) {
+    split_value(x0 && t < count ? x0[t] : 0.0f, hi + 2 * t, lo + 2 * t);
+    split_value(x1 && t < count ? x1[t] : 0.0f, hi + 2 * t + 1, lo + 2 * t + 1);
   }
 }
 

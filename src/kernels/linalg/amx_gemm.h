@@ -44,6 +44,12 @@ void amx_split_rows(const float* rows, int64_t count, int64_t row_stride, int64_
 void amx_pack_token(const float* x, int64_t k, int64_t token, int64_t tokens_padded, uint16_t* hi,
                     uint16_t* lo, uint16_t* tmp);
 
+// Two K positions (k, k + 1) of `count` tokens, given as token rows x0 and x1 (nullptr: zeros),
+// into their row of the pair-interleaved layout: hi[t * 2 + j] for j = 0, 1 (tokens_padded
+// pairs, padding zeros); the same for lo. For activations whose tokens are contiguous.
+void amx_pack_pair(const float* x0, const float* x1, int64_t count, int64_t tokens_padded,
+                   uint16_t* hi, uint16_t* lo);
+
 // c[r][t] = sum_k W[r][k] X[k][t] for kAmxRows rows and `tokens_padded` (a multiple of
 // kAmxTokens, at most kAmxMaxTokens) tokens; c's rows are `c_stride` floats apart.
 void amx_gemm(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k, const uint16_t* x_hi,

@@ -155,10 +155,18 @@ class WeightProductKernel : public runtime::OpKernel {
       use_amx_ = true;
       m_pad_ = round_up(std::min(g_.m, kTokensPerPass), kAmxTokens);
       k_pad_ = amx_k_padded(k);
-      work_ = std::max(2 * round_up(k, 16) + k_pad_, kAmxDecodeRows * round_up(k, 16));
+      work_ = std::max({2 * round_up(k, 16) + k_pad_, kAmxDecodeRows * round_up(k, 16),
+                        2 * m_pad_});
       per_thread_ = work_ + kAmxRows * k_pad_ + kAmxRows * m_pad_ + round_up(m_pad_, 16);
       y_at_ = 0;
       threads_at_ = k_pad_ * m_pad_;
+      if (w_->k_ordered() && k_order_.size() != static_cast<size_t>(k)) {
+        // Arranging the positions themselves gives the permutation (exact in fp32 below 2^24).
+        std::vector<float> positions(static_cast<size_t>(k)), arranged(positions.size());
+        for (int64_t i = 0; i < k; ++i) positions[static_cast<size_t>(i)] = static_cast<float>(i);
+        w_->arrange(positions.data(), arranged.data());
+        k_order_.assign(arranged.begin(), arranged.end());
+      }
     } else {
       m_pad_ = round_up(std::min(g_.m, kTokensPerPass), 16);
       per_thread_ = round_up(kRowsPerTask * k, 16) + kRowsPerTask * m_pad_ + round_up(m_pad_, 16);
@@ -262,6 +270,18 @@ class WeightProductKernel : public runtime::OpKernel {
     });
   }
 
+  // Tokens [m0, m0 + count) at K position `kk` (in the weight's k order) as fp32 in `buf`;
+  // nullptr past K.
+  const float* load_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
+                           float* buf) const {
+    if (kk >= g_.k) return nullptr;
+    const int64_t source = k_order_.empty() ? kk : k_order_[static_cast<size_t>(kk)];
+    const int64_t first = b * g_.xb + source * g_.xk + m0;
+    if (x_dtype_ == DType::kFloat32) return reinterpret_cast<const float*>(x) + first;
+    f16_to_f32(reinterpret_cast<const uint16_t*>(x) + first, buf, count);
+    return buf;
+  }
+
   void gemm_amx(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b,
                 int64_t m0, int64_t mb) {
     const int64_t k = g_.k;
@@ -271,23 +291,37 @@ class WeightProductKernel : public runtime::OpKernel {
     auto thread_area = [&] {
       return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
     };
-    ctx.pool().parallel_for(tokens, 8, [&](int64_t begin, int64_t end) {
-      float* row = thread_area();
-      float* arranged = row + round_up(k, 16);
-      auto* split = reinterpret_cast<uint16_t*>(arranged + round_up(k, 16));
-      for (int64_t m = begin; m < end; ++m) {
-        const float* src = nullptr;  // padding tokens are zeros
-        if (m < mb) {
-          gather_row(x, x_dtype_, g_, b, m0 + m, row);
-          src = row;
-          if (w_->k_ordered()) {
-            w_->arrange(row, arranged);
-            src = arranged;
-          }
+    if (g_.xm == 1) {
+      // Tokens contiguous (a conv's [N, C, 1, T]): K positions are rows of tokens; each pair
+      // of them (in the weight's k order) becomes one row of the interleaved layout.
+      ctx.pool().parallel_for(k_pad_ / 2, 16, [&](int64_t begin, int64_t end) {
+        float* row0 = thread_area();
+        float* row1 = row0 + round_up(tokens, 16);
+        for (int64_t p = begin; p < end; ++p) {
+          const float* x0 = load_tokens(x, b, 2 * p, m0, mb, row0);
+          const float* x1 = load_tokens(x, b, 2 * p + 1, m0, mb, row1);
+          amx_pack_pair(x0, x1, mb, tokens, x_hi + p * tokens * 2, x_lo + p * tokens * 2);
         }
-        amx_pack_token(src, k, m, tokens, x_hi, x_lo, split);
-      }
-    });
+      });
+    } else {
+      ctx.pool().parallel_for(tokens, 8, [&](int64_t begin, int64_t end) {
+        float* row = thread_area();
+        float* arranged = row + round_up(k, 16);
+        auto* split = reinterpret_cast<uint16_t*>(arranged + round_up(k, 16));
+        for (int64_t m = begin; m < end; ++m) {
+          const float* src = nullptr;  // padding tokens are zeros
+          if (m < mb) {
+            gather_row(x, x_dtype_, g_, b, m0 + m, row);
+            src = row;
+            if (w_->k_ordered()) {
+              w_->arrange(row, arranged);
+              src = arranged;
+            }
+          }
+          amx_pack_token(src, k, m, tokens, x_hi, x_lo, split);
+        }
+      });
+    }
     const int64_t tasks = (g_.n + kAmxRows - 1) / kAmxRows;
     const float* bias = bias_.empty() ? nullptr : bias_.data();
     ctx.pool().parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
@@ -327,6 +361,7 @@ class WeightProductKernel : public runtime::OpKernel {
   int64_t m_pad_ = 0;
   bool use_amx_ = false;
   int64_t k_pad_ = 0, work_ = 0;
+  std::vector<int32_t> k_order_;  // the weight's k order (source position of each), when permuted
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
 };
 
