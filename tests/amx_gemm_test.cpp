@@ -81,6 +81,36 @@ TEST(AmxGemm, MatchesExactArithmetic) {
   }
 }
 
+TEST(AmxGemm, Lut4RowsLookUpTheSplitTable) {
+  // Rows of several lengths (tails of 2..30 codes), values from the row's own table.
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> table(16);
+  for (float& v : table) v = fp16_to_float(float_to_fp16(normal(rng)));
+  std::vector<uint16_t> split(32);
+  amx_split_table(table.data(), 16, split.data());
+  auto bf16 = [](uint16_t b) {
+    const uint32_t bits = static_cast<uint32_t>(b) << 16;
+    float v = 0;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  };
+  for (int64_t k : {2, 30, 32, 64, 100, 1024}) {
+    SCOPED_TRACE(k);
+    std::vector<uint8_t> codes(static_cast<size_t>(k / 2));
+    for (auto& c : codes) c = static_cast<uint8_t>(rng());
+    const int64_t kp = amx_k_padded(k);
+    std::vector<uint16_t> hi(static_cast<size_t>(kp), 0xFFFF), lo(hi.size(), 0xFFFF);
+    amx_split_lut4_row(codes.data(), k, split.data(), hi.data(), lo.data());
+    for (int64_t i = 0; i < kp; ++i) {
+      const float want =
+          i < k ? table[(codes[static_cast<size_t>(i / 2)] >> (4 * (i % 2))) & 0xF] : 0.0f;
+      ASSERT_EQ(bf16(hi[static_cast<size_t>(i)]) + bf16(lo[static_cast<size_t>(i)]), want)
+          << "position " << i;
+    }
+  }
+}
+
 TEST(AmxGemm, SplitHalvesAreExactForFp16Values) {
   // hi + lo reproduces every finite fp16 value exactly (the premise of the accuracy claim).
   std::vector<float> values;
@@ -165,11 +195,11 @@ TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
 }
 
 // ANEMLL's layer: a 1x1 conv on [1, K, 1, T] (tokens contiguous) with a 4-bit palettized
-// weight, whose rows the kernels consume in a permuted k order. 21 tokens (prefill), K = 160
-// (not whole tile rows). Expected: the exact product of the weight decoded here from the
+// weight (looked up straight into bf16 halves). 21 tokens (prefill), K = 176 (not whole tile
+// rows). Expected: the exact product of the weight decoded here from the
 // codes (iOS16 layout: codes packed low bits first), rounded once to fp16.
 TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
-  const int64_t n = 256, k = 160, t = 21;
+  const int64_t n = 256, k = 176, t = 21;
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> lut(16);

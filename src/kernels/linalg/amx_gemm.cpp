@@ -107,6 +107,36 @@ COREML_AMX_TARGET void split_row_avx512(const float* src, int64_t k, uint16_t* h
   }
 }
 
+COREML_AMX_TARGET void split_lut4_row_avx512(const uint8_t* codes, int64_t k, const uint16_t* table,
+                                             uint16_t* hi, uint16_t* lo) {
+  // Word permutes index 32 entries; codes < 16 pick from the 16 loaded into the low half.
+  const __m512i t_hi =
+      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(table)));
+  const __m512i t_lo =
+      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(table + 16)));
+  const __m512i nibble = _mm512_set1_epi32(0xF);
+  const int64_t kp = amx_k_padded(k);
+  for (int64_t i = 0; i < kp; i += 32) {
+    const int64_t left = k - i;  // codes left in the row (k is even)
+    __m128i bytes;
+    if (left >= 32) {
+      bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i / 2));
+    } else {
+      alignas(16) uint8_t tail[16] = {};
+      if (left > 0) std::memcpy(tail, codes + i / 2, static_cast<size_t>(left / 2));
+      bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(tail));
+    }
+    // Each byte to a 32-bit word holding its two codes as 16-bit indices, low nibble first.
+    const __m512i b = _mm512_cvtepu8_epi32(bytes);
+    const __m512i index = _mm512_or_si512(_mm512_and_si512(b, nibble),
+                                          _mm512_slli_epi32(_mm512_srli_epi32(b, 4), 16));
+    const __mmask32 valid =
+        left >= 32 ? ~__mmask32{0} : (left <= 0 ? __mmask32{0} : (__mmask32{1} << left) - 1);
+    _mm512_storeu_si512(hi + i, _mm512_maskz_permutexvar_epi16(valid, index, t_hi));
+    _mm512_storeu_si512(lo + i, _mm512_maskz_permutexvar_epi16(valid, index, t_lo));
+  }
+}
+
 COREML_AMX_TARGET void pack_pair_avx512(const float* x0, const float* x1, int64_t count,
                                         int64_t tokens_padded, uint16_t* hi, uint16_t* lo) {
   const __m512i high_half = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
@@ -258,6 +288,26 @@ void amx_pack_token(const float* x, int64_t k, int64_t token, int64_t tokens_pad
     for (int64_t p = 0; p < kp / 2; ++p) {
       std::memcpy(dst + p * tokens_padded * 2, src + 2 * p, 4);
     }
+  }
+}
+
+void amx_split_table(const float* values, int64_t entries, uint16_t* out) {
+  for (int64_t i = 0; i < entries; ++i) split_value(values[i], out + i, out + entries + i);
+}
+
+void amx_split_lut4_row(const uint8_t* codes, int64_t k, const uint16_t* table, uint16_t* hi,
+                        uint16_t* lo) {
+#if COREML_AMX_CODE
+  if (amx_supported()) {
+    split_lut4_row_avx512(codes, k, table, hi, lo);
+    return;
+  }
+#endif
+  const int64_t kp = amx_k_padded(k);
+  for (int64_t i = 0; i < kp; ++i) {
+    const int code = i < k ? (codes[i / 2] >> (4 * (i & 1))) & 0xF : -1;
+    hi[i] = code < 0 ? 0 : table[code];
+    lo[i] = code < 0 ? 0 : table[16 + code];
   }
 }
 

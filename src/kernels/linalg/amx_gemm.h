@@ -38,6 +38,14 @@ void amx_split_row(const float* row, int64_t k, uint16_t* hi, uint16_t* lo);
 void amx_split_rows(const float* rows, int64_t count, int64_t row_stride, int64_t k, uint16_t* hi,
                     uint16_t* lo);
 
+// A 4-bit palettized row straight into bf16 halves, in natural k order: `codes` holds K codes
+// packed two per byte (low nibble first), `table` the row's table split beforehand:
+// 16 high halves, then 16 low halves (amx_split_table). Saves decoding to fp32 and splitting.
+void amx_split_lut4_row(const uint8_t* codes, int64_t k, const uint16_t* table, uint16_t* hi,
+                        uint16_t* lo);
+// `entries` fp32 table values into [hi x entries][lo x entries].
+void amx_split_table(const float* values, int64_t entries, uint16_t* out);
+
 // One token's K activations (nullptr: zeros, for padding) into column `token` of the
 // pair-interleaved layout the tile product reads, [k_padded / 2][tokens_padded][2] for each
 // half. `tmp` holds 2 * k_padded values.

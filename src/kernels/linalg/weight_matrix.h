@@ -34,6 +34,8 @@ class WeightMatrix {
   // LUT rows are consumed in the k order of weight_simd.h: activations must be arranged.
   bool k_ordered() const { return format_ == Format::kLut; }
   int lut_bits() const { return lut_.bits; }
+  // kLut: the rows as stored (codes in natural order, fp32 tables).
+  const LutRows& lut_rows() const { return lut_; }
   // x (cols() values) into the order gemv() and decode() consume for this matrix.
   void arrange(const float* x, float* out) const { lut_arrange(lut_, x, out); }
   // Bytes the rows occupy as streamed (for reports).

@@ -155,12 +155,24 @@ class WeightProductKernel : public runtime::OpKernel {
       use_amx_ = true;
       m_pad_ = round_up(std::min(g_.m, kTokensPerPass), kAmxTokens);
       k_pad_ = amx_k_padded(k);
-      work_ = std::max({2 * round_up(k, 16) + k_pad_, kAmxDecodeRows * round_up(k, 16),
-                        2 * m_pad_});
+      work_ =
+          std::max({2 * round_up(k, 16) + k_pad_, kAmxDecodeRows * round_up(k, 16), 2 * m_pad_});
       per_thread_ = work_ + kAmxRows * k_pad_ + kAmxRows * m_pad_ + round_up(m_pad_, 16);
       y_at_ = 0;
       threads_at_ = k_pad_ * m_pad_;
-      if (w_->k_ordered() && k_order_.size() != static_cast<size_t>(k)) {
+      // 4-bit palettes (ANEMLL's FFN) go from codes to bf16 halves through split tables, in
+      // natural k order; other forms are decoded to fp32 (in their k order) and split.
+      lut4_direct_ = w_->format() == WeightMatrix::Format::kLut && w_->lut_bits() == 4;
+      if (lut4_direct_ && lut4_tables_.empty()) {
+        const LutRows& rows = w_->lut_rows();
+        const int64_t tables = (g_.n + rows.rows_per_table - 1) / rows.rows_per_table;
+        lut4_tables_.resize(static_cast<size_t>(tables * 32));
+        for (int64_t t = 0; t < tables; ++t) {
+          amx_split_table(rows.tables + t * rows.table_stride, 16,
+                          &lut4_tables_[static_cast<size_t>(t * 32)]);
+        }
+      }
+      if (!lut4_direct_ && w_->k_ordered() && k_order_.size() != static_cast<size_t>(k)) {
         // Arranging the positions themselves gives the permutation (exact in fp32 below 2^24).
         std::vector<float> positions(static_cast<size_t>(k)), arranged(positions.size());
         for (int64_t i = 0; i < k; ++i) positions[static_cast<size_t>(i)] = static_cast<float>(i);
@@ -313,7 +325,7 @@ class WeightProductKernel : public runtime::OpKernel {
           if (m < mb) {
             gather_row(x, x_dtype_, g_, b, m0 + m, row);
             src = row;
-            if (w_->k_ordered()) {
+            if (w_->k_ordered() && !lut4_direct_) {
               w_->arrange(row, arranged);
               src = arranged;
             }
@@ -333,8 +345,23 @@ class WeightProductKernel : public runtime::OpKernel {
       for (int64_t task = begin; task < end; ++task) {
         const int64_t r0 = task * kAmxRows;
         const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
+        if (lut4_direct_) {
+          const LutRows& lut = w_->lut_rows();
+          for (int64_t r = 0; r < kAmxRows; ++r) {
+            uint16_t* hi = w_hi + r * k_pad_;
+            uint16_t* lo = w_lo + r * k_pad_;
+            if (r0 + r < r1) {
+              const int64_t row = r0 + r;
+              amx_split_lut4_row(lut.codes + row * lut.row_bytes, k,
+                                 &lut4_tables_[static_cast<size_t>(row / lut.rows_per_table * 32)],
+                                 hi, lo);
+            } else {
+              amx_split_row(nullptr, k, hi, lo);
+            }
+          }
+        }
         // A few rows at a time, so the decoded values are split while still in cache.
-        for (int64_t r = 0; r < kAmxRows; r += kAmxDecodeRows) {
+        for (int64_t r = 0; r < kAmxRows && !lut4_direct_; r += kAmxDecodeRows) {
           const int64_t count = std::clamp<int64_t>(r1 - r0 - r, 0, kAmxDecodeRows);
           const float* rows = count ? w_->decode(r0 + r, r0 + r + count, decoded) : nullptr;
           for (int64_t i = 0; i < kAmxDecodeRows; ++i) {
@@ -361,6 +388,8 @@ class WeightProductKernel : public runtime::OpKernel {
   int64_t m_pad_ = 0;
   bool use_amx_ = false;
   int64_t k_pad_ = 0, work_ = 0;
+  bool lut4_direct_ = false;
+  std::vector<uint16_t> lut4_tables_;  // per table: 16 high then 16 low bf16 halves
   std::vector<int32_t> k_order_;  // the weight's k order (source position of each), when permuted
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
 };
