@@ -111,9 +111,10 @@ void BM_LutGemm64(benchmark::State& state) {
       2.0 * static_cast<double>(n * k * m) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
-// Prefill on AMX tiles (where the CPU has them): 16-row blocks decoded, split into bf16
-// halves and multiplied with 64 pre-packed tokens. part 0: all of it; 1: the tile products
-// alone (one block's halves reused); 2: decode and split alone.
+// Prefill on AMX tiles (where the CPU has them): 16-row blocks decoded into bf16 halves
+// (4-bit rows through split tables, others decoded to fp32 and split) and multiplied with 64
+// pre-packed tokens. part 0: all of it; 1: the tile products alone (one block's halves reused); 2:
+// decode and split alone.
 void BM_LutGemmAmx64(benchmark::State& state) {
   if (!amx_available()) {
     state.SkipWithError("no AMX-BF16 on this CPU (or COREML_AMX=0)");
@@ -130,7 +131,25 @@ void BM_LutGemmAmx64(benchmark::State& state) {
   }
   std::vector<float> decoded(static_cast<size_t>(4 * k)), tile(static_cast<size_t>(16 * m));
   std::vector<uint16_t> w_hi(static_cast<size_t>(16 * kp)), w_lo(w_hi.size());
+  // 4-bit rows go straight to bf16 halves through split tables (as the conv kernel does).
+  std::vector<uint16_t> split_tables;
+  if (bits == 4) {
+    const int64_t tables = n / f.rows.rows_per_table;
+    split_tables.resize(static_cast<size_t>(tables * 32));
+    for (int64_t t = 0; t < tables; ++t) {
+      amx_split_table(f.rows.tables + t * f.rows.table_stride, 16, &split_tables[t * 32]);
+    }
+  }
   auto decode_block = [&](int64_t r0) {
+    if (bits == 4) {
+      for (int64_t r = 0; r < 16; ++r) {
+        const int64_t row = r0 + r;
+        amx_split_lut4_row(f.rows.codes + row * f.rows.row_bytes, k,
+                           &split_tables[row / f.rows.rows_per_table * 32], w_hi.data() + r * kp,
+                           w_lo.data() + r * kp);
+      }
+      return;
+    }
     for (int64_t r = 0; r < 16; r += 4) {
       lut_decode(f.rows, r0 + r, r0 + r + 4, decoded.data());
       for (int64_t i = 0; i < 4; ++i) {

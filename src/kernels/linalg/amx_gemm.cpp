@@ -165,7 +165,13 @@ template <int kTiles>
 COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k,
                                   const uint16_t* x_hi, const uint16_t* x_lo, int64_t tokens_padded,
                                   float* c, int64_t c_stride) {
-  _tile_loadconfig(&tile_config());
+  // The configuration stays loaded in this thread (nothing else here uses tiles): loading and
+  // releasing it around every 16 rows costs more than a short row's products.
+  thread_local bool configured = false;
+  if (!configured) {
+    _tile_loadconfig(&tile_config());
+    configured = true;
+  }
   const int64_t kp = amx_k_padded(k);
   const int64_t w_bytes = kp * 2;             // between weight rows
   const int64_t x_bytes = tokens_padded * 4;  // between pairs of k
@@ -202,7 +208,6 @@ COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, in
   if constexpr (kTiles > 1) _tile_stored(1, c + kAmxTokens, c_bytes);
   if constexpr (kTiles > 2) _tile_stored(2, c + 2 * kAmxTokens, c_bytes);
   if constexpr (kTiles > 3) _tile_stored(3, c + 3 * kAmxTokens, c_bytes);
-  _tile_release();
 }
 #endif  // COREML_AMX_CODE
 
