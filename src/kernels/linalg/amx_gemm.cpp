@@ -160,8 +160,9 @@ COREML_AMX_TARGET void pack_pair_avx512(const float* x0, const float* x1, int64_
   }
 }
 
-// Output tiles 0..kTiles-1, weight halves in tiles 4 and 5, activation halves in 6 and 7.
-template <int kTiles>
+// Output tiles 0..kTiles-1, weight halves in tiles 4 and 5, activation halves in 6 and 7
+// (kSplit); or, for plain bf16 products, the high halves alone in 4 and 6 / 7.
+template <int kTiles, bool kSplit>
 COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k,
                                   const uint16_t* x_hi, const uint16_t* x_lo, int64_t tokens_padded,
                                   float* c, int64_t c_stride) {
@@ -180,28 +181,46 @@ COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, in
   if constexpr (kTiles > 2) _tile_zero(2);
   if constexpr (kTiles > 3) _tile_zero(3);
   for (int64_t k0 = 0; k0 < kp; k0 += kAmxKStep) {
-    _tile_loadd(4, w_hi + k0, w_bytes);
-    _tile_loadd(5, w_lo + k0, w_bytes);
     const uint16_t* xh = x_hi + k0 * tokens_padded;  // (k0 / 2) pairs of tokens_padded x 2
-    const uint16_t* xl = x_lo + k0 * tokens_padded;
-    // hi.hi + lo.hi + hi.lo into output tile T (tokens 16T .. 16T + 15).
+    _tile_loadd(4, w_hi + k0, w_bytes);
+    if constexpr (kSplit) {
+      _tile_loadd(5, w_lo + k0, w_bytes);
+      const uint16_t* xl = x_lo + k0 * tokens_padded;
+      // hi.hi + lo.hi + hi.lo into output tile T (tokens 16T .. 16T + 15).
 #define COREML_AMX_TOKEN_TILE(T)                    \
   _tile_loadd(6, xh + (T)*2 * kAmxTokens, x_bytes); \
   _tile_dpbf16ps(T, 4, 6);                          \
   _tile_dpbf16ps(T, 5, 6);                          \
   _tile_loadd(7, xl + (T)*2 * kAmxTokens, x_bytes); \
   _tile_dpbf16ps(T, 4, 7);
-    COREML_AMX_TOKEN_TILE(0)
-    if constexpr (kTiles > 1) {
-      COREML_AMX_TOKEN_TILE(1)
-    }
-    if constexpr (kTiles > 2) {
-      COREML_AMX_TOKEN_TILE(2)
-    }
-    if constexpr (kTiles > 3) {
-      COREML_AMX_TOKEN_TILE(3)
-    }
+      COREML_AMX_TOKEN_TILE(0)
+      if constexpr (kTiles > 1) {
+        COREML_AMX_TOKEN_TILE(1)
+      }
+      if constexpr (kTiles > 2) {
+        COREML_AMX_TOKEN_TILE(2)
+      }
+      if constexpr (kTiles > 3) {
+        COREML_AMX_TOKEN_TILE(3)
+      }
 #undef COREML_AMX_TOKEN_TILE
+    } else {
+      // hi.hi only; two activation tiles alternate so a load need not wait for the last product.
+      _tile_loadd(6, xh, x_bytes);
+      _tile_dpbf16ps(0, 4, 6);
+      if constexpr (kTiles > 1) {
+        _tile_loadd(7, xh + 2 * kAmxTokens, x_bytes);
+        _tile_dpbf16ps(1, 4, 7);
+      }
+      if constexpr (kTiles > 2) {
+        _tile_loadd(6, xh + 4 * kAmxTokens, x_bytes);
+        _tile_dpbf16ps(2, 4, 6);
+      }
+      if constexpr (kTiles > 3) {
+        _tile_loadd(7, xh + 6 * kAmxTokens, x_bytes);
+        _tile_dpbf16ps(3, 4, 7);
+      }
+    }
   }
   const int64_t c_bytes = c_stride * 4;
   _tile_stored(0, c, c_bytes);
@@ -218,6 +237,14 @@ bool amx_supported() {
 #else
   return false;
 #endif
+}
+
+bool amx_bf16_from_environment() {
+  static const bool bf16 = [] {
+    const char* v = std::getenv("COREML_AMX");
+    return v != nullptr && std::strcmp(v, "bf16") == 0;
+  }();
+  return bf16;
 }
 
 bool amx_from_environment() {
@@ -258,6 +285,8 @@ bool amx_available() {
   const int forced = amx_override().load(std::memory_order_relaxed);
   return forced < 0 ? amx_from_environment() : forced != 0;
 }
+
+bool amx_bf16_products() { return amx_bf16_from_environment(); }
 
 void set_amx_enabled_for_testing(std::optional<bool> enabled) {
   amx_override().store(enabled ? (*enabled ? 1 : 0) : -1);
@@ -333,11 +362,16 @@ void amx_pack_pair(const float* x0, const float* x1, int64_t count, int64_t toke
 void amx_gemm(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k, const uint16_t* x_hi,
               const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride) {
 #if COREML_AMX_CODE
-  switch (tokens_padded / kAmxTokens) {
-    case 1: return gemm_tiles<1>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case 2: return gemm_tiles<2>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case 3: return gemm_tiles<3>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case 4: return gemm_tiles<4>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+  const bool split = w_lo != nullptr && x_lo != nullptr;
+  switch (tokens_padded / kAmxTokens * (split ? 1 : -1)) {
+    case 1: return gemm_tiles<1, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+    case 2: return gemm_tiles<2, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+    case 3: return gemm_tiles<3, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+    case 4: return gemm_tiles<4, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+    case -1: return gemm_tiles<1, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+    case -2: return gemm_tiles<2, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+    case -3: return gemm_tiles<3, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+    case -4: return gemm_tiles<4, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
     default: break;
   }
 #endif

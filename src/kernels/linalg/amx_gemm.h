@@ -24,6 +24,9 @@ constexpr int64_t kAmxMaxTokens = 64;  // tokens one call handles (four output t
 constexpr int64_t kAmxKStep = 32;      // bf16 values along K in one tile row
 
 bool amx_available();
+// COREML_AMX=bf16: one bf16 product per pair instead of three (opt-in, faster prefill; weights
+// and activations rounded to bf16, ~2^-9 relative each: see tests/amx_gemm_test.cpp).
+bool amx_bf16_products();
 // nullopt returns to the CPU's and the environment's choice; true only where available.
 void set_amx_enabled_for_testing(std::optional<bool> enabled);
 
@@ -58,6 +61,7 @@ void amx_pack_token(const float* x, int64_t k, int64_t token, int64_t tokens_pad
 void amx_pack_pair(const float* x0, const float* x1, int64_t count, int64_t tokens_padded,
                    uint16_t* hi, uint16_t* lo);
 
+// w_lo or x_lo nullptr: plain bf16 products of the high halves.
 // c[r][t] = sum_k W[r][k] X[k][t] for kAmxRows rows and `tokens_padded` (a multiple of
 // kAmxTokens, at most kAmxMaxTokens) tokens; c's rows are `c_stride` floats apart.
 void amx_gemm(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k, const uint16_t* x_hi,

@@ -153,6 +153,7 @@ class WeightProductKernel : public runtime::OpKernel {
       // (a gathered row, its arranged copy and split halves while packing; then one decoded
       // weight row), the weight halves, the output tile and a store run.
       use_amx_ = true;
+      bf16_products_ = amx_bf16_products();
       m_pad_ = round_up(std::min(g_.m, kTokensPerPass), kAmxTokens);
       k_pad_ = amx_k_padded(k);
       work_ =
@@ -369,7 +370,7 @@ class WeightProductKernel : public runtime::OpKernel {
                           w_lo + (r + i) * k_pad_);
           }
         }
-        amx_gemm(w_hi, w_lo, k, x_hi, x_lo, tokens, tile, tokens);
+        amx_gemm(w_hi, bf16_products_ ? nullptr : w_lo, k, x_hi, x_lo, tokens, tile, tokens);
         for (int64_t r = r0; r < r1; ++r) {
           store_run(tile + (r - r0) * tokens, mb, out, out_dtype_,
                     b * g_.ob + m0 * g_.om + r * g_.on, g_.om, bias ? bias + r : nullptr, false,
@@ -389,6 +390,7 @@ class WeightProductKernel : public runtime::OpKernel {
   bool use_amx_ = false;
   int64_t k_pad_ = 0, work_ = 0;
   bool lut4_direct_ = false;
+  bool bf16_products_ = false;         // COREML_AMX=bf16
   std::vector<uint16_t> lut4_tables_;  // per table: 16 high then 16 low bf16 halves
   std::vector<int32_t> k_order_;  // the weight's k order (source position of each), when permuted
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
