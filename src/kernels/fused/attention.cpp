@@ -16,6 +16,7 @@
 #include "kernels/common/layout.h"
 #include "kernels/fused/fused_common.h"
 #include "kernels/fused/row_io.h"
+#include "kernels/linalg/amx_gemm.h"
 #include "kernels/linalg/weight_simd.h"
 #include "kernels/reduction/softmax_row.h"
 #include "runtime/kernel_registry.h"
@@ -116,8 +117,19 @@ class AttentionKernel final : public runtime::OpKernel {
       m_pad_ = (std::min(t_, kBlockRows) + 15) / 16 * 16;
       // q rows and q^T; k and v rows and v^T; scores^T, score rows, p^T; the output tile; a
       // probability row, a mask row, fp16 rounding room and an output row.
-      per_thread_ = 2 * m_pad_ * d_ + s_ * d_ + 2 * s_ * dv_ + 3 * s_ * m_pad_ + dv_ * m_pad_ +
-                    2 * s_ + (s_ + 1) / 2 + dv_ + 64;
+      // Scores keep room for whole 16-row tiles; with AMX, the bf16 halves of q^T and p^T
+      // and of one 16-row block of k or v^T.
+      s_pad_ = (s_ + 15) / 16 * 16;
+      const int64_t dv_pad = (dv_ + 15) / 16 * 16;
+      per_thread_ = 2 * m_pad_ * d_ + s_ * d_ + 2 * s_ * dv_ + 3 * s_pad_ * m_pad_ +
+                    dv_pad * m_pad_ + 2 * s_ + (s_ + 1) / 2 + dv_ + 64;
+      amx_ = t_ >= kAmxMinRows && linalg::amx_available();
+      if (amx_) {
+        amx_at_ = per_thread_;
+        const int64_t d_pad = linalg::amx_k_padded(d_), s_kpad = linalg::amx_k_padded(s_);
+        per_thread_ +=
+            d_pad * m_pad_ + s_kpad * m_pad_ + linalg::kAmxRows * std::max(d_pad, s_kpad);
+      }
     }
     ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
                         sizeof(float));
@@ -162,6 +174,7 @@ class AttentionKernel final : public runtime::OpKernel {
  private:
   static constexpr int64_t kBlockedRows = 4;  // from this many query rows on: matrix products
   static constexpr int64_t kBlockRows = 64;   // query rows per block (the tile's tokens)
+  static constexpr int64_t kAmxMinRows = 8;   // from this many query rows on: AMX tiles
 
   // Key columns [lo, hi) that query row t may see (its mask is not -inf elsewhere).
   void column_range(const void* m, int64_t b, int64_t h, int64_t t, int64_t* lo,
@@ -178,6 +191,27 @@ class AttentionKernel final : public runtime::OpKernel {
     if (*lo == *hi) {  // every column masked: the unfused softmax gives NaN; so do we
       *lo = 0;
       *hi = s_;
+    }
+  }
+
+  // out[r][t] = sum_i a[r][i] bt[i][t] for `count` rows of `k` values (a row-major, bt with
+  // m_pad tokens per row) on AMX tiles, with the split halves (fp32-level accuracy); out has
+  // room for whole 16-row tiles.
+  void tile_product(const float* a, int64_t count, int64_t k, const float* bt, float* out,
+                    float* area) const {
+    const int64_t kp = linalg::amx_k_padded(k);
+    auto* b_hi = reinterpret_cast<uint16_t*>(area);
+    uint16_t* b_lo = b_hi + kp * m_pad_;  // kp x m_pad halves each
+    auto* a_hi = b_lo + kp * m_pad_;
+    uint16_t* a_lo = a_hi + linalg::kAmxRows * kp;
+    for (int64_t p = 0; p < kp / 2; ++p) {
+      const float* r0 = 2 * p < k ? bt + 2 * p * m_pad_ : nullptr;
+      const float* r1 = 2 * p + 1 < k ? bt + (2 * p + 1) * m_pad_ : nullptr;
+      linalg::amx_pack_pair(r0, r1, m_pad_, m_pad_, b_hi + p * m_pad_ * 2, b_lo + p * m_pad_ * 2);
+    }
+    for (int64_t r0 = 0; r0 < count; r0 += linalg::kAmxRows) {
+      linalg::amx_split_rows(a + r0 * k, std::min(linalg::kAmxRows, count - r0), k, k, a_hi, a_lo);
+      linalg::amx_gemm(a_hi, a_lo, k, b_hi, b_lo, m_pad_, out + r0 * m_pad_, m_pad_);
     }
   }
 
@@ -199,17 +233,17 @@ class AttentionKernel final : public runtime::OpKernel {
                   int64_t kh, int64_t t0, int64_t t1, float* scratch) const {
     const int64_t rows = t1 - t0;
     const auto st = [](const Layout& l, int d) { return l.strides[static_cast<size_t>(d)]; };
-    float* q_rows = scratch;                   // [m_pad][d]
-    float* qt = q_rows + m_pad_ * d_;          // [d][m_pad]
-    float* k32 = qt + d_ * m_pad_;             // [columns][d]
-    float* v32 = k32 + s_ * d_;                // [columns][dv]
-    float* vt = v32 + s_ * dv_;                // [dv][columns]
-    float* scores = vt + dv_ * s_;             // [columns][m_pad]
-    float* score_rows = scores + s_ * m_pad_;  // [m_pad][columns]
-    float* pt = score_rows + m_pad_ * s_;      // [columns][m_pad]
-    float* tile = pt + s_ * m_pad_;            // [dv][m_pad]
-    float* probs = tile + dv_ * m_pad_;        // [columns]
-    float* mask_row = probs + s_;              // [columns]
+    float* q_rows = scratch;                              // [m_pad][d]
+    float* qt = q_rows + m_pad_ * d_;                     // [d][m_pad]
+    float* k32 = qt + d_ * m_pad_;                        // [columns][d]
+    float* v32 = k32 + s_ * d_;                           // [columns][dv]
+    float* vt = v32 + s_ * dv_;                           // [dv][columns]
+    float* scores = vt + dv_ * s_;                        // [columns, whole tiles][m_pad]
+    float* score_rows = scores + s_pad_ * m_pad_;         // [m_pad][columns]
+    float* pt = score_rows + s_pad_ * m_pad_;             // [columns][m_pad]
+    float* tile = pt + s_pad_ * m_pad_;                   // [dv, whole tiles][m_pad]
+    float* probs = tile + (dv_ + 15) / 16 * 16 * m_pad_;  // [columns]
+    float* mask_row = probs + s_;                         // [columns]
     auto* half = reinterpret_cast<uint16_t*>(mask_row + s_);
     float* out_row = mask_row + s_ + (s_ + 1) / 2;  // [dv]
     const int64_t h_first = kh * group_, h_last = h_first + group_;
@@ -247,7 +281,11 @@ class AttentionKernel final : public runtime::OpKernel {
         }
       }
       transpose(q_rows, m_pad_, d_, d_, qt, m_pad_);
-      linalg::gemm_rows(k32, n, d_, qt, m_pad_, rows, scores, m_pad_);
+      if (amx_) {
+        tile_product(k32, n, d_, qt, scores, scratch + amx_at_);
+      } else {
+        linalg::gemm_rows(k32, n, d_, qt, m_pad_, rows, scores, m_pad_);
+      }
       transpose(scores, n, rows, m_pad_, score_rows, n);
       // Per row: its own columns, the unfused roundings, the softmax; a row of p.
       for (int64_t t = 0; t < m_pad_; ++t) {
@@ -281,7 +319,11 @@ class AttentionKernel final : public runtime::OpKernel {
         std::fill_n(sc + count, hi - r, 0.0f);
       }
       transpose(score_rows, m_pad_, n, n, pt, m_pad_);
-      linalg::gemm_rows(vt, dv_, n, pt, m_pad_, rows, tile, m_pad_);
+      if (amx_) {
+        tile_product(vt, dv_, n, pt, tile, scratch + amx_at_);
+      } else {
+        linalg::gemm_rows(vt, dv_, n, pt, m_pad_, rows, tile, m_pad_);
+      }
       // out[b][h][t][i] (dense [B, H, T, Dv]).
       for (int64_t t = 0; t < rows; ++t) {
         const int64_t o = ((b * h_ + h) * t_ + t0 + t) * dv_;
@@ -376,6 +418,8 @@ class AttentionKernel final : public runtime::OpKernel {
   std::vector<bool> score_fp16_;
   int64_t b_ = 0, h_ = 0, t_ = 0, d_ = 0, s_ = 0, dv_ = 0, per_thread_ = 0, m_pad_ = 0;
   bool blocked_ = false;
+  bool amx_ = false;
+  int64_t s_pad_ = 0, amx_at_ = 0;
   bool mask_per_head_ = false;
   std::vector<std::array<int64_t, 2>> column_ranges_;  // per (batch, query row), when shared
   Layout q_layout_, k_layout_, v_layout_, mask_layout_;
