@@ -2,6 +2,7 @@
 // computes (runtime/fusion), without building the doubled row. The statistics are accumulated
 // as layer_norm does (fp64, the row counted twice), the normalized value is rounded to the
 // layer_norm's declared dtype, then multiplied by the weight and rounded to the output dtype.
+#include <array>
 #include <cmath>
 
 #include "kernels/common/layout.h"
@@ -35,8 +36,8 @@ class RmsNormKernel final : public runtime::OpKernel {
     shape_ = Layout::dense(x.shape());
     x_layout_ = Layout::of(x);
     x_dtype_ = x.dtype();
-    // Per thread: the row in fp32 and its fp16 rounding.
-    per_thread_ = h_ + (h_ + 1) / 2 + 16;
+    // Per thread: a group of rows in fp32 and one row's fp16 rounding.
+    per_thread_ = kGroup * h_ + (h_ + 1) / 2 + 16;
     ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
                         sizeof(float));
     ctx.set_output(0, x.shape(), out_dtype_);
@@ -50,36 +51,55 @@ class RmsNormKernel final : public runtime::OpKernel {
         x_layout_.rank ? x_layout_.strides[static_cast<size_t>(x_layout_.rank - 1)] : 1;
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
     ctx.pool().parallel_for(
-        rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, h_)),
+        rows, std::max<int64_t>(kGroup, 4096 / std::max<int64_t>(1, h_)),
         [&](int64_t begin, int64_t end) {
-          float* row = scratch + runtime::ThreadPool::thread_index() * per_thread_;
-          auto* half = reinterpret_cast<uint16_t*>(row + h_);
+          float* rows_in = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+          auto* half = reinterpret_cast<uint16_t*>(rows_in + kGroup * h_);
+          std::array<int64_t, kGroup> index{}, offset{};
+          int count = 0;
+          auto finish_group = [&] {
+            std::array<const float*, kGroup> row{};
+            for (int i = 0; i < kGroup; ++i) {
+              if (i < count) load_row(x, x_dtype_, offset[i], xs, h_, rows_in + i * h_);
+              row[i] = rows_in + (i < count ? i : 0) * h_;  // spare lanes repeat the first row
+            }
+            // layer_norm over [x, -x]: mean 0; the squares of both halves, in fp64, in its
+            // order. Several rows side by side: each keeps its own order, the chains overlap.
+            std::array<double, kGroup> sq{};
+            for (int pass = 0; pass < 2; ++pass) {
+              for (int64_t j = 0; j < h_; ++j) {
+                for (int i = 0; i < kGroup; ++i) {
+                  sq[i] += static_cast<double>(row[i][j]) * row[i][j];
+                }
+              }
+            }
+            for (int i = 0; i < count; ++i) {
+              float* r = rows_in + i * h_;
+              const double var = h_ > 0 ? sq[i] / static_cast<double>(2 * h_) : 0.0;
+              const double inv_std = 1.0 / std::sqrt(var + epsilon_);
+              for (int64_t j = 0; j < h_; ++j)
+                r[j] = static_cast<float>(r[j] * inv_std) * 1.0f + 0.0f;
+              if (normalized_fp16_) round_row_to_fp16(r, half, h_);
+              if (!weight_.empty()) {
+                const float* w = weight_.data();
+                for (int64_t j = 0; j < h_; ++j) r[j] *= w[j];
+              }
+              store_row(r, out, out_dtype_, index[i] * h_, h_);
+            }
+            count = 0;
+          };
           for_each_row<1>(shape_, {&x_layout_}, begin, end,
                           [&](int64_t r, const std::array<int64_t, 1>& off) {
-                            load_row(x, x_dtype_, off[0], xs, h_, row);
-                            // layer_norm over [x, -x]: mean 0; the squares of both halves, in fp64,
-                            // in its order.
-                            double sq = 0;
-                            for (int pass = 0; pass < 2; ++pass) {
-                              for (int64_t j = 0; j < h_; ++j)
-                                sq += static_cast<double>(row[j]) * row[j];
-                            }
-                            const double var = h_ > 0 ? sq / static_cast<double>(2 * h_) : 0.0;
-                            const double inv_std = 1.0 / std::sqrt(var + epsilon_);
-                            for (int64_t j = 0; j < h_; ++j) {
-                              row[j] = static_cast<float>(row[j] * inv_std) * 1.0f + 0.0f;
-                            }
-                            if (normalized_fp16_) round_row_to_fp16(row, half, h_);
-                            if (!weight_.empty()) {
-                              const float* w = weight_.data();
-                              for (int64_t j = 0; j < h_; ++j) row[j] *= w[j];
-                            }
-                            store_row(row, out, out_dtype_, r * h_, h_);
+                            index[count] = r;
+                            offset[count] = off[0];
+                            if (++count == kGroup) finish_group();
                           });
+          if (count) finish_group();
         });
   }
 
  private:
+  static constexpr int kGroup = 8;  // rows whose sums run side by side
   int x_;
   std::vector<float> weight_;
   double epsilon_;
