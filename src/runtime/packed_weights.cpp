@@ -3,11 +3,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "format/weight_file.h"
 
@@ -33,6 +36,25 @@ struct Key {
   }
 };
 
+// Fresh anonymous memory is zeroed by the kernel as it is first touched, which costs as much as
+// the copy itself: large copies are split over the cores, each faulting in its own pages.
+void parallel_copy(uint8_t* destination, const uint8_t* source, size_t bytes) {
+  constexpr size_t kSplitFrom = size_t{8} << 20;
+  const size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
+  if (bytes < kSplitFrom || threads < 2) {
+    std::memcpy(destination, source, bytes);
+    return;
+  }
+  const size_t chunk = (bytes / threads + kHugePage - 1) / kHugePage * kHugePage;
+  std::vector<std::thread> helpers;
+  for (size_t first = chunk; first < bytes; first += chunk) {
+    const size_t count = std::min(chunk, bytes - first);
+    helpers.emplace_back([=] { std::memcpy(destination + first, source + first, count); });
+  }
+  std::memcpy(destination, source, std::min(chunk, bytes));
+  for (auto& t : helpers) t.join();
+}
+
 // Memory from mmap (anonymous, 2 MiB aligned, huge pages asked for), unmapped when the last
 // holder lets go.
 std::shared_ptr<const void> huge_copy(const void* source, size_t bytes) {
@@ -46,7 +68,7 @@ std::shared_ptr<const void> huge_copy(const void* source, size_t bytes) {
 #ifdef MADV_HUGEPAGE
   ::madvise(aligned, length, MADV_HUGEPAGE);
 #endif
-  std::memcpy(aligned, source, bytes);
+  parallel_copy(aligned, static_cast<const uint8_t*>(source), bytes);
   ::mprotect(aligned, length, PROT_READ);
   // The source's whole pages are no longer needed by this process: when they belong to a
   // file mapping they can be dropped (they would be read again from the file if touched).
