@@ -49,5 +49,17 @@ TEST(PackedWeights, CopiesFileBytesAndTheFileStillReads) {
   std::filesystem::remove(path);
 }
 
+TEST(PackedWeights, LargeCopiesSplitOverThreadsKeepEveryByte) {
+  if (const char* v = std::getenv("COREML_PACK_WEIGHTS"); v && std::string(v) == "0") {
+    GTEST_SKIP() << "COREML_PACK_WEIGHTS=0";
+  }
+  // 21 MiB + 3 bytes: several 2 MiB-aligned chunks and an odd tail.
+  std::vector<uint8_t> bytes((21 << 20) + 3);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 13 + (i >> 20));
+  auto copy = runtime::packed_copy(bytes.data(), bytes.size());
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(std::memcmp(copy.get(), bytes.data(), bytes.size()), 0);
+}
+
 }  // namespace
 }  // namespace coreml
