@@ -261,3 +261,36 @@ def test_big_endian_input(models):
     a = np.arange(12, dtype=">i4").reshape(3, 4)
     np.testing.assert_array_equal(model.predict({"a": a, "b": a})["z"],
                                   a.astype(np.int64) ** 2 + 7)
+
+
+def test_predict_releases_the_gil(models):
+    # With a huge switch interval Python never takes the GIL from a running thread, so the
+    # helper thread can only run while the main thread has released the GIL: inside predict.
+    # Without the release the counter stays 0 through every prediction.
+    import sys
+
+    model = cc.MLModel(models["cnn"].path)
+    image = np.zeros((1, 3, 8, 8), np.float32)
+    counter = [0]
+    go = threading.Event()
+
+    def count():
+        go.wait()
+        for _ in range(1000):
+            counter[0] += 1
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    helper = threading.Thread(target=count)
+    try:
+        helper.start()
+        go.set()
+        for _ in range(500):
+            model.predict({"image": image})
+            if counter[0]:
+                break
+        assert counter[0] == 1000
+    finally:
+        sys.setswitchinterval(old)
+        go.set()
+        helper.join()
