@@ -6,6 +6,7 @@
 #   FUZZ_SECONDS=N  seconds per fuzz target (default 30; 0 skips fuzzing)
 #   SKIP_ASAN=1     skip the ASan + UBSan build (quicker local runs)
 #   SKIP_TSAN=1     skip the ThreadSanitizer build
+#   SKIP_PYTHON=1   skip the Python module and its pytest suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
@@ -14,12 +15,29 @@ if command -v ninja >/dev/null; then GENERATOR=(-G Ninja); fi
 
 SKIP_BUILD=1 bash scripts/setup.sh
 
+# The Python module is built in the Release tree (no second build of the library) with
+# nanobind from a virtual environment that also holds the test dependencies (PyPI).
+PYTHON_ARGS=()
+PYTHON_VENV="$PWD/build/python-venv"
+if [[ "${SKIP_PYTHON:-0}" != "1" ]]; then
+  echo "=== Python test environment ($PYTHON_VENV)"
+  if [[ ! -x "$PYTHON_VENV/bin/python" ]]; then python3 -m venv "$PYTHON_VENV"; fi
+  "$PYTHON_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    -r python/requirements-test.txt
+  PYTHON_ARGS=(-DCOREML_BUILD_PYTHON=ON "-DPython_EXECUTABLE=$PYTHON_VENV/bin/python")
+fi
+
 echo "=== build (Release, warnings as errors)"
 cmake -S . -B build "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DCOREML_WERROR=ON \
-  -DCOREML_BUILD_BENCHMARKS=ON
+  -DCOREML_BUILD_BENCHMARKS=ON "${PYTHON_ARGS[@]}"
 cmake --build build -j "$JOBS"
 echo "=== tests"
 ctest --test-dir build --output-on-failure -j "$JOBS"
+if [[ "${SKIP_PYTHON:-0}" != "1" ]]; then
+  echo "=== Python tests"
+  PYTHONPATH="$PWD/build/python" OMP_NUM_THREADS=1 "$PYTHON_VENV/bin/python" -m pytest \
+    python/tests -q -p no:cacheprovider
+fi
 
 if [[ "${SKIP_ASAN:-0}" != "1" ]]; then
   echo "=== build (ASan + UBSan)"
