@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "coreml/export.h"
+
+COREML_PUBLIC_BEGIN
+
 namespace coreml {
 
 enum class FeatureKind {
@@ -87,3 +91,5 @@ struct ModelDescription {
 std::string to_json(const ModelDescription& description, int indent = 2);
 
 }  // namespace coreml
+
+COREML_PUBLIC_END

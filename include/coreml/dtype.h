@@ -7,6 +7,10 @@
 #include <string_view>
 #include <type_traits>
 
+#include "coreml/export.h"
+
+COREML_PUBLIC_BEGIN
+
 namespace coreml {
 
 // The element types a Tensor can hold. Names follow MIL (fp16, int32, ...).
@@ -99,3 +103,5 @@ constexpr DType dtype_of() {
 }
 
 }  // namespace coreml
+
+COREML_PUBLIC_END

@@ -6,6 +6,10 @@
 #include <string>
 #include <utility>
 
+#include "coreml/export.h"
+
+COREML_PUBLIC_BEGIN
+
 namespace coreml {
 
 // What kind of failure happened; lets callers (and the CLI's exit codes) react without
@@ -46,3 +50,5 @@ template <typename... Args>
 }
 
 }  // namespace coreml
+
+COREML_PUBLIC_END

@@ -11,6 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "coreml/export.h"
+
+COREML_PUBLIC_BEGIN
+
 namespace coreml::hub {
 
 // Reported while a file downloads (and once more when it is complete).
@@ -63,3 +67,5 @@ std::string resolve_model_path(const std::string& text, const DownloadOptions& o
 std::string default_cache_dir();
 
 }  // namespace coreml::hub
+
+COREML_PUBLIC_END

@@ -6,6 +6,10 @@
 
 #include <cstdint>
 
+#include "coreml/export.h"
+
+COREML_PUBLIC_BEGIN
+
 namespace coreml {
 
 struct ResourceLimits {
@@ -35,3 +39,5 @@ ResourceLimits resource_limits();
 void set_resource_limits(const ResourceLimits& limits);
 
 }  // namespace coreml
+
+COREML_PUBLIC_END

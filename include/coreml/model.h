@@ -21,7 +21,10 @@
 #include <vector>
 
 #include "coreml/description.h"
+#include "coreml/export.h"
 #include "coreml/tensor.h"
+
+COREML_PUBLIC_BEGIN
 
 namespace coreml {
 
@@ -141,3 +144,5 @@ class Model {
 };
 
 }  // namespace coreml
+
+COREML_PUBLIC_END

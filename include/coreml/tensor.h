@@ -30,10 +30,13 @@
 
 #include "coreml/dtype.h"
 #include "coreml/error.h"
+#include "coreml/export.h"
 
 // DLPack's managed tensor (from <dlpack/dlpack.h>); declared here so users of tensor.h do
 // not need the DLPack header.
 struct DLManagedTensor;
+
+COREML_PUBLIC_BEGIN
 
 namespace coreml {
 
@@ -269,3 +272,5 @@ T Tensor::item() const {
 }
 
 }  // namespace coreml
+
+COREML_PUBLIC_END

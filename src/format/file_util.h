@@ -7,6 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "coreml/export.h"
+
+// Internal (not installed), but exported: coreml::llm and coreml::hub call it from their own
+// libraries.
+COREML_PUBLIC_BEGIN
+
 namespace coreml::format {
 
 // Reads a whole file that must be a regular file (symlinks followed) of at most `max_bytes`.
@@ -29,3 +35,5 @@ bool path_is_within(const std::filesystem::path& parent, const std::filesystem::
 inline bool has_nul(const std::string& text) { return text.find('\0') != std::string::npos; }
 
 }  // namespace coreml::format
+
+COREML_PUBLIC_END

@@ -7,6 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "coreml/export.h"
+
+// Internal (not installed), but exported: coreml::llm and coreml::hub call it from their own
+// libraries.
+COREML_PUBLIC_BEGIN
+
 namespace coreml::format {
 
 // Deepest nesting of arrays and objects accepted in any JSON document. Real files (tokenizer
@@ -23,3 +29,5 @@ nlohmann::json parse_json(std::string_view text, const std::string& origin);
 nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::string& origin);
 
 }  // namespace coreml::format
+
+COREML_PUBLIC_END

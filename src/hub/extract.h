@@ -3,6 +3,11 @@
 
 #include <string>
 
+#include "coreml/export.h"
+
+// Internal (not installed), but exported: coreml::llm extracts zipped parts of local folders.
+COREML_PUBLIC_BEGIN
+
 namespace coreml::hub {
 
 // Extracts `zip_path` into `destination` (a folder that must not exist yet), through a temporary
@@ -17,3 +22,5 @@ namespace coreml::hub {
 void extract_model_zip(const std::string& zip_path, const std::string& destination);
 
 }  // namespace coreml::hub
+
+COREML_PUBLIC_END

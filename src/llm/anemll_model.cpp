@@ -11,7 +11,9 @@
 
 #include "anemll_parts.h"
 #include "coreml/error.h"
+#if COREML_WITH_HUB
 #include "coreml/hub.h"
+#endif
 #include "generation_config.h"
 #include "kernels/common/convert_simd.h"
 #include "runtime/limits.h"
@@ -20,6 +22,21 @@
 namespace coreml::llm {
 namespace fs = std::filesystem;
 namespace {
+
+// A local folder, or a Hub repo id downloaded into the cache when the Hub layer is built.
+fs::path resolve_model_folder(const std::string& folder_or_repo_id) {
+#if COREML_WITH_HUB
+  return fs::path(hub::resolve_model_path(folder_or_repo_id));
+#else
+  std::error_code ec;
+  if (!fs::exists(folder_or_repo_id, ec)) {
+    fail(ErrorCode::kNotFound, folder_or_repo_id,
+         ": no such folder (this build has no Hugging Face Hub support to download it: "
+         "COREML_WITH_HUB=OFF)");
+  }
+  return fs::path(folder_or_repo_id);
+#endif
+}
 
 const FeatureDescription& find_feature(const std::vector<FeatureDescription>& features,
                                        const std::string& name, const fs::path& part) {
@@ -177,7 +194,7 @@ void Model::Impl::run_head(const Tensor& hidden, StepOutput& step) const {
 std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
                                    const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
-  impl->folder = fs::path(hub::resolve_model_path(folder_or_repo_id));
+  impl->folder = resolve_model_folder(folder_or_repo_id);
   const fs::path& folder = impl->folder;
   impl->meta = read_anemll_meta((folder / "meta.yaml").string());
   const AnemllMeta& meta = impl->meta;

@@ -5,7 +5,9 @@
 #include <regex>
 
 #include "coreml/error.h"
+#if COREML_WITH_HUB
 #include "hub/extract.h"
+#endif
 
 namespace coreml::llm {
 namespace fs = std::filesystem;
@@ -31,8 +33,15 @@ std::optional<fs::path> locate(const fs::path& folder, const std::string& stem) 
   const fs::path zip = folder / (stem + ".mlmodelc.zip");
   if (fs::is_regular_file(zip, ec)) {
     const fs::path destination = folder / (stem + ".mlmodelc");
+#if COREML_WITH_HUB
     hub::extract_model_zip(zip.string(), destination.string());
     return destination;
+#else
+    fail(ErrorCode::kUnsupported, zip.string(),
+         ": this build cannot extract .mlmodelc.zip parts (COREML_WITH_HUB=OFF, no libarchive); "
+         "unzip it into ",
+         destination.string());
+#endif
   }
   return std::nullopt;
 }

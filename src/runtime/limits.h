@@ -9,7 +9,12 @@
 #include <vector>
 
 #include "coreml/dtype.h"
+#include "coreml/export.h"
 #include "coreml/limits.h"
+
+// Internal (not installed), but exported: coreml::llm and coreml::hub call it from their own
+// libraries.
+COREML_PUBLIC_BEGIN
 
 namespace coreml::runtime {
 
@@ -38,3 +43,5 @@ void check_activation_allocation(const std::vector<int64_t>& shape, DType dtype,
 std::string byte_text(uint64_t bytes);
 
 }  // namespace coreml::runtime
+
+COREML_PUBLIC_END

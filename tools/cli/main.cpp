@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "command.h"
 #include "coreml/error.h"
+#include "coreml/version.h"
 
 namespace coreml::cli {
 std::vector<CommandEntry>& command_registry() {
@@ -34,7 +36,7 @@ const char* error_code_name(coreml::ErrorCode code) {
 int main(int argc, char** argv) {
   CLI::App app{"coreml: inspect and run Apple Core ML models (.mlpackage, .mlmodel, .mlmodelc)",
                "coreml"};
-  app.set_version_flag("--version", "coreml 0.1.0");
+  app.set_version_flag("--version", std::string("coreml ") + coreml::version());
   app.require_subcommand(1);
   app.fallthrough();
   coreml::cli::GlobalOptions globals;

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "coreml/export.h"
+
+COREML_PUBLIC_BEGIN
+
 namespace coreml::llm {
 
 struct RenderOptions {
@@ -63,3 +67,5 @@ class ChatTemplate {
 };
 
 }  // namespace coreml::llm
+
+COREML_PUBLIC_END

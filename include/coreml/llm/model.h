@@ -23,10 +23,13 @@
 #include <vector>
 
 #include "coreml/error.h"
+#include "coreml/export.h"
 #include "coreml/llm/chat_template.h"
 #include "coreml/llm/sampling.h"
 #include "coreml/llm/tokenizer.h"
 #include "coreml/model.h"
+
+COREML_PUBLIC_BEGIN
 
 namespace coreml::llm {
 
@@ -187,3 +190,5 @@ class ChatSession {
 };
 
 }  // namespace coreml::llm
+
+COREML_PUBLIC_END

@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <optional>
 
+#include "coreml/export.h"
+
+COREML_PUBLIC_BEGIN
+
 namespace coreml::llm {
 
 struct SamplingParams {
@@ -19,3 +23,5 @@ struct SamplingParams {
 };
 
 }  // namespace coreml::llm
+
+COREML_PUBLIC_END

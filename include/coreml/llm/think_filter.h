@@ -6,6 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include "coreml/export.h"
+
+COREML_PUBLIC_BEGIN
+
 namespace coreml::llm {
 
 class ThinkFilter {
@@ -25,3 +29,5 @@ class ThinkFilter {
 };
 
 }  // namespace coreml::llm
+
+COREML_PUBLIC_END

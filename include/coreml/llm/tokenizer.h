@@ -19,6 +19,10 @@
 #include <string_view>
 #include <vector>
 
+#include "coreml/export.h"
+
+COREML_PUBLIC_BEGIN
+
 namespace coreml::llm {
 
 struct EncodeOptions {
@@ -109,3 +113,5 @@ class IncrementalDecoder {
 };
 
 }  // namespace coreml::llm
+
+COREML_PUBLIC_END

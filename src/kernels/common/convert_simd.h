@@ -5,6 +5,12 @@
 
 #include <cstdint>
 
+#include "coreml/export.h"
+
+// Internal (not installed), but exported: coreml::llm and coreml::hub call it from their own
+// libraries.
+COREML_PUBLIC_BEGIN
+
 namespace coreml::kernels {
 
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n);
@@ -15,3 +21,5 @@ void f16_to_f32_scalar(const uint16_t* src, float* dst, int64_t n);
 void f32_to_f16_scalar(const float* src, uint16_t* dst, int64_t n);
 
 }  // namespace coreml::kernels
+
+COREML_PUBLIC_END
