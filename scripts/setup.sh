@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git python3
+  build-essential cmake ninja-build pkg-config git python3 python3-venv
   clang libclang-rt-14-dev
   libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libyaml-cpp-dev libcurl4-openssl-dev libcli11-dev libhwy-dev
