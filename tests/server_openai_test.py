@@ -6,8 +6,8 @@ chat template (as transformers' apply_chat_template does) tokenized by Hugging F
 the replies are what `coreml generate --json` prints for the same prompt and sampling settings.
 
 Run by ctest:  server_openai_test.py --cli build/bin/coreml --model tests/data/anemll/tiny-qwen3
-               --venv build/server-test-venv
-The PyPI packages (openai, jinja2, tokenizers) are installed into --venv when missing.
+The PyPI packages (openai, jinja2, tokenizers) are installed into a venv when missing: --venv, by
+default ~/.cache/coreml-cpp/server-test-venv (shared by the Release and sanitizer builds).
 """
 import argparse
 import concurrent.futures
@@ -38,6 +38,7 @@ def ensure_packages(venv):
         sys.exit("server_openai_test: packages still missing inside " + venv)
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(python):
+        os.makedirs(os.path.dirname(venv), exist_ok=True)
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
                    + PACKAGES, check=True)
@@ -368,7 +369,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cli", required=True)
     parser.add_argument("--model", required=True)
-    parser.add_argument("--venv", required=True)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    parser.add_argument("--venv", default=os.path.join(cache, "coreml-cpp", "server-test-venv"))
     ARGS = parser.parse_args()
     ensure_packages(ARGS.venv)
 
