@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -41,6 +42,10 @@ struct Model::Impl {
     std::vector<coreml::Outputs> chunk_outputs;
   };
   mutable std::vector<std::unique_ptr<StepBuffers>> step_buffers;
+  // The parts' run plans and the step buffers are shared by every Sequence: one network step
+  // (a prefill, or a decode step with its head) runs at a time. Sequences on several threads
+  // interleave step by step.
+  mutable std::mutex step_mutex;
   StepBuffers& buffers_for(int64_t tokens) const;
 
   State make_state() const;

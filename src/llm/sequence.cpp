@@ -1,5 +1,6 @@
 // The ANEMLL generation loop over one KV state: batched prefill, remainder, decode, shift.
 #include <algorithm>
+#include <mutex>
 
 #include "anemll_model.h"
 #include "coreml/error.h"
@@ -65,7 +66,10 @@ struct Sequence::Impl {
 
 Sequence::Sequence(const Model& model) : impl_(std::make_unique<Impl>()) {
   impl_->model = &model.impl();
-  impl_->state = impl_->model->make_state();
+  {
+    std::lock_guard lock(impl_->model->step_mutex);
+    impl_->state = impl_->model->make_state();
+  }
   // The window never outgrows the context (it shifts first): no reallocation while decoding.
   impl_->window.reserve(static_cast<size_t>(impl_->model->info.context_length) + 1);
 }
@@ -87,18 +91,21 @@ void Sequence::set_tokens(std::span<const int32_t> ids) {
   }
   impl_->processed = std::min(impl_->processed, common);
   window.assign(ids.begin(), ids.end());
+  std::lock_guard lock(impl_->model->step_mutex);
   impl_->prefill();
 }
 
 void Sequence::extend(std::span<const int32_t> ids) {
   impl_->check_fits(impl_->window.size() + ids.size());
   impl_->window.insert(impl_->window.end(), ids.begin(), ids.end());
+  std::lock_guard lock(impl_->model->step_mutex);
   impl_->prefill();
 }
 
 const StepOutput& Sequence::next() {
   auto& window = impl_->window;
   if (window.empty()) fail(ErrorCode::kInvalidArgument, "llm sequence: next() needs a token");
+  std::lock_guard lock(impl_->model->step_mutex);
   if (static_cast<int64_t>(window.size()) >= impl_->model->info.context_length) impl_->shift();
   if (impl_->processed + 1 < window.size()) impl_->prefill();
   const auto pos = static_cast<int64_t>(window.size());

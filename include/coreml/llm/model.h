@@ -62,6 +62,8 @@ struct StepOutput {
 class Model;
 
 // One conversation's KV cache and token window. Positions of window tokens are their indices.
+// Several threads may each drive their own Sequence of one Model at once: the network steps are
+// serialized inside the Model (they share its run plans), the KV states are not shared.
 class Sequence {
  public:
   explicit Sequence(const Model& model);
