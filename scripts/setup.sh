@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages coreml-cpp needs (only those missing), then configures and
-# builds into build/ (Release). SKIP_BUILD=1 installs only. Safe to run again.
+# builds into build/ (Release). SKIP_BUILD=1 installs only. WITH_COREML_STAND_IN=1 also installs
+# what the Linux test of the Core ML backend needs (GNUstep Foundation, the blocks runtime; see
+# tests/coreml_stand_in). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,9 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev libarchive-dev libcpp-httplib-dev libdlpack-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+if [[ "${WITH_COREML_STAND_IN:-0}" == "1" ]]; then
+  PACKAGES+=(libgnustep-base-dev libblocksruntime-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -70,6 +70,7 @@ TEST(Cli, FolderThatIsNotAModel) {
 }  // namespace coreml::test
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "coreml/model.h"
 
@@ -133,6 +134,58 @@ TEST_F(RunFixture, InputErrorsNameTheInput) {
   EXPECT_NE(r.err.find("expected NAME=FILE.npy"), std::string::npos) << r.err;
   r = run_cli({"run", model, "--steps", "0"});
   EXPECT_EQ(r.exit_code, 2);
+}
+
+// --backend and --compute-units on every command that runs a model; this Linux build has no
+// Core ML backend, which must be an error that says so.
+TEST_F(RunFixture, BackendFlags) {
+  const std::vector<std::string> inputs = {"--input", in("x", "x.npy"), "--input", in("y", "y.npy")};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"run", model});
+    args.insert(args.end(), inputs.begin(), inputs.end());
+    return run_cli(args);
+  };
+  auto r = with({"--backend", "native", "--compute-units", "cpu-ne", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"backend\": \"native\""), std::string::npos) << r.out;
+  r = with({"--backend", "coreml"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the Core ML backend is not in this build"), std::string::npos) << r.err;
+  r = with({"--backend", "metal"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = with({"--compute-units", "npu"});
+  EXPECT_EQ(r.exit_code, 2);
+  for (const char* command : {"generate", "chat", "bench"}) {
+    r = run_cli({command, "--help"});
+    EXPECT_NE(r.out.find("--backend"), std::string::npos) << command;
+    EXPECT_NE(r.out.find("--compute-units"), std::string::npos) << command;
+  }
+  r = run_cli({"generate", "--model", data_path("anemll/tiny-qwen3"), "--prompt", "hi",
+               "--backend", "coreml"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the Core ML backend is not in this build"), std::string::npos) << r.err;
+}
+
+TEST(Cli, InfoListsBackends) {
+  const std::string model = data_path("models/elementwise.mlpackage");
+  auto r = run_cli({"info", model});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("native: can run this model"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("coreml: not in this build"), std::string::npos) << r.out;
+  r = run_cli({"info", model, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.at("backends").size(), 2u);
+  EXPECT_EQ(j["backends"][0]["name"], "native");
+  EXPECT_EQ(j["backends"][0]["can_run"], true);
+  EXPECT_EQ(j["backends"][1]["name"], "coreml");
+  EXPECT_EQ(j["backends"][1]["can_run"], false);
+  // A model with ops the native runtime lacks: native cannot run it, and says which.
+  r = run_cli({"info", data_path("compiled/unknown_op.mlmodelc")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("native: function 'main' uses unsupported ops: frobnicate"),
+            std::string::npos)
+      << r.out;
 }
 
 }  // namespace

@@ -28,13 +28,24 @@ COREML_PUBLIC_BEGIN
 
 namespace coreml {
 
+namespace backends {
+class BackendState;
+struct StateAccess;
+}  // namespace backends
+
 enum class Backend {
   kAuto,    // Core ML on Apple platforms (when built), else the native runtime
   kNative,  // coreml-cpp's portable CPU runtime
   kCoreML,  // Apple's Core ML framework (Apple platforms only)
 };
 
+// Where Core ML may run a model (MLComputeUnits). The CPU is in every set, so the native
+// runtime (CPU only) honours them all.
 enum class ComputeUnits { kAll, kCpuOnly, kCpuAndGpu, kCpuAndNeuralEngine };
+
+// Whether this build, on this system, can run models with `backend` (kAuto and kNative: always;
+// kCoreML: Apple builds on a system with Core ML).
+bool backend_available(Backend backend);
 
 struct LoadOptions {
   std::string function;  // empty = the model's default function
@@ -82,19 +93,24 @@ class Outputs {
 
 // The values of a function's states (e.g. a KV cache). Created zero-filled by make_state();
 // one State can be passed to every function and model whose state declarations match.
+//
+// A native state's tensors are the State's own. A Core ML state lives inside Core ML (MLState):
+// tensors() is empty, at() is an Error, read() returns a copy.
 class State {
  public:
-  friend class Model;
+  friend struct backends::StateAccess;
   State() = default;
-  bool empty() const { return tensors_.empty(); }
+  bool empty() const;
   const std::map<std::string, Tensor>& tensors() const { return tensors_; }
   // Direct access (e.g. to inspect or reset a cache); the tensor shares the state's memory.
   Tensor& at(const std::string& name);
   const Tensor& at(const std::string& name) const;
+  Tensor read(const std::string& name) const;  // a copy of one state's value (any backend)
   void reset();  // zero every state tensor
 
  private:
   std::map<std::string, Tensor> tensors_;
+  std::shared_ptr<backends::BackendState> backend_state_;  // set for a state inside a backend
 };
 
 // Time spent in one op type over the predictions since profiling was turned on.
@@ -131,7 +147,7 @@ class Model {
   State make_state() const;
   const ModelDescription& description() const;
   const FunctionDescription& function() const;  // the function this model runs
-  Backend backend() const;
+  Backend backend() const;  // the backend this model runs on (never kAuto)
   PredictStats last_stats() const;
   // Per-op-type timing of the predictions that follow (costs a clock read per op).
   void set_profiling(bool on);

@@ -206,6 +206,8 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
 
   coreml::LoadOptions part_options;
   part_options.threads = options.threads;
+  part_options.backend = options.backend;
+  part_options.compute_units = options.compute_units;
   impl->embeddings.emplace(coreml::Model::load(parts.embeddings.string(), part_options));
   impl->lm_head.emplace(coreml::Model::load(parts.lm_head.string(), part_options));
   for (const auto& chunk : parts.ffn_chunks) {
@@ -360,6 +362,8 @@ const ChatTemplate* Model::chat_template() const {
 }
 const std::vector<int32_t>& Model::stop_token_ids() const { return impl_->stop_ids; }
 const SamplingParams& Model::default_sampling() const { return impl_->defaults; }
+
+Backend Model::backend() const { return impl_->embeddings->backend(); }
 
 void Model::set_profiling(bool on) const {
   impl_->embeddings->set_profiling(on);

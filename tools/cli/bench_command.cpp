@@ -5,6 +5,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "backend_options.h"
+#include "backends/backend.h"
 #include "command.h"
 #include "coreml/error.h"
 #include "coreml/llm/model.h"
@@ -67,6 +69,7 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
     std::string model = kDefaultLlm;
     int prompt_tokens = 128, gen_tokens = 64;
     int threads = 0;
+    BackendChoice backend;
     bool json = false;
     bool profile = false;
   };
@@ -79,13 +82,17 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--threads", options->threads, "Runtime threads (default: one per core)")
       ->check(CLI::Range(0, 1024));
+  add_backend_options(*cmd, options->backend);
   cmd->add_flag("--profile", options->profile,
                 "Also time every op type, prefill and decode apart (adds a little overhead)");
   cmd->add_flag("--json", options->json, "Print JSON");
   cmd->callback([options, &selected] {
     selected = [options] {
       const auto load_start = std::chrono::steady_clock::now();
-      auto model = llm::Model::load(options->model, {.threads = options->threads});
+      auto model =
+          llm::Model::load(options->model, {.threads = options->threads,
+                                            .backend = options->backend.backend,
+                                            .compute_units = options->backend.compute_units});
       const double load_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
               .count();
@@ -122,7 +129,8 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
                                       {"ttft_ms", s.ttft_ms},
                                       {"peak_rss_mb", s.peak_rss_mb},
                                       {"load_ms", load_ms},
-                                      {"threads", options->threads}};
+                                      {"threads", options->threads},
+                                      {"backend", backends::backend_name(model->backend())}};
         if (options->profile) {
           out["profile"] = {{"prefill", profile_json(prefill, prefill_tokens)},
                             {"decode", profile_json(decode, decode_tokens)}};

@@ -22,7 +22,7 @@ void print_stats(const llm::GenerationStats& s) {
 
 int run_chat(const LlmOptions& options, const std::string& system) {
   const bool interactive = isatty(STDIN_FILENO) != 0;
-  auto model = llm::Model::load(options.model, {.threads = options.threads});
+  auto model = llm::Model::load(options.model, load_options(options));
   llm::ChatSession chat(model);
   chat.set_system(system);
   if (options.no_think) chat.set_thinking(false);

@@ -27,7 +27,7 @@ void register_generate(CLI::App& app, const GlobalOptions&, Runner& selected) {
   cmd->add_flag("--json", options->json, "Print one JSON object instead of streaming text");
   cmd->callback([options, &selected] {
     selected = [options] {
-      auto model = llm::Model::load(options->llm.model, {.threads = options->llm.threads});
+      auto model = llm::Model::load(options->llm.model, load_options(options->llm));
       std::vector<int32_t> ids;
       if (options->no_chat_template) {
         ids = model->tokenizer().encode(options->prompt, {.add_special_tokens = true});

@@ -1,7 +1,9 @@
 // `coreml info PATH [--json]`: describes any Core ML model truthfully.
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "backends/backend.h"
 #include "command.h"
 #include "coreml/description.h"
 #include "format/model_reader.h"
@@ -119,6 +121,50 @@ void print_text(std::ostream& out, const ModelDescription& d) {
   }
 }
 
+// Whether each backend of this build can run the model, and if not, why.
+struct BackendVerdict {
+  std::string name;
+  bool can_run = false;
+  std::string reason;  // when it cannot
+};
+
+std::vector<BackendVerdict> backend_verdicts(const format::ModelAsset& asset) {
+  std::vector<BackendVerdict> verdicts;
+  auto judge = [&](const backends::BackendInterface& backend) {
+    BackendVerdict v{backend.name()};
+    if (!backend.available()) {
+      v.reason = "not available on this system: " + backend.unavailable_reason();
+      return v;
+    }
+    for (const auto& function : asset.program.functions) {
+      const auto missing = backend.unsupported_ops(function);
+      if (missing.empty()) continue;
+      if (!v.reason.empty()) v.reason += "; ";
+      v.reason += "function '" + function.name + "' uses unsupported ops: ";
+      for (size_t i = 0; i < missing.size() && i < 5; ++i) v.reason += (i ? ", " : "") + missing[i];
+      if (missing.size() > 5) v.reason += ", and " + std::to_string(missing.size() - 5) + " more";
+    }
+    v.can_run = v.reason.empty();
+    return v;
+  };
+  verdicts.push_back(judge(backends::native_backend()));
+  if (const auto* coreml = backends::coreml_backend()) {
+    verdicts.push_back(judge(*coreml));
+  } else {
+    verdicts.push_back({"coreml", false,
+                        "not in this build (built on Apple platforms, where CoreML.framework "
+                        "exists)"});
+  }
+  return verdicts;
+}
+
+void print_backends(std::ostream& out, const std::vector<BackendVerdict>& verdicts) {
+  out << "  backends:\n";
+  for (const auto& v : verdicts) {
+    out << "    " << v.name << ": " << (v.can_run ? "can run this model" : v.reason) << "\n";
+  }
+}
+
 void register_info(CLI::App& app, const GlobalOptions& globals, Runner& selected) {
   struct Options {
     std::string path;
@@ -134,10 +180,20 @@ void register_info(CLI::App& app, const GlobalOptions& globals, Runner& selected
   cmd->callback([options, &selected] {
     selected = [options] {
       const auto asset = format::read_model(options->path);
+      const auto verdicts = backend_verdicts(asset);
       if (options->json) {
-        std::cout << to_json(asset.description) << "\n";
+        auto j = nlohmann::ordered_json::parse(to_json(asset.description));
+        auto list = nlohmann::ordered_json::array();
+        for (const auto& v : verdicts) {
+          nlohmann::ordered_json entry = {{"name", v.name}, {"can_run", v.can_run}};
+          if (!v.can_run) entry["reason"] = v.reason;
+          list.push_back(entry);
+        }
+        j["backends"] = list;
+        std::cout << j.dump(2) << "\n";
       } else {
         print_text(std::cout, asset.description);
+        print_backends(std::cout, verdicts);
       }
       return 0;
     };

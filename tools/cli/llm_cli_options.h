@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "backend_options.h"
 #include "coreml/llm/model.h"
 
 namespace coreml::cli {
@@ -24,6 +25,7 @@ struct LlmOptions {
   std::optional<uint64_t> seed;
   bool no_think = false;
   int threads = 0;
+  BackendChoice backend;
 };
 
 inline void add_llm_options(CLI::App& cmd, LlmOptions& o) {
@@ -46,6 +48,12 @@ inline void add_llm_options(CLI::App& cmd, LlmOptions& o) {
   cmd.add_flag("--hide-think", o.hide_think, "Do not print <think>...</think> blocks");
   cmd.add_option("--threads", o.threads, "Runtime threads (default: one per core)")
       ->check(CLI::Range(0, 1024));
+  add_backend_options(cmd, o.backend);
+}
+
+inline llm::LoadOptions load_options(const LlmOptions& o) {
+  return {
+      .threads = o.threads, .backend = o.backend.backend, .compute_units = o.backend.compute_units};
 }
 
 inline llm::GenerateOptions generate_options(const LlmOptions& o) {

@@ -1,6 +1,6 @@
 // `coreml run PATH [--function F] [--input NAME=FILE.npy]... [--output-dir DIR] [--steps N]
-// [--json]` One prediction (or N with the same state) on the native runtime; writes DIR/NAME.npy
-// per output and prints names, dtypes, shapes and timings.
+// [--backend B] [--compute-units U] [--json]` One prediction (or N with the same state); writes
+// DIR/NAME.npy per output and prints names, dtypes, shapes and timings.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -8,6 +8,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "backend_options.h"
+#include "backends/backend.h"
 #include "command.h"
 #include "coreml/model.h"
 
@@ -21,6 +23,7 @@ struct RunOptions {
   std::string output_dir;
   int steps = 1;
   int threads = 0;
+  BackendChoice backend;
   bool json = false;
 };
 
@@ -48,8 +51,10 @@ Inputs read_inputs(const RunOptions& o) {
 int run(const RunOptions& o) {
   if (o.steps < 1) fail(ErrorCode::kInvalidArgument, "--steps must be at least 1");
   const auto load_start = std::chrono::steady_clock::now();
-  Model model = Model::load(
-      o.path, {.function = o.function, .backend = Backend::kNative, .threads = o.threads});
+  Model model = Model::load(o.path, {.function = o.function,
+                                     .backend = o.backend.backend,
+                                     .compute_units = o.backend.compute_units,
+                                     .threads = o.threads});
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
@@ -75,6 +80,7 @@ int run(const RunOptions& o) {
   if (o.json) {
     nlohmann::ordered_json j;
     j["function"] = model.function().name;
+    j["backend"] = backends::backend_name(model.backend());
     j["outputs"] = nlohmann::ordered_json::array();
     for (const auto& [name, tensor] : outputs) {
       j["outputs"].push_back({{"name", name},
@@ -99,7 +105,8 @@ int run(const RunOptions& o) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::cout << "function " << model.function().name << "\n";
+  std::cout << "function " << model.function().name << " ("
+            << backends::backend_name(model.backend()) << " backend)\n";
   for (const auto& [name, tensor] : outputs) {
     std::cout << "  " << name << "  " << dtype_name(tensor.dtype()) << " "
               << shape_text(tensor.shape());
@@ -126,7 +133,7 @@ int run(const RunOptions& o) {
 void register_run(CLI::App& app, const GlobalOptions& globals, Runner& selected) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "run", "Run a model on the native CPU runtime and save its outputs as .npy");
+      "run", "Run a model (native runtime or Core ML) and save its outputs as .npy");
   cmd->add_option("path", o->path, "Model: .mlpackage, .mlmodel or .mlmodelc")->required();
   cmd->add_option("--function", o->function,
                   "Function to run (default: the model's default function)");
@@ -135,6 +142,7 @@ void register_run(CLI::App& app, const GlobalOptions& globals, Runner& selected)
   cmd->add_option("--steps", o->steps, "Predictions to run with the same inputs and state (timing)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "Worker threads (default: the number of cores)");
+  add_backend_options(*cmd, o->backend);
   cmd->add_flag("--json", o->json, "Print one JSON object with outputs and timings");
   cmd->callback([o, &selected] { selected = [o] { return run(*o); }; });
   (void)globals;

@@ -35,6 +35,9 @@ namespace coreml::llm {
 
 struct LoadOptions {
   int threads = 0;  // runtime threads; 0 = the number of cores
+  // Where every part (embeddings, FFN chunks, LM head) runs; see coreml::LoadOptions.
+  Backend backend = Backend::kAuto;
+  ComputeUnits compute_units = ComputeUnits::kAll;
 };
 
 // The sizes of a loaded model, read from the parts and checked against meta.yaml.
@@ -136,6 +139,7 @@ class Model {
   ~Model();
 
   const ModelInfo& info() const;
+  Backend backend() const;  // where the parts run
   const std::filesystem::path& folder() const;
   const Tokenizer& tokenizer() const;
   const ChatTemplate* chat_template() const;  // null when the folder has none

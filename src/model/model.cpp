@@ -1,14 +1,15 @@
-// coreml::Model on top of the native runtime (the Core ML backend plugs in here on Apple).
+// coreml::Model: the facade every backend shares. It reads the model, picks the backend,
+// checks and converts inputs, turns a classifier's outputs into a Classification and times
+// predictions; the backend (backends/backend.h) compiles the function and predicts.
 #include "coreml/model.h"
 
 #include <chrono>
 #include <cstring>
-#include <limits>
 
+#include "backends/backend.h"
 #include "format/model_reader.h"
-#include "runtime/executor.h"
+#include "model/input_check.h"
 #include "runtime/classify_labels.h"
-#include "runtime/limits.h"
 #include "runtime/raw_constant.h"
 
 namespace coreml {
@@ -24,7 +25,8 @@ int64_t Classification::int_label() const {
 
 void Outputs::set_classification(Classification c) {
   if (c.integer_classes) {
-    add(c.label_output, Tensor::from_vector(std::vector<int64_t>{c.int_label()}, std::vector<int64_t>{}));
+    add(c.label_output,
+        Tensor::from_vector(std::vector<int64_t>{c.int_label()}, std::vector<int64_t>{}));
   }
   classification_ = std::make_shared<const Classification>(std::move(c));
 }
@@ -56,142 +58,67 @@ const std::pair<std::string, Tensor>& Outputs::front() const {
   return entries_.front();
 }
 
+bool State::empty() const {
+  return tensors_.empty() && (!backend_state_ || backend_state_->names().empty());
+}
+
 Tensor& State::at(const std::string& name) {
-  const auto it = tensors_.find(name);
-  if (it == tensors_.end()) fail(ErrorCode::kNotFound, "no state named '", name, "'");
-  return it->second;
+  return const_cast<Tensor&>(std::as_const(*this).at(name));
 }
 
 const Tensor& State::at(const std::string& name) const {
+  if (backend_state_) {
+    fail(ErrorCode::kUnsupported, "state '", name,
+         "' lives inside Core ML (MLState), which lends its memory only for the length of a "
+         "call: read a copy with State::read()");
+  }
   const auto it = tensors_.find(name);
   if (it == tensors_.end()) fail(ErrorCode::kNotFound, "no state named '", name, "'");
   return it->second;
 }
 
+Tensor State::read(const std::string& name) const {
+  if (backend_state_) return backend_state_->read(name);
+  return at(name).clone();
+}
+
 void State::reset() {
+  if (backend_state_) backend_state_->reset();
   for (auto& [name, t] : tensors_) {
     if (t.numel() > 0) std::memset(t.data(), 0, t.nbytes());
   }
 }
 
-namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    s += (i ? ", " : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
-  }
-  return s + "]";
-}
-
-std::vector<int64_t> declared_shape(const mil::TensorType& t) {
-  std::vector<int64_t> shape;
-  if (t.shape) {
-    for (const auto& d : *t.shape) shape.push_back(d.known() ? d.size : -1);
-  }
-  return shape;
-}
-
-bool shape_matches(const std::vector<int64_t>& pattern, const std::vector<int64_t>& shape) {
-  if (pattern.size() != shape.size()) return false;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (pattern[i] >= 0 && pattern[i] != shape[i]) return false;
-  }
-  return true;
-}
-
-// Is `shape` acceptable for this input (declared, enumerated, or within ranges)?
-bool shape_allowed(const FeatureDescription* feature, const std::vector<int64_t>& declared,
-                   const std::vector<int64_t>& shape) {
-  if (feature && !feature->enumerated_shapes.empty()) {
-    for (const auto& s : feature->enumerated_shapes) {
-      if (s == shape) return true;
-    }
-    return false;
-  }
-  if (feature && !feature->shape_ranges.empty()) {
-    if (feature->shape_ranges.size() != shape.size()) return false;
-    for (size_t i = 0; i < shape.size(); ++i) {
-      const auto& r = feature->shape_ranges[i];
-      if (shape[i] < r.lower || (r.upper >= 0 && shape[i] > r.upper)) return false;
-    }
-    return true;
-  }
-  return shape_matches(declared, shape);
-}
-
-std::string allowed_shapes_text(const FeatureDescription* feature,
-                                const std::vector<int64_t>& declared) {
-  if (feature && !feature->enumerated_shapes.empty()) {
-    std::string s;
-    for (const auto& e : feature->enumerated_shapes) s += (s.empty() ? "" : " or ") + shape_text(e);
-    return s;
-  }
-  if (feature && !feature->shape_ranges.empty()) {
-    std::string s = "[";
-    for (size_t i = 0; i < feature->shape_ranges.size(); ++i) {
-      const auto& r = feature->shape_ranges[i];
-      s += (i ? ", " : "") + std::to_string(r.lower) + ".." +
-           (r.upper < 0 ? std::string("inf") : std::to_string(r.upper));
-    }
-    return s + "]";
-  }
-  return shape_text(declared);
-}
-
-bool conversion_allowed(DType from, DType to) {
-  if (from == to) return true;
-  const auto is = [&](DType a, DType b) { return from == a && to == b; };
-  return is(DType::kInt64, DType::kInt32) || is(DType::kInt32, DType::kInt64) ||
-         is(DType::kFloat32, DType::kFloat16) || is(DType::kFloat16, DType::kFloat32) ||
-         is(DType::kFloat64, DType::kFloat32) || is(DType::kFloat64, DType::kFloat16) ||
-         is(DType::kBFloat16, DType::kFloat16) || is(DType::kBFloat16, DType::kFloat32);
-}
-
-Tensor convert_input(const std::string& name, const Tensor& given, DType expected) {
-  if (given.dtype() == expected) return given;
-  if (!conversion_allowed(given.dtype(), expected)) {
-    fail(ErrorCode::kInvalidArgument, "input '", name, "': got ", dtype_name(given.dtype()),
-         ", expected ", dtype_name(expected),
-         " (accepted conversions: int64->int32, int32->int64, fp32<->fp16, fp64->fp32/fp16, "
-         "bf16->fp16/fp32)");
-  }
-  if (given.dtype() == DType::kInt64 && expected == DType::kInt32) {
-    for (int64_t v : given.to_vector<int64_t>()) {
-      if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) {
-        fail(ErrorCode::kInvalidArgument, "input '", name, "': int64 value ", v,
-             " does not fit the model's int32 input");
-      }
-    }
-  }
-  return given.to(expected);
-}
-
-}  // namespace
+using model_detail::allowed_shapes_text;
+using model_detail::convert_input;
+using model_detail::declared_shape;
+using model_detail::shape_allowed;
+using model_detail::shape_text;
 
 struct Model::Impl {
   format::ModelAsset asset;
   const mil::Function* function = nullptr;
   FunctionDescription function_description;
-  std::unique_ptr<runtime::FunctionExecutor> executor;
-  Backend backend = Backend::kNative;
+  const backends::BackendInterface* backend = nullptr;
+  std::unique_ptr<backends::CompiledFunction> compiled;
   PredictStats stats;
   // Reused across predictions so that a steady loop allocates nothing.
   std::vector<const Tensor*> bound_inputs;
   std::vector<Tensor> converted;
-  std::vector<Tensor*> bound_states;
   std::vector<Tensor> results;
-  // Declared shapes of the executor's inputs and states, in its order (computed once).
-  std::vector<std::vector<int64_t>> input_shapes, state_shapes;
+  // The function's non-state inputs in declaration order (the order backends take them), their
+  // declared shapes and descriptions (computed once).
+  std::vector<const mil::NamedType*> input_order;
+  std::vector<std::vector<int64_t>> input_shapes;
   std::vector<const FeatureDescription*> input_features;
 
   void prepare_bindings() {
-    for (const auto* in : executor->input_order()) {
-      input_shapes.push_back(declared_shape(in->type.tensor));
-      input_features.push_back(feature(in->name));
+    for (const auto& in : function->inputs) {
+      if (in.type.kind == mil::Type::Kind::kState) continue;
+      input_order.push_back(&in);
+      input_shapes.push_back(declared_shape(in.type.tensor));
+      input_features.push_back(feature(in.name));
     }
-    for (const auto* in : executor->state_order())
-      state_shapes.push_back(declared_shape(in->type.tensor));
   }
 
   const FeatureDescription* feature(const std::string& name) const {
@@ -203,18 +130,17 @@ struct Model::Impl {
 
   std::string input_names() const {
     std::string names;
-    for (const auto* in : executor->input_order()) names += (names.empty() ? "" : ", ") + in->name;
+    for (const auto* in : input_order) names += (names.empty() ? "" : ", ") + in->name;
     return names;
   }
 
-  // Binds `inputs` in the executor's order, converting where the model wants another dtype.
+  // Binds `inputs` in declaration order, converting where the model wants another dtype.
   void bind_inputs(const Inputs& inputs, Device* device) {
-    const auto& order = executor->input_order();
-    bound_inputs.resize(order.size());
-    converted.resize(order.size());
+    bound_inputs.resize(input_order.size());
+    converted.resize(input_order.size());
     size_t found = 0;
-    for (size_t k = 0; k < order.size(); ++k) {
-      const mil::NamedType& in = *order[k];
+    for (size_t k = 0; k < input_order.size(); ++k) {
+      const mil::NamedType& in = *input_order[k];
       const auto it = inputs.find(in.name);
       if (it == inputs.end()) {
         fail(ErrorCode::kInvalidArgument, "missing input '", in.name, "' (function '",
@@ -251,40 +177,12 @@ struct Model::Impl {
     if (found != inputs.size()) {
       for (const auto& [name, tensor] : inputs) {
         bool known = false;
-        for (const auto* in : order) known |= in->name == name;
+        for (const auto* in : input_order) known |= in->name == name;
         if (!known) {
           fail(ErrorCode::kInvalidArgument, "unknown input '", name, "' (function '",
                function->name, "' takes: ", input_names(), ")");
         }
       }
-    }
-  }
-
-  void bind_states(State* state) {
-    const auto& order = executor->state_order();
-    bound_states.resize(order.size());
-    if (order.empty()) return;
-    if (!state) {
-      fail(ErrorCode::kInvalidArgument, "function '", function->name,
-           "' has states: create one with make_state() and call predict(inputs, state)");
-    }
-    for (size_t k = 0; k < order.size(); ++k) {
-      const mil::NamedType& in = *order[k];
-      const auto it = state->tensors_.find(in.name);
-      if (it == state->tensors_.end()) {
-        fail(ErrorCode::kInvalidArgument, "the State has no '", in.name, "' that function '",
-             function->name, "' declares; make it with make_state() of a model whose states match");
-      }
-      const auto expected = runtime::tensor_dtype(in.type.tensor.dtype);
-      const auto& declared = state_shapes[k];
-      if (!expected || it->second.dtype() != *expected || it->second.shape() != declared ||
-          !it->second.is_contiguous()) {
-        fail(ErrorCode::kInvalidArgument, "state '", in.name, "': the State holds ",
-             dtype_name(it->second.dtype()), " ", shape_text(it->second.shape()), ", function '",
-             function->name, "' declares ", mil::data_type_name(in.type.tensor.dtype), " ",
-             shape_text(declared));
-      }
-      bound_states[k] = &it->second;
     }
   }
 
@@ -301,7 +199,7 @@ struct Model::Impl {
     return name == classify_op->outputs[0].name || name == classify_op->outputs[1].name;
   }
 
-  // The classify kernel returns the top class index (int64) and the probabilities (fp64).
+  // Backends return the top class index (int64) and the probabilities (fp64).
   Classification classification(const std::vector<Tensor>& values) const {
     Classification c;
     c.label_output = classify_op->outputs[0].name;
@@ -319,8 +217,11 @@ struct Model::Impl {
     const auto start = std::chrono::steady_clock::now();
     Device device = Device::cpu();
     bind_inputs(inputs, &device);
-    bind_states(state);
-    executor->run(bound_inputs, bound_states, results);
+    compiled->predict(bound_inputs, state, results);
+    if (results.size() != function->block.outputs.size()) {
+      fail(ErrorCode::kInternal, "the ", backend->name(), " backend returned ", results.size(),
+           " outputs; function '", function->name, "' declares ", function->block.outputs.size());
+    }
     size_t n = 0;
     for (size_t i = 0; i < results.size(); ++i) {
       if (classify_op && is_classify_output(function->block.outputs[i])) continue;
@@ -338,7 +239,7 @@ struct Model::Impl {
     if (classify_op) outputs.set_classification(classification(results));
     stats.milliseconds =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    stats.peak_activation_bytes = executor->peak_activation_bytes();
+    stats.peak_activation_bytes = compiled->peak_activation_bytes();
   }
 };
 
@@ -349,12 +250,7 @@ Model::~Model() = default;
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
-  if (options.backend == Backend::kCoreML) {
-    fail(ErrorCode::kUnsupported,
-         "the Core ML backend is only available in builds for Apple platforms; use "
-         "Backend::kNative");
-  }
-  impl->backend = Backend::kNative;
+  impl->backend = &backends::choose_backend(options.backend, options.compute_units);
   impl->asset = format::read_model(path);
   const std::string name =
       options.function.empty() ? impl->asset.description.default_function : options.function;
@@ -379,9 +275,11 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
          options.threads);
   }
   try {
-    impl->executor = std::make_unique<runtime::FunctionExecutor>(
-        impl->asset, *impl->function, runtime::KernelRegistry::global(),
-        runtime::ThreadPool::shared(options.threads));
+    impl->compiled = impl->backend->compile({.path = path,
+                                             .asset = &impl->asset,
+                                             .function = impl->function,
+                                             .compute_units = options.compute_units,
+                                             .threads = options.threads});
   } catch (const Error& e) {
     fail(e.code(), path, ": ", e.what());
   }
@@ -393,7 +291,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
 Outputs Model::predict(const Inputs& inputs) {
   Outputs outputs;
   impl_->run(inputs, nullptr, outputs);
-  // The executor's results share its memory until the next prediction: give the caller copies.
+  // Backends' results share their memory until the next prediction: give the caller copies.
   for (auto& [name, tensor] : outputs.entries_) tensor = tensor.clone();
   return outputs;
 }
@@ -413,14 +311,9 @@ void Model::predict_into(const Inputs& inputs, State& state, Outputs& outputs) {
   impl_->run(inputs, &state, outputs);
 }
 
-void Model::set_profiling(bool on) { impl_->executor->set_profiling(on); }
+void Model::set_profiling(bool on) { impl_->compiled->set_profiling(on); }
 
-std::vector<OpTiming> Model::profile() const {
-  std::vector<OpTiming> out;
-  for (const auto& p : impl_->executor->profile())
-    out.push_back({p.op_type, p.calls, p.milliseconds});
-  return out;
-}
+std::vector<OpTiming> Model::profile() const { return impl_->compiled->profile(); }
 
 Tensor Model::forward(const std::vector<const Tensor*>& inputs) {
   Inputs named;
@@ -441,22 +334,11 @@ Tensor Model::forward(const std::vector<const Tensor*>& inputs) {
   return predict(named).front().second;
 }
 
-State Model::make_state() const {
-  State state;
-  for (const auto& in : impl_->function->inputs) {
-    if (in.type.kind != mil::Type::Kind::kState) continue;
-    const auto dtype = runtime::tensor_dtype(in.type.tensor.dtype);
-    if (!dtype) fail(ErrorCode::kUnsupported, "state '", in.name, "' has an unsupported type");
-    runtime::check_tensor_budget(declared_shape(in.type.tensor), *dtype,
-                                 "state '" + in.name + "': ");
-    state.tensors_[in.name] = Tensor::zeros(declared_shape(in.type.tensor), *dtype);
-  }
-  return state;
-}
+State Model::make_state() const { return impl_->compiled->make_state(); }
 
 const ModelDescription& Model::description() const { return impl_->asset.description; }
 const FunctionDescription& Model::function() const { return impl_->function_description; }
-Backend Model::backend() const { return impl_->backend; }
+Backend Model::backend() const { return impl_->backend->kind(); }
 PredictStats Model::last_stats() const { return impl_->stats; }
 
 }  // namespace coreml
