@@ -20,6 +20,6 @@ found=$(grep -iE '^[^#/]*(curl|archive|pcre2|utf8proc|yaml)' "$work/CMakeCache.t
 [[ -z "$found" ]] || fail "a build without llm and hub still looks up: $found"
 compiled=$(grep -rlE '/src/(llm|hub)/' "$work" --include='*.ninja' --include='*.make' || true)
 [[ -z "$compiled" ]] || fail "src/llm or src/hub compiled by: $compiled"
-grep -qE '/src/runtime/model\.cpp' -r "$work" --include='*.ninja' --include='*.make' ||
+grep -qE '/src/runtime/executor\.cpp' -r "$work" --include='*.ninja' --include='*.make' ||
   fail "the core sources are missing from the build"
 echo "without llm and hub: none of their sources or dependencies"
