@@ -69,6 +69,7 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
     std::string model = kDefaultLlm;
     int prompt_tokens = 128, gen_tokens = 64;
     int threads = 0;
+    int warmup = 1;
     BackendChoice backend;
     bool json = false;
     bool profile = false;
@@ -82,6 +83,10 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--threads", options->threads, "Runtime threads (default: one per core)")
       ->check(CLI::Range(0, 1024));
+  cmd->add_option("--warmup", options->warmup,
+                  "Untimed runs of the same prompt first (plans memory, faults pages in; as "
+                  "llama-bench does); 0 times a cold first run")
+      ->check(CLI::Range(0, 100));
   add_backend_options(*cmd, options->backend);
   cmd->add_flag("--profile", options->profile,
                 "Also time every op type, prefill and decode apart (adds a little overhead)");
@@ -105,6 +110,13 @@ void register_bench(CLI::App& app, const GlobalOptions&, Runner& selected) {
       generate.max_tokens = options->gen_tokens;
       generate.ignore_eos = true;
       generate.sampling.temperature = 0.0f;
+      // Warm-up: the first run of a prompt length records its memory plan and touches every
+      // buffer and weight page for the first time; what a user waits for once per load.
+      for (int w = 0; w < options->warmup; ++w) {
+        llm::GenerateOptions warm = generate;
+        warm.max_tokens = std::min(2, options->gen_tokens);
+        model->generate(ids, warm);
+      }
       model->set_profiling(options->profile);
       // The first token comes out of prefill plus one decode step (ANEMLL's prefill computes no
       // logits), so the profile taken then is "prefill"; what follows is decode.
