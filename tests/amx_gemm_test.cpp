@@ -155,6 +155,19 @@ TEST(AmxGemm, SplitHalvesAreExactForFp16Values) {
   }
 }
 
+// The program's main function on `x`, with AMX tiles on or off.
+std::vector<Tensor> run_with_tiles(const format::ModelAsset& asset, const Tensor& x, bool tiles) {
+  set_amx_enabled_for_testing(tiles);
+  runtime::FunctionExecutor exec(asset, asset.program.functions.at(0),
+                                 runtime::KernelRegistry::global(), runtime::ThreadPool::shared(2),
+                                 runtime::ExecutorOptions{});
+  std::vector<const Tensor*> bound{&x};
+  std::vector<Tensor> out;
+  exec.run(bound, {}, out);
+  set_amx_enabled_for_testing(std::nullopt);
+  return out;
+}
+
 // The prepared linear kernel end to end: 37 tokens (prefill, tiles padded), 40 outputs (not
 // whole tiles), 70 inputs (not whole tile rows), a bias; with AMX and with the fp32 loop, both
 // against the exact product.
@@ -189,14 +202,7 @@ TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
       std::printf("AMX not available here: only the fp32 loop is checked\n");
       continue;
     }
-    set_amx_enabled_for_testing(tiles);
-    runtime::FunctionExecutor exec(asset, asset.program.functions.at(0),
-                                   runtime::KernelRegistry::global(),
-                                   runtime::ThreadPool::shared(2), runtime::ExecutorOptions{});
-    std::vector<const Tensor*> bound{&x};
-    std::vector<Tensor> out;
-    exec.run(bound, {}, out);
-    set_amx_enabled_for_testing(std::nullopt);
+    const std::vector<Tensor> out = run_with_tiles(asset, x, tiles);
     ASSERT_EQ(out.size(), 1u);
     ASSERT_EQ(out[0].shape(), (std::vector<int64_t>{m, n}));
     for (int64_t t = 0; t < m; ++t) {
@@ -264,14 +270,7 @@ TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
       std::printf("AMX not available here: only the fp32 loop is checked\n");
       continue;
     }
-    set_amx_enabled_for_testing(tiles);
-    runtime::FunctionExecutor exec(asset, asset.program.functions.at(0),
-                                   runtime::KernelRegistry::global(),
-                                   runtime::ThreadPool::shared(2), runtime::ExecutorOptions{});
-    std::vector<const Tensor*> bound{&x};
-    std::vector<Tensor> out;
-    exec.run(bound, {}, out);
-    set_amx_enabled_for_testing(std::nullopt);
+    const std::vector<Tensor> out = run_with_tiles(asset, x, tiles);
     ASSERT_EQ(out.size(), 1u);
     ASSERT_EQ(out[0].shape(), (std::vector<int64_t>{1, n, 1, t}));
     for (int64_t r = 0; r < n; ++r) {
