@@ -360,14 +360,15 @@ class WeightProductKernel : public runtime::OpKernel {
               amx_split_row(nullptr, k, hi, lo);
             }
           }
-        }
-        // A few rows at a time, so the decoded values are split while still in cache.
-        for (int64_t r = 0; r < kAmxRows && !lut4_direct_; r += kAmxDecodeRows) {
-          const int64_t count = std::clamp<int64_t>(r1 - r0 - r, 0, kAmxDecodeRows);
-          const float* rows = count ? w_->decode(r0 + r, r0 + r + count, decoded) : nullptr;
-          for (int64_t i = 0; i < kAmxDecodeRows; ++i) {
-            amx_split_row(i < count ? rows + i * k : nullptr, k, w_hi + (r + i) * k_pad_,
-                          w_lo + (r + i) * k_pad_);
+        } else {
+          // A few rows at a time, so the decoded values are split while still in cache.
+          for (int64_t r = 0; r < kAmxRows; r += kAmxDecodeRows) {
+            const int64_t count = std::clamp<int64_t>(r1 - r0 - r, 0, kAmxDecodeRows);
+            const float* rows = count ? w_->decode(r0 + r, r0 + r + count, decoded) : nullptr;
+            for (int64_t i = 0; i < kAmxDecodeRows; ++i) {
+              amx_split_row(i < count ? rows + i * k : nullptr, k, w_hi + (r + i) * k_pad_,
+                            w_lo + (r + i) * k_pad_);
+            }
           }
         }
         amx_gemm(w_hi, bf16_products_ ? nullptr : w_lo, k, x_hi, x_lo, tokens, tile, tokens);
