@@ -18,6 +18,7 @@
 
 #include "coreml/error.h"
 #include "coreml/limits.h"
+#include "test_support.h"
 
 extern char** environ;
 
@@ -27,16 +28,9 @@ namespace {
 
 const fs::path kZips = fs::path(COREML_TEST_DATA_DIR) / "hub/hostile";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char pattern[] = "/tmp/coreml_extract_test_XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
+// Each test's own folder.
+struct TempDir : coreml::test::TempDir {
+  TempDir() : coreml::test::TempDir("extract_test") {}
 };
 
 // Names in `folder` other than the archive: what an extraction left behind.
@@ -55,10 +49,10 @@ class ExtractTest : public ::testing::Test {
 
   // Extracts kZips/NAME.mlmodelc.zip into a temp folder; returns the error ("" on success).
   std::string extract(const std::string& name) {
-    const fs::path zip = dir.path / (name + ".mlmodelc.zip");
+    const fs::path zip = dir.path() / (name + ".mlmodelc.zip");
     fs::copy_file(kZips / (name + ".mlmodelc.zip"), zip);
     try {
-      coreml::hub::extract_model_zip(zip.string(), (dir.path / "Tiny.mlmodelc").string());
+      coreml::hub::extract_model_zip(zip.string(), (dir.path() / "Tiny.mlmodelc").string());
     } catch (const coreml::Error& e) {
       return e.what();
     }
@@ -70,9 +64,9 @@ class ExtractTest : public ::testing::Test {
 
 TEST_F(ExtractTest, AGoodArchiveWithAnInsideLinkIsExtracted) {
   EXPECT_EQ(extract("good"), "");
-  EXPECT_TRUE(fs::is_regular_file(dir.path / "Tiny.mlmodelc/model.mil"));
-  EXPECT_EQ(fs::read_symlink(dir.path / "Tiny.mlmodelc/weights/alias.bin"), "weight.bin");
-  EXPECT_EQ(left_in(dir.path), std::vector<std::string>{"Tiny.mlmodelc"});
+  EXPECT_TRUE(fs::is_regular_file(dir.path() / "Tiny.mlmodelc/model.mil"));
+  EXPECT_EQ(fs::read_symlink(dir.path() / "Tiny.mlmodelc/weights/alias.bin"), "weight.bin");
+  EXPECT_EQ(left_in(dir.path()), std::vector<std::string>{"Tiny.mlmodelc"});
 }
 
 // The chain of the issue: l0 -> ".", lN -> l(N-1)/.., model.mil -> l24/etc/hostname. Each link
@@ -80,22 +74,22 @@ TEST_F(ExtractTest, AGoodArchiveWithAnInsideLinkIsExtracted) {
 TEST_F(ExtractTest, LinkChainsAreResolvedAgainstTheRealRoot) {
   const std::string message = extract("symlink_chain");
   EXPECT_NE(message.find("resolves outside the extracted folder"), std::string::npos) << message;
-  EXPECT_TRUE(left_in(dir.path).empty());
+  EXPECT_TRUE(left_in(dir.path()).empty());
 }
 
 TEST_F(ExtractTest, LinksOutOfTheTopFolderAreRefused) {
   // "../outside.mil" from Tiny.mlmodelc/ stays in the archive but leaves the model folder.
-  std::ofstream(dir.path / "outside.mil") << "program(1.0)\n";
+  std::ofstream(dir.path() / "outside.mil") << "program(1.0)\n";
   const std::string message = extract("symlink_out_of_top");
   EXPECT_NE(message.find("refusing symlink 'model.mil'"), std::string::npos) << message;
-  EXPECT_EQ(left_in(dir.path), std::vector<std::string>{"outside.mil"});
+  EXPECT_EQ(left_in(dir.path()), std::vector<std::string>{"outside.mil"});
 }
 
 TEST_F(ExtractTest, LoopingAndDanglingLinksAreRefused) {
   for (const char* name : {"symlink_loop", "symlink_dangling"}) {
     const std::string message = extract(name);
     EXPECT_NE(message.find("leads nowhere"), std::string::npos) << name << ": " << message;
-    EXPECT_TRUE(left_in(dir.path).empty()) << name;
+    EXPECT_TRUE(left_in(dir.path()).empty()) << name;
   }
 }
 
@@ -103,11 +97,11 @@ TEST_F(ExtractTest, DeclaredSizesAreCheckedBeforeExtracting) {
   // 300 MiB declared in a 373-byte archive: refused on the headers alone.
   const std::string message = extract("declares_too_much");
   EXPECT_NE(message.find("zip bomb"), std::string::npos) << message;
-  EXPECT_TRUE(left_in(dir.path).empty());
+  EXPECT_TRUE(left_in(dir.path()).empty());
   coreml::ResourceLimits limits;
   limits.max_zip_bytes = 1 << 20;
   coreml::set_resource_limits(limits);
-  fs::remove(dir.path / "declares_too_much.mlmodelc.zip");
+  fs::remove(dir.path() / "declares_too_much.mlmodelc.zip");
   const std::string total = extract("declares_too_much");
   EXPECT_NE(total.find("would extract to more than 1 MiB"), std::string::npos) << total;
 }
@@ -115,7 +109,7 @@ TEST_F(ExtractTest, DeclaredSizesAreCheckedBeforeExtracting) {
 TEST_F(ExtractTest, DataBeyondTheDeclaredSizeIsRefusedWhileExtracting) {
   const std::string message = extract("size_lie");
   EXPECT_NE(message.find("model.mil"), std::string::npos) << message;
-  EXPECT_TRUE(left_in(dir.path).empty());
+  EXPECT_TRUE(left_in(dir.path()).empty());
 }
 
 TEST_F(ExtractTest, EntryCountAndDepthAreBounded) {
@@ -127,13 +121,14 @@ TEST_F(ExtractTest, EntryCountAndDepthAreBounded) {
   EXPECT_NE(many.find("COREML_MAX_ZIP_ENTRIES"), std::string::npos) << many;
   const std::string deep = extract("deep_folders");
   EXPECT_NE(deep.find("nested deeper than 64 folders"), std::string::npos) << deep;
-  EXPECT_TRUE(left_in(dir.path).empty());
+  EXPECT_TRUE(left_in(dir.path()).empty());
 }
 
 // Extraction folders of processes that no longer run are removed; a live one is not touched.
 TEST_F(ExtractTest, StaleExtractionFoldersAreCleanedUp) {
-  const fs::path stale = dir.path / ".Tiny.mlmodelc.999999999-42.extracting";
-  const fs::path live = dir.path / (".Tiny.mlmodelc." + std::to_string(getpid()) + "-7.extracting");
+  const fs::path stale = dir.path() / ".Tiny.mlmodelc.999999999-42.extracting";
+  const fs::path live =
+      dir.path() / (".Tiny.mlmodelc." + std::to_string(getpid()) + "-7.extracting");
   fs::create_directories(stale / "weights");
   fs::create_directories(live);
   EXPECT_EQ(extract("good"), "");
@@ -168,9 +163,9 @@ void write_zeros_zip(const fs::path& path, int entries, int64_t bytes) {
 TEST(ExtractSignal, TerminationDuringExtractionLeavesNothingBehind) {
   TempDir dir;
   fs::copy_file(fs::path(COREML_TEST_DATA_DIR) / "anemll/tiny-qwen3/meta.yaml",
-                dir.path / "meta.yaml");
-  write_zeros_zip(dir.path / "qwen_embeddings.mlmodelc.zip", 16, int64_t{16} << 20);
-  const std::string model = dir.path.string();
+                dir.path() / "meta.yaml");
+  write_zeros_zip(dir.path() / "qwen_embeddings.mlmodelc.zip", 16, int64_t{16} << 20);
+  const std::string model = dir.path().string();
   std::vector<std::string> args = {COREML_CLI_PATH, "generate", "--model", model, "--prompt", "x"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -188,7 +183,7 @@ TEST(ExtractSignal, TerminationDuringExtractionLeavesNothingBehind) {
   bool exited = false;
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!seen && !exited && std::chrono::steady_clock::now() < give_up) {
-    for (const auto& entry : fs::directory_iterator(dir.path)) {
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
       const std::string name = entry.path().filename().string();
       if (name.find(".extracting") != std::string::npos) seen = true;
     }
@@ -199,7 +194,7 @@ TEST(ExtractSignal, TerminationDuringExtractionLeavesNothingBehind) {
   kill(pid, SIGTERM);
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << "status " << status;
-  EXPECT_EQ(left_in(dir.path), std::vector<std::string>{"meta.yaml"});
+  EXPECT_EQ(left_in(dir.path()), std::vector<std::string>{"meta.yaml"});
 }
 
 }  // namespace

@@ -14,38 +14,20 @@
 #include "coreml/error.h"
 #include "format/json_util.h"
 #include "format/weight_file.h"
+#include "test_support.h"
 
 namespace fs = std::filesystem;
 using coreml::format::read_input_file;
 using coreml::format::read_optional_file;
 using coreml::format::read_small_file;
+using coreml::test::error_of;
 
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const coreml::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-#define EXPECT_HAS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
-
 class FileUtilTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/coreml_file_util_test_XXXXXX";
-    dir = mkdtemp(pattern);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-  fs::path dir;
+  coreml::test::TempDir temp_{"file_util_test"};
+  const fs::path dir = temp_.path();
 };
 
 TEST_F(FileUtilTest, RegularFilesAreReadWhole) {

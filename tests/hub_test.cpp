@@ -16,28 +16,23 @@
 #include "coreml/error.h"
 #include "hub/sha256.h"
 #include "hub_stand_in.h"
+#include "test_support.h"
 
 extern char** environ;
 
 namespace fs = std::filesystem;
 using coreml::hub::DownloadOptions;
 using coreml::hub::snapshot_download;
+using coreml::test::error_of;
 using coreml::test::StandInHub;
 
 namespace {
 
 std::string read_all(const fs::path& path) { return coreml::test::read_test_file(path.string()); }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char pattern[] = "/tmp/coreml_hub_test_XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
+// Each test's own folder.
+struct TempDir : coreml::test::TempDir {
+  TempDir() : coreml::test::TempDir("hub_test") {}
 };
 
 class HubTest : public ::testing::Test {
@@ -45,29 +40,19 @@ class HubTest : public ::testing::Test {
   void SetUp() override {
     unsetenv("HF_HUB_OFFLINE");
     unsetenv("HF_TOKEN");
-    setenv("HF_HOME", (cache.path / "home").c_str(), 1);  // no token file from the machine
+    setenv("HF_HOME", (cache.path() / "home").c_str(), 1);  // no token file from the machine
   }
   DownloadOptions options() const {
     DownloadOptions o;
     o.endpoint = hub.endpoint();
-    o.cache_dir = (cache.path / "hub").string();
+    o.cache_dir = (cache.path() / "hub").string();
     o.retry_delay = std::chrono::milliseconds(10);
     o.connect_timeout = std::chrono::seconds(5);
     o.stall_timeout = std::chrono::seconds(10);
     return o;
   }
-  fs::path storage() const { return cache.path / "hub" / "models--acme--tiny"; }
+  fs::path storage() const { return cache.path() / "hub" / "models--acme--tiny"; }
   fs::path snapshot() const { return storage() / "snapshots" / coreml::test::kTinySha; }
-
-  template <typename F>
-  std::string error_of(F&& f) {
-    try {
-      f();
-    } catch (const coreml::Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  }
 
   void expect_complete_tiny_snapshot(const std::string& path) {
     EXPECT_EQ(path, snapshot().string());
@@ -140,7 +125,7 @@ TEST_F(HubTest, FullDownloadLaysOutTheHuggingfaceHubCache) {
   EXPECT_EQ(fs::read_symlink(snapshot() / "weights/model.bin").string(),
             std::string("../../../blobs/") + coreml::test::kWeightsSha256);
   EXPECT_TRUE(fs::is_regular_file(storage() / "blobs" / coreml::test::kWeightsSha256));
-  EXPECT_TRUE(fs::exists(cache.path / "hub/.locks/models--acme--tiny"));
+  EXPECT_TRUE(fs::exists(cache.path() / "hub/.locks/models--acme--tiny"));
   for (const auto& entry : fs::recursive_directory_iterator(storage())) {
     EXPECT_EQ(entry.path().string().find(".incomplete"), std::string::npos) << entry.path();
   }
@@ -324,8 +309,8 @@ TEST_F(HubTest, UnauthorizedMentionsTheToken) {
 }
 
 TEST_F(HubTest, TokenFileUnderHfHomeIsUsed) {
-  fs::create_directories(cache.path / "home");
-  std::ofstream(cache.path / "home/token") << "secret-token\n";
+  fs::create_directories(cache.path() / "home");
+  std::ofstream(cache.path() / "home/token") << "secret-token\n";
   EXPECT_NO_THROW(snapshot_download("acme/private", options()));
 }
 
@@ -352,8 +337,8 @@ TEST_F(HubTest, AllowPatternsSelectFiles) {
 }
 
 TEST_F(HubTest, RefusesZipsThatEscapeTheirFolder) {
-  const fs::path snap =
-      cache.path / "hub/models--acme--evil/snapshots" / "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3";
+  const fs::path snap = cache.path() / "hub/models--acme--evil/snapshots" /
+                        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3";
   for (const std::string kind : {"dotdot", "absolute", "symlink"}) {
     DownloadOptions o = options();
     o.allow_patterns = {kind + "/*"};
@@ -425,7 +410,7 @@ TEST_F(HubTest, NetworkDownIsOneClearLine) {
 }
 
 TEST_F(HubTest, ResolveModelPathKeepsLocalPathsAndDownloadsRepoIds) {
-  const std::string local = (cache.path / "org").string();
+  const std::string local = (cache.path() / "org").string();
   fs::create_directories(local + "/name");
   EXPECT_EQ(coreml::hub::resolve_model_path(local + "/name", options()), local + "/name");
   EXPECT_EQ(coreml::hub::resolve_model_path(std::string("acme/tiny@") + coreml::test::kTinySha,

@@ -12,35 +12,17 @@
 #include "coreml/limits.h"
 #include "coreml/model.h"
 #include "runtime/limits.h"
+#include "test_support.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const coreml::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-#define EXPECT_HAS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
+using coreml::test::error_of;
 
 class ResourceLimitsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/coreml_limits_test_XXXXXX";
-    dir_ = mkdtemp(pattern);
-  }
-  void TearDown() override {
-    coreml::set_resource_limits(coreml::ResourceLimits{});
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
+  void TearDown() override { coreml::set_resource_limits(coreml::ResourceLimits{}); }
 
   // A compiled model whose main function takes `signature` and runs `body` (MIL text lines).
   coreml::Model program(const std::string& signature, const std::string& body,
@@ -53,7 +35,8 @@ class ResourceLimitsTest : public ::testing::Test {
     return coreml::Model::load(folder.string(), {.threads = 1});
   }
 
-  fs::path dir_;
+  coreml::test::TempDir temp_{"limits_test"};
+  const fs::path dir_ = temp_.path();
   int counter_ = 0;
 };
 
