@@ -382,6 +382,16 @@ TEST(Image, CliPictureForATensorInputIsAnError) {
       << r.err;
 }
 
+TEST(Image, CliInfoListsImageSizesAsWidthByHeight) {
+  const auto enumerated = run_cli({"info", image_path("bgr_enumerated.mlpackage")});
+  EXPECT_NE(enumerated.out.find("image BGR 12x9  sizes: 12x9 or 8x6"), std::string::npos)
+      << enumerated.out;
+  const auto ranged = run_cli({"info", image_path("gray16_range.mlpackage")});
+  EXPECT_NE(ranged.out.find("GRAYSCALE_FLOAT16 5x7  sizes: width 4..64, height 4..64"),
+            std::string::npos)
+      << ranged.out;
+}
+
 TEST(Image, CliRefusesUnknownResizeMode) {
   const auto r = run_cli({"run", image_path("rgb_8x6.mlpackage"), "--resize", "stretch"});
   EXPECT_EQ(r.exit_code, 2);
