@@ -57,6 +57,10 @@ void read_bytes(png_structp png, png_bytep out, size_t count) {
 bool decode_png_steps(PngJob* job) {
   if (setjmp(png_jmpbuf(job->png))) return false;
   png_set_read_fn(job->png, job, read_bytes);
+  // Metadata chunks (text, profiles) are never needed for the pixels: bound what a compressed
+  // one may inflate to, and how many may be kept, whatever libpng's build defaults are.
+  png_set_chunk_malloc_max(job->png, 8u << 20);
+  png_set_chunk_cache_max(job->png, 1000);
   png_read_info(job->png, job->info);
   const uint64_t width = png_get_image_width(job->png, job->info);
   const uint64_t height = png_get_image_height(job->png, job->info);
