@@ -12,6 +12,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libyaml-cpp-dev libcurl4-openssl-dev libcli11-dev libhwy-dev
   libpcre2-dev libutf8proc-dev libarchive-dev libcpp-httplib-dev libdlpack-dev
+  libpng-dev libjpeg62-turbo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${WITH_COREML_STAND_IN:-0}" == "1" ]]; then

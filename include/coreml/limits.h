@@ -29,6 +29,9 @@ struct ResourceLimits {
   // Uncompressed / compressed size of one .mlmodelc.zip once it holds more than 64 MiB
   // (COREML_MAX_ZIP_RATIO, default 100).
   double max_zip_ratio = 100.0;
+  // Pixels (width x height) of one decoded image input (COREML_MAX_IMAGE_PIXELS, default 100
+  // million: 10000 x 10000).
+  uint64_t max_image_pixels = 100'000'000;
 };
 
 // The limits in force: the defaults above, overridden by the environment, then by the last

@@ -142,8 +142,11 @@ class MLModel:
         if not isinstance(name, str):
             raise InvalidArgumentError(f"input names must be str, got {name!r}")
         feature = self._inputs.get(name)
-        if feature is not None and feature["kind"] == "image" and _is_pil_image(value):
-            return _image_array(name, value, feature)
+        if feature is not None and feature["kind"] == "image":
+            if _is_pil_image(value):
+                return _image_array(name, value, feature)
+            if isinstance(value, (str, bytes, os.PathLike)):  # a PNG/JPEG file or its bytes
+                return self.load_image(name, value)
         if not isinstance(value, np.ndarray):
             if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch.Tensor
                 value = value.detach().cpu().numpy()
@@ -167,6 +170,16 @@ class MLModel:
         if not value.flags.aligned or any(s < 0 or s % value.itemsize for s in value.strides):
             value = np.ascontiguousarray(value)
         return value
+
+    def load_image(self, input_name, source, resize="none"):
+        """A PNG or JPEG picture (a path or the file's bytes) as the array the image input
+        ``input_name`` expects: 1 x C x H x W, channels in the input's colour space, values
+        0-255 (float32; float16 for GRAYSCALE_FLOAT16). ``resize``: "none" (a size the input
+        does not accept is an error), "fill", "fit" or "crop" (Vision's scale-fill, scale-fit
+        and center-crop, to the input's default size)."""
+        if not isinstance(source, bytes):
+            source = os.fspath(source)
+        return self._model.image_input(input_name, source, resize)
 
     # ---- descriptions --------------------------------------------------------------------
     @property

@@ -13,6 +13,7 @@
 #include "arrays.h"
 #include "bindings.h"
 #include "coreml/description.h"
+#include "coreml/image.h"
 #include "coreml/model.h"
 
 namespace nb = nanobind;
@@ -168,6 +169,35 @@ void write_state(PyState& self, const std::string& name, const InputArray& value
   std::memcpy(target.data(), converted.data(), converted.nbytes());
 }
 
+// A PNG/JPEG picture (a path, or the file's bytes) as the tensor the image input `name`
+// expects (coreml/image.h), as a NumPy array.
+nb::object image_input(PyModel& self, const std::string& name, const nb::object& source,
+                       const std::string& resize) {
+  const FeatureDescription* feature = nullptr;
+  for (const auto& f : self.model.function().inputs) {
+    if (f.name == name) feature = &f;
+  }
+  if (!feature || feature->kind != FeatureKind::kImage) {
+    fail(ErrorCode::kInvalidArgument, "'", name, "' is not an image input of function '",
+         self.model.function().name, "'");
+  }
+  const ImageResize mode = parse_image_resize(resize);
+  Tensor tensor;
+  if (nb::isinstance<nb::bytes>(source)) {
+    const auto bytes = nb::borrow<nb::bytes>(source);
+    const auto* data = static_cast<const uint8_t*>(static_cast<const void*>(bytes.c_str()));
+    const size_t size = bytes.size();
+    nb::gil_scoped_release released;  // `bytes` is immutable and referenced by the caller
+    tensor = image_to_tensor(decode_image(data, size, "input '" + name + "'"), *feature, mode,
+                             "input '" + name + "'");
+  } else {
+    const std::string path = nb::cast<std::string>(source);
+    nb::gil_scoped_release released;
+    tensor = load_image_tensor(path, *feature, mode);
+  }
+  return array_from_tensor(tensor);
+}
+
 }  // namespace
 
 void bind_model(nb::module_& m) {
@@ -204,6 +234,8 @@ void bind_model(nb::module_& m) {
           nb::arg("path"), nb::arg("function") = "", nb::arg("compute_units") = "ALL",
           nb::arg("threads") = 0)
       .def("predict", &predict, nb::arg("inputs"), nb::arg("state").none() = nb::none())
+      .def("image_input", &image_input, nb::arg("name"), nb::arg("source"),
+           nb::arg("resize") = "none")
       .def(
           "make_state",
           [](PyModel& self) {

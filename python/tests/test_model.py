@@ -256,6 +256,27 @@ def test_pil_image_input(models):
         model.predict({"image": image.resize((4, 4))})
 
 
+def test_image_files_and_bytes(models):
+    # tests/data/image: ML Programs with a ct.ImageType input and NumPy references
+    # (tools/fixtures/make_image_fixtures.py).
+    images = TEST_DATA / "image"
+    model = cc.MLModel(images / "rgb_8x6.mlpackage")
+    expected = np.load(images / "rgb_8x6__small.png.npy")
+    by_path = model.predict({"image": str(images / "small.png")})["out"]
+    np.testing.assert_allclose(by_path, expected, atol=1e-6)
+    by_bytes = model.predict({"image": (images / "small.png").read_bytes()})["out"]
+    np.testing.assert_allclose(by_bytes, expected, atol=1e-6)
+    pixels = model.load_image("image", images / "small.png")
+    assert pixels.shape == (1, 3, 6, 8) and pixels.dtype == np.float32
+    filled = model.load_image("image", images / "photo.png", resize="fill")
+    np.testing.assert_allclose(model.predict({"image": filled})["out"],
+                               np.load(images / "rgb_8x6__photo.png__fill.npy"), atol=1 / 255 + 1e-6)
+    with pytest.raises(ValueError, match="image is 12x9; input 'image' accepts 8x6"):
+        model.predict({"image": images / "photo.png"})
+    with pytest.raises(cc.Error, match="CMYK"):
+        model.load_image("image", images / "cmyk.jpg")
+
+
 def test_big_endian_input(models):
     model = cc.MLModel(models["ints"].path)
     a = np.arange(12, dtype=">i4").reshape(3, 4)

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "coreml/error.h"
+#include "coreml/image.h"
 
 namespace coreml::model_detail {
 
@@ -24,6 +25,12 @@ bool conversion_allowed(DType from, DType to) {
          is(DType::kFloat32, DType::kFloat16) || is(DType::kFloat16, DType::kFloat32) ||
          is(DType::kFloat64, DType::kFloat32) || is(DType::kFloat64, DType::kFloat16) ||
          is(DType::kBFloat16, DType::kFloat16) || is(DType::kBFloat16, DType::kFloat32);
+}
+
+// An image feature's enumerated sizes and size ranges list (height, width) pairs, not shapes.
+bool is_flexible_image(const FeatureDescription* feature) {
+  return feature && feature->kind == FeatureKind::kImage &&
+         (!feature->enumerated_shapes.empty() || !feature->shape_ranges.empty());
 }
 
 }  // namespace
@@ -47,6 +54,15 @@ std::vector<int64_t> declared_shape(const mil::TensorType& t) {
 // Is `shape` acceptable for this input (declared, enumerated, or within ranges)?
 bool shape_allowed(const FeatureDescription* feature, const std::vector<int64_t>& declared,
                    const std::vector<int64_t>& shape) {
+  if (is_flexible_image(feature)) {
+    // [1, C, H, W]: the leading axes as declared, the picture's size as the feature allows.
+    const size_t n = shape.size();
+    if (n < 2 || declared.size() != n) return false;
+    for (size_t i = 0; i + 2 < n; ++i) {
+      if (declared[i] >= 0 && declared[i] != shape[i]) return false;
+    }
+    return image_size_allowed(*feature, shape[n - 1], shape[n - 2]);
+  }
   if (feature && !feature->enumerated_shapes.empty()) {
     for (const auto& s : feature->enumerated_shapes) {
       if (s == shape) return true;
@@ -66,6 +82,9 @@ bool shape_allowed(const FeatureDescription* feature, const std::vector<int64_t>
 
 std::string allowed_shapes_text(const FeatureDescription* feature,
                                 const std::vector<int64_t>& declared) {
+  if (is_flexible_image(feature)) {
+    return shape_text(declared) + " with width x height " + allowed_image_sizes_text(*feature);
+  }
   if (feature && !feature->enumerated_shapes.empty()) {
     std::string s;
     for (const auto& e : feature->enumerated_shapes) s += (s.empty() ? "" : " or ") + shape_text(e);

@@ -79,6 +79,10 @@ ResourceLimits runtime::resource_limits_from_environment() {
   if (const char* v = env("COREML_MAX_ZIP_RATIO")) {
     limits.max_zip_ratio = parse_positive("COREML_MAX_ZIP_RATIO", v, 1e12);
   }
+  if (const char* v = env("COREML_MAX_IMAGE_PIXELS")) {
+    limits.max_image_pixels =
+        static_cast<uint64_t>(parse_positive("COREML_MAX_IMAGE_PIXELS", v, 1e15));
+  }
   return limits;
 }
 

@@ -6,6 +6,7 @@
 #include "backends/backend.h"
 #include "command.h"
 #include "coreml/description.h"
+#include "coreml/image.h"
 #include "format/model_reader.h"
 
 namespace coreml::cli {
@@ -48,15 +49,19 @@ void print_features(std::ostream& out, const char* title,
         << feature_kind_name(f.kind);
     if (f.kind == FeatureKind::kImage) {
       out << " " << f.color_space << " " << f.width << "x" << f.height;
+      // Image sizes as width x height (the description lists them height first).
+      if (!f.enumerated_shapes.empty() || !f.shape_ranges.empty()) {
+        out << "  sizes: " << allowed_image_sizes_text(f);
+      }
     } else {
       if (!f.dtype.empty()) out << " " << f.dtype;
       out << " " << shape_text(f.shape);
     }
-    if (!f.enumerated_shapes.empty()) {
+    if (!f.enumerated_shapes.empty() && f.kind != FeatureKind::kImage) {
       out << "  enumerated shapes:";
       for (const auto& s : f.enumerated_shapes) out << " " << shape_text(s);
     }
-    if (!f.shape_ranges.empty()) {
+    if (!f.shape_ranges.empty() && f.kind != FeatureKind::kImage) {
       out << "  ranges:";
       for (const auto& r : f.shape_ranges) {
         out << " " << r.lower << ".."

@@ -1,9 +1,11 @@
-// `coreml run PATH [--function F] [--input NAME=FILE.npy]... [--output-dir DIR] [--steps N]
-// [--backend B] [--compute-units U] [--json]` One prediction (or N with the same state); writes
-// DIR/NAME.npy per output and prints names, dtypes, shapes and timings.
+// `coreml run PATH [--function F] [--input NAME=FILE]... [--resize MODE] [--output-dir DIR]
+// [--steps N] [--backend B] [--compute-units U] [--json]` One prediction (or N with the same
+// state); writes DIR/NAME.npy per output and prints names, dtypes, shapes and timings. FILE is
+// a .npy, or a PNG/JPEG picture for an image input (recognized by content).
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 #include "backend_options.h"
 #include "backends/backend.h"
 #include "command.h"
+#include "coreml/image.h"
 #include "coreml/model.h"
 
 namespace coreml::cli {
@@ -20,6 +23,7 @@ struct RunOptions {
   std::string path;
   std::string function;
   std::vector<std::string> inputs;
+  std::string resize = "none";
   std::string output_dir;
   int steps = 1;
   int threads = 0;
@@ -33,17 +37,44 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-Inputs read_inputs(const RunOptions& o) {
+// A PNG or JPEG file for an image input, as the tensor the feature expects; otherwise a .npy.
+Tensor read_input_file(const Model& model, const std::string& name, const std::string& path,
+                       ImageResize resize) {
+  const FeatureDescription* feature = nullptr;
+  for (const auto& f : model.function().inputs) {
+    if (f.name == name) feature = &f;
+  }
+  // Only a regular file is sniffed: a pipe's first bytes, once read, would be gone for load_npy.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return load_npy(path);
+  std::ifstream file(path, std::ios::binary);
+  char head[8] = {};
+  file.read(head, sizeof(head));
+  const char* format =
+      image_format_of(reinterpret_cast<const uint8_t*>(head), static_cast<size_t>(file.gcount()));
+  if (*format == '\0') return load_npy(path);
+  if (!feature || feature->kind != FeatureKind::kImage) {
+    fail(ErrorCode::kInvalidArgument, "--input ", name, "=", path, ": a ", format,
+         " picture fits an image input only, and '", name, "' is ",
+         feature ? std::string("a ") + feature_kind_name(feature->kind) + " input"
+                 : std::string("not an input of this function"));
+  }
+  return load_image_tensor(path, *feature, resize);
+}
+
+Inputs read_inputs(const Model& model, const RunOptions& o) {
+  const ImageResize resize = parse_image_resize(o.resize);
   Inputs inputs;
   for (const auto& spec : o.inputs) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
-      fail(ErrorCode::kInvalidArgument, "--input '", spec, "': expected NAME=FILE.npy");
+      fail(ErrorCode::kInvalidArgument, "--input '", spec,
+           "': expected NAME=FILE.npy, or NAME=PICTURE (PNG/JPEG) for an image input");
     }
     const std::string name = spec.substr(0, eq);
     if (inputs.count(name))
       fail(ErrorCode::kInvalidArgument, "--input '", name, "' is given twice");
-    inputs[name] = load_npy(spec.substr(eq + 1));
+    inputs[name] = read_input_file(model, name, spec.substr(eq + 1), resize);
   }
   return inputs;
 }
@@ -58,7 +89,7 @@ int run(const RunOptions& o) {
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
-  const Inputs inputs = read_inputs(o);
+  const Inputs inputs = read_inputs(model, o);
   State state = model.make_state();
   std::vector<double> step_ms;
   Outputs outputs;
@@ -137,7 +168,14 @@ void register_run(CLI::App& app, const GlobalOptions& globals, Runner& selected)
   cmd->add_option("path", o->path, "Model: .mlpackage, .mlmodel or .mlmodelc")->required();
   cmd->add_option("--function", o->function,
                   "Function to run (default: the model's default function)");
-  cmd->add_option("--input", o->inputs, "An input as NAME=FILE.npy (repeat for each input)");
+  cmd->add_option("--input", o->inputs,
+                  "An input as NAME=FILE.npy, or NAME=PICTURE (PNG or JPEG) for an image input "
+                  "(repeat for each input)");
+  cmd->add_option("--resize", o->resize,
+                  "A picture whose size the image input does not accept: none (an error), fill "
+                  "(scale both axes), fit (keep aspect ratio, pad with zeros), crop (keep aspect "
+                  "ratio, take the centre)")
+      ->check(CLI::IsMember({"none", "fill", "fit", "crop"}));
   cmd->add_option("--output-dir", o->output_dir, "Write each output to DIR/NAME.npy");
   cmd->add_option("--steps", o->steps, "Predictions to run with the same inputs and state (timing)")
       ->check(CLI::PositiveNumber);
