@@ -118,8 +118,7 @@ AnemllMeta parse_anemll_meta(const std::string& text, const std::string& path) {
     meta.functions = optional_key<std::vector<std::string>>(params, "functions", pw)
                          .value_or(std::vector<std::string>{"infer", "prefill"});
     for (const char* needed : {"infer", "prefill"}) {
-      if (std::find(meta.functions.begin(), meta.functions.end(), needed) ==
-          meta.functions.end()) {
+      if (std::find(meta.functions.begin(), meta.functions.end(), needed) == meta.functions.end()) {
         fail(ErrorCode::kParse, pw, ": 'functions' must list '", needed, "'");
       }
     }
@@ -147,8 +146,7 @@ AnemllMeta parse_anemll_meta(const std::string& text, const std::string& path) {
   meta.update_mask_prefill = optional_key<bool>(params, "update_mask_prefill", pw).value_or(false);
   if (const auto window = optional_key<int64_t>(params, "sliding_window", pw)) {
     if (*window <= 0 || *window > (1 << 20)) {
-      fail(ErrorCode::kParse, pw, ": 'sliding_window' must be in 1..", 1 << 20, ", got ",
-           *window);
+      fail(ErrorCode::kParse, pw, ": 'sliding_window' must be in 1..", 1 << 20, ", got ", *window);
     }
     meta.sliding_window = *window;
   }

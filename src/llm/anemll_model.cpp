@@ -107,11 +107,11 @@ Model::Impl::StepBuffers& Model::Impl::buffers_for(int64_t tokens) const {
   b->current_pos = Tensor::zeros({1}, DType::kInt32);
   b->mask = Tensor::zeros({1, 1, tokens, mask_width}, DType::kFloat16);
   b->embed_inputs = {{"input_ids", b->input_ids}};
-  b->chunk_inputs = {{info.monolithic ? "input_ids" : "hidden_states",
-                      info.monolithic ? b->input_ids : Tensor()},
-                     {"position_ids", b->position_ids},
-                     {"causal_mask", b->mask},
-                     {"current_pos", b->current_pos}};
+  b->chunk_inputs = {
+      {info.monolithic ? "input_ids" : "hidden_states", info.monolithic ? b->input_ids : Tensor()},
+      {"position_ids", b->position_ids},
+      {"causal_mask", b->mask},
+      {"current_pos", b->current_pos}};
   b->head_inputs = {{"hidden_states", Tensor()}};
   b->chunk_outputs.resize(ffn_infer.size());
   step_buffers.push_back(std::move(b));
@@ -338,9 +338,9 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
               : coreml::Model::load(package.string(), part_options).description();
       for (const char* function : {"infer_rotate", "prefill_rotate"}) {
         if (!description.find_function(function)) {
-          fail(ErrorCode::kParse, package.string(), ": no function '", function, "' (",
-               meta_path, ": sliding_window ", info.sliding_window, " < context_length ",
-               info.context_length, " needs infer_rotate and prefill_rotate)");
+          fail(ErrorCode::kParse, package.string(), ": no function '", function, "' (", meta_path,
+               ": sliding_window ", info.sliding_window, " < context_length ", info.context_length,
+               " needs infer_rotate and prefill_rotate)");
         }
       }
       coreml::LoadOptions o = part_options;
@@ -428,8 +428,8 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
   } else {
     runtime::check_tensor_budget({1, 1, info.hidden_size}, DType::kFloat16,
                                  first.string() + ": hidden_states: ");
-    probe = head.predict(
-        {{"hidden_states", Tensor::zeros({1, 1, info.hidden_size}, DType::kFloat16)}});
+    probe =
+        head.predict({{"hidden_states", Tensor::zeros({1, 1, info.hidden_size}, DType::kFloat16)}});
   }
   if (info.argmax_in_model) {
     info.lm_head_splits = probe.at("argmax_idx").numel();

@@ -10,7 +10,7 @@
 namespace coreml::llm {
 
 struct AnemllParts {
-  std::filesystem::path embeddings, lm_head;  // empty for a monolithic model
+  std::filesystem::path embeddings, lm_head;      // empty for a monolithic model
   std::vector<std::filesystem::path> ffn_chunks;  // the monolithic package as the only chunk
   // Gemma 3 split-rotate layout: `<chunk>_rot` packages holding infer_rotate/prefill_rotate
   // (one per chunk, empty paths when the chunk package holds them itself).

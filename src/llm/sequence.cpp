@@ -52,8 +52,8 @@ struct Sequence::Impl {
     const int64_t batch = model->info.batch_size, rotate_from = model->rotate_from;
     int64_t start = static_cast<int64_t>(processed);
     while (start < total) {
-      const bool whole_batch = start + batch <= total &&
-                               (start >= rotate_from || start + batch <= rotate_from);
+      const bool whole_batch =
+          start + batch <= total && (start >= rotate_from || start + batch <= rotate_from);
       if (!model->single_token_prefill && whole_batch) {
         run(tokens_at(start, batch), start,
             start >= rotate_from ? StepFunction::kPrefillRotate : StepFunction::kPrefill);
