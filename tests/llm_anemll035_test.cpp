@@ -145,6 +145,12 @@ TEST(Anemll035, WhatTheModelsReport) {
   EXPECT_TRUE(masked.update_mask_prefill);
   EXPECT_TRUE(masked.argmax_in_model);
   EXPECT_EQ(masked.vocab_size, 1024);
+  // Gemma 3 in one package: four functions, two states, update_mask prefill.
+  const auto& gemma_mono = load("tiny-gemma3-mono")->info();
+  EXPECT_TRUE(gemma_mono.monolithic);
+  EXPECT_TRUE(gemma_mono.rotates);
+  EXPECT_EQ(gemma_mono.sliding_window, 16);
+  EXPECT_TRUE(gemma_mono.update_mask_prefill);
 }
 
 // The documented reuse rule for a rotating cache: resume at the last batch boundary of the
@@ -199,7 +205,8 @@ TEST(Anemll035, GemmaChatTemplateRendersAsJinja2) {
 }
 
 TEST(Anemll035, GenerateAndChatRunOnBothLayouts) {
-  for (const char* name : {"tiny-gemma3", "tiny-mono", "tiny-mono-umask-argmax"}) {
+  for (const char* name :
+       {"tiny-gemma3", "tiny-mono", "tiny-mono-umask-argmax", "tiny-gemma3-mono"}) {
     SCOPED_TRACE(name);
     auto model = load(name);
     coreml::llm::ChatSession chat(model);

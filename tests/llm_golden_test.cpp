@@ -118,7 +118,7 @@ TEST_P(GoldenTest, GreedyTokensLogitsShiftsAndPrefixReuse) {
 INSTANTIATE_TEST_SUITE_P(Anemll, GoldenTest,
                          ::testing::Values("tiny-qwen3", "tiny-qwen3-v034", "tiny-qwen25",
                                            "tiny-llama-zip", "tiny-gemma3", "tiny-mono",
-                                           "tiny-mono-umask-argmax"),
+                                           "tiny-mono-umask-argmax", "tiny-gemma3-mono"),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
                            for (char& ch : n) {

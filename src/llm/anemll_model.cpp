@@ -151,9 +151,11 @@ const Outputs& Model::Impl::run_layers(std::span<const int32_t> ids, int64_t sta
     case StepFunction::kPrefillRotate: chunks = &ffn_prefill_rotate; break;
   }
   if (chunks->empty()) fail(ErrorCode::kInternal, "llm: a rotate function is not loaded");
-  const bool with_update_mask = function == StepFunction::kPrefill && prefill_update_mask;
-  if (with_update_mask && b.update_mask.numel() == 0) {
-    b.update_mask = Tensor::zeros({1, 1, mask_width, count}, DType::kFloat16);
+  // ANEMLL passes update_mask to whichever function declares it (chat.py tries and falls back).
+  const int64_t update_rows = update_mask_rows[static_cast<size_t>(function)];
+  const bool with_update_mask = update_rows > 0;
+  if (with_update_mask && (b.update_mask.numel() == 0 || b.update_mask.size(2) != update_rows)) {
+    b.update_mask = Tensor::zeros({1, 1, update_rows, count}, DType::kFloat16);
   }
   Inputs& inputs = b.chunk_inputs;
   if (with_update_mask) {
@@ -379,9 +381,29 @@ std::shared_ptr<Model> Model::load(const std::string& folder_or_repo_id,
     }
   }
   check_size("batch_size", meta.batch_size, info.batch_size, folder);
-  for (const auto& input : prefill_fn.inputs) {
-    if (input.name == "update_mask") impl->prefill_update_mask = true;
+  const std::pair<StepFunction, const std::vector<coreml::Model>*> functions[] = {
+      {StepFunction::kInfer, &impl->ffn_infer},
+      {StepFunction::kPrefill, &impl->ffn_prefill},
+      {StepFunction::kInferRotate, &impl->ffn_infer_rotate},
+      {StepFunction::kPrefillRotate, &impl->ffn_prefill_rotate}};
+  for (const auto& [function, models] : functions) {
+    if (models->empty()) continue;
+    for (const auto& input : models->front().function().inputs) {
+      if (input.name != "update_mask") continue;
+      const int64_t tokens =
+          function == StepFunction::kPrefill || function == StepFunction::kPrefillRotate
+              ? info.batch_size
+              : 1;
+      if (input.shape.size() != 4 || dim(input, 3, first) != tokens ||
+          dim(input, 2, first) > (int64_t{1} << 20)) {
+        fail(ErrorCode::kParse, first.string(), ": function '", models->front().function().name,
+             "': update_mask must be [1, 1, rows, ", tokens, "]");
+      }
+      impl->update_mask_rows[static_cast<size_t>(function)] = dim(input, 2, first);
+    }
   }
+  impl->prefill_update_mask =
+      impl->update_mask_rows[static_cast<size_t>(StepFunction::kPrefill)] > 0;
   if (meta.update_mask_prefill && !impl->prefill_update_mask) {
     fail(ErrorCode::kParse, meta_path, ": update_mask_prefill is true but 'prefill' of ",
          first.string(), " has no update_mask input");

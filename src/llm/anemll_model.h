@@ -1,6 +1,7 @@
 // Internals of coreml::llm::Model: the loaded parts and one network step.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -38,8 +39,10 @@ struct Model::Impl {
   // batch at any position (monolithic without update_mask_prefill; Gemma 3 chunks with neither
   // update_mask_prefill nor prefill_dynamic_slice).
   bool single_token_prefill = false;
-  bool anemll_035_schedule = false;         // Gemma 3 / monolithic: 0.3.5's loop, no padded batch
-  bool prefill_update_mask = false;         // the prefill functions take `update_mask`
+  bool anemll_035_schedule = false;  // Gemma 3 / monolithic: 0.3.5's loop, no padded batch
+  bool prefill_update_mask = false;  // the prefill functions take `update_mask`
+  // Rows of the `update_mask` input each function takes (0: none), by StepFunction.
+  std::array<int64_t, 4> update_mask_rows{};
   int64_t mask_width = 0;                   // causal_mask's last dimension (≥ context)
   std::vector<std::string> logits_outputs;  // logits1..N in numeric order
   std::vector<int64_t> split_offsets;       // first token id of each head part
