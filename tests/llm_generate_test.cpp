@@ -97,7 +97,7 @@ TEST(LlmModel, MetaErrors) {
   expect_load_error("monolithic",
                     std::regex_replace(meta, std::regex("  version: 0.3.5"),
                                        "  version: 0.3.5\n  model_type: monolithic"),
-                    "monolithic");
+                    "missing required key 'monolithic_model'");
   // Unknown keys are ignored.
   const fs::path dir = folder_with_meta("extra", meta + "extra_key: [1, 2]\n");
   EXPECT_NO_THROW(Model::load(dir.string()));

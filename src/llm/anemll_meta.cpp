@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include "coreml/error.h"
 #include "format/file_util.h"
 
@@ -95,11 +97,8 @@ AnemllMeta parse_anemll_meta(const std::string& text, const std::string& path) {
     fail(ErrorCode::kParse, path, ": missing required key 'model_info'");
   }
   const std::string where = path + " model_info";
-  if (optional_key<std::string>(info, "model_type", where) == "monolithic") {
-    fail(ErrorCode::kUnsupported, path,
-         ": monolithic ANEMLL models are not supported yet (use the multi-part layout)");
-  }
   AnemllMeta meta;
+  meta.monolithic = optional_key<std::string>(info, "model_type", where) == "monolithic";
   meta.name = optional_key<std::string>(info, "name", where).value_or("");
   meta.version = required<std::string>(info, "version", where);
   meta.architecture = optional_key<std::string>(info, "architecture", where).value_or("");
@@ -110,19 +109,47 @@ AnemllMeta parse_anemll_meta(const std::string& text, const std::string& path) {
   const std::string pw = path + " model_info.parameters";
   meta.context_length = required<int64_t>(params, "context_length", pw);
   meta.batch_size = required<int64_t>(params, "batch_size", pw);
-  meta.num_chunks = required<int64_t>(params, "num_chunks", pw);
-  meta.model_prefix = required<std::string>(params, "model_prefix", pw);
-  meta.embeddings = part_name(params, "embeddings", pw);
-  meta.lm_head = part_name(params, "lm_head", pw);
-  meta.ffn = part_name(params, "ffn", pw);
+  if (meta.monolithic) {
+    // One package holds embeddings, layers and head: no part keys, one "chunk".
+    meta.monolithic_model = part_name(params, "monolithic_model", pw);
+    meta.num_chunks = 1;
+    meta.model_prefix = optional_key<std::string>(params, "model_prefix", pw).value_or("");
+    meta.lut_ffn = optional_key<std::string>(params, "lut_bits", pw).value_or("none");
+    meta.functions = optional_key<std::vector<std::string>>(params, "functions", pw)
+                         .value_or(std::vector<std::string>{"infer", "prefill"});
+    for (const char* needed : {"infer", "prefill"}) {
+      if (std::find(meta.functions.begin(), meta.functions.end(), needed) == meta.functions.end()) {
+        fail(ErrorCode::kParse, pw, ": 'functions' must list '", needed, "'");
+      }
+    }
+    for (const auto& f : meta.functions) {
+      if (f != "infer" && f != "prefill" && f != "infer_rotate" && f != "prefill_rotate") {
+        fail(ErrorCode::kParse, pw, ": 'functions' lists unknown function '", f.substr(0, 64),
+             "' (expected infer, prefill, infer_rotate, prefill_rotate)");
+      }
+    }
+  } else {
+    meta.num_chunks = required<int64_t>(params, "num_chunks", pw);
+    meta.model_prefix = required<std::string>(params, "model_prefix", pw);
+    meta.embeddings = part_name(params, "embeddings", pw);
+    meta.lm_head = part_name(params, "lm_head", pw);
+    meta.ffn = part_name(params, "ffn", pw);
+    meta.lut_ffn = optional_key<std::string>(params, "lut_ffn", pw).value_or("none");
+  }
   meta.split_lm_head = optional_key<int64_t>(params, "split_lm_head", pw).value_or(0);
-  meta.lut_ffn = optional_key<std::string>(params, "lut_ffn", pw).value_or("none");
   meta.vocab_size = optional_key<int64_t>(params, "vocab_size", pw);
   meta.lm_head_chunk_sizes = optional_key<std::vector<int64_t>>(params, "lm_head_chunk_sizes", pw)
                                  .value_or(std::vector<int64_t>{});
   meta.argmax_in_model = optional_key<bool>(params, "argmax_in_model", pw).value_or(false);
   meta.prefill_dynamic_slice =
       optional_key<bool>(params, "prefill_dynamic_slice", pw).value_or(false);
+  meta.update_mask_prefill = optional_key<bool>(params, "update_mask_prefill", pw).value_or(false);
+  if (const auto window = optional_key<int64_t>(params, "sliding_window", pw)) {
+    if (*window <= 0 || *window > (1 << 20)) {
+      fail(ErrorCode::kParse, pw, ": 'sliding_window' must be in 1..", 1 << 20, ", got ", *window);
+    }
+    meta.sliding_window = *window;
+  }
   auto positive = [&](int64_t value, const char* key, int64_t limit) {
     if (value <= 0 || value > limit) {
       fail(ErrorCode::kParse, pw, ": '", key, "' must be in 1..", limit, ", got ", value);

@@ -19,6 +19,14 @@ struct AnemllMeta {
   std::vector<int64_t> lm_head_chunk_sizes;
   bool argmax_in_model = false;
   bool prefill_dynamic_slice = false;
+  // 0.3.5: `model_type: monolithic` (one package named by `monolithic_model`, functions listed
+  // in `functions`; no embeddings / ffn / lm_head keys), Gemma 3's `sliding_window` (0 = none
+  // given) and `update_mask_prefill` (prefill functions take an update_mask input).
+  bool monolithic = false;
+  std::string monolithic_model;
+  std::vector<std::string> functions;
+  int64_t sliding_window = 0;
+  bool update_mask_prefill = false;
   SamplingParams recommended_sampling;
 };
 

@@ -56,6 +56,12 @@ fs::path require(const fs::path& folder, const std::string& stem, const char* wh
 
 AnemllParts find_anemll_parts(const fs::path& folder, const AnemllMeta& meta) {
   AnemllParts parts;
+  if (meta.monolithic) {
+    parts.ffn_chunks.push_back(
+        require(folder, strip_extension(meta.monolithic_model), "monolithic_model"));
+    parts.rotate_chunks.emplace_back();
+    return parts;
+  }
   parts.embeddings = require(folder, strip_extension(meta.embeddings), "embeddings");
   parts.lm_head = require(folder, strip_extension(meta.lm_head), "lm_head");
   // 0.3.5 names the first chunk; 0.3.4 names the FFN without the chunk suffix.
@@ -72,6 +78,8 @@ AnemllParts find_anemll_parts(const fs::path& folder, const AnemllMeta& meta) {
            meta.num_chunks, " ('", base + suffix, "') not found in ", folder.string());
     }
     parts.ffn_chunks.push_back(*found);
+    const auto rotate = locate(folder, strip_extension(found->filename().string()) + "_rot");
+    parts.rotate_chunks.push_back(rotate.value_or(fs::path()));
   }
   return parts;
 }

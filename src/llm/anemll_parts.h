@@ -10,8 +10,11 @@
 namespace coreml::llm {
 
 struct AnemllParts {
-  std::filesystem::path embeddings, lm_head;
-  std::vector<std::filesystem::path> ffn_chunks;
+  std::filesystem::path embeddings, lm_head;      // empty for a monolithic model
+  std::vector<std::filesystem::path> ffn_chunks;  // the monolithic package as the only chunk
+  // Gemma 3 split-rotate layout: `<chunk>_rot` packages holding infer_rotate/prefill_rotate
+  // (one per chunk, empty paths when the chunk package holds them itself).
+  std::vector<std::filesystem::path> rotate_chunks;
 };
 
 // Throws coreml::Error naming the part that is missing.

@@ -17,16 +17,62 @@ struct Sequence::Impl {
   StepOutput step;              // the last step's logits, reused
   std::vector<int32_t> padded;  // a zero-padded last prefill batch
 
-  // Runs window[processed:] into the cache (reference Session.prefill).
+  bool rotated = false;  // a rotate function shifted the local cache since the last reset
+
+  void run(std::span<const int32_t> ids, int64_t start, StepFunction function) {
+    if (function == StepFunction::kInferRotate || function == StepFunction::kPrefillRotate) {
+      rotated = true;
+    }
+    model->run_layers(ids, start, function, state);
+  }
+
+  std::span<const int32_t> tokens_at(int64_t start, int64_t count) const {
+    return std::span<const int32_t>(window).subspan(static_cast<size_t>(start),
+                                                    static_cast<size_t>(count));
+  }
+
+  // Runs window[processed:] into the cache (reference Session.prefill / Session035.prefill).
   void prefill() {
+    if (processed == 0) rotated = false;  // every row is rewritten from position 0
+    if (model->anemll_035_schedule) {
+      prefill_035();
+    } else {
+      prefill_034();
+    }
+    prefilled += static_cast<int64_t>(window.size() - processed);
+    processed = window.size();
+  }
+
+  // ANEMLL 0.3.5's chat.py: full batches through prefill (prefill_rotate from the sliding
+  // window on), the rest one token at a time through infer (infer_rotate from the window on).
+  // A batch that would straddle the window start goes token by token up to it, as 0.3.5's
+  // monolithic loop does (the chunked loop never meets one: windows are multiples of the batch).
+  void prefill_035() {
+    const auto total = static_cast<int64_t>(window.size());
+    const int64_t batch = model->info.batch_size, rotate_from = model->rotate_from;
+    int64_t start = static_cast<int64_t>(processed);
+    while (start < total) {
+      const bool whole_batch =
+          start + batch <= total && (start >= rotate_from || start + batch <= rotate_from);
+      if (!model->single_token_prefill && whole_batch) {
+        run(tokens_at(start, batch), start,
+            start >= rotate_from ? StepFunction::kPrefillRotate : StepFunction::kPrefill);
+        start += batch;
+      } else {
+        run(tokens_at(start, 1), start,
+            start >= rotate_from ? StepFunction::kInferRotate : StepFunction::kInfer);
+        ++start;
+      }
+    }
+  }
+
+  void prefill_034() {
     const ModelInfo& info = model->info;
     const auto total = static_cast<int64_t>(window.size());
     const int64_t batch = info.batch_size, context = info.context_length;
     int64_t start = static_cast<int64_t>(processed);
     while (start + batch <= total) {
-      model->run_layers(std::span<const int32_t>(window).subspan(static_cast<size_t>(start),
-                                                                 static_cast<size_t>(batch)),
-                        start, true, state);
+      run(tokens_at(start, batch), start, StepFunction::kPrefill);
       start += batch;
     }
     if (start < total) {
@@ -34,16 +80,25 @@ struct Sequence::Impl {
         // 0.3.4: one zero-padded batch; the padded slots are overwritten later.
         padded.assign(window.begin() + start, window.end());
         padded.resize(static_cast<size_t>(batch), 0);
-        model->run_layers(padded, start, true, state);
+        run(padded, start, StepFunction::kPrefill);
       } else {
-        for (int64_t i = start; i < total; ++i) {
-          model->run_layers(std::span<const int32_t>(&window[static_cast<size_t>(i)], 1), i, false,
-                            state);
-        }
+        for (int64_t i = start; i < total; ++i) run(tokens_at(i, 1), i, StepFunction::kInfer);
       }
     }
-    prefilled += total - static_cast<int64_t>(processed);
-    processed = window.size();
+  }
+
+  // How much of the cache a window sharing `common` tokens with the cached one may keep. A
+  // rotating (Gemma 3) model keeps nothing once its local cache has rotated (the rows of the
+  // dropped tokens are gone), and otherwise resumes at a batch boundary, so that the rest runs
+  // through the same batches as a fresh prefill would (prefill_rotate is not causal within its
+  // batch: its results depend on where batches start).
+  size_t reusable(size_t common) const {
+    size_t keep = std::min(processed, common);
+    if (model->info.rotates) {
+      const auto batch = static_cast<size_t>(model->info.batch_size);
+      keep = rotated ? 0 : keep / batch * batch;
+    }
+    return keep;
   }
 
   void shift() {
@@ -89,7 +144,7 @@ void Sequence::set_tokens(std::span<const int32_t> ids) {
   while (common < window.size() && common < ids.size() && window[common] == ids[common]) {
     ++common;
   }
-  impl_->processed = std::min(impl_->processed, common);
+  impl_->processed = impl_->reusable(common);
   window.assign(ids.begin(), ids.end());
   std::lock_guard lock(impl_->model->step_mutex);
   impl_->prefill();
@@ -97,6 +152,7 @@ void Sequence::set_tokens(std::span<const int32_t> ids) {
 
 void Sequence::extend(std::span<const int32_t> ids) {
   impl_->check_fits(impl_->window.size() + ids.size());
+  impl_->processed = impl_->reusable(impl_->window.size());
   impl_->window.insert(impl_->window.end(), ids.begin(), ids.end());
   std::lock_guard lock(impl_->model->step_mutex);
   impl_->prefill();
@@ -109,12 +165,15 @@ const StepOutput& Sequence::next() {
   if (static_cast<int64_t>(window.size()) >= impl_->model->info.context_length) impl_->shift();
   if (impl_->processed + 1 < window.size()) impl_->prefill();
   const auto pos = static_cast<int64_t>(window.size());
-  // ANEMLL re-runs the last token through infer: its KV is rewritten, its output is the logits.
-  const Tensor& hidden =
-      impl_->model->run_layers(std::span<const int32_t>(&window[static_cast<size_t>(pos - 1)], 1),
-                               pos - 1, false, impl_->state);
+  // ANEMLL re-runs the last token through infer: its KV is rewritten, its output is the logits
+  // (with a rotating cache, 0.3.5 shifts it again: the last prompt token then holds two rows).
+  const bool rotate = pos - 1 >= impl_->model->rotate_from;
+  if (rotate) impl_->rotated = true;
+  const Outputs& outputs = impl_->model->run_layers(
+      std::span<const int32_t>(&window[static_cast<size_t>(pos - 1)], 1), pos - 1,
+      rotate ? StepFunction::kInferRotate : StepFunction::kInfer, impl_->state);
   impl_->processed = window.size();
-  impl_->model->run_head(hidden, impl_->step);
+  impl_->model->run_head(outputs, impl_->step);
   return impl_->step;
 }
 
@@ -123,6 +182,7 @@ void Sequence::accept(int32_t token) { impl_->window.push_back(token); }
 void Sequence::reset() {
   impl_->window.clear();
   impl_->processed = 0;
+  impl_->rotated = false;
   impl_->state.reset();
 }
 

@@ -53,6 +53,10 @@ struct ModelInfo {
   int64_t num_chunks = 0;
   bool argmax_in_model = false;
   bool prefill_dynamic_slice = false;
+  bool monolithic = false;     // one package (input_ids -> logits) instead of parts
+  int64_t sliding_window = 0;  // Gemma 3: local layers' window (0 = none)
+  bool rotates = false;        // uses infer_rotate/prefill_rotate from sliding_window on
+  bool update_mask_prefill = false;
 };
 
 // The outcome of one network step: logits (fp32, vocab entries), or for in-model argmax heads
