@@ -1,7 +1,7 @@
 // kNearestNeighborsClassifier: the k stored samples nearest to x (squared Euclidean distance,
 // the earlier sample first on equal distances) vote for their labels, each with weight 1
 // (uniform) or 1/distance (inverse distance; an exact match outvotes everything). The label
-// with the most weight wins, the earliest in the model's label order on ties; with no samples
+// with the most weight wins; on ties, the label of the earliest stored sample. With no samples
 // the default label is returned.
 #include <algorithm>
 #include <cmath>

@@ -107,7 +107,10 @@ ModelDescription convert_classic_description(const spec::Model& model, const std
   out.model_type = std::string(model_type_name(model));
   out.weights.present = true;  // classic models hold their parameters in the protobuf
   const spec::ModelDescription& proto = model.description();
-  if (class_labels(model, out.class_labels, out.integer_class_labels, 0)) {
+  // Classifiers: the classifier types, pipeline classifiers, and pipelines that name a label.
+  const bool classifier = !model.has_pipeline_regressor() &&
+                          (!model.has_pipeline() || !proto.predicted_feature_name().empty());
+  if (classifier && class_labels(model, out.class_labels, out.integer_class_labels, 0)) {
     out.predicted_feature_name = proto.predicted_feature_name();
     out.predicted_probabilities_name = proto.predicted_probabilities_name();
     if (out.predicted_feature_name.empty() && proto.output_size() > 0) {

@@ -323,6 +323,10 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
       fail(ErrorCode::kInvalidArgument, "threads must be >= 0 (0 = one per core), got ",
            options.threads);
     }
+    if (!options.function.empty() && options.function != "main") {
+      fail(ErrorCode::kNotFound, path, ": no function '", options.function, "' (a ",
+           impl->asset.description.model_type, " model has one function, main)");
+    }
     impl->function_description = impl->asset.description.functions.at(0);
     impl->feature_model = model_detail::make_stage(*impl->asset.spec,
                                                    {.top = &impl->asset,
