@@ -1,9 +1,11 @@
-// `coreml run PATH [--function F] [--input NAME=FILE.npy]... [--output-dir DIR] [--steps N]
+// `coreml run PATH [--function F] [--input NAME=VALUE]... [--output-dir DIR] [--steps N]
 // [--backend B] [--compute-units U] [--json]` One prediction (or N with the same state); writes
-// DIR/NAME.npy per output and prints names, dtypes, shapes and timings.
+// DIR/NAME.npy per tensor output (DIR/NAME.json for labels, numbers, strings, dictionaries)
+// and prints names, dtypes, shapes, values and timings.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -12,6 +14,7 @@
 #include "backends/backend.h"
 #include "command.h"
 #include "coreml/model.h"
+#include "feature_input.h"
 
 namespace coreml::cli {
 namespace {
@@ -33,19 +36,50 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-Inputs read_inputs(const RunOptions& o) {
-  Inputs inputs;
+const FeatureDescription* declared_input(const FunctionDescription& function,
+                                         const std::string& name) {
+  for (const auto& f : function.inputs) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+FeatureInputs read_inputs(const RunOptions& o, const FunctionDescription& function) {
+  FeatureInputs inputs;
   for (const auto& spec : o.inputs) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
-      fail(ErrorCode::kInvalidArgument, "--input '", spec, "': expected NAME=FILE.npy");
+      fail(ErrorCode::kInvalidArgument, "--input '", spec,
+           "': expected NAME=FILE.npy (or NAME=VALUE: a number, text, a JSON dictionary)");
     }
     const std::string name = spec.substr(0, eq);
     if (inputs.count(name))
       fail(ErrorCode::kInvalidArgument, "--input '", name, "' is given twice");
-    inputs[name] = load_npy(spec.substr(eq + 1));
+    inputs[name] = parse_feature_input(name, spec.substr(eq + 1), declared_input(function, name));
   }
   return inputs;
+}
+
+// Predicts with a state when the model has one (tensor inputs only), else with any features.
+Outputs predict_once(Model& model, const FeatureInputs& inputs, State& state) {
+  if (state.empty()) return model.predict_features(inputs);
+  Inputs tensors;
+  for (const auto& [name, value] : inputs) tensors.emplace(name, value.tensor());
+  return model.predict(tensors, state);
+}
+
+// Every non-tensor output by name: values, and a classifier's label and probabilities.
+std::vector<std::pair<std::string, FeatureValue>> value_outputs(const Outputs& outputs) {
+  std::vector<std::pair<std::string, FeatureValue>> values = outputs.values();
+  if (const Classification* c = outputs.classification()) {
+    if (!outputs.contains(c->label_output)) {
+      values.emplace_back(c->label_output, outputs.value(c->label_output));
+    }
+    if (!c->probabilities_output.empty()) {
+      values.emplace_back(c->probabilities_output, outputs.value(c->probabilities_output));
+    }
+  }
+  return values;
 }
 
 int run(const RunOptions& o) {
@@ -58,18 +92,24 @@ int run(const RunOptions& o) {
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
-  const Inputs inputs = read_inputs(o);
+  const FeatureInputs inputs = read_inputs(o, model.function());
   State state = model.make_state();
   std::vector<double> step_ms;
   Outputs outputs;
   for (int i = 0; i < o.steps; ++i) {
-    outputs = state.empty() ? model.predict(inputs) : model.predict(inputs, state);
+    outputs = predict_once(model, inputs, state);
     step_ms.push_back(model.last_stats().milliseconds);
   }
+  const auto values = value_outputs(outputs);
   if (!o.output_dir.empty()) {
     std::filesystem::create_directories(o.output_dir);
     for (const auto& [name, tensor] : outputs) {
       save_npy((std::filesystem::path(o.output_dir) / (name + ".npy")).string(), tensor);
+    }
+    for (const auto& [name, value] : values) {
+      std::ofstream out(std::filesystem::path(o.output_dir) / (name + ".json"));
+      out << feature_json(value).dump(2) << "\n";
+      if (!out) fail(ErrorCode::kIo, "cannot write ", name, ".json in ", o.output_dir);
     }
   }
   std::vector<double> sorted = step_ms;
@@ -87,9 +127,13 @@ int run(const RunOptions& o) {
                               {"dtype", std::string(dtype_name(tensor.dtype()))},
                               {"shape", tensor.shape()}});
     }
+    if (!values.empty()) {
+      j["values"] = nlohmann::ordered_json::object();
+      for (const auto& [name, value] : values) j["values"][name] = feature_json(value);
+    }
     if (const Classification* c = outputs.classification()) {
       nlohmann::ordered_json probabilities;
-      for (size_t i = 0; i < c->classes.size(); ++i)
+      for (size_t i = 0; i < c->classes.size() && i < c->probabilities.size(); ++i)
         probabilities[c->classes[i]] = c->probabilities[i];
       j["classification"] = {{"label_output", c->label_output},
                              {"label", c->label()},
@@ -114,13 +158,22 @@ int run(const RunOptions& o) {
       std::cout << "  -> " << (std::filesystem::path(o.output_dir) / (name + ".npy")).string();
     std::cout << "\n";
   }
-  if (const Classification* c = outputs.classification()) {
-    std::cout << "  " << c->label_output << " = " << c->label() << "\n  " << c->probabilities_output
-              << " =";
-    for (size_t i = 0; i < c->classes.size(); ++i) {
-      std::cout << (i ? ", " : " ") << c->classes[i] << ": " << c->probabilities[i];
-    }
+  for (const auto& [name, value] : outputs.values()) {
+    std::cout << "  " << name << "  " << feature_value_kind_name(value.kind()) << " = "
+              << feature_json(value).dump();
+    if (!o.output_dir.empty())
+      std::cout << "  -> " << (std::filesystem::path(o.output_dir) / (name + ".json")).string();
     std::cout << "\n";
+  }
+  if (const Classification* c = outputs.classification()) {
+    std::cout << "  " << c->label_output << " = " << c->label() << "\n";
+    if (!c->probabilities_output.empty()) {
+      std::cout << "  " << c->probabilities_output << " =";
+      for (size_t i = 0; i < c->classes.size() && i < c->probabilities.size(); ++i) {
+        std::cout << (i ? ", " : " ") << c->classes[i] << ": " << c->probabilities[i];
+      }
+      std::cout << "\n";
+    }
   }
   std::cout << std::fixed << std::setprecision(3) << "load " << load_ms << " ms; " << o.steps
             << (o.steps == 1 ? " prediction: " : " predictions: first ") << step_ms.front()
@@ -137,7 +190,10 @@ void register_run(CLI::App& app, const GlobalOptions& globals, Runner& selected)
   cmd->add_option("path", o->path, "Model: .mlpackage, .mlmodel or .mlmodelc")->required();
   cmd->add_option("--function", o->function,
                   "Function to run (default: the model's default function)");
-  cmd->add_option("--input", o->inputs, "An input as NAME=FILE.npy (repeat for each input)");
+  cmd->add_option("--input", o->inputs,
+                  "An input as NAME=VALUE (repeat for each input): FILE.npy for a tensor; a "
+                  "number or text for double, int64 and string features; a JSON object (inline "
+                  "or @FILE.json) for a dictionary");
   cmd->add_option("--output-dir", o->output_dir, "Write each output to DIR/NAME.npy");
   cmd->add_option("--steps", o->steps, "Predictions to run with the same inputs and state (timing)")
       ->check(CLI::PositiveNumber);
