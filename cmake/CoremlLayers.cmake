@@ -1,8 +1,8 @@
 # The library's layers and how a source file is assigned to them.
 #
-#   coreml::core  src/{tensor,format,mil,runtime,kernels,backends,model,image}: tensors, the three
-#                 model containers, the MIL program, the runtime, CPU kernels, backends, image
-#                 inputs (libpng, libjpeg)
+#   coreml::core  src/{tensor,format,mil,runtime,kernels,backends,model,image,classic}: tensors,
+#                 the three model containers, the MIL program, the runtime, CPU kernels, backends,
+#                 image inputs (libpng, libjpeg), classic model types
 #   coreml::hub   src/hub: Hugging Face downloads, .mlmodelc.zip extraction (curl, libarchive)
 #   coreml::llm   src/llm: tokenizer, chat templates, ANEMLL pipeline (PCRE2, utf8proc, yaml-cpp)
 #
@@ -11,7 +11,7 @@
 # #include lines, so a program, test or command that includes an llm or hub header is left out
 # of a build without that layer, and a core file that includes one fails the configure step.
 
-set(COREML_CORE_DIRS tensor format mil runtime kernels backends model image)
+set(COREML_CORE_DIRS tensor format mil runtime kernels backends model image classic)
 set(COREML_HUB_DIRS hub)
 set(COREML_LLM_DIRS llm)
 

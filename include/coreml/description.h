@@ -45,6 +45,17 @@ struct FeatureDescription {
   int64_t width = 0;
   int64_t height = 0;
   std::string color_space;  // "GRAYSCALE", "RGB", "BGR", "GRAYSCALE_FLOAT16"
+  // Dictionaries (key type "string" or "int64"; values are doubles) and sequences (element type).
+  std::string key_type;
+};
+
+// One model inside a pipeline (nested pipelines are listed depth first, depth 1 = top level).
+struct PipelineStage {
+  std::string name;        // the pipeline's name for it, if any
+  std::string model_type;  // "scaler", "glmClassifier", "mlProgram", "pipeline", ...
+  int depth = 1;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
 };
 
 struct FunctionDescription {
@@ -83,6 +94,12 @@ struct ModelDescription {
   ModelMetadata metadata;
   WeightsSummary weights;
   std::string compute_precision;  // from mlmodelc metadata.json, when present
+  // Classifiers (any model type): the label output, the probabilities output and the labels.
+  std::string predicted_feature_name;
+  std::string predicted_probabilities_name;
+  std::vector<std::string> class_labels;  // integer labels as decimal text
+  bool integer_class_labels = false;
+  std::vector<PipelineStage> pipeline;  // pipeline model types: their models, in order
 
   const FunctionDescription* find_function(const std::string& name) const;
 };

@@ -22,6 +22,7 @@
 
 #include "coreml/description.h"
 #include "coreml/export.h"
+#include "coreml/feature_value.h"
 #include "coreml/tensor.h"
 
 COREML_PUBLIC_BEGIN
@@ -86,8 +87,17 @@ class Outputs {
   auto end() const { return entries_.end(); }
   const std::pair<std::string, Tensor>& front() const;
 
+  // Outputs that are not tensors (int64, double, string, dictionary features of classic models
+  // and pipelines). add_value() of a tensor is add().
+  void add_value(std::string name, FeatureValue value);
+  const std::vector<std::pair<std::string, FeatureValue>>& values() const { return values_; }
+  // Any output by name as a FeatureValue: a tensor, a non-tensor value, or a classifier's label
+  // (string or int64) and probability dictionary.
+  FeatureValue value(const std::string& name) const;
+
  private:
   std::vector<std::pair<std::string, Tensor>> entries_;
+  std::vector<std::pair<std::string, FeatureValue>> values_;
   std::shared_ptr<const Classification> classification_;
 };
 
@@ -141,6 +151,10 @@ class Model {
   // ops all have prepared kernels allocates nothing.
   void predict_into(const Inputs& inputs, Outputs& outputs);
   void predict_into(const Inputs& inputs, State& state, Outputs& outputs);
+  // Inputs of any feature kind: what classic models and pipelines take (int64, double, string,
+  // dictionary features); tensors work for every model. Non-tensor outputs are in
+  // Outputs::values() / Outputs::value().
+  Outputs predict_features(const FeatureInputs& inputs);
   // Positional inputs in declaration order; returns the first output.
   Tensor forward(const std::vector<const Tensor*>& inputs);
 

@@ -91,6 +91,29 @@ class MLState:
         return self._state.names()
 
 
+# Features that are not arrays (pipelines and classic models): passed as Python values.
+_VALUE_KINDS = frozenset(("int64", "double", "string", "dictionary"))
+
+
+def _feature_value(name, value, kind):
+    """A Python value for an int64, double, string or dictionary feature."""
+    if isinstance(value, np.ndarray) and value.size == 1 and kind in ("int64", "double"):
+        value = value.reshape(()).item()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if kind == "string" and isinstance(value, str):
+        return value
+    if kind == "int64" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "double" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind == "dictionary" and isinstance(value, dict):
+        return {(k.item() if isinstance(k, np.generic) else k):
+                float(v) for k, v in value.items()}
+    raise InvalidArgumentError(
+        f"input '{name}': expected a {kind}, got {type(value).__name__}")
+
+
 class MLModel:
     """A Core ML model (.mlpackage, .mlmodel or .mlmodelc) run by coreml-cpp's CPU runtime.
 
@@ -131,7 +154,8 @@ class MLModel:
             label_name, probs_name, classes, integer, probabilities, top = classification
             labels = [int(c) for c in classes] if integer else list(classes)
             outputs[label_name] = labels[top]
-            outputs[probs_name] = dict(zip(labels, probabilities))
+            if probs_name:
+                outputs[probs_name] = dict(zip(labels, probabilities))
         return outputs
 
     def make_state(self):
@@ -142,6 +166,8 @@ class MLModel:
         if not isinstance(name, str):
             raise InvalidArgumentError(f"input names must be str, got {name!r}")
         feature = self._inputs.get(name)
+        if feature is not None and feature["kind"] in _VALUE_KINDS:
+            return _feature_value(name, value, feature["kind"])
         if feature is not None and feature["kind"] == "image":
             if _is_pil_image(value):
                 return _image_array(name, value, feature)

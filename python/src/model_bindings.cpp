@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "arrays.h"
 #include "bindings.h"
@@ -86,13 +87,46 @@ nb::dict metadata_dict(const ModelMetadata& m) {
   return d;
 }
 
-Inputs inputs_from_dict(const nb::dict& data) {
-  Inputs inputs;
+// A Python str, int, float or dict (str or int keys -> float) as a non-tensor feature value;
+// nullopt for anything else (an array).
+std::optional<FeatureValue> scalar_feature(const std::string& name, nb::handle value) {
+  if (nb::isinstance<nb::bool_>(value)) return std::nullopt;
+  if (nb::isinstance<nb::str>(value)) return FeatureValue(nb::cast<std::string>(value));
+  if (nb::isinstance<nb::int_>(value)) return FeatureValue(nb::cast<int64_t>(value));
+  if (nb::isinstance<nb::float_>(value)) return FeatureValue(nb::cast<double>(value));
+  if (!nb::isinstance<nb::dict>(value)) return std::nullopt;
+  StringDictionary strings;
+  Int64Dictionary ints;
+  for (auto [key, v] : nb::borrow<nb::dict>(value)) {
+    if (!nb::isinstance<nb::float_>(v) && !nb::isinstance<nb::int_>(v)) {
+      fail(ErrorCode::kInvalidArgument, "input '", name, "': dictionary values must be numbers");
+    }
+    if (nb::isinstance<nb::str>(key)) {
+      strings[nb::cast<std::string>(key)] = nb::cast<double>(v);
+    } else if (nb::isinstance<nb::int_>(key)) {
+      ints[nb::cast<int64_t>(key)] = nb::cast<double>(v);
+    } else {
+      fail(ErrorCode::kInvalidArgument, "input '", name, "': dictionary keys must be str or int");
+    }
+  }
+  if (!strings.empty() && !ints.empty()) {
+    fail(ErrorCode::kInvalidArgument, "input '", name, "': dictionary keys mix str and int");
+  }
+  if (!ints.empty()) return FeatureValue(std::move(ints));
+  return FeatureValue(std::move(strings));
+}
+
+// Arrays become tensors (in `inputs`); str, int, float and dict values go to `values`.
+void inputs_from_dict(const nb::dict& data, Inputs& inputs, FeatureInputs& values) {
   for (auto [key, value] : data) {
     if (!nb::isinstance<nb::str>(key)) {
       fail(ErrorCode::kInvalidArgument, "input names must be str");
     }
     const std::string name = nb::cast<std::string>(key);
+    if (auto feature = scalar_feature(name, value)) {
+      values.emplace(name, std::move(*feature));
+      continue;
+    }
     InputArray array;
     if (!nb::try_cast(value, array, false)) {
       fail(ErrorCode::kInvalidArgument, "input '", name, "': expected a NumPy array, got ",
@@ -100,14 +134,42 @@ Inputs inputs_from_dict(const nb::dict& data) {
     }
     inputs.emplace(name, tensor_from_array(array, "input '" + name + "'"));
   }
-  return inputs;
+}
+
+nb::object python_value(const FeatureValue& v) {
+  switch (v.kind()) {
+    case FeatureValue::Kind::kInt64: return nb::int_(v.as_int64());
+    case FeatureValue::Kind::kDouble: return nb::float_(v.as_double());
+    case FeatureValue::Kind::kString: return nb::str(v.as_string().c_str(), v.as_string().size());
+    case FeatureValue::Kind::kStringDictionary: {
+      nb::dict d;
+      for (const auto& [k, p] : v.as_string_dictionary()) d[nb::str(k.c_str(), k.size())] = p;
+      return d;
+    }
+    case FeatureValue::Kind::kInt64Dictionary: {
+      nb::dict d;
+      for (const auto& [k, p] : v.as_int64_dictionary()) d[nb::int_(k)] = p;
+      return d;
+    }
+    case FeatureValue::Kind::kTensor: break;
+  }
+  return nb::none();
 }
 
 // (outputs dict, classification tuple or None).
 nb::tuple predict(PyModel& self, const nb::dict& data, PyState* state) {
-  Inputs inputs = inputs_from_dict(data);
+  Inputs inputs;
+  FeatureInputs values;
+  inputs_from_dict(data, inputs, values);
   Outputs outputs;
-  {
+  if (!values.empty()) {
+    // Numbers, strings and dictionaries (pipelines and classic models): no state.
+    if (state) fail(ErrorCode::kInvalidArgument, "a state takes tensor inputs only");
+    for (const auto& [name, tensor] : inputs) values.emplace(name, tensor);
+    nb::gil_scoped_release released;
+    std::lock_guard lock(self.mutex);
+    outputs = self.model.predict_features(values);
+  } else {
     nb::gil_scoped_release released;
     if (state) {
       std::scoped_lock lock(self.mutex, state->mutex);
@@ -126,6 +188,9 @@ nb::tuple predict(PyModel& self, const nb::dict& data, PyState* state) {
       aliases_input |= tensor.shares_storage_with(in_tensor);
     result[nb::str(name.c_str(), name.size())] =
         array_from_tensor(aliases_input ? tensor.clone() : tensor);
+  }
+  for (const auto& [name, value] : outputs.values()) {
+    result[nb::str(name.c_str(), name.size())] = python_value(value);
   }
   nb::object classification = nb::none();
   if (const Classification* c = outputs.classification()) {

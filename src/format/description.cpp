@@ -45,6 +45,7 @@ nlohmann::ordered_json feature_json(const FeatureDescription& f) {
     j["height"] = f.height;
     j["color_space"] = f.color_space;
   }
+  if (!f.key_type.empty()) j["key_type"] = f.key_type;
   if (!f.short_description.empty()) j["description"] = f.short_description;
   return j;
 }
@@ -94,6 +95,25 @@ std::string to_json(const ModelDescription& d, int indent) {
   if (!d.weights.error.empty()) w["error"] = d.weights.error;
   j["weights"] = std::move(w);
   if (!d.compute_precision.empty()) j["compute_precision"] = d.compute_precision;
+  if (!d.predicted_feature_name.empty()) {
+    nlohmann::ordered_json c;
+    c["label_output"] = d.predicted_feature_name;
+    c["probabilities_output"] = d.predicted_probabilities_name;
+    c["integer_labels"] = d.integer_class_labels;
+    c["labels"] = d.class_labels;
+    j["classifier"] = std::move(c);
+  }
+  if (!d.pipeline.empty()) {
+    auto stages = nlohmann::ordered_json::array();
+    for (const auto& s : d.pipeline) {
+      stages.push_back({{"name", s.name},
+                        {"model_type", s.model_type},
+                        {"depth", s.depth},
+                        {"inputs", s.inputs},
+                        {"outputs", s.outputs}});
+    }
+    j["pipeline"] = std::move(stages);
+  }
   // Invalid UTF-8 in user metadata must not abort the dump: replace it.
   return j.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

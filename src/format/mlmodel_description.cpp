@@ -116,12 +116,20 @@ FeatureDescription convert_feature(const spec::FeatureDescription& proto, const 
     case spec::FeatureType::kInt64Type: out.kind = FeatureKind::kInt64; break;
     case spec::FeatureType::kDoubleType: out.kind = FeatureKind::kDouble; break;
     case spec::FeatureType::kStringType: out.kind = FeatureKind::kString; break;
-    case spec::FeatureType::kDictionaryType: out.kind = FeatureKind::kDictionary; break;
-    case spec::FeatureType::kSequenceType: out.kind = FeatureKind::kSequence; break;
+    case spec::FeatureType::kDictionaryType:
+      out.kind = FeatureKind::kDictionary;
+      out.key_type = type.dictionary_type().has_int64_key_type() ? "int64" : "string";
+      break;
+    case spec::FeatureType::kSequenceType:
+      out.kind = FeatureKind::kSequence;
+      out.key_type = type.sequence_type().has_int64_type() ? "int64" : "string";
+      break;
     case spec::FeatureType::KIND_NOT_SET: fail(ErrorCode::kParse, where, ": feature has no type");
   }
   return out;
 }
+
+}  // namespace
 
 std::vector<FeatureDescription> convert_features(
     const google::protobuf::RepeatedPtrField<spec::FeatureDescription>& proto, const char* role,
@@ -131,8 +139,6 @@ std::vector<FeatureDescription> convert_features(
   for (const auto& feature : proto) out.push_back(convert_feature(feature, role, scope));
   return out;
 }
-
-}  // namespace
 
 ModelDescription convert_description(const spec::Model& model, const mil::Program& program,
                                      const std::string& source) {

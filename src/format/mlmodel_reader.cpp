@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "coreml/error.h"
+#include "format/mlmodel_classic_description.h"
 #include "format/mlmodel_description.h"
 #include "format/mlmodel_program.h"
 #include "format/protobuf_log.h"
@@ -30,7 +31,8 @@ using google::protobuf::UnknownFieldSet;
 constexpr int kMaxProtobufNesting = 100;
 
 // Members of Model's oneof `Type`, by field number: coremltools 9.0, Model_pb2.Model.DESCRIPTOR.
-// Our schema declares only mlProgram (502); the others arrive as unknown fields.
+// Our schema declares mlProgram, the pipelines and the classic types; the others arrive as
+// unknown fields.
 constexpr std::array<std::pair<int, std::string_view>, 37> kModelTypes{{
     {200, "pipelineClassifier"},
     {201, "pipelineRegressor"},
@@ -71,28 +73,11 @@ constexpr std::array<std::pair<int, std::string_view>, 37> kModelTypes{{
     {3000, "serializedModel"},
 }};
 
-constexpr int kPipelineClassifier = 200;
-constexpr int kPipelineRegressor = 201;
-constexpr int kPipeline = 202;
-constexpr int kPipelineModels = 1;          // Pipeline.models (repeated Model)
-constexpr int kPipelineOfClassifier = 1;    // PipelineClassifier/Regressor.pipeline
-constexpr int kMaxPipelineDepth = 4;        // how deep we look when naming sub-models
-constexpr size_t kMaxListedSubModels = 16;  // keep the message readable
-
 std::string_view model_type_name(int field_number) {
   for (const auto& [number, name] : kModelTypes) {
     if (number == field_number) return name;
   }
   return {};
-}
-
-bool parse_unknown(const std::string& bytes, UnknownFieldSet& out) {
-  if (bytes.size() > static_cast<size_t>(INT_MAX)) return false;
-  google::protobuf::io::ArrayInputStream stream(bytes.data(), static_cast<int>(bytes.size()));
-  google::protobuf::io::CodedInputStream coded(&stream);
-  coded.SetRecursionLimit(kMaxProtobufNesting);
-  ProtobufLogCapture quiet;  // a failure here is reported by the caller
-  return out.MergeFromCodedStream(&coded) && coded.ConsumedEntireMessage();
 }
 
 // The first model-type field in a Model's fields (all unknown to a generic parse).
@@ -107,60 +92,6 @@ const UnknownField* find_type_field(const UnknownFieldSet& fields) {
   return nullptr;
 }
 
-std::string describe_model_type(const UnknownField& type_field, int depth);
-
-// Names the models inside a pipeline's bytes: "neuralNetwork, mlProgram".
-std::string describe_pipeline(const std::string& pipeline_bytes, int depth) {
-  UnknownFieldSet pipeline;
-  if (depth > kMaxPipelineDepth || !parse_unknown(pipeline_bytes, pipeline)) return "?";
-  std::string listed;
-  size_t count = 0;
-  for (int i = 0; i < pipeline.field_count(); ++i) {
-    const UnknownField& field = pipeline.field(i);
-    if (field.number() != kPipelineModels || field.type() != UnknownField::TYPE_LENGTH_DELIMITED) {
-      continue;
-    }
-    if (++count > kMaxListedSubModels) {
-      listed += ", ...";
-      break;
-    }
-    UnknownFieldSet model;
-    const UnknownField* type_field =
-        parse_unknown(field.length_delimited(), model) ? find_type_field(model) : nullptr;
-    if (!listed.empty()) listed += ", ";
-    listed += type_field ? describe_model_type(*type_field, depth + 1) : "?";
-  }
-  return listed.empty() ? "no models" : listed;
-}
-
-// For the pipeline model types, the types of the models inside ("neuralNetwork, mlProgram");
-// "" for other types.
-std::string pipeline_contents(const UnknownField& type_field, int depth) {
-  const std::string& bytes = type_field.length_delimited();
-  if (type_field.number() == kPipeline) return describe_pipeline(bytes, depth);
-  if (type_field.number() != kPipelineClassifier && type_field.number() != kPipelineRegressor) {
-    return {};
-  }
-  UnknownFieldSet wrapper;
-  if (depth > kMaxPipelineDepth || !parse_unknown(bytes, wrapper)) return "?";
-  for (int i = 0; i < wrapper.field_count(); ++i) {
-    const UnknownField& field = wrapper.field(i);
-    if (field.number() == kPipelineOfClassifier &&
-        field.type() == UnknownField::TYPE_LENGTH_DELIMITED) {
-      return describe_pipeline(field.length_delimited(), depth + 1);
-    }
-  }
-  return "no models";
-}
-
-// "neuralNetwork", or for pipelines "pipeline [neuralNetwork, mlProgram]".
-std::string describe_model_type(const UnknownField& type_field, int depth) {
-  std::string text(model_type_name(type_field.number()));
-  const std::string contents = pipeline_contents(type_field, depth);
-  if (!contents.empty()) text += " [" + contents + "]";
-  return text;
-}
-
 [[noreturn]] void fail_not_ml_program(const spec::Model& model, const std::string& source) {
   const UnknownFieldSet& unknown = model.GetReflection()->GetUnknownFields(model);
   const UnknownField* type_field = find_type_field(unknown);
@@ -168,16 +99,29 @@ std::string describe_model_type(const UnknownField& type_field, int depth) {
     fail(ErrorCode::kParse, source, ": not a Core ML model (no model type is set)");
   }
   const std::string_view name = model_type_name(type_field->number());
-  const std::string contents = pipeline_contents(*type_field, 0);
-  if (!contents.empty()) {
-    fail(ErrorCode::kUnsupported, source, ": model type ", name,
-         " is not supported (only ML Programs); its models: ", contents);
-  }
   fail(ErrorCode::kUnsupported, source, ": model type ", name,
-       " is not supported (only ML Programs)");
+       " is not supported (ML Programs, pipelines and the classic model types are)");
+}
+
+// The model-type fields our schema declares that are set (in field order).
+std::vector<int> declared_type_fields(const spec::Model& model) {
+  std::vector<const google::protobuf::FieldDescriptor*> set;
+  model.GetReflection()->ListFields(model, &set);
+  std::vector<int> numbers;
+  for (const auto* field : set) {
+    if (!model_type_name(field->number()).empty()) numbers.push_back(field->number());
+  }
+  return numbers;
 }
 
 }  // namespace
+
+std::string_view model_type_name(const spec::Model& model) {
+  const std::vector<int> types = declared_type_fields(model);
+  if (!types.empty()) return model_type_name(types[0]);
+  const UnknownField* type_field = find_type_field(model.GetReflection()->GetUnknownFields(model));
+  return type_field ? model_type_name(type_field->number()) : std::string_view();
+}
 
 ModelSpec read_model_spec(std::string_view serialized, const std::string& source) {
   // ArrayInputStream counts in int; 2 GiB is also protobuf's own hard message limit.
@@ -201,7 +145,24 @@ ModelSpec read_model_spec(std::string_view serialized, const std::string& source
          "string, or messages nested deeper than ",
          kMaxProtobufNesting, " levels)");
   }
-  if (!model.has_ml_program()) fail_not_ml_program(model, source);
+  return read_model_spec(std::move(model), source);
+}
+
+ModelSpec read_model_spec(spec::Model model, const std::string& source) {
+  const std::vector<int> types = declared_type_fields(model);
+  if (types.size() > 1) {
+    fail(ErrorCode::kParse, source, ": model sets ", types.size(), " model types (",
+         model_type_name(types[0]), ", ", model_type_name(types[1]),
+         (types.size() > 2 ? ", ..." : ""), "); a model has exactly one");
+  }
+  if (types.empty()) fail_not_ml_program(model, source);
+  if (!model.has_ml_program()) {
+    // Pipelines and classic types: src/model dispatches on the type; sub-models are read there.
+    ModelSpec out;
+    out.description = detail::convert_classic_description(model, source);
+    out.model = std::make_shared<const spec::Model>(std::move(model));
+    return out;
+  }
 
   ModelSpec out;
   out.program = detail::convert_program(model.ml_program(), source);

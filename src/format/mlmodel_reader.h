@@ -2,11 +2,13 @@
 // `.mlpackage`) into the IR plus the parts of the description the protobuf holds.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "coreml/description.h"
 #include "mil/ir.h"
+#include "proto/coreml.pb.h"
 
 namespace coreml::format {
 
@@ -16,10 +18,18 @@ struct ModelSpec {
   // outputs, states; opset and op_counts are filled by the caller from the program),
   // metadata. Left for the caller: path, format, weights.
   ModelDescription description;
+  // Set for pipelines and the classic model types (program empty): the whole protobuf, for
+  // src/model to build the model from.
+  std::shared_ptr<const spec::Model> model;
 };
 
-// `source` names the file in error messages. Non-ML-Program models throw
-// ErrorCode::kUnsupported: "model type X is not supported (only ML Programs)".
+// `source` names the file in error messages. Model types our schema does not declare throw
+// ErrorCode::kUnsupported: "model type X is not supported (...)".
 ModelSpec read_model_spec(std::string_view serialized, const std::string& source);
+// The same for a model already parsed (a pipeline's sub-model).
+ModelSpec read_model_spec(spec::Model model, const std::string& source);
+
+// The Core ML name of the model's type ("mlProgram", "pipeline", "scaler", ...; "" if none).
+std::string_view model_type_name(const spec::Model& model);
 
 }  // namespace coreml::format

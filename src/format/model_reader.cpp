@@ -239,6 +239,10 @@ void complete_description(ModelDescription& d, const mil::Program& program,
 }
 
 ModelAsset finish(ModelAsset asset, const std::string& source) {
+  if (asset.spec) {
+    asset.weights = std::make_shared<WeightStore>(asset.model_dir);
+    return asset;
+  }
   // One validation for every consumer: `coreml info` reports the same problems loading does.
   mil::check_valid(asset.program, source);
   complete_description(asset.description, asset.program, source);
@@ -259,6 +263,7 @@ ModelAsset read_model(const fs::path& path) {
       auto spec = read_spec_file(model_file);
       asset.program = std::move(spec.program);
       asset.description = std::move(spec.description);
+      asset.spec = std::move(spec.model);
       asset.description.format = "mlpackage";
       asset.model_dir = model_file.parent_path();
     } else if (fs::exists(path / "model.mil", ec)) {
@@ -279,11 +284,25 @@ ModelAsset read_model(const fs::path& path) {
     auto spec = read_spec_file(path);
     asset.program = std::move(spec.program);
     asset.description = std::move(spec.description);
+    asset.spec = std::move(spec.model);
     asset.description.format = "mlmodel";
     asset.model_dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   }
   asset.description.path = path.string();
   return finish(std::move(asset), path.string());
+}
+
+ModelAsset read_sub_model(const spec::Model& model, const ModelAsset& parent,
+                          const std::string& source) {
+  auto spec = read_model_spec(model, source);
+  ModelAsset asset;
+  asset.program = std::move(spec.program);
+  asset.description = std::move(spec.description);
+  asset.spec = std::move(spec.model);
+  asset.description.format = parent.description.format;
+  asset.description.path = source;
+  asset.model_dir = parent.model_dir;
+  return finish(std::move(asset), source);
 }
 
 }  // namespace coreml::format

@@ -8,7 +8,9 @@
 
 #include "backends/backend.h"
 #include "format/model_reader.h"
+#include "model/feature_inputs.h"
 #include "model/input_check.h"
+#include "model/pipeline.h"
 #include "runtime/classify_labels.h"
 #include "runtime/raw_constant.h"
 
@@ -31,9 +33,36 @@ void Outputs::set_classification(Classification c) {
   classification_ = std::make_shared<const Classification>(std::move(c));
 }
 
+void Outputs::add_value(std::string name, FeatureValue value) {
+  if (value.is_tensor()) return add(std::move(name), value.tensor());
+  values_.emplace_back(std::move(name), std::move(value));
+}
+
+FeatureValue Outputs::value(const std::string& name) const {
+  if (classification_) {
+    const Classification& c = *classification_;
+    if (name == c.label_output) {
+      return c.integer_classes ? FeatureValue(c.int_label()) : FeatureValue(c.label());
+    }
+    if (!c.probabilities_output.empty() && name == c.probabilities_output) {
+      return model_detail::probability_dictionary(c);
+    }
+  }
+  for (const auto& [n, v] : values_) {
+    if (n == name) return v;
+  }
+  return at(name);
+}
+
 const Tensor& Outputs::at(const std::string& name) const {
   for (const auto& [n, t] : entries_) {
     if (n == name) return t;
+  }
+  for (const auto& [n, v] : values_) {
+    if (n == name) {
+      fail(ErrorCode::kInvalidArgument, "output '", name, "' is a ",
+           feature_value_kind_name(v.kind()), ", not a tensor: read it with Outputs::value()");
+    }
   }
   if (classification_ &&
       (name == classification_->label_output || name == classification_->probabilities_output)) {
@@ -48,6 +77,9 @@ const Tensor& Outputs::at(const std::string& name) const {
 
 bool Outputs::contains(const std::string& name) const {
   for (const auto& [n, t] : entries_) {
+    if (n == name) return true;
+  }
+  for (const auto& [n, v] : values_) {
     if (n == name) return true;
   }
   return false;
@@ -97,6 +129,8 @@ using model_detail::shape_text;
 
 struct Model::Impl {
   format::ModelAsset asset;
+  // Pipelines and classic model types (asset.spec set): no function, the stages instead.
+  std::unique_ptr<model_detail::Stage> feature_model;
   const mil::Function* function = nullptr;
   FunctionDescription function_description;
   const backends::BackendInterface* backend = nullptr;
@@ -213,7 +247,39 @@ struct Model::Impl {
     return c;
   }
 
+  void run_features(const FeatureInputs& inputs, Outputs& outputs) {
+    const auto start = std::chrono::steady_clock::now();
+    model_detail::Features features =
+        model_detail::check_feature_inputs(function_description, inputs);
+    feature_model->run(features);
+    outputs.entries_.clear();
+    outputs.values_.clear();
+    outputs.classification_.reset();
+    const ModelDescription& d = asset.description;
+    for (const auto& out : function_description.outputs) {
+      const auto it = features.find(out.name);
+      if (it == features.end()) {
+        fail(ErrorCode::kInvalidArgument, d.path, ": the model did not compute its output '",
+             out.name, "'");
+      }
+      if (out.name == d.predicted_feature_name || out.name == d.predicted_probabilities_name) {
+        continue;
+      }
+      outputs.add_value(out.name, it->second);
+    }
+    if (!d.predicted_feature_name.empty()) {
+      outputs.set_classification(model_detail::classification_of(d, features));
+    }
+    stats.milliseconds =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    stats.peak_activation_bytes = 0;
+  }
+
   void run(const Inputs& inputs, State* state, Outputs& outputs) {
+    if (feature_model) {
+      run_features(FeatureInputs(inputs.begin(), inputs.end()), outputs);
+      return;
+    }
     const auto start = std::chrono::steady_clock::now();
     Device device = Device::cpu();
     bind_inputs(inputs, &device);
@@ -252,6 +318,24 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->backend = &backends::choose_backend(options.backend, options.compute_units);
   impl->asset = format::read_model(path);
+  if (impl->asset.spec) {
+    if (options.threads < 0) {
+      fail(ErrorCode::kInvalidArgument, "threads must be >= 0 (0 = one per core), got ",
+           options.threads);
+    }
+    if (!options.function.empty() && options.function != "main") {
+      fail(ErrorCode::kNotFound, path, ": no function '", options.function, "' (a ",
+           impl->asset.description.model_type, " model has one function, main)");
+    }
+    impl->function_description = impl->asset.description.functions.at(0);
+    impl->feature_model = model_detail::make_stage(*impl->asset.spec,
+                                                   {.top = &impl->asset,
+                                                    .backend = impl->backend,
+                                                    .compute_units = options.compute_units,
+                                                    .threads = options.threads},
+                                                   path);
+    return Model(std::move(impl));
+  }
   const std::string name =
       options.function.empty() ? impl->asset.description.default_function : options.function;
   impl->function = impl->asset.program.find_function(name);
@@ -311,11 +395,45 @@ void Model::predict_into(const Inputs& inputs, State& state, Outputs& outputs) {
   impl_->run(inputs, &state, outputs);
 }
 
-void Model::set_profiling(bool on) { impl_->compiled->set_profiling(on); }
+Outputs Model::predict_features(const FeatureInputs& inputs) {
+  Outputs outputs;
+  if (impl_->feature_model) {
+    impl_->run_features(inputs, outputs);
+    return outputs;
+  }
+  Inputs tensors;
+  for (const auto& [name, value] : inputs) {
+    if (!value.is_tensor()) {
+      fail(ErrorCode::kInvalidArgument, "input '", name, "' is a ",
+           feature_value_kind_name(value.kind()), "; ML Program inputs are tensors");
+    }
+    tensors.emplace(name, value.tensor());
+  }
+  return predict(tensors);
+}
 
-std::vector<OpTiming> Model::profile() const { return impl_->compiled->profile(); }
+void Model::set_profiling(bool on) {
+  if (impl_->compiled) impl_->compiled->set_profiling(on);
+}
+
+std::vector<OpTiming> Model::profile() const {
+  return impl_->compiled ? impl_->compiled->profile() : std::vector<OpTiming>{};
+}
 
 Tensor Model::forward(const std::vector<const Tensor*>& inputs) {
+  if (impl_->feature_model) {
+    Inputs named;
+    const auto& declared = impl_->function_description.inputs;
+    if (inputs.size() != declared.size()) {
+      fail(ErrorCode::kInvalidArgument, "forward: ", inputs.size(),
+           " inputs given, the model takes ", declared.size());
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!inputs[i]) fail(ErrorCode::kInvalidArgument, "forward: input ", i, " is null");
+      named[declared[i].name] = *inputs[i];
+    }
+    return predict(named).front().second;
+  }
   Inputs named;
   size_t i = 0;
   for (const auto& in : impl_->function->inputs) {
@@ -334,7 +452,9 @@ Tensor Model::forward(const std::vector<const Tensor*>& inputs) {
   return predict(named).front().second;
 }
 
-State Model::make_state() const { return impl_->compiled->make_state(); }
+State Model::make_state() const {
+  return impl_->compiled ? impl_->compiled->make_state() : State();
+}
 
 const ModelDescription& Model::description() const { return impl_->asset.description; }
 const FunctionDescription& Model::function() const { return impl_->function_description; }

@@ -6,7 +6,9 @@
 #include "backends/backend.h"
 #include "command.h"
 #include "coreml/description.h"
+#include "coreml/error.h"
 #include "coreml/image.h"
+#include "coreml/model.h"
 #include "format/model_reader.h"
 
 namespace coreml::cli {
@@ -53,6 +55,13 @@ void print_features(std::ostream& out, const char* title,
       if (!f.enumerated_shapes.empty() || !f.shape_ranges.empty()) {
         out << "  sizes: " << allowed_image_sizes_text(f);
       }
+    } else if (f.kind == FeatureKind::kDictionary) {
+      out << "<" << f.key_type << ",double>";
+    } else if (f.kind == FeatureKind::kSequence) {
+      out << "<" << f.key_type << ">";
+    } else if (f.kind == FeatureKind::kInt64 || f.kind == FeatureKind::kDouble ||
+               f.kind == FeatureKind::kString) {
+      // a scalar: nothing more to say
     } else {
       if (!f.dtype.empty()) out << " " << f.dtype;
       out << " " << shape_text(f.shape);
@@ -74,6 +83,32 @@ void print_features(std::ostream& out, const char* title,
   }
 }
 
+// A classifier's labels and a pipeline's stages.
+void print_classic(std::ostream& out, const ModelDescription& d) {
+  if (!d.predicted_feature_name.empty()) {
+    out << "  classifier: label " << d.predicted_feature_name << " ("
+        << (d.integer_class_labels ? "int64" : "string") << ")";
+    if (!d.predicted_probabilities_name.empty()) {
+      out << ", probabilities " << d.predicted_probabilities_name;
+    }
+    out << "; " << d.class_labels.size() << " classes:";
+    for (size_t i = 0; i < d.class_labels.size() && i < 20; ++i) out << " " << d.class_labels[i];
+    if (d.class_labels.size() > 20) out << " ...";
+    out << "\n";
+  }
+  if (d.pipeline.empty()) return;
+  out << "  pipeline:\n";
+  for (const auto& stage : d.pipeline) {
+    out << std::string(2 + 2 * static_cast<size_t>(stage.depth), ' ') << stage.model_type;
+    if (!stage.name.empty()) out << " '" << stage.name << "'";
+    out << "  (";
+    for (size_t i = 0; i < stage.inputs.size(); ++i) out << (i ? ", " : "") << stage.inputs[i];
+    out << ") -> (";
+    for (size_t i = 0; i < stage.outputs.size(); ++i) out << (i ? ", " : "") << stage.outputs[i];
+    out << ")\n";
+  }
+}
+
 void print_text(std::ostream& out, const ModelDescription& d) {
   out << d.path << "\n";
   out << "  format: " << d.format << ", model type: " << d.model_type
@@ -90,7 +125,13 @@ void print_text(std::ostream& out, const ModelDescription& d) {
     out << "  user metadata:\n";
     for (const auto& [k, v] : m.user) out << "    " << k << ": " << v << "\n";
   }
+  print_classic(out, d);
   for (const auto& f : d.functions) {
+    if (f.opset.empty()) {  // pipelines and classic models: one unnamed function
+      print_features(out, "inputs", f.inputs);
+      print_features(out, "outputs", f.outputs);
+      continue;
+    }
     out << "  function " << f.name << " (opset " << f.opset << ")"
         << (d.functions.size() > 1 && f.name == d.default_function ? ", the default" : "") << "\n";
     print_features(out, "inputs", f.inputs);
@@ -111,7 +152,9 @@ void print_text(std::ostream& out, const ModelDescription& d) {
     out << "\n";
   }
   const auto& w = d.weights;
-  if (w.files == 0) {
+  if (d.model_type != "mlProgram") {
+    // Parameters live in the protobuf; ML Program stages' weights are checked when loading.
+  } else if (w.files == 0) {
     out << "  weights: none (every value is stored in the program)\n";
   } else {
     out << "  weights: " << w.files << (w.files == 1 ? " file, " : " files, ") << w.blobs
@@ -133,7 +176,24 @@ struct BackendVerdict {
   std::string reason;  // when it cannot
 };
 
+// Pipelines and classic models: the native runtime runs them if loading them succeeds (every
+// model type known, every ML Program stage's ops supported).
+std::vector<BackendVerdict> classic_verdicts(const format::ModelAsset& asset) {
+  BackendVerdict native{"native"};
+  try {
+    Model::load(asset.description.path, {.backend = Backend::kNative});
+    native.can_run = true;
+  } catch (const Error& e) {
+    native.reason = e.what();
+  }
+  return {native,
+          {"coreml", false,
+           "pipelines and classic model types run on the native runtime (the Core ML "
+           "backend runs ML Programs)"}};
+}
+
 std::vector<BackendVerdict> backend_verdicts(const format::ModelAsset& asset) {
+  if (asset.spec) return classic_verdicts(asset);
   std::vector<BackendVerdict> verdicts;
   auto judge = [&](const backends::BackendInterface& backend) {
     BackendVerdict v{backend.name()};

@@ -1,7 +1,8 @@
-// `coreml run PATH [--function F] [--input NAME=FILE]... [--resize MODE] [--output-dir DIR]
+// `coreml run PATH [--function F] [--input NAME=VALUE]... [--resize MODE] [--output-dir DIR]
 // [--steps N] [--backend B] [--compute-units U] [--json]` One prediction (or N with the same
-// state); writes DIR/NAME.npy per output and prints names, dtypes, shapes and timings. FILE is
-// a .npy, or a PNG/JPEG picture for an image input (recognized by content).
+// state); writes DIR/NAME.npy per tensor output (DIR/NAME.json for labels, numbers, strings,
+// dictionaries) and prints names, dtypes, shapes, values and timings. VALUE is a .npy, a
+// PNG/JPEG picture for an image input (recognized by content), a number, text or a dictionary.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "command.h"
 #include "coreml/image.h"
 #include "coreml/model.h"
+#include "feature_input.h"
 
 namespace coreml::cli {
 namespace {
@@ -37,23 +39,34 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-// A PNG or JPEG file for an image input, as the tensor the feature expects; otherwise a .npy.
-Tensor read_input_file(const Model& model, const std::string& name, const std::string& path,
-                       ImageResize resize) {
-  const FeatureDescription* feature = nullptr;
-  for (const auto& f : model.function().inputs) {
-    if (f.name == name) feature = &f;
+const FeatureDescription* declared_input(const FunctionDescription& function,
+                                         const std::string& name) {
+  for (const auto& f : function.inputs) {
+    if (f.name == name) return &f;
   }
+  return nullptr;
+}
+
+// A PNG or JPEG file for an image input, as the tensor the feature expects; otherwise a .npy.
+Tensor read_input_file(const FeatureDescription* feature, const std::string& name,
+                       const std::string& path, ImageResize resize) {
+  const bool image = feature && feature->kind == FeatureKind::kImage;
   // Only a regular file is sniffed: a pipe's first bytes, once read, would be gone for load_npy.
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return load_npy(path);
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    if (image && !std::filesystem::exists(path, ec)) {
+      fail(ErrorCode::kNotFound, "--input ", name, "=", path,
+           ": no such file (an image input takes a PNG/JPEG picture or a .npy)");
+    }
+    return load_npy(path);
+  }
   std::ifstream file(path, std::ios::binary);
   char head[8] = {};
   file.read(head, sizeof(head));
   const char* format =
       image_format_of(reinterpret_cast<const uint8_t*>(head), static_cast<size_t>(file.gcount()));
   if (*format == '\0') return load_npy(path);
-  if (!feature || feature->kind != FeatureKind::kImage) {
+  if (!image) {
     fail(ErrorCode::kInvalidArgument, "--input ", name, "=", path, ": a ", format,
          " picture fits an image input only, and '", name, "' is ",
          feature ? std::string("a ") + feature_kind_name(feature->kind) + " input"
@@ -62,21 +75,56 @@ Tensor read_input_file(const Model& model, const std::string& name, const std::s
   return load_image_tensor(path, *feature, resize);
 }
 
-Inputs read_inputs(const Model& model, const RunOptions& o) {
+// Tensor and image inputs name a file (.npy, or a picture); int64, double, string and
+// dictionary inputs are given as text (parse_feature_input).
+FeatureValue read_input(const Model& model, const std::string& name, const std::string& value,
+                        ImageResize resize) {
+  const FeatureDescription* declared = declared_input(model.function(), name);
+  const bool file =
+      declared ? declared->kind == FeatureKind::kTensor || declared->kind == FeatureKind::kImage
+               : std::filesystem::is_regular_file(value);
+  if (file) return read_input_file(declared, name, value, resize);
+  return parse_feature_input(name, value, declared);
+}
+
+FeatureInputs read_inputs(const Model& model, const RunOptions& o) {
   const ImageResize resize = parse_image_resize(o.resize);
-  Inputs inputs;
+  FeatureInputs inputs;
   for (const auto& spec : o.inputs) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
       fail(ErrorCode::kInvalidArgument, "--input '", spec,
-           "': expected NAME=FILE.npy, or NAME=PICTURE (PNG/JPEG) for an image input");
+           "': expected NAME=FILE.npy, NAME=PICTURE (PNG/JPEG) for an image input, or NAME=VALUE "
+           "(a number, text, a JSON dictionary)");
     }
     const std::string name = spec.substr(0, eq);
     if (inputs.count(name))
       fail(ErrorCode::kInvalidArgument, "--input '", name, "' is given twice");
-    inputs[name] = read_input_file(model, name, spec.substr(eq + 1), resize);
+    inputs[name] = read_input(model, name, spec.substr(eq + 1), resize);
   }
   return inputs;
+}
+
+// Predicts with a state when the model has one (tensor inputs only), else with any features.
+Outputs predict_once(Model& model, const FeatureInputs& inputs, State& state) {
+  if (state.empty()) return model.predict_features(inputs);
+  Inputs tensors;
+  for (const auto& [name, value] : inputs) tensors.emplace(name, value.tensor());
+  return model.predict(tensors, state);
+}
+
+// Every non-tensor output by name: values, and a classifier's label and probabilities.
+std::vector<std::pair<std::string, FeatureValue>> value_outputs(const Outputs& outputs) {
+  std::vector<std::pair<std::string, FeatureValue>> values = outputs.values();
+  if (const Classification* c = outputs.classification()) {
+    if (!outputs.contains(c->label_output)) {
+      values.emplace_back(c->label_output, outputs.value(c->label_output));
+    }
+    if (!c->probabilities_output.empty()) {
+      values.emplace_back(c->probabilities_output, outputs.value(c->probabilities_output));
+    }
+  }
+  return values;
 }
 
 int run(const RunOptions& o) {
@@ -89,18 +137,24 @@ int run(const RunOptions& o) {
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
           .count();
-  const Inputs inputs = read_inputs(model, o);
+  const FeatureInputs inputs = read_inputs(model, o);
   State state = model.make_state();
   std::vector<double> step_ms;
   Outputs outputs;
   for (int i = 0; i < o.steps; ++i) {
-    outputs = state.empty() ? model.predict(inputs) : model.predict(inputs, state);
+    outputs = predict_once(model, inputs, state);
     step_ms.push_back(model.last_stats().milliseconds);
   }
+  const auto values = value_outputs(outputs);
   if (!o.output_dir.empty()) {
     std::filesystem::create_directories(o.output_dir);
     for (const auto& [name, tensor] : outputs) {
       save_npy((std::filesystem::path(o.output_dir) / (name + ".npy")).string(), tensor);
+    }
+    for (const auto& [name, value] : values) {
+      std::ofstream out(std::filesystem::path(o.output_dir) / (name + ".json"));
+      out << feature_json(value).dump(2) << "\n";
+      if (!out) fail(ErrorCode::kIo, "cannot write ", name, ".json in ", o.output_dir);
     }
   }
   std::vector<double> sorted = step_ms;
@@ -118,9 +172,13 @@ int run(const RunOptions& o) {
                               {"dtype", std::string(dtype_name(tensor.dtype()))},
                               {"shape", tensor.shape()}});
     }
+    if (!values.empty()) {
+      j["values"] = nlohmann::ordered_json::object();
+      for (const auto& [name, value] : values) j["values"][name] = feature_json(value);
+    }
     if (const Classification* c = outputs.classification()) {
       nlohmann::ordered_json probabilities;
-      for (size_t i = 0; i < c->classes.size(); ++i)
+      for (size_t i = 0; i < c->classes.size() && i < c->probabilities.size(); ++i)
         probabilities[c->classes[i]] = c->probabilities[i];
       j["classification"] = {{"label_output", c->label_output},
                              {"label", c->label()},
@@ -145,13 +203,22 @@ int run(const RunOptions& o) {
       std::cout << "  -> " << (std::filesystem::path(o.output_dir) / (name + ".npy")).string();
     std::cout << "\n";
   }
-  if (const Classification* c = outputs.classification()) {
-    std::cout << "  " << c->label_output << " = " << c->label() << "\n  " << c->probabilities_output
-              << " =";
-    for (size_t i = 0; i < c->classes.size(); ++i) {
-      std::cout << (i ? ", " : " ") << c->classes[i] << ": " << c->probabilities[i];
-    }
+  for (const auto& [name, value] : outputs.values()) {
+    std::cout << "  " << name << "  " << feature_value_kind_name(value.kind()) << " = "
+              << feature_json(value).dump();
+    if (!o.output_dir.empty())
+      std::cout << "  -> " << (std::filesystem::path(o.output_dir) / (name + ".json")).string();
     std::cout << "\n";
+  }
+  if (const Classification* c = outputs.classification()) {
+    std::cout << "  " << c->label_output << " = " << c->label() << "\n";
+    if (!c->probabilities_output.empty()) {
+      std::cout << "  " << c->probabilities_output << " =";
+      for (size_t i = 0; i < c->classes.size() && i < c->probabilities.size(); ++i) {
+        std::cout << (i ? ", " : " ") << c->classes[i] << ": " << c->probabilities[i];
+      }
+      std::cout << "\n";
+    }
   }
   std::cout << std::fixed << std::setprecision(3) << "load " << load_ms << " ms; " << o.steps
             << (o.steps == 1 ? " prediction: " : " predictions: first ") << step_ms.front()
@@ -169,8 +236,9 @@ void register_run(CLI::App& app, const GlobalOptions& globals, Runner& selected)
   cmd->add_option("--function", o->function,
                   "Function to run (default: the model's default function)");
   cmd->add_option("--input", o->inputs,
-                  "An input as NAME=FILE.npy, or NAME=PICTURE (PNG or JPEG) for an image input "
-                  "(repeat for each input)");
+                  "An input as NAME=VALUE (repeat for each input): FILE.npy for a tensor; a "
+                  "PNG or JPEG picture for an image input; a number or text for double, int64 and "
+                  "string features; a JSON object (inline or @FILE.json) for a dictionary");
   cmd->add_option("--resize", o->resize,
                   "A picture whose size the image input does not accept: none (an error), fill "
                   "(scale both axes), fit (keep aspect ratio, pad with zeros), crop (keep aspect "
