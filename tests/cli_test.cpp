@@ -119,6 +119,25 @@ TEST_F(RunFixture, JsonReport) {
   EXPECT_NE(r.out.find("\"peak_activation_bytes\""), std::string::npos) << r.out;
 }
 
+TEST_F(RunFixture, WarmupAndProfileCountOnlyTheTimedSteps) {
+  const auto r = run_cli({"run", model, "--input", in("x", "x.npy"), "--input", in("y", "y.npy"),
+                          "--warmup", "2", "--steps", "3", "--profile", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["steps"], 3);
+  EXPECT_GT(j["peak_rss_bytes"].get<int64_t>(), 0);
+  ASSERT_TRUE(j["profile"].is_array());
+  ASSERT_FALSE(j["profile"].empty());
+  // Every op of the program ran once per timed step (the warm-up steps are not profiled).
+  int64_t ops_per_step = 0;
+  for (const auto& op : j["profile"]) {
+    EXPECT_EQ(op["calls"].get<int64_t>() % 3, 0) << op;
+    ops_per_step += op["calls"].get<int64_t>() / 3;
+  }
+  EXPECT_GT(ops_per_step, 0);
+  EXPECT_NE(run_cli({"run", model, "--warmup", "-1"}).exit_code, 0);
+}
+
 TEST_F(RunFixture, InputErrorsNameTheInput) {
   auto r = run_cli({"run", model, "--input", in("x", "x.npy")});
   EXPECT_EQ(r.exit_code, 1);

@@ -135,8 +135,11 @@ TEST(Fusion, RotaryEmbeddingIsFusedAndExact) {
 
 // Grouped-query attention over a causal mask with -inf columns, as ANEMLL writes it: decode
 // (2 query rows, one at a time) and prefill (9 rows, blocked as matrix products).
-std::string attention_program(int64_t t, int64_t s) {
+std::string attention_program(int64_t t, int64_t s, bool masked = true) {
   const std::string T = std::to_string(t), S = std::to_string(s);
+  const std::string mask_add = masked ? "        tensor<fp16, [1, 4, " + T + ", " + S +
+                                            "]> m = add(x = sm, y = mask)[name = string(\"m\")];\n"
+                                      : "";
   return R"(
         tensor<int32, [1]> ea = const()[name = string("ea"), val = tensor<int32, [1]>([2])];
         tensor<int32, [5]> reps = const()[name = string("reps"), val = tensor<int32, [5]>([1, 1, 2, 1, 1])];
@@ -162,11 +165,13 @@ std::string attention_program(int64_t t, int64_t s) {
         fp16 sc = const()[name = string("sc"), val = fp16(0x1.6ap-2)];
         tensor<fp16, [1, 4, )" +
          T + ", " + S + R"(]> sm = mul(x = qk, y = sc)[name = string("sm")];
-        tensor<fp16, [1, 4, )" +
-         T + ", " + S + R"(]> m = add(x = sm, y = mask)[name = string("m")];
+
+)" + mask_add +
+         R"(
         int32 sa = const()[name = string("sa"), val = int32(-1)];
         tensor<fp16, [1, 4, )" +
-         T + ", " + S + R"(]> p = softmax(axis = sa, x = m)[name = string("p")];
+         T + ", " + S + R"(]> p = softmax(axis = sa, x = )" + (masked ? "m" : "sm") +
+         R"()[name = string("p")];
         tensor<fp16, [1, 4, )" +
          T +
          R"(, 8]> y = matmul(transpose_x = no, transpose_y = no, x = p, y = vr)[name = string("y")];)";
@@ -193,6 +198,25 @@ TEST_P(AttentionFusion, GroupedQueryAttentionIsFusedAndMatches) {
                 random_fp16({1, 2, s, 8}, rng), mask.to(DType::kFloat16)});
   EXPECT_TRUE(has_op(r.fused_ops, "coreml.attention"));
   EXPECT_FALSE(has_op(r.fused_ops, "tile"));
+  EXPECT_FALSE(has_op(r.fused_ops, "softmax"));
+  const auto a = r.fused[0].to(DType::kFloat32).to_vector<float>();
+  const auto b = r.unfused[0].to(DType::kFloat32).to_vector<float>();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 2e-3 * (1 + std::fabs(b[i]))) << i;
+}
+
+// Without a mask (an encoder: ViT, BERT, Whisper) and over several blocks of query rows, which
+// then share one conversion of the keys and values.
+TEST(Fusion, UnmaskedAttentionOverSeveralBlocksMatches) {
+  const int64_t t = 150, s = 150;
+  std::mt19937 rng(5);
+  std::ostringstream sig;
+  sig << "tensor<fp16, [1, 4, " << t << ", 8]> q, tensor<fp16, [1, 2, " << s
+      << ", 8]> k, tensor<fp16, [1, 2, " << s << ", 8]> v";
+  const Runs r = run_both(attention_program(t, s, /*masked=*/false), sig.str(), "y",
+                          {random_fp16({1, 4, t, 8}, rng, 2.0f),
+                           random_fp16({1, 2, s, 8}, rng, 2.0f), random_fp16({1, 2, s, 8}, rng)});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.attention"));
   EXPECT_FALSE(has_op(r.fused_ops, "softmax"));
   const auto a = r.fused[0].to(DType::kFloat32).to_vector<float>();
   const auto b = r.unfused[0].to(DType::kFloat32).to_vector<float>();

@@ -1,8 +1,10 @@
 // `coreml run PATH [--function F] [--input NAME=VALUE]... [--resize MODE] [--output-dir DIR]
-// [--steps N] [--backend B] [--compute-units U] [--json]` One prediction (or N with the same
-// state); writes DIR/NAME.npy per tensor output (DIR/NAME.json for labels, numbers, strings,
-// dictionaries) and prints names, dtypes, shapes, values and timings. VALUE is a .npy, a
-// PNG/JPEG picture for an image input (recognized by content), a number, text or a dictionary.
+// [--steps N] [--warmup W] [--threads T] [--profile] [--backend B] [--compute-units U] [--json]`
+// One prediction (or N with the same state, after W untimed ones); writes DIR/NAME.npy per
+// tensor output (DIR/NAME.json for labels, numbers, strings, dictionaries) and prints names,
+// dtypes, shapes, values, timings, the peak RSS and (--profile) the time per op type. VALUE is
+// a .npy, a PNG/JPEG picture for an image input (recognized by content), a number, text or a
+// dictionary.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -28,7 +30,9 @@ struct RunOptions {
   std::string resize = "none";
   std::string output_dir;
   int steps = 1;
+  int warmup = 0;
   int threads = 0;
+  bool profile = false;
   BackendChoice backend;
   bool json = false;
 };
@@ -37,6 +41,23 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
+}
+
+// The process's peak resident set (VmHWM: this program's own, unlike getrusage's ru_maxrss,
+// which keeps the peak of the process image before exec), in bytes; 0 where unknown.
+int64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // kB
+  }
+  return 0;
+}
+
+std::vector<OpTiming> by_time(std::vector<OpTiming> timings) {
+  std::sort(timings.begin(), timings.end(),
+            [](const OpTiming& a, const OpTiming& b) { return a.milliseconds > b.milliseconds; });
+  return timings;
 }
 
 const FeatureDescription* declared_input(const FunctionDescription& function,
@@ -141,6 +162,11 @@ int run(const RunOptions& o) {
   State state = model.make_state();
   std::vector<double> step_ms;
   Outputs outputs;
+  for (int i = 0; i < o.warmup; ++i) {
+    outputs = predict_once(model, inputs, state);
+  }
+  // Profiled from here: the timed steps only.
+  model.set_profiling(o.profile);
   for (int i = 0; i < o.steps; ++i) {
     outputs = predict_once(model, inputs, state);
     step_ms.push_back(model.last_stats().milliseconds);
@@ -191,6 +217,15 @@ int run(const RunOptions& o) {
     j["median_ms"] = median;
     j["mean_ms"] = total / static_cast<double>(step_ms.size());
     j["peak_activation_bytes"] = model.last_stats().peak_activation_bytes;
+    j["peak_rss_bytes"] = peak_rss_bytes();
+    if (o.profile) {
+      j["profile"] = nlohmann::ordered_json::array();
+      for (const OpTiming& t : by_time(model.profile())) {
+        j["profile"].push_back({{"op_type", t.op_type},
+                                {"calls", t.calls},
+                                {"ms_per_step", t.milliseconds / o.steps}});
+      }
+    }
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -224,7 +259,16 @@ int run(const RunOptions& o) {
             << (o.steps == 1 ? " prediction: " : " predictions: first ") << step_ms.front()
             << " ms";
   if (o.steps > 1) std::cout << ", median " << median << " ms, mean " << total / o.steps << " ms";
-  std::cout << "; peak activations " << model.last_stats().peak_activation_bytes << " bytes\n";
+  std::cout << "; peak activations " << model.last_stats().peak_activation_bytes
+            << " bytes, peak RSS " << peak_rss_bytes() / (1 << 20) << " MB\n";
+  if (o.profile) {
+    std::cout << "per step, by op type:\n";
+    for (const OpTiming& t : by_time(model.profile())) {
+      std::cout << "  " << std::left << std::setw(28) << t.op_type << std::right << std::setw(6)
+                << t.calls / o.steps << " calls " << std::setw(10) << t.milliseconds / o.steps
+                << " ms\n";
+    }
+  }
   return 0;
 }
 
@@ -247,7 +291,10 @@ void register_run(CLI::App& app, const GlobalOptions& globals, Runner& selected)
   cmd->add_option("--output-dir", o->output_dir, "Write each output to DIR/NAME.npy");
   cmd->add_option("--steps", o->steps, "Predictions to run with the same inputs and state (timing)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", o->warmup, "Untimed predictions before the timed ones")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", o->threads, "Worker threads (default: the number of cores)");
+  cmd->add_flag("--profile", o->profile, "Time per op type over the timed predictions");
   add_backend_options(*cmd, o->backend);
   cmd->add_flag("--json", o->json, "Print one JSON object with outputs and timings");
   cmd->callback([o, &selected] { selected = [o] { return run(*o); }; });

@@ -247,11 +247,14 @@ class BinaryKernel final : public runtime::OpKernel {
 
 // ---- unary ----
 
-enum class UnaryOp { kSigmoid, kSilu, kRelu };
+// kSigmoidHard: min(max(alpha x + beta, 0), 1); kThresholdedRelu: x < alpha ? 0 : x (the
+// hard-swish of converted MobileNets is these two and a mul).
+enum class UnaryOp { kSigmoid, kSilu, kRelu, kSigmoidHard, kThresholdedRelu, kGelu, kGeluTanh };
 
 class UnaryKernel final : public runtime::OpKernel {
  public:
-  UnaryKernel(UnaryOp op, int x) : op_(op), x_(x) {}
+  UnaryKernel(UnaryOp op, int x, float alpha = 0, float beta = 0)
+      : op_(op), x_(x), alpha_(alpha), beta_(beta) {}
 
   void reshape(ReshapeContext& ctx) override {
     const Tensor& x = ctx.in(x_);
@@ -335,11 +338,42 @@ class UnaryKernel final : public runtime::OpKernel {
       case UnaryOp::kRelu:
         for (int64_t i = 0; i < n; ++i) out[i] = in[i] < 0 ? 0.0f : in[i];
         return;
+      case UnaryOp::kSigmoidHard:
+        for (int64_t i = 0; i < n; ++i) {
+          const float y = alpha_ * in[i] + beta_;
+          out[i] = y < 0 ? 0.0f : (y > 1 ? 1.0f : y);  // NaN stays NaN
+        }
+        return;
+      case UnaryOp::kThresholdedRelu:
+        for (int64_t i = 0; i < n; ++i) out[i] = in[i] < alpha_ ? 0.0f : in[i];
+        return;
+      case UnaryOp::kGelu:
+        if (simd) {
+          simd_unary_f32(SimdUnary::kGelu, in, out, n);
+        } else {  // the simple kernel's formula (activation_ops.cpp)
+          for (int64_t i = 0; i < n; ++i) {
+            out[i] = 0.5f * in[i] * (1.0f + std::erf(in[i] * static_cast<float>(M_SQRT1_2)));
+          }
+        }
+        return;
+      case UnaryOp::kGeluTanh:
+        if (simd) {
+          simd_unary_f32(SimdUnary::kGeluTanh, in, out, n);
+        } else {
+          for (int64_t i = 0; i < n; ++i) {
+            const float v = in[i];
+            const float inner =
+                static_cast<float>(M_2_SQRTPI * M_SQRT1_2) * (v + 0.044715f * v * v * v);
+            out[i] = 0.5f * v * (1.0f + std::tanh(inner));
+          }
+        }
+        return;
     }
   }
 
   UnaryOp op_;
   int x_;
+  float alpha_, beta_;
   Layout out_;
   std::array<Layout, 1> in_;
   DType x_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
@@ -359,6 +393,32 @@ std::unique_ptr<runtime::OpKernel> make_unary(const KernelInit& init) {
   return std::make_unique<UnaryKernel>(kOp, x);
 }
 
+// Parameters as the simple kernels read them (activation_ops.cpp), rounded to fp32 the same way.
+std::unique_ptr<runtime::OpKernel> make_sigmoid_hard(const KernelInit& init) {
+  const int x = init.binding("x");
+  if (x < 0) return nullptr;
+  return std::make_unique<UnaryKernel>(UnaryOp::kSigmoidHard, x,
+                                       static_cast<float>(init.params().get_float("alpha", 0.2)),
+                                       static_cast<float>(init.params().get_float("beta", 0.5)));
+}
+
+// gelu's EXACT and TANH_APPROXIMATION modes (SIGMOID_APPROXIMATION keeps the simple kernel).
+std::unique_ptr<runtime::OpKernel> make_gelu(const KernelInit& init) {
+  const int x = init.binding("x");
+  if (x < 0) return nullptr;
+  const std::string mode = init.params().get_string("mode", "EXACT");
+  if (mode == "EXACT") return std::make_unique<UnaryKernel>(UnaryOp::kGelu, x);
+  if (mode == "TANH_APPROXIMATION") return std::make_unique<UnaryKernel>(UnaryOp::kGeluTanh, x);
+  return nullptr;
+}
+
+std::unique_ptr<runtime::OpKernel> make_thresholded_relu(const KernelInit& init) {
+  const int x = init.binding("x");
+  if (x < 0) return nullptr;
+  return std::make_unique<UnaryKernel>(UnaryOp::kThresholdedRelu, x,
+                                       static_cast<float>(init.params().get_float("alpha", 1.0)));
+}
+
 }  // namespace
 
 void register_prepared_elementwise_kernels(runtime::KernelRegistry& r) {
@@ -371,6 +431,9 @@ void register_prepared_elementwise_kernels(runtime::KernelRegistry& r) {
   r.add_prepared("sigmoid", make_unary<UnaryOp::kSigmoid>);
   r.add_prepared("silu", make_unary<UnaryOp::kSilu>);
   r.add_prepared("relu", make_unary<UnaryOp::kRelu>);
+  r.add_prepared("sigmoid_hard", make_sigmoid_hard);
+  r.add_prepared("thresholded_relu", make_thresholded_relu);
+  r.add_prepared("gelu", make_gelu);
 }
 
 }  // namespace coreml::kernels

@@ -62,12 +62,45 @@ V sigmoid(D d, V x) {
   return hn::Div(one, hn::Add(one, hn::Exp(d, neg)));
 }
 
+// x/2 (1 + erf(x / sqrt 2)). With z = |x| / sqrt 2, erfc(z) = poly(t) e^(-z^2), t = 1 / (1 + p z)
+// (A&S 7.1.26); 1 + erf(x / sqrt 2) is erfc(z) for x < 0 (no cancellation) and 2 - erfc(z).
+template <typename D, typename V>
+V gelu(D d, V x) {
+  const V z = hn::Mul(hn::Abs(x), hn::Set(d, 0.70710678118654752f));
+  const V t = hn::Div(hn::Set(d, 1.f), hn::MulAdd(hn::Set(d, 0.3275911f), z, hn::Set(d, 1.f)));
+  V poly = hn::Set(d, 1.061405429f);
+  poly = hn::MulAdd(poly, t, hn::Set(d, -1.453152027f));
+  poly = hn::MulAdd(poly, t, hn::Set(d, 1.421413741f));
+  poly = hn::MulAdd(poly, t, hn::Set(d, -0.284496736f));
+  poly = hn::MulAdd(poly, t, hn::Set(d, 0.254829592f));
+  poly = hn::Mul(poly, t);
+  const V z2 = hn::Min(hn::Mul(z, z), hn::Set(d, 87.f));  // erfc is 0 in fp32 beyond
+  const V erfc = hn::Mul(poly, hn::Exp(d, hn::Neg(z2)));
+  const auto negative = hn::Lt(x, hn::Zero(d));
+  const V one_plus_erf = hn::IfThenElse(negative, erfc, hn::Sub(hn::Set(d, 2.f), erfc));
+  return hn::Mul(hn::Mul(hn::Set(d, 0.5f), x), one_plus_erf);
+}
+
+// x/2 (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+template <typename D, typename V>
+V gelu_tanh(D d, V x) {
+  const V inner = hn::Mul(hn::Set(d, 0.79788456080286536f),
+                          hn::MulAdd(hn::Mul(hn::Set(d, 0.044715f), hn::Mul(x, x)), x, x));
+  return hn::Mul(hn::Mul(hn::Set(d, 0.5f), x), hn::Add(hn::Set(d, 1.f), hn::Tanh(d, inner)));
+}
+
 void UnaryF32(int op, const float* in, float* out, int64_t n) {
   const hn::ScalableTag<float> d;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const bool silu = static_cast<SimdUnary>(op) == SimdUnary::kSilu;
+  const auto kind = static_cast<SimdUnary>(op);
   auto apply = [&](auto x) {
-    const auto y = silu ? hn::Mul(x, sigmoid(d, x)) : sigmoid(d, x);
+    auto y = x;
+    switch (kind) {
+      case SimdUnary::kSilu: y = hn::Mul(x, sigmoid(d, x)); break;
+      case SimdUnary::kSigmoid: y = sigmoid(d, x); break;
+      case SimdUnary::kGelu: y = gelu(d, x); break;
+      case SimdUnary::kGeluTanh: y = gelu_tanh(d, x); break;
+    }
     return hn::IfThenElse(hn::IsNaN(x), x, y);
   };
   int64_t i = 0;

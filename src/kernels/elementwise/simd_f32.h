@@ -11,7 +11,9 @@
 namespace coreml::kernels {
 
 enum class SimdBinary { kAdd, kSub, kMul, kDiv, kMax, kMin };
-enum class SimdUnary { kSigmoid, kSilu };
+// kGelu: x/2 (1 + erf(x / sqrt 2)) with erfc from Abramowitz & Stegun 7.1.26 (absolute error
+// below 1.5e-7) and Highway's exp; kGeluTanh: the tanh approximation with Highway's tanh.
+enum class SimdUnary { kSigmoid, kSilu, kGelu, kGeluTanh };
 
 // out[i] = a[i] op b[i * b_step] for i < n, b_step 0 (scalar) or 1. kMax/kMin propagate
 // NaN as NumPy does.

@@ -129,10 +129,16 @@ class AttentionKernel final : public runtime::OpKernel {
         const int64_t d_pad = linalg::amx_k_padded(d_), s_kpad = linalg::amx_k_padded(s_);
         per_thread_ +=
             d_pad * m_pad_ + s_kpad * m_pad_ + linalg::kAmxRows * std::max(d_pad, s_kpad);
+        // The bf16 halves of every k row and v^T row, split once per key/value head and kept
+        // for all its query blocks when no mask narrows the columns per block.
+        k_split_at_ = per_thread_;
+        v_split_at_ = k_split_at_ + s_pad_ * d_pad;
+        per_thread_ = v_split_at_ + (dv_ + 15) / 16 * 16 * s_kpad;
       }
     }
     ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
                         sizeof(float));
+    ready_.assign(static_cast<size_t>(std::max(1, ctx.threads())), -1);
     ctx.set_output(0, {b_, h_, t_, dv_}, out_dtype_);
   }
 
@@ -151,15 +157,21 @@ class AttentionKernel final : public runtime::OpKernel {
       }
     }
     if (blocked_) {
+      std::fill(ready_.begin(), ready_.end(), -1);
       const int64_t blocks = (t_ + kBlockRows - 1) / kBlockRows;
       const int64_t kv_heads = h_ / group_;
       ctx.pool().parallel_for(b_ * kv_heads * blocks, 1, [&](int64_t begin, int64_t end) {
-        float* mine = scratch + runtime::ThreadPool::thread_index() * per_thread_;
+        const int thread = runtime::ThreadPool::thread_index();
+        float* mine = scratch + thread * per_thread_;
+        // The key/value head whose k, v (and splits) this thread's scratch holds.
+        int64_t& ready = ready_[static_cast<size_t>(thread)];
         for (int64_t task = begin; task < end; ++task) {
           const int64_t block = task % blocks, bk = task / blocks;
           const int64_t t0 = block * kBlockRows;
+          // Without a mask every block reads all columns: the previous block's k and v stay.
           head_block(q, k, v, m, out, bk / kv_heads, bk % kv_heads, t0,
-                     std::min(t_, t0 + kBlockRows), mine);
+                     std::min(t_, t0 + kBlockRows), mine, !m && ready == bk);
+          ready = bk;
         }
       });
       return;
@@ -197,8 +209,9 @@ class AttentionKernel final : public runtime::OpKernel {
   // out[r][t] = sum_i a[r][i] bt[i][t] for `count` rows of `k` values (a row-major, bt with
   // m_pad tokens per row) on AMX tiles, with the split halves (fp32-level accuracy); out has
   // room for whole 16-row tiles.
+  // `a_split`: a's rows split beforehand (split_rows), or nullptr to split them here.
   void tile_product(const float* a, int64_t count, int64_t k, const float* bt, float* out,
-                    float* area) const {
+                    float* area, const uint16_t* a_split = nullptr) const {
     const int64_t kp = linalg::amx_k_padded(k);
     auto* b_hi = reinterpret_cast<uint16_t*>(area);
     uint16_t* b_lo = b_hi + kp * m_pad_;  // kp x m_pad halves each
@@ -210,8 +223,26 @@ class AttentionKernel final : public runtime::OpKernel {
       linalg::amx_pack_pair(r0, r1, m_pad_, m_pad_, b_hi + p * m_pad_ * 2, b_lo + p * m_pad_ * 2);
     }
     for (int64_t r0 = 0; r0 < count; r0 += linalg::kAmxRows) {
-      linalg::amx_split_rows(a + r0 * k, std::min(linalg::kAmxRows, count - r0), k, k, a_hi, a_lo);
-      linalg::amx_gemm(a_hi, a_lo, k, b_hi, b_lo, m_pad_, out + r0 * m_pad_, m_pad_);
+      const uint16_t* hi = a_hi;
+      const uint16_t* lo = a_lo;
+      if (a_split) {
+        hi = a_split + r0 * 2 * kp;
+        lo = hi + linalg::kAmxRows * kp;
+      } else {
+        linalg::amx_split_rows(a + r0 * k, std::min(linalg::kAmxRows, count - r0), k, k, a_hi,
+                               a_lo);
+      }
+      linalg::amx_gemm(hi, lo, k, b_hi, b_lo, m_pad_, out + r0 * m_pad_, m_pad_);
+    }
+  }
+
+  // `count` rows of `k` values into blocks of kAmxRows rows: [hi rows][lo rows] per block.
+  static void split_rows(const float* a, int64_t count, int64_t k, uint16_t* split) {
+    const int64_t kp = linalg::amx_k_padded(k);
+    for (int64_t r0 = 0; r0 < count; r0 += linalg::kAmxRows) {
+      uint16_t* hi = split + r0 * 2 * kp;
+      linalg::amx_split_rows(a + r0 * k, std::min(linalg::kAmxRows, count - r0), k, k, hi,
+                             hi + linalg::kAmxRows * kp);
     }
   }
 
@@ -230,7 +261,7 @@ class AttentionKernel final : public runtime::OpKernel {
   // out^T = v^T . p^T over the key columns any of these rows sees, each row's own mask,
   // roundings and softmax applied in between.
   void head_block(const void* q, const void* k, const void* v, const void* m, void* out, int64_t b,
-                  int64_t kh, int64_t t0, int64_t t1, float* scratch) const {
+                  int64_t kh, int64_t t0, int64_t t1, float* scratch, bool kv_ready) const {
     const int64_t rows = t1 - t0;
     const auto st = [](const Layout& l, int d) { return l.strides[static_cast<size_t>(d)]; };
     float* q_rows = scratch;                              // [m_pad][d]
@@ -261,13 +292,21 @@ class AttentionKernel final : public runtime::OpKernel {
     // k rows and v^T in fp32, once for the whole group.
     const int64_t k_off = b * st(k_layout_, 0) + kh * st(k_layout_, 1);
     const int64_t v_off = b * st(v_layout_, 0) + kh * st(v_layout_, 1);
-    for (int64_t j = 0; j < n; ++j) {
-      load_row(k, dtypes_[1], k_off + (lo + j) * st(k_layout_, 2), st(k_layout_, 3), d_,
-               k32 + j * d_);
-      load_row(v, dtypes_[2], v_off + (lo + j) * st(v_layout_, 2), st(v_layout_, 3), dv_,
-               v32 + j * dv_);
+    auto* k_split = reinterpret_cast<uint16_t*>(scratch + k_split_at_);
+    auto* v_split = reinterpret_cast<uint16_t*>(scratch + v_split_at_);
+    if (!kv_ready) {
+      for (int64_t j = 0; j < n; ++j) {
+        load_row(k, dtypes_[1], k_off + (lo + j) * st(k_layout_, 2), st(k_layout_, 3), d_,
+                 k32 + j * d_);
+        load_row(v, dtypes_[2], v_off + (lo + j) * st(v_layout_, 2), st(v_layout_, 3), dv_,
+                 v32 + j * dv_);
+      }
+      transpose(v32, n, dv_, dv_, vt, n);
+      if (amx_) {
+        split_rows(k32, n, d_, k_split);
+        split_rows(vt, dv_, n, v_split);
+      }
     }
-    transpose(v32, n, dv_, dv_, vt, n);
     const int64_t m_step = m ? st(mask_layout_, 3) : 0;
     for (int64_t h = h_first; h < h_last; ++h) {
       // q^T, zeros past the rows.
@@ -282,7 +321,7 @@ class AttentionKernel final : public runtime::OpKernel {
       }
       transpose(q_rows, m_pad_, d_, d_, qt, m_pad_);
       if (amx_) {
-        tile_product(k32, n, d_, qt, scores, scratch + amx_at_);
+        tile_product(k32, n, d_, qt, scores, scratch + amx_at_, k_split);
       } else {
         linalg::gemm_rows(k32, n, d_, qt, m_pad_, rows, scores, m_pad_);
       }
@@ -320,7 +359,7 @@ class AttentionKernel final : public runtime::OpKernel {
       }
       transpose(score_rows, m_pad_, n, n, pt, m_pad_);
       if (amx_) {
-        tile_product(vt, dv_, n, pt, tile, scratch + amx_at_);
+        tile_product(vt, dv_, n, pt, tile, scratch + amx_at_, v_split);
       } else {
         linalg::gemm_rows(vt, dv_, n, pt, m_pad_, rows, tile, m_pad_);
       }
@@ -419,7 +458,8 @@ class AttentionKernel final : public runtime::OpKernel {
   int64_t b_ = 0, h_ = 0, t_ = 0, d_ = 0, s_ = 0, dv_ = 0, per_thread_ = 0, m_pad_ = 0;
   bool blocked_ = false;
   bool amx_ = false;
-  int64_t s_pad_ = 0, amx_at_ = 0;
+  int64_t s_pad_ = 0, amx_at_ = 0, k_split_at_ = 0, v_split_at_ = 0;
+  std::vector<int64_t> ready_;  // per thread, during run(): see run()
   bool mask_per_head_ = false;
   std::vector<std::array<int64_t, 2>> column_ranges_;  // per (batch, query row), when shared
   Layout q_layout_, k_layout_, v_layout_, mask_layout_;

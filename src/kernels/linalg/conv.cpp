@@ -15,52 +15,6 @@ namespace {
 
 constexpr int64_t kMaxColumnFloats = int64_t{1} << 23;  // 32 MB of im2col rows at a time
 
-struct ConvShape {
-  int64_t n = 0, cin = 0, cout = 0, cin_group = 0, cout_group = 0;
-  std::array<int64_t, 3> in{}, kernel{}, out{}, before{};
-  int64_t in_size() const { return in[0] * in[1] * in[2]; }
-  int64_t out_size() const { return out[0] * out[1] * out[2]; }
-  int64_t kernel_size() const { return kernel[0] * kernel[1] * kernel[2]; }
-};
-
-ConvShape conv_shape(const runtime::OpContext& ctx, const std::vector<int64_t>& xs,
-                     const std::vector<int64_t>& ws, const ConvParams& p) {
-  if (ws.size() != xs.size())
-    ctx.fail("weight rank ", ws.size(), " differs from x rank ", xs.size());
-  ConvShape s;
-  s.n = xs[0];
-  s.cin = xs[1];
-  s.cout = ws[0];
-  if (s.cin % p.groups != 0 || s.cout % p.groups != 0) {
-    ctx.fail("channels (in ", s.cin, ", out ", s.cout, ") are not divisible by groups ", p.groups);
-  }
-  s.cin_group = s.cin / p.groups;
-  s.cout_group = s.cout / p.groups;
-  if (ws[1] != s.cin_group) {
-    ctx.fail("weight dimension 1 is ", ws[1], ", expected Cin / groups = ", s.cin_group);
-  }
-  s.in = spatial3(xs);
-  s.kernel = spatial3(ws);
-  for (int d = 0; d < 3; ++d) {
-    const int64_t effective = (s.kernel[d] - 1) * p.dilation[d] + 1;
-    int64_t before = 0, after = 0;
-    if (p.pad_type == "custom") {
-      before = p.custom_before[d];
-      after = p.custom_after[d];
-    } else if (p.pad_type == "same" || p.pad_type == "same_lower") {
-      const int64_t out = (s.in[d] + p.stride[d] - 1) / p.stride[d];
-      const int64_t total = std::max<int64_t>(0, (out - 1) * p.stride[d] + effective - s.in[d]);
-      before = p.pad_type == "same" ? total / 2 : total - total / 2;
-      after = total - before;
-    }
-    const int64_t span = s.in[d] + before + after - effective;
-    if (span < 0) ctx.fail("the dilated kernel is larger than the padded input");
-    s.before[d] = before;
-    s.out[d] = span / p.stride[d] + 1;
-  }
-  return s;
-}
-
 // Rows of receptive fields for output positions [p0, p1) of image `n`, group `g`.
 void im2col(const float* x, const ConvShape& s, const ConvParams& p, int64_t n, int64_t g,
             int64_t p0, int64_t p1, float* cols) {
@@ -94,7 +48,10 @@ void conv(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
   const runtime::RtValue& weight = ctx.value("weight");
   const ConvParams p = read_conv_params(ctx, x.rank());
-  const ConvShape s = conv_shape(ctx, x.shape(), weight.shape(), p);
+  ConvShape s;
+  if (const std::string error = conv_shape(x.shape(), weight.shape(), p, &s); !error.empty()) {
+    ctx.fail(error);
+  }
   const bool has_bias = ctx.has("bias");
   const auto bias = has_bias ? load_f32(ctx.in("bias")) : std::vector<float>();
   if (has_bias && static_cast<int64_t>(bias.size()) != s.cout) {

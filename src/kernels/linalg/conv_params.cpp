@@ -1,6 +1,53 @@
 #include "kernels/linalg/conv_params.h"
 
+#include <algorithm>
+#include <sstream>
+
 namespace coreml::kernels::linalg {
+
+std::string conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t>& ws,
+                       const ConvParams& p, ConvShape* shape) {
+  auto text = [](auto&&... parts) {
+    std::ostringstream out;
+    (out << ... << parts);
+    return out.str();
+  };
+  if (ws.size() != xs.size())
+    return text("weight rank ", ws.size(), " differs from x rank ", xs.size());
+  ConvShape& s = *shape;
+  s.n = xs[0];
+  s.cin = xs[1];
+  s.cout = ws[0];
+  if (s.cin % p.groups != 0 || s.cout % p.groups != 0) {
+    return text("channels (in ", s.cin, ", out ", s.cout, ") are not divisible by groups ",
+                p.groups);
+  }
+  s.cin_group = s.cin / p.groups;
+  s.cout_group = s.cout / p.groups;
+  if (ws[1] != s.cin_group) {
+    return text("weight dimension 1 is ", ws[1], ", expected Cin / groups = ", s.cin_group);
+  }
+  s.in = spatial3(xs);
+  s.kernel = spatial3(ws);
+  for (int d = 0; d < 3; ++d) {
+    const int64_t effective = (s.kernel[d] - 1) * p.dilation[d] + 1;
+    int64_t before = 0, after = 0;
+    if (p.pad_type == "custom") {
+      before = p.custom_before[d];
+      after = p.custom_after[d];
+    } else if (p.pad_type == "same" || p.pad_type == "same_lower") {
+      const int64_t out = (s.in[d] + p.stride[d] - 1) / p.stride[d];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * p.stride[d] + effective - s.in[d]);
+      before = p.pad_type == "same" ? total / 2 : total - total / 2;
+      after = total - before;
+    }
+    const int64_t span = s.in[d] + before + after - effective;
+    if (span < 0) return "the dilated kernel is larger than the padded input";
+    s.before[d] = before;
+    s.out[d] = span / p.stride[d] + 1;
+  }
+  return {};
+}
 
 std::array<int64_t, 3> spatial3(const std::vector<int64_t>& shape) {
   std::array<int64_t, 3> out{1, 1, 1};

@@ -25,6 +25,20 @@ struct ConvParams {
 // Reads the parameters of a conv-like op whose x has rank `x_rank` (= 2 + spatial).
 ConvParams read_conv_params(const runtime::OpContext& ctx, int64_t x_rank);
 
+// The sizes of one conv: channels, and every spatial extent widened to 3 dimensions.
+struct ConvShape {
+  int64_t n = 0, cin = 0, cout = 0, cin_group = 0, cout_group = 0;
+  std::array<int64_t, 3> in{}, kernel{}, out{}, before{};  // before: padding ahead of each dim
+  int64_t in_size() const { return in[0] * in[1] * in[2]; }
+  int64_t out_size() const { return out[0] * out[1] * out[2]; }
+  int64_t kernel_size() const { return kernel[0] * kernel[1] * kernel[2]; }
+};
+
+// The shape of conv(x of shape `xs`, weight of shape `ws`) with parameters `p` into `s`;
+// an empty string, or what is wrong.
+std::string conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t>& ws,
+                       const ConvParams& p, ConvShape* s);
+
 // `shape[2:]` widened to 3 dimensions (leading 1s).
 std::array<int64_t, 3> spatial3(const std::vector<int64_t>& shape);
 

@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Converted vision, speech and transformer models: ours vs ONNX Runtime vs PyTorch eager.
+
+For each model of model_zoo.py (random weights, fixed seed) this converts the PyTorch module
+with coremltools (ML Program, fp32 and fp16 compute precision), exports the same module with
+torch.onnx.export, then times, interleaved in one run and for each thread count:
+  ours  `coreml run MODEL --input ... --steps N --threads T --json` (median step, peak RSS),
+  ORT   onnxruntime, default CPU execution provider, intra-op threads T,
+  torch eager, torch.set_num_threads(T), OMP_WAIT_POLICY=PASSIVE,
+and prints medians, ratios (ours / theirs: < 1 means we are faster) and our output's largest
+error against PyTorch's. See README.md next to this file.
+
+The first run creates a virtual environment (--venv; it sees the system's torch and
+coremltools) and installs requirements.txt from PyPI into it, then re-runs itself there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+DEFAULT_VENV = Path.home() / ".cache" / "coreml-cpp" / "bench-models-venv"
+
+
+def ensure_environment(venv: Path) -> None:
+    """Re-executes inside `venv` (made and filled on first use) unless already there."""
+    if os.environ.get("COREML_BENCH_MODELS_ENV") == str(venv):
+        return
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"creating {venv} (sees the system torch and coremltools)", flush=True)
+        subprocess.check_call([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])
+    subprocess.check_call([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                           "-r", str(HERE / "requirements.txt")])
+    env = dict(os.environ, COREML_BENCH_MODELS_ENV=str(venv), OMP_WAIT_POLICY="PASSIVE")
+    os.execve(str(python), [str(python), __file__, *sys.argv[1:]], env)
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="all",
+                   help="comma-separated subset of: " + ", ".join(
+                       ["resnet18", "resnet50", "mobilenetv3s", "efficientnetb0", "deit_tiny",
+                        "vit_b16", "bert_base", "gpt2_small", "whisper_tiny_enc", "unet"]))
+    p.add_argument("--precisions", default="fp32,fp16", help="Core ML variants: fp32, fp16")
+    p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    p.add_argument("--steps", type=int, default=5, help="timed predictions per measurement")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interleaved rounds (ours, ORT, torch); medians over rounds are quoted")
+    p.add_argument("--coreml", default=str(REPO / "build" / "bin" / "coreml"))
+    p.add_argument("--baseline-coreml",
+                   help="another build of the CLI (e.g. before a change), timed in the same rounds")
+    p.add_argument("--workdir", default="/tmp/coreml-bench-models",
+                   help="converted models, inputs and outputs (reused when present)")
+    p.add_argument("--reconvert", action="store_true", help="convert and export again")
+    p.add_argument("--prepare-only", action="store_true", help="convert and export, time nothing")
+    p.add_argument("--venv", default=str(DEFAULT_VENV))
+    p.add_argument("--json", help="also write every measurement to this file")
+    p.add_argument("--extra-env", action="append", default=[],
+                   help="NAME=VALUE for our runs only (e.g. COREML_FUSION=0); repeatable")
+    return p.parse_args()
+
+
+# ---- model preparation ------------------------------------------------------------------------
+
+def prepare(spec, workdir: Path, precisions: list[str], reconvert: bool):
+    """Converts and exports one model; returns (module, inputs, paths)."""
+    import numpy as np
+    import torch
+
+    from model_zoo import SPECS  # noqa: F401 (spec comes from it)
+
+    torch.manual_seed(0)
+    module = spec.build()
+    inputs = spec.inputs()
+    d = workdir / spec.name
+    d.mkdir(parents=True, exist_ok=True)
+    paths = {"onnx": d / "model.onnx", "inputs": {}}
+    for name, t in inputs.items():
+        paths["inputs"][name] = d / f"{name}.npy"
+        np.save(paths["inputs"][name], t.numpy())
+    for precision in precisions:
+        paths[precision] = d / f"model_{precision}.mlpackage"
+        if reconvert or not paths[precision].exists():
+            convert(module, inputs, spec, precision, paths[precision])
+    if reconvert or not paths["onnx"].exists():
+        export_onnx(module, inputs, spec, paths["onnx"])
+    return module, inputs, paths
+
+
+def convert(module, inputs, spec, precision: str, out: Path) -> None:
+    import coremltools as ct
+    import numpy as np
+    import torch
+
+    print(f"  converting {spec.name} ({precision})", flush=True)
+    t0 = time.time()
+    with torch.no_grad():
+        traced = torch.jit.trace(module, tuple(inputs.values()))
+    ct_inputs = []
+    for name, t in inputs.items():
+        shape = list(t.shape)
+        if name in spec.flexible:
+            dim, lo, hi = spec.flexible[name]
+            shape[dim] = ct.RangeDim(lower_bound=lo, upper_bound=hi, default=t.shape[dim])
+        dtype = np.int32 if t.dtype in (torch.int32, torch.int64) else np.float32
+        ct_inputs.append(ct.TensorType(name=name, shape=shape, dtype=dtype))
+    model = ct.convert(
+        traced, inputs=ct_inputs, outputs=[ct.TensorType(name="output")],
+        convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16,
+        compute_precision=ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16)
+    model.save(str(out))
+    print(f"    {time.time() - t0:.1f} s", flush=True)
+
+
+def export_onnx(module, inputs, spec, out: Path) -> None:
+    import torch
+
+    print(f"  exporting {spec.name} to ONNX", flush=True)
+    dynamic = {name: {dim: "length"} for name, (dim, _, _) in spec.flexible.items()}
+    with torch.no_grad():
+        torch.onnx.export(module, tuple(inputs.values()), str(out), input_names=list(inputs),
+                          output_names=["output"], dynamic_axes=dynamic or None, opset_version=17,
+                          dynamo=False)
+
+
+# ---- timing -----------------------------------------------------------------------------------
+
+def time_ours(coreml: str, model: Path, input_paths: dict, threads: int, steps: int,
+              outdir: Path, extra_env: dict, warmup: bool = True) -> dict:
+    # Builds older than `coreml run --warmup` take one more step instead (the first plans and
+    # packs; the median of the others is what counts).
+    timing = ["--warmup", "1", "--steps", str(steps)] if warmup else ["--steps", str(steps + 1)]
+    cmd = [coreml, "run", str(model), *timing, "--threads", str(threads), "--json",
+           "--output-dir", str(outdir)]
+    for name, path in input_paths.items():
+        cmd += ["--input", f"{name}={path}"]
+    proc = subprocess.run(cmd, capture_output=True, env=dict(os.environ, **extra_env))
+    if proc.returncode != 0:
+        raise RuntimeError(f"coreml run failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+    stdout = proc.stdout
+    result = json.loads(stdout)
+    # The first prediction plans memory and packs; the median of the others is the steady state.
+    return {"ms": result["median_ms"], "first_ms": result["first_ms"], "load_ms": result["load_ms"],
+            "rss_mb": result.get("peak_rss_bytes", float("nan")) / 2**20,
+            "activation_mb": result["peak_activation_bytes"] / 2**20}
+
+
+def time_loop(fn, steps: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def time_ort(session, feeds: dict, steps: int) -> float:
+    return time_loop(lambda: session.run(None, feeds), steps)
+
+
+def time_torch(module, inputs: dict, threads: int, steps: int) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    with torch.inference_mode():
+        return time_loop(lambda: module(*inputs.values()), steps)
+
+
+def ort_session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def geomean(values: list[float]) -> float:
+    values = [v for v in values if v > 0 and math.isfinite(v)]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def main() -> int:
+    args = parse_args()
+    ensure_environment(Path(args.venv))
+    sys.path.insert(0, str(HERE))
+    import numpy as np
+    import torch
+
+    from model_zoo import SPECS
+
+    names = list(SPECS) if args.models == "all" else args.models.split(",")
+    unknown = [n for n in names if n not in SPECS]
+    if unknown:
+        print(f"unknown models: {unknown}; known: {list(SPECS)}", file=sys.stderr)
+        return 2
+    if not args.prepare_only and not Path(args.coreml).exists():
+        print(f"{args.coreml} not found (build the coreml target or pass --coreml)", file=sys.stderr)
+        return 2
+    precisions = args.precisions.split(",")
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    extra_env = dict(kv.split("=", 1) for kv in args.extra_env)
+    workdir = Path(args.workdir)
+
+    rows = []
+    for name in names:
+        print(f"== {name}", flush=True)
+        module, inputs, paths = prepare(SPECS[name], workdir, precisions, args.reconvert)
+        if args.prepare_only:
+            continue
+        with torch.inference_mode():
+            reference = module(*inputs.values()).numpy()
+        feeds = {n: t.numpy() for n, t in inputs.items()}  # the dtypes the export saw
+        for threads in thread_counts:
+            session = ort_session(paths["onnx"], threads)
+            samples = {"ort": [], "torch": [], **{p: [] for p in precisions}}
+            extra = {p: [] for p in precisions}
+            base = {p: [] for p in precisions}
+            for _ in range(args.rounds):
+                for p in precisions:
+                    if args.baseline_coreml:
+                        outdir = workdir / name / f"base_{p}"
+                        base[p].append(time_ours(args.baseline_coreml, paths[p], paths["inputs"],
+                                                 threads, args.steps, outdir, extra_env,
+                                                 warmup=False)["ms"])
+                    outdir = workdir / name / f"out_{p}"
+                    r = time_ours(args.coreml, paths[p], paths["inputs"], threads, args.steps,
+                                  outdir, extra_env)
+                    samples[p].append(r["ms"])
+                    extra[p].append(r)
+                samples["ort"].append(time_ort(session, feeds, args.steps))
+                samples["torch"].append(time_torch(module, inputs, threads, args.steps))
+            del session
+            ort_ms = statistics.median(samples["ort"])
+            torch_ms = statistics.median(samples["torch"])
+            for p in precisions:
+                ours = np.load(workdir / name / f"out_{p}" / "output.npy").astype(np.float64)
+                err = float(np.max(np.abs(ours - reference))) if ours.shape == reference.shape \
+                    else float("nan")
+                scale = float(np.max(np.abs(reference))) or 1.0
+                ms = statistics.median(samples[p])
+                rss = max((e["rss_mb"] for e in extra[p] if math.isfinite(e["rss_mb"])),
+                          default=float("nan"))
+                base_ms = statistics.median(base[p]) if base[p] else float("nan")
+                rows.append({"model": name, "precision": p, "threads": threads, "ours_ms": ms,
+                             "base_ms": base_ms, "base_vs_ort": base_ms / ort_ms,
+                             "base_vs_torch": base_ms / torch_ms,
+                             "ort_ms": ort_ms, "torch_ms": torch_ms, "vs_ort": ms / ort_ms,
+                             "vs_torch": ms / torch_ms, "max_abs_err": err,
+                             "max_rel_err": err / scale, "rss_mb": rss,
+                             "activation_mb": extra[p][-1]["activation_mb"],
+                             "samples": {"ours": samples[p], "base": base[p], "ort": samples["ort"],
+                                         "torch": samples["torch"]}})
+                print(f"  {p} T={threads}: ours {ms:9.2f} ms  ORT {ort_ms:9.2f}  torch "
+                      f"{torch_ms:9.2f}  vs ORT {ms / ort_ms:5.2f}x  vs torch "
+                      f"{ms / torch_ms:5.2f}x  err {err:.2e} ({err / scale:.1e} rel)  "
+                      f"RSS {rss:.0f} MB" + (f"  baseline {base_ms:.2f} ms" if base[p] else ""),
+                      flush=True)
+
+    with_base = bool(args.baseline_coreml)
+    head = "| model | prec | T | ours ms | ORT ms | torch ms | ours/ORT | ours/torch |"
+    if with_base:
+        head += " baseline ms | baseline/ORT | baseline/torch |"
+    print("\n" + head + " max err (rel) | our RSS MB |")
+    print("|" + " --- |" * (head.count("|") + 1))
+    for r in rows:
+        line = (f"| {r['model']} | {r['precision']} | {r['threads']} | {r['ours_ms']:.1f} | "
+                f"{r['ort_ms']:.1f} | {r['torch_ms']:.1f} | {r['vs_ort']:.2f}× | "
+                f"{r['vs_torch']:.2f}× |")
+        if with_base:
+            line += (f" {r['base_ms']:.1f} | {r['base_vs_ort']:.2f}× | "
+                     f"{r['base_vs_torch']:.2f}× |")
+        print(line + f" {r['max_abs_err']:.1e} ({r['max_rel_err']:.0e}) | {r['rss_mb']:.0f} |")
+    for threads in thread_counts:
+        sel = [r for r in rows if r["threads"] == threads]
+        text = (f"geometric mean, {threads} thread(s): ours/ORT "
+                f"{geomean([r['vs_ort'] for r in sel]):.2f}×, ours/torch "
+                f"{geomean([r['vs_torch'] for r in sel]):.2f}×")
+        if with_base:
+            text += (f"; baseline/ORT {geomean([r['base_vs_ort'] for r in sel]):.2f}×, "
+                     f"baseline/torch {geomean([r['base_vs_torch'] for r in sel]):.2f}×")
+        print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

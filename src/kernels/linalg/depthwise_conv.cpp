@@ -1,0 +1,218 @@
+// Depthwise conv (one input channel per group: MobileNet's and EfficientNet's 3x3 / 5x5
+// spatial filters) as a direct kernel: each output channel is a sum of a few shifted input
+// lines times a scalar weight, so an im2col matrix or a GEMM would only add traffic. Channels
+// are split across the threads; lines are accumulated in fp32 (fp16 planes are widened once
+// per channel), in natural order along the output row so the compiler vectorises them.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/common/convert_simd.h"
+#include "kernels/linalg/conv_params.h"
+#include "kernels/linalg/depthwise_simd.h"
+#include "runtime/kernel_registry.h"
+#include "tensor/half.h"
+
+namespace coreml::kernels::linalg {
+namespace {
+
+using runtime::KernelInit;
+using runtime::ReshapeContext;
+using runtime::RunContext;
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+constexpr int64_t kMaxKernelRows = 16;  // taller kernels take the generic loops
+
+class DepthwiseConvKernel final : public runtime::OpKernel {
+ public:
+  DepthwiseConvKernel(int x, ConvParams p, std::vector<int64_t> weight_shape,
+                      std::vector<float> weights, std::vector<float> bias)
+      : x_(x),
+        p_(std::move(p)),
+        weight_shape_(std::move(weight_shape)),
+        w_(std::move(weights)),
+        bias_(std::move(bias)) {}
+
+  void reshape(ReshapeContext& ctx) override {
+    const Tensor& x = ctx.in(x_);
+    const DType out = ctx.declared_dtype(0);
+    const bool float_io = (x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat16) &&
+                          (out == DType::kFloat32 || out == DType::kFloat16);
+    if (!float_io || !x.is_contiguous() || x.rank() != static_cast<int64_t>(weight_shape_.size())) {
+      ctx.decline();
+      return;
+    }
+    if (const std::string error = conv_shape(x.shape(), weight_shape_, p_, &s_); !error.empty()) {
+      ctx.fail(error);
+    }
+    if (s_.cin != p_.groups) {
+      ctx.decline();  // not depthwise for this input (the simple kernel says what is wrong)
+      return;
+    }
+    x_dtype_ = x.dtype();
+    out_dtype_ = out;
+    // 1-D and 2-D kernels run row by row from a zero-padded copy of the channel's plane
+    // (depthwise_simd.h): padded_h lines of padded_w floats, wide enough for whole vectors.
+    rows_ = s_.in[0] == 1 && s_.kernel[0] == 1 && s_.out[0] == 1 && s_.kernel[1] <= kMaxKernelRows;
+    const int64_t row_outputs = round_up(s_.out[2], kDepthwiseRowPad);
+    padded_h_ = (s_.out[1] - 1) * p_.stride[1] + (s_.kernel[1] - 1) * p_.dilation[1] + 1;
+    padded_w_ = round_up(
+        std::max((row_outputs - 1) * p_.stride[2] + (s_.kernel[2] - 1) * p_.dilation[2] + 2,
+                 s_.before[2] + s_.in[2]),
+        16);
+    // Per thread: the channel's input plane as fp32 (padded, or widened from fp16), one fp32
+    // output plane and one output row of whole vectors.
+    const int64_t in_floats = rows_ ? padded_h_ * padded_w_ : s_.in_size();
+    per_thread_ = round_up(in_floats, 16) + round_up(s_.out_size(), 16) + row_outputs;
+    ctx.request_scratch(static_cast<size_t>(per_thread_ * std::max(1, ctx.threads())) *
+                        sizeof(float));
+    std::vector<int64_t> shape = {s_.n, s_.cout};
+    for (int d = 3 - p_.spatial; d < 3; ++d) shape.push_back(s_.out[static_cast<size_t>(d)]);
+    ctx.set_output(0, std::move(shape), out_dtype_);
+  }
+
+  void run(RunContext& ctx) override {
+    const auto* x = static_cast<const std::byte*>(ctx.in(x_).data());
+    auto* out = static_cast<std::byte*>(ctx.out(0).data());
+    auto* scratch = reinterpret_cast<float*>(ctx.scratch());
+    const int64_t planes = s_.n * s_.cout;
+    ctx.pool().parallel_for(planes, 1, [&](int64_t begin, int64_t end) {
+      float* mine = scratch + per_thread_ * runtime::ThreadPool::thread_index();
+      float* widened = mine;
+      float* acc = mine + round_up(rows_ ? padded_h_ * padded_w_ : s_.in_size(), 16);
+      float* row_out = acc + round_up(s_.out_size(), 16);
+      for (int64_t plane = begin; plane < end; ++plane) {
+        const int64_t n = plane / s_.cout, co = plane % s_.cout;
+        const int64_t ci = co / s_.cout_group;  // cin_group is 1
+        const int64_t in_index = (n * s_.cin + ci) * s_.in_size();
+        if (rows_) {
+          pad_plane(x, in_index, widened);
+          channel_rows(widened, co, acc, row_out);
+        } else {
+          const float* in;
+          if (x_dtype_ == DType::kFloat32) {
+            in = reinterpret_cast<const float*>(x) + in_index;
+          } else {
+            f16_to_f32(reinterpret_cast<const uint16_t*>(x) + in_index, widened, s_.in_size());
+            in = widened;
+          }
+          channel(in, co, acc);
+        }
+        const int64_t out_index = plane * s_.out_size();
+        if (out_dtype_ == DType::kFloat32) {
+          std::memcpy(reinterpret_cast<float*>(out) + out_index, acc,
+                      static_cast<size_t>(s_.out_size()) * sizeof(float));
+        } else {
+          f32_to_f16(acc, reinterpret_cast<uint16_t*>(out) + out_index, s_.out_size());
+        }
+      }
+    });
+  }
+
+ private:
+  // The input plane starting at element `in_index` into `padded` ([padded_h][padded_w], zeros
+  // around): line ih of the input lands on padded line ih + before_h, at column before_w.
+  void pad_plane(const std::byte* x, int64_t in_index, float* padded) const {
+    const auto& s = s_;
+    std::fill(padded, padded + padded_h_ * padded_w_, 0.0f);
+    const int64_t width = std::min(s.in[2], padded_w_ - s.before[2]);
+    for (int64_t ih = 0; ih < s.in[1]; ++ih) {
+      const int64_t line = ih + s.before[1];
+      if (line >= padded_h_) break;
+      float* dst = padded + line * padded_w_ + s.before[2];
+      const int64_t src = in_index + ih * s.in[2];
+      if (x_dtype_ == DType::kFloat32) {
+        std::memcpy(dst, reinterpret_cast<const float*>(x) + src,
+                    static_cast<size_t>(width) * sizeof(float));
+      } else {
+        f16_to_f32(reinterpret_cast<const uint16_t*>(x) + src, dst, width);
+      }
+    }
+  }
+
+  // acc (the output plane of channel co) from its padded input plane, row by row.
+  void channel_rows(const float* padded, int64_t co, float* acc, float* row_out) const {
+    const auto& s = s_;
+    const float* lines[kMaxKernelRows];
+    DepthwiseRow row{lines,          w_.data() + co * s.kernel_size(),
+                     s.kernel[1],    s.kernel[2],
+                     s.out[2],       p_.stride[2],
+                     p_.dilation[2], bias_.empty() ? 0.0f : bias_[static_cast<size_t>(co)]};
+    for (int64_t oh = 0; oh < s.out[1]; ++oh) {
+      for (int64_t kh = 0; kh < s.kernel[1]; ++kh) {
+        lines[kh] = padded + (oh * p_.stride[1] + kh * p_.dilation[1]) * padded_w_;
+      }
+      depthwise_row(row, row_out);
+      std::memcpy(acc + oh * s.out[2], row_out, static_cast<size_t>(s.out[2]) * sizeof(float));
+    }
+  }
+
+  // acc (the output plane of channel co) = bias + sum over kernel offsets of weight * input.
+  void channel(const float* in, int64_t co, float* acc) const {
+    const auto& s = s_;
+    std::fill(acc, acc + s.out_size(), bias_.empty() ? 0.0f : bias_[static_cast<size_t>(co)]);
+    const float* w = w_.data() + co * s.kernel_size();
+    const int64_t sw = p_.stride[2];
+    for (int64_t od = 0; od < s.out[0]; ++od) {
+      for (int64_t oh = 0; oh < s.out[1]; ++oh) {
+        float* row = acc + (od * s.out[1] + oh) * s.out[2];
+        for (int64_t kd = 0; kd < s.kernel[0]; ++kd) {
+          const int64_t id = od * p_.stride[0] - s.before[0] + kd * p_.dilation[0];
+          if (id < 0 || id >= s.in[0]) continue;
+          for (int64_t kh = 0; kh < s.kernel[1]; ++kh) {
+            const int64_t ih = oh * p_.stride[1] - s.before[1] + kh * p_.dilation[1];
+            if (ih < 0 || ih >= s.in[1]) continue;
+            const float* line = in + (id * s.in[1] + ih) * s.in[2];
+            for (int64_t kw = 0; kw < s.kernel[2]; ++kw) {
+              const float wv = w[(kd * s.kernel[1] + kh) * s.kernel[2] + kw];
+              // Outputs ow read iw = ow * sw + offset: only those inside the line.
+              const int64_t offset = kw * p_.dilation[2] - s.before[2];
+              const int64_t first = std::clamp<int64_t>(ceil_div(-offset, sw), 0, s.out[2]);
+              const int64_t last =
+                  std::clamp<int64_t>(floor_div(s.in[2] - 1 - offset, sw) + 1, first, s.out[2]);
+              const float* src = line + first * sw + offset;
+              if (sw == 1) {
+                for (int64_t ow = first; ow < last; ++ow) row[ow] += wv * src[ow - first];
+              } else {
+                for (int64_t ow = first; ow < last; ++ow) {
+                  row[ow] += wv * src[(ow - first) * sw];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  int x_;
+  ConvParams p_;
+  std::vector<int64_t> weight_shape_;
+  std::vector<float> w_;     // [Cout, kernel size] fp32
+  std::vector<float> bias_;  // [Cout] or empty
+  ConvShape s_;
+  DType x_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
+  int64_t per_thread_ = 0;
+  bool rows_ = false;  // the padded, row-by-row path
+  int64_t padded_h_ = 0, padded_w_ = 0;
+};
+
+}  // namespace
+
+// conv whose groups equal the input channels and whose weight is a dense constant
+// [Cout, 1, *kernel]; nullptr otherwise.
+std::unique_ptr<runtime::OpKernel> make_depthwise_conv(const KernelInit& init,
+                                                       const runtime::RtValue& weight,
+                                                       const ConvParams& p,
+                                                       std::vector<float> bias) {
+  const auto& ws = weight.shape();
+  if (weight.compressed || ws.size() < 3 || ws[1] != 1 || p.groups <= 1 || ws[0] % p.groups != 0)
+    return nullptr;
+  const Tensor dense = weight.tensor.to(DType::kFloat32);
+  return std::make_unique<DepthwiseConvKernel>(init.binding("x"), p, ws, dense.to_vector<float>(),
+                                               std::move(bias));
+}
+
+}  // namespace coreml::kernels::linalg

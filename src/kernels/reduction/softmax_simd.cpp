@@ -1,0 +1,71 @@
+// Compiled once per SIMD target by Highway's foreach_target (see softmax_row.h).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/reduction/softmax_simd.cpp"
+// clang-format off
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+#include <hwy/contrib/math/math-inl.h>
+// clang-format on
+
+#include <cmath>
+
+#include "kernels/reduction/softmax_row.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace coreml::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+bool SoftmaxRow(const float* in, float* out, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  auto vmax = hn::Set(d, in[0]);
+  int64_t j = 0;
+  for (; j + lanes <= n; j += lanes) vmax = hn::Max(vmax, hn::LoadU(d, in + j));
+  float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  for (; j < n; ++j) m = std::max(m, in[j]);
+  // e^(x - m) for x - m <= 0: Highway's Exp holds down to about -87; below, the true value is
+  // under 2^-125, negligible next to the row's sum (>= 1), and taken as exactly 0: -inf must
+  // give 0, and denormal probabilities would slow every product that reads them (a causal
+  // mask of -3.4e38 makes many).
+  const auto vm = hn::Set(d, m);
+  const auto floor = hn::Set(d, -87.0f);
+  double sums[4] = {0, 0, 0, 0};
+  auto nan_seen = hn::Zero(d);  // the vector Max and clamp would hide NaNs
+  j = 0;
+  for (; j + lanes <= n; j += lanes) {
+    const auto x = hn::Sub(hn::LoadU(d, in + j), vm);
+    nan_seen = hn::Or(nan_seen, hn::VecFromMask(d, hn::IsNaN(x)));
+    const auto e = hn::IfThenZeroElse(hn::Lt(x, floor), hn::Exp(d, hn::Max(x, floor)));
+    hn::StoreU(e, d, out + j);
+    for (int64_t i = 0; i < lanes; ++i) sums[i & 3] += out[j + i];
+  }
+  for (; j < n; ++j) {
+    const float x = in[j] - m;
+    out[j] = x < -87.0f ? 0.0f : std::exp(x);
+    sums[0] += out[j];
+  }
+  const double sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+  if (!std::isfinite(sum) || !std::isfinite(m) || !hn::AllFalse(d, hn::MaskFromVec(nan_seen))) {
+    return false;
+  }
+  const auto inv = hn::Set(d, static_cast<float>(1.0 / sum));
+  j = 0;
+  for (; j + lanes <= n; j += lanes) hn::StoreU(hn::Mul(hn::LoadU(d, out + j), inv), d, out + j);
+  const float inv_s = static_cast<float>(1.0 / sum);
+  for (; j < n; ++j) out[j] *= inv_s;
+  return true;
+}
+
+}  // namespace coreml::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace coreml::kernels {
+HWY_EXPORT(SoftmaxRow);
+
+bool softmax_row_simd(const float* in, float* out, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(SoftmaxRow)(in, out, n);
+}
+
+}  // namespace coreml::kernels
+#endif
