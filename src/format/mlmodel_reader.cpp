@@ -15,6 +15,7 @@
 #include "coreml/error.h"
 #include "format/mlmodel_description.h"
 #include "format/mlmodel_program.h"
+#include "format/neural_network/translate.h"
 #include "format/protobuf_log.h"
 #include "proto/coreml.pb.h"
 
@@ -30,7 +31,8 @@ using google::protobuf::UnknownFieldSet;
 constexpr int kMaxProtobufNesting = 100;
 
 // Members of Model's oneof `Type`, by field number: coremltools 9.0, Model_pb2.Model.DESCRIPTOR.
-// Our schema declares only mlProgram (502); the others arrive as unknown fields.
+// Our schema declares mlProgram (502) and the NeuralNetwork types; the others arrive as
+// unknown fields.
 constexpr std::array<std::pair<int, std::string_view>, 37> kModelTypes{{
     {200, "pipelineClassifier"},
     {201, "pipelineRegressor"},
@@ -201,9 +203,18 @@ ModelSpec read_model_spec(std::string_view serialized, const std::string& source
          "string, or messages nested deeper than ",
          kMaxProtobufNesting, " levels)");
   }
+  ModelSpec out;
+  if (model.has_neural_network() || model.has_neural_network_classifier() ||
+      model.has_neural_network_regressor()) {
+    out.program = translate_neural_network(model, source);
+    out.description = detail::convert_description(model, out.program, source);
+    out.description.model_type = model.has_neural_network()              ? "neuralNetwork"
+                                 : model.has_neural_network_classifier() ? "neuralNetworkClassifier"
+                                                                         : "neuralNetworkRegressor";
+    return out;
+  }
   if (!model.has_ml_program()) fail_not_ml_program(model, source);
 
-  ModelSpec out;
   out.program = detail::convert_program(model.ml_program(), source);
   out.description = detail::convert_description(model, out.program, source);
   return out;

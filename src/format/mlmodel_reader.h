@@ -18,7 +18,8 @@ struct ModelSpec {
   ModelDescription description;
 };
 
-// `source` names the file in error messages. Non-ML-Program models throw
+// `source` names the file in error messages. NeuralNetwork models are translated into the IR
+// (format/neural_network/translate.h); other non-ML-Program models throw
 // ErrorCode::kUnsupported: "model type X is not supported (only ML Programs)".
 ModelSpec read_model_spec(std::string_view serialized, const std::string& source);
 
