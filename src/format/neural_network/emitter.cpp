@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "tensor/half.h"
 
@@ -85,6 +86,30 @@ std::vector<float> dequantize(const spec::WeightParams& w, int64_t count, const 
   return out;
 }
 
+// n-bit codes as MIL stores sub-byte types: packed least significant bit first.
+std::vector<uint8_t> pack_lsb_first(const std::vector<uint32_t>& codes, int bits) {
+  std::vector<uint8_t> out((codes.size() * static_cast<size_t>(bits) + 7) / 8, 0);
+  size_t bit = 0;
+  for (uint32_t code : codes) {
+    for (int b = 0; b < bits; ++b, ++bit) {
+      if ((code >> b) & 1u) out[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+    }
+  }
+  return out;
+}
+
+std::optional<mil::DataType> index_type(uint64_t bits) {
+  switch (bits) {
+    case 1: return mil::DataType::kUInt1;
+    case 2: return mil::DataType::kUInt2;
+    case 3: return mil::DataType::kUInt3;
+    case 4: return mil::DataType::kUInt4;
+    case 6: return mil::DataType::kUInt6;
+    case 8: return mil::DataType::kUInt8;
+    default: return std::nullopt;
+  }
+}
+
 }  // namespace
 
 Arg var(const std::string& name) { return Arg{name, std::nullopt}; }
@@ -150,6 +175,76 @@ std::string Emitter::constant(mil::Value value, std::string out) {
   op.attributes["name"] = mil::Value::string_scalar(out);
   op.attributes["val"] = std::move(value);
   block_.operations.push_back(std::move(op));
+  return out;
+}
+
+std::string weight_value(Emitter& emit, const spec::WeightParams& w,
+                         const std::vector<int64_t>& shape, const Where& where, const char* field) {
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(count, d, &count) || count > kMaxWeightElements) {
+      where.fail(field, ": size is too large");
+    }
+  }
+  const int64_t channels = shape.empty() ? 1 : shape[0];
+  const spec::QuantizationParams& q = w.quantization();
+  const auto type = index_type(q.number_of_bits());
+  if (!w.has_quantization() || !type) {
+    return emit.constant(float_tensor(shape, weights(w, count, where, field, channels)));
+  }
+  const int bits = static_cast<int>(q.number_of_bits());
+  const auto codes = unpack_indices(w.raw_value(), bits, count, where, field);
+  mil::Value packed;
+  packed.type = mil::Type::of_tensor(tensor_type(*type, shape));
+  packed.bytes = pack_lsb_first(codes, bits);
+  mil::Operation op;
+  if (q.has_lookup_table_quantization()) {
+    const auto& lut = q.lookup_table_quantization().float_value();
+    if (lut.size() != (1 << bits)) {
+      where.fail(field, ": look-up table has ", lut.size(), " entries, expected ", 1 << bits);
+    }
+    // One table for the whole tensor: lut [1, ..., 1, 2^bits, 1].
+    std::vector<int64_t> lut_shape(shape.size(), 1);
+    lut_shape.push_back(1 << bits);
+    lut_shape.push_back(1);
+    op.type = "constexpr_lut_to_dense";
+    op.attributes["indices"] = std::move(packed);
+    op.attributes["lut"] = float_tensor(lut_shape, {lut.begin(), lut.end()});
+  } else if (q.has_linear_quantization()) {
+    // NN: scale * q + bias; MIL: scale * (q - offset), so offset = -bias / scale.
+    const auto& scale = q.linear_quantization().scale();
+    const auto& bias = q.linear_quantization().bias();
+    const bool per_channel = scale.size() > 1 || bias.size() > 1;
+    const int64_t n = per_channel ? channels : 1;
+    const auto at = [&](const auto& v, int64_t i, const char* what) {
+      if (v.size() != 1 && v.size() != n) {
+        where.fail(field, ": linear quantization ", what, " has ", v.size(),
+                   " values, expected 1 or ", n);
+      }
+      return v[v.size() == 1 ? 0 : static_cast<int>(i)];
+    };
+    std::vector<float> scales, offsets;
+    for (int64_t i = 0; i < n; ++i) {
+      const float s = at(scale, i, "scale");
+      if (s == 0.0f) {  // not expressible as an offset: decode
+        return emit.constant(float_tensor(shape, weights(w, count, where, field, channels)));
+      }
+      scales.push_back(s);
+      offsets.push_back(-at(bias, i, "bias") / s);
+    }
+    std::vector<int64_t> group_shape(shape.size(), 1);
+    if (!group_shape.empty()) group_shape[0] = n;
+    op.type = "constexpr_blockwise_shift_scale";
+    op.attributes["data"] = std::move(packed);
+    op.attributes["scale"] = float_tensor(group_shape, scales);
+    op.attributes["offset"] = float_tensor(group_shape, offsets);
+  } else {
+    where.fail(field, ": quantization has no parameters");
+  }
+  const std::string out = emit.fresh(op.type);
+  op.outputs.push_back({out, mil::Type::of_tensor(tensor_type(mil::DataType::kFloat32, shape))});
+  op.attributes["name"] = mil::Value::string_scalar(out);
+  emit.block().operations.push_back(std::move(op));
   return out;
 }
 

@@ -85,6 +85,12 @@ struct Where {
 // count / channels consecutive values). `field` names the field in errors.
 std::vector<float> weights(const spec::WeightParams& w, int64_t count, const Where& where,
                            const char* field, int64_t channels = 1);
+// A weight tensor of `shape` as a MIL value: a const op for float weights, and for quantized
+// ones the constexpr op that keeps them compressed (look-up tables of 1, 2, 3, 4, 6 or 8 bits:
+// constexpr_lut_to_dense; linear quantization: constexpr_blockwise_shift_scale with one scale
+// and offset per output channel, axis 0 of `shape`). Other bit widths are decoded to fp32.
+std::string weight_value(Emitter& emit, const spec::WeightParams& w,
+                         const std::vector<int64_t>& shape, const Where& where, const char* field);
 // True when any of the weight's encodings holds data.
 bool has_weights(const spec::WeightParams& w);
 

@@ -23,10 +23,9 @@ std::vector<Blob> inner_product(Layer& l) {
   const auto& p = l.proto.inner_product();
   const int64_t cin = checked_size(p.input_channels(), l.where, "inputChannels");
   const int64_t cout = checked_size(p.output_channels(), l.where, "outputChannels");
-  const int64_t count = checked_product({cin, cout}, l.where, "weights");
+  checked_product({cin, cout}, l.where, "weights");
   std::vector<std::pair<std::string, Arg>> args{
-      {"weight",
-       var(l.emit.constant({cout, cin}, weights(p.weights(), count, l.where, "weights", cout)))}};
+      {"weight", var(weight_value(l.emit, p.weights(), {cout, cin}, l.where, "weights"))}};
   if (p.use_bias()) {
     args.push_back(
         {"bias", var(l.emit.constant({cout}, weights(p.bias(), cout, l.where, "bias")))});

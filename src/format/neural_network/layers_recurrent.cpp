@@ -1,6 +1,8 @@
-// LSTM layers (uni- and bidirectional) over rank-5 [Seq, Batch, C, 1, 1] blobs, onto MIL's
-// lstm over [Seq, Batch, C]: NN's four gate matrices (input, forget, block input, output) are
-// stacked in MIL's order (input, forget, output, cell).
+// Recurrent layers over rank-5 [Seq, Batch, C, 1, 1] blobs, onto MIL's lstm, gru and rnn over
+// [Seq, Batch, C]: LSTM's four gate matrices (input, forget, block input, output) are stacked
+// in MIL's order (input, forget, output, cell), GRU's (update, reset, output) in MIL's (reset,
+// output, update). NN clips pre-activations to [-50, 50]; the kernels do not, which only
+// matters where sigmoid and tanh are already saturated.
 #include <string>
 
 #include "format/neural_network/layers.h"
@@ -157,7 +159,9 @@ std::vector<Blob> lstm(Layer& l, bool bidirectional) {
   }
   args.push_back({"direction", lit_string(direction)});
   args.push_back({"output_sequence", lit_bool(p.sequence_output())});
-  if (p.cell_clip_threshold() > 0) args.push_back({"clip", lit_float(p.cell_clip_threshold())});
+  // 0 stands for the default threshold, 50.
+  args.push_back(
+      {"clip", lit_float(p.cell_clip_threshold() == 0 ? 50.0f : p.cell_clip_threshold())});
   // Initial states: [B, dirs * H] (the backward half after the forward one).
   std::string h0 = initial_state(l, 1, x3, bidirectional ? 2 * h : h);
   std::string c0 = initial_state(l, 2, x3, bidirectional ? 2 * h : h);
@@ -203,12 +207,106 @@ std::vector<Blob> lstm(Layer& l, bool bidirectional) {
   return out;
 }
 
+// The [Seq, Batch, C] view of a recurrent layer's rank-5 input.
+std::string sequence_view(Layer& l) {
+  if (l.input().rank != 5) l.where.fail("input must have rank 5 [Seq, Batch, C, 1, 1]");
+  return l.emit.op("squeeze", {{"x", var(l.input().name)}, {"axes", lit_ints({3, 4})}});
+}
+
+// Outputs y [S or 1, B, H, 1, 1] and optionally the last state [1, B, H, 1, 1].
+std::vector<Blob> sequence_outputs(Layer& l, const std::vector<std::string>& results) {
+  std::vector<Blob> out{
+      {l.emit.op("expand_dims", {{"x", var(results[0])}, {"axes", lit_ints({3, 4})}}, l.outputs[0]),
+       5}};
+  if (l.outputs.size() == 2) {
+    out.push_back({l.emit.op("expand_dims", {{"x", var(results[1])}, {"axes", lit_ints({0, 3, 4})}},
+                             l.outputs[1]),
+                   5});
+  }
+  return out;
+}
+
+std::vector<Blob> gru(Layer& l) {
+  const auto& p = l.proto.gru();
+  l.expect_inputs(1, 2);
+  if (l.outputs.size() != 1 && l.outputs.size() != 2) l.where.fail("produces 1 or 2 outputs");
+  const int64_t in = checked_size(p.input_vector_size(), l.where, "inputVectorSize");
+  const int64_t h = checked_size(p.output_vector_size(), l.where, "outputVectorSize");
+  if (in < 1 || h < 1) l.where.fail("inputVectorSize and outputVectorSize must be positive");
+  if (p.activations().size() != 2) {
+    l.where.fail("activations must list 2 functions, got ", p.activations().size());
+  }
+  const std::string x3 = sequence_view(l);
+  const int64_t ih = checked_product({h, in}, l.where, "weight matrix");
+  const int64_t hh = checked_product({h, h}, l.where, "recursion matrix");
+  std::vector<float> wi, wh, b;
+  // MIL order: reset, output, update.
+  append(wi, weights(p.reset_gate_weight_matrix(), ih, l.where, "resetGateWeightMatrix", h));
+  append(wi, weights(p.output_gate_weight_matrix(), ih, l.where, "outputGateWeightMatrix", h));
+  append(wi, weights(p.update_gate_weight_matrix(), ih, l.where, "updateGateWeightMatrix", h));
+  append(wh, weights(p.reset_gate_recursion_matrix(), hh, l.where, "resetGateRecursionMatrix", h));
+  append(wh,
+         weights(p.output_gate_recursion_matrix(), hh, l.where, "outputGateRecursionMatrix", h));
+  append(wh,
+         weights(p.update_gate_recursion_matrix(), hh, l.where, "updateGateRecursionMatrix", h));
+  if (p.has_bias_vectors()) {
+    append(b, weights(p.reset_gate_bias_vector(), h, l.where, "resetGateBiasVector"));
+    append(b, weights(p.output_gate_bias_vector(), h, l.where, "outputGateBiasVector"));
+    append(b, weights(p.update_gate_bias_vector(), h, l.where, "updateGateBiasVector"));
+  } else {
+    b.assign(static_cast<size_t>(3 * h), 0.0f);
+  }
+  const auto results = l.emit.op_n(
+      "gru",
+      {{"x", var(x3)},
+       {"initial_h", var(initial_state(l, 1, x3, h))},
+       {"weight_ih", var(l.emit.constant({3 * h, in}, wi))},
+       {"weight_hh", var(l.emit.constant({3 * h, h}, wh))},
+       {"bias", var(l.emit.constant({3 * h}, b))},
+       {"direction", lit_string(p.reverse_input() ? "reverse" : "forward")},
+       {"output_sequence", lit_bool(p.sequence_output())},
+       {"recurrent_activation", lit_string(recurrent_activation_name(l, p.activations(0)))},
+       {"activation", lit_string(recurrent_activation_name(l, p.activations(1)))}},
+      {"", ""});
+  return sequence_outputs(l, results);
+}
+
+std::vector<Blob> simple_recurrent(Layer& l) {
+  const auto& p = l.proto.simple_recurrent();
+  l.expect_inputs(1, 2);
+  if (l.outputs.size() != 1 && l.outputs.size() != 2) l.where.fail("produces 1 or 2 outputs");
+  const int64_t in = checked_size(p.input_vector_size(), l.where, "inputVectorSize");
+  const int64_t h = checked_size(p.output_vector_size(), l.where, "outputVectorSize");
+  if (in < 1 || h < 1) l.where.fail("inputVectorSize and outputVectorSize must be positive");
+  const std::string x3 = sequence_view(l);
+  const int64_t ih = checked_product({h, in}, l.where, "weightMatrix");
+  const int64_t hh = checked_product({h, h}, l.where, "recursionMatrix");
+  std::vector<float> b(static_cast<size_t>(h), 0.0f);
+  if (p.use_bias_vector()) b = weights(p.bias_vector(), h, l.where, "biasVector");
+  const auto results = l.emit.op_n(
+      "rnn",
+      {{"x", var(x3)},
+       {"initial_h", var(initial_state(l, 1, x3, h))},
+       {"weight_ih",
+        var(l.emit.constant({h, in}, weights(p.weight_matrix(), ih, l.where, "weightMatrix", h)))},
+       {"weight_hh", var(l.emit.constant({h, h}, weights(p.recursion_matrix(), hh, l.where,
+                                                         "recursionMatrix", h)))},
+       {"bias", var(l.emit.constant({h}, b))},
+       {"direction", lit_string(p.reverse_input() ? "reverse" : "forward")},
+       {"output_sequence", lit_bool(p.sequence_output())},
+       {"activation", lit_string(recurrent_activation_name(l, p.activation()))}},
+      {"", ""});
+  return sequence_outputs(l, results);
+}
+
 }  // namespace
 
 std::vector<Blob> translate_recurrent(Layer& l) {
   switch (l.proto.layer_case()) {
     case L::kUniDirectionalLstm: return lstm(l, false);
     case L::kBiDirectionalLstm: return lstm(l, true);
+    case L::kGru: return gru(l);
+    case L::kSimpleRecurrent: return simple_recurrent(l);
     default: break;
   }
   l.where.unsupported("not a recurrent layer");

@@ -49,10 +49,14 @@ std::vector<Blob> convolution(Layer& l) {
   const std::vector<int64_t> wshape =
       c.is_deconvolution() ? std::vector<int64_t>{kernel_c, out_c / groups, kernel[0], kernel[1]}
                            : std::vector<int64_t>{out_c, kernel_c, kernel[0], kernel[1]};
-  const int64_t count =
-      checked_product({wshape[0], wshape[1], wshape[2], wshape[3]}, l.where, "weights");
-  const std::string weight = l.emit.constant(
-      wshape, weights(c.weights(), count, l.where, "weights", c.is_deconvolution() ? 1 : out_c));
+  // Deconvolution weights are [C_in, C_out / groups, kh, kw]: their axis 0 is not the output
+  // channel that per-channel quantization parameters follow.
+  if (c.is_deconvolution() && c.weights().has_quantization() &&
+      c.weights().quantization().has_linear_quantization() &&
+      c.weights().quantization().linear_quantization().scale().size() > 1) {
+    l.where.unsupported("weights: per-channel quantized deconvolution weights");
+  }
+  const std::string weight = weight_value(l.emit, c.weights(), wshape, l.where, "weights");
   std::vector<std::pair<std::string, Arg>> args{
       {"weight", var(weight)}, {"strides", lit_ints(stride)}, {"groups", lit_int(groups)}};
   if (c.use_bias()) {

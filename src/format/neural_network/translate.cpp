@@ -422,8 +422,8 @@ class Translator {
         break;
       case spec::NeuralNetworkLayer::kUniDirectionalLstm:
       case spec::NeuralNetworkLayer::kBiDirectionalLstm:
-        results = translate_recurrent(layer);
-        break;
+      case spec::NeuralNetworkLayer::kGru:
+      case spec::NeuralNetworkLayer::kSimpleRecurrent: results = translate_recurrent(layer); break;
       case spec::NeuralNetworkLayer::LAYER_NOT_SET:
         where.unsupported("layer type ", layer_type_name(type), " is not supported");
       default: results = translate_shape(layer); break;
