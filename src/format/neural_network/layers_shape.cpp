@@ -305,7 +305,7 @@ std::vector<Blob> translate_shape(Layer& l) {
     case L::kSlice: return slice(l);
     default: break;
   }
-  l.where.unsupported("layer type is not supported");
+  return translate_nd(l);
 }
 
 }  // namespace coreml::format::nn
