@@ -189,7 +189,7 @@ std::string weight_value(Emitter& emit, const spec::WeightParams& w,
   const int64_t channels = shape.empty() ? 1 : shape[0];
   const spec::QuantizationParams& q = w.quantization();
   const auto type = index_type(q.number_of_bits());
-  if (!w.has_quantization() || !type) {
+  if (!w.has_quantization() || !type || count == 0) {
     return emit.constant(float_tensor(shape, weights(w, count, where, field, channels)));
   }
   const int bits = static_cast<int>(q.number_of_bits());

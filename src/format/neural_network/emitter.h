@@ -10,7 +10,7 @@
 
 #include "coreml/error.h"
 #include "mil/ir.h"
-#include "proto/coreml.pb.h"
+#include "proto/neural_network.pb.h"
 
 namespace coreml::format::nn {
 

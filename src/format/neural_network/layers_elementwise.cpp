@@ -23,6 +23,7 @@ std::vector<Blob> inner_product(Layer& l) {
   const auto& p = l.proto.inner_product();
   const int64_t cin = checked_size(p.input_channels(), l.where, "inputChannels");
   const int64_t cout = checked_size(p.output_channels(), l.where, "outputChannels");
+  if (cin < 1 || cout < 1) l.where.fail("inputChannels and outputChannels must be positive");
   checked_product({cin, cout}, l.where, "weights");
   std::vector<std::pair<std::string, Arg>> args{
       {"weight", var(weight_value(l.emit, p.weights(), {cout, cin}, l.where, "weights"))}};
