@@ -16,6 +16,7 @@
 #include "format/mlmodel_classic_description.h"
 #include "format/mlmodel_description.h"
 #include "format/mlmodel_program.h"
+#include "format/neural_network/translate.h"
 #include "format/protobuf_log.h"
 #include "proto/coreml.pb.h"
 
@@ -31,7 +32,8 @@ using google::protobuf::UnknownFieldSet;
 constexpr int kMaxProtobufNesting = 100;
 
 // Members of Model's oneof `Type`, by field number: coremltools 9.0, Model_pb2.Model.DESCRIPTOR.
-// Our schema declares mlProgram, the pipelines and the classic types; the others arrive as
+// Our schema declares mlProgram, the NeuralNetwork types, the pipelines and the classic types;
+// the others arrive as
 // unknown fields.
 constexpr std::array<std::pair<int, std::string_view>, 37> kModelTypes{{
     {200, "pipelineClassifier"},
@@ -156,6 +158,16 @@ ModelSpec read_model_spec(spec::Model model, const std::string& source) {
          (types.size() > 2 ? ", ..." : ""), "); a model has exactly one");
   }
   if (types.empty()) fail_not_ml_program(model, source);
+  if (model.has_neural_network() || model.has_neural_network_classifier() ||
+      model.has_neural_network_regressor()) {
+    ModelSpec out;
+    out.program = translate_neural_network(model, source);
+    out.description = detail::convert_description(model, out.program, source);
+    out.description.model_type = model.has_neural_network()              ? "neuralNetwork"
+                                 : model.has_neural_network_classifier() ? "neuralNetworkClassifier"
+                                                                         : "neuralNetworkRegressor";
+    return out;
+  }
   if (!model.has_ml_program()) {
     // Pipelines and classic types: src/model dispatches on the type; sub-models are read there.
     ModelSpec out;
@@ -163,7 +175,6 @@ ModelSpec read_model_spec(spec::Model model, const std::string& source) {
     out.model = std::make_shared<const spec::Model>(std::move(model));
     return out;
   }
-
   ModelSpec out;
   out.program = detail::convert_program(model.ml_program(), source);
   out.description = detail::convert_description(model, out.program, source);

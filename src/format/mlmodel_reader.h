@@ -23,8 +23,10 @@ struct ModelSpec {
   std::shared_ptr<const spec::Model> model;
 };
 
-// `source` names the file in error messages. Model types our schema does not declare throw
-// ErrorCode::kUnsupported: "model type X is not supported (...)".
+// `source` names the file in error messages. NeuralNetwork models are translated into the IR
+// (format/neural_network/translate.h); pipelines and classic types keep their protobuf (`model`);
+// model types our schema does not declare throw ErrorCode::kUnsupported: "model type X is not
+// supported (...)".
 ModelSpec read_model_spec(std::string_view serialized, const std::string& source);
 // The same for a model already parsed (a pipeline's sub-model).
 ModelSpec read_model_spec(spec::Model model, const std::string& source);

@@ -58,6 +58,10 @@ FeatureValue convert(const FeatureDescription& f, const FeatureValue& v) {
     case FeatureKind::kTensor:
       if (!v.is_tensor()) wrong_kind(f, v);
       return v;
+    case FeatureKind::kImage:
+      // The [1, C, H, W] tensor of coreml/image.h; the stage that reads it checks its size.
+      if (!v.is_tensor()) wrong_kind(f, v);
+      return v;
     default:
       fail(ErrorCode::kUnsupported, "input '", f.name, "' is a ", feature_kind_name(f.kind),
            " feature, which classic models and pipelines do not take here");

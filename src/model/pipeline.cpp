@@ -1,5 +1,5 @@
-// make_stage: pipelines run their models in order; ML Program sub-models run on the backend
-// like a top-level program; classic types run their evaluator (src/classic).
+// make_stage: pipelines run their models in order; ML Program and NeuralNetwork sub-models run
+// on the backend like a top-level program; classic types run their evaluator (src/classic).
 #include "model/pipeline.h"
 
 #include <vector>
@@ -133,7 +133,11 @@ const spec::Pipeline* pipeline_of(const spec::Model& model) {
 
 std::unique_ptr<Stage> make_stage(const spec::Model& model, const StageContext& context,
                                   const std::string& source) {
-  if (model.has_ml_program()) return std::make_unique<ProgramStage>(model, context, source);
+  // NeuralNetwork sub-models are translated into a program when read (read_sub_model).
+  if (model.has_ml_program() || model.has_neural_network() ||
+      model.has_neural_network_classifier() || model.has_neural_network_regressor()) {
+    return std::make_unique<ProgramStage>(model, context, source);
+  }
   if (const spec::Pipeline* pipeline = pipeline_of(model)) {
     if (pipeline->models_size() == 0) fail(ErrorCode::kParse, source, ": the pipeline is empty");
     std::vector<std::unique_ptr<Stage>> stages;
@@ -147,11 +151,11 @@ std::unique_ptr<Stage> make_stage(const spec::Model& model, const StageContext& 
   if (auto evaluator = classic::make_evaluator(model, source)) {
     return std::make_unique<ClassicStage>(std::move(evaluator));
   }
-  // neuralNetwork, neuralNetworkClassifier and neuralNetworkRegressor sub-models join here
-  // (through the NN translation) once it is merged; every other type is named and refused.
+  // Every other type is named and refused.
   const std::string_view type = format::model_type_name(model);
-  fail(ErrorCode::kUnsupported, source, ": model type ", type.empty() ? "(none set)" : type,
-       " is not supported (ML Programs, pipelines and the classic model types are)");
+  fail(
+      ErrorCode::kUnsupported, source, ": model type ", type.empty() ? "(none set)" : type,
+      " is not supported (ML Programs, NeuralNetworks, pipelines and the classic model types are)");
 }
 
 }  // namespace coreml::model_detail

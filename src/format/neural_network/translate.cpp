@@ -1,0 +1,524 @@
+// The model level of the NeuralNetwork translation: network inputs (with image
+// preprocessing), the layers in order, network outputs, and a classifier's classify op.
+#include "format/neural_network/translate.h"
+
+#include <array>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "format/neural_network/layers.h"
+
+namespace coreml::format {
+namespace {
+
+using nn::Blob;
+using nn::Emitter;
+using nn::Layer;
+using nn::lit_ints;
+using nn::var;
+using nn::Where;
+
+// Members of NeuralNetworkLayer's `layer` oneof by field number (coremltools 9.0,
+// NeuralNetwork_pb2), to name layer types in messages, including those we do not read.
+constexpr std::array<std::pair<int, std::string_view>, 158> kLayerTypes{{
+    {100, "convolution"},
+    {120, "pooling"},
+    {130, "activation"},
+    {140, "innerProduct"},
+    {150, "embedding"},
+    {160, "batchnorm"},
+    {165, "mvn"},
+    {170, "l2normalize"},
+    {175, "softmax"},
+    {180, "lrn"},
+    {190, "crop"},
+    {200, "padding"},
+    {210, "upsample"},
+    {211, "resizeBilinear"},
+    {212, "cropResize"},
+    {220, "unary"},
+    {230, "add"},
+    {231, "multiply"},
+    {240, "average"},
+    {245, "scale"},
+    {250, "bias"},
+    {260, "max"},
+    {261, "min"},
+    {270, "dot"},
+    {280, "reduce"},
+    {290, "loadConstant"},
+    {300, "reshape"},
+    {301, "flatten"},
+    {310, "permute"},
+    {320, "concat"},
+    {330, "split"},
+    {340, "sequenceRepeat"},
+    {345, "reorganizeData"},
+    {350, "slice"},
+    {400, "simpleRecurrent"},
+    {410, "gru"},
+    {420, "uniDirectionalLSTM"},
+    {430, "biDirectionalLSTM"},
+    {500, "custom"},
+    {600, "copy"},
+    {605, "branch"},
+    {615, "loop"},
+    {620, "loopBreak"},
+    {625, "loopContinue"},
+    {635, "rangeStatic"},
+    {640, "rangeDynamic"},
+    {660, "clip"},
+    {665, "ceil"},
+    {670, "floor"},
+    {680, "sign"},
+    {685, "round"},
+    {700, "exp2"},
+    {710, "sin"},
+    {715, "cos"},
+    {720, "tan"},
+    {730, "asin"},
+    {735, "acos"},
+    {740, "atan"},
+    {750, "sinh"},
+    {755, "cosh"},
+    {760, "tanh"},
+    {770, "asinh"},
+    {775, "acosh"},
+    {780, "atanh"},
+    {790, "erf"},
+    {795, "gelu"},
+    {815, "equal"},
+    {820, "notEqual"},
+    {825, "lessThan"},
+    {827, "lessEqual"},
+    {830, "greaterThan"},
+    {832, "greaterEqual"},
+    {840, "logicalOr"},
+    {845, "logicalXor"},
+    {850, "logicalNot"},
+    {855, "logicalAnd"},
+    {865, "modBroadcastable"},
+    {870, "minBroadcastable"},
+    {875, "maxBroadcastable"},
+    {880, "addBroadcastable"},
+    {885, "powBroadcastable"},
+    {890, "divideBroadcastable"},
+    {895, "floorDivBroadcastable"},
+    {900, "multiplyBroadcastable"},
+    {905, "subtractBroadcastable"},
+    {920, "tile"},
+    {925, "stack"},
+    {930, "gather"},
+    {935, "scatter"},
+    {940, "gatherND"},
+    {945, "scatterND"},
+    {950, "softmaxND"},
+    {952, "gatherAlongAxis"},
+    {954, "scatterAlongAxis"},
+    {960, "reverse"},
+    {965, "reverseSeq"},
+    {975, "splitND"},
+    {980, "concatND"},
+    {985, "transpose"},
+    {995, "sliceStatic"},
+    {1000, "sliceDynamic"},
+    {1005, "slidingWindows"},
+    {1015, "topK"},
+    {1020, "argMin"},
+    {1025, "argMax"},
+    {1040, "embeddingND"},
+    {1045, "batchedMatmul"},
+    {1065, "getShape"},
+    {1070, "loadConstantND"},
+    {1080, "fillLike"},
+    {1085, "fillStatic"},
+    {1090, "fillDynamic"},
+    {1100, "broadcastToLike"},
+    {1105, "broadcastToStatic"},
+    {1110, "broadcastToDynamic"},
+    {1120, "squeeze"},
+    {1125, "expandDims"},
+    {1130, "flattenTo2D"},
+    {1135, "reshapeLike"},
+    {1140, "reshapeStatic"},
+    {1145, "reshapeDynamic"},
+    {1150, "rankPreservingReshape"},
+    {1155, "constantPad"},
+    {1170, "randomNormalLike"},
+    {1175, "randomNormalStatic"},
+    {1180, "randomNormalDynamic"},
+    {1190, "randomUniformLike"},
+    {1195, "randomUniformStatic"},
+    {1200, "randomUniformDynamic"},
+    {1210, "randomBernoulliLike"},
+    {1215, "randomBernoulliStatic"},
+    {1220, "randomBernoulliDynamic"},
+    {1230, "categoricalDistribution"},
+    {1250, "reduceL1"},
+    {1255, "reduceL2"},
+    {1260, "reduceMax"},
+    {1265, "reduceMin"},
+    {1270, "reduceSum"},
+    {1275, "reduceProd"},
+    {1280, "reduceMean"},
+    {1285, "reduceLogSum"},
+    {1290, "reduceSumSquare"},
+    {1295, "reduceLogSumExp"},
+    {1313, "whereNonZero"},
+    {1315, "matrixBandPart"},
+    {1320, "lowerTriangular"},
+    {1325, "upperTriangular"},
+    {1330, "whereBroadcastable"},
+    {1350, "layerNormalization"},
+    {1400, "NonMaximumSuppression"},
+    {1450, "oneHot"},
+    {1455, "cumSum"},
+    {1460, "clampedReLU"},
+    {1461, "argSort"},
+    {1465, "pooling3d"},
+    {1466, "globalPooling3d"},
+    {1470, "sliceBySize"},
+    {1471, "convolution3d"},
+}};
+
+constexpr int kRank5Mapping = 0;  // array and image shape mappings of specification <= 3
+
+std::string layer_type_name(int field_number) {
+  for (const auto& [number, name] : kLayerTypes) {
+    if (number == field_number) return std::string(name);
+  }
+  return "field " + std::to_string(field_number);
+}
+
+// The layer type of a layer: the set oneof member, or for one our schema does not declare,
+// the first unknown field that is a member of Apple's oneof.
+int layer_type_number(const spec::NeuralNetworkLayer& layer) {
+  if (layer.layer_case() != spec::NeuralNetworkLayer::LAYER_NOT_SET) return layer.layer_case();
+  const auto& unknown = layer.GetReflection()->GetUnknownFields(layer);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    if (unknown.field(i).number() >= 100) return unknown.field(i).number();
+  }
+  return 0;
+}
+
+// What the three NN model types share.
+struct Network {
+  const google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>* layers = nullptr;
+  const google::protobuf::RepeatedPtrField<spec::NeuralNetworkPreprocessing>* preprocessing =
+      nullptr;
+  int array_mapping = 0;
+  int image_mapping = 0;
+  const spec::NeuralNetworkClassifier* classifier = nullptr;
+};
+
+template <typename Message>
+Network network_of(const Message& m) {
+  return {&m.layers(), &m.preprocessing(), m.array_input_shape_mapping(),
+          m.image_input_shape_mapping(), nullptr};
+}
+
+Network pick_network(const spec::Model& model, const std::string& source) {
+  if (model.has_neural_network()) return network_of(model.neural_network());
+  if (model.has_neural_network_regressor()) return network_of(model.neural_network_regressor());
+  if (model.has_neural_network_classifier()) {
+    Network n = network_of(model.neural_network_classifier());
+    n.classifier = &model.neural_network_classifier();
+    return n;
+  }
+  fail(ErrorCode::kInternal, source, ": not a NeuralNetwork model");
+}
+
+class Translator {
+ public:
+  Translator(const spec::Model& model, const std::string& source)
+      : model_(model), source_(source), net_(pick_network(model, source)), emit_(function_.block) {}
+
+  mil::Program run() {
+    function_.name = "main";
+    function_.opset = "CoreML6";
+    if (net_.layers->size() > nn::kMaxLayers) {
+      fail(ErrorCode::kUnsupported, source_, ": ", net_.layers->size(), " layers (at most ",
+           nn::kMaxLayers, ")");
+    }
+    plan_output_names();
+    for (const auto& input : model_.description().input()) add_input(input);
+    for (int i = 0; i < net_.layers->size(); ++i) add_layer(net_.layers->Get(i));
+    add_outputs();
+    mil::Program program;
+    program.functions.push_back(std::move(function_));
+    return program;
+  }
+
+ private:
+  bool legacy_arrays() const { return net_.array_mapping == kRank5Mapping; }
+  bool legacy_images() const { return net_.image_mapping == kRank5Mapping; }
+
+  [[noreturn]] void fail_feature(const std::string& name, const std::string& what) const {
+    fail(ErrorCode::kUnsupported, source_, ": input '", name, "': ", what);
+  }
+
+  // Network outputs that need a last op after their layer (legacy reshape to the declared
+  // shape, or a classifier's classify op) get an internal name for the layer's own result.
+  void plan_output_names() {
+    const auto& description = model_.description();
+    if (net_.classifier) {
+      renamed_.insert(description.predicted_feature_name());
+      renamed_.insert(description.predicted_probabilities_name());
+    }
+    if (!legacy_arrays()) return;
+    for (const auto& output : description.output()) {
+      if (output.type().has_multi_array_type() &&
+          !output.type().multi_array_type().shape().empty()) {
+        renamed_.insert(output.name());
+        reshaped_.insert(output.name());
+      }
+    }
+  }
+
+  std::string mil_name_for(const std::string& nn_name) {
+    if (renamed_.count(nn_name)) return nn_name + "__nn_raw";
+    if (defined_names_.count(nn_name)) return emit_.fresh(nn_name);  // redefined (copy layers)
+    return nn_name;
+  }
+
+  void add_input(const spec::FeatureDescription& feature) {
+    const std::string& name = feature.name();
+    mil::TensorType type;
+    type.dtype = mil::DataType::kFloat32;
+    type.shape = std::vector<mil::Dim>{};
+    Blob blob{name, 0};
+    const spec::FeatureType& t = feature.type();
+    if (t.has_multi_array_type()) {
+      const auto& array = t.multi_array_type();
+      const bool flexible = array.has_enumerated_shapes() || array.has_shape_range();
+      if (array.shape().size() > nn::kMaxRank || array.shape().empty()) {
+        fail_feature(name, "a NeuralNetwork array input needs rank 1 to 5, got rank " +
+                               std::to_string(array.shape().size()));
+      }
+      for (int64_t d : array.shape()) {
+        if (d < 0) fail_feature(name, "negative dimension in its shape");
+        type.shape->push_back(flexible ? mil::Dim::unknown() : mil::Dim::of(d));
+      }
+      blob.rank = array.shape().size();
+      function_.inputs.push_back({name, mil::Type::of_tensor(type)});
+      defined_names_.insert(name);
+      if (legacy_arrays()) {
+        if (blob.rank != 1 && blob.rank != 3) {
+          fail_feature(name, "specification <= 3 networks take arrays of rank 1 or 3, got rank " +
+                                 std::to_string(blob.rank));
+        }
+        // [C] -> [1, 1, C, 1, 1]; [C, H, W] -> [1, 1, C, H, W]
+        const auto axes =
+            blob.rank == 1 ? std::vector<int64_t>{0, 1, 3, 4} : std::vector<int64_t>{0, 1};
+        blob = {emit_.op("expand_dims", {{"x", var(name)}, {"axes", lit_ints(axes)}}), 5};
+      }
+    } else if (t.has_image_type()) {
+      const auto& image = t.image_type();
+      const int channels = image.color_space() == 10 || image.color_space() == 40 ? 1 : 3;
+      const bool flexible = image.has_enumerated_sizes() || image.has_image_size_range();
+      const auto dim = [&](int64_t d) { return flexible ? mil::Dim::unknown() : mil::Dim::of(d); };
+      type.shape = std::vector<mil::Dim>{mil::Dim::of(1), mil::Dim::of(channels),
+                                         dim(image.height()), dim(image.width())};
+      function_.inputs.push_back({name, mil::Type::of_tensor(type)});
+      defined_names_.insert(name);
+      blob = {preprocess(name, image.color_space(), channels), 4};
+      if (legacy_images()) {
+        blob = {emit_.op("expand_dims", {{"x", var(blob.name)}, {"axes", lit_ints({0})}}), 5};
+      }
+    } else {
+      fail_feature(name, "NeuralNetwork inputs must be arrays or images");
+    }
+    blobs_[name] = blob;
+  }
+
+  // NeuralNetworkPreprocessing of image input `name` ([1, C, H, W], 0-255 in its color space).
+  std::string preprocess(const std::string& name, int color_space, int channels) {
+    std::string x = name;
+    for (const auto& p : *net_.preprocessing) {
+      if (!p.feature_name().empty() && p.feature_name() != name) continue;
+      if (p.has_scaler()) {
+        const auto& s = p.scaler();
+        std::vector<float> bias;
+        if (channels == 1) {
+          bias = {s.gray_bias()};
+        } else if (color_space == 30) {  // BGR
+          bias = {s.blue_bias(), s.green_bias(), s.red_bias()};
+        } else {
+          bias = {s.red_bias(), s.green_bias(), s.blue_bias()};
+        }
+        const std::string scaled =
+            emit_.op("mul", {{"x", var(x)}, {"y", nn::lit_float(s.channel_scale())}});
+        const std::string b = emit_.constant({1, channels, 1, 1}, bias);
+        x = emit_.op("add", {{"x", var(scaled)}, {"y", var(b)}});
+      } else if (p.has_mean_image()) {
+        const auto& mean = p.mean_image().mean_image();
+        const Where where{source_, "preprocessing of input '" + name + "'"};
+        const auto& image = find_input(name).type().image_type();
+        const int64_t count =
+            nn::checked_product({channels, image.height(), image.width()}, where, "meanImage");
+        if (mean.size() != count) {
+          where.fail("meanImage has ", mean.size(), " values, expected ", count);
+        }
+        const std::string m = emit_.constant({1, channels, image.height(), image.width()},
+                                             {mean.begin(), mean.end()});
+        x = emit_.op("sub", {{"x", var(x)}, {"y", var(m)}});
+      }
+    }
+    return x;
+  }
+
+  const spec::FeatureDescription& find_input(const std::string& name) const {
+    for (const auto& f : model_.description().input()) {
+      if (f.name() == name) return f;
+    }
+    fail(ErrorCode::kInternal, source_, ": no input '", name, "'");
+  }
+
+  void add_layer(const spec::NeuralNetworkLayer& proto) {
+    const int type = layer_type_number(proto);
+    const Where where{source_, "layer '" + proto.name() + "' (" +
+                                   (type ? layer_type_name(type) : std::string("no type")) + ")"};
+    if (type == 0) where.fail("the layer has no type");
+    std::vector<Blob> inputs;
+    for (const auto& in : proto.input()) {
+      const auto it = blobs_.find(in);
+      if (it == blobs_.end()) {
+        where.fail("input '", in, "' is neither a model input nor the output of an earlier layer");
+      }
+      inputs.push_back(it->second);
+    }
+    std::vector<std::string> outputs;
+    for (const auto& out : proto.output()) outputs.push_back(mil_name_for(out));
+    Layer layer{proto, emit_, where, std::move(inputs), outputs};
+    std::vector<Blob> results;
+    switch (proto.layer_case()) {
+      case spec::NeuralNetworkLayer::kConvolution:
+      case spec::NeuralNetworkLayer::kPooling:
+      case spec::NeuralNetworkLayer::kBatchnorm:
+      case spec::NeuralNetworkLayer::kPadding:
+      case spec::NeuralNetworkLayer::kUpsample:
+      case spec::NeuralNetworkLayer::kCrop:
+      case spec::NeuralNetworkLayer::kLrn:
+      case spec::NeuralNetworkLayer::kL2Normalize: results = translate_spatial(layer); break;
+      case spec::NeuralNetworkLayer::kActivation:
+      case spec::NeuralNetworkLayer::kInnerProduct:
+      case spec::NeuralNetworkLayer::kUnary:
+      case spec::NeuralNetworkLayer::kAdd:
+      case spec::NeuralNetworkLayer::kMultiply:
+      case spec::NeuralNetworkLayer::kAverage:
+      case spec::NeuralNetworkLayer::kMax:
+      case spec::NeuralNetworkLayer::kMin:
+      case spec::NeuralNetworkLayer::kScale:
+      case spec::NeuralNetworkLayer::kBias:
+      case spec::NeuralNetworkLayer::kLoadConstant:
+      case spec::NeuralNetworkLayer::kLoadConstantNd:
+      case spec::NeuralNetworkLayer::kClip:
+      case spec::NeuralNetworkLayer::kAddBroadcastable:
+      case spec::NeuralNetworkLayer::kMultiplyBroadcastable:
+      case spec::NeuralNetworkLayer::kSubtractBroadcastable:
+        results = translate_elementwise(layer);
+        break;
+      case spec::NeuralNetworkLayer::kUniDirectionalLstm:
+      case spec::NeuralNetworkLayer::kBiDirectionalLstm:
+      case spec::NeuralNetworkLayer::kGru:
+      case spec::NeuralNetworkLayer::kSimpleRecurrent: results = translate_recurrent(layer); break;
+      case spec::NeuralNetworkLayer::LAYER_NOT_SET:
+        where.unsupported("layer type ", layer_type_name(type), " is not supported");
+      default: results = translate_shape(layer); break;
+    }
+    if (results.size() != static_cast<size_t>(proto.output().size())) {
+      fail(ErrorCode::kInternal, where.source, ": ", where.layer, ": produced ", results.size(),
+           " outputs for ", proto.output().size());
+    }
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (results[i].rank > nn::kMaxRank) where.fail("output rank ", results[i].rank, " exceeds 5");
+      blobs_[proto.output(static_cast<int>(i))] = results[i];
+      defined_names_.insert(results[i].name);
+    }
+  }
+
+  void add_outputs() {
+    std::string label_name, probs_name;
+    if (net_.classifier) add_classify(&label_name, &probs_name);
+    for (const auto& output : model_.description().output()) {
+      const std::string& name = output.name();
+      if (net_.classifier && (name == label_name || name == probs_name)) {
+        function_.block.outputs.push_back(name);
+        continue;
+      }
+      const auto it = blobs_.find(name);
+      if (it == blobs_.end()) {
+        fail(ErrorCode::kParse, source_, ": output '", name, "' is not produced by any layer");
+      }
+      std::string value = it->second.name;
+      if (reshaped_.count(name)) {
+        std::vector<int64_t> shape(output.type().multi_array_type().shape().begin(),
+                                   output.type().multi_array_type().shape().end());
+        value = emit_.op("reshape", {{"x", var(value)}, {"shape", lit_ints(shape)}}, name);
+      } else if (value != name) {
+        value = emit_.op("identity", {{"x", var(value)}}, name);
+      }
+      function_.block.outputs.push_back(value);
+    }
+  }
+
+  void add_classify(std::string* label_name, std::string* probs_name) {
+    const auto& c = *net_.classifier;
+    const auto& description = model_.description();
+    const Where where{source_, "classifier"};
+    std::string probs = c.label_probability_layer_name();
+    if (probs.empty()) {
+      if (net_.layers->empty() || net_.layers->rbegin()->output().empty()) {
+        where.fail("no layer produces the class probabilities");
+      }
+      probs = net_.layers->rbegin()->output(0);
+    }
+    const auto it = blobs_.find(probs);
+    if (it == blobs_.end()) where.fail("labelProbabilityLayerName '", probs, "' is not a layer");
+    mil::Value classes;
+    classes.kind = mil::Value::Kind::kList;
+    if (c.has_string_class_labels()) {
+      for (const auto& s : c.string_class_labels().vector()) {
+        classes.elements.push_back(mil::Value::string_scalar(s));
+      }
+    } else if (c.has_int64_class_labels()) {
+      for (int64_t v : c.int64_class_labels().vector()) {
+        classes.elements.push_back(mil::Value::int_scalar(mil::DataType::kInt64, v));
+      }
+    } else {
+      where.fail("a classifier needs stringClassLabels or int64ClassLabels");
+    }
+    classes.type.kind = mil::Type::Kind::kList;
+    classes.type.elements.push_back(classes.elements.empty()
+                                        ? mil::Type::scalar(mil::DataType::kString)
+                                        : classes.elements.front().type);
+    classes.type.length = static_cast<int64_t>(classes.elements.size());
+    const std::string flat =
+        emit_.op("reshape", {{"x", var(it->second.name)}, {"shape", lit_ints({-1})}});
+    *label_name = description.predicted_feature_name();
+    *probs_name = description.predicted_probabilities_name();
+    if (label_name->empty()) where.fail("the model description names no predicted feature");
+    emit_.op_n("classify", {{"probabilities", var(flat)}, {"classes", nn::lit(classes)}},
+               {*label_name, *probs_name}, {mil::DataType::kInt64, mil::DataType::kFloat64});
+  }
+
+  const spec::Model& model_;
+  const std::string& source_;
+  Network net_;
+  mil::Function function_;
+  Emitter emit_;
+  std::unordered_map<std::string, Blob> blobs_;
+  std::set<std::string> renamed_;
+  std::set<std::string> reshaped_;
+  std::set<std::string> defined_names_;
+};
+
+}  // namespace
+
+mil::Program translate_neural_network(const spec::Model& model, const std::string& source) {
+  return Translator(model, source).run();
+}
+
+}  // namespace coreml::format
