@@ -3,6 +3,7 @@
 // per class (one-vs-rest) the probabilities are normalized to sum to one.
 
 #include "classic/features.h"
+#include "classic/glm_rows.h"
 #include "classic/link_functions.h"
 #include "classic/model_types.h"
 #include "coreml/error.h"
@@ -15,17 +16,14 @@ constexpr int kOneVsRest = 1;
 class GlmClassifier final : public Evaluator {
  public:
   GlmClassifier(const spec::Model& model, const std::string& source)
-      : interface_(model, source, "glmClassifier") {
+      : interface_(model, source, "glmClassifier"),
+        rows_(model.glm_classifier(), interface_.where) {
     const auto& glm = model.glm_classifier();
     labels_ = class_labels_of(glm);
     transform_ = glm.post_evaluation_transform();
     check_range(transform_, 0, 1, interface_.where, "postEvaluationTransform");
     check_range(glm.class_encoding(), 0, 1, interface_.where, "classEncoding");
-    const size_t rows = static_cast<size_t>(glm.weights_size());
-    if (rows == 0 || glm.offset_size() != glm.weights_size()) {
-      fail(ErrorCode::kParse, interface_.where, ": ", glm.weights_size(), " weight rows and ",
-           glm.offset_size(), " offsets; expected the same number, at least one");
-    }
+    const size_t rows = rows_.rows();
     const bool binary = rows == 1 && labels_.size() == 2;
     if (!binary && (rows != labels_.size() || glm.class_encoding() != kOneVsRest)) {
       fail(ErrorCode::kUnsupported, interface_.where, ": ", rows, " weight rows for ",
@@ -33,27 +31,11 @@ class GlmClassifier final : public Evaluator {
            " classes; supported are one row for two classes, or one row per class with "
            "classEncoding OneVsRest");
     }
-    for (const auto& row : glm.weights()) {
-      weights_.emplace_back(row.value().begin(), row.value().end());
-      if (weights_.back().size() != weights_.front().size()) {
-        fail(ErrorCode::kParse, interface_.where, ": weight rows differ in length");
-      }
-    }
-    offsets_.assign(glm.offset().begin(), glm.offset().end());
   }
 
   void evaluate(Features& features) const override {
-    const std::vector<double> x = interface_.input_vector(features);
-    if (x.size() != weights_.front().size()) {
-      fail(ErrorCode::kInvalidArgument, interface_.where, ": ", x.size(),
-           " input values, the weights expect ", weights_.front().size());
-    }
-    std::vector<double> p(weights_.size());
-    for (size_t j = 0; j < weights_.size(); ++j) {
-      double sum = offsets_[j];
-      for (size_t i = 0; i < x.size(); ++i) sum += weights_[j][i] * x[i];
-      p[j] = transform_ == 1 ? probit(sum) : logistic(sum);
-    }
+    std::vector<double> p = rows_.affine(interface_.input_vector(features), interface_.where);
+    for (double& v : p) v = transform_ == 1 ? probit(v) : logistic(v);
     if (p.size() == 1) {
       p = {1.0 - p[0], p[0]};
     } else {
@@ -69,9 +51,8 @@ class GlmClassifier final : public Evaluator {
  private:
   Interface interface_;
   ClassLabels labels_;
+  GlmRows rows_;
   int transform_ = 0;
-  std::vector<std::vector<double>> weights_;
-  std::vector<double> offsets_;
 };
 
 }  // namespace
