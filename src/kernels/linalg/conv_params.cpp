@@ -1,31 +1,28 @@
 #include "kernels/linalg/conv_params.h"
 
 #include <algorithm>
-#include <sstream>
+
+#include "coreml/error.h"
 
 namespace coreml::kernels::linalg {
 
 std::string conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t>& ws,
                        const ConvParams& p, ConvShape* shape) {
-  auto text = [](auto&&... parts) {
-    std::ostringstream out;
-    (out << ... << parts);
-    return out.str();
-  };
   if (ws.size() != xs.size())
-    return text("weight rank ", ws.size(), " differs from x rank ", xs.size());
+    return coreml::detail::cat("weight rank ", ws.size(), " differs from x rank ", xs.size());
   ConvShape& s = *shape;
   s.n = xs[0];
   s.cin = xs[1];
   s.cout = ws[0];
   if (s.cin % p.groups != 0 || s.cout % p.groups != 0) {
-    return text("channels (in ", s.cin, ", out ", s.cout, ") are not divisible by groups ",
-                p.groups);
+    return coreml::detail::cat("channels (in ", s.cin, ", out ", s.cout,
+                               ") are not divisible by groups ", p.groups);
   }
   s.cin_group = s.cin / p.groups;
   s.cout_group = s.cout / p.groups;
   if (ws[1] != s.cin_group) {
-    return text("weight dimension 1 is ", ws[1], ", expected Cin / groups = ", s.cin_group);
+    return coreml::detail::cat("weight dimension 1 is ", ws[1],
+                               ", expected Cin / groups = ", s.cin_group);
   }
   s.in = spatial3(xs);
   s.kernel = spatial3(ws);
