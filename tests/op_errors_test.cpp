@@ -95,5 +95,53 @@ TEST_F(OpErrors, RandomWithAHugeShape) {
   EXPECT_NE(m.find("too large"), std::string::npos) << m;
 }
 
+// Padding, strides and dilations are file data: overflowing extents are errors before any
+// kernel (the prepared ones included) sizes a buffer with them.
+TEST_F(OpErrors, ConvPaddedToMoreThanTheTensorBudget) {
+  const auto m = error_of(
+      "tensor<fp32, [1, 1, 1, 1]> w = const()[name = string(\"w\"), val = tensor<fp32, [1, 1, 1, "
+      "1]>([1])];\n"
+      "tensor<fp32, [1, 1, 4, 4]> y = conv(x = x, weight = w, pad_type = string(\"custom\"), pad "
+      "= tensor<int32, [4]>([2147483647, 2147483647, 2147483647, 2147483647]))[name = "
+      "string(\"y\")];");
+  EXPECT_NE(m.find("op 'y' (conv)"), std::string::npos) << m;
+  EXPECT_NE(m.find("[1 x 1 x 4294967298 x 4294967298] is larger than the 4 GiB"), std::string::npos)
+      << m;
+}
+
+TEST_F(OpErrors, ConvDilationOverflows) {
+  const auto m = error_of(
+      "tensor<fp32, [1, 1, 3, 3]> w = const()[name = string(\"w\"), val = tensor<fp32, [1, 1, 3, "
+      "3]>([1, 1, 1, 1, 1, 1, 1, 1, 1])];\n"
+      "tensor<fp32, [1, 1, 4, 4]> y = conv(x = x, weight = w, dilations = tensor<int64, [2]>([1, "
+      "6917529027641081856]))[name = string(\"y\")];");
+  EXPECT_NE(m.find("op 'y' (conv)"), std::string::npos) << m;
+  EXPECT_NE(m.find("spatial dimension 1: the padded input or the dilated kernel is larger than "
+                   "2^63"),
+            std::string::npos)
+      << m;
+}
+
+TEST_F(OpErrors, ConvTransposeStrideOverflows) {
+  const auto m = error_of(
+      "tensor<fp32, [1, 1, 2, 2]> w = const()[name = string(\"w\"), val = tensor<fp32, [1, 1, 2, "
+      "2]>([1, 1, 1, 1])];\n"
+      "tensor<fp32, [1, 1, 8, 8]> y = conv_transpose(x = x, weight = w, strides = tensor<int64, "
+      "[2]>([4611686018427387904, 2]))[name = string(\"y\")];");
+  EXPECT_NE(m.find("op 'y' (conv_transpose)"), std::string::npos) << m;
+  EXPECT_NE(m.find("spatial dimension 0 is larger than 2^63"), std::string::npos) << m;
+}
+
+TEST_F(OpErrors, ConvTransposeCroppedBelowNothing) {
+  const auto m = error_of(
+      "tensor<fp32, [1, 1, 2, 2]> w = const()[name = string(\"w\"), val = tensor<fp32, [1, 1, 2, "
+      "2]>([1, 1, 1, 1])];\n"
+      "tensor<fp32, [1, 1, 8, 8]> y = conv_transpose(x = x, weight = w, pad_type = "
+      "string(\"custom\"), pad = tensor<int64, [4]>([9223372036854775807, 9223372036854775807, 0, "
+      "0]))[name = string(\"y\")];");
+  EXPECT_NE(m.find("op 'y' (conv_transpose)"), std::string::npos) << m;
+  EXPECT_NE(m.find("must be positive"), std::string::npos) << m;
+}
+
 }  // namespace
 }  // namespace coreml

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "coreml/error.h"
+#include "coreml/limits.h"
+#include "runtime/limits.h"
 
 namespace coreml::kernels::linalg {
 
@@ -27,21 +29,54 @@ std::string conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t
   s.in = spatial3(xs);
   s.kernel = spatial3(ws);
   for (int d = 0; d < 3; ++d) {
-    const int64_t effective = (s.kernel[d] - 1) * p.dilation[d] + 1;
+    // Strides, dilations and padding come from the file: a huge value must become an error,
+    // not an overflowed extent that the kernels would size their buffers with.
+    const std::string overflow =
+        coreml::detail::cat("spatial dimension ", d - (3 - p.spatial),
+                            ": the padded input or the dilated kernel ", "is larger than 2^63");
+    int64_t effective = 0;
+    if (__builtin_mul_overflow(s.kernel[d] - 1, p.dilation[d], &effective) ||
+        __builtin_add_overflow(effective, 1, &effective)) {
+      return overflow;
+    }
     int64_t before = 0, after = 0;
     if (p.pad_type == "custom") {
       before = p.custom_before[d];
       after = p.custom_after[d];
     } else if (p.pad_type == "same" || p.pad_type == "same_lower") {
-      const int64_t out = (s.in[d] + p.stride[d] - 1) / p.stride[d];
-      const int64_t total = std::max<int64_t>(0, (out - 1) * p.stride[d] + effective - s.in[d]);
+      const int64_t out = s.in[d] == 0 ? 0 : (s.in[d] - 1) / p.stride[d] + 1;  // ceil(in / stride)
+      int64_t reach = 0;  // (out - 1) * stride + effective
+      if (__builtin_mul_overflow(out - 1, p.stride[d], &reach) ||
+          __builtin_add_overflow(reach, effective, &reach)) {
+        return overflow;
+      }
+      const int64_t total = std::max<int64_t>(0, reach - s.in[d]);
       before = p.pad_type == "same" ? total / 2 : total - total / 2;
       after = total - before;
     }
-    const int64_t span = s.in[d] + before + after - effective;
+    int64_t padded = 0;
+    if (__builtin_add_overflow(s.in[d], before, &padded) ||
+        __builtin_add_overflow(padded, after, &padded)) {
+      return overflow;
+    }
+    const int64_t span = padded - effective;
     if (span < 0) return "the dilated kernel is larger than the padded input";
     s.before[d] = before;
     s.out[d] = span / p.stride[d] + 1;
+  }
+  // Every kernel sizes its output and scratch from these extents: the output must fit the
+  // per-tensor budget (as fp32, the widest arithmetic type) before anything is allocated.
+  std::vector<int64_t> out_shape = {s.n, s.cout};
+  for (int d = 3 - p.spatial; d < 3; ++d) out_shape.push_back(s.out[static_cast<size_t>(d)]);
+  const auto elements = runtime::checked_element_count(out_shape);
+  const uint64_t budget = coreml::resource_limits().max_tensor_bytes;
+  if (!elements || static_cast<uint64_t>(*elements) > budget / sizeof(float)) {
+    std::string dims;
+    for (const int64_t d : out_shape) dims += (dims.empty() ? "" : " x ") + std::to_string(d);
+    return coreml::detail::cat("the output [", dims, "] is larger than the ",
+                               runtime::byte_text(budget),
+                               " allowed for one tensor (raise COREML_MAX_TENSOR_BYTES if the "
+                               "model is right)");
   }
   return {};
 }

@@ -37,12 +37,23 @@ void conv_transpose(runtime::OpContext& ctx) {
     ctx.fail("output_shape must have ", xs.size(), " or ", p.spatial, " values");
   }
   for (int d = 0; d < 3; ++d) {
-    full[d] = (in[d] - 1) * p.stride[d] + (kernel[d] - 1) * p.dilation[d] + 1;
+    // Strides, dilations and padding come from the file: overflow is an error, not a size.
+    int64_t spread = 0, reach = 0;
+    if (__builtin_mul_overflow(in[d] - 1, p.stride[d], &spread) ||
+        __builtin_mul_overflow(kernel[d] - 1, p.dilation[d], &reach) ||
+        __builtin_add_overflow(spread, reach, &full[d]) ||
+        __builtin_add_overflow(full[d], 1, &full[d]) ||
+        __builtin_mul_overflow(in[d], p.stride[d], &out[d])) {
+      ctx.fail("the output's spatial dimension ", d - (3 - p.spatial), " is larger than 2^63");
+    }
     if (p.pad_type == "custom") {
-      out[d] = full[d] - p.custom_before[d] - p.custom_after[d];
+      if (__builtin_sub_overflow(full[d], p.custom_before[d], &out[d]) ||
+          __builtin_sub_overflow(out[d], p.custom_after[d], &out[d])) {
+        out[d] = 0;  // refused just below as not positive
+      }
       before[d] = p.custom_before[d];
     } else if (p.pad_type == "same") {
-      out[d] = in[d] * p.stride[d];
+      // out[d] = in * stride, computed above
     } else {
       out[d] = full[d];
     }
