@@ -5,9 +5,6 @@
 namespace coreml::kernels {
 
 namespace linalg {
-void register_weight_product_kernels(runtime::KernelRegistry& r);
-std::unique_ptr<runtime::OpKernel> make_weight_matmul(const runtime::KernelInit& init);
-
 bool is_integer_dtype(DType t) {
   return t == DType::kInt8 || t == DType::kInt16 || t == DType::kInt32 || t == DType::kInt64 ||
          t == DType::kUInt8 || t == DType::kUInt16;
@@ -21,8 +18,10 @@ void register_linalg_kernels(runtime::KernelRegistry& r) {
   r.add("conv_transpose", linalg::conv_transpose);
   r.add("einsum", linalg::einsum);
   // Prepared forms: products with a constant weight (decode GEMV, prefill GEMM).
-  linalg::register_weight_product_kernels(r);
-  r.add_prepared("matmul", linalg::make_weight_matmul);
+  r.add_prepared("conv", linalg::make_conv);
+  r.add_prepared("conv_transpose", linalg::make_conv_transpose);
+  r.add_prepared("linear", linalg::make_linear);
+  r.add_prepared("matmul", linalg::make_matmul);
 }
 
 }  // namespace coreml::kernels

@@ -1,0 +1,197 @@
+// Prepared conv kernels with one group: 1x1 convs (the linear layers of converted
+// transformers and ANEMLL's [1, C, 1, T] layout) and every other spatial conv as a GEMM
+// whose receptive fields are gathered straight into the packed activation. Grouped convs go
+// to the depthwise kernel (depthwise_conv.cpp) or the simple one.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/common/convert_simd.h"
+#include "kernels/linalg/conv_params.h"
+#include "kernels/linalg/linalg_ops.h"
+#include "kernels/linalg/weight_product_kernel.h"
+#include "tensor/half.h"
+
+namespace coreml::kernels::linalg {
+
+std::unique_ptr<runtime::OpKernel> make_depthwise_conv(const KernelInit& init,
+                                                       const runtime::RtValue& weight,
+                                                       const ConvParams& p,
+                                                       std::vector<float> bias);
+
+namespace {
+
+// conv with 1x1 kernels, unit strides and dilations, no padding, one group.
+class Conv1x1Kernel final : public WeightProductKernel {
+ public:
+  using WeightProductKernel::WeightProductKernel;
+
+ protected:
+  bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
+                std::vector<int64_t>& out_shape) override {
+    if (x.rank() < 3) return false;
+    g.batches = x.shape()[0];
+    g.k = x.shape()[1];
+    if (!merge_dims(x, 2, x.shape().size(), &g.m, &g.xm)) return false;
+    g.xb = x.strides()[0];
+    g.xk = x.strides()[1];
+    g.n = n_;
+    out_shape = x.shape();
+    out_shape[1] = g.n;
+    g.on = g.m;  // dense [N, Cout, positions]
+    g.om = 1;
+    g.ob = g.n * g.m;
+    (void)ctx;
+    return true;
+  }
+
+ public:
+  int64_t n_ = 0;
+};
+
+// Any other conv with one group: out[positions, Cout] = receptive fields [positions, K] times
+// W [Cout, K] (K = Cin * kernel size), the receptive fields gathered K position by K position
+// straight into the packed activation (no im2col matrix), padding read as zeros.
+class ConvGemmKernel final : public WeightProductKernel {
+ public:
+  ConvGemmKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias,
+                 ConvParams params, std::vector<int64_t> weight_shape)
+      : WeightProductKernel(x, std::move(w), std::move(bias)),
+        p_(std::move(params)),
+        weight_shape_(std::move(weight_shape)) {}
+
+ protected:
+  bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
+                std::vector<int64_t>& out_shape) override {
+    if (!x.is_contiguous() || x.rank() != static_cast<int64_t>(weight_shape_.size())) return false;
+    if (const std::string error = conv_shape(x.shape(), weight_shape_, p_, &s_); !error.empty()) {
+      ctx.fail(error);
+    }
+    g.batches = s_.n;
+    g.k = s_.cin * s_.kernel_size();
+    g.m = s_.out_size();
+    if (g.m < 2) return false;  // one position: the simple kernel's dot products
+    g.n = s_.cout;
+    g.xm = 1;
+    g.xb = s_.cin * s_.in_size();
+    out_shape = {s_.n, s_.cout};
+    for (int d = 3 - p_.spatial; d < 3; ++d) out_shape.push_back(s_.out[static_cast<size_t>(d)]);
+    g.on = g.m;  // dense [N, Cout, positions]
+    g.om = 1;
+    g.ob = g.n * g.m;
+    return true;
+  }
+
+  bool gathers_tokens() const override { return true; }
+
+  const float* load_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
+                           float* buf) const override {
+    if (kk >= planned().k) return nullptr;
+    if (x_dtype() == DType::kFloat32) {
+      gather(reinterpret_cast<const float*>(x), b, kk, m0, count, buf);
+    } else {
+      gather(reinterpret_cast<const uint16_t*>(x), b, kk, m0, count, buf);
+    }
+    return buf;
+  }
+
+ private:
+  // Output positions [m0, m0 + count) of input channel and kernel offset `kk`, output row by
+  // output row (consecutive positions of a row read one input line).
+  template <typename T>
+  void gather(const T* x, int64_t b, int64_t kk, int64_t m0, int64_t count, float* buf) const {
+    const auto& s = s_;
+    const int64_t ksize = s.kernel_size();
+    const int64_t ci = kk / ksize, r = kk % ksize;
+    const int64_t kd = r / (s.kernel[1] * s.kernel[2]);
+    const int64_t kh = (r / s.kernel[2]) % s.kernel[1];
+    const int64_t kw = r % s.kernel[2];
+    const T* plane = x + (b * s.cin + ci) * s.in_size();
+    const int64_t sw = p_.stride[2];
+    const int64_t w_offset = kw * p_.dilation[2] - s.before[2];
+    int64_t pos = m0;
+    const int64_t end = m0 + count;
+    while (pos < end) {
+      const int64_t ow = pos % s.out[2];
+      const int64_t line_index = pos / s.out[2];
+      const int64_t oh = line_index % s.out[1], od = line_index / s.out[1];
+      const int64_t run = std::min(end - pos, s.out[2] - ow);
+      const int64_t id = od * p_.stride[0] - s.before[0] + kd * p_.dilation[0];
+      const int64_t ih = oh * p_.stride[1] - s.before[1] + kh * p_.dilation[1];
+      float* dst = buf + (pos - m0);
+      if (id < 0 || id >= s.in[0] || ih < 0 || ih >= s.in[1]) {
+        std::fill(dst, dst + run, 0.0f);
+      } else {
+        const T* line = plane + (id * s.in[1] + ih) * s.in[2];
+        // Outputs i of this run read iw = (ow + i) * sw + w_offset: zeros before the line's
+        // first and after its last element, the line itself in between.
+        const int64_t first = std::clamp<int64_t>(ceil_div(-w_offset - ow * sw, sw), 0, run);
+        const int64_t last =
+            std::clamp<int64_t>(floor_div(s.in[2] - 1 - w_offset, sw) - ow + 1, first, run);
+        std::fill(dst, dst + first, 0.0f);
+        std::fill(dst + last, dst + run, 0.0f);
+        const T* src = line + (ow + first) * sw + w_offset;
+        if (sw == 1) {
+          to_floats(src, dst + first, last - first);
+        } else {
+          for (int64_t i = first; i < last; ++i) dst[i] = to_float(src[(i - first) * sw]);
+        }
+      }
+      pos += run;
+    }
+  }
+
+  static float to_float(float v) { return v; }
+  static float to_float(uint16_t v) { return fp16_to_float(v); }
+  static void to_floats(const float* v, float* out, int64_t n) {
+    std::memcpy(out, v, static_cast<size_t>(n) * sizeof(float));
+  }
+  static void to_floats(const uint16_t* v, float* out, int64_t n) { f16_to_f32(v, out, n); }
+  static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+  static int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+  ConvParams p_;
+  std::vector<int64_t> weight_shape_;
+  ConvShape s_;
+};
+
+}  // namespace
+
+std::unique_ptr<runtime::OpKernel> make_conv(const KernelInit& init) {
+  const int x = init.binding("x");
+  const runtime::RtValue* weight = init.constant(init.binding("weight"));
+  if (x < 0 || !weight) return nullptr;
+  const auto& ws = weight->shape();
+  if (ws.size() < 3 || ws.size() > 5) return nullptr;
+  bool pointwise = true;
+  for (size_t d = 2; d < ws.size(); ++d) pointwise = pointwise && ws[d] == 1;
+  const ConvParams p = read_conv_params(init.params(), static_cast<int64_t>(ws.size()));
+  if (p.groups != 1) {
+    bool bias_ok = false;
+    auto bias = constant_bias(init, &bias_ok);
+    return bias_ok ? make_depthwise_conv(init, *weight, p, std::move(bias)) : nullptr;
+  }
+  for (int d = 0; d < 3; ++d) {
+    if (p.stride[static_cast<size_t>(d)] != 1 || p.custom_before[static_cast<size_t>(d)] != 0 ||
+        p.custom_after[static_cast<size_t>(d)] != 0) {
+      pointwise = false;
+    }
+  }
+  bool ok = false;
+  auto bias = constant_bias(init, &ok);
+  if (!ok) return nullptr;
+  auto matrix = WeightMatrix::create(*weight, false);
+  if (!matrix) return nullptr;
+  if (!pointwise) {
+    // Palettized or otherwise compressed spatial kernels are rare; they keep the simple path.
+    if (matrix->format() != WeightMatrix::Format::kF32 &&
+        matrix->format() != WeightMatrix::Format::kF16) {
+      return nullptr;
+    }
+    return std::make_unique<ConvGemmKernel>(x, std::move(matrix), std::move(bias), p, ws);
+  }
+  auto kernel = std::make_unique<Conv1x1Kernel>(x, std::move(matrix), std::move(bias));
+  kernel->n_ = ws[0];
+  return kernel;
+}
+
+}  // namespace coreml::kernels::linalg

@@ -1,0 +1,120 @@
+// The prepared conv_transpose whose stride equals its kernel (UNet's upsampling): a GEMM
+// plus a scatter of each result row into the output.
+#include "kernels/linalg/conv_params.h"
+#include "kernels/linalg/linalg_ops.h"
+#include "kernels/linalg/weight_product_kernel.h"
+
+namespace coreml::kernels::linalg {
+namespace {
+
+// conv_transpose whose stride equals its kernel (no overlap: UNet's upsampling), one group,
+// no dilation or padding: out[co, i * s + k] = sum_ci x[ci, i] w[ci, co, k] + bias[co], a GEMM
+// of the weight as rows (co, k) over ci with the input positions as tokens; each result row
+// lands on every s-th output element.
+class ConvTransposeKernel final : public WeightProductKernel {
+ public:
+  ConvTransposeKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias,
+                      Tensor rows, std::array<int64_t, 3> kernel, int spatial, int64_t cout)
+      : WeightProductKernel(x, std::move(w), {}),
+        co_bias_(std::move(bias)),
+        rows_(std::move(rows)),
+        kernel_(kernel),
+        spatial_(spatial),
+        cout_(cout) {}
+
+ protected:
+  bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
+                std::vector<int64_t>& out_shape) override {
+    (void)ctx;
+    if (!x.is_contiguous() || x.rank() != spatial_ + 2) return false;
+    in_ = spatial3(x.shape());
+    g.batches = x.shape()[0];
+    g.k = x.shape()[1];
+    g.m = in_[0] * in_[1] * in_[2];
+    if (g.m < 2) return false;
+    g.n = cout_ * kernel_[0] * kernel_[1] * kernel_[2];
+    g.xm = 1;
+    g.xk = g.m;
+    g.xb = g.k * g.m;
+    out_shape = {x.shape()[0], cout_};
+    for (int d = 3 - spatial_; d < 3; ++d) {
+      out_shape.push_back(in_[static_cast<size_t>(d)] * kernel_[static_cast<size_t>(d)]);
+    }
+    return true;
+  }
+
+  bool scatters() const override { return true; }
+
+  void scatter(const float* values, int64_t count, int64_t b, int64_t m0, int64_t r, std::byte* out,
+               float* tmp) const override {
+    const int64_t ksize = kernel_[0] * kernel_[1] * kernel_[2];
+    const int64_t co = r / ksize, k = r % ksize;
+    const int64_t kd = k / (kernel_[1] * kernel_[2]), kh = (k / kernel_[2]) % kernel_[1],
+                  kw = k % kernel_[2];
+    const int64_t oh_size = in_[1] * kernel_[1], ow_size = in_[2] * kernel_[2];
+    const int64_t plane = in_[0] * kernel_[0] * oh_size * ow_size;
+    const float* bias = co_bias_.empty() ? nullptr : &co_bias_[static_cast<size_t>(co)];
+    // Along an input row, outputs are kernel_w apart: one strided run per input row.
+    int64_t pos = m0;
+    const int64_t end = m0 + count;
+    while (pos < end) {
+      const int64_t iw = pos % in_[2];
+      const int64_t line = pos / in_[2];
+      const int64_t ih = line % in_[1], id = line / in_[1];
+      const int64_t run = std::min(end - pos, in_[2] - iw);
+      const int64_t od = id * kernel_[0] + kd, oh = ih * kernel_[1] + kh;
+      const int64_t first =
+          (b * cout_ + co) * plane + (od * oh_size + oh) * ow_size + iw * kernel_[2] + kw;
+      store_run(values + (pos - m0), run, out, out_dtype(), first, kernel_[2], bias, false, tmp);
+      pos += run;
+    }
+  }
+
+ private:
+  std::vector<float> co_bias_;  // per output channel
+  Tensor rows_;                 // the weight as rows (co, k) over ci, fp32 (kept alive)
+  std::array<int64_t, 3> kernel_;
+  int spatial_;
+  int64_t cout_;
+  std::array<int64_t, 3> in_{};
+};
+
+}  // namespace
+
+std::unique_ptr<runtime::OpKernel> make_conv_transpose(const KernelInit& init) {
+  const int x = init.binding("x");
+  const runtime::RtValue* weight = init.constant(init.binding("weight"));
+  if (x < 0 || !weight || weight->compressed) return nullptr;
+  const auto& ws = weight->shape();
+  if (ws.size() < 3 || ws.size() > 5) return nullptr;
+  const DType wt = weight->tensor.dtype();
+  if (wt != DType::kFloat32 && wt != DType::kFloat16) return nullptr;
+  const ConvParams p = read_conv_params(init.params(), static_cast<int64_t>(ws.size()));
+  if (p.groups != 1 || init.params().has("output_shape")) return nullptr;
+  if (p.pad_type != "valid" && p.pad_type != "custom") return nullptr;
+  const auto kernel = spatial3(ws);
+  for (size_t d = 0; d < 3; ++d) {
+    if (p.stride[d] != kernel[d] || p.dilation[d] != 1 || p.custom_before[d] != 0 ||
+        p.custom_after[d] != 0) {
+      return nullptr;
+    }
+  }
+  bool ok = false;
+  auto bias = constant_bias(init, &ok);
+  if (!ok || (!bias.empty() && static_cast<int64_t>(bias.size()) != ws[1])) return nullptr;
+  // [Cin, Cout, K...] -> rows (co, k) over ci.
+  const int64_t cin = ws[0], cout = ws[1];
+  const int64_t ksize = kernel[0] * kernel[1] * kernel[2];
+  const auto w = weight->tensor.to(DType::kFloat32).to_vector<float>();
+  Tensor rows = Tensor::zeros({cout * ksize, cin}, DType::kFloat32);
+  float* dst = rows.data<float>();
+  for (int64_t ci = 0; ci < cin; ++ci) {
+    for (int64_t r = 0; r < cout * ksize; ++r) dst[r * cin + ci] = w[ci * cout * ksize + r];
+  }
+  auto matrix = WeightMatrix::create(runtime::RtValue::of(rows, true), false);
+  if (!matrix) return nullptr;
+  return std::make_unique<ConvTransposeKernel>(x, std::move(matrix), std::move(bias),
+                                               std::move(rows), kernel, p.spatial, cout);
+}
+
+}  // namespace coreml::kernels::linalg

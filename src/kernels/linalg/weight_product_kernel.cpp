@@ -1,0 +1,411 @@
+#include "kernels/linalg/weight_product_kernel.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/linalg/amx_gemm.h"
+#include "runtime/thread_pool.h"
+#include "tensor/half.h"
+
+namespace coreml::kernels::linalg {
+namespace {
+
+constexpr int64_t kTokensPerPass = 64;  // columns of the packed activation
+constexpr int64_t kRowsPerTask = 24;    // weight rows one thread decodes at a time (GEMM)
+constexpr int64_t kGemvGrainRows = 64;
+// From this many tokens the tile product beats the fp32 loop even though it pads to 16.
+constexpr int64_t kAmxMinTokens = 8;
+constexpr int64_t kAmxDecodeRows = 4;  // weight rows decoded at once before their split
+static_assert(kTokensPerPass <= kAmxMaxTokens);
+// Weights split into bf16 halves at plan time take this much memory at most per op (the same
+// bytes as fp32 rows); larger ones are split block by block in every pass.
+constexpr int64_t kMaxSplitBytes = int64_t{64} << 20;
+
+float load_element(const std::byte* base, DType dtype, int64_t index) {
+  return dtype == DType::kFloat32 ? reinterpret_cast<const float*>(base)[index]
+                                  : fp16_to_float(reinterpret_cast<const uint16_t*>(base)[index]);
+}
+
+// X row `m` of batch `b` as K contiguous floats.
+void gather_row(const std::byte* x, DType dtype, const Geometry& g, int64_t b, int64_t m,
+                float* out) {
+  const int64_t base = b * g.xb + m * g.xm;
+  if (g.xk == 1) {
+    if (dtype == DType::kFloat32) {
+      std::memcpy(out, reinterpret_cast<const float*>(x) + base, static_cast<size_t>(g.k) * 4);
+    } else {
+      f16_to_f32(reinterpret_cast<const uint16_t*>(x) + base, out, g.k);
+    }
+    return;
+  }
+  for (int64_t t = 0; t < g.k; ++t) out[t] = load_element(x, dtype, base + t * g.xk);
+}
+
+}  // namespace
+
+bool merge_dims(const Tensor& t, size_t first, size_t last, int64_t* size, int64_t* stride) {
+  *size = 1;
+  *stride = 0;
+  bool have = false;
+  for (size_t d = last; d-- > first;) {
+    const int64_t extent = t.shape()[d];
+    if (extent == 1) continue;
+    if (!have) {
+      *stride = t.strides()[d];
+      have = true;
+    } else if (t.strides()[d] != *stride * *size) {
+      return false;
+    }
+    *size *= extent;
+  }
+  if (!have) *stride = 1;
+  return true;
+}
+
+void store_run(const float* values, int64_t count, std::byte* out, DType dtype, int64_t first,
+               int64_t stride, const float* bias, bool bias_per_element, float* tmp) {
+  const float* v = values;
+  if (bias) {
+    for (int64_t i = 0; i < count; ++i) tmp[i] = values[i] + (bias_per_element ? bias[i] : bias[0]);
+    v = tmp;
+  }
+  if (dtype == DType::kFloat32) {
+    float* o = reinterpret_cast<float*>(out) + first;
+    if (stride == 1) {
+      std::memcpy(o, v, static_cast<size_t>(count) * 4);
+    } else {
+      for (int64_t i = 0; i < count; ++i) o[i * stride] = v[i];
+    }
+    return;
+  }
+  uint16_t* o = reinterpret_cast<uint16_t*>(out) + first;
+  if (stride == 1) {
+    f32_to_f16(v, o, count);
+  } else {
+    for (int64_t i = 0; i < count; ++i) o[i * stride] = float_to_fp16(v[i]);
+  }
+}
+
+std::vector<float> constant_bias(const KernelInit& init, bool* ok) {
+  *ok = true;
+  const int b = init.binding("bias");
+  if (b < 0) return {};
+  const runtime::RtValue* v = init.constant(b);
+  if (!v || v->compressed) {
+    *ok = false;
+    return {};
+  }
+  const Tensor f = v->tensor.to(DType::kFloat32);
+  return f.to_vector<float>();
+}
+
+void WeightProductKernel::reshape(ReshapeContext& ctx) {
+  const Tensor& x = ctx.in(x_);
+  out_dtype_ = ctx.declared_dtype(0);
+  const bool float_io = (x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat16) &&
+                        (out_dtype_ == DType::kFloat32 || out_dtype_ == DType::kFloat16);
+  std::vector<int64_t> out_shape;
+  if (!float_io || !geometry(ctx, x, g_, out_shape)) {
+    ctx.decline();
+    return;
+  }
+  if (g_.k != w_->cols() || g_.n != w_->rows()) {
+    ctx.fail("activation has ", g_.k, " inputs per row and the weight ", w_->cols(),
+             "; weight rows ", w_->rows(), " vs ", g_.n, " outputs");
+  }
+  if (!bias_.empty() && static_cast<int64_t>(bias_.size()) != g_.n) {
+    ctx.fail("bias has ", bias_.size(), " values, expected ", g_.n);
+  }
+  x_dtype_ = x.dtype();
+  threads_ = std::max(1, ctx.threads());
+  use_amx_ = false;
+  const int64_t k = g_.k;
+  if (g_.m == 1) {
+    // x (K), x in k order (K), results (N), and per-thread decode room for kRows weights.
+    per_thread_ = w_->format() == WeightMatrix::Format::kRows ? round_up(8 * k, 16) : 0;
+    x_at_ = 0;
+    xa_at_ = round_up(k, 16);
+    y_at_ = xa_at_ + round_up(k, 16);
+    threads_at_ = y_at_ + round_up(g_.n, 16);
+  } else if (g_.m >= kAmxMinTokens && amx_available()) {
+    // Shared: the activation's bf16 halves (k_padded x m_pad each). Per thread: a work area
+    // (a gathered row, its arranged copy and split halves while packing; then one decoded
+    // weight row), the weight halves, the output tile and a store run.
+    use_amx_ = true;
+    bf16_products_ = amx_bf16_products();
+    m_pad_ = round_up(std::min(g_.m, kTokensPerPass), kAmxTokens);
+    k_pad_ = amx_k_padded(k);
+    work_ = std::max({2 * round_up(k, 16) + k_pad_, kAmxDecodeRows * round_up(k, 16), 2 * m_pad_});
+    per_thread_ = work_ + kAmxRows * k_pad_ + kAmxRows * m_pad_ + round_up(m_pad_, 16);
+    y_at_ = 0;
+    threads_at_ = k_pad_ * m_pad_;
+    // 4-bit palettes (ANEMLL's FFN) go from codes to bf16 halves through split tables, in
+    // natural k order; other forms are decoded to fp32 (in their k order) and split.
+    lut4_direct_ = w_->format() == WeightMatrix::Format::kLut && w_->lut_bits() == 4;
+    if (lut4_direct_ && lut4_tables_.empty()) {
+      const LutRows& rows = w_->lut_rows();
+      const int64_t tables = (g_.n + rows.rows_per_table - 1) / rows.rows_per_table;
+      lut4_tables_.resize(static_cast<size_t>(tables * 32));
+      for (int64_t t = 0; t < tables; ++t) {
+        amx_split_table(rows.tables + t * rows.table_stride, 16,
+                        &lut4_tables_[static_cast<size_t>(t * 32)]);
+      }
+    }
+    // Several passes over the tokens (a conv over an image, a long sequence) would split
+    // the same weight rows again in every pass: split them once here, while planning.
+    const int64_t passes = (g_.m + kTokensPerPass - 1) / kTokensPerPass;
+    const int64_t split_bytes = round_up(g_.n, kAmxRows) * k_pad_ * 4;
+    if (passes >= 2 && !lut4_direct_ && !w_->k_ordered() && split_bytes <= kMaxSplitBytes &&
+        w_split_.empty()) {
+      split_weights();
+    }
+    if (!lut4_direct_ && w_->k_ordered() && k_order_.size() != static_cast<size_t>(k)) {
+      // Arranging the positions themselves gives the permutation (exact in fp32 below 2^24).
+      std::vector<float> positions(static_cast<size_t>(k)), arranged(positions.size());
+      for (int64_t i = 0; i < k; ++i) positions[static_cast<size_t>(i)] = static_cast<float>(i);
+      w_->arrange(positions.data(), arranged.data());
+      k_order_.assign(arranged.begin(), arranged.end());
+    }
+  } else {
+    m_pad_ = round_up(std::min(g_.m, kTokensPerPass), 16);
+    per_thread_ = round_up(kRowsPerTask * k, 16) + kRowsPerTask * m_pad_ +
+                  round_up(std::max(m_pad_, kRowsPerTask), 16);
+    x_at_ = 0;
+    xa_at_ = round_up(k, 16);
+    y_at_ = xa_at_ + round_up(k, 16);  // the packed activation, K x m_pad
+    threads_at_ = y_at_ + k * m_pad_;
+  }
+  // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once.
+  widened_at_ = threads_at_ + per_thread_ * threads_;
+  widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1;
+  const int64_t widened = widen_input_ ? round_up(x.numel(), 16) : 0;
+  ctx.request_scratch(static_cast<size_t>(widened_at_ + widened) * sizeof(float));
+  ctx.set_output(0, std::move(out_shape), out_dtype_);
+}
+
+void WeightProductKernel::run(RunContext& ctx) {
+  const auto* x = static_cast<const std::byte*>(ctx.in(x_).data());
+  auto* out = static_cast<std::byte*>(ctx.out(0).data());
+  auto* scratch = reinterpret_cast<float*>(ctx.scratch());
+  if (widen_input_) {
+    float* widened = scratch + widened_at_;
+    const auto* half = reinterpret_cast<const uint16_t*>(x);
+    ctx.pool().parallel_for(ctx.in(x_).numel(), 4096, [&](int64_t begin, int64_t end) {
+      f16_to_f32(half + begin, widened + begin, end - begin);
+    });
+    x = reinterpret_cast<const std::byte*>(widened);
+  }
+  for (int64_t b = 0; b < g_.batches; ++b) {
+    if (g_.m == 1) {
+      gemv(ctx, x, out, scratch, b);
+    } else {
+      for (int64_t m0 = 0; m0 < g_.m; m0 += kTokensPerPass) {
+        const int64_t mb = std::min(kTokensPerPass, g_.m - m0);
+        if (use_amx_) {
+          gemm_amx(ctx, x, out, scratch, b, m0, mb);
+        } else {
+          gemm(ctx, x, out, scratch, b, m0, mb);
+        }
+      }
+    }
+  }
+}
+
+void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t r0, int64_t r1,
+                                     int64_t b, int64_t m0, int64_t mb, std::byte* out,
+                                     float* tmp) const {
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
+  if (scatters()) {
+    for (int64_t r = r0; r < r1; ++r) scatter(tile + (r - r0) * stride, mb, b, m0, r, out, tmp);
+    return;
+  }
+  if (g_.on == 1) {
+    // Rows are contiguous in the output (linear, matmul): write token by token.
+    for (int64_t m = 0; m < mb; ++m) {
+      for (int64_t r = r0; r < r1; ++r) {
+        tmp[r - r0] = tile[(r - r0) * stride + m] + (bias ? bias[r] : 0.0f);
+      }
+      store_run(tmp, r1 - r0, out, out_dtype_, b * g_.ob + (m0 + m) * g_.om + r0, 1, nullptr, false,
+                nullptr);
+    }
+    return;
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    store_run(tile + (r - r0) * stride, mb, out, out_dtype_, b * g_.ob + m0 * g_.om + r * g_.on,
+              g_.om, bias ? bias + r : nullptr, false, tmp);
+  }
+}
+
+void WeightProductKernel::split_weights() {
+  const int64_t k = g_.k;
+  const int64_t blocks = (g_.n + kAmxRows - 1) / kAmxRows;
+  w_split_.assign(static_cast<size_t>(blocks * 2 * kAmxRows * k_pad_), 0);
+  std::vector<float> decoded(static_cast<size_t>(kAmxRows * k));
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t r0 = blk * kAmxRows;
+    const int64_t count = std::min(kAmxRows, g_.n - r0);
+    const float* rows = w_->decode(r0, r0 + count, decoded.data());
+    uint16_t* hi = &w_split_[static_cast<size_t>(blk * 2 * kAmxRows * k_pad_)];
+    amx_split_rows(rows, count, k, k, hi, hi + kAmxRows * k_pad_);
+  }
+}
+
+void WeightProductKernel::gemv(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch,
+                               int64_t b) {
+  float* xn = scratch + x_at_;
+  float* xa = scratch + xa_at_;
+  float* y = scratch + y_at_;
+  gather_row(x, x_dtype_, g_, b, 0, xn);
+  const float* xv = xn;
+  if (w_->k_ordered()) {
+    w_->arrange(xn, xa);
+    xv = xa;
+  }
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
+  ctx.pool().parallel_for(g_.n, kGemvGrainRows, [&](int64_t r0, int64_t r1) {
+    float* mine = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
+    w_->gemv(r0, r1, xv, y + r0, 1, mine);
+    // Results of these rows go out at once (bias, rounding), while they are in cache.
+    float tmp[256];
+    for (int64_t r = r0; r < r1; r += 256) {
+      const int64_t count = std::min<int64_t>(256, r1 - r);
+      store_run(y + r, count, out, out_dtype_, b * g_.ob + r * g_.on, g_.on,
+                bias ? bias + r : nullptr, true, tmp);
+    }
+  });
+}
+
+void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch,
+                               int64_t b, int64_t m0, int64_t mb) {
+  float* row = scratch + x_at_;
+  float* arranged = scratch + xa_at_;
+  float* xt = scratch + y_at_;
+  const int64_t k = g_.k;
+  // Pack the activation transposed, [K][m_pad], in the weight's k order.
+  if (gathers_tokens()) {
+    ctx.pool().parallel_for(k, 16, [&](int64_t begin, int64_t end) {
+      float* buf = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
+      for (int64_t t = begin; t < end; ++t) {
+        float* dst = xt + t * m_pad_;
+        const float* src = load_tokens(x, b, t, m0, mb, buf);
+        std::memcpy(dst, src, static_cast<size_t>(mb) * sizeof(float));
+        std::fill(dst + mb, dst + m_pad_, 0.0f);
+      }
+    });
+  }
+  for (int64_t m = 0; m < m_pad_ && !gathers_tokens(); ++m) {
+    if (m >= mb) {
+      for (int64_t t = 0; t < k; ++t) xt[t * m_pad_ + m] = 0.0f;
+      continue;
+    }
+    gather_row(x, x_dtype_, g_, b, m0 + m, row);
+    const float* src = row;
+    if (w_->k_ordered()) {
+      w_->arrange(row, arranged);
+      src = arranged;
+    }
+    for (int64_t t = 0; t < k; ++t) xt[t * m_pad_ + m] = src[t];
+  }
+  const int64_t tasks = (g_.n + kRowsPerTask - 1) / kRowsPerTask;
+  ctx.pool().parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+    float* mine = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
+    float* decoded = mine;
+    float* tile = mine + round_up(kRowsPerTask * k, 16);
+    float* tmp = tile + kRowsPerTask * m_pad_;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t r0 = task * kRowsPerTask;
+      const int64_t r1 = std::min(g_.n, r0 + kRowsPerTask);
+      const float* rows = w_->decode(r0, r1, decoded);
+      gemm_rows(rows, r1 - r0, k, xt, m_pad_, mb, tile, m_pad_);
+      store_tile(tile, m_pad_, r0, r1, b, m0, mb, out, tmp);
+    }
+  });
+}
+
+void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byte* out,
+                                   float* scratch, int64_t b, int64_t m0, int64_t mb) {
+  const int64_t k = g_.k;
+  const int64_t tokens = round_up(mb, kAmxTokens);  // the last pass may need fewer tiles
+  auto* x_hi = reinterpret_cast<uint16_t*>(scratch + y_at_);
+  uint16_t* x_lo = x_hi + k_pad_ * tokens;
+  auto thread_area = [&] {
+    return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
+  };
+  if (g_.xm == 1 || gathers_tokens()) {
+    // Tokens contiguous (a conv's [N, C, 1, T]): K positions are rows of tokens; each pair
+    // of them (in the weight's k order) becomes one row of the interleaved layout.
+    ctx.pool().parallel_for(k_pad_ / 2, 16, [&](int64_t begin, int64_t end) {
+      float* row0 = thread_area();
+      float* row1 = row0 + round_up(tokens, 16);
+      for (int64_t p = begin; p < end; ++p) {
+        const float* x0 = load_tokens(x, b, 2 * p, m0, mb, row0);
+        const float* x1 = load_tokens(x, b, 2 * p + 1, m0, mb, row1);
+        amx_pack_pair(x0, x1, mb, tokens, x_hi + p * tokens * 2, x_lo + p * tokens * 2);
+      }
+    });
+  } else {
+    ctx.pool().parallel_for(tokens, 8, [&](int64_t begin, int64_t end) {
+      float* row = thread_area();
+      float* arranged = row + round_up(k, 16);
+      auto* split = reinterpret_cast<uint16_t*>(arranged + round_up(k, 16));
+      for (int64_t m = begin; m < end; ++m) {
+        const float* src = nullptr;  // padding tokens are zeros
+        if (m < mb) {
+          gather_row(x, x_dtype_, g_, b, m0 + m, row);
+          src = row;
+          if (w_->k_ordered() && !lut4_direct_) {
+            w_->arrange(row, arranged);
+            src = arranged;
+          }
+        }
+        amx_pack_token(src, k, m, tokens, x_hi, x_lo, split);
+      }
+    });
+  }
+  const int64_t tasks = (g_.n + kAmxRows - 1) / kAmxRows;
+  ctx.pool().parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+    float* decoded = thread_area();
+    auto* split_hi = reinterpret_cast<uint16_t*>(decoded + work_);
+    uint16_t* split_lo = split_hi + kAmxRows * k_pad_;
+    float* tile = decoded + work_ + kAmxRows * k_pad_;
+    float* tmp = tile + kAmxRows * m_pad_;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t r0 = task * kAmxRows;
+      const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
+      const uint16_t* w_hi = split_hi;
+      const uint16_t* w_lo = split_lo;
+      if (!w_split_.empty()) {
+        w_hi = &w_split_[static_cast<size_t>(task * 2 * kAmxRows * k_pad_)];
+        w_lo = w_hi + kAmxRows * k_pad_;
+      } else if (lut4_direct_) {
+        const LutRows& lut = w_->lut_rows();
+        for (int64_t r = 0; r < kAmxRows; ++r) {
+          uint16_t* hi = split_hi + r * k_pad_;
+          uint16_t* lo = split_lo + r * k_pad_;
+          if (r0 + r < r1) {
+            const int64_t row = r0 + r;
+            amx_split_lut4_row(lut.codes + row * lut.row_bytes, k,
+                               &lut4_tables_[static_cast<size_t>(row / lut.rows_per_table * 32)],
+                               hi, lo);
+          } else {
+            amx_split_row(nullptr, k, hi, lo);
+          }
+        }
+      } else {
+        // A few rows at a time, so the decoded values are split while still in cache.
+        for (int64_t r = 0; r < kAmxRows; r += kAmxDecodeRows) {
+          const int64_t count = std::clamp<int64_t>(r1 - r0 - r, 0, kAmxDecodeRows);
+          const float* rows = count ? w_->decode(r0 + r, r0 + r + count, decoded) : nullptr;
+          for (int64_t i = 0; i < kAmxDecodeRows; ++i) {
+            amx_split_row(i < count ? rows + i * k : nullptr, k, split_hi + (r + i) * k_pad_,
+                          split_lo + (r + i) * k_pad_);
+          }
+        }
+      }
+      amx_gemm(w_hi, bf16_products_ ? nullptr : w_lo, k, x_hi, x_lo, tokens, tile, tokens);
+      store_tile(tile, tokens, r0, r1, b, m0, mb, out, tmp);
+    }
+  });
+}
+
+}  // namespace coreml::kernels::linalg

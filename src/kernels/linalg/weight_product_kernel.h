@@ -1,0 +1,133 @@
+// The prepared kernel behind every product with a constant weight (conv, conv_transpose,
+// linear, matmul): out[m, n] = sum_k X[m, k] W[n, k] (+ bias[n]) over strided views of the
+// activation and the output, so the transposes and expand_dims around them cost nothing.
+//  - one token (M = 1, an LLM decode step): a matrix-vector product that streams W once,
+//    split by rows across the threads, palettized rows looked up in registers;
+//  - more tokens (prefill, a conv's positions): the activation is packed transposed
+//    ([K][tokens], fp32) and each thread decodes a block of W rows once, then multiplies it
+//    with every token; on CPUs with AMX the decoded rows and the activation are split into
+//    bf16 halves and multiplied on tiles instead (amx_gemm.h: same accuracy, several times
+//    the arithmetic rate).
+// Each op supplies its geometry (and, for convs, how tokens are gathered or results
+// scattered): conv_gemm.cpp, conv_transpose_gemm.cpp, linear_gemm.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "kernels/common/convert_simd.h"
+#include "kernels/linalg/weight_matrix.h"
+#include "runtime/kernel_registry.h"
+#include "tensor/convert.h"
+
+namespace coreml::kernels::linalg {
+
+using runtime::KernelInit;
+using runtime::ReshapeContext;
+using runtime::RunContext;
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Where the operands live, in elements: X[b][m][k] and out[b][m][n].
+struct Geometry {
+  int64_t batches = 1, m = 1, k = 0, n = 0;
+  int64_t xb = 0, xm = 0, xk = 1;
+  int64_t ob = 0, om = 0, on = 1;
+};
+
+// Merges dims [first, last) of `t` into one (size, stride); false when they are not evenly
+// strided.
+bool merge_dims(const Tensor& t, size_t first, size_t last, int64_t* size, int64_t* stride);
+
+// Writes `count` results for consecutive elements along one axis (`stride` apart in the
+// output), adding bias[n] when `bias` is set (one value for the whole run when
+// `bias_per_element` is false).
+void store_run(const float* values, int64_t count, std::byte* out, DType dtype, int64_t first,
+               int64_t stride, const float* bias, bool bias_per_element, float* tmp);
+
+// The constant bias of `init` as fp32 (empty without one); *ok is false when the bias is not
+// a plain constant (the op then keeps its simple kernel).
+std::vector<float> constant_bias(const KernelInit& init, bool* ok);
+
+class WeightProductKernel : public runtime::OpKernel {
+ public:
+  WeightProductKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias)
+      : x_(x), w_(std::move(w)), bias_(std::move(bias)) {}
+
+  void reshape(ReshapeContext& ctx) override;
+
+  void run(RunContext& ctx) override;
+
+ protected:
+  // The op's own geometry; false to decline.
+  virtual bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
+                        std::vector<int64_t>& out_shape) = 0;
+
+  // True when the activation is read as rows of tokens per K position (load_tokens), not as
+  // a strided matrix: a conv's receptive fields, gathered on the fly instead of by im2col.
+  virtual bool gathers_tokens() const { return false; }
+
+  // Tokens [m0, m0 + count) at K position `kk` (in the weight's k order) as fp32 in `buf`;
+  // nullptr past K.
+  virtual const float* load_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0,
+                                   int64_t count, float* buf) const {
+    if (kk >= g_.k) return nullptr;
+    const int64_t source = k_order_.empty() ? kk : k_order_[static_cast<size_t>(kk)];
+    const int64_t first = b * g_.xb + source * g_.xk + m0;
+    if (x_dtype_ == DType::kFloat32) return reinterpret_cast<const float*>(x) + first;
+    f16_to_f32(reinterpret_cast<const uint16_t*>(x) + first, buf, count);
+    return buf;
+  }
+
+  // True when results go to the output through scatter() instead of the strided layout.
+  virtual bool scatters() const { return false; }
+  // Results of weight row r for tokens [m0, m0 + count) of batch b, written into `out`.
+  virtual void scatter(const float* values, int64_t count, int64_t b, int64_t m0, int64_t r,
+                       std::byte* out, float* tmp) const {
+    (void)values, (void)count, (void)b, (void)m0, (void)r, (void)out, (void)tmp;
+  }
+
+  const Geometry& planned() const { return g_; }
+  DType out_dtype() const { return out_dtype_; }
+  // The dtype load_tokens() reads (fp16 inputs of gathering kernels are widened first).
+  DType x_dtype() const { return widen_input_ ? DType::kFloat32 : x_dtype_; }
+
+ private:
+  // Results tile[r - r0][m] (rows `stride` apart) of weight rows [r0, r1) and tokens
+  // [m0, m0 + mb) into the output, with the bias. `tmp` holds max(mb, r1 - r0) floats.
+  void store_tile(const float* tile, int64_t stride, int64_t r0, int64_t r1, int64_t b, int64_t m0,
+                  int64_t mb, std::byte* out, float* tmp) const;
+
+  // Every weight row's bf16 halves, in blocks of kAmxRows rows: [hi rows][lo rows] per block.
+  void split_weights();
+
+  void gemv(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b);
+
+  void gemm(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b,
+            int64_t m0, int64_t mb);
+
+  void gemm_amx(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b,
+                int64_t m0, int64_t mb);
+
+  int x_;
+  std::shared_ptr<const WeightMatrix> w_;
+  std::vector<float> bias_;
+  Geometry g_;
+  DType x_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
+  int threads_ = 1;
+  int64_t m_pad_ = 0;
+  bool use_amx_ = false;
+  int64_t k_pad_ = 0, work_ = 0;
+  bool lut4_direct_ = false;
+  bool bf16_products_ = false;         // COREML_AMX=bf16
+  std::vector<uint16_t> lut4_tables_;  // per table: 16 high then 16 low bf16 halves
+  std::vector<int32_t> k_order_;  // the weight's k order (source position of each), when permuted
+  bool widen_input_ = false;
+  int64_t widened_at_ = 0;
+  std::vector<uint16_t> w_split_;  // the weight's bf16 halves, split at plan time (split_weights)
+  int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
+};
+
+}  // namespace coreml::kernels::linalg
