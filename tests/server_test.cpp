@@ -263,6 +263,19 @@ void post_streaming(httplib::Client c, const std::string& path, const json& body
   c.send(req, res, error);
 }
 
+// The /metrics text once it contains `needle`, or its last text after ~5 s. Requests are
+// counted by the server's logger, which cpp-httplib calls after the response has been
+// written: a client can see a reply before its request is counted.
+std::string metrics_with(httplib::Client& c, const std::string& needle) {
+  std::string body;
+  for (int attempt = 0; attempt < 250; ++attempt) {
+    if (auto res = c.Get("/metrics")) body = res->body;
+    if (body.find(needle) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return body;
+}
+
 json post_json(httplib::Client c, const std::string& path, const json& body,
                int expected_status = 200) {
   auto res = c.Post(path.c_str(), body.dump(), "application/json");
@@ -381,11 +394,9 @@ TEST(Server, CompletionsStopStringsAndTokenEndpoints) {
   const json list = json::parse(models->body);
   EXPECT_EQ(list["data"][0]["id"], "tiny-qwen3");
   EXPECT_EQ(list["data"][0]["meta"]["context_length"], 64);
-  auto metrics = c.Get("/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find("coreml_requests_total{path=\"/v1/completions\",status=\"200\"} 2"),
-            std::string::npos)
-      << metrics->body;
+  const std::string counted = "coreml_requests_total{path=\"/v1/completions\",status=\"200\"} 2";
+  const std::string metrics = metrics_with(c, counted);
+  EXPECT_NE(metrics.find(counted), std::string::npos) << metrics;
 }
 
 // Multi-turn: the second request extends the first conversation, so its prompt's shared prefix
@@ -524,10 +535,8 @@ TEST(Server, BusyServerAnswers503AndALeavingClientFreesItsSession) {
     if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(status, 200);
-  auto metrics = c.Get("/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find("coreml_generations_cancelled_total 1\n"), std::string::npos)
-      << metrics->body;
+  const std::string metrics = metrics_with(c, "coreml_generations_cancelled_total 1\n");
+  EXPECT_NE(metrics.find("coreml_generations_cancelled_total 1\n"), std::string::npos) << metrics;
 }
 
 TEST(Server, ApiKeyGuardsAllButHealth) {
