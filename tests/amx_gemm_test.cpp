@@ -168,11 +168,10 @@ std::vector<Tensor> run_with_tiles(const format::ModelAsset& asset, const Tensor
   return out;
 }
 
-// The prepared linear kernel end to end: 37 tokens (prefill, tiles padded), 40 outputs (not
-// whole tiles), 70 inputs (not whole tile rows), a bias; with AMX and with the fp32 loop, both
-// against the exact product.
-TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
-  const int64_t m = 37, n = 40, k = 70;
+// The prepared linear kernel end to end, m tokens, n outputs, k inputs and a bias; with AMX and
+// with the fp32 loop, both against the exact product.
+void check_prepared_linear(int64_t m, int64_t n, int64_t k) {
+  SCOPED_TRACE(::testing::Message() << m << " tokens, " << n << " outputs, " << k << " inputs");
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> w(static_cast<size_t>(n * k)), bias(static_cast<size_t>(n));
@@ -221,12 +220,28 @@ TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
   }
 }
 
+TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
+  // 37 tokens (one pass, tiles padded), 40 outputs (not whole tiles), 70 inputs (not whole
+  // tile rows).
+  check_prepared_linear(37, 40, 70);
+  // 300 tokens: a chunk of four passes and one of 44 tokens; 1100 inputs: the chunk's
+  // activation exceeds its cache block, so K runs in two blocks with partial sums; two row
+  // blocks share their passes between the threads.
+  check_prepared_linear(300, 20, 1100);
+  // 197 tokens (ViT: three whole passes and one of 5 tokens), 150 outputs: two groups of row
+  // blocks, the second with a partial block.
+  check_prepared_linear(197, 150, 40);
+  // Three chunks, fewer outputs than a tile's rows.
+  check_prepared_linear(520, 3, 33);
+}
+
 // ANEMLL's layer: a 1x1 conv on [1, K, 1, T] (tokens contiguous) with a 4-bit palettized
-// weight (looked up straight into bf16 halves). 21 tokens (prefill), K = 176 (not whole tile
-// rows). Expected: the exact product of the weight decoded here from the
-// codes (iOS16 layout: codes packed low bits first), rounded once to fp16.
-TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
-  const int64_t n = 256, k = 176, t = 21;
+// weight (looked up straight into bf16 halves). K = 176 (not whole tile rows). Expected: the
+// exact product of the weight decoded here from the codes (iOS16 layout: codes packed low bits
+// first), rounded once to fp16.
+void check_palettized_conv(int64_t t) {
+  SCOPED_TRACE(::testing::Message() << t << " tokens");
+  const int64_t n = 256, k = 176;
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> lut(16);
@@ -290,6 +305,11 @@ TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
       }
     }
   }
+}
+
+TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
+  check_palettized_conv(21);   // prefill: one pass
+  check_palettized_conv(300);  // two chunks, passes of 64 and a tail of 44
 }
 
 }  // namespace

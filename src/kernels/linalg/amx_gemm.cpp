@@ -165,7 +165,7 @@ COREML_AMX_TARGET void pack_pair_avx512(const float* x0, const float* x1, int64_
 template <int kTiles, bool kSplit>
 COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k,
                                   const uint16_t* x_hi, const uint16_t* x_lo, int64_t tokens_padded,
-                                  float* c, int64_t c_stride) {
+                                  float* c, int64_t c_stride, int64_t w_stride, bool accumulate) {
   // The configuration stays loaded in this thread (nothing else here uses tiles): loading and
   // releasing it around every 16 rows costs more than a short row's products.
   thread_local bool configured = false;
@@ -174,12 +174,20 @@ COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, in
     configured = true;
   }
   const int64_t kp = amx_k_padded(k);
-  const int64_t w_bytes = kp * 2;             // between weight rows
-  const int64_t x_bytes = tokens_padded * 4;  // between pairs of k
-  _tile_zero(0);
-  if constexpr (kTiles > 1) _tile_zero(1);
-  if constexpr (kTiles > 2) _tile_zero(2);
-  if constexpr (kTiles > 3) _tile_zero(3);
+  const int64_t w_bytes = (w_stride > 0 ? w_stride : kp) * 2;  // between weight rows
+  const int64_t x_bytes = tokens_padded * 4;                   // between pairs of k
+  const int64_t c_bytes = c_stride * 4;
+  if (accumulate) {
+    _tile_loadd(0, c, c_bytes);
+    if constexpr (kTiles > 1) _tile_loadd(1, c + kAmxTokens, c_bytes);
+    if constexpr (kTiles > 2) _tile_loadd(2, c + 2 * kAmxTokens, c_bytes);
+    if constexpr (kTiles > 3) _tile_loadd(3, c + 3 * kAmxTokens, c_bytes);
+  } else {
+    _tile_zero(0);
+    if constexpr (kTiles > 1) _tile_zero(1);
+    if constexpr (kTiles > 2) _tile_zero(2);
+    if constexpr (kTiles > 3) _tile_zero(3);
+  }
   for (int64_t k0 = 0; k0 < kp; k0 += kAmxKStep) {
     const uint16_t* xh = x_hi + k0 * tokens_padded;  // (k0 / 2) pairs of tokens_padded x 2
     _tile_loadd(4, w_hi + k0, w_bytes);
@@ -222,7 +230,6 @@ COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, in
       }
     }
   }
-  const int64_t c_bytes = c_stride * 4;
   _tile_stored(0, c, c_bytes);
   if constexpr (kTiles > 1) _tile_stored(1, c + kAmxTokens, c_bytes);
   if constexpr (kTiles > 2) _tile_stored(2, c + 2 * kAmxTokens, c_bytes);
@@ -360,18 +367,35 @@ void amx_pack_pair(const float* x0, const float* x1, int64_t count, int64_t toke
 }
 
 void amx_gemm(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k, const uint16_t* x_hi,
-              const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride) {
+              const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride,
+              int64_t w_stride, bool accumulate) {
 #if COREML_AMX_CODE
   const bool split = w_lo != nullptr && x_lo != nullptr;
   switch (tokens_padded / kAmxTokens * (split ? 1 : -1)) {
-    case 1: return gemm_tiles<1, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case 2: return gemm_tiles<2, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case 3: return gemm_tiles<3, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case 4: return gemm_tiles<4, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case -1: return gemm_tiles<1, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case -2: return gemm_tiles<2, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case -3: return gemm_tiles<3, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case -4: return gemm_tiles<4, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+    case 1:
+      return gemm_tiles<1, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                 accumulate);
+    case 2:
+      return gemm_tiles<2, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                 accumulate);
+    case 3:
+      return gemm_tiles<3, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                 accumulate);
+    case 4:
+      return gemm_tiles<4, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                 accumulate);
+    case -1:
+      return gemm_tiles<1, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                  accumulate);
+    case -2:
+      return gemm_tiles<2, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                  accumulate);
+    case -3:
+      return gemm_tiles<3, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                  accumulate);
+    case -4:
+      return gemm_tiles<4, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                  accumulate);
     default: break;
   }
 #endif

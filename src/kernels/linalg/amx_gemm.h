@@ -64,7 +64,11 @@ void amx_pack_pair(const float* x0, const float* x1, int64_t count, int64_t toke
 // w_lo or x_lo nullptr: plain bf16 products of the high halves.
 // c[r][t] = sum_k W[r][k] X[k][t] for kAmxRows rows and `tokens_padded` (a multiple of
 // kAmxTokens, at most kAmxMaxTokens) tokens; c's rows are `c_stride` floats apart.
+// Weight rows are `w_stride` halves apart (0: amx_k_padded(k)), so a K block of wider rows
+// can be multiplied on its own (k a multiple of kAmxKStep, the pointers at the block's start);
+// with `accumulate` the products are added to c instead of replacing it.
 void amx_gemm(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k, const uint16_t* x_hi,
-              const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride);
+              const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride,
+              int64_t w_stride = 0, bool accumulate = false);
 
 }  // namespace coreml::kernels::linalg
