@@ -160,6 +160,22 @@ COREML_AMX_TARGET void pack_pair_avx512(const float* x0, const float* x1, int64_
   }
 }
 
+// hi/lo: [16 rows][k_padded] halves each; word p of every row (a pair of k) gathered into one
+// 16-word row of the interleaved layout.
+COREML_AMX_TARGET void interleave_tokens_avx512(const uint16_t* rows_hi, const uint16_t* rows_lo,
+                                                int64_t kp, int64_t token0, int64_t tokens_padded,
+                                                uint16_t* hi, uint16_t* lo) {
+  const __m512i index =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int>(kp / 2)));
+  for (int64_t p = 0; p < kp / 2; ++p) {
+    const __m512i h = _mm512_i32gather_epi32(index, rows_hi + 2 * p, 4);
+    const __m512i l = _mm512_i32gather_epi32(index, rows_lo + 2 * p, 4);
+    _mm512_storeu_si512(hi + (p * tokens_padded + token0) * 2, h);
+    _mm512_storeu_si512(lo + (p * tokens_padded + token0) * 2, l);
+  }
+}
+
 // Output tiles 0..kTiles-1, weight halves in tiles 4 and 5, activation halves in 6 and 7
 // (kSplit); or, for plain bf16 products, the high halves alone in 4 and 6 / 7.
 template <int kTiles, bool kSplit>
@@ -328,6 +344,30 @@ void amx_pack_token(const float* x, int64_t k, int64_t token, int64_t tokens_pad
     uint16_t* dst = (half == 0 ? hi : lo) + token * 2;
     for (int64_t p = 0; p < kp / 2; ++p) {
       std::memcpy(dst + p * tokens_padded * 2, src + 2 * p, 4);
+    }
+  }
+}
+
+void amx_pack_tokens(const float* rows, int64_t row_stride, int64_t count, int64_t k,
+                     int64_t token0, int64_t tokens_padded, uint16_t* hi, uint16_t* lo,
+                     uint16_t* tmp) {
+  const int64_t kp = amx_k_padded(k);
+  uint16_t* rows_hi = tmp;
+  uint16_t* rows_lo = tmp + kAmxTokens * kp;
+  for (int64_t j = 0; j < kAmxTokens; ++j) {
+    amx_split_row(j < count ? rows + j * row_stride : nullptr, k, rows_hi + j * kp,
+                  rows_lo + j * kp);
+  }
+#if COREML_AMX_CODE
+  if (amx_supported()) {
+    interleave_tokens_avx512(rows_hi, rows_lo, kp, token0, tokens_padded, hi, lo);
+    return;
+  }
+#endif
+  for (int64_t j = 0; j < kAmxTokens; ++j) {
+    for (int64_t p = 0; p < kp / 2; ++p) {
+      std::memcpy(hi + (p * tokens_padded + token0 + j) * 2, rows_hi + j * kp + 2 * p, 4);
+      std::memcpy(lo + (p * tokens_padded + token0 + j) * 2, rows_lo + j * kp + 2 * p, 4);
     }
   }
 }

@@ -55,6 +55,14 @@ void amx_split_table(const float* values, int64_t entries, uint16_t* out);
 void amx_pack_token(const float* x, int64_t k, int64_t token, int64_t tokens_padded, uint16_t* hi,
                     uint16_t* lo, uint16_t* tmp);
 
+// Up to kAmxTokens tokens at once (the faster form of amx_pack_token): rows of K fp32 values
+// `row_stride` apart, `count` of them (the rest of the 16 columns are zeros), into columns
+// [token0, token0 + 16) of the pair-interleaved layout; token0 a multiple of 16 below
+// tokens_padded. `tmp` holds 32 * k_padded halves.
+void amx_pack_tokens(const float* rows, int64_t row_stride, int64_t count, int64_t k,
+                     int64_t token0, int64_t tokens_padded, uint16_t* hi, uint16_t* lo,
+                     uint16_t* tmp);
+
 // Two K positions (k, k + 1) of `count` tokens, given as token rows x0 and x1 (nullptr: zeros),
 // into their row of the pair-interleaved layout: hi[t * 2 + j] for j = 0, 1 (tokens_padded
 // pairs, padding zeros); the same for lo. For activations whose tokens are contiguous.

@@ -195,7 +195,8 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     }
     group_blocks_ = w_split_.empty() ? 1 : kGroupBlocks;
     c_size_ = group_blocks_ * kAmxRows * chunk_tokens_;
-    work_ = std::max({2 * round_up(k, 16) + k_pad_, kAmxDecodeRows * round_up(k, 16),
+    // Packing rows of tokens: 16 gathered rows, an arranged one and their split halves.
+    work_ = std::max({17 * round_up(k, 16) + kAmxTokens * k_pad_, kAmxDecodeRows * round_up(k, 16),
                       2 * round_up(chunk_tokens_, 16)});
     per_thread_ = work_ + kAmxRows * k_pad_ + c_size_ + round_up(chunk_tokens_, 16);
     y_at_ = 0;
@@ -255,7 +256,17 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
     return;
   }
   if (g_.on == 1) {
-    // Rows are contiguous in the output (linear, matmul): write token by token.
+    // Rows are contiguous in the output (linear, matmul): write token by token (fp32 straight
+    // into the output: a call per 16 values cost more than the values).
+    if (out_dtype_ == DType::kFloat32) {
+      for (int64_t m = 0; m < mb; ++m) {
+        float* o = reinterpret_cast<float*>(out) + b * g_.ob + (m0 + m) * g_.om;
+        for (int64_t r = r0; r < r1; ++r) {
+          o[r] = tile[(r - r0) * stride + m] + (bias ? bias[r] : 0.0f);
+        }
+      }
+      return;
+    }
     for (int64_t m = 0; m < mb; ++m) {
       for (int64_t r = r0; r < r1; ++r) {
         tmp[r - r0] = tile[(r - r0) * stride + m] + (bias ? bias[r] : 0.0f);
@@ -427,26 +438,40 @@ void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byt
       }
     });
   } else {
-    ctx.pool().parallel_for(passes * kTokensPerPass, 8, [&](int64_t begin, int64_t end) {
-      float* row = thread_area();
-      float* arranged = row + round_up(k, 16);
-      auto* split = reinterpret_cast<uint16_t*>(arranged + round_up(k, 16));
-      for (int64_t slot = begin; slot < end; ++slot) {
-        const int64_t p = slot / kTokensPerPass, m = slot % kTokensPerPass;
+    // Groups of 16 tokens (one output tile's columns), each gathered as rows (or read where
+    // they are: dense fp32 rows in natural k order) and split and interleaved together.
+    constexpr int64_t kGroups = kTokensPerPass / kAmxTokens;
+    const bool direct =
+        x_dtype_ == DType::kFloat32 && g_.xk == 1 && !(w_->k_ordered() && !lut4_direct_);
+    ctx.pool().parallel_for(passes * kGroups, 1, [&](int64_t begin, int64_t end) {
+      float* rows = thread_area();
+      const int64_t kr = round_up(k, 16);
+      float* gathered = rows + kAmxTokens * kr;
+      auto* split = reinterpret_cast<uint16_t*>(gathered + kr);
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t p = item / kGroups, first = item % kGroups * kAmxTokens;
         const int64_t mb = pass_tokens(p);
         const int64_t tp = round_up(mb, kAmxTokens);
-        if (m >= tp) continue;
-        const float* src = nullptr;  // padding tokens are zeros
-        if (m < mb) {
-          gather_row(x, x_dtype_, g_, b, m0 + p * kTokensPerPass + m, row);
-          src = row;
-          if (w_->k_ordered() && !lut4_direct_) {
-            w_->arrange(row, arranged);
-            src = arranged;
+        if (first >= tp) continue;
+        const int64_t n16 = std::min(kAmxTokens, mb - first);  // the rest: padding zeros
+        const int64_t m = m0 + p * kTokensPerPass + first;
+        const float* src = rows;
+        int64_t stride = kr;
+        if (direct) {
+          src = reinterpret_cast<const float*>(x) + b * g_.xb + m * g_.xm;
+          stride = g_.xm;
+        } else {
+          for (int64_t j = 0; j < n16; ++j) {
+            if (w_->k_ordered() && !lut4_direct_) {
+              gather_row(x, x_dtype_, g_, b, m + j, gathered);
+              w_->arrange(gathered, rows + j * kr);
+            } else {
+              gather_row(x, x_dtype_, g_, b, m + j, rows + j * kr);
+            }
           }
         }
         const int64_t at = p * k_pad_ * kTokensPerPass;
-        amx_pack_token(src, k, m, tp, x_hi + at, x_lo + at, split);
+        amx_pack_tokens(src, stride, n16, k, first, tp, x_hi + at, x_lo + at, split);
       }
     });
   }
