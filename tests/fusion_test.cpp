@@ -245,6 +245,12 @@ struct SelectCase {
   bool fill_first;  // select(cond, fill, scores): the fill where cond is true
 };
 
+// gtest prints parameters; its default prints the raw bytes, padding included.
+void PrintTo(const SelectCase& c, std::ostream* os) {
+  *os << c.t << "x" << c.s << (c.fp16 ? " fp16" : " fp32") << " fill " << c.fill
+      << (c.fill_first ? " where true" : " where false");
+}
+
 std::string select_attention_program(const SelectCase& c) {
   const std::string T = std::to_string(c.t), S = std::to_string(c.s);
   const std::string dt = c.fp16 ? "fp16" : "fp32";
