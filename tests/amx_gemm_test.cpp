@@ -168,18 +168,25 @@ std::vector<Tensor> run_with_tiles(const format::ModelAsset& asset, const Tensor
   return out;
 }
 
-// The prepared linear kernel end to end: 37 tokens (prefill, tiles padded), 40 outputs (not
-// whole tiles), 70 inputs (not whole tile rows), a bias; with AMX and with the fp32 loop, both
-// against the exact product.
-TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
-  const int64_t m = 37, n = 40, k = 70;
+// The prepared linear kernel end to end, m tokens, n outputs, k inputs and a bias; with AMX and
+// with the fp32 loop, both against the exact product.
+// With `fp16` the model is fp16 throughout (values drawn as fp16, one rounding of the output).
+void check_prepared_linear(int64_t m, int64_t n, int64_t k, bool fp16 = false) {
+  SCOPED_TRACE(::testing::Message() << m << " tokens, " << n << " outputs, " << k << " inputs"
+                                    << (fp16 ? ", fp16" : ""));
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto draw = [&] {
+    const float v = normal(rng);
+    return fp16 ? fp16_to_float(float_to_fp16(v)) : v;
+  };
   std::vector<float> w(static_cast<size_t>(n * k)), bias(static_cast<size_t>(n));
-  for (float& v : w) v = normal(rng);
-  for (float& v : bias) v = normal(rng);
-  Tensor x = Tensor::zeros({m, k}, DType::kFloat32);
-  for (int64_t i = 0; i < m * k; ++i) x.data<float>()[i] = normal(rng);
+  for (float& v : w) v = draw();
+  for (float& v : bias) v = draw();
+  Tensor x32 = Tensor::zeros({m, k}, DType::kFloat32);
+  for (int64_t i = 0; i < m * k; ++i) x32.data<float>()[i] = draw();
+  const Tensor x = fp16 ? x32.to(DType::kFloat16) : x32;
+  const std::string dt = fp16 ? "fp16" : "fp32";
   auto literal = [](const std::vector<float>& values) {
     std::ostringstream s;
     s.precision(9);
@@ -187,12 +194,12 @@ TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
     return s.str();
   };
   std::ostringstream text;
-  text << "program(1.3)\n{\n    func main<ios18>(tensor<fp32, [" << m << ", " << k
-       << "]> x) {\n        tensor<fp32, [" << n << ", " << k
-       << "]> w = const()[name = string(\"w\"), val = tensor<fp32, [" << n << ", " << k << "]>(["
-       << literal(w) << "])];\n        tensor<fp32, [" << n
-       << "]> b = const()[name = string(\"b\"), val = tensor<fp32, [" << n << "]>(["
-       << literal(bias) << "])];\n        tensor<fp32, [" << m << ", " << n
+  text << "program(1.3)\n{\n    func main<ios18>(tensor<" << dt << ", [" << m << ", " << k
+       << "]> x) {\n        tensor<" << dt << ", [" << n << ", " << k
+       << "]> w = const()[name = string(\"w\"), val = tensor<" << dt << ", [" << n << ", " << k
+       << "]>([" << literal(w) << "])];\n        tensor<" << dt << ", [" << n
+       << "]> b = const()[name = string(\"b\"), val = tensor<" << dt << ", [" << n << "]>(["
+       << literal(bias) << "])];\n        tensor<" << dt << ", [" << m << ", " << n
        << "]> y = linear(bias = b, weight = w, x = x)[name = string(\"y\")];\n    } -> (y);\n}\n";
   format::ModelAsset asset;
   asset.program = format::parse_mil_text(text.str(), "linear.mil");
@@ -210,23 +217,44 @@ TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
         double exact = bias[static_cast<size_t>(r)], magnitude = std::fabs(exact);
         for (int64_t i = 0; i < k; ++i) {
           const double p =
-              static_cast<double>(w[static_cast<size_t>(r * k + i)]) * x.data<float>()[t * k + i];
+              static_cast<double>(w[static_cast<size_t>(r * k + i)]) * x32.data<float>()[t * k + i];
           exact += p;
           magnitude += std::fabs(p);
         }
-        ASSERT_NEAR(out[0].data<float>()[t * n + r], exact, 2e-5 * magnitude)
+        const Tensor got = out[0].to(DType::kFloat32);
+        // fp16 output: one rounding (2^-11 relative) on top of the fp32-level sum.
+        ASSERT_NEAR(got.data<float>()[t * n + r], exact,
+                    2e-5 * magnitude + (fp16 ? std::fabs(exact) * 0x1p-11 : 0.0))
             << "token " << t << " output " << r;
       }
     }
   }
 }
 
+TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
+  // 37 tokens (one pass, tiles padded), 40 outputs (not whole tiles), 70 inputs (not whole
+  // tile rows).
+  check_prepared_linear(37, 40, 70);
+  // 300 tokens: a chunk of four passes and one of 44 tokens; 1100 inputs: the chunk's
+  // activation exceeds its cache block, so K runs in two blocks with partial sums; two row
+  // blocks share their passes between the threads.
+  check_prepared_linear(300, 20, 1100);
+  // 197 tokens (ViT: three whole passes and one of 5 tokens), 150 outputs: two groups of row
+  // blocks, the second with a partial block.
+  check_prepared_linear(197, 150, 40);
+  // Three chunks, fewer outputs than a tile's rows.
+  check_prepared_linear(520, 3, 33);
+  // fp16 tokens (gathered and widened before packing), fp16 results.
+  check_prepared_linear(150, 40, 70, /*fp16=*/true);
+}
+
 // ANEMLL's layer: a 1x1 conv on [1, K, 1, T] (tokens contiguous) with a 4-bit palettized
-// weight (looked up straight into bf16 halves). 21 tokens (prefill), K = 176 (not whole tile
-// rows). Expected: the exact product of the weight decoded here from the
-// codes (iOS16 layout: codes packed low bits first), rounded once to fp16.
-TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
-  const int64_t n = 256, k = 176, t = 21;
+// weight (looked up straight into bf16 halves). K = 176 (not whole tile rows). Expected: the
+// exact product of the weight decoded here from the codes (iOS16 layout: codes packed low bits
+// first), rounded once to fp16.
+void check_palettized_conv(int64_t t) {
+  SCOPED_TRACE(::testing::Message() << t << " tokens");
+  const int64_t n = 256, k = 176;
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> lut(16);
@@ -290,6 +318,11 @@ TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
       }
     }
   }
+}
+
+TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
+  check_palettized_conv(21);   // prefill: one pass
+  check_palettized_conv(300);  // two chunks, passes of 64 and a tail of 44
 }
 
 }  // namespace

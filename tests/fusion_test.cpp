@@ -234,6 +234,108 @@ INSTANTIATE_TEST_SUITE_P(Rows, AttentionFusion,
                            return name.str();
                          });
 
+// The select form of the mask, as coremltools converts PyTorch's masked_fill (GPT-2):
+// select(cond, fill, scores) (or select(cond, scores, fill)) with a constant fill, a bool
+// condition [1, 1, T, S]. Rows where every column is masked and a finite fill (BERT's -1e4)
+// are included: the fused op must put the fill in and get the unfused uniform row.
+struct SelectCase {
+  int64_t t, s;
+  bool fp16;
+  float fill;
+  bool fill_first;  // select(cond, fill, scores): the fill where cond is true
+};
+
+// gtest prints parameters; its default prints the raw bytes, padding included.
+void PrintTo(const SelectCase& c, std::ostream* os) {
+  *os << c.t << "x" << c.s << (c.fp16 ? " fp16" : " fp32") << " fill " << c.fill
+      << (c.fill_first ? " where true" : " where false");
+}
+
+std::string select_attention_program(const SelectCase& c) {
+  const std::string T = std::to_string(c.t), S = std::to_string(c.s);
+  const std::string dt = c.fp16 ? "fp16" : "fp32";
+  const std::string scores = "tensor<" + dt + ", [1, 2, " + T + ", " + S + "]>";
+  const std::string select = c.fill_first ? "select(a = fill, b = sm, cond = cond)"
+                                          : "select(a = sm, b = fill, cond = cond)";
+  return R"(
+        bool yes = const()[name = string("yes"), val = bool(true)];
+        bool no = const()[name = string("no"), val = bool(false)];
+        )" +
+         scores +
+         R"( qk = matmul(transpose_x = no, transpose_y = yes, x = q, y = k)[name = string("qk")];
+        )" +
+         dt + R"( sc = const()[name = string("sc"), val = )" + dt + R"((0x1p-3)];
+        )" +
+         scores + R"( sm = mul(x = qk, y = sc)[name = string("sm")];
+        )" +
+         dt + R"( fill = const()[name = string("fill"), val = )" + dt + "(" + hex(c.fill) +
+         R"()];
+        )" +
+         scores + " m = " + select + R"([name = string("m")];
+        int32 sa = const()[name = string("sa"), val = int32(-1)];
+        )" +
+         scores + R"( p = softmax(axis = sa, x = m)[name = string("p")];
+        tensor<)" +
+         dt + ", [1, 2, " + T +
+         R"(, 8]> y = matmul(transpose_x = no, transpose_y = no, x = p, y = v)[name = string("y")];)";
+}
+
+class SelectMaskAttention : public ::testing::TestWithParam<SelectCase> {};
+
+TEST_P(SelectMaskAttention, IsFusedAndMatches) {
+  const SelectCase c = GetParam();
+  std::mt19937 rng(7);
+  // Causal (column j visible from row i when j <= i + s - t), the last row fully masked.
+  Tensor cond = Tensor::zeros({1, 1, c.t, c.s}, DType::kBool);
+  auto* bits = static_cast<uint8_t*>(cond.data());
+  for (int64_t i = 0; i < c.t; ++i) {
+    for (int64_t j = 0; j < c.s; ++j) {
+      const bool masked = j > c.s - c.t + i || i == c.t - 1;
+      bits[i * c.s + j] = (masked == c.fill_first) ? 1 : 0;
+    }
+  }
+  const DType dt = c.fp16 ? DType::kFloat16 : DType::kFloat32;
+  const std::string name = c.fp16 ? "fp16" : "fp32";
+  std::ostringstream sig;
+  sig << "tensor<" << name << ", [1, 2, " << c.t << ", 8]> q, tensor<" << name << ", [1, 2, " << c.s
+      << ", 8]> k, tensor<" << name << ", [1, 2, " << c.s << ", 8]> v, tensor<bool, [1, 1, " << c.t
+      << ", " << c.s << "]> cond";
+  const Runs r = run_both(
+      select_attention_program(c), sig.str(), "y",
+      {random_fp16({1, 2, c.t, 8}, rng, 2.0f).to(dt), random_fp16({1, 2, c.s, 8}, rng, 2.0f).to(dt),
+       random_fp16({1, 2, c.s, 8}, rng).to(dt), cond});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.attention"));
+  EXPECT_FALSE(has_op(r.fused_ops, "select"));
+  EXPECT_FALSE(has_op(r.fused_ops, "softmax"));
+  const auto a = r.fused[0].to(DType::kFloat32).to_vector<float>();
+  const auto b = r.unfused[0].to(DType::kFloat32).to_vector<float>();
+  ASSERT_EQ(a.size(), b.size());
+  const float tolerance = c.fp16 ? 2e-3f : 1e-5f;
+  for (size_t i = 0; i < a.size(); ++i) {
+    // A fully masked row with an infinite fill (fp16 rounds -3.4e38 to -inf) is NaN unfused.
+    if (std::isnan(b[i])) {
+      EXPECT_TRUE(std::isnan(a[i])) << i;
+      continue;
+    }
+    EXPECT_NEAR(a[i], b[i], tolerance * (1 + std::fabs(b[i]))) << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, SelectMaskAttention,
+    ::testing::Values(SelectCase{2, 6, false, -3.4e38f, true},      // one row at a time
+                      SelectCase{130, 130, false, -3.4e38f, true},  // blocks, columns skipped
+                      SelectCase{9, 12, false, -1e4f, true},        // finite fill: replaced
+                      SelectCase{70, 75, true, -65504.0f, false},   // fp16, fill where false
+                      SelectCase{5, 5, true, -3.4e38f, false}),
+    [](const auto& p) {
+      std::ostringstream name;
+      name << "t" << p.param.t << "_s" << p.param.s << (p.param.fp16 ? "_fp16" : "_fp32")
+           << (p.param.fill < -1e30f ? "_huge" : "_finite")
+           << (p.param.fill_first ? "_when_true" : "_when_false");
+      return name.str();
+    });
+
 // A softmax written with primitives becomes the softmax op.
 TEST(Fusion, SoftmaxFromPrimitivesIsFused) {
   std::mt19937 rng(5);

@@ -1,12 +1,13 @@
-// coreml.attention(query, key, value, mask?, scale, group): softmax(q k^T [* scale] [+ mask]) v
-// per head, the pattern runtime/fusion finds. Keys and values are read where they live (a KV
-// cache state, any strides); with group > 1 query head h reads key/value head h / group
-// (grouped-query attention without repeating the cache). Key columns whose mask is -inf for a
-// query row are skipped: their probability is exactly 0 in the unfused ops as well, and a causal
-// cache masks every position not written yet. Every intermediate rounds to the dtype its
-// unfused op declared (scores, scaled scores, masked scores, probabilities) and the softmax is
-// the softmax kernel's own, so fusing does not change results beyond the summation order of the
-// products.
+// coreml.attention(query, key, value, mask?, scale, group, mask_fill?): softmax(q k^T [* scale]
+// [+ mask]) v per head, the pattern runtime/fusion finds; with mask_select the mask is a bool
+// condition and the masked scores are replaced by mask_fill (a select) instead of added to. Keys
+// and values are read where they live (a KV cache state, any strides); with group > 1 query head h
+// reads key/value head h / group (grouped-query attention without repeating the cache). Key columns
+// whose mask is -inf for a query row are skipped: their probability is exactly 0 in the unfused ops
+// as well, and a causal cache masks every position not written yet. Every intermediate rounds to
+// the dtype its unfused op declared (scores, scaled scores, masked scores, probabilities) and the
+// softmax is the softmax kernel's own, so fusing does not change results beyond the summation order
+// of the products.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -51,7 +52,10 @@ class AttentionKernel final : public runtime::OpKernel {
         scale_(scale),
         group_(group),
         has_scale_(init.params().get_bool("has_scale", false)),
-        prob_fp16_(names_fp16(init.op(), "prob_dtype")) {
+        prob_fp16_(names_fp16(init.op(), "prob_dtype")),
+        select_(init.params().get_bool("mask_select", false)),
+        fill_when_(init.params().get_bool("mask_fill_when", true)),
+        fill_(static_cast<float>(init.params().get_float("mask_fill", 0.0))) {
     const auto it = init.op().attributes.find("score_dtypes");
     if (it != init.op().attributes.end() && !it->second.strings.empty()) {
       std::stringstream list(it->second.strings[0]);
@@ -87,8 +91,9 @@ class AttentionKernel final : public runtime::OpKernel {
     }
     if (mask_ >= 0) {
       const Tensor& m = ctx.in(mask_);
-      if (!float_type(m.dtype()) || m.rank() > 4)
-        ctx.fail("mask must be a float tensor of rank <= 4");
+      if (select_ ? m.dtype() != DType::kBool : !float_type(m.dtype()))
+        ctx.fail("mask must be a ", select_ ? "bool" : "float", " tensor of rank <= 4");
+      if (m.rank() > 4) ctx.fail("mask must have rank <= 4");
       mask_layout_ = broadcast_to(m, {b_, h_, t_, s_});
       for (int d = 0; d < 4; ++d) {
         const size_t off = 4 - m.shape().size();
@@ -184,22 +189,47 @@ class AttentionKernel final : public runtime::OpKernel {
   }
 
  private:
-  static constexpr int64_t kBlockedRows = 4;  // from this many query rows on: matrix products
-  static constexpr int64_t kBlockRows = 64;   // query rows per block (the tile's tokens)
-  static constexpr int64_t kAmxMinRows = 8;   // from this many query rows on: AMX tiles
+  static constexpr int64_t kBlockedRows = 4;        // from this many query rows on: matrix products
+  static constexpr int64_t kBlockRows = 64;         // query rows per block (the tile's tokens)
+  static constexpr int64_t kAmxMinRows = 8;         // from this many query rows on: AMX tiles
+  static constexpr float kNegligibleFill = -1e30f;  // a select's fill that rules columns out
 
-  // Key columns [lo, hi) that query row t may see (its mask is not -inf elsewhere).
+  // True when mask element `index` rules its key column out: probability exactly 0 in the
+  // unfused ops as long as the row has one column that is not ruled out (-inf added; or a
+  // select's fill so negative that exp(fill - max) is 0 for any score below 1e29).
+  bool masked_out(const void* m, int64_t index) const {
+    if (!select_) {
+      return load_float(m, mask_dtype_, index) == -std::numeric_limits<float>::infinity();
+    }
+    return fill_ <= kNegligibleFill && (static_cast<const uint8_t*>(m)[index] != 0) == fill_when_;
+  }
+
+  // Scores `sc` of n key columns with their mask elements (from `first`, `stride` apart) applied:
+  // added, or the fill put where the condition says. `mask_row` is n floats of scratch.
+  void apply_mask(const void* m, int64_t first, int64_t stride, int64_t n, float* sc,
+                  float* mask_row) const {
+    if (!select_) {
+      load_row(m, mask_dtype_, first, stride, n, mask_row);
+      for (int64_t j = 0; j < n; ++j) sc[j] += mask_row[j];
+      return;
+    }
+    const auto* cond = static_cast<const uint8_t*>(m) + first;
+    for (int64_t j = 0; j < n; ++j) {
+      if ((cond[j * stride] != 0) == fill_when_) sc[j] = fill_;
+    }
+  }
+
+  // Key columns [lo, hi) that query row t may see (its mask does not rule out the others).
   void column_range(const void* m, int64_t b, int64_t h, int64_t t, int64_t* lo,
                     int64_t* hi) const {
     *lo = 0;
     *hi = s_;
     if (!m) return;
-    const float minus_inf = -std::numeric_limits<float>::infinity();
     const auto& l = mask_layout_;
     const int64_t off = b * l.strides[0] + h * l.strides[1] + t * l.strides[2];
     const int64_t step = l.strides[3];
-    while (*lo < s_ && load_float(m, mask_dtype_, off + *lo * step) == minus_inf) ++*lo;
-    while (*hi > *lo && load_float(m, mask_dtype_, off + (*hi - 1) * step) == minus_inf) --*hi;
+    while (*lo < s_ && masked_out(m, off + *lo * step)) ++*lo;
+    while (*hi > *lo && masked_out(m, off + (*hi - 1) * step)) --*hi;
     if (*lo == *hi) {  // every column masked: the unfused softmax gives NaN; so do we
       *lo = 0;
       *hi = s_;
@@ -344,11 +374,10 @@ class AttentionKernel final : public runtime::OpKernel {
           if (score_fp16_[step++]) round_row_to_fp16(sc, half, count);
         }
         if (m) {
-          load_row(m, mask_dtype_,
-                   b * st(mask_layout_, 0) + h * st(mask_layout_, 1) +
-                       (t0 + t) * st(mask_layout_, 2) + l * m_step,
-                   m_step, count, mask_row);
-          for (int64_t j = 0; j < count; ++j) sc[j] += mask_row[j];
+          apply_mask(m,
+                     b * st(mask_layout_, 0) + h * st(mask_layout_, 1) +
+                         (t0 + t) * st(mask_layout_, 2) + l * m_step,
+                     m_step, count, sc, mask_row);
           if (score_fp16_[step++]) round_row_to_fp16(sc, half, count);
         }
         softmax_row(sc, probs, count);
@@ -420,11 +449,10 @@ class AttentionKernel final : public runtime::OpKernel {
       if (score_fp16_[step++]) round_row_to_fp16(scores, half, n);
     }
     if (m) {
-      load_row(m, mask_dtype_,
-               b * st(mask_layout_, 0) + h * st(mask_layout_, 1) + t * st(mask_layout_, 2) +
-                   lo * st(mask_layout_, 3),
-               st(mask_layout_, 3), n, mask_row);
-      for (int64_t j = 0; j < n; ++j) scores[j] += mask_row[j];
+      apply_mask(m,
+                 b * st(mask_layout_, 0) + h * st(mask_layout_, 1) + t * st(mask_layout_, 2) +
+                     lo * st(mask_layout_, 3),
+                 st(mask_layout_, 3), n, scores, mask_row);
       if (score_fp16_[step++]) round_row_to_fp16(scores, half, n);
     }
     softmax_row(scores, probs, n);
@@ -454,6 +482,8 @@ class AttentionKernel final : public runtime::OpKernel {
   int64_t group_;
   bool has_scale_;
   bool prob_fp16_;
+  bool select_, fill_when_;  // the mask is a select's condition (see apply_mask)
+  float fill_;
   std::vector<bool> score_fp16_;
   int64_t b_ = 0, h_ = 0, t_ = 0, d_ = 0, s_ = 0, dv_ = 0, per_thread_ = 0, m_pad_ = 0;
   bool blocked_ = false;

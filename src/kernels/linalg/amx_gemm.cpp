@@ -160,12 +160,28 @@ COREML_AMX_TARGET void pack_pair_avx512(const float* x0, const float* x1, int64_
   }
 }
 
+// hi/lo: [16 rows][k_padded] halves each; word p of every row (a pair of k) gathered into one
+// 16-word row of the interleaved layout.
+COREML_AMX_TARGET void interleave_tokens_avx512(const uint16_t* rows_hi, const uint16_t* rows_lo,
+                                                int64_t kp, int64_t token0, int64_t tokens_padded,
+                                                uint16_t* hi, uint16_t* lo) {
+  const __m512i index =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int>(kp / 2)));
+  for (int64_t p = 0; p < kp / 2; ++p) {
+    const __m512i h = _mm512_i32gather_epi32(index, rows_hi + 2 * p, 4);
+    const __m512i l = _mm512_i32gather_epi32(index, rows_lo + 2 * p, 4);
+    _mm512_storeu_si512(hi + (p * tokens_padded + token0) * 2, h);
+    _mm512_storeu_si512(lo + (p * tokens_padded + token0) * 2, l);
+  }
+}
+
 // Output tiles 0..kTiles-1, weight halves in tiles 4 and 5, activation halves in 6 and 7
 // (kSplit); or, for plain bf16 products, the high halves alone in 4 and 6 / 7.
 template <int kTiles, bool kSplit>
 COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k,
                                   const uint16_t* x_hi, const uint16_t* x_lo, int64_t tokens_padded,
-                                  float* c, int64_t c_stride) {
+                                  float* c, int64_t c_stride, int64_t w_stride, bool accumulate) {
   // The configuration stays loaded in this thread (nothing else here uses tiles): loading and
   // releasing it around every 16 rows costs more than a short row's products.
   thread_local bool configured = false;
@@ -174,12 +190,20 @@ COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, in
     configured = true;
   }
   const int64_t kp = amx_k_padded(k);
-  const int64_t w_bytes = kp * 2;             // between weight rows
-  const int64_t x_bytes = tokens_padded * 4;  // between pairs of k
-  _tile_zero(0);
-  if constexpr (kTiles > 1) _tile_zero(1);
-  if constexpr (kTiles > 2) _tile_zero(2);
-  if constexpr (kTiles > 3) _tile_zero(3);
+  const int64_t w_bytes = (w_stride > 0 ? w_stride : kp) * 2;  // between weight rows
+  const int64_t x_bytes = tokens_padded * 4;                   // between pairs of k
+  const int64_t c_bytes = c_stride * 4;
+  if (accumulate) {
+    _tile_loadd(0, c, c_bytes);
+    if constexpr (kTiles > 1) _tile_loadd(1, c + kAmxTokens, c_bytes);
+    if constexpr (kTiles > 2) _tile_loadd(2, c + 2 * kAmxTokens, c_bytes);
+    if constexpr (kTiles > 3) _tile_loadd(3, c + 3 * kAmxTokens, c_bytes);
+  } else {
+    _tile_zero(0);
+    if constexpr (kTiles > 1) _tile_zero(1);
+    if constexpr (kTiles > 2) _tile_zero(2);
+    if constexpr (kTiles > 3) _tile_zero(3);
+  }
   for (int64_t k0 = 0; k0 < kp; k0 += kAmxKStep) {
     const uint16_t* xh = x_hi + k0 * tokens_padded;  // (k0 / 2) pairs of tokens_padded x 2
     _tile_loadd(4, w_hi + k0, w_bytes);
@@ -222,7 +246,6 @@ COREML_AMX_TARGET void gemm_tiles(const uint16_t* w_hi, const uint16_t* w_lo, in
       }
     }
   }
-  const int64_t c_bytes = c_stride * 4;
   _tile_stored(0, c, c_bytes);
   if constexpr (kTiles > 1) _tile_stored(1, c + kAmxTokens, c_bytes);
   if constexpr (kTiles > 2) _tile_stored(2, c + 2 * kAmxTokens, c_bytes);
@@ -325,6 +348,30 @@ void amx_pack_token(const float* x, int64_t k, int64_t token, int64_t tokens_pad
   }
 }
 
+void amx_pack_tokens(const float* rows, int64_t row_stride, int64_t count, int64_t k,
+                     int64_t token0, int64_t tokens_padded, uint16_t* hi, uint16_t* lo,
+                     uint16_t* tmp) {
+  const int64_t kp = amx_k_padded(k);
+  uint16_t* rows_hi = tmp;
+  uint16_t* rows_lo = tmp + kAmxTokens * kp;
+  for (int64_t j = 0; j < kAmxTokens; ++j) {
+    amx_split_row(j < count ? rows + j * row_stride : nullptr, k, rows_hi + j * kp,
+                  rows_lo + j * kp);
+  }
+#if COREML_AMX_CODE
+  if (amx_supported()) {
+    interleave_tokens_avx512(rows_hi, rows_lo, kp, token0, tokens_padded, hi, lo);
+    return;
+  }
+#endif
+  for (int64_t j = 0; j < kAmxTokens; ++j) {
+    for (int64_t p = 0; p < kp / 2; ++p) {
+      std::memcpy(hi + (p * tokens_padded + token0 + j) * 2, rows_hi + j * kp + 2 * p, 4);
+      std::memcpy(lo + (p * tokens_padded + token0 + j) * 2, rows_lo + j * kp + 2 * p, 4);
+    }
+  }
+}
+
 void amx_split_table(const float* values, int64_t entries, uint16_t* out) {
   for (int64_t i = 0; i < entries; ++i) split_value(values[i], out + i, out + entries + i);
 }
@@ -360,18 +407,35 @@ void amx_pack_pair(const float* x0, const float* x1, int64_t count, int64_t toke
 }
 
 void amx_gemm(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k, const uint16_t* x_hi,
-              const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride) {
+              const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride,
+              int64_t w_stride, bool accumulate) {
 #if COREML_AMX_CODE
   const bool split = w_lo != nullptr && x_lo != nullptr;
   switch (tokens_padded / kAmxTokens * (split ? 1 : -1)) {
-    case 1: return gemm_tiles<1, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case 2: return gemm_tiles<2, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case 3: return gemm_tiles<3, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case 4: return gemm_tiles<4, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case -1: return gemm_tiles<1, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case -2: return gemm_tiles<2, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case -3: return gemm_tiles<3, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
-    case -4: return gemm_tiles<4, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride);
+    case 1:
+      return gemm_tiles<1, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                 accumulate);
+    case 2:
+      return gemm_tiles<2, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                 accumulate);
+    case 3:
+      return gemm_tiles<3, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                 accumulate);
+    case 4:
+      return gemm_tiles<4, true>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                 accumulate);
+    case -1:
+      return gemm_tiles<1, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                  accumulate);
+    case -2:
+      return gemm_tiles<2, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                  accumulate);
+    case -3:
+      return gemm_tiles<3, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                  accumulate);
+    case -4:
+      return gemm_tiles<4, false>(w_hi, w_lo, k, x_hi, x_lo, tokens_padded, c, c_stride, w_stride,
+                                  accumulate);
     default: break;
   }
 #endif

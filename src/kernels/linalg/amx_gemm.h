@@ -55,6 +55,14 @@ void amx_split_table(const float* values, int64_t entries, uint16_t* out);
 void amx_pack_token(const float* x, int64_t k, int64_t token, int64_t tokens_padded, uint16_t* hi,
                     uint16_t* lo, uint16_t* tmp);
 
+// Up to kAmxTokens tokens at once (the faster form of amx_pack_token): rows of K fp32 values
+// `row_stride` apart, `count` of them (the rest of the 16 columns are zeros), into columns
+// [token0, token0 + 16) of the pair-interleaved layout; token0 a multiple of 16 below
+// tokens_padded. `tmp` holds 32 * k_padded halves.
+void amx_pack_tokens(const float* rows, int64_t row_stride, int64_t count, int64_t k,
+                     int64_t token0, int64_t tokens_padded, uint16_t* hi, uint16_t* lo,
+                     uint16_t* tmp);
+
 // Two K positions (k, k + 1) of `count` tokens, given as token rows x0 and x1 (nullptr: zeros),
 // into their row of the pair-interleaved layout: hi[t * 2 + j] for j = 0, 1 (tokens_padded
 // pairs, padding zeros); the same for lo. For activations whose tokens are contiguous.
@@ -64,7 +72,11 @@ void amx_pack_pair(const float* x0, const float* x1, int64_t count, int64_t toke
 // w_lo or x_lo nullptr: plain bf16 products of the high halves.
 // c[r][t] = sum_k W[r][k] X[k][t] for kAmxRows rows and `tokens_padded` (a multiple of
 // kAmxTokens, at most kAmxMaxTokens) tokens; c's rows are `c_stride` floats apart.
+// Weight rows are `w_stride` halves apart (0: amx_k_padded(k)), so a K block of wider rows
+// can be multiplied on its own (k a multiple of kAmxKStep, the pointers at the block's start);
+// with `accumulate` the products are added to c instead of replacing it.
 void amx_gemm(const uint16_t* w_hi, const uint16_t* w_lo, int64_t k, const uint16_t* x_hi,
-              const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride);
+              const uint16_t* x_lo, int64_t tokens_padded, float* c, int64_t c_stride,
+              int64_t w_stride = 0, bool accumulate = false);
 
 }  // namespace coreml::kernels::linalg

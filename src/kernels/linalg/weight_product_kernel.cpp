@@ -10,16 +10,40 @@
 namespace coreml::kernels::linalg {
 namespace {
 
-constexpr int64_t kTokensPerPass = 64;  // columns of the packed activation
-constexpr int64_t kRowsPerTask = 24;    // weight rows one thread decodes at a time (GEMM)
+constexpr int64_t kTokensPerPass = 64;  // columns of the packed activation in one pass
+// Tokens packed at once: every weight block is decoded (or its split halves read) once for all
+// of them instead of once per pass.
+constexpr int64_t kChunkTokens = 4 * kTokensPerPass;
+constexpr int64_t kRowsPerTask = 24;  // weight rows one thread decodes at a time (GEMM)
 constexpr int64_t kGemvGrainRows = 64;
 // From this many tokens the tile product beats the fp32 loop even though it pads to 16.
 constexpr int64_t kAmxMinTokens = 8;
 constexpr int64_t kAmxDecodeRows = 4;  // weight rows decoded at once before their split
+// AMX: the bf16 halves of one K block of the packed tokens stay within this (half of a
+// core's L2) while every row block of a task multiplies them.
+constexpr int64_t kActivationBlockBytes = int64_t{1} << 20;
+constexpr int64_t kGroupBlocks = 8;  // AMX: 16-row blocks per task when the weight is pre-split
 static_assert(kTokensPerPass <= kAmxMaxTokens);
+static_assert(kChunkTokens % kTokensPerPass == 0 && kTokensPerPass % 16 == 0);
 // Weights split into bf16 halves at plan time take this much memory at most per op (the same
-// bytes as fp32 rows); larger ones are split block by block in every pass.
+// bytes as fp32 rows); larger ones are split block by block in every chunk.
 constexpr int64_t kMaxSplitBytes = int64_t{64} << 20;
+
+// Tasks of `blocks` row blocks and `passes` passes: the passes are shared out between tasks
+// only when there are too few row blocks to keep every thread busy.
+struct TaskSplit {
+  int64_t splits = 1, passes_per_split = 1;
+};
+TaskSplit split_passes(int64_t blocks, int64_t passes, int threads) {
+  TaskSplit t;
+  t.passes_per_split = passes;
+  if (blocks < 2 * threads && passes > 1) {
+    const int64_t wanted = std::min(passes, (2 * threads + blocks - 1) / blocks);
+    t.passes_per_split = (passes + wanted - 1) / wanted;
+  }
+  t.splits = (passes + t.passes_per_split - 1) / t.passes_per_split;
+  return t;
+}
 
 float load_element(const std::byte* base, DType dtype, int64_t index) {
   return dtype == DType::kFloat32 ? reinterpret_cast<const float*>(base)[index]
@@ -128,17 +152,14 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     y_at_ = xa_at_ + round_up(k, 16);
     threads_at_ = y_at_ + round_up(g_.n, 16);
   } else if (g_.m >= kAmxMinTokens && amx_available()) {
-    // Shared: the activation's bf16 halves (k_padded x m_pad each). Per thread: a work area
-    // (a gathered row, its arranged copy and split halves while packing; then one decoded
-    // weight row), the weight halves, the output tile and a store run.
+    // Shared: the bf16 halves of a chunk of tokens (k_padded x chunk each). Per thread: a work
+    // area (a gathered row, its arranged copy and split halves while packing, or a chunk's
+    // tokens at two K positions; then decoded weight rows), one row block's halves, the
+    // task's results and a store run.
     use_amx_ = true;
     bf16_products_ = amx_bf16_products();
-    m_pad_ = round_up(std::min(g_.m, kTokensPerPass), kAmxTokens);
+    chunk_tokens_ = std::min(round_up(g_.m, kTokensPerPass), kChunkTokens);
     k_pad_ = amx_k_padded(k);
-    work_ = std::max({2 * round_up(k, 16) + k_pad_, kAmxDecodeRows * round_up(k, 16), 2 * m_pad_});
-    per_thread_ = work_ + kAmxRows * k_pad_ + kAmxRows * m_pad_ + round_up(m_pad_, 16);
-    y_at_ = 0;
-    threads_at_ = k_pad_ * m_pad_;
     // 4-bit palettes (ANEMLL's FFN) go from codes to bf16 halves through split tables, in
     // natural k order; other forms are decoded to fp32 (in their k order) and split.
     lut4_direct_ = w_->format() == WeightMatrix::Format::kLut && w_->lut_bits() == 4;
@@ -151,8 +172,9 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
                         &lut4_tables_[static_cast<size_t>(t * 32)]);
       }
     }
-    // Several passes over the tokens (a conv over an image, a long sequence) would split
-    // the same weight rows again in every pass: split them once here, while planning.
+    // Several chunks of tokens (a conv over an image, a long sequence) would split the same
+    // weight rows again in every chunk, and a split weight lets a task share its activation
+    // block between several row blocks: split them once here, while planning.
     const int64_t passes = (g_.m + kTokensPerPass - 1) / kTokensPerPass;
     const int64_t split_bytes = round_up(g_.n, kAmxRows) * k_pad_ * 4;
     if (passes >= 2 && !lut4_direct_ && !w_->k_ordered() && split_bytes <= kMaxSplitBytes &&
@@ -166,14 +188,28 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
       w_->arrange(positions.data(), arranged.data());
       k_order_.assign(arranged.begin(), arranged.end());
     }
+    k_block_ = k_pad_;
+    if (k_pad_ * chunk_tokens_ * 4 > kActivationBlockBytes) {
+      k_block_ =
+          std::max(kAmxKStep, kActivationBlockBytes / (chunk_tokens_ * 4) / kAmxKStep * kAmxKStep);
+    }
+    group_blocks_ = w_split_.empty() ? 1 : kGroupBlocks;
+    c_size_ = group_blocks_ * kAmxRows * chunk_tokens_;
+    // Packing rows of tokens: 16 gathered rows, an arranged one and their split halves.
+    work_ = std::max({17 * round_up(k, 16) + kAmxTokens * k_pad_, kAmxDecodeRows * round_up(k, 16),
+                      2 * round_up(chunk_tokens_, 16)});
+    per_thread_ = work_ + kAmxRows * k_pad_ + c_size_ + round_up(chunk_tokens_, 16);
+    y_at_ = 0;
+    threads_at_ = k_pad_ * chunk_tokens_;
   } else {
-    m_pad_ = round_up(std::min(g_.m, kTokensPerPass), 16);
-    per_thread_ = round_up(kRowsPerTask * k, 16) + kRowsPerTask * m_pad_ +
-                  round_up(std::max(m_pad_, kRowsPerTask), 16);
-    x_at_ = 0;
-    xa_at_ = round_up(k, 16);
-    y_at_ = xa_at_ + round_up(k, 16);  // the packed activation, K x m_pad
-    threads_at_ = y_at_ + k * m_pad_;
+    // Shared: the chunk's tokens transposed, [pass][K][pass tokens]. Per thread: a work area
+    // (16 gathered rows and an arranged one, or one K position's tokens, while packing; then
+    // kRowsPerTask decoded weight rows), the results of one pass and a store run.
+    chunk_tokens_ = std::min(round_up(g_.m, kTokensPerPass), kChunkTokens);
+    work_ = std::max({round_up(kRowsPerTask * k, 16), 17 * round_up(k, 16), chunk_tokens_});
+    per_thread_ = work_ + kRowsPerTask * kTokensPerPass + kTokensPerPass;
+    y_at_ = 0;
+    threads_at_ = round_up(k * chunk_tokens_, 16);
   }
   // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once.
   widened_at_ = threads_at_ + per_thread_ * threads_;
@@ -199,12 +235,12 @@ void WeightProductKernel::run(RunContext& ctx) {
     if (g_.m == 1) {
       gemv(ctx, x, out, scratch, b);
     } else {
-      for (int64_t m0 = 0; m0 < g_.m; m0 += kTokensPerPass) {
-        const int64_t mb = std::min(kTokensPerPass, g_.m - m0);
+      for (int64_t m0 = 0; m0 < g_.m; m0 += chunk_tokens_) {
+        const int64_t count = std::min(chunk_tokens_, g_.m - m0);
         if (use_amx_) {
-          gemm_amx(ctx, x, out, scratch, b, m0, mb);
+          gemm_amx(ctx, x, out, scratch, b, m0, count);
         } else {
-          gemm(ctx, x, out, scratch, b, m0, mb);
+          gemm(ctx, x, out, scratch, b, m0, count);
         }
       }
     }
@@ -220,7 +256,17 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
     return;
   }
   if (g_.on == 1) {
-    // Rows are contiguous in the output (linear, matmul): write token by token.
+    // Rows are contiguous in the output (linear, matmul): write token by token (fp32 straight
+    // into the output: a call per 16 values cost more than the values).
+    if (out_dtype_ == DType::kFloat32) {
+      for (int64_t m = 0; m < mb; ++m) {
+        float* o = reinterpret_cast<float*>(out) + b * g_.ob + (m0 + m) * g_.om;
+        for (int64_t r = r0; r < r1; ++r) {
+          o[r] = tile[(r - r0) * stride + m] + (bias ? bias[r] : 0.0f);
+        }
+      }
+      return;
+    }
     for (int64_t m = 0; m < mb; ++m) {
       for (int64_t r = r0; r < r1; ++r) {
         tmp[r - r0] = tile[(r - r0) * stride + m] + (bias ? bias[r] : 0.0f);
@@ -275,59 +321,100 @@ void WeightProductKernel::gemv(RunContext& ctx, const std::byte* x, std::byte* o
   });
 }
 
-void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch,
-                               int64_t b, int64_t m0, int64_t mb) {
-  float* row = scratch + x_at_;
-  float* arranged = scratch + xa_at_;
+void WeightProductKernel::pack_transposed(RunContext& ctx, const std::byte* x, float* scratch,
+                                          int64_t b, int64_t m0, int64_t count) {
   float* xt = scratch + y_at_;
   const int64_t k = g_.k;
-  // Pack the activation transposed, [K][m_pad], in the weight's k order.
+  const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  auto thread_area = [&] {
+    return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
+  };
   if (gathers_tokens()) {
     ctx.pool().parallel_for(k, 16, [&](int64_t begin, int64_t end) {
-      float* buf = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
+      float* buf = thread_area();
       for (int64_t t = begin; t < end; ++t) {
-        float* dst = xt + t * m_pad_;
-        const float* src = load_tokens(x, b, t, m0, mb, buf);
-        std::memcpy(dst, src, static_cast<size_t>(mb) * sizeof(float));
-        std::fill(dst + mb, dst + m_pad_, 0.0f);
+        const float* src = load_tokens(x, b, t, m0, count, buf);
+        for (int64_t p = 0; p < passes; ++p) {
+          const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+          const int64_t tp = round_up(mb, 16);
+          float* dst = xt + p * k * kTokensPerPass + t * tp;
+          std::memcpy(dst, src + p * kTokensPerPass, static_cast<size_t>(mb) * sizeof(float));
+          std::fill(dst + mb, dst + tp, 0.0f);
+        }
       }
     });
+    return;
   }
-  for (int64_t m = 0; m < m_pad_ && !gathers_tokens(); ++m) {
-    if (m >= mb) {
-      for (int64_t t = 0; t < k; ++t) xt[t * m_pad_ + m] = 0.0f;
-      continue;
+  // Groups of 16 tokens (one cache line of a packed row, so threads never share a line):
+  // gathered as rows, then written transposed.
+  const int64_t kr = round_up(k, 16);
+  ctx.pool().parallel_for((count + 15) / 16, 1, [&](int64_t begin, int64_t end) {
+    float* rows = thread_area();
+    float* gathered = rows + 16 * kr;
+    for (int64_t group = begin; group < end; ++group) {
+      const int64_t first = group * 16;
+      const int64_t n16 = std::min<int64_t>(16, count - first);
+      const int64_t p = first / kTokensPerPass;
+      const int64_t local = first % kTokensPerPass;
+      const int64_t tp = round_up(std::min(kTokensPerPass, count - p * kTokensPerPass), 16);
+      for (int64_t j = 0; j < 16; ++j) {
+        float* row = rows + j * kr;
+        if (j >= n16) {
+          std::fill(row, row + k, 0.0f);
+        } else if (w_->k_ordered()) {
+          gather_row(x, x_dtype_, g_, b, m0 + first + j, gathered);
+          w_->arrange(gathered, row);
+        } else {
+          gather_row(x, x_dtype_, g_, b, m0 + first + j, row);
+        }
+      }
+      float* dst = xt + p * k * kTokensPerPass + local;
+      for (int64_t t = 0; t < k; ++t) {
+        for (int64_t j = 0; j < 16; ++j) dst[t * tp + j] = rows[j * kr + t];
+      }
     }
-    gather_row(x, x_dtype_, g_, b, m0 + m, row);
-    const float* src = row;
-    if (w_->k_ordered()) {
-      w_->arrange(row, arranged);
-      src = arranged;
-    }
-    for (int64_t t = 0; t < k; ++t) xt[t * m_pad_ + m] = src[t];
-  }
-  const int64_t tasks = (g_.n + kRowsPerTask - 1) / kRowsPerTask;
-  ctx.pool().parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+  });
+}
+
+void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch,
+                               int64_t b, int64_t m0, int64_t count) {
+  pack_transposed(ctx, x, scratch, b, m0, count);
+  const float* xt = scratch + y_at_;
+  const int64_t k = g_.k;
+  const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  const int64_t blocks = (g_.n + kRowsPerTask - 1) / kRowsPerTask;
+  const TaskSplit split = split_passes(blocks, passes, threads_);
+  ctx.pool().parallel_for(blocks * split.splits, 1, [&](int64_t begin, int64_t end) {
     float* mine = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
     float* decoded = mine;
-    float* tile = mine + round_up(kRowsPerTask * k, 16);
-    float* tmp = tile + kRowsPerTask * m_pad_;
+    float* tile = mine + work_;
+    float* tmp = tile + kRowsPerTask * kTokensPerPass;
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t r0 = task * kRowsPerTask;
+      const int64_t r0 = task / split.splits * kRowsPerTask;
       const int64_t r1 = std::min(g_.n, r0 + kRowsPerTask);
+      const int64_t p0 = task % split.splits * split.passes_per_split;
+      const int64_t p1 = std::min(passes, p0 + split.passes_per_split);
       const float* rows = w_->decode(r0, r1, decoded);
-      gemm_rows(rows, r1 - r0, k, xt, m_pad_, mb, tile, m_pad_);
-      store_tile(tile, m_pad_, r0, r1, b, m0, mb, out, tmp);
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+        const int64_t tp = round_up(mb, 16);
+        gemm_rows(rows, r1 - r0, k, xt + p * k * kTokensPerPass, tp, mb, tile, kTokensPerPass);
+        store_tile(tile, kTokensPerPass, r0, r1, b, m0 + p * kTokensPerPass, mb, out, tmp);
+      }
     }
   });
 }
 
 void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byte* out,
-                                   float* scratch, int64_t b, int64_t m0, int64_t mb) {
+                                   float* scratch, int64_t b, int64_t m0, int64_t count) {
   const int64_t k = g_.k;
-  const int64_t tokens = round_up(mb, kAmxTokens);  // the last pass may need fewer tiles
+  const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  auto pass_tokens = [&](int64_t p) {
+    return std::min(kTokensPerPass, count - p * kTokensPerPass);
+  };
+  // Pass p's halves: [k_padded / 2][tokens padded to 16][2] from p * k_padded * kTokensPerPass.
   auto* x_hi = reinterpret_cast<uint16_t*>(scratch + y_at_);
-  uint16_t* x_lo = x_hi + k_pad_ * tokens;
+  uint16_t* x_lo = x_hi + k_pad_ * chunk_tokens_;
   auto thread_area = [&] {
     return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
   };
@@ -336,74 +423,128 @@ void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byt
     // of them (in the weight's k order) becomes one row of the interleaved layout.
     ctx.pool().parallel_for(k_pad_ / 2, 16, [&](int64_t begin, int64_t end) {
       float* row0 = thread_area();
-      float* row1 = row0 + round_up(tokens, 16);
-      for (int64_t p = begin; p < end; ++p) {
-        const float* x0 = load_tokens(x, b, 2 * p, m0, mb, row0);
-        const float* x1 = load_tokens(x, b, 2 * p + 1, m0, mb, row1);
-        amx_pack_pair(x0, x1, mb, tokens, x_hi + p * tokens * 2, x_lo + p * tokens * 2);
+      float* row1 = row0 + round_up(chunk_tokens_, 16);
+      for (int64_t pair = begin; pair < end; ++pair) {
+        const float* x0 = load_tokens(x, b, 2 * pair, m0, count, row0);
+        const float* x1 = load_tokens(x, b, 2 * pair + 1, m0, count, row1);
+        for (int64_t p = 0; p < passes; ++p) {
+          const int64_t mb = pass_tokens(p);
+          const int64_t tp = round_up(mb, kAmxTokens);
+          const int64_t at = p * k_pad_ * kTokensPerPass + pair * tp * 2;
+          const int64_t first = p * kTokensPerPass;
+          amx_pack_pair(x0 ? x0 + first : nullptr, x1 ? x1 + first : nullptr, mb, tp, x_hi + at,
+                        x_lo + at);
+        }
       }
     });
   } else {
-    ctx.pool().parallel_for(tokens, 8, [&](int64_t begin, int64_t end) {
-      float* row = thread_area();
-      float* arranged = row + round_up(k, 16);
-      auto* split = reinterpret_cast<uint16_t*>(arranged + round_up(k, 16));
-      for (int64_t m = begin; m < end; ++m) {
-        const float* src = nullptr;  // padding tokens are zeros
-        if (m < mb) {
-          gather_row(x, x_dtype_, g_, b, m0 + m, row);
-          src = row;
-          if (w_->k_ordered() && !lut4_direct_) {
-            w_->arrange(row, arranged);
-            src = arranged;
+    // Groups of 16 tokens (one output tile's columns), each gathered as rows (or read where
+    // they are: dense fp32 rows in natural k order) and split and interleaved together.
+    constexpr int64_t kGroups = kTokensPerPass / kAmxTokens;
+    const bool direct =
+        x_dtype_ == DType::kFloat32 && g_.xk == 1 && !(w_->k_ordered() && !lut4_direct_);
+    ctx.pool().parallel_for(passes * kGroups, 1, [&](int64_t begin, int64_t end) {
+      float* rows = thread_area();
+      const int64_t kr = round_up(k, 16);
+      float* gathered = rows + kAmxTokens * kr;
+      auto* split = reinterpret_cast<uint16_t*>(gathered + kr);
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t p = item / kGroups, first = item % kGroups * kAmxTokens;
+        const int64_t mb = pass_tokens(p);
+        const int64_t tp = round_up(mb, kAmxTokens);
+        if (first >= tp) continue;
+        const int64_t n16 = std::min(kAmxTokens, mb - first);  // the rest: padding zeros
+        const int64_t m = m0 + p * kTokensPerPass + first;
+        const float* src = rows;
+        int64_t stride = kr;
+        if (direct) {
+          src = reinterpret_cast<const float*>(x) + b * g_.xb + m * g_.xm;
+          stride = g_.xm;
+        } else {
+          for (int64_t j = 0; j < n16; ++j) {
+            if (w_->k_ordered() && !lut4_direct_) {
+              gather_row(x, x_dtype_, g_, b, m + j, gathered);
+              w_->arrange(gathered, rows + j * kr);
+            } else {
+              gather_row(x, x_dtype_, g_, b, m + j, rows + j * kr);
+            }
           }
         }
-        amx_pack_token(src, k, m, tokens, x_hi, x_lo, split);
+        const int64_t at = p * k_pad_ * kTokensPerPass;
+        amx_pack_tokens(src, stride, n16, k, first, tp, x_hi + at, x_lo + at, split);
       }
     });
   }
-  const int64_t tasks = (g_.n + kAmxRows - 1) / kAmxRows;
-  ctx.pool().parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+  const int64_t blocks = (g_.n + kAmxRows - 1) / kAmxRows;
+  const int64_t groups = (blocks + group_blocks_ - 1) / group_blocks_;
+  const TaskSplit split = split_passes(groups, passes, threads_);
+  ctx.pool().parallel_for(groups * split.splits, 1, [&](int64_t begin, int64_t end) {
     float* decoded = thread_area();
     auto* split_hi = reinterpret_cast<uint16_t*>(decoded + work_);
     uint16_t* split_lo = split_hi + kAmxRows * k_pad_;
-    float* tile = decoded + work_ + kAmxRows * k_pad_;
-    float* tmp = tile + kAmxRows * m_pad_;
+    float* results = decoded + work_ + kAmxRows * k_pad_;
+    float* tmp = results + c_size_;
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t r0 = task * kAmxRows;
-      const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
-      const uint16_t* w_hi = split_hi;
-      const uint16_t* w_lo = split_lo;
-      if (!w_split_.empty()) {
-        w_hi = &w_split_[static_cast<size_t>(task * 2 * kAmxRows * k_pad_)];
-        w_lo = w_hi + kAmxRows * k_pad_;
-      } else if (lut4_direct_) {
-        const LutRows& lut = w_->lut_rows();
-        for (int64_t r = 0; r < kAmxRows; ++r) {
-          uint16_t* hi = split_hi + r * k_pad_;
-          uint16_t* lo = split_lo + r * k_pad_;
-          if (r0 + r < r1) {
-            const int64_t row = r0 + r;
-            amx_split_lut4_row(lut.codes + row * lut.row_bytes, k,
-                               &lut4_tables_[static_cast<size_t>(row / lut.rows_per_table * 32)],
-                               hi, lo);
-          } else {
-            amx_split_row(nullptr, k, hi, lo);
+      const int64_t blk0 = task / split.splits * group_blocks_;
+      const int64_t blk1 = std::min(blocks, blk0 + group_blocks_);
+      const int64_t p0 = task % split.splits * split.passes_per_split;
+      const int64_t p1 = std::min(passes, p0 + split.passes_per_split);
+      const int64_t c_stride = (p1 - p0) * kTokensPerPass;
+      if (w_split_.empty()) {
+        // One row block (group_blocks_ is 1): its halves for the whole of K.
+        const int64_t r0 = blk0 * kAmxRows;
+        const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
+        if (lut4_direct_) {
+          const LutRows& lut = w_->lut_rows();
+          for (int64_t r = 0; r < kAmxRows; ++r) {
+            uint16_t* hi = split_hi + r * k_pad_;
+            uint16_t* lo = split_lo + r * k_pad_;
+            if (r0 + r < r1) {
+              const int64_t row = r0 + r;
+              amx_split_lut4_row(lut.codes + row * lut.row_bytes, k,
+                                 &lut4_tables_[static_cast<size_t>(row / lut.rows_per_table * 32)],
+                                 hi, lo);
+            } else {
+              amx_split_row(nullptr, k, hi, lo);
+            }
           }
-        }
-      } else {
-        // A few rows at a time, so the decoded values are split while still in cache.
-        for (int64_t r = 0; r < kAmxRows; r += kAmxDecodeRows) {
-          const int64_t count = std::clamp<int64_t>(r1 - r0 - r, 0, kAmxDecodeRows);
-          const float* rows = count ? w_->decode(r0 + r, r0 + r + count, decoded) : nullptr;
-          for (int64_t i = 0; i < kAmxDecodeRows; ++i) {
-            amx_split_row(i < count ? rows + i * k : nullptr, k, split_hi + (r + i) * k_pad_,
-                          split_lo + (r + i) * k_pad_);
+        } else {
+          // A few rows at a time, so the decoded values are split while still in cache.
+          for (int64_t r = 0; r < kAmxRows; r += kAmxDecodeRows) {
+            const int64_t n_rows = std::clamp<int64_t>(r1 - r0 - r, 0, kAmxDecodeRows);
+            const float* rows = n_rows ? w_->decode(r0 + r, r0 + r + n_rows, decoded) : nullptr;
+            for (int64_t i = 0; i < kAmxDecodeRows; ++i) {
+              amx_split_row(i < n_rows ? rows + i * k : nullptr, k, split_hi + (r + i) * k_pad_,
+                            split_lo + (r + i) * k_pad_);
+            }
           }
         }
       }
-      amx_gemm(w_hi, bf16_products_ ? nullptr : w_lo, k, x_hi, x_lo, tokens, tile, tokens);
-      store_tile(tile, tokens, r0, r1, b, m0, mb, out, tmp);
+      // K block by K block, so the block of activations stays in cache for every row block
+      // and each weight block serves every pass; partial sums accumulate in `results`.
+      for (int64_t k0 = 0; k0 < k_pad_; k0 += k_block_) {
+        const int64_t kc = std::min(k_block_, k_pad_ - k0);
+        for (int64_t blk = blk0; blk < blk1; ++blk) {
+          const uint16_t* w_hi = split_hi;
+          if (!w_split_.empty()) w_hi = &w_split_[static_cast<size_t>(blk * 2 * kAmxRows * k_pad_)];
+          const uint16_t* w_lo = w_hi + kAmxRows * k_pad_;
+          for (int64_t p = p0; p < p1; ++p) {
+            const int64_t tp = round_up(pass_tokens(p), kAmxTokens);
+            const int64_t at = p * k_pad_ * kTokensPerPass + k0 * tp;
+            float* c = results + (blk - blk0) * kAmxRows * c_stride + (p - p0) * kTokensPerPass;
+            amx_gemm(w_hi + k0, bf16_products_ ? nullptr : w_lo + k0, kc, x_hi + at, x_lo + at, tp,
+                     c, c_stride, k_pad_, k0 > 0);
+          }
+        }
+      }
+      for (int64_t blk = blk0; blk < blk1; ++blk) {
+        const int64_t r0 = blk * kAmxRows;
+        const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
+        for (int64_t p = p0; p < p1; ++p) {
+          store_tile(results + (blk - blk0) * kAmxRows * c_stride + (p - p0) * kTokensPerPass,
+                     c_stride, r0, r1, b, m0 + p * kTokensPerPass, pass_tokens(p), out, tmp);
+        }
+      }
     }
   });
 }

@@ -105,11 +105,18 @@ class WeightProductKernel : public runtime::OpKernel {
 
   void gemv(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b);
 
+  // Tokens [m0, m0 + count) of batch b (at most chunk_tokens_): the activation is packed once,
+  // in passes of kTokensPerPass tokens, and every block of weight rows is decoded once and
+  // multiplied with all of them.
   void gemm(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b,
-            int64_t m0, int64_t mb);
+            int64_t m0, int64_t count);
 
   void gemm_amx(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b,
-                int64_t m0, int64_t mb);
+                int64_t m0, int64_t count);
+
+  // The non-AMX packing: tokens [m0, m0 + count) transposed into [pass][K][pass tokens].
+  void pack_transposed(RunContext& ctx, const std::byte* x, float* scratch, int64_t b, int64_t m0,
+                       int64_t count);
 
   int x_;
   std::shared_ptr<const WeightMatrix> w_;
@@ -117,7 +124,10 @@ class WeightProductKernel : public runtime::OpKernel {
   Geometry g_;
   DType x_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
   int threads_ = 1;
-  int64_t m_pad_ = 0;
+  int64_t chunk_tokens_ = 0;  // tokens packed at once (whole passes)
+  int64_t k_block_ = 0;       // AMX: K positions multiplied per step (activation block in L2)
+  int64_t group_blocks_ = 1;  // AMX: 16-row blocks one task multiplies (sharing the activation)
+  int64_t c_size_ = 0;        // AMX: the per-thread results of one task
   bool use_amx_ = false;
   int64_t k_pad_ = 0, work_ = 0;
   bool lut4_direct_ = false;

@@ -207,10 +207,12 @@ bool fuse_softmax(GraphView& g, size_t at) {
 }
 
 // ---- attention ---------------------------------------------------------------------------
-// matmul(q, k^T) [* scale] [+ mask] -> softmax(last axis) -> matmul(., v), with k and v
-// optionally repeated per query-head group (expand_dims + tile + reshape, grouped-query
-// attention). The fused op reads k and v where they are and skips key columns the mask rules
-// out entirely (-inf), as a causal cache does for every position not written yet.
+// matmul(q, k^T) [* scale] [+ mask | select(cond, fill, .)] -> softmax(last axis) ->
+// matmul(., v), with k and v optionally repeated per query-head group (expand_dims + tile +
+// reshape, grouped-query attention). The fused op reads k and v where they are and skips key
+// columns the mask rules out entirely (-inf), as a causal cache does for every position not
+// written yet. The select form is how converted PyTorch models (GPT-2's masked_fill) write a
+// causal mask: a bool condition and a huge negative constant put in place of the score.
 bool fuse_attention(GraphView& g, size_t at) {
   const mil::Operation& pv = g.op(at);
   if (pv.type != "matmul" || pv.outputs.size() != 1) return false;
@@ -232,7 +234,8 @@ bool fuse_attention(GraphView& g, size_t at) {
   if (!axis || (*axis != -1 && *axis != rank - 1)) return false;
   std::vector<size_t> removed = {*sm_at, at};
   std::optional<mil::Binding> mask;
-  std::optional<mil::Value> scale;
+  std::optional<mil::Value> scale, select_fill;  // select_fill: the select form of the mask
+  bool fill_when = true;  // the select puts the fill where cond is this value
   std::string current = *logits;
   std::vector<std::string> rounding;  // dtypes of the score steps, first to last
   // Walk back: [add(mask)] then [mul(scale)] then the q.k matmul.
@@ -251,6 +254,23 @@ bool fuse_attention(GraphView& g, size_t at) {
       if (!score || g.uses(*score) != 1) return false;
       mask = g.input_binding(op, x_is_score ? "y" : "x");
       if (!mask) return false;
+      rounding.insert(rounding.begin(),
+                      std::string(mil::data_type_name(op.outputs[0].type.tensor.dtype)));
+      removed.push_back(*p);
+      current = *score;
+    } else if (op.type == "select" && !mask) {
+      // select(cond, fill, score) or select(cond, score, fill) with a constant scalar fill.
+      const auto a_fill = g.constant_scalar(op, "a");
+      const auto b_fill = g.constant_scalar(op, "b");
+      if (a_fill.has_value() == b_fill.has_value()) return false;
+      fill_when = a_fill.has_value();
+      const auto score = g.input_name(op, fill_when ? "b" : "a");
+      const auto cond = g.input_name(op, "cond");
+      if (!score || !cond || g.uses(*score) != 1) return false;
+      if (g.tensor_dtype(*cond) != mil::DataType::kBool) return false;
+      mask = g.input_binding(op, "cond");
+      if (!mask) return false;
+      select_fill = fill_when ? a_fill : b_fill;
       rounding.insert(rounding.begin(),
                       std::string(mil::data_type_name(op.outputs[0].type.tensor.dtype)));
       removed.push_back(*p);
@@ -313,6 +333,13 @@ bool fuse_attention(GraphView& g, size_t at) {
   if (scale) scale_binding.value = *scale;
   fused.inputs["scale"].bindings.push_back(std::move(scale_binding));
   fused.inputs["group"].bindings.push_back(g.int_literal(group));
+  if (select_fill) {
+    mil::Binding fill_binding = g.float_literal(mil::DataType::kFloat32, 0.0);
+    fill_binding.value = *select_fill;
+    fused.inputs["mask_fill"].bindings.push_back(std::move(fill_binding));
+    fused.attributes["mask_select"] = mil::Value::bool_scalar(true);
+    fused.attributes["mask_fill_when"] = mil::Value::bool_scalar(fill_when);
+  }
   // The type each score step rounds to, in order (matmul, [mul], [add]), and the softmax's.
   std::string steps;
   for (const auto& r : rounding) steps += (steps.empty() ? "" : ",") + r;

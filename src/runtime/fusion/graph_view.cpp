@@ -68,6 +68,12 @@ int GraphView::rank_of(const std::string& name) const {
   return static_cast<int>(t->tensor.shape->size());
 }
 
+std::optional<mil::DataType> GraphView::tensor_dtype(const std::string& name) const {
+  const mil::Type* t = type_of(name);
+  if (!t || t->kind != mil::Type::Kind::kTensor) return std::nullopt;
+  return t->tensor.dtype;
+}
+
 std::optional<std::vector<int64_t>> GraphView::static_shape(const std::string& name) const {
   const mil::Type* t = type_of(name);
   if (!t || t->kind != mil::Type::Kind::kTensor || !t->tensor.shape) return std::nullopt;

@@ -27,6 +27,7 @@ class GraphView {
   std::vector<size_t> users(const std::string& name) const;  // top-level ops reading it
   int rank_of(const std::string& name) const;                // -1 when unknown
   std::optional<std::vector<int64_t>> static_shape(const std::string& name) const;
+  std::optional<mil::DataType> tensor_dtype(const std::string& name) const;  // tensors only
 
   // ---- inputs of an op ----
   bool has_input(const mil::Operation& op, const std::string& param) const;
