@@ -2,6 +2,7 @@
 // preprocessing), the layers in order, network outputs, and a classifier's classify op.
 #include "format/neural_network/translate.h"
 
+#include <algorithm>
 #include <array>
 #include <set>
 #include <string_view>
@@ -391,7 +392,7 @@ class Translator {
     }
     std::vector<std::string> outputs;
     for (const auto& out : proto.output()) outputs.push_back(mil_name_for(out));
-    Layer layer{proto, emit_, where, std::move(inputs), outputs};
+    Layer layer{proto, emit_, where, std::move(inputs), outputs, declared_rank(proto)};
     std::vector<Blob> results;
     switch (proto.layer_case()) {
       case spec::NeuralNetworkLayer::kConvolution:
@@ -424,6 +425,65 @@ class Translator {
       case spec::NeuralNetworkLayer::kBiDirectionalLstm:
       case spec::NeuralNetworkLayer::kGru:
       case spec::NeuralNetworkLayer::kSimpleRecurrent: results = translate_recurrent(layer); break;
+      case spec::NeuralNetworkLayer::kMvn:
+      case spec::NeuralNetworkLayer::kEmbedding:
+      case spec::NeuralNetworkLayer::kDot:
+      case spec::NeuralNetworkLayer::kSequenceRepeat:
+      case spec::NeuralNetworkLayer::kCropResize:
+      case spec::NeuralNetworkLayer::kCopy: results = translate_legacy(layer); break;
+      case spec::NeuralNetworkLayer::kEqual:
+      case spec::NeuralNetworkLayer::kNotEqual:
+      case spec::NeuralNetworkLayer::kLessThan:
+      case spec::NeuralNetworkLayer::kLessEqual:
+      case spec::NeuralNetworkLayer::kGreaterThan:
+      case spec::NeuralNetworkLayer::kGreaterEqual:
+      case spec::NeuralNetworkLayer::kLogicalAnd:
+      case spec::NeuralNetworkLayer::kLogicalOr:
+      case spec::NeuralNetworkLayer::kLogicalXor:
+      case spec::NeuralNetworkLayer::kLogicalNot:
+      case spec::NeuralNetworkLayer::kModBroadcastable:
+      case spec::NeuralNetworkLayer::kFloorDivBroadcastable:
+      case spec::NeuralNetworkLayer::kAsinh:
+      case spec::NeuralNetworkLayer::kAcosh:
+      case spec::NeuralNetworkLayer::kGatherNd:
+      case spec::NeuralNetworkLayer::kScatter:
+      case spec::NeuralNetworkLayer::kScatterNd:
+      case spec::NeuralNetworkLayer::kGatherAlongAxis:
+      case spec::NeuralNetworkLayer::kScatterAlongAxis:
+      case spec::NeuralNetworkLayer::kStack:
+      case spec::NeuralNetworkLayer::kReverse:
+      case spec::NeuralNetworkLayer::kReverseSeq:
+      case spec::NeuralNetworkLayer::kSlidingWindows:
+      case spec::NeuralNetworkLayer::kGetShape:
+      case spec::NeuralNetworkLayer::kFillLike:
+      case spec::NeuralNetworkLayer::kFillStatic:
+      case spec::NeuralNetworkLayer::kFillDynamic:
+      case spec::NeuralNetworkLayer::kBroadcastToLike:
+      case spec::NeuralNetworkLayer::kBroadcastToStatic:
+      case spec::NeuralNetworkLayer::kBroadcastToDynamic:
+      case spec::NeuralNetworkLayer::kReshapeLike:
+      case spec::NeuralNetworkLayer::kReshapeDynamic:
+      case spec::NeuralNetworkLayer::kRangeStatic:
+      case spec::NeuralNetworkLayer::kRangeDynamic:
+      case spec::NeuralNetworkLayer::kRandomNormalLike:
+      case spec::NeuralNetworkLayer::kRandomNormalStatic:
+      case spec::NeuralNetworkLayer::kRandomNormalDynamic:
+      case spec::NeuralNetworkLayer::kRandomUniformLike:
+      case spec::NeuralNetworkLayer::kRandomUniformStatic:
+      case spec::NeuralNetworkLayer::kRandomUniformDynamic:
+      case spec::NeuralNetworkLayer::kRandomBernoulliLike:
+      case spec::NeuralNetworkLayer::kRandomBernoulliStatic:
+      case spec::NeuralNetworkLayer::kRandomBernoulliDynamic:
+      case spec::NeuralNetworkLayer::kWhereNonZero:
+      case spec::NeuralNetworkLayer::kMatrixBandPart:
+      case spec::NeuralNetworkLayer::kLowerTriangular:
+      case spec::NeuralNetworkLayer::kUpperTriangular:
+      case spec::NeuralNetworkLayer::kWhereBroadcastable:
+      case spec::NeuralNetworkLayer::kOneHot:
+      case spec::NeuralNetworkLayer::kCumSum:
+      case spec::NeuralNetworkLayer::kClampedRelu:
+      case spec::NeuralNetworkLayer::kArgSort:
+      case spec::NeuralNetworkLayer::kSliceBySize: results = translate_indexing(layer); break;
       case spec::NeuralNetworkLayer::LAYER_NOT_SET:
         where.unsupported("layer type ", layer_type_name(type), " is not supported");
       default: results = translate_shape(layer); break;
@@ -437,6 +497,22 @@ class Translator {
       blobs_[proto.output(static_cast<int>(i))] = results[i];
       defined_names_.insert(results[i].name);
     }
+  }
+
+  // The rank of a layer's first output as the file states it: its outputTensor, or (exact
+  // array mapping) the shape of the network output of that name; 0 when neither says.
+  int declared_rank(const spec::NeuralNetworkLayer& proto) const {
+    if (!proto.output_tensor().empty() && proto.output_tensor(0).rank() > 0) {
+      return static_cast<int>(std::min<uint32_t>(proto.output_tensor(0).rank(), 1000));
+    }
+    if (proto.output().empty() || legacy_arrays()) return 0;
+    for (const auto& output : model_.description().output()) {
+      if (output.name() == proto.output(0) && output.type().has_multi_array_type()) {
+        return static_cast<int>(
+            std::min<int>(output.type().multi_array_type().shape().size(), 1000));
+      }
+    }
+    return 0;
   }
 
   void add_outputs() {
