@@ -268,6 +268,13 @@ class Translator {
       renamed_.insert(description.predicted_feature_name());
       renamed_.insert(description.predicted_probabilities_name());
     }
+    // A network output that layers define more than once (copy layers, branches) is the
+    // last definition: earlier ones must leave the feature's name free.
+    std::unordered_map<std::string, int> definitions;
+    count_definitions(*net_.layers, definitions, 0);
+    for (const auto& output : description.output()) {
+      if (definitions[output.name()] > 1) renamed_.insert(output.name());
+    }
     if (!legacy_arrays()) return;
     for (const auto& output : description.output()) {
       if (output.type().has_multi_array_type() &&
@@ -278,10 +285,24 @@ class Translator {
     }
   }
 
+  static void count_definitions(
+      const google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>& layers,
+      std::unordered_map<std::string, int>& definitions, int depth) {
+    if (depth > kMaxBranchDepth) return;  // refused with a message when translated
+    for (const auto& layer : layers) {
+      for (const auto& out : layer.output()) ++definitions[out];
+      if (layer.layer_case() == spec::NeuralNetworkLayer::kBranch) {
+        count_definitions(layer.branch().if_branch().layers(), definitions, depth + 1);
+        count_definitions(layer.branch().else_branch().layers(), definitions, depth + 1);
+      }
+    }
+  }
+
   std::string mil_name_for(const std::string& nn_name) {
-    if (renamed_.count(nn_name)) return nn_name + "__nn_raw";
-    if (defined_names_.count(nn_name)) return emit_.fresh(nn_name);  // redefined (copy layers)
-    return nn_name;
+    if (branch_depth_ > 0) return emit_.fresh(nn_name);  // inside a cond block: never clash
+    const std::string name = renamed_.count(nn_name) ? nn_name + "__nn_raw" : nn_name;
+    if (defined_names_.count(name)) return emit_.fresh(nn_name);  // redefined (copy layers)
+    return name;
   }
 
   void add_input(const spec::FeatureDescription& feature) {
@@ -392,7 +413,14 @@ class Translator {
     }
     std::vector<std::string> outputs;
     for (const auto& out : proto.output()) outputs.push_back(mil_name_for(out));
-    Layer layer{proto, emit_, where, std::move(inputs), outputs, declared_rank(proto)};
+    if (++layer_count_ > nn::kMaxLayers) {
+      where.fail("more than ", nn::kMaxLayers, " layers, counting those of branches");
+    }
+    if (proto.layer_case() == spec::NeuralNetworkLayer::kBranch) {
+      add_branch(proto, where, inputs);
+      return;
+    }
+    Layer layer{proto, *current_, where, std::move(inputs), outputs, declared_rank(proto)};
     std::vector<Blob> results;
     switch (proto.layer_case()) {
       case spec::NeuralNetworkLayer::kConvolution:
@@ -515,6 +543,75 @@ class Translator {
     return 0;
   }
 
+  // branch: MIL cond whose two blocks run the branches' layers. Each blob a branch (re)defines
+  // that is defined after both branches (an else-less branch keeps the earlier value) becomes
+  // an output of the cond; a blob defined by one branch only is not visible after the layer.
+  void add_branch(const spec::NeuralNetworkLayer& proto, const Where& where,
+                  const std::vector<Blob>& inputs) {
+    if (inputs.size() != 1 || !proto.output().empty()) {
+      where.fail("takes 1 input (the condition) and produces no outputs");
+    }
+    if (branch_depth_ >= kMaxBranchDepth) where.fail("branches nest deeper than ", kMaxBranchDepth);
+    const auto& p = proto.branch();
+    if (!p.has_if_branch()) where.fail("ifBranch is missing");
+    Emitter& outer = *current_;
+    const std::string magnitude = outer.op("abs", {{"x", var(inputs[0].name)}});
+    const std::string pred = outer.op(
+        "greater", {{"x", var(magnitude)}, {"y", nn::lit_float(1e-6)}}, {}, mil::DataType::kBool);
+    const auto before = blobs_;
+    mil::Operation cond;
+    cond.type = "cond";
+    cond.inputs["pred"].bindings.push_back(var(pred));
+    std::unordered_map<std::string, Blob> after[2];
+    for (int b = 0; b < 2; ++b) {
+      cond.blocks.emplace_back();
+      blobs_ = before;
+      const bool present = b == 0 || p.has_else_branch();
+      if (present) {
+        const auto& net = b == 0 ? p.if_branch() : p.else_branch();
+        Emitter inner(cond.blocks.back(), outer);
+        current_ = &inner;
+        ++branch_depth_;
+        for (const auto& layer : net.layers()) add_layer(layer);
+        --branch_depth_;
+        current_ = &outer;
+      }
+      after[b] = blobs_;
+    }
+    std::set<std::string> changed;  // ordered: a deterministic output order
+    for (const auto& side : after) {
+      for (const auto& [name, blob] : side) {
+        const auto it = before.find(name);
+        if (it == before.end() || it->second.name != blob.name) changed.insert(name);
+      }
+    }
+    blobs_ = before;
+    for (const std::string& name : changed) {
+      const auto in_if = after[0].find(name);
+      const auto in_else = after[1].find(name);
+      if (in_if == after[0].end() || in_else == after[1].end()) continue;
+      if (in_if->second.rank != in_else->second.rank) {
+        where.fail("blob '", name, "' has rank ", in_if->second.rank, " in ifBranch and ",
+                   in_else->second.rank, " in elseBranch");
+      }
+      for (int b = 0; b < 2; ++b) {
+        Emitter inner(cond.blocks[static_cast<size_t>(b)], outer);
+        const std::string& value = (b == 0 ? in_if : in_else)->second.name;
+        cond.blocks[static_cast<size_t>(b)].outputs.push_back(
+            inner.op("identity", {{"x", var(value)}}));
+      }
+      mil::TensorType t;
+      t.dtype = mil::DataType::kFloat32;
+      const std::string out = mil_name_for(name);
+      cond.outputs.push_back({out, mil::Type::of_tensor(t)});
+      blobs_[name] = {out, in_if->second.rank};
+      defined_names_.insert(out);
+    }
+    if (cond.outputs.empty()) return;  // nothing visible after the layer changes
+    cond.attributes["name"] = mil::Value::string_scalar(outer.fresh("branch"));
+    outer.block().operations.push_back(std::move(cond));
+  }
+
   void add_outputs() {
     std::string label_name, probs_name;
     if (net_.classifier) add_classify(&label_name, &probs_name);
@@ -585,6 +682,10 @@ class Translator {
   Network net_;
   mil::Function function_;
   Emitter emit_;
+  Emitter* current_ = &emit_;  // the block layers append to (a cond branch's inside a branch)
+  int branch_depth_ = 0;
+  int64_t layer_count_ = 0;
+  static constexpr int kMaxBranchDepth = 32;
   std::unordered_map<std::string, Blob> blobs_;
   std::set<std::string> renamed_;
   std::set<std::string> reshaped_;
