@@ -295,6 +295,10 @@ class Translator {
         count_definitions(layer.branch().if_branch().layers(), definitions, depth + 1);
         count_definitions(layer.branch().else_branch().layers(), definitions, depth + 1);
       }
+      if (layer.layer_case() == spec::NeuralNetworkLayer::kLoop) {
+        count_definitions(layer.loop().condition_network().layers(), definitions, depth + 1);
+        count_definitions(layer.loop().body_network().layers(), definitions, depth + 1);
+      }
     }
   }
 
@@ -418,6 +422,10 @@ class Translator {
     }
     if (proto.layer_case() == spec::NeuralNetworkLayer::kBranch) {
       add_branch(proto, where, inputs);
+      return;
+    }
+    if (proto.layer_case() == spec::NeuralNetworkLayer::kLoop) {
+      add_loop(proto, where, inputs);
       return;
     }
     Layer layer{proto, *current_, where, std::move(inputs), outputs, declared_rank(proto)};
@@ -610,6 +618,118 @@ class Translator {
     if (cond.outputs.empty()) return;  // nothing visible after the layer changes
     cond.attributes["name"] = mil::Value::string_scalar(outer.fresh("branch"));
     outer.block().operations.push_back(std::move(cond));
+  }
+
+  // loop: MIL while_loop. The condition network runs once before the loop (in the enclosing
+  // block) and again at the end of every body run; the loop variables are an fp32 iteration
+  // count and every blob visible before the loop that the condition or body network
+  // redefines (a blob they only create is not visible after the layer).
+  void add_loop(const spec::NeuralNetworkLayer& proto, const Where& where,
+                const std::vector<Blob>& inputs) {
+    if (inputs.size() > 1 || !proto.output().empty()) {
+      where.fail("takes 0 or 1 input (the iteration bound) and produces no outputs");
+    }
+    if (branch_depth_ >= kMaxBranchDepth) where.fail("loops nest deeper than ", kMaxBranchDepth);
+    const auto& p = proto.loop();
+    const bool has_condition = !p.condition_var().empty();
+    // (coremltools' builder writes an empty conditionNetwork for a plain for loop)
+    if (has_condition != !p.condition_network().layers().empty()) {
+      where.fail("conditionVar and a conditionNetwork with layers must come together");
+    }
+    const bool bounded = !inputs.empty() || p.max_loop_iterations() > 0;
+    if (!has_condition && !bounded) where.fail("a loop without conditionNetwork needs a bound");
+    Emitter& outer = *current_;
+    std::string bound;
+    if (!inputs.empty()) {
+      bound = inputs[0].name;
+    } else if (bounded) {
+      const double n = static_cast<double>(
+          nn::checked_size(p.max_loop_iterations(), where, "maxLoopIterations"));
+      bound = outer.constant(nn::float_tensor({1}, {static_cast<float>(n)}));
+    }
+    if (has_condition) {
+      for (const auto& layer : p.condition_network().layers()) add_layer(layer);
+      if (!blobs_.count(p.condition_var())) {
+        where.fail("conditionNetwork does not produce conditionVar '", p.condition_var(), "'");
+      }
+    }
+    std::unordered_map<std::string, int> defined;
+    count_definitions(p.body_network().layers(), defined, 0);
+    count_definitions(p.condition_network().layers(), defined, 0);
+    std::vector<std::string> carried;  // NN names, in a deterministic order
+    for (const auto& [name, blob] : blobs_) {
+      if (defined.count(name)) carried.push_back(name);
+    }
+    std::sort(carried.begin(), carried.end());
+    const auto before = blobs_;
+
+    mil::Operation loop;
+    loop.type = "while_loop";
+    const std::string zero = outer.constant(nn::float_tensor({1}, {0.0f}));
+    auto& loop_vars = loop.inputs["loop_vars"].bindings;
+    loop_vars.push_back(var(zero));
+    for (const auto& name : carried) loop_vars.push_back(var(before.at(name).name));
+    mil::TensorType fp32;
+    fp32.dtype = mil::DataType::kFloat32;
+    // Block inputs: fresh names bound to the loop variables.
+    const auto bind_inputs = [&](mil::Block& block, Emitter& e) {
+      const std::string count = e.fresh("loop_count");
+      block.inputs.push_back({count, mil::Type::of_tensor(fp32)});
+      for (const auto& name : carried) {
+        const std::string v = e.fresh(name);
+        block.inputs.push_back({v, mil::Type::of_tensor(fp32)});
+        blobs_[name] = {v, before.at(name).rank};
+      }
+      return count;
+    };
+    ++branch_depth_;
+    {  // condition block: conditionVar non-zero, and count < bound
+      loop.blocks.emplace_back();
+      Emitter e(loop.blocks.back(), outer);
+      const std::string count = bind_inputs(loop.blocks.back(), e);
+      std::string go;
+      if (has_condition) {
+        const std::string magnitude = e.op("abs", {{"x", var(blobs_.at(p.condition_var()).name)}});
+        go = e.op("greater", {{"x", var(magnitude)}, {"y", nn::lit_float(1e-6)}}, {},
+                  mil::DataType::kBool);
+      }
+      if (!bound.empty()) {
+        const std::string below =
+            e.op("less", {{"x", var(count)}, {"y", var(bound)}}, {}, mil::DataType::kBool);
+        go = go.empty() ? below
+                        : e.op("logical_and", {{"x", var(go)}, {"y", var(below)}}, {},
+                               mil::DataType::kBool);
+      }
+      loop.blocks.back().outputs.push_back(go);
+    }
+    {  // body block: the body network, count + 1, the condition network again
+      loop.blocks.emplace_back();
+      mil::Block& block = loop.blocks.back();
+      Emitter e(block, outer);
+      const std::string count = bind_inputs(block, e);
+      current_ = &e;
+      for (const auto& layer : p.body_network().layers()) add_layer(layer);
+      for (const auto& layer : p.condition_network().layers()) add_layer(layer);
+      current_ = &outer;
+      block.outputs.push_back(e.op("add", {{"x", var(count)}, {"y", nn::lit_float(1.0)}}));
+      for (const auto& name : carried) {
+        if (blobs_.at(name).rank != before.at(name).rank) {
+          where.fail("blob '", name, "' changes rank in the loop body");
+        }
+        block.outputs.push_back(e.op("identity", {{"x", var(blobs_.at(name).name)}}));
+      }
+    }
+    --branch_depth_;
+    blobs_ = before;
+    loop.outputs.push_back({outer.fresh("loop_count"), mil::Type::of_tensor(fp32)});
+    for (const auto& name : carried) {
+      const std::string out = mil_name_for(name);
+      loop.outputs.push_back({out, mil::Type::of_tensor(fp32)});
+      blobs_[name] = {out, before.at(name).rank};
+      defined_names_.insert(out);
+    }
+    loop.attributes["name"] = mil::Value::string_scalar(outer.fresh("loop"));
+    outer.block().operations.push_back(std::move(loop));
   }
 
   void add_outputs() {
