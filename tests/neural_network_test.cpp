@@ -145,6 +145,23 @@ INSTANTIATE_TEST_SUITE_P(Models, NeuralNetworkHostile, testing::ValuesIn(hostile
                            return n;
                          });
 
+// Models that load but must refuse to run (a random layer of 2^31 values): a clear error
+// instead of an allocation beyond the tensor budget.
+TEST(NeuralNetworkHostileRun, IsRefusedAtPrediction) {
+  for (const auto& [file, fragment] : document().at("run_errors").items()) {
+    Model model = Model::load((kFolder / file).string());
+    Inputs inputs;
+    inputs["x"] = load_npy((kFolder / "branch.in.yes.npy").string());  // any [1] tensor
+    try {
+      (void)model.predict(inputs);
+      ADD_FAILURE() << file << ": ran; expected an error mentioning " << fragment;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment.get<std::string>()), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 // `coreml info` names the model type; `coreml run` writes each output and, for the
 // classifier, prints the label and every class's probability.
 TEST(NeuralNetworkCli, InfoAndRun) {
