@@ -498,6 +498,82 @@ std::vector<Blob> slice_by_size(Layer& l) {
            rank}};
 }
 
+// rankPreservingReshape: a target of the input's rank, 0 keeping the input's dimension and -1
+// inferred (MIL reshape's own rules at equal rank).
+std::vector<Blob> rank_preserving_reshape(Layer& l) {
+  l.expect_inputs(1, 1);
+  l.expect_outputs(1);
+  const auto& target = l.proto.rank_preserving_reshape().target_shape();
+  const int rank = l.input().rank;
+  if (target.size() != rank)
+    l.where.fail("targetShape has ", target.size(), " values for rank ", rank);
+  std::vector<int64_t> shape;
+  for (int64_t d : target) {
+    if (d < -1 || d > kMaxWeightElements) l.where.fail("targetShape value ", d, " is out of range");
+    shape.push_back(d);
+  }
+  if (std::count(shape.begin(), shape.end(), -1) > 1) l.where.fail("targetShape has two -1");
+  return {
+      {l.emit.op("reshape", {{"x", var(l.input().name)}, {"shape", lit_ints(shape)}}, l.outputs[0]),
+       rank}};
+}
+
+mil::Value bool_tensor(const google::protobuf::RepeatedField<bool>& v, size_t n) {
+  mil::Value out;
+  out.type = mil::Type::of_tensor(
+      mil::TensorType{kBool, std::vector<mil::Dim>{mil::Dim::of(static_cast<int64_t>(n))}});
+  for (size_t i = 0; i < n; ++i) out.bytes.push_back(v[static_cast<int>(i)] ? 1 : 0);
+  return out;
+}
+
+// sliceDynamic: sliceStatic with beginIds from input 2 and, when present, endIds, strides,
+// beginMasks and endMasks from inputs 3 to 6 (a 7th input, squeeze masks, would make the
+// output rank a run-time value).
+std::vector<Blob> slice_dynamic(Layer& l) {
+  l.expect_outputs(1);
+  if (l.inputs.size() == 7) l.where.unsupported("squeezeMasks as an input");
+  l.expect_inputs(2, 6);
+  const auto& p = l.proto.slice_dynamic();
+  const int rank = l.input().rank;
+  const auto n = static_cast<size_t>(rank);
+  for (size_t i = 1; i < l.inputs.size(); ++i) {
+    if (l.input(i).rank != 1) l.where.fail("input ", i, " must have rank 1");
+  }
+  const auto ints = [&](size_t input, const google::protobuf::RepeatedField<int64_t>& v,
+                        const char* field) {
+    if (l.inputs.size() > input) return var(to_int(l, l.input(input).name));
+    if (v.size() != rank) l.where.fail(field, " must have ", rank, " values");
+    return lit_ints({v.begin(), v.end()});
+  };
+  const auto masks = [&](size_t input, const google::protobuf::RepeatedField<bool>& v,
+                         const char* field) {
+    if (l.inputs.size() > input) return var(to_bool(l, l.input(input).name));
+    if (v.size() != rank) l.where.fail(field, " must have ", rank, " values");
+    return lit(bool_tensor(v, n));
+  };
+  if (l.inputs.size() <= 3) {
+    for (int64_t s : p.strides()) {
+      if (s == 0) l.where.fail("strides must not be 0");
+    }
+  }
+  std::vector<std::pair<std::string, Arg>> args{
+      {"x", var(l.input().name)},
+      {"begin", var(to_int(l, l.input(1).name))},
+      {"end", ints(2, p.end_ids(), "endIds")},
+      {"stride", ints(3, p.strides(), "strides")},
+      {"begin_mask", masks(4, p.begin_masks(), "beginMasks")},
+      {"end_mask", masks(5, p.end_masks(), "endMasks")}};
+  int out_rank = rank;
+  if (!p.squeeze_masks().empty()) {
+    if (p.squeeze_masks().size() != rank) l.where.fail("squeezeMasks must have ", rank, " values");
+    out_rank -=
+        static_cast<int>(std::count(p.squeeze_masks().begin(), p.squeeze_masks().end(), true));
+    args.push_back({"squeeze_mask", lit(bool_tensor(p.squeeze_masks(), n))});
+  }
+  if (out_rank < 1) l.where.unsupported("squeezing every axis");
+  return {{l.emit.op("slice_by_index", std::move(args), l.outputs[0]), out_rank}};
+}
+
 std::vector<Blob> dispatch(Layer& l) {
   const auto& p = l.proto;
   switch (p.layer_case()) {
@@ -583,6 +659,8 @@ std::vector<Blob> dispatch(Layer& l) {
                l.input().rank}};
     case L::kArgSort: return arg_sort(l);
     case L::kSliceBySize: return slice_by_size(l);
+    case L::kRankPreservingReshape: return rank_preserving_reshape(l);
+    case L::kSliceDynamic: return slice_dynamic(l);
     default: break;
   }
   l.where.unsupported("layer type is not supported");

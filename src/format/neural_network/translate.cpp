@@ -519,7 +519,9 @@ class Translator {
       case spec::NeuralNetworkLayer::kCumSum:
       case spec::NeuralNetworkLayer::kClampedRelu:
       case spec::NeuralNetworkLayer::kArgSort:
-      case spec::NeuralNetworkLayer::kSliceBySize: results = translate_indexing(layer); break;
+      case spec::NeuralNetworkLayer::kSliceBySize:
+      case spec::NeuralNetworkLayer::kRankPreservingReshape:
+      case spec::NeuralNetworkLayer::kSliceDynamic: results = translate_indexing(layer); break;
       case spec::NeuralNetworkLayer::LAYER_NOT_SET:
         where.unsupported("layer type ", layer_type_name(type), " is not supported");
       default: results = translate_shape(layer); break;
