@@ -1,8 +1,9 @@
 // NeuralNetwork models (tests/data/neural_network/, made by
 // tools/fixtures/make_neural_network_models.py) on the native runtime: per-layer models built
 // with coremltools' NeuralNetworkBuilder against NumPy's evaluation of NeuralNetwork.proto's
-// formulas, and whole models converted from PyTorch (a classifier with image preprocessing, a
-// detector-like and a segmentation-like network, an LSTM) against PyTorch's outputs. Hostile
+// formulas (random layers: the distribution's moments), and whole models converted from
+// PyTorch (a classifier with image preprocessing, a detector-like and a segmentation-like
+// network, an LSTM) against PyTorch's outputs. Hostile
 // models must be refused at load with an error naming the layer and the field.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -67,6 +68,33 @@ TEST_P(NeuralNetworkCase, MatchesReference) {
   for (const auto& [name, file] : c.at("outputs").items()) {
     expect_close(out.at(name), load_npy(path_of(file)), tolerance, GetParam() + "." + name);
   }
+  // Random layers: the distribution's mean and standard deviation (within a wide bound), the
+  // value range, and the same values again from the same seed.
+  if (c.contains("statistics")) {
+    const Outputs again = model.predict(inputs_of(c));
+    for (const auto& [name, want] : c.at("statistics").items()) {
+      const Tensor& got = out.at(name);
+      ASSERT_EQ(got.shape(), want.at("shape").get<std::vector<int64_t>>()) << name;
+      const auto v = got.to(DType::kFloat32).to_vector<float>();
+      double sum = 0, squares = 0;
+      for (float x : v) {
+        EXPECT_GE(x, want.at("min").get<double>()) << name;
+        EXPECT_LE(x, want.at("max").get<double>()) << name;
+        if (want.contains("integral")) {
+          EXPECT_TRUE(x == 0.0f || x == 1.0f) << name << ": " << x;
+        }
+        sum += x;
+        squares += static_cast<double>(x) * x;
+      }
+      const double n = static_cast<double>(v.size());
+      const double mean = sum / n;
+      const double bound = want.at("tolerance").get<double>();
+      EXPECT_NEAR(mean, want.at("mean").get<double>(), bound) << name;
+      EXPECT_NEAR(std::sqrt(squares / n - mean * mean), want.at("std").get<double>(), bound)
+          << name;
+      EXPECT_EQ(again.at(name).to(DType::kFloat32).to_vector<float>(), v) << name << ": seeded";
+    }
+  }
   if (c.contains("classification")) {
     const auto& expected = c.at("classification");
     ASSERT_NE(out.classification(), nullptr);
@@ -116,6 +144,23 @@ INSTANTIATE_TEST_SUITE_P(Models, NeuralNetworkHostile, testing::ValuesIn(hostile
                            std::replace(n.begin(), n.end(), '.', '_');
                            return n;
                          });
+
+// Models that load but must refuse to run (a random layer of 2^31 values): a clear error
+// instead of an allocation beyond the tensor budget.
+TEST(NeuralNetworkHostileRun, IsRefusedAtPrediction) {
+  for (const auto& [file, fragment] : document().at("run_errors").items()) {
+    Model model = Model::load((kFolder / file).string());
+    Inputs inputs;
+    inputs["x"] = load_npy((kFolder / "branch.in.yes.npy").string());  // any [1] tensor
+    try {
+      (void)model.predict(inputs);
+      ADD_FAILURE() << file << ": ran; expected an error mentioning " << fragment;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment.get<std::string>()), std::string::npos)
+          << e.what();
+    }
+  }
+}
 
 // `coreml info` names the model type; `coreml run` writes each output and, for the
 // classifier, prints the label and every class's probability.

@@ -140,7 +140,7 @@ mil::Value int_tensor(const std::vector<int64_t>& data) {
 }
 
 std::string Emitter::fresh(const std::string& hint) {
-  return hint + "__nn" + std::to_string(counter_++);
+  return hint + "__nn" + std::to_string((*counter_)++);
 }
 
 std::vector<std::string> Emitter::op_n(const std::string& type,

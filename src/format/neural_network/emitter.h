@@ -42,6 +42,11 @@ mil::Value int_tensor(const std::vector<int64_t>& data);
 class Emitter {
  public:
   explicit Emitter(mil::Block& block) : block_(block) {}
+  // An emitter for a block nested in `parent`'s (cond branches): fresh names stay unique
+  // across both.
+  Emitter(mil::Block& block, Emitter& parent) : block_(block), counter_(parent.counter_) {}
+  Emitter(const Emitter&) = delete;
+  Emitter& operator=(const Emitter&) = delete;
 
   // Appends op `type` with `inputs`; its one fp32 output is named `out` (a fresh name when
   // empty). Returns the output name.
@@ -63,7 +68,8 @@ class Emitter {
 
  private:
   mil::Block& block_;
-  int64_t counter_ = 0;
+  int64_t own_counter_ = 0;
+  int64_t* counter_ = &own_counter_;
 };
 
 // Errors name the file, the layer and what is wrong.

@@ -18,11 +18,16 @@ struct Layer {
   // The NN names of the outputs; each translator returns one Blob per output (the last op of
   // output i is named outputs[i] so that network outputs keep their feature names).
   const std::vector<std::string>& outputs;
+  // The rank of output 0 as the file declares it (the layer's outputTensor, or the network
+  // output's shape), 0 when unknown: layers whose output rank depends on run-time values
+  // (fillDynamic, gatherND, ...) need it.
+  int declared_rank = 0;
 
   const Blob& input(size_t i = 0) const { return inputs.at(i); }
   void expect_inputs(size_t min, size_t max) const;
   void expect_outputs(size_t n) const;
   void expect_rank_at_least(const Blob& b, int rank) const;
+  int need_declared_rank() const;
 };
 
 // Helpers shared by the layer families.
@@ -58,5 +63,7 @@ std::vector<Blob> translate_elementwise(Layer& l);  // activation, add, unary, s
 std::vector<Blob> translate_shape(Layer& l);        // concat, reshape, softmax, reduce, ...
 std::vector<Blob> translate_recurrent(Layer& l);    // LSTM, GRU, simple RNN
 std::vector<Blob> translate_nd(Layer& l);           // specification 4 ND layers
+std::vector<Blob> translate_legacy(Layer& l);       // mvn, embedding, dot, cropResize, ...
+std::vector<Blob> translate_indexing(Layer& l);     // gather/scatter, compare, fill, random, ...
 
 }  // namespace coreml::format::nn

@@ -25,6 +25,14 @@ void Layer::expect_rank_at_least(const Blob& b, int rank) const {
   }
 }
 
+int Layer::need_declared_rank() const {
+  if (declared_rank < 1 || declared_rank > kMaxRank) {
+    where.unsupported("the output rank depends on run-time values and the file does not declare ",
+                      "it (outputTensor rank 1 to 5)");
+  }
+  return declared_rank;
+}
+
 std::string merge_leading(Layer& l, const Blob& x, int rank) {
   // reshape's 0 copies the input dimension aligned from the right: [-1, 0, 0, ...] keeps the
   // trailing rank - 1 axes and folds the others into the first.

@@ -2,6 +2,7 @@
 // preprocessing), the layers in order, network outputs, and a classifier's classify op.
 #include "format/neural_network/translate.h"
 
+#include <algorithm>
 #include <array>
 #include <set>
 #include <string_view>
@@ -267,6 +268,13 @@ class Translator {
       renamed_.insert(description.predicted_feature_name());
       renamed_.insert(description.predicted_probabilities_name());
     }
+    // A network output that layers define more than once (copy layers, branches) is the
+    // last definition: earlier ones must leave the feature's name free.
+    std::unordered_map<std::string, int> definitions;
+    count_definitions(*net_.layers, definitions, 0);
+    for (const auto& output : description.output()) {
+      if (definitions[output.name()] > 1) renamed_.insert(output.name());
+    }
     if (!legacy_arrays()) return;
     for (const auto& output : description.output()) {
       if (output.type().has_multi_array_type() &&
@@ -277,10 +285,28 @@ class Translator {
     }
   }
 
+  static void count_definitions(
+      const google::protobuf::RepeatedPtrField<spec::NeuralNetworkLayer>& layers,
+      std::unordered_map<std::string, int>& definitions, int depth) {
+    if (depth > kMaxBranchDepth) return;  // refused with a message when translated
+    for (const auto& layer : layers) {
+      for (const auto& out : layer.output()) ++definitions[out];
+      if (layer.layer_case() == spec::NeuralNetworkLayer::kBranch) {
+        count_definitions(layer.branch().if_branch().layers(), definitions, depth + 1);
+        count_definitions(layer.branch().else_branch().layers(), definitions, depth + 1);
+      }
+      if (layer.layer_case() == spec::NeuralNetworkLayer::kLoop) {
+        count_definitions(layer.loop().condition_network().layers(), definitions, depth + 1);
+        count_definitions(layer.loop().body_network().layers(), definitions, depth + 1);
+      }
+    }
+  }
+
   std::string mil_name_for(const std::string& nn_name) {
-    if (renamed_.count(nn_name)) return nn_name + "__nn_raw";
-    if (defined_names_.count(nn_name)) return emit_.fresh(nn_name);  // redefined (copy layers)
-    return nn_name;
+    if (branch_depth_ > 0) return emit_.fresh(nn_name);  // inside a cond block: never clash
+    const std::string name = renamed_.count(nn_name) ? nn_name + "__nn_raw" : nn_name;
+    if (defined_names_.count(name)) return emit_.fresh(nn_name);  // redefined (copy layers)
+    return name;
   }
 
   void add_input(const spec::FeatureDescription& feature) {
@@ -391,7 +417,18 @@ class Translator {
     }
     std::vector<std::string> outputs;
     for (const auto& out : proto.output()) outputs.push_back(mil_name_for(out));
-    Layer layer{proto, emit_, where, std::move(inputs), outputs};
+    if (++layer_count_ > nn::kMaxLayers) {
+      where.fail("more than ", nn::kMaxLayers, " layers, counting those of branches");
+    }
+    if (proto.layer_case() == spec::NeuralNetworkLayer::kBranch) {
+      add_branch(proto, where, inputs);
+      return;
+    }
+    if (proto.layer_case() == spec::NeuralNetworkLayer::kLoop) {
+      add_loop(proto, where, inputs);
+      return;
+    }
+    Layer layer{proto, *current_, where, std::move(inputs), outputs, declared_rank(proto)};
     std::vector<Blob> results;
     switch (proto.layer_case()) {
       case spec::NeuralNetworkLayer::kConvolution:
@@ -424,6 +461,67 @@ class Translator {
       case spec::NeuralNetworkLayer::kBiDirectionalLstm:
       case spec::NeuralNetworkLayer::kGru:
       case spec::NeuralNetworkLayer::kSimpleRecurrent: results = translate_recurrent(layer); break;
+      case spec::NeuralNetworkLayer::kMvn:
+      case spec::NeuralNetworkLayer::kEmbedding:
+      case spec::NeuralNetworkLayer::kDot:
+      case spec::NeuralNetworkLayer::kSequenceRepeat:
+      case spec::NeuralNetworkLayer::kCropResize:
+      case spec::NeuralNetworkLayer::kCopy: results = translate_legacy(layer); break;
+      case spec::NeuralNetworkLayer::kEqual:
+      case spec::NeuralNetworkLayer::kNotEqual:
+      case spec::NeuralNetworkLayer::kLessThan:
+      case spec::NeuralNetworkLayer::kLessEqual:
+      case spec::NeuralNetworkLayer::kGreaterThan:
+      case spec::NeuralNetworkLayer::kGreaterEqual:
+      case spec::NeuralNetworkLayer::kLogicalAnd:
+      case spec::NeuralNetworkLayer::kLogicalOr:
+      case spec::NeuralNetworkLayer::kLogicalXor:
+      case spec::NeuralNetworkLayer::kLogicalNot:
+      case spec::NeuralNetworkLayer::kModBroadcastable:
+      case spec::NeuralNetworkLayer::kFloorDivBroadcastable:
+      case spec::NeuralNetworkLayer::kAsinh:
+      case spec::NeuralNetworkLayer::kAcosh:
+      case spec::NeuralNetworkLayer::kGatherNd:
+      case spec::NeuralNetworkLayer::kScatter:
+      case spec::NeuralNetworkLayer::kScatterNd:
+      case spec::NeuralNetworkLayer::kGatherAlongAxis:
+      case spec::NeuralNetworkLayer::kScatterAlongAxis:
+      case spec::NeuralNetworkLayer::kStack:
+      case spec::NeuralNetworkLayer::kReverse:
+      case spec::NeuralNetworkLayer::kReverseSeq:
+      case spec::NeuralNetworkLayer::kSlidingWindows:
+      case spec::NeuralNetworkLayer::kGetShape:
+      case spec::NeuralNetworkLayer::kFillLike:
+      case spec::NeuralNetworkLayer::kFillStatic:
+      case spec::NeuralNetworkLayer::kFillDynamic:
+      case spec::NeuralNetworkLayer::kBroadcastToLike:
+      case spec::NeuralNetworkLayer::kBroadcastToStatic:
+      case spec::NeuralNetworkLayer::kBroadcastToDynamic:
+      case spec::NeuralNetworkLayer::kReshapeLike:
+      case spec::NeuralNetworkLayer::kReshapeDynamic:
+      case spec::NeuralNetworkLayer::kRangeStatic:
+      case spec::NeuralNetworkLayer::kRangeDynamic:
+      case spec::NeuralNetworkLayer::kRandomNormalLike:
+      case spec::NeuralNetworkLayer::kRandomNormalStatic:
+      case spec::NeuralNetworkLayer::kRandomNormalDynamic:
+      case spec::NeuralNetworkLayer::kRandomUniformLike:
+      case spec::NeuralNetworkLayer::kRandomUniformStatic:
+      case spec::NeuralNetworkLayer::kRandomUniformDynamic:
+      case spec::NeuralNetworkLayer::kRandomBernoulliLike:
+      case spec::NeuralNetworkLayer::kRandomBernoulliStatic:
+      case spec::NeuralNetworkLayer::kRandomBernoulliDynamic:
+      case spec::NeuralNetworkLayer::kWhereNonZero:
+      case spec::NeuralNetworkLayer::kMatrixBandPart:
+      case spec::NeuralNetworkLayer::kLowerTriangular:
+      case spec::NeuralNetworkLayer::kUpperTriangular:
+      case spec::NeuralNetworkLayer::kWhereBroadcastable:
+      case spec::NeuralNetworkLayer::kOneHot:
+      case spec::NeuralNetworkLayer::kCumSum:
+      case spec::NeuralNetworkLayer::kClampedRelu:
+      case spec::NeuralNetworkLayer::kArgSort:
+      case spec::NeuralNetworkLayer::kSliceBySize:
+      case spec::NeuralNetworkLayer::kRankPreservingReshape:
+      case spec::NeuralNetworkLayer::kSliceDynamic: results = translate_indexing(layer); break;
       case spec::NeuralNetworkLayer::LAYER_NOT_SET:
         where.unsupported("layer type ", layer_type_name(type), " is not supported");
       default: results = translate_shape(layer); break;
@@ -437,6 +535,203 @@ class Translator {
       blobs_[proto.output(static_cast<int>(i))] = results[i];
       defined_names_.insert(results[i].name);
     }
+  }
+
+  // The rank of a layer's first output as the file states it: its outputTensor, or (exact
+  // array mapping) the shape of the network output of that name; 0 when neither says.
+  int declared_rank(const spec::NeuralNetworkLayer& proto) const {
+    if (!proto.output_tensor().empty() && proto.output_tensor(0).rank() > 0) {
+      return static_cast<int>(std::min<uint32_t>(proto.output_tensor(0).rank(), 1000));
+    }
+    if (proto.output().empty() || legacy_arrays()) return 0;
+    for (const auto& output : model_.description().output()) {
+      if (output.name() == proto.output(0) && output.type().has_multi_array_type()) {
+        return static_cast<int>(
+            std::min<int>(output.type().multi_array_type().shape().size(), 1000));
+      }
+    }
+    return 0;
+  }
+
+  // branch: MIL cond whose two blocks run the branches' layers. Each blob a branch (re)defines
+  // that is defined after both branches (an else-less branch keeps the earlier value) becomes
+  // an output of the cond; a blob defined by one branch only is not visible after the layer.
+  void add_branch(const spec::NeuralNetworkLayer& proto, const Where& where,
+                  const std::vector<Blob>& inputs) {
+    if (inputs.size() != 1 || !proto.output().empty()) {
+      where.fail("takes 1 input (the condition) and produces no outputs");
+    }
+    if (branch_depth_ >= kMaxBranchDepth) where.fail("branches nest deeper than ", kMaxBranchDepth);
+    const auto& p = proto.branch();
+    if (!p.has_if_branch()) where.fail("ifBranch is missing");
+    Emitter& outer = *current_;
+    const std::string magnitude = outer.op("abs", {{"x", var(inputs[0].name)}});
+    const std::string pred = outer.op(
+        "greater", {{"x", var(magnitude)}, {"y", nn::lit_float(1e-6)}}, {}, mil::DataType::kBool);
+    const auto before = blobs_;
+    mil::Operation cond;
+    cond.type = "cond";
+    cond.inputs["pred"].bindings.push_back(var(pred));
+    std::unordered_map<std::string, Blob> after[2];
+    for (int b = 0; b < 2; ++b) {
+      cond.blocks.emplace_back();
+      blobs_ = before;
+      const bool present = b == 0 || p.has_else_branch();
+      if (present) {
+        const auto& net = b == 0 ? p.if_branch() : p.else_branch();
+        Emitter inner(cond.blocks.back(), outer);
+        current_ = &inner;
+        ++branch_depth_;
+        for (const auto& layer : net.layers()) add_layer(layer);
+        --branch_depth_;
+        current_ = &outer;
+      }
+      after[b] = blobs_;
+    }
+    std::set<std::string> changed;  // ordered: a deterministic output order
+    for (const auto& side : after) {
+      for (const auto& [name, blob] : side) {
+        const auto it = before.find(name);
+        if (it == before.end() || it->second.name != blob.name) changed.insert(name);
+      }
+    }
+    blobs_ = before;
+    for (const std::string& name : changed) {
+      const auto in_if = after[0].find(name);
+      const auto in_else = after[1].find(name);
+      if (in_if == after[0].end() || in_else == after[1].end()) continue;
+      if (in_if->second.rank != in_else->second.rank) {
+        where.fail("blob '", name, "' has rank ", in_if->second.rank, " in ifBranch and ",
+                   in_else->second.rank, " in elseBranch");
+      }
+      for (int b = 0; b < 2; ++b) {
+        Emitter inner(cond.blocks[static_cast<size_t>(b)], outer);
+        const std::string& value = (b == 0 ? in_if : in_else)->second.name;
+        cond.blocks[static_cast<size_t>(b)].outputs.push_back(
+            inner.op("identity", {{"x", var(value)}}));
+      }
+      mil::TensorType t;
+      t.dtype = mil::DataType::kFloat32;
+      const std::string out = mil_name_for(name);
+      cond.outputs.push_back({out, mil::Type::of_tensor(t)});
+      blobs_[name] = {out, in_if->second.rank};
+      defined_names_.insert(out);
+    }
+    if (cond.outputs.empty()) return;  // nothing visible after the layer changes
+    cond.attributes["name"] = mil::Value::string_scalar(outer.fresh("branch"));
+    outer.block().operations.push_back(std::move(cond));
+  }
+
+  // loop: MIL while_loop. The condition network runs once before the loop (in the enclosing
+  // block) and again at the end of every body run; the loop variables are an fp32 iteration
+  // count and every blob visible before the loop that the condition or body network
+  // redefines (a blob they only create is not visible after the layer).
+  void add_loop(const spec::NeuralNetworkLayer& proto, const Where& where,
+                const std::vector<Blob>& inputs) {
+    if (inputs.size() > 1 || !proto.output().empty()) {
+      where.fail("takes 0 or 1 input (the iteration bound) and produces no outputs");
+    }
+    if (branch_depth_ >= kMaxBranchDepth) where.fail("loops nest deeper than ", kMaxBranchDepth);
+    const auto& p = proto.loop();
+    const bool has_condition = !p.condition_var().empty();
+    // (coremltools' builder writes an empty conditionNetwork for a plain for loop)
+    if (has_condition != !p.condition_network().layers().empty()) {
+      where.fail("conditionVar and a conditionNetwork with layers must come together");
+    }
+    const bool bounded = !inputs.empty() || p.max_loop_iterations() > 0;
+    if (!has_condition && !bounded) where.fail("a loop without conditionNetwork needs a bound");
+    Emitter& outer = *current_;
+    std::string bound;
+    if (!inputs.empty()) {
+      bound = inputs[0].name;
+    } else if (bounded) {
+      const double n = static_cast<double>(
+          nn::checked_size(p.max_loop_iterations(), where, "maxLoopIterations"));
+      bound = outer.constant(nn::float_tensor({1}, {static_cast<float>(n)}));
+    }
+    if (has_condition) {
+      for (const auto& layer : p.condition_network().layers()) add_layer(layer);
+      if (!blobs_.count(p.condition_var())) {
+        where.fail("conditionNetwork does not produce conditionVar '", p.condition_var(), "'");
+      }
+    }
+    std::unordered_map<std::string, int> defined;
+    count_definitions(p.body_network().layers(), defined, 0);
+    count_definitions(p.condition_network().layers(), defined, 0);
+    std::vector<std::string> carried;  // NN names, in a deterministic order
+    for (const auto& [name, blob] : blobs_) {
+      if (defined.count(name)) carried.push_back(name);
+    }
+    std::sort(carried.begin(), carried.end());
+    const auto before = blobs_;
+
+    mil::Operation loop;
+    loop.type = "while_loop";
+    const std::string zero = outer.constant(nn::float_tensor({1}, {0.0f}));
+    auto& loop_vars = loop.inputs["loop_vars"].bindings;
+    loop_vars.push_back(var(zero));
+    for (const auto& name : carried) loop_vars.push_back(var(before.at(name).name));
+    mil::TensorType fp32;
+    fp32.dtype = mil::DataType::kFloat32;
+    // Block inputs: fresh names bound to the loop variables.
+    const auto bind_inputs = [&](mil::Block& block, Emitter& e) {
+      const std::string count = e.fresh("loop_count");
+      block.inputs.push_back({count, mil::Type::of_tensor(fp32)});
+      for (const auto& name : carried) {
+        const std::string v = e.fresh(name);
+        block.inputs.push_back({v, mil::Type::of_tensor(fp32)});
+        blobs_[name] = {v, before.at(name).rank};
+      }
+      return count;
+    };
+    ++branch_depth_;
+    {  // condition block: conditionVar non-zero, and count < bound
+      loop.blocks.emplace_back();
+      Emitter e(loop.blocks.back(), outer);
+      const std::string count = bind_inputs(loop.blocks.back(), e);
+      std::string go;
+      if (has_condition) {
+        const std::string magnitude = e.op("abs", {{"x", var(blobs_.at(p.condition_var()).name)}});
+        go = e.op("greater", {{"x", var(magnitude)}, {"y", nn::lit_float(1e-6)}}, {},
+                  mil::DataType::kBool);
+      }
+      if (!bound.empty()) {
+        const std::string below =
+            e.op("less", {{"x", var(count)}, {"y", var(bound)}}, {}, mil::DataType::kBool);
+        go = go.empty() ? below
+                        : e.op("logical_and", {{"x", var(go)}, {"y", var(below)}}, {},
+                               mil::DataType::kBool);
+      }
+      loop.blocks.back().outputs.push_back(go);
+    }
+    {  // body block: the body network, count + 1, the condition network again
+      loop.blocks.emplace_back();
+      mil::Block& block = loop.blocks.back();
+      Emitter e(block, outer);
+      const std::string count = bind_inputs(block, e);
+      current_ = &e;
+      for (const auto& layer : p.body_network().layers()) add_layer(layer);
+      for (const auto& layer : p.condition_network().layers()) add_layer(layer);
+      current_ = &outer;
+      block.outputs.push_back(e.op("add", {{"x", var(count)}, {"y", nn::lit_float(1.0)}}));
+      for (const auto& name : carried) {
+        if (blobs_.at(name).rank != before.at(name).rank) {
+          where.fail("blob '", name, "' changes rank in the loop body");
+        }
+        block.outputs.push_back(e.op("identity", {{"x", var(blobs_.at(name).name)}}));
+      }
+    }
+    --branch_depth_;
+    blobs_ = before;
+    loop.outputs.push_back({outer.fresh("loop_count"), mil::Type::of_tensor(fp32)});
+    for (const auto& name : carried) {
+      const std::string out = mil_name_for(name);
+      loop.outputs.push_back({out, mil::Type::of_tensor(fp32)});
+      blobs_[name] = {out, before.at(name).rank};
+      defined_names_.insert(out);
+    }
+    loop.attributes["name"] = mil::Value::string_scalar(outer.fresh("loop"));
+    outer.block().operations.push_back(std::move(loop));
   }
 
   void add_outputs() {
@@ -509,6 +804,10 @@ class Translator {
   Network net_;
   mil::Function function_;
   Emitter emit_;
+  Emitter* current_ = &emit_;  // the block layers append to (a cond branch's inside a branch)
+  int branch_depth_ = 0;
+  int64_t layer_count_ = 0;
+  static constexpr int kMaxBranchDepth = 32;
   std::unordered_map<std::string, Blob> blobs_;
   std::set<std::string> renamed_;
   std::set<std::string> reshaped_;

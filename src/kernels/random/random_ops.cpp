@@ -11,6 +11,7 @@
 
 #include "kernels/common/compute.h"
 #include "runtime/kernel_registry.h"
+#include "runtime/limits.h"
 
 namespace coreml::kernels {
 namespace {
@@ -54,6 +55,9 @@ std::vector<int64_t> output_shape(const runtime::OpContext& ctx) {
     count *= d;
     if (count > (int64_t{1} << 32)) ctx.fail("the requested shape is too large");
   }
+  // The values are drawn into an fp64 buffer first: the budget of that size (a shape from the
+  // model or from run-time values must not allocate beyond the tensor budget).
+  runtime::check_tensor_budget(shape, DType::kFloat64, ctx.where());
   return shape;
 }
 
