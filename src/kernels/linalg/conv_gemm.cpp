@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/conv_epilogue.h"
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/weight_product_kernel.h"
@@ -15,8 +16,8 @@ namespace coreml::kernels::linalg {
 
 std::unique_ptr<runtime::OpKernel> make_depthwise_conv(const KernelInit& init,
                                                        const runtime::RtValue& weight,
-                                                       const ConvParams& p,
-                                                       std::vector<float> bias);
+                                                       const ConvParams& p, std::vector<float> bias,
+                                                       ConvActivation activation);
 
 namespace {
 
@@ -44,8 +45,12 @@ class Conv1x1Kernel final : public WeightProductKernel {
     return true;
   }
 
+  bool has_epilogue() const override { return activation_.active(); }
+  void epilogue(float* values, int64_t count) const override { activation_.apply(values, count); }
+
  public:
   int64_t n_ = 0;
+  ConvActivation activation_;
 };
 
 // Any other conv with one group: out[positions, Cout] = receptive fields [positions, K] times
@@ -54,10 +59,11 @@ class Conv1x1Kernel final : public WeightProductKernel {
 class ConvGemmKernel final : public WeightProductKernel {
  public:
   ConvGemmKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias,
-                 ConvParams params, std::vector<int64_t> weight_shape)
+                 ConvParams params, std::vector<int64_t> weight_shape, ConvActivation activation)
       : WeightProductKernel(x, std::move(w), std::move(bias)),
         p_(std::move(params)),
-        weight_shape_(std::move(weight_shape)) {}
+        weight_shape_(std::move(weight_shape)),
+        activation_(activation) {}
 
  protected:
   bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
@@ -82,6 +88,9 @@ class ConvGemmKernel final : public WeightProductKernel {
   }
 
   bool gathers_tokens() const override { return true; }
+
+  bool has_epilogue() const override { return activation_.active(); }
+  void epilogue(float* values, int64_t count) const override { activation_.apply(values, count); }
 
   const float* load_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
                            float* buf) const override {
@@ -151,12 +160,18 @@ class ConvGemmKernel final : public WeightProductKernel {
 
   ConvParams p_;
   std::vector<int64_t> weight_shape_;
+  ConvActivation activation_;
   ConvShape s_;
 };
 
 }  // namespace
 
 std::unique_ptr<runtime::OpKernel> make_conv(const KernelInit& init) {
+  return make_conv_kernel(init, ConvActivation{});
+}
+
+std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
+                                                    ConvActivation activation) {
   const int x = init.binding("x");
   const runtime::RtValue* weight = init.constant(init.binding("weight"));
   if (x < 0 || !weight) return nullptr;
@@ -168,7 +183,7 @@ std::unique_ptr<runtime::OpKernel> make_conv(const KernelInit& init) {
   if (p.groups != 1) {
     bool bias_ok = false;
     auto bias = constant_bias(init, &bias_ok);
-    return bias_ok ? make_depthwise_conv(init, *weight, p, std::move(bias)) : nullptr;
+    return bias_ok ? make_depthwise_conv(init, *weight, p, std::move(bias), activation) : nullptr;
   }
   for (int d = 0; d < 3; ++d) {
     if (p.stride[static_cast<size_t>(d)] != 1 || p.custom_before[static_cast<size_t>(d)] != 0 ||
@@ -187,10 +202,12 @@ std::unique_ptr<runtime::OpKernel> make_conv(const KernelInit& init) {
         matrix->format() != WeightMatrix::Format::kF16) {
       return nullptr;
     }
-    return std::make_unique<ConvGemmKernel>(x, std::move(matrix), std::move(bias), p, ws);
+    return std::make_unique<ConvGemmKernel>(x, std::move(matrix), std::move(bias), p, ws,
+                                            activation);
   }
   auto kernel = std::make_unique<Conv1x1Kernel>(x, std::move(matrix), std::move(bias));
   kernel->n_ = ws[0];
+  kernel->activation_ = activation;
   return kernel;
 }
 
