@@ -8,6 +8,9 @@
 namespace coreml::kernels::linalg {
 
 void ConvActivation::apply(float* v, int64_t n) const {
+  const bool piecewise = kind != Kind::kNone && kind != Kind::kSigmoid && kind != Kind::kSilu &&
+                         kind != Kind::kGelu && kind != Kind::kGeluTanh;
+  if (piecewise && activate_piecewise_simd(*this, v, n)) return;
   switch (kind) {
     case Kind::kNone: return;
     case Kind::kRelu:

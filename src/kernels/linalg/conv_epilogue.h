@@ -32,6 +32,10 @@ struct ConvActivation {
   void apply(float* values, int64_t count) const;
 };
 
+// The piecewise-linear kinds (relu .. hard-swish) in SIMD (conv_epilogue_simd.cpp); false with
+// COREML_SIMD=0 (the scalar loops of apply() then run).
+bool activate_piecewise_simd(const ConvActivation& a, float* values, int64_t count);
+
 // The activation of a coreml.conv_activation op (its "activation" attribute and the
 // activation_* inputs); Kind::kNone for a plain conv. Fails on an unknown activation.
 ConvActivation read_conv_activation(const runtime::OpContext& ctx);
