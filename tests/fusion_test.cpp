@@ -377,5 +377,80 @@ TEST(Fusion, SharedIntermediatesAreLeftAlone) {
   expect_identical(r.fused[1], r.unfused[1]);
 }
 
+// ---- conv + activation (runtime/fusion/conv_activation.cpp) ----------------------------------
+// The NumPy-referenced cases are conformance cases (tests/data/conformance/conv/*_act_*); here:
+// the rewrite happens, the fused result agrees with the separate ops within fp16 rounding,
+// and a conv whose result is read twice keeps its own op.
+
+std::string conv_program(const std::vector<float>& w, const std::string& tail) {
+  return R"(
+        tensor<fp16, [6, 4, 1, 1]> w = const()[name = string("w"), val = tensor<fp16, [6, 4, 1, 1]>([)" +
+         fp16_list(w) + R"(])];
+        string pt = const()[name = string("pt"), val = string("valid")];
+        tensor<int32, [2]> st = const()[name = string("st"), val = tensor<int32, [2]>([1, 1])];
+        tensor<int32, [4]> pd = const()[name = string("pd"), val = tensor<int32, [4]>([0, 0, 0, 0])];
+        tensor<int32, [2]> dl = const()[name = string("dl"), val = tensor<int32, [2]>([1, 1])];
+        int32 gr = const()[name = string("gr"), val = int32(1)];
+        tensor<fp16, [1, 6, 5, 7]> c = conv(dilations = dl, groups = gr, pad = pd, pad_type = pt, strides = st, weight = w, x = x)[name = string("c")];)" +
+         tail;
+}
+
+std::vector<float> fp16_weights(std::mt19937& rng) {
+  std::vector<float> w(24);
+  for (auto& v : w) {
+    v = fp16_to_float(float_to_fp16(std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng)));
+  }
+  return w;
+}
+
+void expect_close(const Tensor& a, const Tensor& b, float tolerance) {
+  ASSERT_EQ(a.shape(), b.shape());
+  const auto x = a.to(DType::kFloat32).to_vector<float>();
+  const auto y = b.to(DType::kFloat32).to_vector<float>();
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_NEAR(x[i], y[i], tolerance * (1.0f + std::fabs(y[i]))) << "element " << i;
+  }
+}
+
+TEST(Fusion, ConvHardSwishIsFused) {
+  std::mt19937 rng(5);
+  const std::string body = conv_program(fp16_weights(rng), R"(
+        fp16 th = const()[name = string("th"), val = fp16(-0x1.8p+1)];
+        tensor<fp16, [1, 6, 5, 7]> t = thresholded_relu(alpha = th, x = c)[name = string("t")];
+        fp16 a = const()[name = string("a"), val = fp16(0x1.554p-3)];
+        fp16 b = const()[name = string("b"), val = fp16(0x1p-1)];
+        tensor<fp16, [1, 6, 5, 7]> h = sigmoid_hard(alpha = a, beta = b, x = t)[name = string("h")];
+        tensor<fp16, [1, 6, 5, 7]> y = mul(x = t, y = h)[name = string("y")];)");
+  const Runs r =
+      run_both(body, "tensor<fp16, [1, 4, 5, 7]> x", "y", {random_fp16({1, 4, 5, 7}, rng, 4.0f)});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.conv_activation"));
+  EXPECT_FALSE(has_op(r.fused_ops, "sigmoid_hard"));
+  EXPECT_FALSE(has_op(r.fused_ops, "mul"));
+  expect_close(r.fused[0], r.unfused[0], 2e-3f);
+}
+
+TEST(Fusion, ConvSiluIsFused) {
+  std::mt19937 rng(6);
+  const std::string body = conv_program(fp16_weights(rng), R"(
+        tensor<fp16, [1, 6, 5, 7]> y = silu(x = c)[name = string("y")];)");
+  const Runs r =
+      run_both(body, "tensor<fp16, [1, 4, 5, 7]> x", "y", {random_fp16({1, 4, 5, 7}, rng, 2.0f)});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.conv_activation"));
+  EXPECT_FALSE(has_op(r.fused_ops, "silu"));
+  expect_close(r.fused[0], r.unfused[0], 2e-3f);
+}
+
+TEST(Fusion, ConvReadTwiceKeepsItsActivation) {
+  std::mt19937 rng(7);
+  const std::string body = conv_program(fp16_weights(rng), R"(
+        tensor<fp16, [1, 6, 5, 7]> y = relu(x = c)[name = string("y")];)");
+  const Runs r = run_both(body, "tensor<fp16, [1, 4, 5, 7]> x", "y, c",
+                          {random_fp16({1, 4, 5, 7}, rng, 2.0f)});
+  EXPECT_FALSE(has_op(r.fused_ops, "coreml.conv_activation"));
+  EXPECT_TRUE(has_op(r.fused_ops, "relu"));
+  expect_close(r.fused[0], r.unfused[0], 2e-3f);
+  expect_close(r.fused[1], r.unfused[1], 2e-3f);
+}
+
 }  // namespace
 }  // namespace coreml::runtime

@@ -3,9 +3,11 @@
 // whose receptive fields are gathered straight into the packed activation. Grouped convs go
 // to the depthwise kernel (depthwise_conv.cpp) or the simple one.
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/conv_epilogue.h"
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/weight_product_kernel.h"
@@ -15,8 +17,8 @@ namespace coreml::kernels::linalg {
 
 std::unique_ptr<runtime::OpKernel> make_depthwise_conv(const KernelInit& init,
                                                        const runtime::RtValue& weight,
-                                                       const ConvParams& p,
-                                                       std::vector<float> bias);
+                                                       const ConvParams& p, std::vector<float> bias,
+                                                       ConvActivation activation);
 
 namespace {
 
@@ -44,8 +46,12 @@ class Conv1x1Kernel final : public WeightProductKernel {
     return true;
   }
 
+  bool has_epilogue() const override { return activation_.active(); }
+  void epilogue(float* values, int64_t count) const override { activation_.apply(values, count); }
+
  public:
   int64_t n_ = 0;
+  ConvActivation activation_;
 };
 
 // Any other conv with one group: out[positions, Cout] = receptive fields [positions, K] times
@@ -54,10 +60,11 @@ class Conv1x1Kernel final : public WeightProductKernel {
 class ConvGemmKernel final : public WeightProductKernel {
  public:
   ConvGemmKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias,
-                 ConvParams params, std::vector<int64_t> weight_shape)
+                 ConvParams params, std::vector<int64_t> weight_shape, ConvActivation activation)
       : WeightProductKernel(x, std::move(w), std::move(bias)),
         p_(std::move(params)),
-        weight_shape_(std::move(weight_shape)) {}
+        weight_shape_(std::move(weight_shape)),
+        activation_(activation) {}
 
  protected:
   bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
@@ -78,10 +85,14 @@ class ConvGemmKernel final : public WeightProductKernel {
     g.on = g.m;  // dense [N, Cout, positions]
     g.om = 1;
     g.ob = g.n * g.m;
+    plan_taps();
     return true;
   }
 
   bool gathers_tokens() const override { return true; }
+
+  bool has_epilogue() const override { return activation_.active(); }
+  void epilogue(float* values, int64_t count) const override { activation_.apply(values, count); }
 
   const float* load_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
                            float* buf) const override {
@@ -95,48 +106,77 @@ class ConvGemmKernel final : public WeightProductKernel {
   }
 
  private:
-  // Output positions [m0, m0 + count) of input channel and kernel offset `kk`, output row by
-  // output row (consecutive positions of a row read one input line).
+  // Where K position kk (input channel, kernel offset) reads, worked out once per shape so the
+  // gather below divides only once per call: the input plane, the input line and depth for
+  // output row 0, and the range [first, last) of outputs of a row (from output column 0) that
+  // read inside the line; a run from column ow reads [first - ow, last - ow) of its own outputs.
+  struct Tap {
+    int64_t plane = 0, id0 = 0, ih0 = 0, w_offset = 0, first = 0, last = 0;
+  };
+
+  void plan_taps() {
+    const auto& s = s_;
+    const int64_t ksize = s.kernel_size();
+    const int64_t k = s.cin * ksize;
+    if (static_cast<int64_t>(taps_.size()) == k && taps_planned_for_ == s.in) return;
+    taps_.resize(static_cast<size_t>(k));
+    const int64_t sw = p_.stride[2];
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const int64_t ci = kk / ksize, r = kk % ksize;
+      const int64_t kd = r / (s.kernel[1] * s.kernel[2]);
+      const int64_t kh = (r / s.kernel[2]) % s.kernel[1];
+      const int64_t kw = r % s.kernel[2];
+      Tap& t = taps_[static_cast<size_t>(kk)];
+      t.plane = ci * s.in_size();
+      t.id0 = kd * p_.dilation[0] - s.before[0];
+      t.ih0 = kh * p_.dilation[1] - s.before[1];
+      t.w_offset = kw * p_.dilation[2] - s.before[2];
+      // Output ow reads iw = ow * sw + w_offset, inside the line for first <= ow < last.
+      t.first = ceil_div(-t.w_offset, sw);
+      t.last = floor_div(s.in[2] - 1 - t.w_offset, sw) + 1;
+    }
+    taps_planned_for_ = s.in;
+  }
+
+  // Output positions [m0, m0 + count) of K position `kk`, output row by output row
+  // (consecutive positions of a row read one input line).
   template <typename T>
   void gather(const T* x, int64_t b, int64_t kk, int64_t m0, int64_t count, float* buf) const {
     const auto& s = s_;
-    const int64_t ksize = s.kernel_size();
-    const int64_t ci = kk / ksize, r = kk % ksize;
-    const int64_t kd = r / (s.kernel[1] * s.kernel[2]);
-    const int64_t kh = (r / s.kernel[2]) % s.kernel[1];
-    const int64_t kw = r % s.kernel[2];
-    const T* plane = x + (b * s.cin + ci) * s.in_size();
+    const Tap& t = taps_[static_cast<size_t>(kk)];
+    const T* plane = x + b * s.cin * s.in_size() + t.plane;
     const int64_t sw = p_.stride[2];
-    const int64_t w_offset = kw * p_.dilation[2] - s.before[2];
-    int64_t pos = m0;
-    const int64_t end = m0 + count;
-    while (pos < end) {
-      const int64_t ow = pos % s.out[2];
-      const int64_t line_index = pos / s.out[2];
-      const int64_t oh = line_index % s.out[1], od = line_index / s.out[1];
-      const int64_t run = std::min(end - pos, s.out[2] - ow);
-      const int64_t id = od * p_.stride[0] - s.before[0] + kd * p_.dilation[0];
-      const int64_t ih = oh * p_.stride[1] - s.before[1] + kh * p_.dilation[1];
-      float* dst = buf + (pos - m0);
+    int64_t ow = m0 % s.out[2];
+    const int64_t line_index = m0 / s.out[2];
+    int64_t oh = line_index % s.out[1], od = line_index / s.out[1];
+    int64_t done = 0;
+    while (done < count) {
+      const int64_t run = std::min(count - done, s.out[2] - ow);
+      const int64_t id = od * p_.stride[0] + t.id0;
+      const int64_t ih = oh * p_.stride[1] + t.ih0;
+      float* dst = buf + done;
       if (id < 0 || id >= s.in[0] || ih < 0 || ih >= s.in[1]) {
         std::fill(dst, dst + run, 0.0f);
       } else {
         const T* line = plane + (id * s.in[1] + ih) * s.in[2];
-        // Outputs i of this run read iw = (ow + i) * sw + w_offset: zeros before the line's
-        // first and after its last element, the line itself in between.
-        const int64_t first = std::clamp<int64_t>(ceil_div(-w_offset - ow * sw, sw), 0, run);
-        const int64_t last =
-            std::clamp<int64_t>(floor_div(s.in[2] - 1 - w_offset, sw) - ow + 1, first, run);
+        // Zeros before the line's first and after its last element, the line in between.
+        const int64_t first = std::clamp<int64_t>(t.first - ow, 0, run);
+        const int64_t last = std::clamp<int64_t>(t.last - ow, first, run);
         std::fill(dst, dst + first, 0.0f);
         std::fill(dst + last, dst + run, 0.0f);
-        const T* src = line + (ow + first) * sw + w_offset;
+        const T* src = line + (ow + first) * sw + t.w_offset;
         if (sw == 1) {
           to_floats(src, dst + first, last - first);
         } else {
           for (int64_t i = first; i < last; ++i) dst[i] = to_float(src[(i - first) * sw]);
         }
       }
-      pos += run;
+      done += run;
+      ow = 0;
+      if (++oh == s.out[1]) {
+        oh = 0;
+        ++od;
+      }
     }
   }
 
@@ -151,12 +191,20 @@ class ConvGemmKernel final : public WeightProductKernel {
 
   ConvParams p_;
   std::vector<int64_t> weight_shape_;
+  ConvActivation activation_;
   ConvShape s_;
+  std::vector<Tap> taps_;  // per K position, for the input extents below
+  std::array<int64_t, 3> taps_planned_for_{};
 };
 
 }  // namespace
 
 std::unique_ptr<runtime::OpKernel> make_conv(const KernelInit& init) {
+  return make_conv_kernel(init, ConvActivation{});
+}
+
+std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
+                                                    ConvActivation activation) {
   const int x = init.binding("x");
   const runtime::RtValue* weight = init.constant(init.binding("weight"));
   if (x < 0 || !weight) return nullptr;
@@ -168,7 +216,7 @@ std::unique_ptr<runtime::OpKernel> make_conv(const KernelInit& init) {
   if (p.groups != 1) {
     bool bias_ok = false;
     auto bias = constant_bias(init, &bias_ok);
-    return bias_ok ? make_depthwise_conv(init, *weight, p, std::move(bias)) : nullptr;
+    return bias_ok ? make_depthwise_conv(init, *weight, p, std::move(bias), activation) : nullptr;
   }
   for (int d = 0; d < 3; ++d) {
     if (p.stride[static_cast<size_t>(d)] != 1 || p.custom_before[static_cast<size_t>(d)] != 0 ||
@@ -187,10 +235,12 @@ std::unique_ptr<runtime::OpKernel> make_conv(const KernelInit& init) {
         matrix->format() != WeightMatrix::Format::kF16) {
       return nullptr;
     }
-    return std::make_unique<ConvGemmKernel>(x, std::move(matrix), std::move(bias), p, ws);
+    return std::make_unique<ConvGemmKernel>(x, std::move(matrix), std::move(bias), p, ws,
+                                            activation);
   }
   auto kernel = std::make_unique<Conv1x1Kernel>(x, std::move(matrix), std::move(bias));
   kernel->n_ = ws[0];
+  kernel->activation_ = activation;
   return kernel;
 }
 

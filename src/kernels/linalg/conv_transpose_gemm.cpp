@@ -1,5 +1,8 @@
 // The prepared conv_transpose whose stride equals its kernel (UNet's upsampling): a GEMM
 // plus a scatter of each result row into the output.
+#include <optional>
+#include <vector>
+
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/weight_product_kernel.h"
@@ -14,13 +17,15 @@ namespace {
 class ConvTransposeKernel final : public WeightProductKernel {
  public:
   ConvTransposeKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias,
-                      Tensor rows, std::array<int64_t, 3> kernel, int spatial, int64_t cout)
+                      Tensor rows, std::array<int64_t, 3> kernel, int spatial, int64_t cout,
+                      std::optional<std::vector<int64_t>> output_shape)
       : WeightProductKernel(x, std::move(w), {}),
         co_bias_(std::move(bias)),
         rows_(std::move(rows)),
         kernel_(kernel),
         spatial_(spatial),
-        cout_(cout) {}
+        cout_(cout),
+        output_shape_(std::move(output_shape)) {}
 
  protected:
   bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
@@ -38,7 +43,24 @@ class ConvTransposeKernel final : public WeightProductKernel {
     g.xb = g.k * g.m;
     out_shape = {x.shape()[0], cout_};
     for (int d = 3 - spatial_; d < 3; ++d) {
-      out_shape.push_back(in_[static_cast<size_t>(d)] * kernel_[static_cast<size_t>(d)]);
+      int64_t extent = 0;
+      if (__builtin_mul_overflow(in_[static_cast<size_t>(d)], kernel_[static_cast<size_t>(d)],
+                                 &extent)) {
+        return false;  // the simple kernel names the overflow
+      }
+      out_shape.push_back(extent);
+    }
+    // Converters often state the output shape; only the one this layout produces (no
+    // cropping, no extra border) is ours, anything else goes to the simple kernel.
+    if (output_shape_) {
+      const auto& os = *output_shape_;
+      if (os.size() != static_cast<size_t>(spatial_) && os.size() != out_shape.size()) return false;
+      for (int d = 0; d < spatial_; ++d) {
+        if (os[os.size() - static_cast<size_t>(spatial_ - d)] !=
+            out_shape[static_cast<size_t>(d + 2)]) {
+          return false;
+        }
+      }
     }
     return true;
   }
@@ -76,6 +98,7 @@ class ConvTransposeKernel final : public WeightProductKernel {
   std::array<int64_t, 3> kernel_;
   int spatial_;
   int64_t cout_;
+  std::optional<std::vector<int64_t>> output_shape_;  // as the op states it, when it does
   std::array<int64_t, 3> in_{};
 };
 
@@ -90,7 +113,14 @@ std::unique_ptr<runtime::OpKernel> make_conv_transpose(const KernelInit& init) {
   const DType wt = weight->tensor.dtype();
   if (wt != DType::kFloat32 && wt != DType::kFloat16) return nullptr;
   const ConvParams p = read_conv_params(init.params(), static_cast<int64_t>(ws.size()));
-  if (p.groups != 1 || init.params().has("output_shape")) return nullptr;
+  if (p.groups != 1) return nullptr;
+  // A stated output shape must be constant: it is compared with the natural one at reshape.
+  std::optional<std::vector<int64_t>> output_shape;
+  if (init.params().has("output_shape")) {
+    const int shape_binding = init.binding("output_shape");
+    if (shape_binding < 0 || init.constant(shape_binding) == nullptr) return nullptr;
+    output_shape = init.params().get_ints("output_shape");
+  }
   if (p.pad_type != "valid" && p.pad_type != "custom") return nullptr;
   const auto kernel = spatial3(ws);
   for (size_t d = 0; d < 3; ++d) {
@@ -114,7 +144,8 @@ std::unique_ptr<runtime::OpKernel> make_conv_transpose(const KernelInit& init) {
   auto matrix = WeightMatrix::create(runtime::RtValue::of(rows, true), false);
   if (!matrix) return nullptr;
   return std::make_unique<ConvTransposeKernel>(x, std::move(matrix), std::move(bias),
-                                               std::move(rows), kernel, p.spatial, cout);
+                                               std::move(rows), kernel, p.spatial, cout,
+                                               std::move(output_shape));
 }
 
 }  // namespace coreml::kernels::linalg

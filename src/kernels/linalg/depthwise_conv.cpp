@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/conv_epilogue.h"
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/depthwise_simd.h"
 #include "runtime/kernel_registry.h"
@@ -28,12 +29,14 @@ constexpr int64_t kMaxKernelRows = 16;  // taller kernels take the generic loops
 class DepthwiseConvKernel final : public runtime::OpKernel {
  public:
   DepthwiseConvKernel(int x, ConvParams p, std::vector<int64_t> weight_shape,
-                      std::vector<float> weights, std::vector<float> bias)
+                      std::vector<float> weights, std::vector<float> bias,
+                      ConvActivation activation)
       : x_(x),
         p_(std::move(p)),
         weight_shape_(std::move(weight_shape)),
         w_(std::move(weights)),
-        bias_(std::move(bias)) {}
+        bias_(std::move(bias)),
+        activation_(activation) {}
 
   void reshape(ReshapeContext& ctx) override {
     const Tensor& x = ctx.in(x_);
@@ -100,6 +103,7 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
           }
           channel(in, co, acc);
         }
+        activation_.apply(acc, s_.out_size());  // a fused activation, if any
         const int64_t out_index = plane * s_.out_size();
         if (out_dtype_ == DType::kFloat32) {
           std::memcpy(reinterpret_cast<float*>(out) + out_index, acc,
@@ -192,6 +196,7 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
   std::vector<int64_t> weight_shape_;
   std::vector<float> w_;     // [Cout, kernel size] fp32
   std::vector<float> bias_;  // [Cout] or empty
+  ConvActivation activation_;
   ConvShape s_;
   DType x_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
   int64_t per_thread_ = 0;
@@ -205,14 +210,14 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
 // [Cout, 1, *kernel]; nullptr otherwise.
 std::unique_ptr<runtime::OpKernel> make_depthwise_conv(const KernelInit& init,
                                                        const runtime::RtValue& weight,
-                                                       const ConvParams& p,
-                                                       std::vector<float> bias) {
+                                                       const ConvParams& p, std::vector<float> bias,
+                                                       ConvActivation activation) {
   const auto& ws = weight.shape();
   if (weight.compressed || ws.size() < 3 || ws[1] != 1 || p.groups <= 1 || ws[0] % p.groups != 0)
     return nullptr;
   const Tensor dense = weight.tensor.to(DType::kFloat32);
   return std::make_unique<DepthwiseConvKernel>(init.binding("x"), p, ws, dense.to_vector<float>(),
-                                               std::move(bias));
+                                               std::move(bias), activation);
 }
 
 }  // namespace coreml::kernels::linalg

@@ -1,4 +1,5 @@
 // Registration of the linalg kernel family: linear, matmul, conv, conv_transpose, einsum.
+#include "kernels/linalg/conv_epilogue.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "runtime/kernel_registry.h"
 
@@ -22,6 +23,9 @@ void register_linalg_kernels(runtime::KernelRegistry& r) {
   r.add_prepared("conv_transpose", linalg::make_conv_transpose);
   r.add_prepared("linear", linalg::make_linear);
   r.add_prepared("matmul", linalg::make_matmul);
+  // conv + activation, fused at plan time (runtime/fusion/conv_activation.h).
+  r.add("coreml.conv_activation", linalg::conv_activation);
+  r.add_prepared("coreml.conv_activation", linalg::make_conv_activation);
 }
 
 }  // namespace coreml::kernels

@@ -271,14 +271,23 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
       for (int64_t r = r0; r < r1; ++r) {
         tmp[r - r0] = tile[(r - r0) * stride + m] + (bias ? bias[r] : 0.0f);
       }
+      if (has_epilogue()) epilogue(tmp, r1 - r0);
       store_run(tmp, r1 - r0, out, out_dtype_, b * g_.ob + (m0 + m) * g_.om + r0, 1, nullptr, false,
                 nullptr);
     }
     return;
   }
   for (int64_t r = r0; r < r1; ++r) {
-    store_run(tile + (r - r0) * stride, mb, out, out_dtype_, b * g_.ob + m0 * g_.om + r * g_.on,
-              g_.om, bias ? bias + r : nullptr, false, tmp);
+    const float* values = tile + (r - r0) * stride;
+    const float* row_bias = bias ? bias + r : nullptr;
+    if (has_epilogue()) {
+      for (int64_t m = 0; m < mb; ++m) tmp[m] = values[m] + (row_bias ? row_bias[0] : 0.0f);
+      epilogue(tmp, mb);
+      values = tmp;
+      row_bias = nullptr;
+    }
+    store_run(values, mb, out, out_dtype_, b * g_.ob + m0 * g_.om + r * g_.on, g_.om, row_bias,
+              false, tmp);
   }
 }
 
@@ -315,6 +324,12 @@ void WeightProductKernel::gemv(RunContext& ctx, const std::byte* x, std::byte* o
     float tmp[256];
     for (int64_t r = r0; r < r1; r += 256) {
       const int64_t count = std::min<int64_t>(256, r1 - r);
+      if (has_epilogue()) {
+        for (int64_t i = 0; i < count; ++i) y[r + i] += bias ? bias[r + i] : 0.0f;
+        epilogue(y + r, count);
+        store_run(y + r, count, out, out_dtype_, b * g_.ob + r * g_.on, g_.on, nullptr, true, tmp);
+        continue;
+      }
       store_run(y + r, count, out, out_dtype_, b * g_.ob + r * g_.on, g_.on,
                 bias ? bias + r : nullptr, true, tmp);
     }

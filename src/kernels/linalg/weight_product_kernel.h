@@ -89,6 +89,11 @@ class WeightProductKernel : public runtime::OpKernel {
     (void)values, (void)count, (void)b, (void)m0, (void)r, (void)out, (void)tmp;
   }
 
+  // A fused activation (coreml.conv_activation, conv_epilogue.h) applied in place to results
+  // with their bias, before they are rounded and stored; only convs turn it on.
+  virtual bool has_epilogue() const { return false; }
+  virtual void epilogue(float* values, int64_t count) const { (void)values, (void)count; }
+
   const Geometry& planned() const { return g_; }
   DType out_dtype() const { return out_dtype_; }
   // The dtype load_tokens() reads (fp16 inputs of gathering kernels are widened first).

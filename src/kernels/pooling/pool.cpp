@@ -1,8 +1,10 @@
 // max_pool, avg_pool, l2_pool over 1 to 3 spatial axes of x [N, C, *spatial]. Every case runs
-// as 3-D (missing leading spatial axes have size 1), one (n, c) plane per task.
+// as 3-D (missing leading spatial axes have size 1), one (n, c) plane per task; max_pool row by
+// row (max_plane), its fp32 results straight into the output.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/common/compute.h"
 #include "kernels/pooling/pool_geometry.h"
@@ -27,6 +29,35 @@ Window window(const PoolAxis& a, int64_t o) {
           std::min(stop, a.in + a.pad_after) - start};
 }
 
+// max_pool of one plane, output row by output row: first the maximum of the window's input
+// rows, column by column (a loop the compiler vectorises), then of each window's columns. The
+// same comparison as a plain window loop (a NaN never wins), so the same values.
+void max_plane(const float* in, const PoolAxis& ad, const PoolAxis& ah, const PoolAxis& aw,
+               float* columns, float* out) {
+  constexpr float kLowest = -std::numeric_limits<float>::infinity();
+  for (int64_t od = 0; od < ad.out; ++od) {
+    const Window wd = window(ad, od);
+    for (int64_t oh = 0; oh < ah.out; ++oh) {
+      const Window wh = window(ah, oh);
+      std::fill(columns, columns + aw.in, kLowest);
+      for (int64_t d = wd.begin; d < wd.end; ++d) {
+        for (int64_t h = wh.begin; h < wh.end; ++h) {
+          const float* row = in + (d * ah.in + h) * aw.in;
+          for (int64_t w = 0; w < aw.in; ++w)
+            columns[w] = columns[w] < row[w] ? row[w] : columns[w];
+        }
+      }
+      float* dst = out + (od * ah.out + oh) * aw.out;
+      for (int64_t ow = 0; ow < aw.out; ++ow) {
+        const Window ww = window(aw, ow);
+        float m = kLowest;
+        for (int64_t w = ww.begin; w < ww.end; ++w) m = m < columns[w] ? columns[w] : m;
+        dst[ow] = m;
+      }
+    }
+  }
+}
+
 template <Pool kKind>
 void pool_kernel(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
@@ -41,8 +72,27 @@ void pool_kernel(runtime::OpContext& ctx) {
   const F32Elements data(x);
   const int64_t planes = x.shape()[0] * x.shape()[1];
   const int64_t in_plane = ad.in * ah.in * aw.in, out_plane = ad.out * ah.out * aw.out;
-  std::vector<float> result(static_cast<size_t>(planes * out_plane));
+  std::vector<float> result;
+  if (kKind != Pool::kMax) result.resize(static_cast<size_t>(planes * out_plane));
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_plane * aw.kernel));
+  if constexpr (kKind == Pool::kMax) {
+    // fp32 results go straight into the output; others are rounded from `result`.
+    float* direct = nullptr;
+    if (ctx.output_dtype(0) == DType::kFloat32) {
+      Tensor& out = ctx.allocate_output(0, out_shape);
+      if (out.is_contiguous()) direct = out.data<float>();
+    }
+    if (!direct) result.resize(static_cast<size_t>(planes * out_plane));
+    ctx.pool().parallel_for(planes, grain, [&](int64_t begin, int64_t end) {
+      std::vector<float> columns(static_cast<size_t>(aw.in));
+      for (int64_t p = begin; p < end; ++p) {
+        max_plane(data.data() + p * in_plane, ad, ah, aw, columns.data(),
+                  (direct ? direct : result.data()) + p * out_plane);
+      }
+    });
+    if (!direct) emit(ctx, 0, out_shape, result);
+    return;
+  }
   ctx.pool().parallel_for(planes, grain, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const float* in = data.data() + p * in_plane;

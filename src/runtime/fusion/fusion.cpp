@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/fusion/conv_activation.h"
 #include "runtime/fusion/graph_view.h"
 
 namespace coreml::runtime::fusion {
@@ -359,7 +360,7 @@ bool fuse(mil::Function& function) {
   // Each pass walks the block once, scheduling its rewrites (matches never share an op), and
   // applies them together.
   GraphView g(function);
-  for (auto pass : {fuse_rms_norm, fuse_rope, fuse_softmax, fuse_attention}) {
+  for (auto pass : {fuse_rms_norm, fuse_rope, fuse_softmax, fuse_attention, fuse_conv_activation}) {
     for (size_t i = 0; i < g.size(); ++i) pass(g, i);
     changed |= g.commit();
   }

@@ -1,0 +1,88 @@
+#include "kernels/linalg/conv_epilogue.h"
+
+#include <algorithm>
+#include <string>
+
+#include "kernels/elementwise/simd_f32.h"
+
+namespace coreml::kernels::linalg {
+
+void ConvActivation::apply(float* v, int64_t n) const {
+  const bool piecewise = kind != Kind::kNone && kind != Kind::kSigmoid && kind != Kind::kSilu &&
+                         kind != Kind::kGelu && kind != Kind::kGeluTanh;
+  if (piecewise && activate_piecewise_simd(*this, v, n)) return;
+  switch (kind) {
+    case Kind::kNone: return;
+    case Kind::kRelu:
+      // NaN stays NaN, as the relu op keeps it.
+      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < 0.0f ? 0.0f : v[i];
+      return;
+    case Kind::kRelu6:
+      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < 0.0f ? 0.0f : (v[i] > 6.0f ? 6.0f : v[i]);
+      return;
+    case Kind::kClip:
+      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < alpha ? alpha : (v[i] > beta ? beta : v[i]);
+      return;
+    case Kind::kSigmoidHard:
+      for (int64_t i = 0; i < n; ++i) v[i] = std::clamp(alpha * v[i] + beta, 0.0f, 1.0f);
+      return;
+    case Kind::kThresholdedRelu:
+      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < threshold ? 0.0f : v[i];
+      return;
+    case Kind::kHardSwish:
+      for (int64_t i = 0; i < n; ++i) {
+        const float t = v[i] < threshold ? 0.0f : v[i];
+        v[i] = t * std::clamp(alpha * t + beta, 0.0f, 1.0f);
+      }
+      return;
+    case Kind::kSigmoid: simd_unary_f32(SimdUnary::kSigmoid, v, v, n); return;
+    case Kind::kSilu: simd_unary_f32(SimdUnary::kSilu, v, v, n); return;
+    case Kind::kGelu: simd_unary_f32(SimdUnary::kGelu, v, v, n); return;
+    case Kind::kGeluTanh: simd_unary_f32(SimdUnary::kGeluTanh, v, v, n); return;
+  }
+}
+
+ConvActivation read_conv_activation(const runtime::OpContext& ctx) {
+  ConvActivation a;
+  if (!ctx.has_param("activation")) return a;
+  const std::string kind = ctx.get_string("activation");
+  using K = ConvActivation::Kind;
+  if (kind == "relu") {
+    a.kind = K::kRelu;
+  } else if (kind == "relu6") {
+    a.kind = K::kRelu6;
+  } else if (kind == "clip") {
+    a.kind = K::kClip;
+  } else if (kind == "sigmoid") {
+    a.kind = K::kSigmoid;
+  } else if (kind == "sigmoid_hard") {
+    a.kind = K::kSigmoidHard;
+  } else if (kind == "silu") {
+    a.kind = K::kSilu;
+  } else if (kind == "thresholded_relu") {
+    a.kind = K::kThresholdedRelu;
+  } else if (kind == "hard_swish") {
+    a.kind = K::kHardSwish;
+  } else if (kind == "gelu") {
+    a.kind = K::kGelu;
+  } else if (kind == "gelu_tanh") {
+    a.kind = K::kGeluTanh;
+  } else {
+    ctx.fail("unknown fused activation '", kind, "'");
+  }
+  // The defaults are the MIL ops' (clip has none: the fusion always copies its bounds).
+  if (a.kind == K::kClip) {
+    a.alpha = static_cast<float>(ctx.get_float("activation_alpha"));
+    a.beta = static_cast<float>(ctx.get_float("activation_beta"));
+  }
+  if (a.kind == K::kSigmoidHard || a.kind == K::kHardSwish) {
+    a.alpha = static_cast<float>(ctx.get_float("activation_alpha", 0.2));
+    a.beta = static_cast<float>(ctx.get_float("activation_beta", 0.5));
+  }
+  if (a.kind == K::kThresholdedRelu || a.kind == K::kHardSwish) {
+    a.threshold = static_cast<float>(ctx.get_float("activation_threshold", 1.0));
+  }
+  return a;
+}
+
+}  // namespace coreml::kernels::linalg

@@ -1,0 +1,53 @@
+// The activation a fused coreml.conv_activation applies to the conv's results (bias added,
+// fp32, before the one rounding to the output type): see runtime/fusion/conv_activation.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "runtime/kernel_registry.h"
+#include "runtime/op_context.h"
+
+namespace coreml::kernels::linalg {
+
+struct ConvActivation {
+  enum class Kind {
+    kNone,
+    kRelu,
+    kRelu6,
+    kClip,  // clamp(x, alpha, beta)
+    kSigmoid,
+    kSigmoidHard,  // clamp(alpha x + beta, 0, 1)
+    kSilu,
+    kThresholdedRelu,  // x < threshold ? 0 : x
+    kHardSwish,        // t = thresholded_relu(x); t * clamp(alpha t + beta, 0, 1)
+    kGelu,
+    kGeluTanh,
+  };
+  Kind kind = Kind::kNone;
+  float alpha = 0.0f, beta = 0.0f, threshold = 0.0f;
+
+  bool active() const { return kind != Kind::kNone; }
+  // values[i] = activation(values[i]) for i < count.
+  void apply(float* values, int64_t count) const;
+};
+
+// The piecewise-linear kinds (relu .. hard-swish) in SIMD (conv_epilogue_simd.cpp); false with
+// COREML_SIMD=0 (the scalar loops of apply() then run).
+bool activate_piecewise_simd(const ConvActivation& a, float* values, int64_t count);
+
+// The activation of a coreml.conv_activation op (its "activation" attribute and the
+// activation_* inputs); Kind::kNone for a plain conv. Fails on an unknown activation.
+ConvActivation read_conv_activation(const runtime::OpContext& ctx);
+
+// The prepared conv (conv_gemm.cpp) applying `activation` to its results; nullptr when the
+// conv keeps its simple kernel.
+std::unique_ptr<runtime::OpKernel> make_conv_kernel(const runtime::KernelInit& init,
+                                                    ConvActivation activation);
+
+// coreml.conv_activation: the simple kernel (the conv, then the activation over its output)
+// and the prepared one.
+void conv_activation(runtime::OpContext& ctx);
+std::unique_ptr<runtime::OpKernel> make_conv_activation(const runtime::KernelInit& init);
+
+}  // namespace coreml::kernels::linalg
