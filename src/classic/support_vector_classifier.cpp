@@ -111,6 +111,12 @@ class SupportVectorClassifier final : public Evaluator {
       }
       prob_a_.assign(svm.prob_a().begin(), svm.prob_a().end());
       prob_b_.assign(svm.prob_b().begin(), svm.prob_b().end());
+      for (size_t p = 0; p < pairs; ++p) {
+        if (!std::isfinite(prob_a_[p]) || !std::isfinite(prob_b_[p])) {
+          fail(ErrorCode::kParse, interface_.where, ": probA/probB of class pair ", p,
+               " are not finite (", prob_a_[p], ", ", prob_b_[p], ")");
+        }
+      }
     }
   }
 
