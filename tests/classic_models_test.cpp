@@ -30,12 +30,16 @@ std::string model_path(const std::string& name) {
 }
 
 // JSON inputs: arrays (null = NaN) become fp64 tensors, objects string dictionaries, numbers
-// doubles.
+// doubles, strings strings.
 FeatureInputs inputs_of(const nlohmann::json& row) {
   FeatureInputs inputs;
   for (const auto& [name, value] : row.items()) {
     if (value.is_number()) {
       inputs[name] = value.get<double>();
+      continue;
+    }
+    if (value.is_string()) {
+      inputs[name] = value.get<std::string>();
       continue;
     }
     if (value.is_object()) {
@@ -119,6 +123,8 @@ TEST(ClassicModels, KnnUniformWithProbabilities) { expect_case("knn_uniform_line
 // sklearn OneHotEncoder on an integer column, as its converter builds it.
 TEST(ClassicModels, OneHotEncoderKnownCategories) { expect_case("one_hot_error"); }
 TEST(ClassicModels, OneHotEncoderIgnoresUnknownCategories) { expect_case("one_hot_ignore"); }
+TEST(ClassicModels, OneHotEncoderTwoColumns) { expect_case("one_hot_two_columns"); }
+TEST(ClassicModels, OneHotEncoderStringCategories) { expect_case("one_hot_strings"); }
 
 TEST(ClassicModels, OneHotEncoderRefusesAnUnknownCategory) {
   // sklearn's handle_unknown='error' raises for a category it did not see; so must the model.
