@@ -29,13 +29,14 @@ std::string model_path(const std::string& name) {
   return (fs::path(COREML_TEST_DATA_DIR) / "classic" / (name + ".mlmodel")).string();
 }
 
-// JSON inputs: arrays (null = NaN) become fp64 tensors, objects string dictionaries, numbers
-// doubles, strings strings.
+// JSON inputs: arrays become fp64 tensors, objects string dictionaries, numbers doubles,
+// strings strings; null is NaN (a missing value).
 FeatureInputs inputs_of(const nlohmann::json& row) {
   FeatureInputs inputs;
   for (const auto& [name, value] : row.items()) {
-    if (value.is_number()) {
-      inputs[name] = value.get<double>();
+    if (value.is_number() || value.is_null()) {
+      inputs[name] =
+          value.is_null() ? std::numeric_limits<double>::quiet_NaN() : value.get<double>();
       continue;
     }
     if (value.is_string()) {
@@ -125,6 +126,22 @@ TEST(ClassicModels, OneHotEncoderKnownCategories) { expect_case("one_hot_error")
 TEST(ClassicModels, OneHotEncoderIgnoresUnknownCategories) { expect_case("one_hot_ignore"); }
 TEST(ClassicModels, OneHotEncoderTwoColumns) { expect_case("one_hot_two_columns"); }
 TEST(ClassicModels, OneHotEncoderStringCategories) { expect_case("one_hot_strings"); }
+
+// Other converters against their source library: coremltools.converters.libsvm (libsvm's
+// svm_predict, its probabilities included) and coremltools.converters.xgboost (xgboost's predict;
+// float32 sums, hence the looser tolerance).
+TEST(ClassicModels, LibsvmRbfClassifierWithProbabilities) { expect_case("libsvm_svc"); }
+TEST(ClassicModels, LibsvmBinaryPolyClassifierWithProbabilities) {
+  expect_case("libsvm_svc_binary");
+}
+TEST(ClassicModels, LibsvmNuSigmoidClassifierWithProbabilities) {
+  expect_case("libsvm_nu_svc_sigmoid");
+}
+TEST(ClassicModels, LibsvmEpsilonRegressor) { expect_case("libsvm_epsilon_svr"); }
+TEST(ClassicModels, LibsvmNuLinearRegressor) { expect_case("libsvm_nu_svr_linear"); }
+TEST(ClassicModels, XgboostRegressor) { expect_case("xgboost_regressor", 1e-5); }
+TEST(ClassicModels, XgboostMultiClassClassifier) { expect_case("xgboost_classifier", 1e-6); }
+TEST(ClassicModels, XgboostBinaryClassifier) { expect_case("xgboost_binary", 1e-6); }
 
 TEST(ClassicModels, OneHotEncoderRefusesAnUnknownCategory) {
   // sklearn's handle_unknown='error' raises for a category it did not see; so must the model.
