@@ -237,6 +237,60 @@ TEST(ClassicHostile, NearestNeighborSamplesAreChecked) {
   expect_load_error(knn, "knn_sample_size", "a sample has 3 values, numberOfDimensions is 2");
 }
 
+// A kNN classifier with a probability output, as coremltools' KNearestNeighborsClassifierBuilder
+// declares it, and `samples` two-dimensional samples labelled "a", "b", ...
+spec::Model nearest_neighbors(int samples) {
+  spec::Model m;
+  add_array(m.mutable_description()->mutable_input(), "x", 2);
+  auto* label = m.mutable_description()->add_output();
+  label->set_name("label");
+  label->mutable_type()->mutable_string_type();
+  auto* probs = m.mutable_description()->add_output();
+  probs->set_name("labelProbs");
+  probs->mutable_type()->mutable_dictionary_type()->mutable_string_key_type();
+  m.mutable_description()->set_predicted_feature_name("label");
+  m.mutable_description()->set_predicted_probabilities_name("labelProbs");
+  auto* knn = m.mutable_k_nearest_neighbors_classifier();
+  knn->mutable_nearest_neighbors_index()->set_number_of_dimensions(2);
+  knn->mutable_nearest_neighbors_index()->mutable_linear_index();
+  knn->mutable_string_class_labels();
+  knn->set_default_string_label("nothing yet");
+  knn->mutable_number_of_neighbors()->set_default_value(1);
+  for (int i = 0; i < samples; ++i) {
+    auto* sample = knn->mutable_nearest_neighbors_index()->add_float_samples();
+    sample->add_vector(static_cast<float>(i));
+    sample->add_vector(0.0f);
+    knn->mutable_string_class_labels()->add_vector(std::string(1, static_cast<char>('a' + i)));
+  }
+  return m;
+}
+
+TEST(ClassicHostile, AnEmptyNearestNeighborsClassifierAnswersItsDefaultLabel) {
+  // NearestNeighbors.proto: the default label is what prediction on an empty kNN classifier
+  // (an updatable model before its first update) returns.
+  Model model = Model::load(write_model(nearest_neighbors(0), "knn_empty"));
+  const Outputs out = model.predict_features({{"x", Tensor::from_vector<double>({1.0, 2.0})}});
+  ASSERT_NE(out.classification(), nullptr);
+  EXPECT_EQ(out.classification()->label(), "nothing yet");
+  EXPECT_EQ(out.value("label").as_string(), "nothing yet");
+}
+
+TEST(ClassicHostile, NearestNeighborsRefuseNonFiniteInputs) {
+  Model model = Model::load(write_model(nearest_neighbors(3), "knn_nan_input"));
+  const Outputs out = model.predict_features({{"x", Tensor::from_vector<double>({1.9, 0.0})}});
+  EXPECT_EQ(out.value("label").as_string(), "c");
+  for (double bad : {std::nan(""), HUGE_VAL}) {
+    try {
+      model.predict_features({{"x", Tensor::from_vector<double>({bad, 0.0})}});
+      ADD_FAILURE() << "no error for " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("kNearestNeighborsClassifier: input holds"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(ClassicHostile, OtherParametersAreChecked) {
   spec::Model m;
   add_array(m.mutable_description()->mutable_input(), "x", 2);

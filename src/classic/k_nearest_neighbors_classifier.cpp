@@ -3,7 +3,8 @@
 // (uniform) or 1/distance (inverse distance, the Euclidean distance as scikit-learn weighs; an
 // exact match outvotes everything). The label with the most weight wins; on ties, the label
 // of the earliest stored sample. The probabilities are each label's share of the weight (what
-// scikit-learn's predict_proba gives). With no samples the default label is returned.
+// scikit-learn's predict_proba gives). With no samples the default label is returned, with an
+// empty probability dictionary.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -72,8 +73,20 @@ class KNearestNeighborsClassifier final : public Evaluator {
       fail(ErrorCode::kInvalidArgument, interface_.where, ": ", x.size(),
            " input values, the samples have ", dimensions_);
     }
+    for (double v : x) {
+      if (!std::isfinite(v)) {
+        fail(ErrorCode::kInvalidArgument, interface_.where, ": input holds ", v,
+             "; distances need finite values");
+      }
+    }
     if (samples_.empty()) {
       features[interface_.label_output] = default_label_;
+      // No neighbours, no scores: an empty dictionary of the label's key type.
+      if (!interface_.probabilities_output.empty()) {
+        features[interface_.probabilities_output] =
+            default_label_.kind() == FeatureValue::Kind::kInt64 ? FeatureValue(Int64Dictionary{})
+                                                                : FeatureValue(StringDictionary{});
+      }
       return;
     }
     std::vector<double> distance(samples_.size());
