@@ -174,6 +174,123 @@ TEST(ClassicHostile, SupportVectorsAreChecked) {
   expect_load_error(m, "alphas", "2 coefficients for 1 support vectors");
 }
 
+// A binary SVC with Platt parameters: one class pair, one support vector per class.
+spec::Model svc_with_probabilities() {
+  spec::Model m;
+  add_array(m.mutable_description()->mutable_input(), "x", 2);
+  auto* label = m.mutable_description()->add_output();
+  label->set_name("label");
+  label->mutable_type()->mutable_int64_type();
+  auto* svc = m.mutable_support_vector_classifier();
+  svc->mutable_kernel()->mutable_linear_kernel();
+  for (double v : {1.0, -1.0}) {
+    auto* vector = svc->mutable_dense_support_vectors()->add_vectors();
+    vector->add_values(v);
+    vector->add_values(v);
+  }
+  svc->add_number_of_support_vectors_per_class(1);
+  svc->add_number_of_support_vectors_per_class(1);
+  svc->add_coefficients()->add_alpha(0.5);
+  svc->mutable_coefficients(0)->add_alpha(-0.5);
+  svc->add_rho(0.0);
+  svc->add_prob_a(-2.0);
+  svc->add_prob_b(0.0);
+  svc->mutable_int64_class_labels()->add_vector(0);
+  svc->mutable_int64_class_labels()->add_vector(1);
+  return m;
+}
+
+TEST(ClassicHostile, SvcProbabilityParametersAreChecked) {
+  spec::Model good = svc_with_probabilities();
+  Model model = Model::load(write_model(good, "svc_good"));
+  // d = 0.5 (x.v1) - 0.5 (x.v2) = x0 + x1 = 2: p(0) = 1 / (1 + exp(-2 * 2)).
+  const Outputs out = model.predict_features({{"x", Tensor::from_vector<double>({1.0, 1.0})}});
+  ASSERT_NE(out.classification(), nullptr);
+  EXPECT_EQ(out.classification()->int_label(), 0);
+
+  spec::Model extra = svc_with_probabilities();
+  extra.mutable_support_vector_classifier()->add_prob_a(1.0);
+  expect_load_error(extra, "svc_prob_a_size", "probA/probB have 2/1 values for 1 class pairs");
+
+  spec::Model nan = svc_with_probabilities();
+  nan.mutable_support_vector_classifier()->set_prob_b(0, std::nan(""));
+  expect_load_error(nan, "svc_prob_b_nan", "probA/probB of class pair 0 are not finite");
+
+  spec::Model inf = svc_with_probabilities();
+  inf.mutable_support_vector_classifier()->set_prob_a(0, HUGE_VAL);
+  expect_load_error(inf, "svc_prob_a_inf", "probA/probB of class pair 0 are not finite");
+}
+
+TEST(ClassicHostile, NearestNeighborSamplesAreChecked) {
+  spec::Model knn;
+  add_array(knn.mutable_description()->mutable_input(), "x", 2);
+  add_double(knn.mutable_description()->mutable_output(), "y");
+  auto* index = knn.mutable_k_nearest_neighbors_classifier()->mutable_nearest_neighbors_index();
+  index->set_number_of_dimensions(2);
+  index->add_float_samples()->add_vector(1.0f);
+  index->mutable_float_samples(0)->add_vector(std::nanf(""));
+  knn.mutable_k_nearest_neighbors_classifier()->mutable_int64_class_labels()->add_vector(3);
+  knn.mutable_k_nearest_neighbors_classifier()->mutable_number_of_neighbors()->set_default_value(1);
+  expect_load_error(knn, "knn_nan", "floatSamples[0] holds nan; samples must be finite");
+
+  index->mutable_float_samples(0)->add_vector(2.0f);
+  expect_load_error(knn, "knn_sample_size", "a sample has 3 values, numberOfDimensions is 2");
+}
+
+// A kNN classifier with a probability output, as coremltools' KNearestNeighborsClassifierBuilder
+// declares it, and `samples` two-dimensional samples labelled "a", "b", ...
+spec::Model nearest_neighbors(int samples) {
+  spec::Model m;
+  add_array(m.mutable_description()->mutable_input(), "x", 2);
+  auto* label = m.mutable_description()->add_output();
+  label->set_name("label");
+  label->mutable_type()->mutable_string_type();
+  auto* probs = m.mutable_description()->add_output();
+  probs->set_name("labelProbs");
+  probs->mutable_type()->mutable_dictionary_type()->mutable_string_key_type();
+  m.mutable_description()->set_predicted_feature_name("label");
+  m.mutable_description()->set_predicted_probabilities_name("labelProbs");
+  auto* knn = m.mutable_k_nearest_neighbors_classifier();
+  knn->mutable_nearest_neighbors_index()->set_number_of_dimensions(2);
+  knn->mutable_nearest_neighbors_index()->mutable_linear_index();
+  knn->mutable_string_class_labels();
+  knn->set_default_string_label("nothing yet");
+  knn->mutable_number_of_neighbors()->set_default_value(1);
+  for (int i = 0; i < samples; ++i) {
+    auto* sample = knn->mutable_nearest_neighbors_index()->add_float_samples();
+    sample->add_vector(static_cast<float>(i));
+    sample->add_vector(0.0f);
+    knn->mutable_string_class_labels()->add_vector(std::string(1, static_cast<char>('a' + i)));
+  }
+  return m;
+}
+
+TEST(ClassicHostile, AnEmptyNearestNeighborsClassifierAnswersItsDefaultLabel) {
+  // NearestNeighbors.proto: the default label is what prediction on an empty kNN classifier
+  // (an updatable model before its first update) returns.
+  Model model = Model::load(write_model(nearest_neighbors(0), "knn_empty"));
+  const Outputs out = model.predict_features({{"x", Tensor::from_vector<double>({1.0, 2.0})}});
+  ASSERT_NE(out.classification(), nullptr);
+  EXPECT_EQ(out.classification()->label(), "nothing yet");
+  EXPECT_EQ(out.value("label").as_string(), "nothing yet");
+}
+
+TEST(ClassicHostile, NearestNeighborsRefuseNonFiniteInputs) {
+  Model model = Model::load(write_model(nearest_neighbors(3), "knn_nan_input"));
+  const Outputs out = model.predict_features({{"x", Tensor::from_vector<double>({1.9, 0.0})}});
+  EXPECT_EQ(out.value("label").as_string(), "c");
+  for (double bad : {std::nan(""), HUGE_VAL}) {
+    try {
+      model.predict_features({{"x", Tensor::from_vector<double>({bad, 0.0})}});
+      ADD_FAILURE() << "no error for " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("kNearestNeighborsClassifier: input holds"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(ClassicHostile, OtherParametersAreChecked) {
   spec::Model m;
   add_array(m.mutable_description()->mutable_input(), "x", 2);

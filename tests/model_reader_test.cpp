@@ -179,9 +179,46 @@ TEST(ModelReader, GarbledProtobuf) {
 TEST(ModelReader, CompiledFolderWithoutProgram) {
   const fs::path model = scratch_copy("elementwise.mlmodelc");
   fs::remove(model / "model.mil");
-  expect_error(model, "not supported (only ML Programs)");
+  expect_error(model, "without model.mil");
+  expect_error(model, "pass the .mlmodel or .mlpackage it was compiled from instead");
   write_file(model / "metadata.json", R"([{"modelType": {"name": "MLModelType_neuralNetwork"}}])");
-  expect_error(model, "model type neuralNetwork is not supported (only ML Programs)");
+  expect_error(model, "a compiled neuralNetwork model without model.mil");
+  expect_error(model, "coremldata.bin and model.espresso.* files");
+}
+
+TEST(ModelReader, CompiledClassicAndNeuralNetworkFoldersAreRefusedByType) {
+  // What Apple's compiler writes for these types (no model.mil): the type from metadata.json,
+  // else model.espresso.net (a neural network) or model0/ (a pipeline's first stage).
+  const fs::path scratch =
+      fs::temp_directory_path() / ("coreml_reader_test_" + std::to_string(::getpid()));
+  const fs::path tree = scratch / "tree.mlmodelc";
+  fs::create_directories(tree / "analytics");
+  write_file(tree / "coremldata.bin", std::string(64, '\x01'));
+  write_file(tree / "metadata.json",
+             R"([{"modelType": {"name": "MLModelType_treeEnsembleClassifier"}}])");
+  expect_error(tree, tree.string() + ": a compiled treeEnsembleClassifier model without model.mil");
+  expect_error(tree, "found: analytics/, coremldata.bin, metadata.json");
+  for (const char* command : {"info", "run"}) {
+    const auto r = test::run_cli({command, tree.string()});
+    EXPECT_NE(r.exit_code, 0) << command;
+    EXPECT_NE(r.err.find("pass the .mlmodel or .mlpackage it was compiled from"), std::string::npos)
+        << command << ": " << r.err;
+  }
+
+  const fs::path network = scratch / "network.mlmodelc";
+  fs::create_directories(network);
+  for (const char* name :
+       {"coremldata.bin", "model.espresso.net", "model.espresso.shape", "model.espresso.weights"}) {
+    write_file(network / name, "{}");
+  }
+  expect_error(network, "a compiled neuralNetwork model without model.mil");
+
+  const fs::path pipeline = scratch / "pipeline.mlmodelc";
+  fs::create_directories(pipeline / "model0");
+  fs::create_directories(pipeline / "model1");
+  write_file(pipeline / "coremldata.bin", "x");
+  expect_error(pipeline, "a compiled pipeline model without model.mil");
+  for (const auto& folder : {tree, network, pipeline}) fs::remove_all(folder);
 }
 
 TEST(ModelReader, MalformedModelMil) {

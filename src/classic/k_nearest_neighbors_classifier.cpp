@@ -1,8 +1,10 @@
 // kNearestNeighborsClassifier: the k stored samples nearest to x (squared Euclidean distance,
 // the earlier sample first on equal distances) vote for their labels, each with weight 1
-// (uniform) or 1/distance (inverse distance; an exact match outvotes everything). The label
-// with the most weight wins; on ties, the label of the earliest stored sample. With no samples
-// the default label is returned.
+// (uniform) or 1/distance (inverse distance, the Euclidean distance as scikit-learn weighs; an
+// exact match outvotes everything). The label with the most weight wins; on ties, the label
+// of the earliest stored sample. The probabilities are each label's share of the weight (what
+// scikit-learn's predict_proba gives). With no samples the default label is returned, with an
+// empty probability dictionary.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -29,11 +31,33 @@ class KNearestNeighborsClassifier final : public Evaluator {
              " values, numberOfDimensions is ", dimensions_);
       }
       samples_.emplace_back(sample.vector().begin(), sample.vector().end());
+      for (float v : samples_.back()) {
+        if (!std::isfinite(v)) {
+          fail(ErrorCode::kParse, interface_.where, ": floatSamples[", samples_.size() - 1,
+               "] holds ", v, "; samples must be finite");
+        }
+      }
     }
     labels_ = class_labels_of(knn);
     if (labels_.size() != samples_.size()) {
       fail(ErrorCode::kParse, interface_.where, ": ", labels_.size(), " labels for ",
            samples_.size(), " samples");
+    }
+    // The distinct labels in order of first appearance: the probability dictionary's keys, and
+    // the order that breaks ties.
+    std::map<std::string, size_t> string_class;
+    std::map<int64_t, size_t> int_class;
+    classes_.integer = labels_.integer;
+    for (size_t s = 0; s < labels_.size(); ++s) {
+      size_t c = classes_.size();
+      if (labels_.integer) {
+        c = int_class.try_emplace(labels_.ints[s], c).first->second;
+        if (c == classes_.size()) classes_.ints.push_back(labels_.ints[s]);
+      } else {
+        c = string_class.try_emplace(labels_.strings[s], c).first->second;
+        if (c == classes_.size()) classes_.strings.push_back(labels_.strings[s]);
+      }
+      class_of_sample_.push_back(c);
     }
     k_ = knn.number_of_neighbors().default_value();
     check_range(k_, 1, std::max<int64_t>(1, static_cast<int64_t>(samples_.size())),
@@ -49,8 +73,20 @@ class KNearestNeighborsClassifier final : public Evaluator {
       fail(ErrorCode::kInvalidArgument, interface_.where, ": ", x.size(),
            " input values, the samples have ", dimensions_);
     }
+    for (double v : x) {
+      if (!std::isfinite(v)) {
+        fail(ErrorCode::kInvalidArgument, interface_.where, ": input holds ", v,
+             "; distances need finite values");
+      }
+    }
     if (samples_.empty()) {
       features[interface_.label_output] = default_label_;
+      // No neighbours, no scores: an empty dictionary of the label's key type.
+      if (!interface_.probabilities_output.empty()) {
+        features[interface_.probabilities_output] =
+            default_label_.kind() == FeatureValue::Kind::kInt64 ? FeatureValue(Int64Dictionary{})
+                                                                : FeatureValue(StringDictionary{});
+      }
       return;
     }
     std::vector<double> distance(samples_.size());
@@ -69,38 +105,28 @@ class KNearestNeighborsClassifier final : public Evaluator {
                       [&](size_t a, size_t b) {
                         return distance[a] < distance[b] || (distance[a] == distance[b] && a < b);
                       });
-    // Weight per distinct label, keyed by its first position in the model's label list.
-    std::map<size_t, double> weight;
-    std::map<std::string, size_t> first_of_string;
-    std::map<int64_t, size_t> first_of_int;
-    for (size_t s = 0; s < samples_.size(); ++s) {
-      if (labels_.integer)
-        first_of_int.try_emplace(labels_.ints[s], s);
-      else
-        first_of_string.try_emplace(labels_.strings[s], s);
-    }
     const bool exact = inverse_distance_ && distance[order[0]] == 0;
+    std::vector<double> weight(classes_.size(), 0.0);
+    double total = 0;
     for (size_t n = 0; n < k; ++n) {
       const size_t s = order[n];
-      const size_t first =
-          labels_.integer ? first_of_int[labels_.ints[s]] : first_of_string[labels_.strings[s]];
       double w = 1.0;
       if (inverse_distance_)
         w = exact ? (distance[s] == 0 ? 1.0 : 0.0) : 1.0 / std::sqrt(distance[s]);
-      weight[first] += w;
+      weight[class_of_sample_[s]] += w;
+      total += w;
     }
-    size_t best = weight.begin()->first;
-    for (const auto& [first, w] : weight) {
-      if (w > weight[best]) best = first;
-    }
-    features[interface_.label_output] = labels_.label(best);
+    for (double& w : weight) w /= total;
+    write_classification(features, interface_, classes_, weight);
   }
 
  private:
   Interface interface_;
   int64_t dimensions_ = 0;
   std::vector<std::vector<float>> samples_;
-  ClassLabels labels_;
+  ClassLabels labels_;   // one per sample
+  ClassLabels classes_;  // the distinct labels
+  std::vector<size_t> class_of_sample_;
   int64_t k_ = 1;
   bool inverse_distance_ = false;
   FeatureValue default_label_;

@@ -1,9 +1,12 @@
 // supportVectorClassifier, as libsvm predicts: one decision value per pair of classes
 // (i < j): sum over class i's vectors of coef[j-1] k + sum over class j's of coef[i] k - rho;
 // positive votes for i. Without probA/probB the label is the most voted class (the first on
-// ties). With them, each pair's decision gives r_ij = 1 / (1 + exp(A d + B)), the pairwise
+// ties). With them, each pair's decision gives r_ij = 1 / (1 + exp(A d + B)) (clamped to
+// [1e-7, 1 - 1e-7]); with two classes that is the probability (libsvm's svm_predict_probability;
+// scikit-learn's bundled libsvm couples even two classes, which coremltools' converter warns
+// makes Core ML's binary probabilities differ from predict_proba), with more the pairwise
 // estimates are coupled into class probabilities (Wu, Lin and Weng's second method, as libsvm
-// implements it) and the label is the most probable class.
+// implements it). The label is the most probable class.
 #include <algorithm>
 #include <cmath>
 
@@ -111,6 +114,12 @@ class SupportVectorClassifier final : public Evaluator {
       }
       prob_a_.assign(svm.prob_a().begin(), svm.prob_a().end());
       prob_b_.assign(svm.prob_b().begin(), svm.prob_b().end());
+      for (size_t p = 0; p < pairs; ++p) {
+        if (!std::isfinite(prob_a_[p]) || !std::isfinite(prob_b_[p])) {
+          fail(ErrorCode::kParse, interface_.where, ": probA/probB of class pair ", p,
+               " are not finite (", prob_a_[p], ", ", prob_b_[p], ")");
+        }
+      }
     }
   }
 
@@ -146,7 +155,8 @@ class SupportVectorClassifier final : public Evaluator {
       features[interface_.label_output] = labels_.label(top);
       return;
     }
-    write_classification(features, interface_, labels_, couple(r));
+    write_classification(features, interface_, labels_,
+                         classes == 2 ? std::vector<double>{r[0][1], r[1][0]} : couple(r));
   }
 
  private:

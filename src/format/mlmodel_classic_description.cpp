@@ -50,8 +50,23 @@ bool class_labels(const spec::Model& model, std::vector<std::string>& labels, bo
     return labels_from(model.support_vector_classifier(), labels, integer);
   }
   if (model.has_k_nearest_neighbors_classifier()) {
-    // One label per stored sample: the classes are the distinct labels, in sorted order.
-    if (!labels_from(model.k_nearest_neighbors_classifier(), labels, integer)) return false;
+    // One label per stored sample: the classes are the distinct labels, in sorted order. With
+    // no samples yet (an updatable model before its first update) the default label is the
+    // only answer.
+    const auto& knn = model.k_nearest_neighbors_classifier();
+    if (!labels_from(knn, labels, integer) || labels.empty()) {
+      if (knn.has_default_string_label()) {
+        labels = {knn.default_string_label()};
+        integer = false;
+        return true;
+      }
+      if (knn.has_default_int64_label()) {
+        labels = {std::to_string(knn.default_int64_label())};
+        integer = true;
+        return true;
+      }
+      return false;
+    }
     if (integer) {
       std::set<int64_t> distinct;
       for (const auto& l : labels) distinct.insert(std::stoll(l));

@@ -90,6 +90,10 @@ ModelSpec read_spec_file(const fs::path& file) {
   return read_model_spec(read_small_file(file, kMaxProgramBytes), file.string());
 }
 
+// A compiled folder without model.mil: Apple's compiler turns NeuralNetwork and classic models
+// (and pipelines, one modelN/ folder per stage) into coremldata.bin files, plus
+// model.espresso.net/.shape/.weights for neural networks - formats it does not publish, from
+// which the model's protobuf cannot be recovered. The model they were compiled from can be read.
 [[noreturn]] void unsupported_folder(const fs::path& folder) {
   const fs::path metadata = folder / "metadata.json";
   std::string type;
@@ -98,14 +102,15 @@ ModelSpec read_spec_file(const fs::path& file) {
     type = compiled_model_type(read_small_file(metadata, kMaxMetadataBytes));
   }
   if (type.empty() && fs::exists(folder / "model.espresso.net", ec)) type = "neuralNetwork";
-  if (!type.empty() && type != "mlProgram") {
-    fail(ErrorCode::kUnsupported, folder.string(), ": model type ", type,
-         " is not supported (only ML Programs); found: ", list_folder(folder));
-  }
-  if (folder.extension() == ".mlmodelc" || fs::exists(metadata, ec) ||
+  if (type.empty() && fs::is_directory(folder / "model0", ec)) type = "pipeline";
+  if (!type.empty() || folder.extension() == ".mlmodelc" || fs::exists(metadata, ec) ||
       fs::exists(folder / "coremldata.bin", ec)) {
-    fail(ErrorCode::kUnsupported, folder.string(), ": model type ", type.empty() ? "unknown" : type,
-         " is not supported (only ML Programs): this compiled model has no model.mil; found: ",
+    fail(ErrorCode::kUnsupported, folder.string(), ": a compiled ",
+         type.empty() ? "model of unknown type" : type + " model",
+         " without model.mil: Apple's compiler stores it in coremldata.bin",
+         type == "neuralNetwork" ? " and model.espresso.* files" : "",
+         ", formats it does not publish, so it cannot be read here; pass the .mlmodel or "
+         ".mlpackage it was compiled from instead; found: ",
          list_folder(folder));
   }
   fail(ErrorCode::kInvalidArgument, folder.string(),
