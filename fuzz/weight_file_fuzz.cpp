@@ -34,13 +34,14 @@ void exercise(const WeightFile& file, const BlobRecord& record) {
       record.dtype, std::vector<coreml::mil::Dim>{coreml::mil::Dim::of(record.element_count)}};
   const BlobView view = file.view(record.metadata_offset, declared);
   volatile uint64_t sink = 0;
-  for (uint8_t byte : view.bytes().first(std::min<size_t>(view.bytes().size(), 16))) sink += byte;
+  for (uint8_t byte : view.bytes().first(std::min<size_t>(view.bytes().size(), 16)))
+    sink = sink + byte;
   const int64_t n = view.element_count();
   if (n == 0) return;
   const int64_t picks[] = {0, n / 2, n - 1};
   for (int64_t i : picks) {
     try {
-      sink += static_cast<uint64_t>(view.integer_at(i));
+      sink = sink + static_cast<uint64_t>(view.integer_at(i));
     } catch (const coreml::Error&) {  // float types are not integers
     }
   }
@@ -48,10 +49,10 @@ void exercise(const WeightFile& file, const BlobRecord& record) {
     uint8_t out[8];
     const int64_t count = std::min<int64_t>(n, 8);
     view.unpack(n - count, count, out);
-    for (int64_t k = 0; k < count; ++k) sink += out[k];
+    for (int64_t k = 0; k < count; ++k) sink = sink + out[k];
   }
-  if (record.dtype == DataType::kFloat16) sink += view.as<uint16_t>().size();
-  if (record.dtype == DataType::kFloat32) sink += view.as<float>().size();
+  if (record.dtype == DataType::kFloat16) sink = sink + view.as<uint16_t>().size();
+  if (record.dtype == DataType::kFloat32) sink = sink + view.as<float>().size();
   (void)sink;
 }
 

@@ -15,10 +15,6 @@
 namespace coreml::tensor_detail {
 namespace {
 
-template <typename T>
-constexpr bool kIsFloatLike =
-    std::is_same_v<T, Half> || std::is_same_v<T, BFloat16> || std::is_floating_point_v<T>;
-
 // Rounds a double to float with "round to odd": truncate, then set the lowest bit when the
 // result was inexact. A later round-to-nearest-even to a format with at least two fewer
 // significand bits (fp16: 11, bf16: 8 vs float's 24) then equals a single direct rounding.
