@@ -11,23 +11,13 @@
 #include "coreml/error.h"
 #include "llm/anemll_meta.h"
 #include "llm/generation_config.h"
+#include "test_support.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const coreml::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-#define EXPECT_HAS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text)
+using coreml::test::error_of;
 
 class SideFilesTest : public ::testing::Test {
  protected:
