@@ -75,11 +75,7 @@ bool decode_jpeg_steps(JpegJob* job, const uint8_t* data, size_t size) {
 
   const uint64_t width = job->cinfo.image_width;
   const uint64_t height = job->cinfo.image_height;
-  if (width * height > job->max_pixels) {
-    std::snprintf(job->message, sizeof(job->message),
-                  "%llux%llu pixels is more than the %llu allowed (COREML_MAX_IMAGE_PIXELS)",
-                  static_cast<unsigned long long>(width), static_cast<unsigned long long>(height),
-                  static_cast<unsigned long long>(job->max_pixels));
+  if (too_many_pixels(width, height, job->max_pixels, job->message, sizeof(job->message))) {
     job->code = ErrorCode::kInvalidArgument;
     return false;
   }

@@ -64,11 +64,7 @@ bool decode_png_steps(PngJob* job) {
   png_read_info(job->png, job->info);
   const uint64_t width = png_get_image_width(job->png, job->info);
   const uint64_t height = png_get_image_height(job->png, job->info);
-  if (width * height > job->max_pixels) {
-    std::snprintf(job->message, sizeof(job->message),
-                  "%llux%llu pixels is more than the %llu allowed (COREML_MAX_IMAGE_PIXELS)",
-                  static_cast<unsigned long long>(width), static_cast<unsigned long long>(height),
-                  static_cast<unsigned long long>(job->max_pixels));
+  if (too_many_pixels(width, height, job->max_pixels, job->message, sizeof(job->message))) {
     job->code = ErrorCode::kInvalidArgument;
     return false;
   }
