@@ -125,11 +125,7 @@ class SupportVectorClassifier final : public Evaluator {
 
   void evaluate(Features& features) const override {
     const std::vector<double> x = interface_.input_vector(features);
-    if (x.size() != vectors_.front().size()) {
-      fail(ErrorCode::kInvalidArgument, interface_.where, ": ", x.size(),
-           " input values, the support vectors have ", vectors_.front().size());
-    }
-    const std::vector<double> k = kernel_.apply(vectors_, x);
+    const std::vector<double> k = kernel_.apply(vectors_, x, interface_.where);
     const size_t classes = labels_.size();
     std::vector<double> votes(classes, 0.0);
     std::vector<std::vector<double>> r(classes, std::vector<double>(classes, 0.0));

@@ -24,11 +24,7 @@ class SupportVectorRegressor final : public Evaluator {
 
   void evaluate(Features& features) const override {
     const std::vector<double> x = interface_.input_vector(features);
-    if (x.size() != vectors_.front().size()) {
-      fail(ErrorCode::kInvalidArgument, interface_.where, ": ", x.size(),
-           " input values, the support vectors have ", vectors_.front().size());
-    }
-    const std::vector<double> k = kernel_.apply(vectors_, x);
+    const std::vector<double> k = kernel_.apply(vectors_, x, interface_.where);
     double y = -rho_;
     for (size_t i = 0; i < k.size(); ++i) y += alpha_[i] * k[i];
     write_numbers(features, interface_.output(), {y}, interface_.where);

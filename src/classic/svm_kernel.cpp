@@ -33,7 +33,11 @@ SvmKernel::SvmKernel(const spec::SvmKernel& kernel, const std::string& where) {
 }
 
 std::vector<double> SvmKernel::apply(const std::vector<std::vector<double>>& vectors,
-                                     const std::vector<double>& x) const {
+                                     const std::vector<double>& x, const std::string& where) const {
+  if (!vectors.empty() && x.size() != vectors.front().size()) {
+    fail(ErrorCode::kInvalidArgument, where, ": ", x.size(),
+         " input values, the support vectors have ", vectors.front().size());
+  }
   std::vector<double> k(vectors.size());
   for (size_t s = 0; s < vectors.size(); ++s) {
     const auto& v = vectors[s];

@@ -11,9 +11,10 @@ namespace coreml::classic {
 class SvmKernel {
  public:
   SvmKernel(const spec::SvmKernel& kernel, const std::string& where);
-  // k(x, sv) for every support vector.
+  // k(x, sv) for every support vector; x must have the vectors' length (a coreml::Error naming
+  // `where` otherwise).
   std::vector<double> apply(const std::vector<std::vector<double>>& vectors,
-                            const std::vector<double>& x) const;
+                            const std::vector<double>& x, const std::string& where) const;
 
  private:
   int kind_ = 0;  // linear 1, rbf 2, poly 3, sigmoid 4 (the oneof's field numbers)
