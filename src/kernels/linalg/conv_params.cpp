@@ -31,13 +31,15 @@ std::string conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t
   for (int d = 0; d < 3; ++d) {
     // Strides, dilations and padding come from the file: a huge value must become an error,
     // not an overflowed extent that the kernels would size their buffers with.
-    const std::string overflow =
-        coreml::detail::cat("spatial dimension ", d - (3 - p.spatial),
-                            ": the padded input or the dilated kernel ", "is larger than 2^63");
+    // (The message is only built when it is needed: conv_shape runs at every reshape.)
+    const auto overflow = [&] {
+      return coreml::detail::cat("spatial dimension ", d - (3 - p.spatial),
+                                 ": the padded input or the dilated kernel is larger than 2^63");
+    };
     int64_t effective = 0;
     if (__builtin_mul_overflow(s.kernel[d] - 1, p.dilation[d], &effective) ||
         __builtin_add_overflow(effective, 1, &effective)) {
-      return overflow;
+      return overflow();
     }
     int64_t before = 0, after = 0;
     if (p.pad_type == "custom") {
@@ -48,7 +50,7 @@ std::string conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t
       int64_t reach = 0;  // (out - 1) * stride + effective
       if (__builtin_mul_overflow(out - 1, p.stride[d], &reach) ||
           __builtin_add_overflow(reach, effective, &reach)) {
-        return overflow;
+        return overflow();
       }
       const int64_t total = std::max<int64_t>(0, reach - s.in[d]);
       before = p.pad_type == "same" ? total / 2 : total - total / 2;
@@ -57,7 +59,7 @@ std::string conv_shape(const std::vector<int64_t>& xs, const std::vector<int64_t
     int64_t padded = 0;
     if (__builtin_add_overflow(s.in[d], before, &padded) ||
         __builtin_add_overflow(padded, after, &padded)) {
-      return overflow;
+      return overflow();
     }
     const int64_t span = padded - effective;
     if (span < 0) return "the dilated kernel is larger than the padded input";
