@@ -155,6 +155,15 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
   if (!bias_.empty() && static_cast<int64_t>(bias_.size()) != g_.n) {
     ctx.fail("bias has ", bias_.size(), " values, expected ", g_.n);
   }
+  if (residual_ >= 0) {
+    // Read element for element in the output's layout (the simple kernel names a mismatch).
+    const Tensor& r = ctx.in(residual_);
+    if (r.shape() != out_shape || r.dtype() != out_dtype_ || !r.is_contiguous() ||
+        (g_.m > 1 && g_.on == 1)) {
+      ctx.decline();
+      return;
+    }
+  }
   x_dtype_ = x.dtype();
   threads_ = std::max(1, ctx.threads());
   use_amx_ = false;
@@ -259,6 +268,8 @@ void WeightProductKernel::run(RunContext& ctx) {
   const auto* x = static_cast<const std::byte*>(ctx.in(x_).data());
   auto* out = static_cast<std::byte*>(ctx.out(0).data());
   auto* scratch = reinterpret_cast<float*>(ctx.scratch());
+  residual_data_ =
+      residual_ >= 0 ? static_cast<const std::byte*>(ctx.in(residual_).data()) : nullptr;
   if (widen_input_) {
     float* widened = scratch + widened_at_;
     const auto* half = reinterpret_cast<const uint16_t*>(x);
@@ -324,15 +335,27 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
   for (int64_t r = r0; r < r1; ++r) {
     const float* values = tile + (r - r0) * stride;
     const float* row_bias = bias ? bias + r : nullptr;
-    if (has_epilogue()) {
+    const int64_t first = b * g_.ob + m0 * g_.om + r * g_.on;
+    if (has_epilogue() || residual_data_) {
       for (int64_t m = 0; m < mb; ++m) tmp[m] = values[m] + (row_bias ? row_bias[0] : 0.0f);
-      epilogue(tmp, mb);
+      if (residual_data_) add_residual(tmp, mb, first, g_.om);
+      if (has_epilogue()) epilogue(tmp, mb);
       values = tmp;
       row_bias = nullptr;
     }
-    store_run(values, mb, out, out_dtype_, b * g_.ob + m0 * g_.om + r * g_.on, g_.om, row_bias,
-              false, tmp);
+    store_run(values, mb, out, out_dtype_, first, g_.om, row_bias, false, tmp);
   }
+}
+
+void WeightProductKernel::add_residual(float* values, int64_t count, int64_t first,
+                                       int64_t stride) const {
+  if (out_dtype_ == DType::kFloat32) {
+    const float* r = reinterpret_cast<const float*>(residual_data_) + first;
+    for (int64_t i = 0; i < count; ++i) values[i] += r[i * stride];
+    return;
+  }
+  const uint16_t* r = reinterpret_cast<const uint16_t*>(residual_data_) + first;
+  for (int64_t i = 0; i < count; ++i) values[i] += fp16_to_float(r[i * stride]);
 }
 
 void WeightProductKernel::split_weights() {
@@ -368,9 +391,10 @@ void WeightProductKernel::gemv(RunContext& ctx, const std::byte* x, std::byte* o
     float tmp[256];
     for (int64_t r = r0; r < r1; r += 256) {
       const int64_t count = std::min<int64_t>(256, r1 - r);
-      if (has_epilogue()) {
+      if (has_epilogue() || residual_data_) {
         for (int64_t i = 0; i < count; ++i) y[r + i] += bias ? bias[r + i] : 0.0f;
-        epilogue(y + r, count);
+        if (residual_data_) add_residual(y + r, count, b * g_.ob + r * g_.on, g_.on);
+        if (has_epilogue()) epilogue(y + r, count);
         store_run(y + r, count, out, out_dtype_, b * g_.ob + r * g_.on, g_.on, nullptr, true, tmp);
         continue;
       }

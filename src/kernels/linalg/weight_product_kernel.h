@@ -56,6 +56,11 @@ class WeightProductKernel : public runtime::OpKernel {
   WeightProductKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias)
       : x_(x), w_(std::move(w)), bias_(std::move(bias)) {}
 
+  // A residual (coreml.conv_residual): input binding `r` (-1: none), shaped like the output
+  // and of its type, added to the results after the bias and before the epilogue. Only for
+  // kernels whose outputs are [batch][row][token] (on != 1), or single tokens.
+  void set_residual(int r) { residual_ = r; }
+
   void reshape(ReshapeContext& ctx) override;
 
   void run(RunContext& ctx) override;
@@ -108,6 +113,9 @@ class WeightProductKernel : public runtime::OpKernel {
   // Every weight row's bf16 halves, in blocks of kAmxRows rows: [hi rows][lo rows] per block.
   void split_weights();
 
+  // values[i] += residual[first + i * stride] for i < count (the residual of this run).
+  void add_residual(float* values, int64_t count, int64_t first, int64_t stride) const;
+
   void gemv(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b);
 
   // Tokens [m0, m0 + count) of batch b (at most chunk_tokens_): the activation is packed once,
@@ -158,6 +166,8 @@ class WeightProductKernel : public runtime::OpKernel {
   void gemm_own_passes(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch);
 
   int x_;
+  int residual_ = -1;
+  const std::byte* residual_data_ = nullptr;  // set by run()
   std::shared_ptr<const WeightMatrix> w_;
   std::vector<float> bias_;
   Geometry g_;
