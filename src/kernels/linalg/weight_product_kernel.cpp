@@ -120,8 +120,15 @@ void store_run(const float* values, int64_t count, std::byte* out, DType dtype, 
   uint16_t* o = reinterpret_cast<uint16_t*>(out) + first;
   if (stride == 1) {
     f32_to_f16(v, o, count);
-  } else {
-    for (int64_t i = 0; i < count; ++i) o[i * stride] = float_to_fp16(v[i]);
+    return;
+  }
+  // Strided (a conv_transpose's scatter): converted in SIMD a block at a time, then placed.
+  constexpr int64_t kBlock = 64;
+  uint16_t halves[kBlock];
+  for (int64_t i = 0; i < count; i += kBlock) {
+    const int64_t n = std::min(kBlock, count - i);
+    f32_to_f16(v + i, halves, n);
+    for (int64_t j = 0; j < n; ++j) o[(i + j) * stride] = halves[j];
   }
 }
 
