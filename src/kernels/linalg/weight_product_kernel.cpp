@@ -27,6 +27,10 @@ constexpr int64_t kGroupBlocks = 8;  // AMX: 16-row blocks per task when the wei
 // many passes per thread; with fewer, the passes are packed together and their row blocks
 // shared out.
 constexpr int64_t kOwnPassesPerThread = 2;
+// Own passes: only for weights up to this size (half a core's L2), which stay in the cache from
+// one pass to the next; larger ones (a transformer's linears) would be streamed again for
+// every pass, where shared chunks stream each row block once for all of the chunk's passes.
+constexpr int64_t kOwnMaxWeightBytes = int64_t{1} << 20;
 // Own passes: tasks per thread wanted before a task takes several passes (up to a chunk's,
 // within kActivationBlockBytes of packed tokens), so each weight block read serves them all.
 constexpr int64_t kOwnTasksPerThread = 4;
@@ -221,8 +225,10 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
       k_order_.assign(arranged.begin(), arranged.end());
     }
     // Passes shared out whole (each packed by the thread that multiplies it) when the weight
-    // is split already and there are enough of them to balance the threads.
-    own_passes_ = !w_split_.empty() && g_.batches * passes >= kOwnPassesPerThread * threads_;
+    // is split already, small enough to stay in cache, and there are passes enough to balance
+    // the threads.
+    own_passes_ = !w_split_.empty() && split_bytes <= kOwnMaxWeightBytes &&
+                  g_.batches * passes >= kOwnPassesPerThread * threads_;
     own_task_passes_ = passes_per_own_task(g_.batches, passes, threads_,
                                            kActivationBlockBytes / (k_pad_ * kTokensPerPass * 4));
     // Tokens one task holds at once: a chunk, or the passes of its own.
@@ -246,12 +252,13 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     // Shared: the chunk's tokens transposed, [pass][K][pass tokens]. Per thread: a work area
     // (16 gathered rows and an arranged one, or one K position's tokens, while packing; then
     // kRowsPerTask decoded weight rows), the results of one pass and a store run.
-    // Dense fp32 rows cost nothing to read again: with passes enough for every thread, each
-    // is packed by the thread that multiplies it (gemm_own_passes) into its own area instead
-    // of the shared one.
+    // Dense fp32 rows that stay in cache cost nothing to read again: with passes enough for
+    // every thread, each is packed by the thread that multiplies it (gemm_own_passes) into its
+    // own area instead of the shared one.
     chunk_tokens_ = std::min(round_up(g_.m, kTokensPerPass), kChunkTokens);
     const int64_t passes = (g_.m + kTokensPerPass - 1) / kTokensPerPass;
     own_passes_ = w_->format() == WeightMatrix::Format::kF32 &&
+                  g_.n * k * 4 <= kOwnMaxWeightBytes &&
                   g_.batches * passes >= kOwnPassesPerThread * threads_;
     own_task_passes_ =
         passes_per_own_task(g_.batches, passes, threads_,
