@@ -155,12 +155,13 @@ TEST(AmxGemm, SplitHalvesAreExactForFp16Values) {
   }
 }
 
-// The program's main function on `x`, with AMX tiles on or off.
-std::vector<Tensor> run_with_tiles(const format::ModelAsset& asset, const Tensor& x, bool tiles) {
+// The program's main function on `x`, with AMX tiles on or off, on `threads` threads.
+std::vector<Tensor> run_with_tiles(const format::ModelAsset& asset, const Tensor& x, bool tiles,
+                                   int threads = 2) {
   set_amx_enabled_for_testing(tiles);
   runtime::FunctionExecutor exec(asset, asset.program.functions.at(0),
-                                 runtime::KernelRegistry::global(), runtime::ThreadPool::shared(2),
-                                 runtime::ExecutorOptions{});
+                                 runtime::KernelRegistry::global(),
+                                 runtime::ThreadPool::shared(threads), runtime::ExecutorOptions{});
   std::vector<const Tensor*> bound{&x};
   std::vector<Tensor> out;
   exec.run(bound, {}, out);
@@ -171,9 +172,9 @@ std::vector<Tensor> run_with_tiles(const format::ModelAsset& asset, const Tensor
 // The prepared linear kernel end to end, m tokens, n outputs, k inputs and a bias; with AMX and
 // with the fp32 loop, both against the exact product.
 // With `fp16` the model is fp16 throughout (values drawn as fp16, one rounding of the output).
-void check_prepared_linear(int64_t m, int64_t n, int64_t k, bool fp16 = false) {
+void check_prepared_linear(int64_t m, int64_t n, int64_t k, bool fp16 = false, int threads = 2) {
   SCOPED_TRACE(::testing::Message() << m << " tokens, " << n << " outputs, " << k << " inputs"
-                                    << (fp16 ? ", fp16" : ""));
+                                    << (fp16 ? ", fp16" : "") << ", " << threads << " threads");
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto draw = [&] {
@@ -209,7 +210,7 @@ void check_prepared_linear(int64_t m, int64_t n, int64_t k, bool fp16 = false) {
       std::printf("AMX not available here: only the fp32 loop is checked\n");
       continue;
     }
-    const std::vector<Tensor> out = run_with_tiles(asset, x, tiles);
+    const std::vector<Tensor> out = run_with_tiles(asset, x, tiles, threads);
     ASSERT_EQ(out.size(), 1u);
     ASSERT_EQ(out[0].shape(), (std::vector<int64_t>{m, n}));
     for (int64_t t = 0; t < m; ++t) {
@@ -246,6 +247,11 @@ TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
   check_prepared_linear(520, 3, 33);
   // fp16 tokens (gathered and widened before packing), fp16 results.
   check_prepared_linear(150, 40, 70, /*fp16=*/true);
+  // Five passes on three threads: too few for a pass per thread twice over, so the passes are
+  // packed together and their row blocks shared out (on two threads, above, each thread packs
+  // its own passes).
+  check_prepared_linear(300, 20, 1100, /*fp16=*/false, /*threads=*/3);
+  check_prepared_linear(197, 150, 40, /*fp16=*/false, /*threads=*/1);
 }
 
 // ANEMLL's layer: a 1x1 conv on [1, K, 1, T] (tokens contiguous) with a 4-bit palettized
@@ -323,6 +329,127 @@ void check_palettized_conv(int64_t t) {
 TEST(AmxGemm, PalettizedConvOnTokenRowsMatchesExactArithmetic) {
   check_palettized_conv(21);   // prefill: one pass
   check_palettized_conv(300);  // two chunks, passes of 64 and a tail of 44
+}
+
+// A spatial conv (receptive fields gathered into the packed tokens) or a 1x1 conv (tokens
+// contiguous), fp32 with a bias: `batches` images of cin x h x w, cout filters of kh x kw,
+// stride and symmetric padding, on `threads` threads, with AMX tiles and with the fp32 loop.
+// Expected: the convolution's definition summed here in double.
+struct ConvCase {
+  int64_t batches, cin, h, w, cout, kh, kw, stride, pad;
+  int threads;
+};
+
+void check_prepared_conv(const ConvCase& c) {
+  const int64_t oh = (c.h + 2 * c.pad - c.kh) / c.stride + 1;
+  const int64_t ow = (c.w + 2 * c.pad - c.kw) / c.stride + 1;
+  SCOPED_TRACE(::testing::Message()
+               << c.batches << "x" << c.cin << "x" << c.h << "x" << c.w << " -> " << c.cout << "x"
+               << oh << "x" << ow << ", kernel " << c.kh << "x" << c.kw << ", stride " << c.stride
+               << ", pad " << c.pad << ", " << c.threads << " threads");
+  std::mt19937 rng(static_cast<uint32_t>(c.cin * 131 + c.h * 17 + c.cout));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t k = c.cin * c.kh * c.kw;
+  std::vector<float> w(static_cast<size_t>(c.cout * k)), bias(static_cast<size_t>(c.cout));
+  for (float& v : w) v = normal(rng);
+  for (float& v : bias) v = normal(rng);
+  Tensor x = Tensor::zeros({c.batches, c.cin, c.h, c.w}, DType::kFloat32);
+  float* xv = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) xv[i] = normal(rng);
+  auto literal = [](const std::vector<float>& values) {
+    std::ostringstream s;
+    s.precision(9);
+    for (size_t i = 0; i < values.size(); ++i) s << (i ? ", " : "") << values[i];
+    return s.str();
+  };
+  auto shape = [](std::initializer_list<int64_t> dims) {
+    std::ostringstream s;
+    s << "[";
+    for (auto it = dims.begin(); it != dims.end(); ++it)
+      s << (it == dims.begin() ? "" : ", ") << *it;
+    s << "]";
+    return s.str();
+  };
+  const std::string x_shape = shape({c.batches, c.cin, c.h, c.w});
+  const std::string w_shape = shape({c.cout, c.cin, c.kh, c.kw});
+  const std::string y_shape = shape({c.batches, c.cout, oh, ow});
+  std::ostringstream text;
+  text
+      << "program(1.3)\n{\n    func main<ios18>(tensor<fp32, " << x_shape << "> x) {\n"
+      << "        tensor<fp32, " << w_shape
+      << "> w = const()[name = string(\"w\"), val = tensor<fp32, " << w_shape << ">([" << literal(w)
+      << "])];\n"
+      << "        tensor<fp32, [" << c.cout
+      << "]> b = const()[name = string(\"b\"), val = tensor<fp32, [" << c.cout << "]>(["
+      << literal(bias) << "])];\n"
+      << "        tensor<int32, [2]> st = const()[name = string(\"st\"), val = tensor<int32, [2]>(["
+      << c.stride << ", " << c.stride << "])];\n"
+      << "        tensor<int32, [2]> dl = const()[name = string(\"dl\"), val = tensor<int32, "
+         "[2]>([1, 1])];\n"
+      << "        tensor<int32, [4]> pd = const()[name = string(\"pd\"), val = tensor<int32, [4]>(["
+      << c.pad << ", " << c.pad << ", " << c.pad << ", " << c.pad << "])];\n"
+      << "        int32 gr = const()[name = string(\"gr\"), val = int32(1)];\n"
+      << "        string pt = const()[name = string(\"pt\"), val = string(\"custom\")];\n"
+      << "        tensor<fp32, " << y_shape
+      << "> y = conv(bias = b, dilations = dl, groups = gr, pad = pd, pad_type = pt, strides = st, "
+         "weight = w, x = x)[name = string(\"y\")];\n    } -> (y);\n}\n";
+  format::ModelAsset asset;
+  asset.program = format::parse_mil_text(text.str(), "conv.mil");
+  for (bool tiles : {true, false}) {
+    SCOPED_TRACE(tiles ? "AMX tiles" : "fp32 loop");
+    if (tiles && !amx_available()) {
+      std::printf("AMX not available here: only the fp32 loop is checked\n");
+      continue;
+    }
+    const std::vector<Tensor> out = run_with_tiles(asset, x, tiles, c.threads);
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].shape(), (std::vector<int64_t>{c.batches, c.cout, oh, ow}));
+    const float* got = out[0].data<float>();
+    for (int64_t n = 0; n < c.batches; ++n) {
+      for (int64_t co = 0; co < c.cout; ++co) {
+        for (int64_t y = 0; y < oh; ++y) {
+          for (int64_t xo = 0; xo < ow; ++xo) {
+            double exact = bias[static_cast<size_t>(co)], magnitude = std::fabs(exact);
+            for (int64_t ci = 0; ci < c.cin; ++ci) {
+              for (int64_t i = 0; i < c.kh; ++i) {
+                for (int64_t j = 0; j < c.kw; ++j) {
+                  const int64_t iy = y * c.stride + i - c.pad, ix = xo * c.stride + j - c.pad;
+                  if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                  const double p =
+                      static_cast<double>(
+                          w[static_cast<size_t>(((co * c.cin + ci) * c.kh + i) * c.kw + j)]) *
+                      xv[((n * c.cin + ci) * c.h + iy) * c.w + ix];
+                  exact += p;
+                  magnitude += std::fabs(p);
+                }
+              }
+            }
+            ASSERT_NEAR(got[((n * c.cout + co) * oh + y) * ow + xo], exact, 2e-5 * magnitude)
+                << "image " << n << " filter " << co << " at " << y << ", " << xo;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(AmxGemm, PreparedConvSharesPassesOutBetweenThreads) {
+  // 13 x 23 = 299 positions: four whole passes of 64 and one of 43, on 2 threads (each packs
+  // the passes it multiplies; 5 does not divide by 2), on 3 (too few passes for that: packed
+  // together, row blocks and passes shared out) and on 1. 20 filters: a partial row block.
+  check_prepared_conv({1, 5, 13, 23, 20, 3, 3, 1, 1, 2});
+  check_prepared_conv({1, 5, 13, 23, 20, 3, 3, 1, 1, 3});
+  check_prepared_conv({1, 5, 13, 23, 20, 3, 3, 1, 1, 1});
+  // Two images of 9 x 10 = 90 positions (two passes each, the second of 26): the passes of
+  // both images are one list of tasks; strided, padded receptive fields; 33 filters.
+  check_prepared_conv({2, 3, 17, 19, 33, 3, 3, 2, 1, 2});
+  // A 1x1 conv (tokens contiguous, no gathering): 3 images of 7 x 11, 40 channels, 150
+  // filters (more than one group of row blocks).
+  check_prepared_conv({3, 40, 7, 11, 150, 1, 1, 1, 0, 2});
+  // 40 x 41 = 1640 positions, 26 passes (the last of 40 tokens): enough for tasks of several
+  // passes (3 on 2 threads, the last task with 2; 4 on 1 thread, the last with 2).
+  check_prepared_conv({1, 3, 40, 41, 16, 3, 3, 1, 1, 2});
+  check_prepared_conv({1, 3, 40, 41, 16, 3, 3, 1, 1, 1});
 }
 
 }  // namespace

@@ -452,5 +452,58 @@ TEST(Fusion, ConvReadTwiceKeepsItsActivation) {
   expect_close(r.fused[1], r.unfused[1], 2e-3f);
 }
 
+// ---- conv + residual add (+ relu) (runtime/fusion/conv_residual.cpp) --------------------------
+// NumPy-referenced cases: tests/data/conformance/conv/*_residual_*. Here: the rewrite happens
+// (with and without the relu), fused and separate ops agree within fp16 rounding, and a
+// broadcasting add or a conv read twice is left alone.
+
+TEST(Fusion, ConvResidualReluIsFused) {
+  std::mt19937 rng(8);
+  const std::string body = conv_program(fp16_weights(rng), R"(
+        tensor<fp16, [1, 6, 5, 7]> s = add(x = r, y = c)[name = string("s")];
+        tensor<fp16, [1, 6, 5, 7]> y = relu(x = s)[name = string("y")];)");
+  const Runs r =
+      run_both(body, "tensor<fp16, [1, 4, 5, 7]> x, tensor<fp16, [1, 6, 5, 7]> r", "y",
+               {random_fp16({1, 4, 5, 7}, rng, 2.0f), random_fp16({1, 6, 5, 7}, rng, 2.0f)});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.conv_residual"));
+  EXPECT_FALSE(has_op(r.fused_ops, "add"));
+  EXPECT_FALSE(has_op(r.fused_ops, "relu"));
+  expect_close(r.fused[0], r.unfused[0], 2e-3f);
+}
+
+TEST(Fusion, ConvResidualWithoutReluIsFused) {
+  std::mt19937 rng(9);
+  const std::string body = conv_program(fp16_weights(rng), R"(
+        tensor<fp16, [1, 6, 5, 7]> y = add(x = c, y = r)[name = string("y")];)");
+  const Runs r =
+      run_both(body, "tensor<fp16, [1, 4, 5, 7]> x, tensor<fp16, [1, 6, 5, 7]> r", "y",
+               {random_fp16({1, 4, 5, 7}, rng, 2.0f), random_fp16({1, 6, 5, 7}, rng, 2.0f)});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.conv_residual"));
+  EXPECT_FALSE(has_op(r.fused_ops, "add"));
+  expect_close(r.fused[0], r.unfused[0], 2e-3f);
+}
+
+TEST(Fusion, ConvResidualNeedsTheSameShapeAndASingleReader) {
+  std::mt19937 rng(10);
+  // The add broadcasts a per-channel tensor: not a residual.
+  const std::string broadcast = conv_program(fp16_weights(rng), R"(
+        tensor<fp16, [1, 6, 5, 7]> y = add(x = c, y = r)[name = string("y")];)");
+  const Runs b =
+      run_both(broadcast, "tensor<fp16, [1, 4, 5, 7]> x, tensor<fp16, [1, 6, 1, 1]> r", "y",
+               {random_fp16({1, 4, 5, 7}, rng, 2.0f), random_fp16({1, 6, 1, 1}, rng)});
+  EXPECT_FALSE(has_op(b.fused_ops, "coreml.conv_residual"));
+  EXPECT_TRUE(has_op(b.fused_ops, "add"));
+  expect_close(b.fused[0], b.unfused[0], 2e-3f);
+  // The conv's result is also an output of the function.
+  const std::string twice = conv_program(fp16_weights(rng), R"(
+        tensor<fp16, [1, 6, 5, 7]> y = add(x = c, y = r)[name = string("y")];)");
+  const Runs t =
+      run_both(twice, "tensor<fp16, [1, 4, 5, 7]> x, tensor<fp16, [1, 6, 5, 7]> r", "y, c",
+               {random_fp16({1, 4, 5, 7}, rng, 2.0f), random_fp16({1, 6, 5, 7}, rng)});
+  EXPECT_FALSE(has_op(t.fused_ops, "coreml.conv_residual"));
+  expect_close(t.fused[0], t.unfused[0], 2e-3f);
+  expect_close(t.fused[1], t.unfused[1], 2e-3f);
+}
+
 }  // namespace
 }  // namespace coreml::runtime

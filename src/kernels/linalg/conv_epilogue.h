@@ -40,13 +40,13 @@ bool activate_piecewise_simd(const ConvActivation& a, float* values, int64_t cou
 // activation_* inputs); Kind::kNone for a plain conv. Fails on an unknown activation.
 ConvActivation read_conv_activation(const runtime::OpContext& ctx);
 
-// The prepared conv (conv_gemm.cpp) applying `activation` to its results; nullptr when the
-// conv keeps its simple kernel.
+// The prepared conv (conv_gemm.cpp) applying `activation` to its results (after adding the
+// op's "residual" input when it has one); nullptr when the conv keeps its simple kernel.
 std::unique_ptr<runtime::OpKernel> make_conv_kernel(const runtime::KernelInit& init,
                                                     ConvActivation activation);
 
-// coreml.conv_activation: the simple kernel (the conv, then the activation over its output)
-// and the prepared one.
+// coreml.conv_activation and coreml.conv_residual: the simple kernel (the conv, then the
+// residual add and the activation over its output) and the prepared one.
 void conv_activation(runtime::OpContext& ctx);
 std::unique_ptr<runtime::OpKernel> make_conv_activation(const runtime::KernelInit& init);
 

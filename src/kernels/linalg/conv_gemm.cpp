@@ -213,7 +213,9 @@ std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
   bool pointwise = true;
   for (size_t d = 2; d < ws.size(); ++d) pointwise = pointwise && ws[d] == 1;
   const ConvParams p = read_conv_params(init.params(), static_cast<int64_t>(ws.size()));
+  const int residual = init.binding("residual");
   if (p.groups != 1) {
+    if (residual >= 0) return nullptr;  // the simple kernel adds it
     bool bias_ok = false;
     auto bias = constant_bias(init, &bias_ok);
     return bias_ok ? make_depthwise_conv(init, *weight, p, std::move(bias), activation) : nullptr;
@@ -235,12 +237,15 @@ std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
         matrix->format() != WeightMatrix::Format::kF16) {
       return nullptr;
     }
-    return std::make_unique<ConvGemmKernel>(x, std::move(matrix), std::move(bias), p, ws,
-                                            activation);
+    auto kernel =
+        std::make_unique<ConvGemmKernel>(x, std::move(matrix), std::move(bias), p, ws, activation);
+    kernel->set_residual(residual);
+    return kernel;
   }
   auto kernel = std::make_unique<Conv1x1Kernel>(x, std::move(matrix), std::move(bias));
   kernel->n_ = ws[0];
   kernel->activation_ = activation;
+  kernel->set_residual(residual);
   return kernel;
 }
 

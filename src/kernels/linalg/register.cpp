@@ -26,6 +26,10 @@ void register_linalg_kernels(runtime::KernelRegistry& r) {
   // conv + activation, fused at plan time (runtime/fusion/conv_activation.h).
   r.add("coreml.conv_activation", linalg::conv_activation);
   r.add_prepared("coreml.conv_activation", linalg::make_conv_activation);
+  // conv + residual add (+ relu), fused at plan time (runtime/fusion/conv_residual.h): the same
+  // kernels, which read the optional "residual" input.
+  r.add("coreml.conv_residual", linalg::conv_activation);
+  r.add_prepared("coreml.conv_residual", linalg::make_conv_activation);
 }
 
 }  // namespace coreml::kernels

@@ -23,11 +23,30 @@ constexpr int64_t kAmxDecodeRows = 4;  // weight rows decoded at once before the
 // core's L2) while every row block of a task multiplies them.
 constexpr int64_t kActivationBlockBytes = int64_t{1} << 20;
 constexpr int64_t kGroupBlocks = 8;  // AMX: 16-row blocks per task when the weight is pre-split
+// Own passes (each packed by the thread that multiplies it, gemm_amx_own_passes): from this
+// many passes per thread; with fewer, the passes are packed together and their row blocks
+// shared out.
+constexpr int64_t kOwnPassesPerThread = 2;
+// Own passes: only for weights up to this size (half a core's L2), which stay in the cache from
+// one pass to the next; larger ones (a transformer's linears) would be streamed again for
+// every pass, where shared chunks stream each row block once for all of the chunk's passes.
+constexpr int64_t kOwnMaxWeightBytes = int64_t{1} << 20;
+// Own passes: tasks per thread wanted before a task takes several passes (up to a chunk's,
+// within kActivationBlockBytes of packed tokens), so each weight block read serves them all.
+constexpr int64_t kOwnTasksPerThread = 4;
 static_assert(kTokensPerPass <= kAmxMaxTokens);
 static_assert(kChunkTokens % kTokensPerPass == 0 && kTokensPerPass % 16 == 0);
 // Weights split into bf16 halves at plan time take this much memory at most per op (the same
 // bytes as fp32 rows); larger ones are split block by block in every chunk.
 constexpr int64_t kMaxSplitBytes = int64_t{64} << 20;
+
+// Passes one own-passes task takes: as many as keep kOwnTasksPerThread tasks per thread, at
+// most a chunk's, a batch's and `max_by_bytes`.
+int64_t passes_per_own_task(int64_t batches, int64_t passes, int threads, int64_t max_by_bytes) {
+  const int64_t wanted = batches * passes / (kOwnTasksPerThread * threads);
+  return std::clamp<int64_t>(std::min({wanted, max_by_bytes, passes}), 1,
+                             kChunkTokens / kTokensPerPass);
+}
 
 // Tasks of `blocks` row blocks and `passes` passes: the passes are shared out between tasks
 // only when there are too few row blocks to keep every thread busy.
@@ -105,8 +124,15 @@ void store_run(const float* values, int64_t count, std::byte* out, DType dtype, 
   uint16_t* o = reinterpret_cast<uint16_t*>(out) + first;
   if (stride == 1) {
     f32_to_f16(v, o, count);
-  } else {
-    for (int64_t i = 0; i < count; ++i) o[i * stride] = float_to_fp16(v[i]);
+    return;
+  }
+  // Strided (a conv_transpose's scatter): converted in SIMD a block at a time, then placed.
+  constexpr int64_t kBlock = 64;
+  uint16_t halves[kBlock];
+  for (int64_t i = 0; i < count; i += kBlock) {
+    const int64_t n = std::min(kBlock, count - i);
+    f32_to_f16(v + i, halves, n);
+    for (int64_t j = 0; j < n; ++j) o[(i + j) * stride] = halves[j];
   }
 }
 
@@ -140,9 +166,19 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
   if (!bias_.empty() && static_cast<int64_t>(bias_.size()) != g_.n) {
     ctx.fail("bias has ", bias_.size(), " values, expected ", g_.n);
   }
+  if (residual_ >= 0) {
+    // Read element for element in the output's layout (the simple kernel names a mismatch).
+    const Tensor& r = ctx.in(residual_);
+    if (r.shape() != out_shape || r.dtype() != out_dtype_ || !r.is_contiguous() ||
+        (g_.m > 1 && g_.on == 1)) {
+      ctx.decline();
+      return;
+    }
+  }
   x_dtype_ = x.dtype();
   threads_ = std::max(1, ctx.threads());
   use_amx_ = false;
+  own_passes_ = false;
   const int64_t k = g_.k;
   if (g_.m == 1) {
     // x (K), x in k order (K), results (N), and per-thread decode room for kRows weights.
@@ -188,28 +224,51 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
       w_->arrange(positions.data(), arranged.data());
       k_order_.assign(arranged.begin(), arranged.end());
     }
+    // Passes shared out whole (each packed by the thread that multiplies it) when the weight
+    // is split already, small enough to stay in cache, and there are passes enough to balance
+    // the threads.
+    own_passes_ = !w_split_.empty() && split_bytes <= kOwnMaxWeightBytes &&
+                  g_.batches * passes >= kOwnPassesPerThread * threads_;
+    own_task_passes_ = passes_per_own_task(g_.batches, passes, threads_,
+                                           kActivationBlockBytes / (k_pad_ * kTokensPerPass * 4));
+    // Tokens one task holds at once: a chunk, or the passes of its own.
+    const int64_t held = own_passes_ ? own_task_passes_ * kTokensPerPass : chunk_tokens_;
     k_block_ = k_pad_;
-    if (k_pad_ * chunk_tokens_ * 4 > kActivationBlockBytes) {
-      k_block_ =
-          std::max(kAmxKStep, kActivationBlockBytes / (chunk_tokens_ * 4) / kAmxKStep * kAmxKStep);
+    if (k_pad_ * held * 4 > kActivationBlockBytes) {
+      k_block_ = std::max(kAmxKStep, kActivationBlockBytes / (held * 4) / kAmxKStep * kAmxKStep);
     }
     group_blocks_ = w_split_.empty() ? 1 : kGroupBlocks;
-    c_size_ = group_blocks_ * kAmxRows * chunk_tokens_;
+    c_size_ = group_blocks_ * kAmxRows * held;
     // Packing rows of tokens: 16 gathered rows, an arranged one and their split halves.
     work_ = std::max({17 * round_up(k, 16) + kAmxTokens * k_pad_, kAmxDecodeRows * round_up(k, 16),
-                      2 * round_up(chunk_tokens_, 16)});
-    per_thread_ = work_ + kAmxRows * k_pad_ + c_size_ + round_up(chunk_tokens_, 16);
+                      2 * round_up(held, 16)});
+    per_thread_ = work_ + kAmxRows * k_pad_ + c_size_ + round_up(held, 16);
+    // Own passes: the thread's packed tokens (both halves) after that; no shared chunk.
+    own_x_at_ = per_thread_;
+    if (own_passes_) per_thread_ += k_pad_ * held;
     y_at_ = 0;
-    threads_at_ = k_pad_ * chunk_tokens_;
+    threads_at_ = own_passes_ ? 0 : k_pad_ * chunk_tokens_;
   } else {
     // Shared: the chunk's tokens transposed, [pass][K][pass tokens]. Per thread: a work area
     // (16 gathered rows and an arranged one, or one K position's tokens, while packing; then
     // kRowsPerTask decoded weight rows), the results of one pass and a store run.
+    // Dense fp32 rows that stay in cache cost nothing to read again: with passes enough for
+    // every thread, each is packed by the thread that multiplies it (gemm_own_passes) into its
+    // own area instead of the shared one.
     chunk_tokens_ = std::min(round_up(g_.m, kTokensPerPass), kChunkTokens);
+    const int64_t passes = (g_.m + kTokensPerPass - 1) / kTokensPerPass;
+    own_passes_ = w_->format() == WeightMatrix::Format::kF32 &&
+                  g_.n * k * 4 <= kOwnMaxWeightBytes &&
+                  g_.batches * passes >= kOwnPassesPerThread * threads_;
+    own_task_passes_ =
+        passes_per_own_task(g_.batches, passes, threads_,
+                            kActivationBlockBytes / (std::max<int64_t>(k, 1) * kTokensPerPass * 4));
     work_ = std::max({round_up(kRowsPerTask * k, 16), 17 * round_up(k, 16), chunk_tokens_});
     per_thread_ = work_ + kRowsPerTask * kTokensPerPass + kTokensPerPass;
+    own_x_at_ = per_thread_;
+    if (own_passes_) per_thread_ += round_up(k * own_task_passes_ * kTokensPerPass, 16);
     y_at_ = 0;
-    threads_at_ = round_up(k * chunk_tokens_, 16);
+    threads_at_ = own_passes_ ? 0 : round_up(k * chunk_tokens_, 16);
   }
   // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once.
   widened_at_ = threads_at_ + per_thread_ * threads_;
@@ -223,6 +282,8 @@ void WeightProductKernel::run(RunContext& ctx) {
   const auto* x = static_cast<const std::byte*>(ctx.in(x_).data());
   auto* out = static_cast<std::byte*>(ctx.out(0).data());
   auto* scratch = reinterpret_cast<float*>(ctx.scratch());
+  residual_data_ =
+      residual_ >= 0 ? static_cast<const std::byte*>(ctx.in(residual_).data()) : nullptr;
   if (widen_input_) {
     float* widened = scratch + widened_at_;
     const auto* half = reinterpret_cast<const uint16_t*>(x);
@@ -230,6 +291,14 @@ void WeightProductKernel::run(RunContext& ctx) {
       f16_to_f32(half + begin, widened + begin, end - begin);
     });
     x = reinterpret_cast<const std::byte*>(widened);
+  }
+  if (own_passes_) {
+    if (use_amx_) {
+      gemm_amx_own_passes(ctx, x, out, scratch);
+    } else {
+      gemm_own_passes(ctx, x, out, scratch);
+    }
+    return;
   }
   for (int64_t b = 0; b < g_.batches; ++b) {
     if (g_.m == 1) {
@@ -280,14 +349,41 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
   for (int64_t r = r0; r < r1; ++r) {
     const float* values = tile + (r - r0) * stride;
     const float* row_bias = bias ? bias + r : nullptr;
-    if (has_epilogue()) {
+    const int64_t first = b * g_.ob + m0 * g_.om + r * g_.on;
+    if (has_epilogue() || residual_data_) {
       for (int64_t m = 0; m < mb; ++m) tmp[m] = values[m] + (row_bias ? row_bias[0] : 0.0f);
-      epilogue(tmp, mb);
+      if (residual_data_) add_residual(tmp, mb, first, g_.om);
+      if (has_epilogue()) epilogue(tmp, mb);
       values = tmp;
       row_bias = nullptr;
     }
-    store_run(values, mb, out, out_dtype_, b * g_.ob + m0 * g_.om + r * g_.on, g_.om, row_bias,
-              false, tmp);
+    store_run(values, mb, out, out_dtype_, first, g_.om, row_bias, false, tmp);
+  }
+}
+
+void WeightProductKernel::add_residual(float* values, int64_t count, int64_t first,
+                                       int64_t stride) const {
+  if (out_dtype_ == DType::kFloat32) {
+    const float* r = reinterpret_cast<const float*>(residual_data_) + first;
+    if (stride == 1) {
+      for (int64_t i = 0; i < count; ++i) values[i] += r[i];
+    } else {
+      for (int64_t i = 0; i < count; ++i) values[i] += r[i * stride];
+    }
+    return;
+  }
+  const uint16_t* r = reinterpret_cast<const uint16_t*>(residual_data_) + first;
+  if (stride != 1) {
+    for (int64_t i = 0; i < count; ++i) values[i] += fp16_to_float(r[i * stride]);
+    return;
+  }
+  // A conv's rows: widened in SIMD a block at a time (value by value cost more than the add).
+  constexpr int64_t kBlock = 64;
+  float widened[kBlock];
+  for (int64_t i = 0; i < count; i += kBlock) {
+    const int64_t n = std::min(kBlock, count - i);
+    f16_to_f32(r + i, widened, n);
+    for (int64_t j = 0; j < n; ++j) values[i + j] += widened[j];
   }
 }
 
@@ -324,9 +420,10 @@ void WeightProductKernel::gemv(RunContext& ctx, const std::byte* x, std::byte* o
     float tmp[256];
     for (int64_t r = r0; r < r1; r += 256) {
       const int64_t count = std::min<int64_t>(256, r1 - r);
-      if (has_epilogue()) {
+      if (has_epilogue() || residual_data_) {
         for (int64_t i = 0; i < count; ++i) y[r + i] += bias ? bias[r + i] : 0.0f;
-        epilogue(y + r, count);
+        if (residual_data_) add_residual(y + r, count, b * g_.ob + r * g_.on, g_.on);
+        if (has_epilogue()) epilogue(y + r, count);
         store_run(y + r, count, out, out_dtype_, b * g_.ob + r * g_.on, g_.on, nullptr, true, tmp);
         continue;
       }
@@ -336,229 +433,330 @@ void WeightProductKernel::gemv(RunContext& ctx, const std::byte* x, std::byte* o
   });
 }
 
+void WeightProductKernel::pack_positions(const std::byte* x, int64_t b, int64_t m0, int64_t count,
+                                         int64_t t0, int64_t t1, float* xt, float* buf) const {
+  const int64_t k = g_.k;
+  const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  for (int64_t t = t0; t < t1; ++t) {
+    const float* src = load_tokens(x, b, t, m0, count, buf);
+    for (int64_t p = 0; p < passes; ++p) {
+      const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+      const int64_t tp = round_up(mb, 16);
+      float* dst = xt + p * k * kTokensPerPass + t * tp;
+      std::memcpy(dst, src + p * kTokensPerPass, static_cast<size_t>(mb) * sizeof(float));
+      std::fill(dst + mb, dst + tp, 0.0f);
+    }
+  }
+}
+
+void WeightProductKernel::pack_group(const std::byte* x, int64_t b, int64_t m0, int64_t count,
+                                     int64_t group, float* xt, float* area) const {
+  // Groups of 16 tokens (one cache line of a packed row, so threads never share a line):
+  // gathered as rows, then written transposed.
+  const int64_t k = g_.k;
+  const int64_t kr = round_up(k, 16);
+  float* rows = area;
+  float* gathered = rows + 16 * kr;
+  const int64_t first = group * 16;
+  const int64_t n16 = std::min<int64_t>(16, count - first);
+  const int64_t p = first / kTokensPerPass;
+  const int64_t local = first % kTokensPerPass;
+  const int64_t tp = round_up(std::min(kTokensPerPass, count - p * kTokensPerPass), 16);
+  for (int64_t j = 0; j < 16; ++j) {
+    float* row = rows + j * kr;
+    if (j >= n16) {
+      std::fill(row, row + k, 0.0f);
+    } else if (w_->k_ordered()) {
+      gather_row(x, x_dtype_, g_, b, m0 + first + j, gathered);
+      w_->arrange(gathered, row);
+    } else {
+      gather_row(x, x_dtype_, g_, b, m0 + first + j, row);
+    }
+  }
+  float* dst = xt + p * k * kTokensPerPass + local;
+  for (int64_t t = 0; t < k; ++t) {
+    for (int64_t j = 0; j < 16; ++j) dst[t * tp + j] = rows[j * kr + t];
+  }
+}
+
 void WeightProductKernel::pack_transposed(RunContext& ctx, const std::byte* x, float* scratch,
                                           int64_t b, int64_t m0, int64_t count) {
   float* xt = scratch + y_at_;
-  const int64_t k = g_.k;
-  const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
   auto thread_area = [&] {
     return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
   };
   if (gathers_tokens()) {
-    ctx.pool().parallel_for(k, 16, [&](int64_t begin, int64_t end) {
-      float* buf = thread_area();
-      for (int64_t t = begin; t < end; ++t) {
-        const float* src = load_tokens(x, b, t, m0, count, buf);
-        for (int64_t p = 0; p < passes; ++p) {
-          const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
-          const int64_t tp = round_up(mb, 16);
-          float* dst = xt + p * k * kTokensPerPass + t * tp;
-          std::memcpy(dst, src + p * kTokensPerPass, static_cast<size_t>(mb) * sizeof(float));
-          std::fill(dst + mb, dst + tp, 0.0f);
-        }
-      }
+    ctx.pool().parallel_for(g_.k, 16, [&](int64_t begin, int64_t end) {
+      pack_positions(x, b, m0, count, begin, end, xt, thread_area());
     });
     return;
   }
-  // Groups of 16 tokens (one cache line of a packed row, so threads never share a line):
-  // gathered as rows, then written transposed.
-  const int64_t kr = round_up(k, 16);
   ctx.pool().parallel_for((count + 15) / 16, 1, [&](int64_t begin, int64_t end) {
-    float* rows = thread_area();
-    float* gathered = rows + 16 * kr;
-    for (int64_t group = begin; group < end; ++group) {
-      const int64_t first = group * 16;
-      const int64_t n16 = std::min<int64_t>(16, count - first);
-      const int64_t p = first / kTokensPerPass;
-      const int64_t local = first % kTokensPerPass;
-      const int64_t tp = round_up(std::min(kTokensPerPass, count - p * kTokensPerPass), 16);
-      for (int64_t j = 0; j < 16; ++j) {
-        float* row = rows + j * kr;
-        if (j >= n16) {
-          std::fill(row, row + k, 0.0f);
-        } else if (w_->k_ordered()) {
-          gather_row(x, x_dtype_, g_, b, m0 + first + j, gathered);
-          w_->arrange(gathered, row);
-        } else {
-          gather_row(x, x_dtype_, g_, b, m0 + first + j, row);
-        }
-      }
-      float* dst = xt + p * k * kTokensPerPass + local;
-      for (int64_t t = 0; t < k; ++t) {
-        for (int64_t j = 0; j < 16; ++j) dst[t * tp + j] = rows[j * kr + t];
-      }
-    }
+    float* area = thread_area();
+    for (int64_t group = begin; group < end; ++group) pack_group(x, b, m0, count, group, xt, area);
   });
+}
+
+void WeightProductKernel::multiply_rows(int64_t r0, int64_t r1, const float* xt, int64_t b,
+                                        int64_t m0, int64_t count, std::byte* out,
+                                        float* area) const {
+  const int64_t k = g_.k;
+  const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  float* decoded = area;
+  float* tile = area + work_;
+  float* tmp = tile + kRowsPerTask * kTokensPerPass;
+  const float* rows = w_->decode(r0, r1, decoded);
+  for (int64_t p = 0; p < passes; ++p) {
+    const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+    const int64_t tp = round_up(mb, 16);
+    gemm_rows(rows, r1 - r0, k, xt + p * k * kTokensPerPass, tp, mb, tile, kTokensPerPass);
+    store_tile(tile, kTokensPerPass, r0, r1, b, m0 + p * kTokensPerPass, mb, out, tmp);
+  }
 }
 
 void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch,
                                int64_t b, int64_t m0, int64_t count) {
   pack_transposed(ctx, x, scratch, b, m0, count);
   const float* xt = scratch + y_at_;
-  const int64_t k = g_.k;
   const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
   const int64_t blocks = (g_.n + kRowsPerTask - 1) / kRowsPerTask;
   const TaskSplit split = split_passes(blocks, passes, threads_);
   ctx.pool().parallel_for(blocks * split.splits, 1, [&](int64_t begin, int64_t end) {
-    float* mine = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
-    float* decoded = mine;
-    float* tile = mine + work_;
-    float* tmp = tile + kRowsPerTask * kTokensPerPass;
+    float* area = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
     for (int64_t task = begin; task < end; ++task) {
       const int64_t r0 = task / split.splits * kRowsPerTask;
       const int64_t r1 = std::min(g_.n, r0 + kRowsPerTask);
       const int64_t p0 = task % split.splits * split.passes_per_split;
       const int64_t p1 = std::min(passes, p0 + split.passes_per_split);
-      const float* rows = w_->decode(r0, r1, decoded);
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
-        const int64_t tp = round_up(mb, 16);
-        gemm_rows(rows, r1 - r0, k, xt + p * k * kTokensPerPass, tp, mb, tile, kTokensPerPass);
-        store_tile(tile, kTokensPerPass, r0, r1, b, m0 + p * kTokensPerPass, mb, out, tmp);
+      const int64_t first = p0 * kTokensPerPass;
+      multiply_rows(r0, r1, xt + p0 * g_.k * kTokensPerPass, b, m0 + first,
+                    std::min(count, p1 * kTokensPerPass) - first, out, area);
+    }
+  });
+}
+
+void WeightProductKernel::gemm_own_passes(RunContext& ctx, const std::byte* x, std::byte* out,
+                                          float* scratch) {
+  const int64_t held = own_task_passes_ * kTokensPerPass;
+  const int64_t tasks = (g_.m + held - 1) / held;  // per batch
+  ctx.pool().parallel_for(g_.batches * tasks, 1, [&](int64_t begin, int64_t end) {
+    float* area = scratch + per_thread_ * runtime::ThreadPool::thread_index();
+    float* xt = area + own_x_at_;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / tasks;
+      const int64_t m0 = task % tasks * held;
+      const int64_t count = std::min(held, g_.m - m0);
+      if (gathers_tokens()) {
+        pack_positions(x, b, m0, count, 0, g_.k, xt, area);
+      } else {
+        for (int64_t group = 0; group < (count + 15) / 16; ++group) {
+          pack_group(x, b, m0, count, group, xt, area);
+        }
+      }
+      for (int64_t r0 = 0; r0 < g_.n; r0 += kRowsPerTask) {
+        multiply_rows(r0, std::min(g_.n, r0 + kRowsPerTask), xt, b, m0, count, out, area);
       }
     }
   });
 }
 
-void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byte* out,
-                                   float* scratch, int64_t b, int64_t m0, int64_t count) {
+void WeightProductKernel::pack_amx_pairs(const std::byte* x, int64_t b, int64_t m0, int64_t count,
+                                         int64_t pair0, int64_t pair1, uint16_t* x_hi,
+                                         uint16_t* x_lo, float* area) const {
+  const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  float* row0 = area;
+  float* row1 = row0 + round_up(count, 16);
+  for (int64_t pair = pair0; pair < pair1; ++pair) {
+    const float* x0 = load_tokens(x, b, 2 * pair, m0, count, row0);
+    const float* x1 = load_tokens(x, b, 2 * pair + 1, m0, count, row1);
+    for (int64_t p = 0; p < passes; ++p) {
+      const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+      const int64_t tp = round_up(mb, kAmxTokens);
+      const int64_t at = p * k_pad_ * kTokensPerPass + pair * tp * 2;
+      const int64_t first = p * kTokensPerPass;
+      amx_pack_pair(x0 ? x0 + first : nullptr, x1 ? x1 + first : nullptr, mb, tp, x_hi + at,
+                    x_lo + at);
+    }
+  }
+}
+
+void WeightProductKernel::pack_amx_group(const std::byte* x, int64_t b, int64_t m0, int64_t count,
+                                         int64_t item, uint16_t* x_hi, uint16_t* x_lo,
+                                         float* area) const {
+  constexpr int64_t kGroups = kTokensPerPass / kAmxTokens;
   const int64_t k = g_.k;
+  const int64_t p = item / kGroups, first = item % kGroups * kAmxTokens;
+  const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+  const int64_t tp = round_up(mb, kAmxTokens);
+  if (first >= tp) return;
+  const int64_t n16 = std::min(kAmxTokens, mb - first);  // the rest: padding zeros
+  const int64_t m = m0 + p * kTokensPerPass + first;
+  // Dense fp32 rows in natural k order are read where they are.
+  const bool direct =
+      x_dtype_ == DType::kFloat32 && g_.xk == 1 && !(w_->k_ordered() && !lut4_direct_);
+  float* rows = area;
+  const int64_t kr = round_up(k, 16);
+  float* gathered = rows + kAmxTokens * kr;
+  auto* split = reinterpret_cast<uint16_t*>(gathered + kr);
+  const float* src = rows;
+  int64_t stride = kr;
+  if (direct) {
+    src = reinterpret_cast<const float*>(x) + b * g_.xb + m * g_.xm;
+    stride = g_.xm;
+  } else {
+    for (int64_t j = 0; j < n16; ++j) {
+      if (w_->k_ordered() && !lut4_direct_) {
+        gather_row(x, x_dtype_, g_, b, m + j, gathered);
+        w_->arrange(gathered, rows + j * kr);
+      } else {
+        gather_row(x, x_dtype_, g_, b, m + j, rows + j * kr);
+      }
+    }
+  }
+  const int64_t at = p * k_pad_ * kTokensPerPass;
+  amx_pack_tokens(src, stride, n16, k, first, tp, x_hi + at, x_lo + at, split);
+}
+
+void WeightProductKernel::multiply_amx(int64_t blk0, int64_t blk1, const uint16_t* x_hi,
+                                       const uint16_t* x_lo, int64_t b, int64_t m0, int64_t count,
+                                       std::byte* out, float* area) const {
+  const int64_t k = g_.k;
+  const int64_t blocks = (g_.n + kAmxRows - 1) / kAmxRows;
   const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
   auto pass_tokens = [&](int64_t p) {
     return std::min(kTokensPerPass, count - p * kTokensPerPass);
   };
+  float* decoded = area;
+  auto* split_hi = reinterpret_cast<uint16_t*>(decoded + work_);
+  uint16_t* split_lo = split_hi + kAmxRows * k_pad_;
+  float* results = decoded + work_ + kAmxRows * k_pad_;
+  float* tmp = results + c_size_;
+  const int64_t c_stride = passes * kTokensPerPass;
+  blk1 = std::min(blocks, blk1);
+  if (w_split_.empty()) {
+    // One row block (group_blocks_ is 1): its halves for the whole of K.
+    const int64_t r0 = blk0 * kAmxRows;
+    const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
+    if (lut4_direct_) {
+      const LutRows& lut = w_->lut_rows();
+      for (int64_t r = 0; r < kAmxRows; ++r) {
+        uint16_t* hi = split_hi + r * k_pad_;
+        uint16_t* lo = split_lo + r * k_pad_;
+        if (r0 + r < r1) {
+          const int64_t row = r0 + r;
+          amx_split_lut4_row(lut.codes + row * lut.row_bytes, k,
+                             &lut4_tables_[static_cast<size_t>(row / lut.rows_per_table * 32)], hi,
+                             lo);
+        } else {
+          amx_split_row(nullptr, k, hi, lo);
+        }
+      }
+    } else {
+      // A few rows at a time, so the decoded values are split while still in cache.
+      for (int64_t r = 0; r < kAmxRows; r += kAmxDecodeRows) {
+        const int64_t n_rows = std::clamp<int64_t>(r1 - r0 - r, 0, kAmxDecodeRows);
+        const float* rows = n_rows ? w_->decode(r0 + r, r0 + r + n_rows, decoded) : nullptr;
+        for (int64_t i = 0; i < kAmxDecodeRows; ++i) {
+          amx_split_row(i < n_rows ? rows + i * k : nullptr, k, split_hi + (r + i) * k_pad_,
+                        split_lo + (r + i) * k_pad_);
+        }
+      }
+    }
+  }
+  // K block by K block, so the block of activations stays in cache for every row block and
+  // each weight block serves every pass; partial sums accumulate in `results`.
+  for (int64_t k0 = 0; k0 < k_pad_; k0 += k_block_) {
+    const int64_t kc = std::min(k_block_, k_pad_ - k0);
+    for (int64_t blk = blk0; blk < blk1; ++blk) {
+      const uint16_t* w_hi = split_hi;
+      if (!w_split_.empty()) w_hi = &w_split_[static_cast<size_t>(blk * 2 * kAmxRows * k_pad_)];
+      const uint16_t* w_lo = w_hi + kAmxRows * k_pad_;
+      for (int64_t p = 0; p < passes; ++p) {
+        const int64_t tp = round_up(pass_tokens(p), kAmxTokens);
+        const int64_t at = p * k_pad_ * kTokensPerPass + k0 * tp;
+        float* c = results + (blk - blk0) * kAmxRows * c_stride + p * kTokensPerPass;
+        amx_gemm(w_hi + k0, bf16_products_ ? nullptr : w_lo + k0, kc, x_hi + at, x_lo + at, tp, c,
+                 c_stride, k_pad_, k0 > 0);
+      }
+    }
+  }
+  for (int64_t blk = blk0; blk < blk1; ++blk) {
+    const int64_t r0 = blk * kAmxRows;
+    const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
+    for (int64_t p = 0; p < passes; ++p) {
+      store_tile(results + (blk - blk0) * kAmxRows * c_stride + p * kTokensPerPass, c_stride, r0,
+                 r1, b, m0 + p * kTokensPerPass, pass_tokens(p), out, tmp);
+    }
+  }
+}
+
+void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byte* out,
+                                   float* scratch, int64_t b, int64_t m0, int64_t count) {
+  const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
   // Pass p's halves: [k_padded / 2][tokens padded to 16][2] from p * k_padded * kTokensPerPass.
   auto* x_hi = reinterpret_cast<uint16_t*>(scratch + y_at_);
   uint16_t* x_lo = x_hi + k_pad_ * chunk_tokens_;
   auto thread_area = [&] {
     return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
   };
-  if (g_.xm == 1 || gathers_tokens()) {
-    // Tokens contiguous (a conv's [N, C, 1, T]): K positions are rows of tokens; each pair
-    // of them (in the weight's k order) becomes one row of the interleaved layout.
+  if (packs_token_rows()) {
+    // Tokens contiguous (a conv's [N, C, 1, T] or gathered receptive fields): K positions are
+    // rows of tokens; each pair of them (in the weight's k order) becomes one row of the
+    // interleaved layout.
     ctx.pool().parallel_for(k_pad_ / 2, 16, [&](int64_t begin, int64_t end) {
-      float* row0 = thread_area();
-      float* row1 = row0 + round_up(chunk_tokens_, 16);
-      for (int64_t pair = begin; pair < end; ++pair) {
-        const float* x0 = load_tokens(x, b, 2 * pair, m0, count, row0);
-        const float* x1 = load_tokens(x, b, 2 * pair + 1, m0, count, row1);
-        for (int64_t p = 0; p < passes; ++p) {
-          const int64_t mb = pass_tokens(p);
-          const int64_t tp = round_up(mb, kAmxTokens);
-          const int64_t at = p * k_pad_ * kTokensPerPass + pair * tp * 2;
-          const int64_t first = p * kTokensPerPass;
-          amx_pack_pair(x0 ? x0 + first : nullptr, x1 ? x1 + first : nullptr, mb, tp, x_hi + at,
-                        x_lo + at);
-        }
-      }
+      pack_amx_pairs(x, b, m0, count, begin, end, x_hi, x_lo, thread_area());
     });
   } else {
-    // Groups of 16 tokens (one output tile's columns), each gathered as rows (or read where
-    // they are: dense fp32 rows in natural k order) and split and interleaved together.
-    constexpr int64_t kGroups = kTokensPerPass / kAmxTokens;
-    const bool direct =
-        x_dtype_ == DType::kFloat32 && g_.xk == 1 && !(w_->k_ordered() && !lut4_direct_);
-    ctx.pool().parallel_for(passes * kGroups, 1, [&](int64_t begin, int64_t end) {
-      float* rows = thread_area();
-      const int64_t kr = round_up(k, 16);
-      float* gathered = rows + kAmxTokens * kr;
-      auto* split = reinterpret_cast<uint16_t*>(gathered + kr);
-      for (int64_t item = begin; item < end; ++item) {
-        const int64_t p = item / kGroups, first = item % kGroups * kAmxTokens;
-        const int64_t mb = pass_tokens(p);
-        const int64_t tp = round_up(mb, kAmxTokens);
-        if (first >= tp) continue;
-        const int64_t n16 = std::min(kAmxTokens, mb - first);  // the rest: padding zeros
-        const int64_t m = m0 + p * kTokensPerPass + first;
-        const float* src = rows;
-        int64_t stride = kr;
-        if (direct) {
-          src = reinterpret_cast<const float*>(x) + b * g_.xb + m * g_.xm;
-          stride = g_.xm;
-        } else {
-          for (int64_t j = 0; j < n16; ++j) {
-            if (w_->k_ordered() && !lut4_direct_) {
-              gather_row(x, x_dtype_, g_, b, m + j, gathered);
-              w_->arrange(gathered, rows + j * kr);
-            } else {
-              gather_row(x, x_dtype_, g_, b, m + j, rows + j * kr);
-            }
-          }
-        }
-        const int64_t at = p * k_pad_ * kTokensPerPass;
-        amx_pack_tokens(src, stride, n16, k, first, tp, x_hi + at, x_lo + at, split);
-      }
-    });
+    // Groups of 16 tokens (one output tile's columns), each gathered as rows and split and
+    // interleaved together.
+    ctx.pool().parallel_for(passes * (kTokensPerPass / kAmxTokens), 1,
+                            [&](int64_t begin, int64_t end) {
+                              float* area = thread_area();
+                              for (int64_t item = begin; item < end; ++item) {
+                                pack_amx_group(x, b, m0, count, item, x_hi, x_lo, area);
+                              }
+                            });
   }
   const int64_t blocks = (g_.n + kAmxRows - 1) / kAmxRows;
   const int64_t groups = (blocks + group_blocks_ - 1) / group_blocks_;
   const TaskSplit split = split_passes(groups, passes, threads_);
   ctx.pool().parallel_for(groups * split.splits, 1, [&](int64_t begin, int64_t end) {
-    float* decoded = thread_area();
-    auto* split_hi = reinterpret_cast<uint16_t*>(decoded + work_);
-    uint16_t* split_lo = split_hi + kAmxRows * k_pad_;
-    float* results = decoded + work_ + kAmxRows * k_pad_;
-    float* tmp = results + c_size_;
+    float* area = thread_area();
     for (int64_t task = begin; task < end; ++task) {
       const int64_t blk0 = task / split.splits * group_blocks_;
-      const int64_t blk1 = std::min(blocks, blk0 + group_blocks_);
       const int64_t p0 = task % split.splits * split.passes_per_split;
       const int64_t p1 = std::min(passes, p0 + split.passes_per_split);
-      const int64_t c_stride = (p1 - p0) * kTokensPerPass;
-      if (w_split_.empty()) {
-        // One row block (group_blocks_ is 1): its halves for the whole of K.
-        const int64_t r0 = blk0 * kAmxRows;
-        const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
-        if (lut4_direct_) {
-          const LutRows& lut = w_->lut_rows();
-          for (int64_t r = 0; r < kAmxRows; ++r) {
-            uint16_t* hi = split_hi + r * k_pad_;
-            uint16_t* lo = split_lo + r * k_pad_;
-            if (r0 + r < r1) {
-              const int64_t row = r0 + r;
-              amx_split_lut4_row(lut.codes + row * lut.row_bytes, k,
-                                 &lut4_tables_[static_cast<size_t>(row / lut.rows_per_table * 32)],
-                                 hi, lo);
-            } else {
-              amx_split_row(nullptr, k, hi, lo);
-            }
-          }
-        } else {
-          // A few rows at a time, so the decoded values are split while still in cache.
-          for (int64_t r = 0; r < kAmxRows; r += kAmxDecodeRows) {
-            const int64_t n_rows = std::clamp<int64_t>(r1 - r0 - r, 0, kAmxDecodeRows);
-            const float* rows = n_rows ? w_->decode(r0 + r, r0 + r + n_rows, decoded) : nullptr;
-            for (int64_t i = 0; i < kAmxDecodeRows; ++i) {
-              amx_split_row(i < n_rows ? rows + i * k : nullptr, k, split_hi + (r + i) * k_pad_,
-                            split_lo + (r + i) * k_pad_);
-            }
-          }
+      const int64_t at = p0 * k_pad_ * kTokensPerPass;
+      const int64_t first = p0 * kTokensPerPass;
+      multiply_amx(blk0, blk0 + group_blocks_, x_hi + at, x_lo + at, b, m0 + first,
+                   std::min(count, p1 * kTokensPerPass) - first, out, area);
+    }
+  });
+}
+
+void WeightProductKernel::gemm_amx_own_passes(RunContext& ctx, const std::byte* x, std::byte* out,
+                                              float* scratch) {
+  const int64_t held = own_task_passes_ * kTokensPerPass;
+  const int64_t tasks = (g_.m + held - 1) / held;  // per batch
+  const int64_t blocks = (g_.n + kAmxRows - 1) / kAmxRows;
+  ctx.pool().parallel_for(g_.batches * tasks, 1, [&](int64_t begin, int64_t end) {
+    float* area = scratch + per_thread_ * runtime::ThreadPool::thread_index();
+    auto* x_hi = reinterpret_cast<uint16_t*>(area + own_x_at_);
+    uint16_t* x_lo = x_hi + k_pad_ * held;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / tasks;
+      const int64_t m0 = task % tasks * held;
+      const int64_t count = std::min(held, g_.m - m0);
+      if (packs_token_rows()) {
+        pack_amx_pairs(x, b, m0, count, 0, k_pad_ / 2, x_hi, x_lo, area);
+      } else {
+        const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+        for (int64_t item = 0; item < passes * (kTokensPerPass / kAmxTokens); ++item) {
+          pack_amx_group(x, b, m0, count, item, x_hi, x_lo, area);
         }
       }
-      // K block by K block, so the block of activations stays in cache for every row block
-      // and each weight block serves every pass; partial sums accumulate in `results`.
-      for (int64_t k0 = 0; k0 < k_pad_; k0 += k_block_) {
-        const int64_t kc = std::min(k_block_, k_pad_ - k0);
-        for (int64_t blk = blk0; blk < blk1; ++blk) {
-          const uint16_t* w_hi = split_hi;
-          if (!w_split_.empty()) w_hi = &w_split_[static_cast<size_t>(blk * 2 * kAmxRows * k_pad_)];
-          const uint16_t* w_lo = w_hi + kAmxRows * k_pad_;
-          for (int64_t p = p0; p < p1; ++p) {
-            const int64_t tp = round_up(pass_tokens(p), kAmxTokens);
-            const int64_t at = p * k_pad_ * kTokensPerPass + k0 * tp;
-            float* c = results + (blk - blk0) * kAmxRows * c_stride + (p - p0) * kTokensPerPass;
-            amx_gemm(w_hi + k0, bf16_products_ ? nullptr : w_lo + k0, kc, x_hi + at, x_lo + at, tp,
-                     c, c_stride, k_pad_, k0 > 0);
-          }
-        }
-      }
-      for (int64_t blk = blk0; blk < blk1; ++blk) {
-        const int64_t r0 = blk * kAmxRows;
-        const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
-        for (int64_t p = p0; p < p1; ++p) {
-          store_tile(results + (blk - blk0) * kAmxRows * c_stride + (p - p0) * kTokensPerPass,
-                     c_stride, r0, r1, b, m0 + p * kTokensPerPass, pass_tokens(p), out, tmp);
-        }
+      for (int64_t blk0 = 0; blk0 < blocks; blk0 += group_blocks_) {
+        multiply_amx(blk0, blk0 + group_blocks_, x_hi, x_lo, b, m0, count, out, area);
       }
     }
   });

@@ -56,6 +56,11 @@ class WeightProductKernel : public runtime::OpKernel {
   WeightProductKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias)
       : x_(x), w_(std::move(w)), bias_(std::move(bias)) {}
 
+  // A residual (coreml.conv_residual): input binding `r` (-1: none), shaped like the output
+  // and of its type, added to the results after the bias and before the epilogue. Only for
+  // kernels whose outputs are [batch][row][token] (on != 1), or single tokens.
+  void set_residual(int r) { residual_ = r; }
+
   void reshape(ReshapeContext& ctx) override;
 
   void run(RunContext& ctx) override;
@@ -108,6 +113,9 @@ class WeightProductKernel : public runtime::OpKernel {
   // Every weight row's bf16 halves, in blocks of kAmxRows rows: [hi rows][lo rows] per block.
   void split_weights();
 
+  // values[i] += residual[first + i * stride] for i < count (the residual of this run).
+  void add_residual(float* values, int64_t count, int64_t first, int64_t stride) const;
+
   void gemv(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b);
 
   // Tokens [m0, m0 + count) of batch b (at most chunk_tokens_): the activation is packed once,
@@ -119,11 +127,47 @@ class WeightProductKernel : public runtime::OpKernel {
   void gemm_amx(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b,
                 int64_t m0, int64_t count);
 
+  // AMX with a weight split at plan time and passes enough for every thread: the whole product
+  // in one region whose tasks are passes (of every batch); a thread packs the pass it takes
+  // into its own buffer and multiplies every row block with it while it is in its cache, so
+  // no thread waits for another's packing and no packed tokens cross between cores.
+  void gemm_amx_own_passes(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch);
+
+  // True when the activation is packed K pair by K pair from rows of tokens (tokens contiguous
+  // or gathered), false when token by token from rows of K.
+  bool packs_token_rows() const { return g_.xm == 1 || gathers_tokens(); }
+  // Packs K pairs [pair0, pair1) of tokens [m0, m0 + count) of batch b into the passes at
+  // x_hi / x_lo ([pass][k_padded / 2][tokens padded to 16][2]); `area` is the thread's own.
+  void pack_amx_pairs(const std::byte* x, int64_t b, int64_t m0, int64_t count, int64_t pair0,
+                      int64_t pair1, uint16_t* x_hi, uint16_t* x_lo, float* area) const;
+  // Packs group `item` (pass item / 4, its tokens 16 (item % 4) ...) of the same layout from
+  // rows of K.
+  void pack_amx_group(const std::byte* x, int64_t b, int64_t m0, int64_t count, int64_t item,
+                      uint16_t* x_hi, uint16_t* x_lo, float* area) const;
+  // Row blocks [blk0, blk1) (of kAmxRows) times the packed tokens [m0, m0 + count) of batch b,
+  // whose passes start at x_hi / x_lo, stored with the bias and the epilogue.
+  void multiply_amx(int64_t blk0, int64_t blk1, const uint16_t* x_hi, const uint16_t* x_lo,
+                    int64_t b, int64_t m0, int64_t count, std::byte* out, float* area) const;
+
   // The non-AMX packing: tokens [m0, m0 + count) transposed into [pass][K][pass tokens].
   void pack_transposed(RunContext& ctx, const std::byte* x, float* scratch, int64_t b, int64_t m0,
                        int64_t count);
+  // Its parts: K positions [t0, t1) from rows of tokens (`buf` holds `count` floats), or the
+  // 16 tokens of `group` from rows of K (`area` is the thread's own), into xt.
+  void pack_positions(const std::byte* x, int64_t b, int64_t m0, int64_t count, int64_t t0,
+                      int64_t t1, float* xt, float* buf) const;
+  void pack_group(const std::byte* x, int64_t b, int64_t m0, int64_t count, int64_t group,
+                  float* xt, float* area) const;
+  // Weight rows [r0, r1) (at most kRowsPerTask) times the packed tokens [m0, m0 + count) of
+  // batch b, whose passes start at xt, stored with the bias and the epilogue.
+  void multiply_rows(int64_t r0, int64_t r1, const float* xt, int64_t b, int64_t m0, int64_t count,
+                     std::byte* out, float* area) const;
+  // The fp32 twin of gemm_amx_own_passes (dense fp32 weights).
+  void gemm_own_passes(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch);
 
   int x_;
+  int residual_ = -1;
+  const std::byte* residual_data_ = nullptr;  // set by run()
   std::shared_ptr<const WeightMatrix> w_;
   std::vector<float> bias_;
   Geometry g_;
@@ -134,6 +178,9 @@ class WeightProductKernel : public runtime::OpKernel {
   int64_t group_blocks_ = 1;  // AMX: 16-row blocks one task multiplies (sharing the activation)
   int64_t c_size_ = 0;        // AMX: the per-thread results of one task
   bool use_amx_ = false;
+  bool own_passes_ = false;      // gemm_amx_own_passes / gemm_own_passes
+  int64_t own_task_passes_ = 1;  // own passes: passes one task packs and multiplies
+  int64_t own_x_at_ = 0;         // own passes: the thread's packed tokens, within its area
   int64_t k_pad_ = 0, work_ = 0;
   bool lut4_direct_ = false;
   bool bf16_products_ = false;         // COREML_AMX=bf16
