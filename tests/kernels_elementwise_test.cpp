@@ -11,8 +11,11 @@
 
 #include "coreml/model.h"
 #include "coreml/tensor.h"
+#include "kernels/common/convert_simd.h"
+#include "kernels/common/simd.h"
 #include "kernels/elementwise/broadcast.h"
 #include "kernels/elementwise/simd_f32.h"
+#include "tensor/half.h"
 
 namespace coreml::kernels {
 namespace {
@@ -154,6 +157,35 @@ TEST(ElementwiseSimd, SigmoidAndSiluMatchDoubleFormulas) {
     if (std::isfinite(x[i])) {
       const double want = x[i] * s;
       EXPECT_NEAR(silu[i], want, 2e-6 * std::abs(want) + 1e-30) << "x " << x[i];
+    }
+  }
+}
+
+// fp16 <-> fp32 runs of every length around the vector width, with inf, NaN, subnormals, -0
+// and an overflow to inf in the vector tail: the same bits as the element-by-element loops,
+// and nothing written past the end.
+TEST(ElementwiseSimd, Fp16ConversionsMatchScalarAtEveryLength) {
+  std::mt19937 gen(17);
+  std::uniform_real_distribution<float> dist(-3.f, 3.f);
+  const std::vector<float> special = {INFINITY, -INFINITY, NAN,  5.9604645e-8f,
+                                      -0.0f,    65520.0f,  1e-6f};
+  for (int64_t n = 0; n < 70; ++n) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = dist(gen);
+    for (size_t k = 0; k < special.size() && k < x.size(); ++k) x[x.size() - 1 - k] = special[k];
+    std::vector<uint16_t> half(x.size() + 1, 0x1234), want(x.size());
+    f32_to_f16(x.data(), half.data(), n);
+    f32_to_f16_scalar(x.data(), want.data(), n);
+    EXPECT_EQ(half.back(), 0x1234) << "wrote past the end, n " << n;
+    half.pop_back();
+    ASSERT_EQ(half, want) << "n " << n;
+    std::vector<float> back(x.size() + 1, -7.f), back_want(x.size());
+    f16_to_f32(half.data(), back.data(), n);
+    f16_to_f32_scalar(half.data(), back_want.data(), n);
+    EXPECT_EQ(back.back(), -7.f) << "wrote past the end, n " << n;
+    for (int64_t i = 0; i < n; ++i) {
+      const float a = back[static_cast<size_t>(i)], b = back_want[static_cast<size_t>(i)];
+      ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "n " << n << " i " << i;
     }
   }
 }
