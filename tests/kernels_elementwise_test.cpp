@@ -14,6 +14,7 @@
 #include "kernels/common/convert_simd.h"
 #include "kernels/common/simd.h"
 #include "kernels/elementwise/broadcast.h"
+#include "kernels/elementwise/plane_simd.h"
 #include "kernels/elementwise/simd_f32.h"
 #include "tensor/half.h"
 
@@ -188,6 +189,49 @@ TEST(ElementwiseSimd, Fp16ConversionsMatchScalarAtEveryLength) {
       ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "n " << n << " i " << i;
     }
   }
+}
+
+// The squeeze-excite plane loops (plane_simd.h), SIMD and scalar, against double arithmetic:
+// sums and dot products within fp32 rounding, the scaling bit for bit (one product, one
+// rounding), fp16 and fp32 on both sides, every length around the vector width.
+TEST(ElementwiseSimd, PlaneLoopsMatchDoubleReference) {
+  std::mt19937 gen(19);
+  std::uniform_real_distribution<float> dist(-2.f, 2.f);
+  for (const bool simd : {true, false}) {
+    set_simd_enabled_for_testing(simd);
+    for (int64_t n = 0; n < 70; ++n) {
+      std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+      std::vector<uint16_t> xh(x.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        xh[i] = float_to_fp16(dist(gen));
+        x[i] = fp16_to_float(xh[i]);
+        y[i] = dist(gen);
+      }
+      double sum = 0, dot = 0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        sum += x[i];
+        dot += static_cast<double>(x[i]) * y[i];
+      }
+      EXPECT_NEAR(plane_sum(x.data(), false, n), sum, 1e-5 * (1 + n)) << simd << " n " << n;
+      EXPECT_NEAR(plane_sum(xh.data(), true, n), sum, 1e-5 * (1 + n)) << simd << " n " << n;
+      EXPECT_NEAR(dot_f32(x.data(), y.data(), n), dot, 1e-5 * (1 + n)) << simd << " n " << n;
+      const float scale = 0.37f;
+      std::vector<float> out32(x.size() + 1, -7.f);
+      std::vector<uint16_t> out16(x.size() + 1, 0x1234);
+      for (const bool in_half : {false, true}) {
+        const void* in = in_half ? static_cast<const void*>(xh.data()) : x.data();
+        plane_scale(in, in_half, scale, out32.data(), false, n);
+        plane_scale(in, in_half, scale, out16.data(), true, n);
+        for (size_t i = 0; i < x.size(); ++i) {
+          ASSERT_EQ(out32[i], x[i] * scale) << simd << " n " << n << " i " << i;
+          ASSERT_EQ(out16[i], float_to_fp16(x[i] * scale)) << simd << " n " << n << " i " << i;
+        }
+        EXPECT_EQ(out32.back(), -7.f);
+        EXPECT_EQ(out16.back(), 0x1234);
+      }
+    }
+  }
+  set_simd_enabled_for_testing(std::nullopt);
 }
 
 // Whole models through both paths (SIMD and COREML_SIMD=0-style scalar), against the

@@ -9,6 +9,7 @@
 
 #include "runtime/fusion/conv_activation.h"
 #include "runtime/fusion/graph_view.h"
+#include "runtime/fusion/squeeze_excite.h"
 
 namespace coreml::runtime::fusion {
 namespace {
@@ -360,7 +361,8 @@ bool fuse(mil::Function& function) {
   // Each pass walks the block once, scheduling its rewrites (matches never share an op), and
   // applies them together.
   GraphView g(function);
-  for (auto pass : {fuse_rms_norm, fuse_rope, fuse_softmax, fuse_attention, fuse_conv_activation}) {
+  for (auto pass : {fuse_rms_norm, fuse_rope, fuse_softmax, fuse_attention, fuse_conv_activation,
+                    fuse_squeeze_excite}) {
     for (size_t i = 0; i < g.size(); ++i) pass(g, i);
     changed |= g.commit();
   }
