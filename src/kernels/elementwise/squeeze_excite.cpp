@@ -31,10 +31,14 @@ struct GateConv {
   ConvActivation act;
   bool fp16 = false;
 
-  void apply(const float* x, float* y) const {
-    for (int64_t o = 0; o < out; ++o) {
-      y[o] = b[static_cast<size_t>(o)] + dot_f32(w.data() + o * in, x, in);
-    }
+  // Rows split across the pool when there are enough products to pay for a region.
+  void apply(const float* x, float* y, runtime::ThreadPool& pool) const {
+    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, in));
+    pool.parallel_for(out, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) {
+        y[o] = b[static_cast<size_t>(o)] + dot_f32(w.data() + o * in, x, in);
+      }
+    });
     act.apply(y, out);
     for (int64_t o = 0; o < out; ++o) y[o] = round_to(y[o], fp16);
   }
@@ -145,8 +149,8 @@ struct SqueezeExcite {
     });
     for (int64_t b = 0; b < n; ++b) {
       std::memcpy(means, gates + b * c, static_cast<size_t>(c) * sizeof(float));
-      squeeze.apply(means, squeezed);
-      excite.apply(squeezed, gates + b * c);
+      squeeze.apply(means, squeezed, pool);
+      excite.apply(squeezed, gates + b * c, pool);
     }
     pool.parallel_for(planes, grain, [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {

@@ -43,15 +43,18 @@ HWY_INLINE void Zero(D d, float* dst, int64_t n) {
   for (; i < n; ++i) dst[i] = 0.0f;
 }
 
-// One input line into dst as fp32: whole vectors, then the tail (fp16 through a vector on the
-// stack: no read past the line, which may end the tensor).
+// One input line into dst as fp32 in whole vectors. With `overrun`, the last vector reads
+// past the line (into the next line of the plane) and writes past dst + n (the caller zeroes
+// or rewrites what follows); else the tail goes element by element (fp32) or through a vector
+// on the stack (fp16): no read past the line, which may end the tensor.
 template <class D>
-HWY_INLINE void Widen(D d, const void* src, bool half, float* dst, int64_t n) {
+HWY_INLINE void Widen(D d, const void* src, bool half, float* dst, int64_t n, bool overrun) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t whole = overrun ? n : n / lanes * lanes;
   int64_t i = 0;
   if (!half) {
     const auto* s = static_cast<const float*>(src);
-    for (; i + lanes <= n; i += lanes) hn::StoreU(hn::LoadU(d, s + i), d, dst + i);
+    for (; i < whole; i += lanes) hn::StoreU(hn::LoadU(d, s + i), d, dst + i);
     for (; i < n; ++i) dst[i] = s[i];
     return;
   }
@@ -59,23 +62,25 @@ HWY_INLINE void Widen(D d, const void* src, bool half, float* dst, int64_t n) {
 #if COREML_HWY_NATIVE_F16
   const hn::Rebind<hwy::float16_t, D> dh;
   const auto* h = reinterpret_cast<const hwy::float16_t*>(s);
-  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, h + i)), d, dst + i);
+  for (; i < whole; i += lanes) hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, h + i)), d, dst + i);
   if (i < n) {
     HWY_ALIGN uint16_t tail_in[hn::MaxLanes(d)] = {};
     HWY_ALIGN float tail_out[hn::MaxLanes(d)];
-    std::memcpy(tail_in, s + i, static_cast<size_t>(n - i) * sizeof(uint16_t));
+    for (int64_t k = i; k < n; ++k) tail_in[k - i] = s[k];
     hn::Store(hn::PromoteTo(d, hn::Load(dh, reinterpret_cast<const hwy::float16_t*>(tail_in))), d,
               tail_out);
-    std::memcpy(dst + i, tail_out, static_cast<size_t>(n - i) * sizeof(float));
+    for (int64_t k = i; k < n; ++k) dst[k] = tail_out[k - i];
   }
 #else
+  (void)whole;
   for (; i < n; ++i) dst[i] = fp16_to_float(s[i]);
 #endif
 }
 
 template <class D>
 void Pad(D d, const DepthwiseChannel& c, float* padded) {
-  const int64_t used = used_width(c, static_cast<int64_t>(hn::Lanes(d)));
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t used = used_width(c, lanes);
   const int64_t left = std::min(c.left, used);
   const int64_t width = std::clamp<int64_t>(used - left, 0, c.in_w);
   const size_t item = c.half ? 2 : 4;
@@ -86,9 +91,14 @@ void Pad(D d, const DepthwiseChannel& c, float* padded) {
       Zero(d, dst, used);
       continue;
     }
+    // Whole vectors when the read stays inside the plane (it runs into the next lines) and a
+    // padded line follows: the write runs into this line's right padding (zeroed below) and
+    // at most lanes - 1 < used floats of the next padded line, written after this one.
+    const int64_t read_end = ih * c.in_w + (width + lanes - 1) / lanes * lanes;
+    const bool overrun = read_end <= c.in_h * c.in_w && line + 1 < c.padded_h;
     Zero(d, dst, left);
     Widen(d, static_cast<const std::byte*>(c.input) + static_cast<size_t>(ih * c.in_w) * item,
-          c.half, dst + left, width);
+          c.half, dst + left, width, overrun);
     Zero(d, dst + left + width, used - left - width);
   }
 }
