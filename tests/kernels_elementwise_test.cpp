@@ -162,6 +162,27 @@ TEST(ElementwiseSimd, SigmoidAndSiluMatchDoubleFormulas) {
   }
 }
 
+// Every length around the vector width (four-vector steps, single vectors, the tail): each
+// element gets what it gets in a long run, and nothing is written past the end.
+TEST(ElementwiseSimd, SigmoidAndSiluAtEveryLength) {
+  std::vector<float> x(80);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.21f - 8.f;
+  x[3] = NAN;
+  for (const auto op : {SimdUnary::kSigmoid, SimdUnary::kSilu}) {
+    std::vector<float> full(x.size());
+    simd_unary_f32(op, x.data(), full.data(), static_cast<int64_t>(x.size()));
+    for (int64_t n = 0; n < 75; ++n) {
+      std::vector<float> out(static_cast<size_t>(n) + 1, -7.f);
+      simd_unary_f32(op, x.data(), out.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const float a = out[static_cast<size_t>(i)], b = full[static_cast<size_t>(i)];
+        ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "n " << n << " i " << i;
+      }
+      EXPECT_EQ(out.back(), -7.f) << "wrote past the end, n " << n;
+    }
+  }
+}
+
 // fp16 <-> fp32 runs of every length around the vector width, with inf, NaN, subnormals, -0
 // and an overflow to inf in the vector tail: the same bits as the element-by-element loops,
 // and nothing written past the end.
