@@ -505,5 +505,71 @@ TEST(Fusion, ConvResidualNeedsTheSameShapeAndASingleReader) {
   expect_close(t.fused[1], t.unfused[1], 2e-3f);
 }
 
+// ---- squeeze-excite (runtime/fusion/squeeze_excite.cpp) -----------------------------------
+// The NumPy-referenced cases are conformance cases (tests/data/conformance/squeeze_excite); here:
+// the four ops become one, its result agrees with theirs within fp16 rounding, and a mean that
+// is read elsewhere too keeps the ops separate.
+
+// x [1, 6, 5, 7] -> mean -> conv 6->3 + bias, relu -> conv 3->6 + bias, sigmoid_hard -> x * g.
+std::string squeeze_excite_program(std::mt19937& rng, const std::string& tail) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const auto values = [&](size_t n) {
+    std::vector<float> v(n);
+    for (auto& e : v) e = fp16_to_float(float_to_fp16(dist(rng)));
+    return fp16_list(v);
+  };
+  return R"(
+        tensor<int32, [2]> ax = const()[name = string("ax"), val = tensor<int32, [2]>([-2, -1])];
+        bool kd = const()[name = string("kd"), val = bool(true)];
+        tensor<fp16, [1, 6, 1, 1]> m = reduce_mean(axes = ax, keep_dims = kd, x = x)[name = string("m")];
+        tensor<fp16, [3, 6, 1, 1]> w1 = const()[name = string("w1"), val = tensor<fp16, [3, 6, 1, 1]>([)" +
+         values(18) + R"(])];
+        tensor<fp16, [3]> b1 = const()[name = string("b1"), val = tensor<fp16, [3]>([)" +
+         values(3) +
+         R"(])];
+        tensor<fp16, [6, 3, 1, 1]> w2 = const()[name = string("w2"), val = tensor<fp16, [6, 3, 1, 1]>([)" +
+         values(18) + R"(])];
+        tensor<fp16, [6]> b2 = const()[name = string("b2"), val = tensor<fp16, [6]>([)" +
+         values(6) +
+         R"(])];
+        string pt = const()[name = string("pt"), val = string("valid")];
+        tensor<int32, [2]> st = const()[name = string("st"), val = tensor<int32, [2]>([1, 1])];
+        tensor<int32, [4]> pd = const()[name = string("pd"), val = tensor<int32, [4]>([0, 0, 0, 0])];
+        tensor<int32, [2]> dl = const()[name = string("dl"), val = tensor<int32, [2]>([1, 1])];
+        int32 gr = const()[name = string("gr"), val = int32(1)];
+        tensor<fp16, [1, 3, 1, 1]> c1 = conv(bias = b1, dilations = dl, groups = gr, pad = pd, pad_type = pt, strides = st, weight = w1, x = m)[name = string("c1")];
+        tensor<fp16, [1, 3, 1, 1]> h = relu(x = c1)[name = string("h")];
+        tensor<fp16, [1, 6, 1, 1]> c2 = conv(bias = b2, dilations = dl, groups = gr, pad = pd, pad_type = pt, strides = st, weight = w2, x = h)[name = string("c2")];
+        fp16 a = const()[name = string("a"), val = fp16(0x1.554p-3)];
+        fp16 b = const()[name = string("b"), val = fp16(0x1p-1)];
+        tensor<fp16, [1, 6, 1, 1]> g = sigmoid_hard(alpha = a, beta = b, x = c2)[name = string("g")];)" +
+         tail;
+}
+
+TEST(Fusion, SqueezeExciteIsFused) {
+  std::mt19937 rng(8);
+  const std::string body = squeeze_excite_program(rng, R"(
+        tensor<fp16, [1, 6, 5, 7]> y = mul(x = x, y = g)[name = string("y")];)");
+  const Runs r =
+      run_both(body, "tensor<fp16, [1, 6, 5, 7]> x", "y", {random_fp16({1, 6, 5, 7}, rng, 3.0f)});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.squeeze_excite"));
+  for (const char* gone : {"reduce_mean", "conv", "coreml.conv_activation", "mul"}) {
+    EXPECT_FALSE(has_op(r.fused_ops, gone)) << gone;
+  }
+  expect_close(r.fused[0], r.unfused[0], 2e-3f);
+}
+
+TEST(Fusion, SqueezeExciteWithMeanReadTwiceIsNotFused) {
+  std::mt19937 rng(9);
+  const std::string body = squeeze_excite_program(rng, R"(
+        tensor<fp16, [1, 6, 5, 7]> y = mul(x = g, y = x)[name = string("y")];)");
+  const Runs r = run_both(body, "tensor<fp16, [1, 6, 5, 7]> x", "y, m",
+                          {random_fp16({1, 6, 5, 7}, rng, 3.0f)});
+  EXPECT_FALSE(has_op(r.fused_ops, "coreml.squeeze_excite"));
+  EXPECT_TRUE(has_op(r.fused_ops, "reduce_mean"));
+  expect_close(r.fused[0], r.unfused[0], 2e-3f);
+  expect_close(r.fused[1], r.unfused[1], 2e-3f);
+}
+
 }  // namespace
 }  // namespace coreml::runtime

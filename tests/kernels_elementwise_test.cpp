@@ -11,8 +11,12 @@
 
 #include "coreml/model.h"
 #include "coreml/tensor.h"
+#include "kernels/common/convert_simd.h"
+#include "kernels/common/simd.h"
 #include "kernels/elementwise/broadcast.h"
+#include "kernels/elementwise/plane_simd.h"
 #include "kernels/elementwise/simd_f32.h"
+#include "tensor/half.h"
 
 namespace coreml::kernels {
 namespace {
@@ -156,6 +160,99 @@ TEST(ElementwiseSimd, SigmoidAndSiluMatchDoubleFormulas) {
       EXPECT_NEAR(silu[i], want, 2e-6 * std::abs(want) + 1e-30) << "x " << x[i];
     }
   }
+}
+
+// Every length around the vector width (four-vector steps, single vectors, the tail): each
+// element gets what it gets in a long run, and nothing is written past the end.
+TEST(ElementwiseSimd, SigmoidAndSiluAtEveryLength) {
+  std::vector<float> x(80);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.21f - 8.f;
+  x[3] = NAN;
+  for (const auto op : {SimdUnary::kSigmoid, SimdUnary::kSilu}) {
+    std::vector<float> full(x.size());
+    simd_unary_f32(op, x.data(), full.data(), static_cast<int64_t>(x.size()));
+    for (int64_t n = 0; n < 75; ++n) {
+      std::vector<float> out(static_cast<size_t>(n) + 1, -7.f);
+      simd_unary_f32(op, x.data(), out.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const float a = out[static_cast<size_t>(i)], b = full[static_cast<size_t>(i)];
+        ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "n " << n << " i " << i;
+      }
+      EXPECT_EQ(out.back(), -7.f) << "wrote past the end, n " << n;
+    }
+  }
+}
+
+// fp16 <-> fp32 runs of every length around the vector width, with inf, NaN, subnormals, -0
+// and an overflow to inf in the vector tail: the same bits as the element-by-element loops,
+// and nothing written past the end.
+TEST(ElementwiseSimd, Fp16ConversionsMatchScalarAtEveryLength) {
+  std::mt19937 gen(17);
+  std::uniform_real_distribution<float> dist(-3.f, 3.f);
+  const std::vector<float> special = {INFINITY, -INFINITY, NAN,  5.9604645e-8f,
+                                      -0.0f,    65520.0f,  1e-6f};
+  for (int64_t n = 0; n < 70; ++n) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = dist(gen);
+    for (size_t k = 0; k < special.size() && k < x.size(); ++k) x[x.size() - 1 - k] = special[k];
+    std::vector<uint16_t> half(x.size() + 1, 0x1234), want(x.size());
+    f32_to_f16(x.data(), half.data(), n);
+    f32_to_f16_scalar(x.data(), want.data(), n);
+    EXPECT_EQ(half.back(), 0x1234) << "wrote past the end, n " << n;
+    half.pop_back();
+    ASSERT_EQ(half, want) << "n " << n;
+    std::vector<float> back(x.size() + 1, -7.f), back_want(x.size());
+    f16_to_f32(half.data(), back.data(), n);
+    f16_to_f32_scalar(half.data(), back_want.data(), n);
+    EXPECT_EQ(back.back(), -7.f) << "wrote past the end, n " << n;
+    for (int64_t i = 0; i < n; ++i) {
+      const float a = back[static_cast<size_t>(i)], b = back_want[static_cast<size_t>(i)];
+      ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "n " << n << " i " << i;
+    }
+  }
+}
+
+// The squeeze-excite plane loops (plane_simd.h), SIMD and scalar, against double arithmetic:
+// sums and dot products within fp32 rounding, the scaling bit for bit (one product, one
+// rounding), fp16 and fp32 on both sides, every length around the vector width.
+TEST(ElementwiseSimd, PlaneLoopsMatchDoubleReference) {
+  std::mt19937 gen(19);
+  std::uniform_real_distribution<float> dist(-2.f, 2.f);
+  for (const bool simd : {true, false}) {
+    set_simd_enabled_for_testing(simd);
+    for (int64_t n = 0; n < 70; ++n) {
+      std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+      std::vector<uint16_t> xh(x.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        xh[i] = float_to_fp16(dist(gen));
+        x[i] = fp16_to_float(xh[i]);
+        y[i] = dist(gen);
+      }
+      double sum = 0, dot = 0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        sum += x[i];
+        dot += static_cast<double>(x[i]) * y[i];
+      }
+      EXPECT_NEAR(plane_sum(x.data(), false, n), sum, 1e-5 * (1 + n)) << simd << " n " << n;
+      EXPECT_NEAR(plane_sum(xh.data(), true, n), sum, 1e-5 * (1 + n)) << simd << " n " << n;
+      EXPECT_NEAR(dot_f32(x.data(), y.data(), n), dot, 1e-5 * (1 + n)) << simd << " n " << n;
+      const float scale = 0.37f;
+      std::vector<float> out32(x.size() + 1, -7.f);
+      std::vector<uint16_t> out16(x.size() + 1, 0x1234);
+      for (const bool in_half : {false, true}) {
+        const void* in = in_half ? static_cast<const void*>(xh.data()) : x.data();
+        plane_scale(in, in_half, scale, out32.data(), false, n);
+        plane_scale(in, in_half, scale, out16.data(), true, n);
+        for (size_t i = 0; i < x.size(); ++i) {
+          ASSERT_EQ(out32[i], x[i] * scale) << simd << " n " << n << " i " << i;
+          ASSERT_EQ(out16[i], float_to_fp16(x[i] * scale)) << simd << " n " << n << " i " << i;
+        }
+        EXPECT_EQ(out32.back(), -7.f);
+        EXPECT_EQ(out16.back(), 0x1234);
+      }
+    }
+  }
+  set_simd_enabled_for_testing(std::nullopt);
 }
 
 // Whole models through both paths (SIMD and COREML_SIMD=0-style scalar), against the

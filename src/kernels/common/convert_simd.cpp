@@ -6,6 +6,8 @@
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
 
+#include <cstring>
+
 #include "kernels/common/hwy_f16.h"
 #include "tensor/half.h"
 
@@ -23,6 +25,14 @@ void F16ToF32(const uint16_t* src, float* dst, int64_t n) {
 #if COREML_HWY_NATIVE_F16
   for (; i + lanes <= n; i += lanes)
     hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, half + i)), d, dst + i);
+  if (i < n) {  // the tail through a whole vector on the stack (short rows are common)
+    HWY_ALIGN uint16_t in[hn::MaxLanes(d)] = {};
+    HWY_ALIGN float out[hn::MaxLanes(d)];
+    std::memcpy(in, src + i, static_cast<size_t>(n - i) * sizeof(uint16_t));
+    hn::Store(hn::PromoteTo(d, hn::Load(dh, reinterpret_cast<const hwy::float16_t*>(in))), d, out);
+    std::memcpy(dst + i, out, static_cast<size_t>(n - i) * sizeof(float));
+    return;
+  }
 #else
   (void)lanes;
   (void)half;
@@ -40,6 +50,14 @@ void F32ToF16(const float* src, uint16_t* dst, int64_t n) {
 #if COREML_HWY_NATIVE_F16
   for (; i + lanes <= n; i += lanes)
     hn::StoreU(hn::DemoteTo(dh, hn::LoadU(d, src + i)), dh, half + i);
+  if (i < n) {  // the tail through a whole vector on the stack
+    HWY_ALIGN float in[hn::MaxLanes(d)] = {};
+    HWY_ALIGN uint16_t out[hn::MaxLanes(d)];
+    std::memcpy(in, src + i, static_cast<size_t>(n - i) * sizeof(float));
+    hn::Store(hn::DemoteTo(dh, hn::Load(d, in)), dh, reinterpret_cast<hwy::float16_t*>(out));
+    std::memcpy(dst + i, out, static_cast<size_t>(n - i) * sizeof(uint16_t));
+    return;
+  }
 #else
   (void)lanes;
   (void)half;

@@ -53,13 +53,27 @@ void BinaryF32(int op, const float* a, const float* b, int64_t b_step, float* ou
   }
 }
 
+// 1 / v for v >= 1: the hardware estimate refined by Newton steps r (2 - v r), each doubling
+// its bits (x86 estimates have 12 or 14 bits: one step reaches fp32 precision; others may
+// have 8: two). A division costs several times more (EfficientNet spends a quarter of its
+// time in SiLU).
+template <typename D, typename V>
+HWY_INLINE V reciprocal(D d, V v) {
+  const V two = hn::Set(d, 2.f);
+  V r = hn::ApproximateReciprocal(v);
+  r = hn::Mul(r, hn::NegMulAdd(v, r, two));
+#if !HWY_ARCH_X86
+  r = hn::Mul(r, hn::NegMulAdd(v, r, two));
+#endif
+  return r;
+}
+
 // 1 / (1 + e^-x), with -x clamped to where Highway's Exp is valid (the clamp changes results
 // only where sigmoid is below 1e-38 or rounds to 1 anyway).
 template <typename D, typename V>
-V sigmoid(D d, V x) {
+HWY_INLINE V sigmoid(D d, V x) {
   const V neg = hn::Min(hn::Max(hn::Neg(x), hn::Set(d, -100.f)), hn::Set(d, 88.f));
-  const V one = hn::Set(d, 1.f);
-  return hn::Div(one, hn::Add(one, hn::Exp(d, neg)));
+  return reciprocal(d, hn::Add(hn::Set(d, 1.f), hn::Exp(d, neg)));
 }
 
 // x/2 (1 + erf(x / sqrt 2)). With z = |x| / sqrt 2, erfc(z) = poly(t) e^(-z^2), t = 1 / (1 + p z)
@@ -89,23 +103,47 @@ V gelu_tanh(D d, V x) {
   return hn::Mul(hn::Mul(hn::Set(d, 0.5f), x), hn::Add(hn::Set(d, 1.f), hn::Tanh(d, inner)));
 }
 
+// out[i] = f(in[i]): four vectors per step, so that four of f's long dependency chains (exp,
+// reciprocal) are in flight at once, and the tail through one vector on the stack (not a
+// whole vector computed per element).
+template <class D, class F>
+HWY_INLINE void unary_loop(D d, const float* in, float* out, int64_t n, F f) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    const auto y0 = f(hn::LoadU(d, in + i));
+    const auto y1 = f(hn::LoadU(d, in + i + lanes));
+    const auto y2 = f(hn::LoadU(d, in + i + 2 * lanes));
+    const auto y3 = f(hn::LoadU(d, in + i + 3 * lanes));
+    hn::StoreU(y0, d, out + i);
+    hn::StoreU(y1, d, out + i + lanes);
+    hn::StoreU(y2, d, out + i + 2 * lanes);
+    hn::StoreU(y3, d, out + i + 3 * lanes);
+  }
+  for (; i + lanes <= n; i += lanes) hn::StoreU(f(hn::LoadU(d, in + i)), d, out + i);
+  if (i < n) {
+    HWY_ALIGN float tail[hn::MaxLanes(d)] = {};
+    for (int64_t k = i; k < n; ++k) tail[k - i] = in[k];
+    hn::Store(f(hn::Load(d, tail)), d, tail);
+    for (int64_t k = i; k < n; ++k) out[k] = tail[k - i];
+  }
+}
+
 void UnaryF32(int op, const float* in, float* out, int64_t n) {
   const hn::ScalableTag<float> d;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const auto kind = static_cast<SimdUnary>(op);
-  auto apply = [&](auto x) {
-    auto y = x;
-    switch (kind) {
-      case SimdUnary::kSilu: y = hn::Mul(x, sigmoid(d, x)); break;
-      case SimdUnary::kSigmoid: y = sigmoid(d, x); break;
-      case SimdUnary::kGelu: y = gelu(d, x); break;
-      case SimdUnary::kGeluTanh: y = gelu_tanh(d, x); break;
-    }
-    return hn::IfThenElse(hn::IsNaN(x), x, y);
-  };
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) hn::StoreU(apply(hn::LoadU(d, in + i)), d, out + i);
-  for (; i < n; ++i) out[i] = hn::GetLane(apply(hn::Set(d, in[i])));
+  // NaN stays NaN (the clamps inside would turn it into a number).
+  const auto keep_nan = [](auto x, auto y) { return hn::IfThenElse(hn::IsNaN(x), x, y); };
+  switch (static_cast<SimdUnary>(op)) {
+    case SimdUnary::kSilu:
+      return unary_loop(d, in, out, n,
+                        [&](auto x) { return keep_nan(x, hn::Mul(x, sigmoid(d, x))); });
+    case SimdUnary::kSigmoid:
+      return unary_loop(d, in, out, n, [&](auto x) { return keep_nan(x, sigmoid(d, x)); });
+    case SimdUnary::kGelu:
+      return unary_loop(d, in, out, n, [&](auto x) { return keep_nan(x, gelu(d, x)); });
+    case SimdUnary::kGeluTanh:
+      return unary_loop(d, in, out, n, [&](auto x) { return keep_nan(x, gelu_tanh(d, x)); });
+  }
 }
 
 }  // namespace coreml::kernels::HWY_NAMESPACE

@@ -1,8 +1,9 @@
 // Depthwise conv (one input channel per group: MobileNet's and EfficientNet's 3x3 / 5x5
 // spatial filters) as a direct kernel: each output channel is a sum of a few shifted input
 // lines times a scalar weight, so an im2col matrix or a GEMM would only add traffic. Channels
-// are split across the threads; lines are accumulated in fp32 (fp16 planes are widened once
-// per channel), in natural order along the output row so the compiler vectorises them.
+// are split across the threads; each channel's plane is copied once into a zero-padded fp32
+// plane (fp16 widened on the way), the SIMD loops of depthwise_simd.h compute its output plane,
+// and a fused activation and the one rounding to the output dtype follow per plane.
 #include <algorithm>
 #include <cstring>
 
@@ -11,6 +12,7 @@
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/depthwise_simd.h"
 #include "runtime/kernel_registry.h"
+#include "runtime/limits.h"
 #include "tensor/half.h"
 
 namespace coreml::kernels::linalg {
@@ -23,8 +25,6 @@ using runtime::RunContext;
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-constexpr int64_t kMaxKernelRows = 16;  // taller kernels take the generic loops
 
 class DepthwiseConvKernel final : public runtime::OpKernel {
  public:
@@ -50,27 +50,45 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
     if (const std::string error = conv_shape(x.shape(), weight_shape_, p_, &s_); !error.empty()) {
       ctx.fail(error);
     }
-    if (s_.cin != p_.groups) {
-      ctx.decline();  // not depthwise for this input (the simple kernel says what is wrong)
+    if (s_.cin != p_.groups || s_.out_size() == 0 || s_.in_size() == 0) {
+      ctx.decline();  // not depthwise for this input, or empty (the simple kernel's rules)
       return;
     }
     x_dtype_ = x.dtype();
     out_dtype_ = out;
-    // 1-D and 2-D kernels run row by row from a zero-padded copy of the channel's plane
+    // 1-D and 2-D kernels run channel by channel through a zero-padded copy of the plane
     // (depthwise_simd.h): padded_h lines of padded_w floats, wide enough for whole vectors.
-    rows_ = s_.in[0] == 1 && s_.kernel[0] == 1 && s_.out[0] == 1 && s_.kernel[1] <= kMaxKernelRows;
-    const int64_t row_outputs = round_up(s_.out[2], kDepthwiseRowPad);
-    padded_h_ = (s_.out[1] - 1) * p_.stride[1] + (s_.kernel[1] - 1) * p_.dilation[1] + 1;
-    padded_w_ = round_up(
-        std::max((row_outputs - 1) * p_.stride[2] + (s_.kernel[2] - 1) * p_.dilation[2] + 2,
-                 s_.before[2] + s_.in[2]),
-        16);
-    // Per thread: the channel's input plane as fp32 (padded, or widened from fp16), one fp32
-    // output plane and one output row of whole vectors.
-    const int64_t in_floats = rows_ ? padded_h_ * padded_w_ : s_.in_size();
-    per_thread_ = round_up(in_floats, 16) + round_up(s_.out_size(), 16) + row_outputs;
-    ctx.request_scratch(static_cast<size_t>(per_thread_ * std::max(1, ctx.threads())) *
-                        sizeof(float));
+    // Sizes follow from attributes (a hostile pad, stride or dilation): overflow-checked, and
+    // within the tensor budget.
+    rows_ = s_.in[0] == 1 && s_.kernel[0] == 1 && s_.out[0] == 1;
+    int64_t in_floats = s_.in_size(), per_thread = 0, total = 0;
+    bool overflow = false;
+    if (rows_) {
+      int64_t reach_h = 0, reach_w = 0, span_w = 0;
+      overflow =
+          __builtin_mul_overflow(s_.out[1] - 1, p_.stride[1], &reach_h) ||
+          __builtin_mul_overflow(s_.kernel[1] - 1, p_.dilation[1], &padded_h_) ||
+          __builtin_add_overflow(reach_h, padded_h_ + 1, &padded_h_) ||
+          __builtin_mul_overflow(round_up(s_.out[2], kDepthwiseRowPad) - 1, p_.stride[2],
+                                 &reach_w) ||
+          __builtin_mul_overflow(s_.kernel[2] - 1, p_.dilation[2], &span_w) ||
+          __builtin_add_overflow(reach_w, span_w + 2, &padded_w_) ||
+          __builtin_add_overflow(std::max(padded_w_, s_.before[2] + s_.in[2]), 15, &padded_w_) ||
+          __builtin_mul_overflow(padded_h_, padded_w_ / 16 * 16, &in_floats);
+      padded_w_ = padded_w_ / 16 * 16;
+    }
+    // Per thread: the padded plane (or the plane widened from fp16) and one fp32 output plane
+    // with room for whole vectors.
+    if (overflow ||
+        __builtin_add_overflow(round_up(in_floats, 16),
+                               round_up(s_.out_size() + kDepthwiseRowPad, 16), &per_thread) ||
+        __builtin_mul_overflow(per_thread, int64_t{std::max(1, ctx.threads())}, &total)) {
+      ctx.fail("the depthwise conv's padded planes overflow");
+    }
+    runtime::check_buffer_budget(static_cast<uint64_t>(total), sizeof(float),
+                                 "the depthwise conv's padded planes", ctx.where());
+    per_thread_ = per_thread;
+    ctx.request_scratch(static_cast<size_t>(total) * sizeof(float));
     std::vector<int64_t> shape = {s_.n, s_.cout};
     for (int d = 3 - p_.spatial; d < 3; ++d) shape.push_back(s_.out[static_cast<size_t>(d)]);
     ctx.set_output(0, std::move(shape), out_dtype_);
@@ -85,14 +103,12 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
       float* mine = scratch + per_thread_ * runtime::ThreadPool::thread_index();
       float* widened = mine;
       float* acc = mine + round_up(rows_ ? padded_h_ * padded_w_ : s_.in_size(), 16);
-      float* row_out = acc + round_up(s_.out_size(), 16);
       for (int64_t plane = begin; plane < end; ++plane) {
         const int64_t n = plane / s_.cout, co = plane % s_.cout;
         const int64_t ci = co / s_.cout_group;  // cin_group is 1
         const int64_t in_index = (n * s_.cin + ci) * s_.in_size();
         if (rows_) {
-          pad_plane(x, in_index, widened);
-          channel_rows(widened, co, acc, row_out);
+          channel_rows(x + static_cast<size_t>(in_index) * dtype_size(x_dtype_), co, widened, acc);
         } else {
           const float* in;
           if (x_dtype_ == DType::kFloat32) {
@@ -116,41 +132,29 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
   }
 
  private:
-  // The input plane starting at element `in_index` into `padded` ([padded_h][padded_w], zeros
-  // around): line ih of the input lands on padded line ih + before_h, at column before_w.
-  void pad_plane(const std::byte* x, int64_t in_index, float* padded) const {
+  // acc (the output plane of channel co) from its input plane `in`, through `padded`.
+  void channel_rows(const std::byte* in, int64_t co, float* padded, float* acc) const {
     const auto& s = s_;
-    std::fill(padded, padded + padded_h_ * padded_w_, 0.0f);
-    const int64_t width = std::min(s.in[2], padded_w_ - s.before[2]);
-    for (int64_t ih = 0; ih < s.in[1]; ++ih) {
-      const int64_t line = ih + s.before[1];
-      if (line >= padded_h_) break;
-      float* dst = padded + line * padded_w_ + s.before[2];
-      const int64_t src = in_index + ih * s.in[2];
-      if (x_dtype_ == DType::kFloat32) {
-        std::memcpy(dst, reinterpret_cast<const float*>(x) + src,
-                    static_cast<size_t>(width) * sizeof(float));
-      } else {
-        f16_to_f32(reinterpret_cast<const uint16_t*>(x) + src, dst, width);
-      }
-    }
-  }
-
-  // acc (the output plane of channel co) from its padded input plane, row by row.
-  void channel_rows(const float* padded, int64_t co, float* acc, float* row_out) const {
-    const auto& s = s_;
-    const float* lines[kMaxKernelRows];
-    DepthwiseRow row{lines,          w_.data() + co * s.kernel_size(),
-                     s.kernel[1],    s.kernel[2],
-                     s.out[2],       p_.stride[2],
-                     p_.dilation[2], bias_.empty() ? 0.0f : bias_[static_cast<size_t>(co)]};
-    for (int64_t oh = 0; oh < s.out[1]; ++oh) {
-      for (int64_t kh = 0; kh < s.kernel[1]; ++kh) {
-        lines[kh] = padded + (oh * p_.stride[1] + kh * p_.dilation[1]) * padded_w_;
-      }
-      depthwise_row(row, row_out);
-      std::memcpy(acc + oh * s.out[2], row_out, static_cast<size_t>(s.out[2]) * sizeof(float));
-    }
+    DepthwiseChannel c;
+    c.input = in;
+    c.half = x_dtype_ == DType::kFloat16;
+    c.in_h = s.in[1];
+    c.in_w = s.in[2];
+    c.top = s.before[1];
+    c.left = s.before[2];
+    c.padded_h = padded_h_;
+    c.line_stride = padded_w_;
+    c.weights = w_.data() + co * s.kernel_size();
+    c.kernel_h = s.kernel[1];
+    c.kernel_w = s.kernel[2];
+    c.out_h = s.out[1];
+    c.out_w = s.out[2];
+    c.stride_h = p_.stride[1];
+    c.stride_w = p_.stride[2];
+    c.dilation_h = p_.dilation[1];
+    c.dilation_w = p_.dilation[2];
+    c.bias = bias_.empty() ? 0.0f : bias_[static_cast<size_t>(co)];
+    depthwise_channel(c, padded, acc);
   }
 
   // acc (the output plane of channel co) = bias + sum over kernel offsets of weight * input.

@@ -8,37 +8,184 @@
 
 #include "kernels/linalg/depthwise_simd.h"
 
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/common/hwy_f16.h"
 #include "kernels/common/simd.h"
+#include "tensor/half.h"
+
+// Defined once, although foreach_target includes this file once per target.
+#ifndef COREML_DEPTHWISE_SIMD_SHARED
+#define COREML_DEPTHWISE_SIMD_SHARED
+namespace coreml::kernels::linalg {
+namespace {
+
+// Columns of a padded line the loops read when outputs go in vectors of `lanes`.
+int64_t used_width(const DepthwiseChannel& c, int64_t lanes) {
+  const int64_t vectors = (c.out_w + lanes - 1) / lanes * lanes;
+  return std::min(c.line_stride, (vectors - 1) * c.stride_w + (c.kernel_w - 1) * c.dilation_w + 2);
+}
+
+}  // namespace
+}  // namespace coreml::kernels::linalg
+#endif  // COREML_DEPTHWISE_SIMD_SHARED
 
 HWY_BEFORE_NAMESPACE();
 namespace coreml::kernels::linalg::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-void DepthwiseRowSimd(const DepthwiseRow& r, float* out) {
-  const hn::ScalableTag<float> d;
+template <class D>
+HWY_INLINE void Zero(D d, float* dst, int64_t n) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  for (int64_t ow = 0; ow < r.out_w; ow += lanes) {
-    auto acc = hn::Set(d, r.bias);
-    for (int64_t kh = 0; kh < r.kernel_h; ++kh) {
-      const float* w = r.weights + kh * r.kernel_w;
-      const float* base = r.lines[kh] + ow * r.stride;
-      for (int64_t kw = 0; kw < r.kernel_w; ++kw) {
-        const float* src = base + kw * r.dilation;
-        if (r.stride == 1) {
-          acc = hn::MulAdd(hn::Set(d, w[kw]), hn::LoadU(d, src), acc);
-        } else if (r.stride == 2) {
-          hn::Vec<decltype(d)> even, odd;
-          hn::LoadInterleaved2(d, src, even, odd);  // even: src[0], src[2], ...
-          acc = hn::MulAdd(hn::Set(d, w[kw]), even, acc);
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::Zero(d), d, dst + i);
+  for (; i < n; ++i) dst[i] = 0.0f;
+}
+
+// One input line into dst as fp32 in whole vectors. With `overrun`, the last vector reads
+// past the line (into the next line of the plane) and writes past dst + n (the caller zeroes
+// or rewrites what follows); else the tail goes element by element (fp32) or through a vector
+// on the stack (fp16): no read past the line, which may end the tensor.
+template <class D>
+HWY_INLINE void Widen(D d, const void* src, bool half, float* dst, int64_t n, bool overrun) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t whole = overrun ? n : n / lanes * lanes;
+  int64_t i = 0;
+  if (!half) {
+    const auto* s = static_cast<const float*>(src);
+    for (; i < whole; i += lanes) hn::StoreU(hn::LoadU(d, s + i), d, dst + i);
+    for (; i < n; ++i) dst[i] = s[i];
+    return;
+  }
+  const auto* s = static_cast<const uint16_t*>(src);
+#if COREML_HWY_NATIVE_F16
+  const hn::Rebind<hwy::float16_t, D> dh;
+  const auto* h = reinterpret_cast<const hwy::float16_t*>(s);
+  for (; i < whole; i += lanes) hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, h + i)), d, dst + i);
+  if (i < n) {
+    HWY_ALIGN uint16_t tail_in[hn::MaxLanes(d)] = {};
+    HWY_ALIGN float tail_out[hn::MaxLanes(d)];
+    for (int64_t k = i; k < n; ++k) tail_in[k - i] = s[k];
+    hn::Store(hn::PromoteTo(d, hn::Load(dh, reinterpret_cast<const hwy::float16_t*>(tail_in))), d,
+              tail_out);
+    for (int64_t k = i; k < n; ++k) dst[k] = tail_out[k - i];
+  }
+#else
+  (void)whole;
+  for (; i < n; ++i) dst[i] = fp16_to_float(s[i]);
+#endif
+}
+
+template <class D>
+void Pad(D d, const DepthwiseChannel& c, float* padded) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t used = used_width(c, lanes);
+  const int64_t left = std::min(c.left, used);
+  const int64_t width = std::clamp<int64_t>(used - left, 0, c.in_w);
+  const size_t item = c.half ? 2 : 4;
+  for (int64_t line = 0; line < c.padded_h; ++line) {
+    float* dst = padded + line * c.line_stride;
+    const int64_t ih = line - c.top;
+    if (ih < 0 || ih >= c.in_h) {
+      Zero(d, dst, used);
+      continue;
+    }
+    // Whole vectors when the read stays inside the plane (it runs into the next lines) and a
+    // padded line follows: the write runs into this line's right padding (zeroed below) and
+    // at most lanes - 1 < used floats of the next padded line, written after this one.
+    const int64_t read_end = ih * c.in_w + (width + lanes - 1) / lanes * lanes;
+    const bool overrun = read_end <= c.in_h * c.in_w && line + 1 < c.padded_h;
+    Zero(d, dst, left);
+    Widen(d, static_cast<const std::byte*>(c.input) + static_cast<size_t>(ih * c.in_w) * item,
+          c.half, dst + left, width, overrun);
+    Zero(d, dst + left + width, used - left - width);
+  }
+}
+
+// kRows output rows of a K x K, stride S, undilated kernel, starting at row oh: one vector of
+// outputs per row at a time, the taps unrolled. Vectors go right to left and rows top to bottom,
+// so a row's last vector, which runs into the next row, is overwritten by that row's first.
+template <int K, int S, int kRows>
+HWY_INLINE void FixedRows(const DepthwiseChannel& c, const float* padded, int64_t oh, float* out) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const float* w = c.weights;
+  for (int64_t ow = (c.out_w - 1) / lanes * lanes; ow >= 0; ow -= lanes) {
+    V acc[kRows];
+    for (int r = 0; r < kRows; ++r) acc[r] = hn::Set(d, c.bias);
+    for (int kh = 0; kh < K; ++kh) {
+      for (int r = 0; r < kRows; ++r) {
+        const float* src = padded + ((oh + r) * S + kh) * c.line_stride + ow * S;
+        if constexpr (S == 1) {
+          for (int kw = 0; kw < K; ++kw) {
+            acc[r] = hn::MulAdd(hn::Set(d, w[kh * K + kw]), hn::LoadU(d, src + kw), acc[r]);
+          }
         } else {
-          HWY_ALIGN float gathered[hn::MaxLanes(d)];
-          for (int64_t i = 0; i < lanes; ++i) gathered[i] = src[i * r.stride];
-          acc = hn::MulAdd(hn::Set(d, w[kw]), hn::Load(d, gathered), acc);
+          // Tap kw reads src[2i + kw]: the even lanes of a pair load at src + kw (kw even) or
+          // the odd lanes of the one at src + kw - 1 (kw odd): one pair load per two taps.
+          for (int kw = 0; kw < K; kw += 2) {
+            V even, odd;
+            hn::LoadInterleaved2(d, src + kw, even, odd);
+            acc[r] = hn::MulAdd(hn::Set(d, w[kh * K + kw]), even, acc[r]);
+            if (kw + 1 < K) acc[r] = hn::MulAdd(hn::Set(d, w[kh * K + kw + 1]), odd, acc[r]);
+          }
         }
       }
     }
-    hn::StoreU(acc, d, out + ow);
+    for (int r = 0; r < kRows; ++r) hn::StoreU(acc[r], d, out + (oh + r) * c.out_w + ow);
   }
+}
+
+template <int K, int S>
+void FixedPlane(const DepthwiseChannel& c, const float* padded, float* out) {
+  int64_t oh = 0;
+  for (; oh + 4 <= c.out_h; oh += 4) FixedRows<K, S, 4>(c, padded, oh, out);
+  for (; oh < c.out_h; ++oh) FixedRows<K, S, 1>(c, padded, oh, out);
+}
+
+// Rows top to bottom, vectors left to right: a row's last vector runs into the next row,
+// computed afterwards.
+void GenericPlane(const DepthwiseChannel& c, const float* padded, float* out) {
+  const hn::ScalableTag<float> d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t oh = 0; oh < c.out_h; ++oh) {
+    for (int64_t ow = 0; ow < c.out_w; ow += lanes) {
+      auto acc = hn::Set(d, c.bias);
+      for (int64_t kh = 0; kh < c.kernel_h; ++kh) {
+        const float* w = c.weights + kh * c.kernel_w;
+        const float* base =
+            padded + (oh * c.stride_h + kh * c.dilation_h) * c.line_stride + ow * c.stride_w;
+        for (int64_t kw = 0; kw < c.kernel_w; ++kw) {
+          const float* src = base + kw * c.dilation_w;
+          if (c.stride_w == 1) {
+            acc = hn::MulAdd(hn::Set(d, w[kw]), hn::LoadU(d, src), acc);
+          } else if (c.stride_w == 2) {
+            hn::Vec<decltype(d)> even, odd;
+            hn::LoadInterleaved2(d, src, even, odd);  // even: src[0], src[2], ...
+            acc = hn::MulAdd(hn::Set(d, w[kw]), even, acc);
+          } else {
+            HWY_ALIGN float gathered[hn::MaxLanes(d)];
+            for (int64_t i = 0; i < lanes; ++i) gathered[i] = src[i * c.stride_w];
+            acc = hn::MulAdd(hn::Set(d, w[kw]), hn::Load(d, gathered), acc);
+          }
+        }
+      }
+      hn::StoreU(acc, d, out + oh * c.out_w + ow);
+    }
+  }
+}
+
+void DepthwiseChannelSimd(const DepthwiseChannel& c, float* padded, float* out) {
+  Pad(hn::ScalableTag<float>(), c, padded);
+  const bool square = c.kernel_h == c.kernel_w && c.stride_h == c.stride_w && c.dilation_h == 1 &&
+                      c.dilation_w == 1;
+  if (square && c.kernel_h == 3 && c.stride_h == 1) return FixedPlane<3, 1>(c, padded, out);
+  if (square && c.kernel_h == 3 && c.stride_h == 2) return FixedPlane<3, 2>(c, padded, out);
+  if (square && c.kernel_h == 5 && c.stride_h == 1) return FixedPlane<5, 1>(c, padded, out);
+  if (square && c.kernel_h == 5 && c.stride_h == 2) return FixedPlane<5, 2>(c, padded, out);
+  GenericPlane(c, padded, out);
 }
 
 }  // namespace coreml::kernels::linalg::HWY_NAMESPACE
@@ -46,22 +193,38 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace coreml::kernels::linalg {
-HWY_EXPORT(DepthwiseRowSimd);
+HWY_EXPORT(DepthwiseChannelSimd);
 
-void depthwise_row(const DepthwiseRow& r, float* out) {
+void depthwise_channel(const DepthwiseChannel& c, float* padded, float* out) {
   if (simd_enabled()) {
-    HWY_DYNAMIC_DISPATCH(DepthwiseRowSimd)(r, out);
+    HWY_DYNAMIC_DISPATCH(DepthwiseChannelSimd)(c, padded, out);
     return;
   }
-  for (int64_t ow = 0; ow < r.out_w; ++ow) {
-    float sum = r.bias;
-    for (int64_t kh = 0; kh < r.kernel_h; ++kh) {
-      const float* line = r.lines[kh] + ow * r.stride;
-      for (int64_t kw = 0; kw < r.kernel_w; ++kw) {
-        sum += r.weights[kh * r.kernel_w + kw] * line[kw * r.dilation];
-      }
+  const int64_t used = used_width(c, 1);
+  for (int64_t line = 0; line < c.padded_h; ++line) {
+    float* dst = padded + line * c.line_stride;
+    std::fill(dst, dst + used, 0.0f);
+    const int64_t ih = line - c.top;
+    if (ih < 0 || ih >= c.in_h) continue;
+    const int64_t width = std::clamp<int64_t>(used - c.left, 0, c.in_w);
+    for (int64_t iw = 0; iw < width; ++iw) {
+      const int64_t at = ih * c.in_w + iw;
+      dst[c.left + iw] = c.half ? fp16_to_float(static_cast<const uint16_t*>(c.input)[at])
+                                : static_cast<const float*>(c.input)[at];
     }
-    out[ow] = sum;
+  }
+  for (int64_t oh = 0; oh < c.out_h; ++oh) {
+    for (int64_t ow = 0; ow < c.out_w; ++ow) {
+      float sum = c.bias;
+      for (int64_t kh = 0; kh < c.kernel_h; ++kh) {
+        const float* line =
+            padded + (oh * c.stride_h + kh * c.dilation_h) * c.line_stride + ow * c.stride_w;
+        for (int64_t kw = 0; kw < c.kernel_w; ++kw) {
+          sum += c.weights[kh * c.kernel_w + kw] * line[kw * c.dilation_w];
+        }
+      }
+      out[oh * c.out_w + ow] = sum;
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 #include "runtime/fusion/conv_activation.h"
 #include "runtime/fusion/conv_residual.h"
 #include "runtime/fusion/graph_view.h"
+#include "runtime/fusion/squeeze_excite.h"
 
 namespace coreml::runtime::fusion {
 namespace {
@@ -362,7 +363,7 @@ bool fuse(mil::Function& function) {
   // applies them together.
   GraphView g(function);
   for (auto pass : {fuse_rms_norm, fuse_rope, fuse_softmax, fuse_attention, fuse_conv_activation,
-                    fuse_conv_residual}) {
+                    fuse_conv_residual, fuse_squeeze_excite}) {
     for (size_t i = 0; i < g.size(); ++i) pass(g, i);
     changed |= g.commit();
   }

@@ -1,0 +1,151 @@
+// Compiled once per SIMD target by Highway's foreach_target (see plane_simd.h).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/elementwise/plane_simd.cpp"
+// clang-format off
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+// clang-format on
+
+#include "kernels/elementwise/plane_simd.h"
+
+#include "kernels/common/hwy_f16.h"
+#include "kernels/common/simd.h"
+#include "tensor/half.h"
+
+// Defined once, although foreach_target includes this file once per target.
+#ifndef COREML_PLANE_SIMD_SCALAR
+#define COREML_PLANE_SIMD_SCALAR
+namespace coreml::kernels {
+namespace {
+
+// The scalar twins (COREML_SIMD=0, and the tails and non-F16C targets of the SIMD loops).
+inline float load(const void* x, bool half, int64_t i) {
+  return half ? fp16_to_float(static_cast<const uint16_t*>(x)[i]) : static_cast<const float*>(x)[i];
+}
+inline void store(void* out, bool half, int64_t i, float v) {
+  if (half) {
+    static_cast<uint16_t*>(out)[i] = float_to_fp16(v);
+  } else {
+    static_cast<float*>(out)[i] = v;
+  }
+}
+
+}  // namespace
+}  // namespace coreml::kernels
+#endif  // COREML_PLANE_SIMD_SCALAR
+
+HWY_BEFORE_NAMESPACE();
+namespace coreml::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Four independent accumulators so the additions do not wait on each other.
+float PlaneSum(const void* x, bool half, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  int64_t i = 0;
+  if (!half) {
+    const auto* p = static_cast<const float*>(x);
+    for (; i + 4 * lanes <= n; i += 4 * lanes) {
+      a0 = hn::Add(a0, hn::LoadU(d, p + i));
+      a1 = hn::Add(a1, hn::LoadU(d, p + i + lanes));
+      a2 = hn::Add(a2, hn::LoadU(d, p + i + 2 * lanes));
+      a3 = hn::Add(a3, hn::LoadU(d, p + i + 3 * lanes));
+    }
+    for (; i + lanes <= n; i += lanes) a0 = hn::Add(a0, hn::LoadU(d, p + i));
+  } else {
+#if COREML_HWY_NATIVE_F16
+    const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+    const auto* p = static_cast<const hwy::float16_t*>(x);
+    for (; i + 4 * lanes <= n; i += 4 * lanes) {
+      a0 = hn::Add(a0, hn::PromoteTo(d, hn::LoadU(dh, p + i)));
+      a1 = hn::Add(a1, hn::PromoteTo(d, hn::LoadU(dh, p + i + lanes)));
+      a2 = hn::Add(a2, hn::PromoteTo(d, hn::LoadU(dh, p + i + 2 * lanes)));
+      a3 = hn::Add(a3, hn::PromoteTo(d, hn::LoadU(dh, p + i + 3 * lanes)));
+    }
+    for (; i + lanes <= n; i += lanes) a0 = hn::Add(a0, hn::PromoteTo(d, hn::LoadU(dh, p + i)));
+#endif
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+  for (; i < n; ++i) sum += load(x, half, i);
+  return sum;
+}
+
+void PlaneScale(const void* x, bool in_half, float scale, void* out, bool out_half, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const auto s = hn::Set(d, scale);
+  int64_t i = 0;
+#if COREML_HWY_NATIVE_F16
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const auto load_vec = [&](int64_t at) {
+    return in_half ? hn::PromoteTo(d, hn::LoadU(dh, static_cast<const hwy::float16_t*>(x) + at))
+                   : hn::LoadU(d, static_cast<const float*>(x) + at);
+  };
+  for (; i + lanes <= n; i += lanes) {
+    const auto v = hn::Mul(load_vec(i), s);
+    if (out_half) {
+      hn::StoreU(hn::DemoteTo(dh, v), dh, static_cast<hwy::float16_t*>(out) + i);
+    } else {
+      hn::StoreU(v, d, static_cast<float*>(out) + i);
+    }
+  }
+#else
+  if (!in_half && !out_half) {
+    for (; i + lanes <= n; i += lanes) {
+      hn::StoreU(hn::Mul(hn::LoadU(d, static_cast<const float*>(x) + i), s), d,
+                 static_cast<float*>(out) + i);
+    }
+  }
+#endif
+  for (; i < n; ++i) store(out, out_half, i, load(x, in_half, i) * scale);
+}
+
+float DotF32(const float* a, const float* b, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    a0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), a0);
+    a1 = hn::MulAdd(hn::LoadU(d, a + i + lanes), hn::LoadU(d, b + i + lanes), a1);
+  }
+  for (; i + lanes <= n; i += lanes) a0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), a0);
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+}  // namespace coreml::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace coreml::kernels {
+HWY_EXPORT(PlaneSum);
+HWY_EXPORT(PlaneScale);
+HWY_EXPORT(DotF32);
+
+float plane_sum(const void* x, bool half, int64_t n) {
+  if (simd_enabled()) return HWY_DYNAMIC_DISPATCH(PlaneSum)(x, half, n);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += load(x, half, i);
+  return sum;
+}
+
+void plane_scale(const void* x, bool in_half, float scale, void* out, bool out_half, int64_t n) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(PlaneScale)(x, in_half, scale, out, out_half, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) store(out, out_half, i, load(x, in_half, i) * scale);
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  if (simd_enabled()) return HWY_DYNAMIC_DISPATCH(DotF32)(a, b, n);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+}  // namespace coreml::kernels
+#endif  // HWY_ONCE
