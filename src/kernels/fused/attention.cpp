@@ -374,9 +374,8 @@ class AttentionKernel final : public runtime::OpKernel {
           if (score_fp16_[step]) round_to_fp16_in_place(sc, count);
         }
         softmax_row(sc, probs, count);
-        if (prob_fp16_) round_to_fp16_in_place(probs, count);
         std::fill_n(row_p, l - lo, 0.0f);
-        std::copy_n(probs, count, sc);
+        copy_rounded(probs, count, prob_fp16_, sc);
         std::fill(sc + count, row_p + n_pad, 0.0f);
       }
       if (n > 0 && amx_) {

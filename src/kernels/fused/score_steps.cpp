@@ -9,6 +9,8 @@
 
 #include "kernels/fused/score_steps.h"
 
+#include <algorithm>
+
 #include "kernels/common/hwy_f16.h"
 #include "kernels/fused/fused_common.h"
 
@@ -17,26 +19,36 @@ namespace coreml::kernels::fused::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // Returns how many leading elements it did (whole vectors; 0 without native fp16 conversions).
-int64_t ScoreSteps(float* v, int64_t n, bool round_product, bool has_scale, float scale,
-                   bool round_scaled) {
+int64_t ScoreSteps(const float* src, float* v, int64_t n, bool round_product, bool has_scale,
+                   float scale, bool round_scaled) {
 #if COREML_HWY_NATIVE_F16
   const hn::ScalableTag<float> d;
   const hn::Rebind<hwy::float16_t, decltype(d)> dh;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   const auto round = [&](auto x) { return hn::PromoteTo(d, hn::DemoteTo(dh, x)); };
   const auto vscale = hn::Set(d, scale);
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    auto x = hn::LoadU(d, v + i);
+  const auto steps = [&](auto x) {
     if (round_product) x = round(x);
     if (has_scale) {
       x = hn::Mul(x, vscale);
       if (round_scaled) x = round(x);
     }
-    hn::StoreU(x, d, v + i);
+    return x;
+  };
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(steps(hn::LoadU(d, src + i)), d, v + i);
+  // The tail as one padded vector: the scalar fp16 rounding costs far more per element.
+  constexpr int64_t kMaxTail = 64;
+  if (i < n && lanes <= kMaxTail) {
+    HWY_ALIGN float tail[kMaxTail] = {};
+    std::copy(src + i, src + n, tail);
+    hn::Store(steps(hn::Load(d, tail)), d, tail);
+    std::copy(tail, tail + (n - i), v + i);
+    i = n;
   }
   return i;
 #else
+  (void)src;
   (void)v;
   (void)n;
   (void)round_product;
@@ -56,29 +68,42 @@ HWY_AFTER_NAMESPACE();
 namespace coreml::kernels::fused {
 namespace {
 
-void score_steps_scalar(float* v, int64_t from, int64_t n, bool round_product, bool has_scale,
-                        float scale, bool round_scaled) {
+void score_steps_scalar(const float* src, float* v, int64_t from, int64_t n, bool round_product,
+                        bool has_scale, float scale, bool round_scaled) {
   for (int64_t i = from; i < n; ++i) {
-    float x = round_to(v[i], round_product);
+    float x = round_to(src[i], round_product);
     if (has_scale) x = round_to(x * scale, round_scaled);
     v[i] = x;
   }
 }
 
-}  // namespace
-
 HWY_EXPORT(ScoreSteps);
+
+void steps(const float* src, float* v, int64_t n, bool round_product, bool has_scale, float scale,
+           bool round_scaled) {
+  const int64_t done = simd_enabled()
+                           ? HWY_DYNAMIC_DISPATCH(ScoreSteps)(src, v, n, round_product, has_scale,
+                                                              scale, round_scaled)
+                           : 0;
+  score_steps_scalar(src, v, done, n, round_product, has_scale, scale, round_scaled);
+}
+
+}  // namespace
 
 void score_steps(float* v, int64_t n, bool round_product, bool has_scale, float scale,
                  bool round_scaled) {
-  if (!round_product && !has_scale) return;
-  const int64_t done = simd_enabled() ? HWY_DYNAMIC_DISPATCH(ScoreSteps)(
-                                            v, n, round_product, has_scale, scale, round_scaled)
-                                      : 0;
-  score_steps_scalar(v, done, n, round_product, has_scale, scale, round_scaled);
+  if (round_product || has_scale) steps(v, v, n, round_product, has_scale, scale, round_scaled);
 }
 
-void round_to_fp16_in_place(float* v, int64_t n) { score_steps(v, n, true, false, 1.0f, false); }
+void round_to_fp16_in_place(float* v, int64_t n) { steps(v, v, n, true, false, 1.0f, false); }
+
+void copy_rounded(const float* src, int64_t n, bool to_fp16, float* dst) {
+  if (to_fp16) {
+    steps(src, dst, n, true, false, 1.0f, false);
+  } else {
+    std::copy(src, src + n, dst);
+  }
+}
 
 }  // namespace coreml::kernels::fused
 #endif

@@ -15,4 +15,7 @@ void score_steps(float* v, int64_t n, bool round_product, bool has_scale, float 
 // v[i] = round_to(v[i], true).
 void round_to_fp16_in_place(float* v, int64_t n);
 
+// dst[i] = round_to(src[i], to_fp16).
+void copy_rounded(const float* src, int64_t n, bool to_fp16, float* dst);
+
 }  // namespace coreml::kernels::fused
