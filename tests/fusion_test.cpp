@@ -336,6 +336,103 @@ INSTANTIATE_TEST_SUITE_P(
       return name.str();
     });
 
+// Encoder attention (ViT, BERT, Whisper): one key/value head per query head, head sizes that
+// are not a multiple of the SIMD width or of a tile's 16 columns, more keys than one product
+// chunk takes (64) and query rows that leave a partial block: fp16 and fp32, with and without an
+// additive mask (BERT's padding mask: some columns -1e4, one column -inf).
+struct EncoderCase {
+  int64_t t, s, d, dv;
+  bool fp16, masked;
+};
+
+void PrintTo(const EncoderCase& c, std::ostream* os) {
+  *os << "t" << c.t << " s" << c.s << " d" << c.d << " dv" << c.dv << (c.fp16 ? " fp16" : " fp32")
+      << (c.masked ? " masked" : "");
+}
+
+std::string encoder_attention_program(const EncoderCase& c) {
+  const std::string dt = c.fp16 ? "fp16" : "fp32";
+  const auto shape = [&](int64_t a, int64_t b) {
+    return "tensor<" + dt + ", [1, 3, " + std::to_string(a) + ", " + std::to_string(b) + "]>";
+  };
+  std::string body =
+      R"(
+        bool yes = const()[name = string("yes"), val = bool(true)];
+        bool no = const()[name = string("no"), val = bool(false)];
+        )" +
+      shape(c.t, c.s) +
+      R"( qk = matmul(transpose_x = no, transpose_y = yes, x = q, y = k)[name = string("qk")];
+        )" +
+      dt + " sc = const()[name = string(\"sc\"), val = " + dt + R"((0x1.6ap-3)];
+        )" +
+      shape(c.t, c.s) + R"( sm = mul(x = qk, y = sc)[name = string("sm")];
+)";
+  if (c.masked) {
+    body += "        " + shape(c.t, c.s) + " m = add(x = sm, y = mask)[name = string(\"m\")];\n";
+  }
+  body += R"(        int32 sa = const()[name = string("sa"), val = int32(-1)];
+        )" +
+          shape(c.t, c.s) + " p = softmax(axis = sa, x = " + (c.masked ? "m" : "sm") +
+          R"()[name = string("p")];
+        )" +
+          shape(c.t, c.dv) +
+          R"( y = matmul(transpose_x = no, transpose_y = no, x = p, y = v)[name = string("y")];)";
+  return body;
+}
+
+class EncoderAttention : public ::testing::TestWithParam<EncoderCase> {};
+
+TEST_P(EncoderAttention, IsFusedAndMatches) {
+  const EncoderCase c = GetParam();
+  std::mt19937 rng(11);
+  const DType dt = c.fp16 ? DType::kFloat16 : DType::kFloat32;
+  const std::string name = c.fp16 ? "fp16" : "fp32";
+  std::ostringstream sig;
+  sig << "tensor<" << name << ", [1, 3, " << c.t << ", " << c.d << "]> q, tensor<" << name
+      << ", [1, 3, " << c.s << ", " << c.d << "]> k, tensor<" << name << ", [1, 3, " << c.s << ", "
+      << c.dv << "]> v";
+  std::vector<Tensor> inputs = {random_fp16({1, 3, c.t, c.d}, rng, 2.0f).to(dt),
+                                random_fp16({1, 3, c.s, c.d}, rng, 2.0f).to(dt),
+                                random_fp16({1, 3, c.s, c.dv}, rng).to(dt)};
+  if (c.masked) {
+    // Per batch row, as BERT's padding mask broadcasts: [1, 1, 1, S].
+    Tensor mask = Tensor::zeros({1, 1, 1, c.s}, DType::kFloat32);
+    for (int64_t j = 0; j < c.s; ++j) {
+      if (j % 7 == 3) mask.data<float>()[j] = -1e4f;
+    }
+    mask.data<float>()[c.s - 1] = -INFINITY;
+    sig << ", tensor<" << name << ", [1, 1, 1, " << c.s << "]> mask";
+    inputs.push_back(mask.to(dt));
+  }
+  const Runs r = run_both(encoder_attention_program(c), sig.str(), "y", inputs);
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.attention"));
+  EXPECT_FALSE(has_op(r.fused_ops, "softmax"));
+  EXPECT_FALSE(has_op(r.fused_ops, "matmul"));
+  const auto a = r.fused[0].to(DType::kFloat32).to_vector<float>();
+  const auto b = r.unfused[0].to(DType::kFloat32).to_vector<float>();
+  ASSERT_EQ(a.size(), b.size());
+  // fp32: the products' summation order and AMX's split bf16 products (about 2^-16 of each
+  // product's magnitude); fp16: one fp16 rounding of the result.
+  const float tolerance = c.fp16 ? 2e-3f : 2e-4f;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_NEAR(a[i], b[i], tolerance * (1 + std::fabs(b[i]))) << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, EncoderAttention,
+    ::testing::Values(EncoderCase{197, 197, 24, 24, true, false},   // ViT's 197 tokens, 3 blocks+5
+                      EncoderCase{150, 150, 72, 80, false, false},  // d past one tile, dv two
+                      EncoderCase{70, 133, 40, 17, true, true},     // masked, odd dv
+                      EncoderCase{5, 300, 64, 64, false, true},     // few rows, many keys
+                      EncoderCase{129, 129, 64, 64, false, false}),
+    [](const auto& p) {
+      std::ostringstream name;
+      name << "t" << p.param.t << "_s" << p.param.s << "_d" << p.param.d << "_dv" << p.param.dv
+           << (p.param.fp16 ? "_fp16" : "_fp32") << (p.param.masked ? "_masked" : "");
+      return name.str();
+    });
+
 // A softmax written with primitives becomes the softmax op.
 TEST(Fusion, SoftmaxFromPrimitivesIsFused) {
   std::mt19937 rng(5);

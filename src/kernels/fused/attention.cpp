@@ -17,6 +17,7 @@
 #include "kernels/common/layout.h"
 #include "kernels/fused/fused_common.h"
 #include "kernels/fused/row_io.h"
+#include "kernels/fused/score_steps.h"
 #include "kernels/linalg/amx_gemm.h"
 #include "kernels/linalg/weight_simd.h"
 #include "kernels/reduction/softmax_row.h"
@@ -109,37 +110,48 @@ class AttentionKernel final : public runtime::OpKernel {
     v_layout_ = Layout::of(v);
     dtypes_ = {q.dtype(), k.dtype(), v.dtype()};
     // Per thread: the query row (d), scores, probabilities and the mask row (s each), the
-    // output row (dv), fp16 scratch for roundings (s halves).
-    per_thread_ = d_ + 3 * s_ + dv_ + (s_ + 1) / 2 + 64;
+    // output row (dv).
+    per_thread_ = d_ + 3 * s_ + dv_ + 64;
     // A mask the same for every head (ANEMLL's causal mask is [1, 1, T, S]): each query row's
     // visible columns are found once per run, not once per head.
     mask_per_head_ = mask_ >= 0 && mask_layout_.strides[1] != 0 && h_ > 1;
     column_ranges_.assign(static_cast<size_t>(mask_ >= 0 && !mask_per_head_ ? b_ * t_ : 0), {});
     // Many query rows (prefill): a key/value head at a time, its keys and values converted
-    // once for every query head of the group, each head as two small matrix products.
+    // once for every query head of the group; per block of query rows two matrix products,
+    // both with row-major results (scores = q . k^T, out = p . v): no transposes per block.
     blocked_ = t_ >= kBlockedRows;
     if (blocked_) {
       m_pad_ = (std::min(t_, kBlockRows) + 15) / 16 * 16;
-      // q rows and q^T; k and v rows and v^T; scores^T, score rows, p^T; the output tile; a
-      // probability row, a mask row, fp16 rounding room and an output row.
-      // Scores keep room for whole 16-row tiles; with AMX, the bf16 halves of q^T and p^T
-      // and of one 16-row block of k or v^T.
       s_pad_ = (s_ + 15) / 16 * 16;
-      const int64_t dv_pad = (dv_ + 15) / 16 * 16;
-      per_thread_ = 2 * m_pad_ * d_ + s_ * d_ + 2 * s_ * dv_ + 3 * s_pad_ * m_pad_ +
-                    dv_pad * m_pad_ + 2 * s_ + (s_ + 1) / 2 + dv_ + 64;
+      dv_pad_ = (dv_ + 15) / 16 * 16;
       amx_ = t_ >= kAmxMinRows && linalg::amx_available();
+      // Float offsets into one thread's scratch (each part a whole number of floats).
+      int64_t at = 0;
+      const auto take = [&at](int64_t floats) {
+        const int64_t start = at;
+        at += (floats + 15) / 16 * 16;  // 64-byte steps keep every part aligned
+        return start;
+      };
+      at_.q_rows = take(m_pad_ * d_);
+      at_.k32 = take(s_ * d_);
+      at_.kt = amx_ ? 0 : take(d_ * s_pad_);
+      at_.v32 = take(s_pad_ * dv_pad_);
+      at_.scores = take(m_pad_ * s_pad_);
+      at_.tile = take(m_pad_ * dv_pad_);
+      at_.probs = take(s_);
+      at_.mask_row = take(s_);
       if (amx_) {
-        amx_at_ = per_thread_;
-        const int64_t d_pad = linalg::amx_k_padded(d_), s_kpad = linalg::amx_k_padded(s_);
-        per_thread_ +=
-            d_pad * m_pad_ + s_kpad * m_pad_ + linalg::kAmxRows * std::max(d_pad, s_kpad);
-        // The bf16 halves of every k row and v^T row, split once per key/value head and kept
-        // for all its query blocks when no mask narrows the columns per block.
-        k_split_at_ = per_thread_;
-        v_split_at_ = k_split_at_ + s_pad_ * d_pad;
-        per_thread_ = v_split_at_ + (dv_ + 15) / 16 * 16 * s_kpad;
+        // bf16 halves (two per float): q and p rows of one 16-row group; k packed as the
+        // tile product's tokens in chunks of kAmxMaxTokens keys; v with keys along K in
+        // chunks of kAmxMaxTokens value columns; the packing room of amx_pack_tokens.
+        const int64_t d_kpad = linalg::amx_k_padded(d_), s_kpad = linalg::amx_k_padded(s_);
+        at_.q_split = take(linalg::kAmxRows * d_kpad);
+        at_.p_split = take(linalg::kAmxRows * s_kpad);
+        at_.k_pack = take(d_kpad * s_pad_);
+        at_.v_pack = take(s_kpad * dv_pad_);
+        at_.pack_tmp = take(linalg::kAmxTokens * d_kpad);
       }
+      per_thread_ = at + 16;
     }
     ctx.request_scratch(static_cast<size_t>(ctx.threads()) * static_cast<size_t>(per_thread_) *
                         sizeof(float));
@@ -236,46 +248,6 @@ class AttentionKernel final : public runtime::OpKernel {
     }
   }
 
-  // out[r][t] = sum_i a[r][i] bt[i][t] for `count` rows of `k` values (a row-major, bt with
-  // m_pad tokens per row) on AMX tiles, with the split halves (fp32-level accuracy); out has
-  // room for whole 16-row tiles.
-  // `a_split`: a's rows split beforehand (split_rows), or nullptr to split them here.
-  void tile_product(const float* a, int64_t count, int64_t k, const float* bt, float* out,
-                    float* area, const uint16_t* a_split = nullptr) const {
-    const int64_t kp = linalg::amx_k_padded(k);
-    auto* b_hi = reinterpret_cast<uint16_t*>(area);
-    uint16_t* b_lo = b_hi + kp * m_pad_;  // kp x m_pad halves each
-    auto* a_hi = b_lo + kp * m_pad_;
-    uint16_t* a_lo = a_hi + linalg::kAmxRows * kp;
-    for (int64_t p = 0; p < kp / 2; ++p) {
-      const float* r0 = 2 * p < k ? bt + 2 * p * m_pad_ : nullptr;
-      const float* r1 = 2 * p + 1 < k ? bt + (2 * p + 1) * m_pad_ : nullptr;
-      linalg::amx_pack_pair(r0, r1, m_pad_, m_pad_, b_hi + p * m_pad_ * 2, b_lo + p * m_pad_ * 2);
-    }
-    for (int64_t r0 = 0; r0 < count; r0 += linalg::kAmxRows) {
-      const uint16_t* hi = a_hi;
-      const uint16_t* lo = a_lo;
-      if (a_split) {
-        hi = a_split + r0 * 2 * kp;
-        lo = hi + linalg::kAmxRows * kp;
-      } else {
-        linalg::amx_split_rows(a + r0 * k, std::min(linalg::kAmxRows, count - r0), k, k, a_hi,
-                               a_lo);
-      }
-      linalg::amx_gemm(hi, lo, k, b_hi, b_lo, m_pad_, out + r0 * m_pad_, m_pad_);
-    }
-  }
-
-  // `count` rows of `k` values into blocks of kAmxRows rows: [hi rows][lo rows] per block.
-  static void split_rows(const float* a, int64_t count, int64_t k, uint16_t* split) {
-    const int64_t kp = linalg::amx_k_padded(k);
-    for (int64_t r0 = 0; r0 < count; r0 += linalg::kAmxRows) {
-      uint16_t* hi = split + r0 * 2 * kp;
-      linalg::amx_split_rows(a + r0 * k, std::min(linalg::kAmxRows, count - r0), k, k, hi,
-                             hi + linalg::kAmxRows * kp);
-    }
-  }
-
   // Columns [lo, hi) query row t of head h sees: cached when the mask is shared by the heads.
   void row_range(const void* m, int64_t b, int64_t h, int64_t t, int64_t* lo, int64_t* hi) const {
     if (m && !mask_per_head_) {
@@ -287,26 +259,23 @@ class AttentionKernel final : public runtime::OpKernel {
     }
   }
 
-  // Query rows [t0, t1) of every query head reading key/value head kh: scores = k . q^T and
-  // out^T = v^T . p^T over the key columns any of these rows sees, each row's own mask,
-  // roundings and softmax applied in between.
+  // Query rows [t0, t1) of every query head reading key/value head kh, over the key columns any
+  // of these rows sees: scores = q . k^T, each row's own roundings, mask and softmax, then
+  // out = p . v. Both products leave their results in rows (scores [rows][columns], out
+  // [rows][dv]), so nothing is transposed per block; k (without AMX: k^T) and v are arranged
+  // once per key/value head.
   void head_block(const void* q, const void* k, const void* v, const void* m, void* out, int64_t b,
                   int64_t kh, int64_t t0, int64_t t1, float* scratch, bool kv_ready) const {
     const int64_t rows = t1 - t0;
     const auto st = [](const Layout& l, int d) { return l.strides[static_cast<size_t>(d)]; };
-    float* q_rows = scratch;                              // [m_pad][d]
-    float* qt = q_rows + m_pad_ * d_;                     // [d][m_pad]
-    float* k32 = qt + d_ * m_pad_;                        // [columns][d]
-    float* v32 = k32 + s_ * d_;                           // [columns][dv]
-    float* vt = v32 + s_ * dv_;                           // [dv][columns]
-    float* scores = vt + dv_ * s_;                        // [columns, whole tiles][m_pad]
-    float* score_rows = scores + s_pad_ * m_pad_;         // [m_pad][columns]
-    float* pt = score_rows + s_pad_ * m_pad_;             // [columns][m_pad]
-    float* tile = pt + s_pad_ * m_pad_;                   // [dv, whole tiles][m_pad]
-    float* probs = tile + (dv_ + 15) / 16 * 16 * m_pad_;  // [columns]
-    float* mask_row = probs + s_;                         // [columns]
-    auto* half = reinterpret_cast<uint16_t*>(mask_row + s_);
-    float* out_row = mask_row + s_ + (s_ + 1) / 2;  // [dv]
+    float* q_rows = scratch + at_.q_rows;  // [rows][d]
+    float* k32 = scratch + at_.k32;        // [columns][d]
+    float* kt = scratch + at_.kt;          // [d][n_pad], without AMX
+    float* v32 = scratch + at_.v32;        // [n_pad][dv_pad], zeros past the columns
+    float* scores = scratch + at_.scores;  // [m_pad][n_pad]: scores, then probabilities
+    float* tile = scratch + at_.tile;      // [m_pad][dv_pad]
+    float* probs = scratch + at_.probs;    // [columns]
+    float* mask_row = scratch + at_.mask_row;
     const int64_t h_first = kh * group_, h_last = h_first + group_;
     // The union of the rows' column ranges over the group's heads.
     int64_t lo = s_, hi = 0;
@@ -318,85 +287,115 @@ class AttentionKernel final : public runtime::OpKernel {
         hi = std::max(hi, r);
       }
     }
-    const int64_t n = hi - lo;
-    // k rows and v^T in fp32, once for the whole group.
-    const int64_t k_off = b * st(k_layout_, 0) + kh * st(k_layout_, 1);
-    const int64_t v_off = b * st(v_layout_, 0) + kh * st(v_layout_, 1);
-    auto* k_split = reinterpret_cast<uint16_t*>(scratch + k_split_at_);
-    auto* v_split = reinterpret_cast<uint16_t*>(scratch + v_split_at_);
+    const int64_t n = std::max<int64_t>(0, hi - lo);
+    const int64_t n_pad = (n + 15) / 16 * 16;
+    const int64_t d_kpad = linalg::amx_k_padded(d_), n_kpad = linalg::amx_k_padded(n);
+    // AMX: k as the product's tokens, chunks of kAmxMaxTokens keys ([d_kpad / 2][width][2]
+    // each); v with the keys along K, chunks of kAmxMaxTokens value columns.
+    auto* k_hi = reinterpret_cast<uint16_t*>(scratch + at_.k_pack);
+    uint16_t* k_lo = k_hi + d_kpad * n_pad;
+    auto* v_hi = reinterpret_cast<uint16_t*>(scratch + at_.v_pack);
+    uint16_t* v_lo = v_hi + n_kpad * dv_pad_;
     if (!kv_ready) {
+      const int64_t k_off = b * st(k_layout_, 0) + kh * st(k_layout_, 1);
+      const int64_t v_off = b * st(v_layout_, 0) + kh * st(v_layout_, 1);
       for (int64_t j = 0; j < n; ++j) {
         load_row(k, dtypes_[1], k_off + (lo + j) * st(k_layout_, 2), st(k_layout_, 3), d_,
                  k32 + j * d_);
         load_row(v, dtypes_[2], v_off + (lo + j) * st(v_layout_, 2), st(v_layout_, 3), dv_,
-                 v32 + j * dv_);
+                 v32 + j * dv_pad_);
+        std::fill(v32 + j * dv_pad_ + dv_, v32 + (j + 1) * dv_pad_, 0.0f);
       }
-      transpose(v32, n, dv_, dv_, vt, n);
+      std::fill(v32 + n * dv_pad_, v32 + n_pad * dv_pad_, 0.0f);
       if (amx_) {
-        split_rows(k32, n, d_, k_split);
-        split_rows(vt, dv_, n, v_split);
+        auto* tmp = reinterpret_cast<uint16_t*>(scratch + at_.pack_tmp);
+        for (int64_t c0 = 0; c0 < n_pad; c0 += linalg::kAmxMaxTokens) {
+          const int64_t width = std::min(linalg::kAmxMaxTokens, n_pad - c0);
+          for (int64_t j0 = c0; j0 < c0 + width; j0 += linalg::kAmxTokens) {
+            linalg::amx_pack_tokens(k32 + j0 * d_, d_, std::min(linalg::kAmxTokens, n - j0), d_,
+                                    j0 - c0, width, k_hi + c0 * d_kpad, k_lo + c0 * d_kpad, tmp);
+          }
+        }
+        for (int64_t c0 = 0; c0 < dv_pad_; c0 += linalg::kAmxMaxTokens) {
+          const int64_t width = std::min(linalg::kAmxMaxTokens, dv_pad_ - c0);
+          uint16_t* chunk_hi = v_hi + c0 * n_kpad;
+          uint16_t* chunk_lo = v_lo + c0 * n_kpad;
+          for (int64_t p = 0; p < n_kpad / 2; ++p) {
+            const float* r0 = 2 * p < n ? v32 + 2 * p * dv_pad_ + c0 : nullptr;
+            const float* r1 = 2 * p + 1 < n ? v32 + (2 * p + 1) * dv_pad_ + c0 : nullptr;
+            linalg::amx_pack_pair(r0, r1, width, width, chunk_hi + p * width * 2,
+                                  chunk_lo + p * width * 2);
+          }
+        }
+      } else {
+        transpose(k32, n, d_, d_, kt, n_pad);
+        for (int64_t i = 0; i < d_; ++i) std::fill(kt + i * n_pad + n, kt + (i + 1) * n_pad, 0.0f);
       }
     }
     const int64_t m_step = m ? st(mask_layout_, 3) : 0;
     for (int64_t h = h_first; h < h_last; ++h) {
-      // q^T, zeros past the rows.
       const int64_t q_off = b * st(q_layout_, 0) + h * st(q_layout_, 1);
-      for (int64_t t = 0; t < m_pad_; ++t) {
-        if (t < rows) {
-          load_row(q, dtypes_[0], q_off + (t0 + t) * st(q_layout_, 2), st(q_layout_, 3), d_,
-                   q_rows + t * d_);
-        } else {
-          std::fill_n(q_rows + t * d_, d_, 0.0f);
-        }
+      for (int64_t t = 0; t < rows; ++t) {
+        load_row(q, dtypes_[0], q_off + (t0 + t) * st(q_layout_, 2), st(q_layout_, 3), d_,
+                 q_rows + t * d_);
       }
-      transpose(q_rows, m_pad_, d_, d_, qt, m_pad_);
-      if (amx_) {
-        tile_product(k32, n, d_, qt, scores, scratch + amx_at_, k_split);
+      if (n == 0) {
+        std::fill_n(tile, m_pad_ * dv_pad_, 0.0f);  // an empty sum, as the unfused matmul has
+      } else if (amx_) {
+        auto* q_hi = reinterpret_cast<uint16_t*>(scratch + at_.q_split);
+        uint16_t* q_lo = q_hi + linalg::kAmxRows * d_kpad;
+        for (int64_t r0 = 0; r0 < rows; r0 += linalg::kAmxRows) {
+          linalg::amx_split_rows(q_rows + r0 * d_, std::min(linalg::kAmxRows, rows - r0), d_, d_,
+                                 q_hi, q_lo);
+          for (int64_t c0 = 0; c0 < n_pad; c0 += linalg::kAmxMaxTokens) {
+            linalg::amx_gemm(q_hi, q_lo, d_, k_hi + c0 * d_kpad, k_lo + c0 * d_kpad,
+                             std::min(linalg::kAmxMaxTokens, n_pad - c0), scores + r0 * n_pad + c0,
+                             n_pad);
+          }
+        }
       } else {
-        linalg::gemm_rows(k32, n, d_, qt, m_pad_, rows, scores, m_pad_);
+        linalg::gemm_rows(q_rows, rows, d_, kt, n_pad, n, scores, n_pad);
       }
-      transpose(scores, n, rows, m_pad_, score_rows, n);
-      // Per row: its own columns, the unfused roundings, the softmax; a row of p.
-      for (int64_t t = 0; t < m_pad_; ++t) {
-        float* row_p = score_rows + t * n;
-        if (t >= rows) {
-          std::fill_n(row_p, n, 0.0f);
-          continue;
-        }
+      // Per row: its own columns, the unfused roundings, the softmax; a row of p (zeros in the
+      // columns the row does not see and in the padding).
+      for (int64_t t = 0; t < rows && n > 0; ++t) {
+        float* row_p = scores + t * n_pad;
         int64_t l = 0, r = 0;
         row_range(m, b, h, t0 + t, &l, &r);
         float* sc = row_p + (l - lo);
         const int64_t count = r - l;
-        size_t step = 0;
-        if (score_fp16_[step++]) round_row_to_fp16(sc, half, count);
-        if (has_scale_) {
-          for (int64_t j = 0; j < count; ++j) sc[j] *= scale_;
-          if (score_fp16_[step++]) round_row_to_fp16(sc, half, count);
-        }
+        score_steps(sc, count, score_fp16_[0], has_scale_, scale_, has_scale_ && score_fp16_[1]);
         if (m) {
+          const size_t step = has_scale_ ? 2 : 1;
           apply_mask(m,
                      b * st(mask_layout_, 0) + h * st(mask_layout_, 1) +
                          (t0 + t) * st(mask_layout_, 2) + l * m_step,
                      m_step, count, sc, mask_row);
-          if (score_fp16_[step++]) round_row_to_fp16(sc, half, count);
+          if (score_fp16_[step]) round_to_fp16_in_place(sc, count);
         }
         softmax_row(sc, probs, count);
-        if (prob_fp16_) round_row_to_fp16(probs, half, count);
         std::fill_n(row_p, l - lo, 0.0f);
-        std::copy_n(probs, count, sc);
-        std::fill_n(sc + count, hi - r, 0.0f);
+        copy_rounded(probs, count, prob_fp16_, sc);
+        std::fill(sc + count, row_p + n_pad, 0.0f);
       }
-      transpose(score_rows, m_pad_, n, n, pt, m_pad_);
-      if (amx_) {
-        tile_product(vt, dv_, n, pt, tile, scratch + amx_at_, v_split);
-      } else {
-        linalg::gemm_rows(vt, dv_, n, pt, m_pad_, rows, tile, m_pad_);
+      if (n > 0 && amx_) {
+        auto* p_hi = reinterpret_cast<uint16_t*>(scratch + at_.p_split);
+        uint16_t* p_lo = p_hi + linalg::kAmxRows * n_kpad;
+        for (int64_t r0 = 0; r0 < rows; r0 += linalg::kAmxRows) {
+          linalg::amx_split_rows(scores + r0 * n_pad, std::min(linalg::kAmxRows, rows - r0), n_pad,
+                                 n, p_hi, p_lo);
+          for (int64_t c0 = 0; c0 < dv_pad_; c0 += linalg::kAmxMaxTokens) {
+            linalg::amx_gemm(p_hi, p_lo, n, v_hi + c0 * n_kpad, v_lo + c0 * n_kpad,
+                             std::min(linalg::kAmxMaxTokens, dv_pad_ - c0),
+                             tile + r0 * dv_pad_ + c0, dv_pad_);
+          }
+        }
+      } else if (n > 0) {
+        linalg::gemm_rows(scores, rows, n_pad, v32, dv_pad_, dv_, tile, dv_pad_);
       }
-      // out[b][h][t][i] (dense [B, H, T, Dv]).
+      // out[b][h][t] (dense [B, H, T, Dv]).
       for (int64_t t = 0; t < rows; ++t) {
-        const int64_t o = ((b * h_ + h) * t_ + t0 + t) * dv_;
-        for (int64_t i = 0; i < dv_; ++i) out_row[i] = tile[i * m_pad_ + t];
-        store_row(out_row, out, out_dtype_, o, dv_);
+        store_row(tile + t * dv_pad_, out, out_dtype_, ((b * h_ + h) * t_ + t0 + t) * dv_, dv_);
       }
     }
   }
@@ -410,7 +409,6 @@ class AttentionKernel final : public runtime::OpKernel {
     float* probs = scores + s_;
     float* mask_row = probs + s_;
     float* acc = mask_row + s_;
-    auto* half = reinterpret_cast<uint16_t*>(acc + dv_);
     const auto st = [](const Layout& l, int d) { return l.strides[static_cast<size_t>(d)]; };
     load_row(q, dtypes_[0], b * st(q_layout_, 0) + h * st(q_layout_, 1) + t * st(q_layout_, 2),
              st(q_layout_, 3), d_, qrow);
@@ -442,21 +440,17 @@ class AttentionKernel final : public runtime::OpKernel {
         scores[j - lo] = sum;
       }
     }
-    size_t step = 0;
-    if (score_fp16_[step++]) round_row_to_fp16(scores, half, n);
-    if (has_scale_) {
-      for (int64_t j = 0; j < n; ++j) scores[j] *= scale_;
-      if (score_fp16_[step++]) round_row_to_fp16(scores, half, n);
-    }
+    score_steps(scores, n, score_fp16_[0], has_scale_, scale_, has_scale_ && score_fp16_[1]);
     if (m) {
+      const size_t step = has_scale_ ? 2 : 1;
       apply_mask(m,
                  b * st(mask_layout_, 0) + h * st(mask_layout_, 1) + t * st(mask_layout_, 2) +
                      lo * st(mask_layout_, 3),
                  st(mask_layout_, 3), n, scores, mask_row);
-      if (score_fp16_[step++]) round_row_to_fp16(scores, half, n);
+      if (score_fp16_[step]) round_to_fp16_in_place(scores, n);
     }
     softmax_row(scores, probs, n);
-    if (prob_fp16_) round_row_to_fp16(probs, half, n);
+    if (prob_fp16_) round_to_fp16_in_place(probs, n);
     // Values: sum_j p_j v_j over the same columns.
     for (int64_t i = 0; i < dv_; ++i) acc[i] = 0;
     const int64_t v_off = b * st(v_layout_, 0) + kh * st(v_layout_, 1) + lo * st(v_layout_, 2);
@@ -488,7 +482,12 @@ class AttentionKernel final : public runtime::OpKernel {
   int64_t b_ = 0, h_ = 0, t_ = 0, d_ = 0, s_ = 0, dv_ = 0, per_thread_ = 0, m_pad_ = 0;
   bool blocked_ = false;
   bool amx_ = false;
-  int64_t s_pad_ = 0, amx_at_ = 0, k_split_at_ = 0, v_split_at_ = 0;
+  int64_t s_pad_ = 0, dv_pad_ = 0;
+  // Float offsets of the blocked path's parts in one thread's scratch (see reshape()).
+  struct {
+    int64_t q_rows, k32, kt, v32, scores, tile, probs, mask_row;
+    int64_t q_split, p_split, k_pack, v_pack, pack_tmp;
+  } at_{};
   std::vector<int64_t> ready_;  // per thread, during run(): see run()
   bool mask_per_head_ = false;
   std::vector<std::array<int64_t, 2>> column_ranges_;  // per (batch, query row), when shared

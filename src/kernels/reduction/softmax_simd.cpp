@@ -7,7 +7,9 @@
 #include <hwy/contrib/math/math-inl.h>
 // clang-format on
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kernels/reduction/softmax_row.h"
 
@@ -29,7 +31,12 @@ bool SoftmaxRow(const float* in, float* out, int64_t n) {
   // mask of -3.4e38 makes many).
   const auto vm = hn::Set(d, m);
   const auto floor = hn::Set(d, -87.0f);
-  double sums[4] = {0, 0, 0, 0};
+  // The fp64 sum in vectors too: the exps just stored are read back as halves of doubles
+  // (a scalar fp64 add per element cost as much as the exps).
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df_half;
+  const int64_t dlanes = static_cast<int64_t>(hn::Lanes(dd));
+  auto sum0 = hn::Zero(dd), sum1 = hn::Zero(dd);
   auto nan_seen = hn::Zero(d);  // the vector Max and clamp would hide NaNs
   j = 0;
   for (; j + lanes <= n; j += lanes) {
@@ -37,14 +44,36 @@ bool SoftmaxRow(const float* in, float* out, int64_t n) {
     nan_seen = hn::Or(nan_seen, hn::VecFromMask(d, hn::IsNaN(x)));
     const auto e = hn::IfThenZeroElse(hn::Lt(x, floor), hn::Exp(d, hn::Max(x, floor)));
     hn::StoreU(e, d, out + j);
-    for (int64_t i = 0; i < lanes; ++i) sums[i & 3] += out[j + i];
+    for (int64_t i = 0; i < lanes; i += dlanes) {
+      const auto part = hn::PromoteTo(dd, hn::LoadU(df_half, out + j + i));
+      if ((i / dlanes) % 2 == 0) {
+        sum0 = hn::Add(sum0, part);
+      } else {
+        sum1 = hn::Add(sum1, part);
+      }
+    }
+  }
+  double sum = hn::GetLane(hn::SumOfLanes(dd, hn::Add(sum0, sum1)));
+  // The tail as one vector padded with -inf (exp 0): std::exp per element cost as much as a
+  // dozen vectors (a row of 1500 has 12 left over).
+  constexpr int64_t kMaxTail = 64;
+  if (j < n && lanes <= kMaxTail) {
+    HWY_ALIGN float tail[kMaxTail];
+    std::fill(tail, tail + kMaxTail, -std::numeric_limits<float>::infinity());
+    std::copy(in + j, in + n, tail);
+    const auto x = hn::Sub(hn::Load(d, tail), vm);
+    nan_seen = hn::Or(nan_seen, hn::VecFromMask(d, hn::IsNaN(x)));
+    hn::Store(hn::IfThenZeroElse(hn::Lt(x, floor), hn::Exp(d, hn::Max(x, floor))), d, tail);
+    for (int64_t i = 0; j < n; ++i, ++j) {
+      out[j] = tail[i];
+      sum += out[j];
+    }
   }
   for (; j < n; ++j) {
     const float x = in[j] - m;
     out[j] = x < -87.0f ? 0.0f : std::exp(x);
-    sums[0] += out[j];
+    sum += out[j];
   }
-  const double sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
   if (!std::isfinite(sum) || !std::isfinite(m) || !hn::AllFalse(d, hn::MaskFromVec(nan_seen))) {
     return false;
   }
