@@ -15,22 +15,33 @@ namespace coreml::kernels {
 void layer_norm_row_simd(const float* in, int64_t n, double epsilon, const float* gamma,
                          const float* beta, float* out);
 
-inline void layer_norm_row_scalar(const float* in, int64_t n, double epsilon, const float* gamma,
-                                  const float* beta, float* out) {
+// Mean and 1 / sqrt(biased variance + epsilon) of a row, summed in fp64 in element order (the
+// simple layer_norm and instance_norm kernels use them too).
+struct RowMoments {
+  double mean = 0;
+  double inv_std = 0;
+};
+
+inline RowMoments row_moments(const float* row, int64_t n, double epsilon) {
   double sum = 0;
-  for (int64_t j = 0; j < n; ++j) sum += in[j];
+  for (int64_t j = 0; j < n; ++j) sum += row[j];
   const double mean = n > 0 ? sum / static_cast<double>(n) : 0.0;
   double sq = 0;
   for (int64_t j = 0; j < n; ++j) {
-    const double d = in[j] - mean;
+    const double d = row[j] - mean;
     sq += d * d;
   }
   const double var = n > 0 ? sq / static_cast<double>(n) : 0.0;
-  const double inv_std = 1.0 / std::sqrt(var + epsilon);
+  return {mean, 1.0 / std::sqrt(var + epsilon)};
+}
+
+inline void layer_norm_row_scalar(const float* in, int64_t n, double epsilon, const float* gamma,
+                                  const float* beta, float* out) {
+  const RowMoments m = row_moments(in, n, epsilon);
   for (int64_t j = 0; j < n; ++j) {
     const float g = gamma ? gamma[j] : 1.0f;
     const float b = beta ? beta[j] : 0.0f;
-    out[j] = static_cast<float>((in[j] - mean) * inv_std) * g + b;
+    out[j] = static_cast<float>((in[j] - m.mean) * m.inv_std) * g + b;
   }
 }
 

@@ -3,6 +3,7 @@
 // epsilon inside the square root, as coremltools defines them.
 #include <cmath>
 
+#include "kernels/reduction/layer_norm_row.h"
 #include "kernels/reduction/reduction_kernels.h"
 #include "kernels/reduction/row_io.h"
 
@@ -21,24 +22,6 @@ std::vector<float> param_or(const runtime::OpContext& ctx, std::string_view name
   return v;
 }
 
-struct Moments {
-  double mean = 0;
-  double inv_std = 0;
-};
-
-Moments moments(const float* row, int64_t n, double epsilon) {
-  double sum = 0;
-  for (int64_t j = 0; j < n; ++j) sum += row[j];
-  const double mean = n > 0 ? sum / static_cast<double>(n) : 0.0;
-  double sq = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    const double d = row[j] - mean;
-    sq += d * d;
-  }
-  const double var = n > 0 ? sq / static_cast<double>(n) : 0.0;
-  return {mean, 1.0 / std::sqrt(var + epsilon)};
-}
-
 void layer_norm(runtime::OpContext& ctx) {
   const Tensor& x = ctx.in("x");
   const auto axes = sorted_axes(ctx, ctx.get_ints_if("axes"), x.rank());
@@ -48,7 +31,7 @@ void layer_norm(runtime::OpContext& ctx) {
   const std::vector<float> gamma = param_or(ctx, "gamma", l.n, 1.0f);
   const std::vector<float> beta = param_or(ctx, "beta", l.n, 0.0f);
   auto normalize = [&](int64_t, const float* in, float* out) {
-    const Moments m = moments(in, l.n, epsilon);
+    const RowMoments m = row_moments(in, l.n, epsilon);
     for (int64_t j = 0; j < l.n; ++j) {
       out[j] = static_cast<float>((in[j] - m.mean) * m.inv_std) * gamma[j] + beta[j];
     }
@@ -119,7 +102,7 @@ void instance_norm(runtime::OpContext& ctx) {
   transform_rows(ctx.pool(), data.data(), out.data(), planes,
                  [&](int64_t plane, const float* in, float* o) {
                    const int64_t c = plane % channels;
-                   const Moments m = moments(in, spatial, epsilon);
+                   const RowMoments m = row_moments(in, spatial, epsilon);
                    for (int64_t j = 0; j < spatial; ++j) {
                      o[j] = static_cast<float>((in[j] - m.mean) * m.inv_std) * gamma[c] + beta[c];
                    }
