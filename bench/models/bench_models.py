@@ -10,8 +10,9 @@ torch.onnx.export, then times, interleaved in one run and for each thread count:
 and prints medians, ratios (ours / theirs: < 1 means we are faster) and our output's largest
 error against PyTorch's. See README.md next to this file.
 
-The first run creates a virtual environment (--venv; it sees the system's torch and
-coremltools) and installs requirements.txt from PyPI into it, then re-runs itself there.
+The first run creates a virtual environment (--venv; it reuses matching system packages) and
+installs requirements.txt (PyTorch 2.7.0, coremltools 9.0, ONNX Runtime) from PyPI into it, then
+re-runs itself there.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def ensure_environment(venv: Path) -> None:
         return
     python = venv / "bin" / "python"
     if not python.exists():
-        print(f"creating {venv} (sees the system torch and coremltools)", flush=True)
+        print(f"creating {venv} (reuses system packages that match requirements.txt)", flush=True)
         subprocess.check_call([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])
     subprocess.check_call([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                            "-r", str(HERE / "requirements.txt")])

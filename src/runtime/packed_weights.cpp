@@ -55,25 +55,71 @@ void parallel_copy(uint8_t* destination, const uint8_t* source, size_t bytes) {
   for (auto& t : helpers) t.join();
 }
 
-// Memory from mmap (anonymous, 2 MiB aligned, huge pages asked for), unmapped when the last
-// holder lets go.
-std::shared_ptr<const void> huge_copy(const void* source, size_t bytes) {
-  const size_t length = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  void* raw = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return nullptr;
-  auto* base = static_cast<uint8_t*>(raw);
-  uint8_t* aligned = reinterpret_cast<uint8_t*>(
-      (reinterpret_cast<uintptr_t>(base) + kHugePage - 1) / kHugePage * kHugePage);
+// Copies live in slabs: anonymous mappings aligned to 2 MiB with huge pages asked for, handed
+// out front to back. One mapping per copy would round every copy up to whole huge pages (a
+// 2.4 MiB linear weight would hold 4 MiB); in a slab only the last huge page is partly unused.
+// A slab is unmapped when the last copy in it is released.
+constexpr size_t kSlabBytes = size_t{64} << 20;
+constexpr size_t kCopyAlignment = 64;
+
+class Slab {
+ public:
+  // nullptr when the mapping fails.
+  static std::shared_ptr<Slab> map(size_t bytes) {
+    const size_t length = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    void* raw = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return nullptr;
+    auto* aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(raw) + kHugePage - 1) /
+                                               kHugePage * kHugePage);
 #ifdef MADV_HUGEPAGE
-  ::madvise(aligned, length, MADV_HUGEPAGE);
+    ::madvise(aligned, length, MADV_HUGEPAGE);
 #endif
-  parallel_copy(aligned, static_cast<const uint8_t*>(source), bytes);
-  ::mprotect(aligned, length, PROT_READ);
+    return std::shared_ptr<Slab>(new Slab(raw, length + kHugePage, aligned, length));
+  }
+  ~Slab() { ::munmap(raw_, mapped_); }
+  Slab(const Slab&) = delete;
+  Slab& operator=(const Slab&) = delete;
+
+  // `bytes` of the slab's unused space, or nullptr when it does not fit.
+  uint8_t* take(size_t bytes) {
+    const size_t at = (used_ + kCopyAlignment - 1) / kCopyAlignment * kCopyAlignment;
+    if (at > capacity_ || bytes > capacity_ - at) return nullptr;
+    used_ = at + bytes;
+    return base_ + at;
+  }
+
+ private:
+  Slab(void* raw, size_t mapped, uint8_t* base, size_t capacity)
+      : raw_(raw), mapped_(mapped), base_(base), capacity_(capacity) {}
+  void* raw_;
+  size_t mapped_;
+  uint8_t* base_;
+  size_t capacity_;
+  size_t used_ = 0;
+};
+
+// Room for `bytes` in the slab being filled, or in a new one (at least kSlabBytes). The caller
+// holds the registry's lock.
+std::shared_ptr<void> slab_space(size_t bytes) {
+  static std::weak_ptr<Slab> filling;  // weak: a slab whose copies are all released goes away
+  std::shared_ptr<Slab> slab = filling.lock();
+  uint8_t* at = slab ? slab->take(bytes) : nullptr;
+  if (!at) {
+    slab = Slab::map(std::max(bytes, kSlabBytes));
+    if (!slab) return nullptr;
+    at = slab->take(bytes);
+    filling = slab;
+  }
+  return std::shared_ptr<void>(slab, at);  // shares the slab's lifetime
+}
+
+std::shared_ptr<const void> huge_copy(const void* source, size_t bytes) {
+  std::shared_ptr<void> copy = slab_space(bytes);
+  if (!copy) return nullptr;
+  parallel_copy(static_cast<uint8_t*>(copy.get()), static_cast<const uint8_t*>(source), bytes);
   // The source's whole pages are no longer needed by this process: when they belong to a
   // file mapping they can be dropped (they would be read again from the file if touched).
-  const size_t total = length + kHugePage;
-  std::shared_ptr<const void> copy(aligned, [raw, total](const void*) { ::munmap(raw, total); });
   if (!format::in_file_mapping(source, bytes)) return copy;
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t first = (reinterpret_cast<uintptr_t>(source) + page - 1) / page * page;

@@ -1,10 +1,11 @@
-// Weight bytes the product kernels stream, copied once into anonymous memory aligned to 2 MiB,
-// so that the kernel can ask for transparent huge pages: a decode step streams hundreds of
-// megabytes, and with the weight file's 4 KiB page-cache pages every page is a TLB miss and a
-// stop for the hardware prefetcher. The file's pages are then dropped from this process
-// (they stay in the page cache), so memory does not double. One copy per source range, shared
-// by every kernel that asks while any holds it (the prefill and infer functions of one model
-// read the same weights).
+// Weight bytes the product kernels stream, copied once into anonymous memory for which the
+// kernel is asked for transparent huge pages (2 MiB-aligned slabs that copies fill front to
+// back, each copy 64-byte aligned, so memory is not rounded up per copy): a decode step streams
+// hundreds of megabytes, and with the weight file's 4 KiB page-cache pages every page is a TLB miss
+// and a stop for the hardware prefetcher. The file's pages are then dropped from this process (they
+// stay in the page cache), so memory does not double. One copy per source range, shared by every
+// kernel that asks while any holds it (the prefill and infer functions of one model read the same
+// weights).
 #pragma once
 
 #include <cstddef>
