@@ -118,28 +118,42 @@ std::shared_ptr<const void> huge_copy(const void* source, size_t bytes) {
   std::shared_ptr<void> copy = slab_space(bytes);
   if (!copy) return nullptr;
   parallel_copy(static_cast<uint8_t*>(copy.get()), static_cast<const uint8_t*>(source), bytes);
-  // The source's whole pages are no longer needed by this process: when they belong to a
-  // file mapping they can be dropped (they would be read again from the file if touched).
-  if (!format::in_file_mapping(source, bytes)) return copy;
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t first = (reinterpret_cast<uintptr_t>(source) + page - 1) / page * page;
-  const uintptr_t last = (reinterpret_cast<uintptr_t>(source) + bytes) / page * page;
-  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  // The source's pages are no longer needed by this process.
+  drop_file_pages(source, bytes);
   return copy;
+}
+
+std::mutex& slab_mutex() {
+  static std::mutex m;
+  return m;
 }
 
 }  // namespace
 
 std::shared_ptr<const void> packed_copy(const void* source, size_t bytes) {
   if (!enabled() || bytes < kSmallest || !source) return nullptr;
-  static std::mutex mutex;
   static std::map<Key, std::weak_ptr<const void>> copies;
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<std::mutex> lock(slab_mutex());
   auto& entry = copies[{source, bytes}];
   if (auto existing = entry.lock()) return existing;
   auto copy = huge_copy(source, bytes);
   entry = copy;
   return copy;
+}
+
+std::shared_ptr<void> huge_pages(size_t bytes) {
+  std::lock_guard<std::mutex> lock(slab_mutex());
+  return slab_space(std::max<size_t>(bytes, 1));
+}
+
+void drop_file_pages(const void* source, size_t bytes) {
+  // Only whole pages inside a file mapping: dropping them loses nothing (they are clean and
+  // read again from the file if touched).
+  if (!source || bytes == 0 || !format::in_file_mapping(source, bytes)) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (reinterpret_cast<uintptr_t>(source) + page - 1) / page * page;
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(source) + bytes) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 }  // namespace coreml::runtime

@@ -17,4 +17,13 @@ namespace coreml::runtime {
 // (COREML_PACK_WEIGHTS=0) or `bytes` is small. Thread-safe.
 std::shared_ptr<const void> packed_copy(const void* source, size_t bytes);
 
+// `bytes` of writable memory (64-byte aligned) in the same huge-page slabs, for weights a kernel
+// rearranges at load (panel_matrix.h); nullptr when memory cannot be mapped. Thread-safe.
+std::shared_ptr<void> huge_pages(size_t bytes);
+
+// When [source, source + bytes) lies in a weight file's mapping, drops its whole pages from
+// this process (they stay in the page cache and are read again if touched): for a weight whose
+// kernel keeps its own copy.
+void drop_file_pages(const void* source, size_t bytes);
+
 }  // namespace coreml::runtime

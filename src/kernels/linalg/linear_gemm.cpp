@@ -1,9 +1,60 @@
 // Prepared linear, and matmul whose y is a constant matrix: the activation's rows (batch
 // dimensions merged where their strides allow) times the weight.
 #include "kernels/linalg/linalg_ops.h"
+#include "kernels/linalg/panel_product.h"
+#include "kernels/linalg/product_geometry.h"
 #include "kernels/linalg/weight_product_kernel.h"
 
 namespace coreml::kernels::linalg {
+
+bool linear_geometry(const Tensor& x, int64_t n, Geometry& g, std::vector<int64_t>& out_shape) {
+  if (x.rank() < 1) return false;
+  const size_t r = x.shape().size();
+  g.k = x.shape()[r - 1];
+  g.xk = x.strides()[r - 1];
+  if (!merge_dims(x, 0, r - 1, &g.m, &g.xm)) return false;
+  g.n = n;
+  out_shape = x.shape();
+  out_shape.back() = g.n;
+  g.om = g.n;
+  g.on = 1;
+  return true;
+}
+
+bool matmul_const_geometry(const Tensor& x, int64_t n, bool transpose_x, Geometry& g,
+                           std::vector<int64_t>& out_shape) {
+  const size_t r = x.shape().size();
+  if (r < 1) return false;
+  g.n = n;
+  if (r == 1) {  // a vector: one row
+    g.k = x.shape()[0];
+    g.xk = x.strides()[0];
+    g.m = 1;
+    out_shape = {g.n};
+  } else {
+    const size_t rows_dim = transpose_x ? r - 1 : r - 2;
+    const size_t k_dim = transpose_x ? r - 2 : r - 1;
+    g.k = x.shape()[k_dim];
+    g.xk = x.strides()[k_dim];
+    if (transpose_x) {
+      // Rows run along the last axis: only without batch dimensions.
+      for (size_t d = 0; d + 2 < r; ++d) {
+        if (x.shape()[d] != 1) return false;
+      }
+      g.m = x.shape()[rows_dim];
+      g.xm = x.strides()[rows_dim];
+    } else if (!merge_dims(x, 0, r - 1, &g.m, &g.xm)) {
+      return false;
+    }
+    out_shape = x.shape();
+    out_shape[r - 2] = x.shape()[rows_dim];
+    out_shape[r - 1] = g.n;
+  }
+  g.om = g.n;
+  g.on = 1;
+  return true;
+}
+
 namespace {
 
 class LinearKernel final : public WeightProductKernel {
@@ -14,17 +65,7 @@ class LinearKernel final : public WeightProductKernel {
   bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
                 std::vector<int64_t>& out_shape) override {
     (void)ctx;
-    if (x.rank() < 1) return false;
-    const size_t r = x.shape().size();
-    g.k = x.shape()[r - 1];
-    g.xk = x.strides()[r - 1];
-    if (!merge_dims(x, 0, r - 1, &g.m, &g.xm)) return false;
-    g.n = n_;
-    out_shape = x.shape();
-    out_shape.back() = g.n;
-    g.om = g.n;
-    g.on = 1;
-    return true;
+    return linear_geometry(x, n_, g, out_shape);
   }
 
  public:
@@ -41,36 +82,7 @@ class MatmulConstKernel final : public WeightProductKernel {
   bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
                 std::vector<int64_t>& out_shape) override {
     (void)ctx;
-    const size_t r = x.shape().size();
-    if (r < 1) return false;
-    g.n = n_;
-    if (r == 1) {  // a vector: one row
-      g.k = x.shape()[0];
-      g.xk = x.strides()[0];
-      g.m = 1;
-      out_shape = {g.n};
-    } else {
-      const size_t rows_dim = transpose_x_ ? r - 1 : r - 2;
-      const size_t k_dim = transpose_x_ ? r - 2 : r - 1;
-      g.k = x.shape()[k_dim];
-      g.xk = x.strides()[k_dim];
-      if (transpose_x_) {
-        // Rows run along the last axis: only without batch dimensions.
-        for (size_t d = 0; d + 2 < r; ++d) {
-          if (x.shape()[d] != 1) return false;
-        }
-        g.m = x.shape()[rows_dim];
-        g.xm = x.strides()[rows_dim];
-      } else if (!merge_dims(x, 0, r - 1, &g.m, &g.xm)) {
-        return false;
-      }
-      out_shape = x.shape();
-      out_shape[r - 2] = x.shape()[rows_dim];
-      out_shape[r - 1] = g.n;
-    }
-    g.om = g.n;
-    g.on = 1;
-    return true;
+    return matmul_const_geometry(x, n_, transpose_x_, g, out_shape);
   }
 
  public:
@@ -87,6 +99,9 @@ std::unique_ptr<runtime::OpKernel> make_linear(const KernelInit& init) {
   bool ok = false;
   auto bias = constant_bias(init, &ok);
   if (!ok) return nullptr;
+  if (panel_products_wanted()) {
+    if (auto panels = make_panel_product(*weight, false, x, bias, false)) return panels;
+  }
   auto matrix = WeightMatrix::create(*weight, false);
   if (!matrix) return nullptr;
   auto kernel = std::make_unique<LinearKernel>(x, std::move(matrix), std::move(bias));
@@ -100,6 +115,9 @@ std::unique_ptr<runtime::OpKernel> make_matmul(const KernelInit& init) {
   if (x < 0 || !y || y->shape().size() != 2) return nullptr;  // activations: matmul_kernel.cpp
   const bool ty = init.params().get_bool("transpose_y", false);
   const bool tx = init.params().get_bool("transpose_x", false);
+  if (panel_products_wanted()) {
+    if (auto panels = make_panel_product(*y, !ty, x, {}, true, tx)) return panels;
+  }
   auto matrix = WeightMatrix::create(*y, !ty);
   if (!matrix) return nullptr;
   auto kernel = std::make_unique<MatmulConstKernel>(x, std::move(matrix), tx);

@@ -1,0 +1,20 @@
+// The inner loop of the panel product (panel_matrix.h): a few activation rows times one panel.
+// Highway picks the SIMD target at run time; COREML_SIMD=0 runs the scalar loop, which tests
+// also call directly.
+#pragma once
+
+#include <cstdint>
+
+namespace coreml::kernels::linalg {
+
+// Activation rows one call multiplies at most (a register tile's height).
+constexpr int kPanelRows = 6;
+
+// c[i * 64 + j] = sum_t x[i * x_stride + t] * panel[t * 64 + j] for i < rows (<= kPanelRows)
+// and j < 64; `panel` holds fp16 bits when `half`. Sums run in fp32, t ascending per lane.
+void panel_gemm(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel, bool half,
+                float* c);
+void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel,
+                       bool half, float* c);
+
+}  // namespace coreml::kernels::linalg

@@ -1,0 +1,147 @@
+// Highway implementation of panel_gemm.h (compiled once per SIMD target), and the scalar loop.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/linalg/panel_gemm_simd.cpp"
+#include <hwy/foreach_target.h>  // must come before highway.h
+#include <hwy/highway.h>
+
+#include <algorithm>
+
+#include "kernels/common/hwy_f16.h"
+#include "kernels/linalg/panel_gemm.h"
+#include "kernels/linalg/panel_matrix.h"
+#include "tensor/half.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace coreml::kernels::linalg::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Register tile: R rows x V vectors of outputs; the R broadcasts and one weight vector are live
+// next to the R * V sums (31 of 32 registers on AVX-512 with R = 6, V = 4; 16 of 16 on AVX2
+// with R = 3).
+#if HWY_TARGET <= HWY_AVX3 || HWY_ARCH_ARM
+constexpr int kTileRows = 6;
+#else
+constexpr int kTileRows = 3;
+#endif
+constexpr int kTileVectors = 4;
+
+template <int R, int V, typename T>
+HWY_INLINE void Tile(const float* x, int64_t xs, int64_t k, const T* panel, float* c) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  using Vec = decltype(hn::Zero(d));
+  Vec acc[R][V];
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < V; ++v) acc[r][v] = hn::Zero(d);
+  }
+  for (int64_t t = 0; t < k; ++t) {
+    Vec xv[R];
+    for (int r = 0; r < R; ++r) xv[r] = hn::Set(d, x[r * xs + t]);
+    const T* w = panel + t * kPanelWidth;
+    for (int v = 0; v < V; ++v) {
+      Vec wv;
+      if constexpr (sizeof(T) == 2) {
+        const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+        wv =
+            hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(w) + v * lanes));
+      } else {
+        wv = hn::LoadU(d, w + v * lanes);
+      }
+      for (int r = 0; r < R; ++r) acc[r][v] = hn::MulAdd(xv[r], wv, acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < V; ++v) hn::StoreU(acc[r][v], d, c + r * kPanelWidth + v * lanes);
+  }
+}
+
+// All 64 outputs of `rows` rows, in column groups of kTileVectors vectors.
+template <typename T>
+void PanelRows(const float* x, int64_t xs, int rows, int64_t k, const T* panel, float* c) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t group = std::min<int64_t>(kPanelWidth, kTileVectors * lanes);
+  for (int64_t j = 0; j < kPanelWidth; j += group) {
+    const int vectors = static_cast<int>(std::min<int64_t>(group, kPanelWidth - j) / lanes);
+    for (int r0 = 0; r0 < rows; r0 += kTileRows) {
+      const int rr = std::min(kTileRows, rows - r0);
+      const float* xr = x + r0 * xs;
+      float* cr = c + r0 * kPanelWidth + j;
+      const T* pj = panel + j;
+#define COREML_PANEL_TILE(R)                                                                 \
+  if (vectors == kTileVectors) {                                                             \
+    Tile<R, kTileVectors>(xr, xs, k, pj, cr);                                                \
+  } else if (vectors == 2) {                                                                 \
+    Tile<R, 2>(xr, xs, k, pj, cr);                                                           \
+  } else {                                                                                   \
+    for (int v = 0; v < vectors; ++v) Tile<R, 1>(xr, xs, k, pj + v * lanes, cr + v * lanes); \
+  }
+      switch (rr) {
+        case 1: COREML_PANEL_TILE(1) break;
+        case 2: COREML_PANEL_TILE(2) break;
+        case 3: COREML_PANEL_TILE(3) break;
+#if HWY_TARGET <= HWY_AVX3 || HWY_ARCH_ARM
+        case 4: COREML_PANEL_TILE(4) break;
+        case 5: COREML_PANEL_TILE(5) break;
+        default: COREML_PANEL_TILE(6) break;
+#else
+        default: break;
+#endif
+      }
+#undef COREML_PANEL_TILE
+    }
+  }
+}
+
+// Returns false when this target cannot widen fp16 exactly (the scalar loop runs instead).
+bool PanelGemm(const float* x, int64_t xs, int rows, int64_t k, const void* panel, bool half,
+               float* c) {
+  if (half) {
+#if COREML_HWY_NATIVE_F16
+    PanelRows(x, xs, rows, k, static_cast<const uint16_t*>(panel), c);
+    return true;
+#else
+    return false;
+#endif
+  }
+  PanelRows(x, xs, rows, k, static_cast<const float*>(panel), c);
+  return true;
+}
+
+}  // namespace coreml::kernels::linalg::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "kernels/common/simd.h"
+
+namespace coreml::kernels::linalg {
+
+HWY_EXPORT(PanelGemm);
+
+void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel,
+                       bool half, float* c) {
+  const auto* wh = static_cast<const uint16_t*>(panel);
+  const auto* wf = static_cast<const float*>(panel);
+  for (int r = 0; r < rows; ++r) {
+    float* cr = c + r * kPanelWidth;
+    std::fill(cr, cr + kPanelWidth, 0.0f);
+    for (int64_t t = 0; t < k; ++t) {
+      const float xv = x[r * x_stride + t];
+      for (int64_t j = 0; j < kPanelWidth; ++j) {
+        const float w = half ? fp16_to_float(wh[t * kPanelWidth + j]) : wf[t * kPanelWidth + j];
+        cr[j] += xv * w;
+      }
+    }
+  }
+}
+
+void panel_gemm(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel, bool half,
+                float* c) {
+  if (simd_enabled() && HWY_DYNAMIC_DISPATCH(PanelGemm)(x, x_stride, rows, k, panel, half, c)) {
+    return;
+  }
+  panel_gemm_scalar(x, x_stride, rows, k, panel, half, c);
+}
+
+}  // namespace coreml::kernels::linalg
+#endif  // HWY_ONCE
