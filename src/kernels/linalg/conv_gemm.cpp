@@ -8,6 +8,7 @@
 
 #include "kernels/common/convert_simd.h"
 #include "kernels/linalg/conv_epilogue.h"
+#include "kernels/linalg/conv_pack.h"
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/weight_product_kernel.h"
@@ -105,6 +106,24 @@ class ConvGemmKernel final : public WeightProductKernel {
     return buf;
   }
 
+  // Direct packing: each output row's run of tokens read where it lies in its input line.
+  void copy_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
+                   float* dst) const override {
+    const bool fp16 = x_dtype() == DType::kFloat16;
+    for_each_row_run(m0, count, [&](int64_t done, int64_t run, int64_t ow, OutRow row) {
+      copy_token_run(token_run(x, b, kk, ow, row, run), run, fp16, dst + done);
+    });
+  }
+
+  void pack_token_pair(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
+                       uint16_t* hi, uint16_t* lo) const override {
+    const bool fp16 = x_dtype() == DType::kFloat16;
+    for_each_row_run(m0, count, [&](int64_t done, int64_t run, int64_t ow, OutRow row) {
+      pack_pair_run(token_run(x, b, kk, ow, row, run), token_run(x, b, kk + 1, ow, row, run), run,
+                    fp16, hi + 2 * done, lo + 2 * done);
+    });
+  }
+
  private:
   // Where K position kk (input channel, kernel offset) reads, worked out once per shape so the
   // gather below divides only once per call: the input plane, the input line and depth for
@@ -136,6 +155,51 @@ class ConvGemmKernel final : public WeightProductKernel {
       t.last = floor_div(s.in[2] - 1 - t.w_offset, sw) + 1;
     }
     taps_planned_for_ = s.in;
+  }
+
+  // An output row: its depth and height.
+  struct OutRow {
+    int64_t od = 0, oh = 0;
+  };
+
+  // Calls f(done, run, ow, row) for each output row's part of positions [m0, m0 + count):
+  // positions [done, done + run) of the call are columns [ow, ow + run) of that row.
+  template <typename F>
+  void for_each_row_run(int64_t m0, int64_t count, F&& f) const {
+    const int64_t width = s_.out[2];
+    int64_t ow = m0 % width;
+    const int64_t line = m0 / width;
+    OutRow row{line / s_.out[1], line % s_.out[1]};
+    for (int64_t done = 0; done < count;) {
+      const int64_t run = std::min(count - done, width - ow);
+      f(done, run, ow, row);
+      done += run;
+      ow = 0;
+      if (++row.oh == s_.out[1]) {
+        row.oh = 0;
+        ++row.od;
+      }
+    }
+  }
+
+  // K position kk over columns [ow, ow + run) of output row `row` (past K: zeros).
+  TokenRun token_run(const std::byte* x, int64_t b, int64_t kk, int64_t ow, OutRow row,
+                     int64_t run) const {
+    TokenRun r;
+    if (kk >= planned().k) return r;
+    const auto& s = s_;
+    const Tap& t = taps_[static_cast<size_t>(kk)];
+    const int64_t id = row.od * p_.stride[0] + t.id0;
+    const int64_t ih = row.oh * p_.stride[1] + t.ih0;
+    if (id < 0 || id >= s.in[0] || ih < 0 || ih >= s.in[1]) return r;  // a padding line
+    const int64_t sw = p_.stride[2];
+    r.input = x;
+    r.source =
+        b * s.cin * s.in_size() + t.plane + (id * s.in[1] + ih) * s.in[2] + ow * sw + t.w_offset;
+    r.stride = sw;
+    r.begin = std::clamp<int64_t>(t.first - ow, 0, run);
+    r.end = std::clamp<int64_t>(t.last - ow, r.begin, run);
+    return r;
   }
 
   // Output positions [m0, m0 + count) of K position `kk`, output row by output row

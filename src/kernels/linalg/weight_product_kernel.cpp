@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/linalg/amx_gemm.h"
+#include "kernels/linalg/conv_pack.h"
 #include "runtime/thread_pool.h"
 #include "tensor/half.h"
 
@@ -270,9 +271,11 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     y_at_ = 0;
     threads_at_ = own_passes_ ? 0 : round_up(k * chunk_tokens_, 16);
   }
-  // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once.
+  // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once, unless
+  // they are packed straight from the input (conv_pack.h, widened in registers).
+  direct_packing_ = g_.m > 1 && packs_token_rows() && direct_packing_enabled();
   widened_at_ = threads_at_ + per_thread_ * threads_;
-  widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1;
+  widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_;
   const int64_t widened = widen_input_ ? round_up(x.numel(), 16) : 0;
   ctx.request_scratch(static_cast<size_t>(widened_at_ + widened) * sizeof(float));
   ctx.set_output(0, std::move(out_shape), out_dtype_);
@@ -433,10 +436,45 @@ void WeightProductKernel::gemv(RunContext& ctx, const std::byte* x, std::byte* o
   });
 }
 
+TokenRun WeightProductKernel::contiguous_run(const std::byte* x, int64_t b, int64_t kk, int64_t m0,
+                                             int64_t count) const {
+  TokenRun run;
+  if (kk >= g_.k) return run;  // K's padding: zeros
+  const int64_t source = k_order_.empty() ? kk : k_order_[static_cast<size_t>(kk)];
+  run.input = x;
+  run.source = b * g_.xb + source * g_.xk + m0;
+  run.end = count;
+  return run;
+}
+
+void WeightProductKernel::copy_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0,
+                                      int64_t count, float* dst) const {
+  copy_token_run(contiguous_run(x, b, kk, m0, count), count, x_dtype() == DType::kFloat16, dst);
+}
+
+void WeightProductKernel::pack_token_pair(const std::byte* x, int64_t b, int64_t kk, int64_t m0,
+                                          int64_t count, uint16_t* hi, uint16_t* lo) const {
+  pack_pair_run(contiguous_run(x, b, kk, m0, count), contiguous_run(x, b, kk + 1, m0, count), count,
+                x_dtype() == DType::kFloat16, hi, lo);
+}
+
 void WeightProductKernel::pack_positions(const std::byte* x, int64_t b, int64_t m0, int64_t count,
                                          int64_t t0, int64_t t1, float* xt, float* buf) const {
   const int64_t k = g_.k;
   const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  if (direct_packing_) {
+    // Each pass's tokens written where they go, straight from the input.
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t p = 0; p < passes; ++p) {
+        const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+        const int64_t tp = round_up(mb, 16);
+        float* dst = xt + p * k * kTokensPerPass + t * tp;
+        copy_tokens(x, b, t, m0 + p * kTokensPerPass, mb, dst);
+        std::fill(dst + mb, dst + tp, 0.0f);
+      }
+    }
+    return;
+  }
   for (int64_t t = t0; t < t1; ++t) {
     const float* src = load_tokens(x, b, t, m0, count, buf);
     for (int64_t p = 0; p < passes; ++p) {
@@ -564,6 +602,21 @@ void WeightProductKernel::pack_amx_pairs(const std::byte* x, int64_t b, int64_t 
                                          int64_t pair0, int64_t pair1, uint16_t* x_hi,
                                          uint16_t* x_lo, float* area) const {
   const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  if (direct_packing_) {
+    // Each pass's pairs written where they go, straight from the input; the pass's padding
+    // tokens zero.
+    for (int64_t pair = pair0; pair < pair1; ++pair) {
+      for (int64_t p = 0; p < passes; ++p) {
+        const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+        const int64_t tp = round_up(mb, kAmxTokens);
+        const int64_t at = p * k_pad_ * kTokensPerPass + pair * tp * 2;
+        pack_token_pair(x, b, 2 * pair, m0 + p * kTokensPerPass, mb, x_hi + at, x_lo + at);
+        std::fill(x_hi + at + 2 * mb, x_hi + at + 2 * tp, uint16_t{0});
+        std::fill(x_lo + at + 2 * mb, x_lo + at + 2 * tp, uint16_t{0});
+      }
+    }
+    return;
+  }
   float* row0 = area;
   float* row1 = row0 + round_up(count, 16);
   for (int64_t pair = pair0; pair < pair1; ++pair) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/conv_pack.h"
 #include "kernels/linalg/weight_matrix.h"
 #include "runtime/kernel_registry.h"
 #include "tensor/convert.h"
@@ -86,6 +87,19 @@ class WeightProductKernel : public runtime::OpKernel {
     return buf;
   }
 
+  // Direct packing (conv_pack.h), used instead of load_tokens when direct_packing() is set:
+  // tokens [m0, m0 + count) at K position kk as fp32 into `dst`, or at K positions kk and
+  // kk + 1 as `count` pairs of bf16 halves into hi / lo (the AMX layout), read straight from the
+  // input (fp16 widened in registers); positions past K are zeros. The defaults read tokens
+  // contiguous in the input (g.xm == 1).
+  virtual void copy_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
+                           float* dst) const;
+  virtual void pack_token_pair(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
+                               uint16_t* hi, uint16_t* lo) const;
+  // Whether the kernel packs its tokens directly, fixed by reshape(): rows of tokens (gathered,
+  // or contiguous) and direct_packing_enabled().
+  bool direct_packing() const { return direct_packing_; }
+
   // True when results go to the output through scatter() instead of the strided layout.
   virtual bool scatters() const { return false; }
   // Results of weight row r for tokens [m0, m0 + count) of batch b, written into `out`.
@@ -117,6 +131,10 @@ class WeightProductKernel : public runtime::OpKernel {
   void add_residual(float* values, int64_t count, int64_t first, int64_t stride) const;
 
   void gemv(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b);
+
+  // Tokens [m0, m0 + count) at K position kk where they lie (g_.xm == 1), for direct packing.
+  TokenRun contiguous_run(const std::byte* x, int64_t b, int64_t kk, int64_t m0,
+                          int64_t count) const;
 
   // Tokens [m0, m0 + count) of batch b (at most chunk_tokens_): the activation is packed once,
   // in passes of kTokensPerPass tokens, and every block of weight rows is decoded once and
@@ -187,6 +205,7 @@ class WeightProductKernel : public runtime::OpKernel {
   std::vector<uint16_t> lut4_tables_;  // per table: 16 high then 16 low bf16 halves
   std::vector<int32_t> k_order_;  // the weight's k order (source position of each), when permuted
   bool widen_input_ = false;
+  bool direct_packing_ = false;
   int64_t widened_at_ = 0;
   std::vector<uint16_t> w_split_;  // the weight's bf16 halves, split at plan time (split_weights)
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;

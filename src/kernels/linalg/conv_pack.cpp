@@ -1,0 +1,219 @@
+#include "kernels/linalg/conv_pack.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/common/convert_simd.h"
+#include "kernels/common/simd.h"
+#include "tensor/half.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define COREML_PACK_AVX512 1
+#include <immintrin.h>
+// Only the functions marked with this use AVX-512; they run only where the CPU has it.
+#define COREML_PACK_TARGET __attribute__((target("avx512f,avx512bw")))
+// g++ 12 reports its own AVX-512 intrinsics (the _mm512_undefined_* they start from) as
+// "maybe uninitialized" when they are used under a target attribute.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#else
+#define COREML_PACK_AVX512 0
+#endif
+
+namespace coreml::kernels::linalg {
+namespace {
+
+std::atomic<int>& direct_override() {
+  static std::atomic<int> value{-1};  // -1: follow the environment
+  return value;
+}
+
+bool direct_from_environment() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("COREML_CONV_PACK");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return enabled;
+}
+
+// The element a run's token reads, as fp32. Only for tokens in [begin, end).
+float element(const TokenRun& r, int64_t index, bool fp16) {
+  if (fp16) return fp16_to_float(static_cast<const uint16_t*>(r.input)[index]);
+  return static_cast<const float*>(r.input)[index];
+}
+
+float token_value(const TokenRun& r, int64_t t, bool fp16) {
+  if (r.input == nullptr || t < r.begin || t >= r.end) return 0.0f;
+  return element(r, r.source + t * r.stride, fp16);
+}
+
+uint32_t float_bits(float v) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &v, 4);
+  return bits;
+}
+
+float bits_float(uint32_t bits) {
+  float v = 0;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
+// v rounded to the nearest bf16 (ties to even), as fp32 bits with the low half cleared; the
+// same rounding as amx_gemm.cpp's split of the weights and the row-buffer packing.
+uint32_t round_to_bf16(uint32_t bits) {
+  return (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+}
+
+void split_value(float v, uint16_t* hi, uint16_t* lo) {
+  const uint32_t high = round_to_bf16(float_bits(v));
+  const uint32_t low = round_to_bf16(float_bits(v - bits_float(high)));
+  *hi = static_cast<uint16_t>(high >> 16);
+  *lo = static_cast<uint16_t>(low >> 16);
+}
+
+#if COREML_PACK_AVX512
+bool avx512_usable() {
+  // libgcc's and compiler-rt's checks include the OS saving the AVX-512 state.
+  static const bool usable =
+      __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0;
+  return usable;
+}
+
+// Element `index` of the input as an address, without C++ pointer arithmetic: lanes of a
+// masked load may lie outside the input (padding), and the hardware suppresses their faults.
+template <typename T>
+const T* element_address(const void* input, int64_t index) {
+  return reinterpret_cast<const T*>(reinterpret_cast<intptr_t>(input) +
+                                    static_cast<intptr_t>(index) *
+                                        static_cast<intptr_t>(sizeof(T)));
+}
+
+// Bits [lo, hi) set (hi <= 32).
+inline uint32_t bit_range(int64_t lo, int64_t hi) {
+  const uint32_t below_hi = hi >= 32 ? ~0u : (1u << hi) - 1u;
+  return below_hi & ~((1u << lo) - 1u);
+}
+
+// Tokens [t, t + n) of run r (n <= 16) in the lanes of one vector, padding lanes zero.
+COREML_PACK_TARGET __m512 load_tokens_avx512(const TokenRun& r, int64_t t, int64_t n, bool fp16) {
+  const int64_t lo = std::clamp<int64_t>(r.begin - t, 0, n);
+  const int64_t hi = std::clamp<int64_t>(r.end - t, lo, n);
+  if (r.input == nullptr || lo == hi) return _mm512_setzero_ps();
+  const int64_t first = r.source + t * r.stride;  // lane 0's element
+  if (r.stride == 1) {
+    const auto lanes = static_cast<__mmask16>(bit_range(lo, hi));
+    if (fp16) {
+      const __m512i halves = _mm512_maskz_loadu_epi16(static_cast<__mmask32>(lanes),
+                                                      element_address<uint16_t>(r.input, first));
+      return _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
+    }
+    return _mm512_maskz_loadu_ps(lanes, element_address<float>(r.input, first));
+  }
+  if (r.stride == 2) {
+    // Lane i reads element 2 i of the 32 from `first`: elements [2 lo, 2 hi - 1) are loaded.
+    const uint32_t elements = bit_range(2 * lo, 2 * hi - 1);
+    if (fp16) {
+      const __m512i words = _mm512_maskz_loadu_epi16(static_cast<__mmask32>(elements),
+                                                     element_address<uint16_t>(r.input, first));
+      // Each 32-bit word's low half is its even element.
+      return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));
+    }
+    const __m512 a = _mm512_maskz_loadu_ps(static_cast<__mmask16>(elements & 0xFFFFu),
+                                           element_address<float>(r.input, first));
+    const __m512 b = _mm512_maskz_loadu_ps(static_cast<__mmask16>(elements >> 16),
+                                           element_address<float>(r.input, first + 16));
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(a, even, b);
+  }
+  // Wider strides (rare): lane by lane.
+  alignas(64) float values[16] = {};
+  for (int64_t i = lo; i < hi; ++i) values[i] = element(r, first + i * r.stride, fp16);
+  return _mm512_load_ps(values);
+}
+
+COREML_PACK_TARGET inline __m512i round_to_bf16_avx512(__m512i bits) {
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF)));
+  return _mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+}
+
+COREML_PACK_TARGET void pack_pair_run_avx512(const TokenRun& r0, const TokenRun& r1, int64_t count,
+                                             bool fp16, uint16_t* hi, uint16_t* lo) {
+  const __m512i high_half = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t t = 0; t < count; t += 16) {
+    const int64_t n = std::min<int64_t>(16, count - t);
+    const __m512 v0 = load_tokens_avx512(r0, t, n, fp16);
+    const __m512 v1 = load_tokens_avx512(r1, t, n, fp16);
+    const __m512i h0 = round_to_bf16_avx512(_mm512_castps_si512(v0));
+    const __m512i h1 = round_to_bf16_avx512(_mm512_castps_si512(v1));
+    const __m512i l0 =
+        round_to_bf16_avx512(_mm512_castps_si512(_mm512_sub_ps(v0, _mm512_castsi512_ps(h0))));
+    const __m512i l1 =
+        round_to_bf16_avx512(_mm512_castps_si512(_mm512_sub_ps(v1, _mm512_castsi512_ps(h1))));
+    // A pair is one 32-bit word: position k in the low half, k + 1 in the high half.
+    const __m512i hw = _mm512_or_si512(_mm512_and_si512(h1, high_half), _mm512_srli_epi32(h0, 16));
+    const __m512i lw = _mm512_or_si512(_mm512_and_si512(l1, high_half), _mm512_srli_epi32(l0, 16));
+    const auto pairs = static_cast<__mmask16>(bit_range(0, n));
+    _mm512_mask_storeu_epi32(hi + 2 * t, pairs, hw);
+    _mm512_mask_storeu_epi32(lo + 2 * t, pairs, lw);
+  }
+}
+#endif
+
+}  // namespace
+
+void copy_token_run(const TokenRun& run, int64_t count, bool fp16, float* dst) {
+  const int64_t begin = run.input == nullptr ? count : std::clamp<int64_t>(run.begin, 0, count);
+  const int64_t end = run.input == nullptr ? count : std::clamp<int64_t>(run.end, begin, count);
+  std::fill(dst, dst + begin, 0.0f);
+  std::fill(dst + end, dst + count, 0.0f);
+  if (begin == end) return;
+  const int64_t first = run.source + begin * run.stride;
+  if (run.stride == 1) {
+    if (fp16) {
+      f16_to_f32(static_cast<const uint16_t*>(run.input) + first, dst + begin, end - begin);
+    } else {
+      std::memcpy(dst + begin, static_cast<const float*>(run.input) + first,
+                  static_cast<size_t>(end - begin) * sizeof(float));
+    }
+    return;
+  }
+  for (int64_t i = begin; i < end; ++i) {
+    dst[i] = element(run, first + (i - begin) * run.stride, fp16);
+  }
+}
+
+void pack_pair_run_scalar(const TokenRun& r0, const TokenRun& r1, int64_t count, bool fp16,
+                          uint16_t* hi, uint16_t* lo) {
+  for (int64_t t = 0; t < count; ++t) {
+    split_value(token_value(r0, t, fp16), hi + 2 * t, lo + 2 * t);
+    split_value(token_value(r1, t, fp16), hi + 2 * t + 1, lo + 2 * t + 1);
+  }
+}
+
+void pack_pair_run(const TokenRun& r0, const TokenRun& r1, int64_t count, bool fp16, uint16_t* hi,
+                   uint16_t* lo) {
+#if COREML_PACK_AVX512
+  if (avx512_usable() && simd_enabled()) {
+    pack_pair_run_avx512(r0, r1, count, fp16, hi, lo);
+    return;
+  }
+#endif
+  pack_pair_run_scalar(r0, r1, count, fp16, hi, lo);
+}
+
+bool direct_packing_enabled() {
+  const int forced = direct_override().load(std::memory_order_relaxed);
+  return forced < 0 ? direct_from_environment() : forced != 0;
+}
+
+void set_direct_packing_for_testing(std::optional<bool> enabled) {
+  direct_override().store(enabled ? (*enabled ? 1 : 0) : -1);
+}
+
+}  // namespace coreml::kernels::linalg
