@@ -28,6 +28,7 @@ namespace coreml {
 namespace {
 
 using kernels::linalg::copy_token_run;
+using kernels::linalg::copy_token_run_portable;
 using kernels::linalg::pack_pair_run;
 using kernels::linalg::pack_pair_run_scalar;
 using kernels::linalg::TokenRun;
@@ -179,13 +180,20 @@ TEST(ConvPack, CopiedRunsReadEveryToken) {
       for (int trial = 0; trial < 300; ++trial) {
         const int64_t count = std::uniform_int_distribution<int64_t>(1, 70)(rng);
         const TokenRun r = random_run(rng, buffer.data(), kElements, count);
-        std::vector<float> got(static_cast<size_t>(count + 1), 99.0f);
-        copy_token_run(r, count, fp16, got.data());
-        for (int64_t t = 0; t < count; ++t) {
-          ASSERT_EQ(got[static_cast<size_t>(t)], expected_token(r, t, values))
-              << "simd " << simd << " fp16 " << fp16 << " trial " << trial << " token " << t;
+        for (const bool portable : {false, true}) {
+          std::vector<float> got(static_cast<size_t>(count + 1), 99.0f);
+          if (portable) {
+            copy_token_run_portable(r, count, fp16, got.data());
+          } else {
+            copy_token_run(r, count, fp16, got.data());
+          }
+          for (int64_t t = 0; t < count; ++t) {
+            ASSERT_EQ(got[static_cast<size_t>(t)], expected_token(r, t, values))
+                << "simd " << simd << " portable " << portable << " fp16 " << fp16 << " trial "
+                << trial << " token " << t;
+          }
+          ASSERT_EQ(got[static_cast<size_t>(count)], 99.0f);
         }
-        ASSERT_EQ(got[static_cast<size_t>(count)], 99.0f);
       }
     }
   }

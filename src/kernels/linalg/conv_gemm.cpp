@@ -106,22 +106,41 @@ class ConvGemmKernel final : public WeightProductKernel {
     return buf;
   }
 
-  // Direct packing: each output row's run of tokens read where it lies in its input line.
-  void copy_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
-                   float* dst) const override {
+  // Direct packing: each output row's run of tokens read where it lies in its input line;
+  // the rows of the tokens are found once for all the K positions.
+  void copy_tokens(const std::byte* x, int64_t b, int64_t kk0, int64_t kk1, int64_t m0,
+                   int64_t count, float* dst, int64_t stride) const override {
+    const PackRoutines f = pack_routines();
     const bool fp16 = x_dtype() == DType::kFloat16;
-    for_each_row_run(m0, count, [&](int64_t done, int64_t run, int64_t ow, OutRow row) {
-      copy_token_run(token_run(x, b, kk, ow, row, run), run, fp16, dst + done);
-    });
+    for (int64_t at = 0; at < count; at += kDirectTokens) {
+      RowRuns rows;
+      row_runs(m0 + at, std::min(kDirectTokens, count - at), rows);
+      for (int64_t kk = kk0; kk < kk1; ++kk) {
+        float* to = dst + (kk - kk0) * stride + at;
+        for (int64_t i = 0; i < rows.size; ++i) {
+          const RowRun& r = rows.runs[static_cast<size_t>(i)];
+          f.copy(token_run(x, b, kk, r), r.count, fp16, to + r.done);
+        }
+      }
+    }
   }
 
-  void pack_token_pair(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
-                       uint16_t* hi, uint16_t* lo) const override {
+  void pack_token_pairs(const std::byte* x, int64_t b, int64_t pair0, int64_t pair1, int64_t m0,
+                        int64_t count, uint16_t* hi, uint16_t* lo, int64_t stride) const override {
+    const PackRoutines f = pack_routines();
     const bool fp16 = x_dtype() == DType::kFloat16;
-    for_each_row_run(m0, count, [&](int64_t done, int64_t run, int64_t ow, OutRow row) {
-      pack_pair_run(token_run(x, b, kk, ow, row, run), token_run(x, b, kk + 1, ow, row, run), run,
-                    fp16, hi + 2 * done, lo + 2 * done);
-    });
+    for (int64_t at = 0; at < count; at += kDirectTokens) {
+      RowRuns rows;
+      row_runs(m0 + at, std::min(kDirectTokens, count - at), rows);
+      for (int64_t pair = pair0; pair < pair1; ++pair) {
+        const int64_t to = (pair - pair0) * stride + 2 * at;
+        for (int64_t i = 0; i < rows.size; ++i) {
+          const RowRun& r = rows.runs[static_cast<size_t>(i)];
+          f.pack_pair(token_run(x, b, 2 * pair, r), token_run(x, b, 2 * pair + 1, r), r.count, fp16,
+                      hi + to + 2 * r.done, lo + to + 2 * r.done);
+        }
+      }
+    }
   }
 
  private:
@@ -157,34 +176,38 @@ class ConvGemmKernel final : public WeightProductKernel {
     taps_planned_for_ = s.in;
   }
 
-  // An output row: its depth and height.
-  struct OutRow {
-    int64_t od = 0, oh = 0;
+  // The part of a run of output positions that lies in one output row: positions
+  // [done, done + count) of the run are columns [ow, ow + count) of row (od, oh).
+  struct RowRun {
+    int64_t done = 0, count = 0, ow = 0, od = 0, oh = 0;
+  };
+  // Up to kDirectTokens positions: at most one row each.
+  struct RowRuns {
+    std::array<RowRun, kDirectTokens> runs;
+    int64_t size = 0;
   };
 
-  // Calls f(done, run, ow, row) for each output row's part of positions [m0, m0 + count):
-  // positions [done, done + run) of the call are columns [ow, ow + run) of that row.
-  template <typename F>
-  void for_each_row_run(int64_t m0, int64_t count, F&& f) const {
+  // Positions [m0, m0 + count) (count <= kDirectTokens) split at the output rows.
+  void row_runs(int64_t m0, int64_t count, RowRuns& rows) const {
     const int64_t width = s_.out[2];
     int64_t ow = m0 % width;
     const int64_t line = m0 / width;
-    OutRow row{line / s_.out[1], line % s_.out[1]};
+    int64_t od = line / s_.out[1], oh = line % s_.out[1];
+    rows.size = 0;
     for (int64_t done = 0; done < count;) {
       const int64_t run = std::min(count - done, width - ow);
-      f(done, run, ow, row);
+      rows.runs[static_cast<size_t>(rows.size++)] = {done, run, ow, od, oh};
       done += run;
       ow = 0;
-      if (++row.oh == s_.out[1]) {
-        row.oh = 0;
-        ++row.od;
+      if (++oh == s_.out[1]) {
+        oh = 0;
+        ++od;
       }
     }
   }
 
-  // K position kk over columns [ow, ow + run) of output row `row` (past K: zeros).
-  TokenRun token_run(const std::byte* x, int64_t b, int64_t kk, int64_t ow, OutRow row,
-                     int64_t run) const {
+  // K position kk over the positions of `row` (past K: zeros).
+  TokenRun token_run(const std::byte* x, int64_t b, int64_t kk, const RowRun& row) const {
     TokenRun r;
     if (kk >= planned().k) return r;
     const auto& s = s_;
@@ -194,11 +217,11 @@ class ConvGemmKernel final : public WeightProductKernel {
     if (id < 0 || id >= s.in[0] || ih < 0 || ih >= s.in[1]) return r;  // a padding line
     const int64_t sw = p_.stride[2];
     r.input = x;
-    r.source =
-        b * s.cin * s.in_size() + t.plane + (id * s.in[1] + ih) * s.in[2] + ow * sw + t.w_offset;
+    r.source = b * s.cin * s.in_size() + t.plane + (id * s.in[1] + ih) * s.in[2] + row.ow * sw +
+               t.w_offset;
     r.stride = sw;
-    r.begin = std::clamp<int64_t>(t.first - ow, 0, run);
-    r.end = std::clamp<int64_t>(t.last - ow, r.begin, run);
+    r.begin = std::clamp<int64_t>(t.first - row.ow, 0, row.count);
+    r.end = std::clamp<int64_t>(t.last - row.ow, r.begin, row.count);
     return r;
   }
 

@@ -13,7 +13,7 @@
 #define COREML_PACK_AVX512 1
 #include <immintrin.h>
 // Only the functions marked with this use AVX-512; they run only where the CPU has it.
-#define COREML_PACK_TARGET __attribute__((target("avx512f,avx512bw")))
+#define COREML_PACK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 // g++ 12 reports its own AVX-512 intrinsics (the _mm512_undefined_* they start from) as
 // "maybe uninitialized" when they are used under a target attribute.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -78,8 +78,9 @@ void split_value(float v, uint16_t* hi, uint16_t* lo) {
 #if COREML_PACK_AVX512
 bool avx512_usable() {
   // libgcc's and compiler-rt's checks include the OS saving the AVX-512 state.
-  static const bool usable =
-      __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0;
+  static const bool usable = __builtin_cpu_supports("avx512f") != 0 &&
+                             __builtin_cpu_supports("avx512bw") != 0 &&
+                             __builtin_cpu_supports("avx512vl") != 0;
   return usable;
 }
 
@@ -107,11 +108,15 @@ COREML_PACK_TARGET __m512 load_tokens_avx512(const TokenRun& r, int64_t t, int64
   if (r.stride == 1) {
     const auto lanes = static_cast<__mmask16>(bit_range(lo, hi));
     if (fp16) {
-      const __m512i halves = _mm512_maskz_loadu_epi16(static_cast<__mmask32>(lanes),
-                                                      element_address<uint16_t>(r.input, first));
-      return _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
+      const auto* p = element_address<uint16_t>(r.input, first);
+      // Whole vectors unmasked: a masked load costs more, even where every lane is valid.
+      const __m256i halves = lanes == 0xFFFF
+                                 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+                                 : _mm256_maskz_loadu_epi16(lanes, p);
+      return _mm512_cvtph_ps(halves);
     }
-    return _mm512_maskz_loadu_ps(lanes, element_address<float>(r.input, first));
+    const auto* p = element_address<float>(r.input, first);
+    return lanes == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(lanes, p);
   }
   if (r.stride == 2) {
     // Lane i reads element 2 i of the 32 from `first`: elements [2 lo, 2 hi - 1) are loaded.
@@ -163,11 +168,60 @@ COREML_PACK_TARGET void pack_pair_run_avx512(const TokenRun& r0, const TokenRun&
     _mm512_mask_storeu_epi32(lo + 2 * t, pairs, lw);
   }
 }
+
+COREML_PACK_TARGET void copy_token_run_avx512(const TokenRun& r, int64_t count, bool fp16,
+                                              float* dst) {
+  if (r.stride == 1 && r.input != nullptr) {
+    // The common run: padding zeros at its ends, whole vectors of the line in between.
+    const int64_t begin = std::clamp<int64_t>(r.begin, 0, count);
+    const int64_t end = std::clamp<int64_t>(r.end, begin, count);
+    std::fill(dst, dst + begin, 0.0f);
+    std::fill(dst + end, dst + count, 0.0f);
+    const int64_t valid = end - begin;
+    float* out = dst + begin;
+    int64_t i = 0;
+    if (fp16) {
+      const uint16_t* src = element_address<uint16_t>(r.input, r.source + begin);
+      for (; i + 16 <= valid; i += 16) {
+        const __m256i halves = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(halves));
+      }
+      if (i < valid) {
+        const auto lanes = static_cast<__mmask16>(bit_range(0, valid - i));
+        _mm512_mask_storeu_ps(out + i, lanes,
+                              _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lanes, src + i)));
+      }
+      return;
+    }
+    const float* src = element_address<float>(r.input, r.source + begin);
+    for (; i + 16 <= valid; i += 16) _mm512_storeu_ps(out + i, _mm512_loadu_ps(src + i));
+    if (i < valid) {
+      const auto lanes = static_cast<__mmask16>(bit_range(0, valid - i));
+      _mm512_mask_storeu_ps(out + i, lanes, _mm512_maskz_loadu_ps(lanes, src + i));
+    }
+    return;
+  }
+  for (int64_t t = 0; t < count; t += 16) {
+    const int64_t n = std::min<int64_t>(16, count - t);
+    _mm512_mask_storeu_ps(dst + t, static_cast<__mmask16>(bit_range(0, n)),
+                          load_tokens_avx512(r, t, n, fp16));
+  }
+}
 #endif
 
 }  // namespace
 
 void copy_token_run(const TokenRun& run, int64_t count, bool fp16, float* dst) {
+#if COREML_PACK_AVX512
+  if (avx512_usable() && simd_enabled()) {
+    copy_token_run_avx512(run, count, fp16, dst);
+    return;
+  }
+#endif
+  copy_token_run_portable(run, count, fp16, dst);
+}
+
+void copy_token_run_portable(const TokenRun& run, int64_t count, bool fp16, float* dst) {
   const int64_t begin = run.input == nullptr ? count : std::clamp<int64_t>(run.begin, 0, count);
   const int64_t end = run.input == nullptr ? count : std::clamp<int64_t>(run.end, begin, count);
   std::fill(dst, dst + begin, 0.0f);
@@ -205,6 +259,13 @@ void pack_pair_run(const TokenRun& r0, const TokenRun& r1, int64_t count, bool f
   }
 #endif
   pack_pair_run_scalar(r0, r1, count, fp16, hi, lo);
+}
+
+PackRoutines pack_routines() {
+#if COREML_PACK_AVX512
+  if (avx512_usable() && simd_enabled()) return {copy_token_run_avx512, pack_pair_run_avx512};
+#endif
+  return {copy_token_run_portable, pack_pair_run_scalar};
 }
 
 bool direct_packing_enabled() {

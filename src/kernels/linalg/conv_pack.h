@@ -19,8 +19,11 @@ struct TokenRun {
   int64_t begin = 0, end = 0;   // the tokens that read the input
 };
 
-// Tokens [0, count) of `run` as fp32 into dst.
+// Tokens [0, count) of `run` as fp32 into dst: in AVX-512 (padding and fp16 widening in
+// registers) when the CPU has it and COREML_SIMD is not 0, else the portable twin (the line
+// copied or widened by f16_to_f32, which has its own SIMD and scalar forms).
 void copy_token_run(const TokenRun& run, int64_t count, bool fp16, float* dst);
+void copy_token_run_portable(const TokenRun& run, int64_t count, bool fp16, float* dst);
 
 // Tokens [0, count) of two K positions (k: r0, k + 1: r1) into `count` pairs of the AMX
 // pair-interleaved layout (amx_gemm.h): hi[2 t + j] and lo[2 t + j] are the bf16 halves of
@@ -30,6 +33,15 @@ void pack_pair_run(const TokenRun& r0, const TokenRun& r1, int64_t count, bool f
                    uint16_t* lo);
 void pack_pair_run_scalar(const TokenRun& r0, const TokenRun& r1, int64_t count, bool fp16,
                           uint16_t* hi, uint16_t* lo);
+
+// The forms above chosen once for a loop over many runs (SIMD or scalar, as the CPU and
+// COREML_SIMD say), so each run costs an indirect call and no checks.
+struct PackRoutines {
+  void (*copy)(const TokenRun& run, int64_t count, bool fp16, float* dst);
+  void (*pack_pair)(const TokenRun& r0, const TokenRun& r1, int64_t count, bool fp16, uint16_t* hi,
+                    uint16_t* lo);
+};
+PackRoutines pack_routines();
 
 // Whether the prepared products pack their tokens straight from the input (default), or through
 // the row buffer of load_tokens (COREML_CONV_PACK=0, read once; tests can override it).

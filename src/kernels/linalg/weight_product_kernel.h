@@ -88,14 +88,17 @@ class WeightProductKernel : public runtime::OpKernel {
   }
 
   // Direct packing (conv_pack.h), used instead of load_tokens when direct_packing() is set:
-  // tokens [m0, m0 + count) at K position kk as fp32 into `dst`, or at K positions kk and
-  // kk + 1 as `count` pairs of bf16 halves into hi / lo (the AMX layout), read straight from the
-  // input (fp16 widened in registers); positions past K are zeros. The defaults read tokens
-  // contiguous in the input (g.xm == 1).
-  virtual void copy_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
-                           float* dst) const;
-  virtual void pack_token_pair(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
-                               uint16_t* hi, uint16_t* lo) const;
+  // tokens [m0, m0 + count) (at most kDirectTokens) read straight from the input (fp16 widened
+  // in registers), for K positions [kk0, kk1) as fp32 into dst + (kk - kk0) * stride, or for
+  // the pairs (2 pair, 2 pair + 1) of [pair0, pair1) as `count` pairs of bf16 halves (the AMX
+  // layout) into hi / lo + (pair - pair0) * stride; positions past K are zeros. The defaults
+  // read tokens contiguous in the input (g.xm == 1).
+  static constexpr int64_t kDirectTokens = 64;
+  virtual void copy_tokens(const std::byte* x, int64_t b, int64_t kk0, int64_t kk1, int64_t m0,
+                           int64_t count, float* dst, int64_t stride) const;
+  virtual void pack_token_pairs(const std::byte* x, int64_t b, int64_t pair0, int64_t pair1,
+                                int64_t m0, int64_t count, uint16_t* hi, uint16_t* lo,
+                                int64_t stride) const;
   // Whether the kernel packs its tokens directly, fixed by reshape(): rows of tokens (gathered,
   // or contiguous) and direct_packing_enabled().
   bool direct_packing() const { return direct_packing_; }
