@@ -92,6 +92,13 @@ class ConvGemmKernel final : public WeightProductKernel {
 
   bool gathers_tokens() const override { return true; }
 
+  // fp16 inputs: always (no widened copy of the input). fp32 ones: for output rows of a pass or
+  // longer; shorter rows split every pass into runs, each costing more than the copy it saves.
+  bool prefers_direct_packing(DType x_dtype) const override {
+    return x_dtype == DType::kFloat16 || s_.out[2] >= kDirectMinWidth;
+  }
+  static constexpr int64_t kDirectMinWidth = 64;
+
   bool has_epilogue() const override { return activation_.active(); }
   void epilogue(float* values, int64_t count) const override { activation_.apply(values, count); }
 
@@ -106,40 +113,25 @@ class ConvGemmKernel final : public WeightProductKernel {
     return buf;
   }
 
-  // Direct packing: each output row's run of tokens read where it lies in its input line;
-  // the rows of the tokens are found once for all the K positions.
+  // Direct packing (conv_pack.h): each output row's run of tokens read where it lies in its
+  // input line; the rows of the tokens are found once for all the K positions.
   void copy_tokens(const std::byte* x, int64_t b, int64_t kk0, int64_t kk1, int64_t m0,
-                   int64_t count, float* dst, int64_t stride) const override {
-    const PackRoutines f = pack_routines();
-    const bool fp16 = x_dtype() == DType::kFloat16;
+                   int64_t count, float* dst, int64_t stride, int64_t room) const override {
+    RowRuns rows;
     for (int64_t at = 0; at < count; at += kDirectTokens) {
-      RowRuns rows;
-      row_runs(m0 + at, std::min(kDirectTokens, count - at), rows);
-      for (int64_t kk = kk0; kk < kk1; ++kk) {
-        float* to = dst + (kk - kk0) * stride + at;
-        for (int64_t i = 0; i < rows.size; ++i) {
-          const RowRun& r = rows.runs[static_cast<size_t>(i)];
-          f.copy(token_run(x, b, kk, r), r.count, fp16, to + r.done);
-        }
-      }
+      const ConvSource source =
+          conv_source(x, b, m0 + at, std::min(kDirectTokens, count - at), rows);
+      copy_conv_tokens(source, kk0, kk1, dst + at, stride, room - at);
     }
   }
 
   void pack_token_pairs(const std::byte* x, int64_t b, int64_t pair0, int64_t pair1, int64_t m0,
                         int64_t count, uint16_t* hi, uint16_t* lo, int64_t stride) const override {
-    const PackRoutines f = pack_routines();
-    const bool fp16 = x_dtype() == DType::kFloat16;
+    RowRuns rows;
     for (int64_t at = 0; at < count; at += kDirectTokens) {
-      RowRuns rows;
-      row_runs(m0 + at, std::min(kDirectTokens, count - at), rows);
-      for (int64_t pair = pair0; pair < pair1; ++pair) {
-        const int64_t to = (pair - pair0) * stride + 2 * at;
-        for (int64_t i = 0; i < rows.size; ++i) {
-          const RowRun& r = rows.runs[static_cast<size_t>(i)];
-          f.pack_pair(token_run(x, b, 2 * pair, r), token_run(x, b, 2 * pair + 1, r), r.count, fp16,
-                      hi + to + 2 * r.done, lo + to + 2 * r.done);
-        }
-      }
+      const ConvSource source =
+          conv_source(x, b, m0 + at, std::min(kDirectTokens, count - at), rows);
+      pack_conv_pairs(source, pair0, pair1, hi + 2 * at, lo + 2 * at, stride);
     }
   }
 
@@ -148,9 +140,7 @@ class ConvGemmKernel final : public WeightProductKernel {
   // gather below divides only once per call: the input plane, the input line and depth for
   // output row 0, and the range [first, last) of outputs of a row (from output column 0) that
   // read inside the line; a run from column ow reads [first - ow, last - ow) of its own outputs.
-  struct Tap {
-    int64_t plane = 0, id0 = 0, ih0 = 0, w_offset = 0, first = 0, last = 0;
-  };
+  using Tap = ConvTap;
 
   void plan_taps() {
     const auto& s = s_;
@@ -176,53 +166,43 @@ class ConvGemmKernel final : public WeightProductKernel {
     taps_planned_for_ = s.in;
   }
 
-  // The part of a run of output positions that lies in one output row: positions
-  // [done, done + count) of the run are columns [ow, ow + count) of row (od, oh).
-  struct RowRun {
-    int64_t done = 0, count = 0, ow = 0, od = 0, oh = 0;
-  };
   // Up to kDirectTokens positions: at most one row each.
   struct RowRuns {
-    std::array<RowRun, kDirectTokens> runs;
-    int64_t size = 0;
+    std::array<ConvRowRun, kDirectTokens> runs;
   };
 
-  // Positions [m0, m0 + count) (count <= kDirectTokens) split at the output rows.
-  void row_runs(int64_t m0, int64_t count, RowRuns& rows) const {
-    const int64_t width = s_.out[2];
+  // The packing's view of positions [m0, m0 + count) (count <= kDirectTokens) of batch b,
+  // split at the output rows into `rows`.
+  ConvSource conv_source(const std::byte* x, int64_t b, int64_t m0, int64_t count,
+                         RowRuns& rows) const {
+    const auto& s = s_;
+    ConvSource source;
+    source.input = x;
+    source.fp16 = x_dtype() == DType::kFloat16;
+    source.batch = b * s.cin * s.in_size();
+    source.extent = s.n * s.cin * s.in_size();
+    source.in = s.in;
+    source.stride = p_.stride;
+    source.taps = taps_.data();
+    source.k = planned().k;
+    source.rows = rows.runs.data();
+    const int64_t width = s.out[2];
     int64_t ow = m0 % width;
     const int64_t line = m0 / width;
-    int64_t od = line / s_.out[1], oh = line % s_.out[1];
-    rows.size = 0;
+    int64_t od = line / s.out[1], oh = line % s.out[1];
+    int64_t size = 0;
     for (int64_t done = 0; done < count;) {
       const int64_t run = std::min(count - done, width - ow);
-      rows.runs[static_cast<size_t>(rows.size++)] = {done, run, ow, od, oh};
+      rows.runs[static_cast<size_t>(size++)] = {done, run, ow, od, oh};
       done += run;
       ow = 0;
-      if (++oh == s_.out[1]) {
+      if (++oh == s.out[1]) {
         oh = 0;
         ++od;
       }
     }
-  }
-
-  // K position kk over the positions of `row` (past K: zeros).
-  TokenRun token_run(const std::byte* x, int64_t b, int64_t kk, const RowRun& row) const {
-    TokenRun r;
-    if (kk >= planned().k) return r;
-    const auto& s = s_;
-    const Tap& t = taps_[static_cast<size_t>(kk)];
-    const int64_t id = row.od * p_.stride[0] + t.id0;
-    const int64_t ih = row.oh * p_.stride[1] + t.ih0;
-    if (id < 0 || id >= s.in[0] || ih < 0 || ih >= s.in[1]) return r;  // a padding line
-    const int64_t sw = p_.stride[2];
-    r.input = x;
-    r.source = b * s.cin * s.in_size() + t.plane + (id * s.in[1] + ih) * s.in[2] + row.ow * sw +
-               t.w_offset;
-    r.stride = sw;
-    r.begin = std::clamp<int64_t>(t.first - row.ow, 0, row.count);
-    r.end = std::clamp<int64_t>(t.last - row.ow, r.begin, row.count);
-    return r;
+    source.row_count = size;
+    return source;
   }
 
   // Output positions [m0, m0 + count) of K position `kk`, output row by output row

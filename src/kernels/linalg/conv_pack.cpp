@@ -99,14 +99,58 @@ inline uint32_t bit_range(int64_t lo, int64_t hi) {
   return below_hi & ~((1u << lo) - 1u);
 }
 
+// Wider strides (rare): lanes [lo, hi) read one by one from element `first` on. Not inlined,
+// so the common loads need no aligned stack frame.
+__attribute__((noinline)) COREML_PACK_TARGET __m512 load_lanes_one_by_one(const TokenRun& r,
+                                                                          int64_t first, int64_t lo,
+                                                                          int64_t hi, bool fp16) {
+  alignas(64) float values[16] = {};
+  for (int64_t i = lo; i < hi; ++i) values[i] = element(r, first + i * r.stride, fp16);
+  return _mm512_load_ps(values);
+}
+
+// 16 tokens from element `first` on, every one inside the input, for strides 1 and 2; no
+// element past the last token's is read.
+COREML_PACK_TARGET inline __m512 load_whole_avx512(const void* input, int64_t first, int64_t stride,
+                                                   bool fp16) {
+  if (stride == 1) {
+    if (fp16) {
+      return _mm512_cvtph_ps(_mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(element_address<uint16_t>(input, first))));
+    }
+    return _mm512_loadu_ps(element_address<float>(input, first));
+  }
+  // Elements 0, 2, ..., 30: the first 8 from elements [0, 16), the last 8 from [15, 31).
+  if (fp16) {
+    const __m256i a = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(element_address<uint16_t>(input, first)));
+    const __m256i b = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(element_address<uint16_t>(input, first + 15)));
+    const __m256i even =
+        _mm256_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_cvtph_ps(_mm256_permutex2var_epi16(a, even, b));
+  }
+  const __m512 a = _mm512_loadu_ps(element_address<float>(input, first));
+  const __m512 b = _mm512_loadu_ps(element_address<float>(input, first + 15));
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);
+  return _mm512_permutex2var_ps(a, even, b);
+}
+
 // Tokens [t, t + n) of run r (n <= 16) in the lanes of one vector, padding lanes zero.
-COREML_PACK_TARGET __m512 load_tokens_avx512(const TokenRun& r, int64_t t, int64_t n, bool fp16) {
+inline COREML_PACK_TARGET __m512 load_tokens_avx512(const TokenRun& r, int64_t t, int64_t n,
+                                                    bool fp16) {
   const int64_t lo = std::clamp<int64_t>(r.begin - t, 0, n);
   const int64_t hi = std::clamp<int64_t>(r.end - t, lo, n);
   if (r.input == nullptr || lo == hi) return _mm512_setzero_ps();
   const int64_t first = r.source + t * r.stride;  // lane 0's element
+  const auto lanes = static_cast<__mmask16>(bit_range(lo, hi));
+  // Inside the input, the vector is loaded whole and its padding lanes cleared in registers:
+  // masked loads are slow on some CPUs (Zen 4), more so than the one extra operation.
+  const int64_t span = r.stride == 1 ? 16 : (r.stride == 2 ? 31 : 0);
+  if (span > 0 && first >= 0 && first + span <= r.extent) {
+    return _mm512_maskz_mov_ps(lanes, load_whole_avx512(r.input, first, r.stride, fp16));
+  }
   if (r.stride == 1) {
-    const auto lanes = static_cast<__mmask16>(bit_range(lo, hi));
     if (fp16) {
       const auto* p = element_address<uint16_t>(r.input, first);
       // Whole vectors unmasked: a masked load costs more, even where every lane is valid.
@@ -135,10 +179,7 @@ COREML_PACK_TARGET __m512 load_tokens_avx512(const TokenRun& r, int64_t t, int64
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     return _mm512_permutex2var_ps(a, even, b);
   }
-  // Wider strides (rare): lane by lane.
-  alignas(64) float values[16] = {};
-  for (int64_t i = lo; i < hi; ++i) values[i] = element(r, first + i * r.stride, fp16);
-  return _mm512_load_ps(values);
+  return load_lanes_one_by_one(r, first, lo, hi, fp16);
 }
 
 COREML_PACK_TARGET inline __m512i round_to_bf16_avx512(__m512i bits) {
@@ -147,13 +188,19 @@ COREML_PACK_TARGET inline __m512i round_to_bf16_avx512(__m512i bits) {
   return _mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
 }
 
-COREML_PACK_TARGET void pack_pair_run_avx512(const TokenRun& r0, const TokenRun& r1, int64_t count,
-                                             bool fp16, uint16_t* hi, uint16_t* lo) {
+__attribute__((always_inline)) inline COREML_PACK_TARGET void pack_pair_run_avx512(
+    const TokenRun& r0, const TokenRun& r1, int64_t count, bool fp16, uint16_t* hi, uint16_t* lo) {
   const __m512i high_half = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  // Stride-1 vectors inside the input are loaded whole.
+  auto whole = [](const TokenRun& r, int64_t t, int64_t n) {
+    return n == 16 && r.input != nullptr && r.stride == 1 && t >= r.begin && t + 16 <= r.end;
+  };
   for (int64_t t = 0; t < count; t += 16) {
     const int64_t n = std::min<int64_t>(16, count - t);
-    const __m512 v0 = load_tokens_avx512(r0, t, n, fp16);
-    const __m512 v1 = load_tokens_avx512(r1, t, n, fp16);
+    const __m512 v0 = whole(r0, t, n) ? load_whole_avx512(r0.input, r0.source + t, 1, fp16)
+                                      : load_tokens_avx512(r0, t, n, fp16);
+    const __m512 v1 = whole(r1, t, n) ? load_whole_avx512(r1.input, r1.source + t, 1, fp16)
+                                      : load_tokens_avx512(r1, t, n, fp16);
     const __m512i h0 = round_to_bf16_avx512(_mm512_castps_si512(v0));
     const __m512i h1 = round_to_bf16_avx512(_mm512_castps_si512(v1));
     const __m512i l0 =
@@ -169,59 +216,135 @@ COREML_PACK_TARGET void pack_pair_run_avx512(const TokenRun& r0, const TokenRun&
   }
 }
 
-COREML_PACK_TARGET void copy_token_run_avx512(const TokenRun& r, int64_t count, bool fp16,
-                                              float* dst) {
-  if (r.stride == 1 && r.input != nullptr) {
-    // The common run: padding zeros at its ends, whole vectors of the line in between.
+__attribute__((always_inline)) inline COREML_PACK_TARGET void copy_token_run_avx512(
+    const TokenRun& r, int64_t count, int64_t room, bool fp16, float* dst) {
+  // Whole-vector stores wherever there is room (a masked store is slow on some CPUs, e.g.
+  // Zen 4); runs are written in order, so what spills past a vector's tokens is written again.
+  auto store = [&](int64_t t, __m512 v) COREML_PACK_TARGET {
+    if (t + 16 <= room) {
+      _mm512_storeu_ps(dst + t, v);
+    } else {
+      _mm512_mask_storeu_ps(dst + t, static_cast<__mmask16>(bit_range(0, count - t)), v);
+    }
+  };
+  int64_t t = 0;
+  if (r.input != nullptr && (r.stride == 1 || r.stride == 2)) {
+    // The common run: padding zeros, whole vectors of the line, its last part, zeros.
     const int64_t begin = std::clamp<int64_t>(r.begin, 0, count);
     const int64_t end = std::clamp<int64_t>(r.end, begin, count);
-    std::fill(dst, dst + begin, 0.0f);
-    std::fill(dst + end, dst + count, 0.0f);
-    const int64_t valid = end - begin;
-    float* out = dst + begin;
-    int64_t i = 0;
-    if (fp16) {
-      const uint16_t* src = element_address<uint16_t>(r.input, r.source + begin);
-      for (; i + 16 <= valid; i += 16) {
-        const __m256i halves = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
-        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(halves));
-      }
-      if (i < valid) {
-        const auto lanes = static_cast<__mmask16>(bit_range(0, valid - i));
-        _mm512_mask_storeu_ps(out + i, lanes,
-                              _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lanes, src + i)));
-      }
-      return;
+    for (; t < begin; t += 16) store(t, _mm512_setzero_ps());
+    t = begin;
+    int64_t first = r.source + begin * r.stride;
+    for (; t + 16 <= end; t += 16, first += 16 * r.stride) {
+      _mm512_storeu_ps(dst + t, load_whole_avx512(r.input, first, r.stride, fp16));
     }
-    const float* src = element_address<float>(r.input, r.source + begin);
-    for (; i + 16 <= valid; i += 16) _mm512_storeu_ps(out + i, _mm512_loadu_ps(src + i));
-    if (i < valid) {
-      const auto lanes = static_cast<__mmask16>(bit_range(0, valid - i));
-      _mm512_mask_storeu_ps(out + i, lanes, _mm512_maskz_loadu_ps(lanes, src + i));
+    if (t < end) {
+      const auto lanes = static_cast<__mmask16>(bit_range(0, end - t));
+      const int64_t span = r.stride == 1 ? 16 : 31;
+      store(t, first >= 0 && first + span <= r.extent
+                   ? _mm512_maskz_mov_ps(lanes, load_whole_avx512(r.input, first, r.stride, fp16))
+                   : load_tokens_avx512(r, t, std::min<int64_t>(16, count - t), fp16));
+      t += 16;
     }
+    for (; t < count; t += 16) store(t, _mm512_setzero_ps());
     return;
   }
-  for (int64_t t = 0; t < count; t += 16) {
-    const int64_t n = std::min<int64_t>(16, count - t);
-    _mm512_mask_storeu_ps(dst + t, static_cast<__mmask16>(bit_range(0, n)),
-                          load_tokens_avx512(r, t, n, fp16));
+  for (; t < count; t += 16) {
+    store(t, load_tokens_avx512(r, t, std::min<int64_t>(16, count - t), fp16));
+  }
+}
+
+// Out of line for the function pointers of pack_routines().
+COREML_PACK_TARGET void copy_token_run_simd(const TokenRun& r, int64_t count, int64_t room,
+                                            bool fp16, float* dst) {
+  copy_token_run_avx512(r, count, room, fp16, dst);
+}
+
+COREML_PACK_TARGET void pack_pair_run_simd(const TokenRun& r0, const TokenRun& r1, int64_t count,
+                                           bool fp16, uint16_t* hi, uint16_t* lo) {
+  pack_pair_run_avx512(r0, r1, count, fp16, hi, lo);
+}
+
+COREML_PACK_TARGET void copy_conv_tokens_avx512(const ConvSource& s, int64_t kk0, int64_t kk1,
+                                                float* dst, int64_t stride, int64_t room) {
+  // Rows back to back (room == stride): what spills past a row lands in the next one, written
+  // after it, so every row but the last has that much more room.
+  const int64_t inner_room = room == stride ? room + stride : room;
+  for (int64_t kk = kk0; kk < kk1; ++kk) {
+    float* row_dst = dst + (kk - kk0) * stride;
+    const int64_t row_room = kk + 1 < kk1 ? inner_room : room;
+    for (int64_t i = 0; i < s.row_count; ++i) {
+      const ConvRowRun& row = s.rows[i];
+      copy_token_run_avx512(conv_token_run(s, kk, row), row.count, row_room - row.done, s.fp16,
+                            row_dst + row.done);
+    }
+  }
+}
+
+COREML_PACK_TARGET void pack_conv_pairs_avx512(const ConvSource& s, int64_t pair0, int64_t pair1,
+                                               uint16_t* hi, uint16_t* lo, int64_t stride) {
+  for (int64_t pair = pair0; pair < pair1; ++pair) {
+    const int64_t at = (pair - pair0) * stride;
+    for (int64_t i = 0; i < s.row_count; ++i) {
+      const ConvRowRun& row = s.rows[i];
+      pack_pair_run_avx512(conv_token_run(s, 2 * pair, row), conv_token_run(s, 2 * pair + 1, row),
+                           row.count, s.fp16, hi + at + 2 * row.done, lo + at + 2 * row.done);
+    }
   }
 }
 #endif
 
 }  // namespace
 
-void copy_token_run(const TokenRun& run, int64_t count, bool fp16, float* dst) {
+void copy_conv_tokens(const ConvSource& s, int64_t kk0, int64_t kk1, float* dst, int64_t stride,
+                      int64_t room) {
 #if COREML_PACK_AVX512
   if (avx512_usable() && simd_enabled()) {
-    copy_token_run_avx512(run, count, fp16, dst);
+    copy_conv_tokens_avx512(s, kk0, kk1, dst, stride, room);
     return;
   }
 #endif
-  copy_token_run_portable(run, count, fp16, dst);
+  for (int64_t kk = kk0; kk < kk1; ++kk) {
+    float* row_dst = dst + (kk - kk0) * stride;
+    for (int64_t i = 0; i < s.row_count; ++i) {
+      const ConvRowRun& row = s.rows[i];
+      copy_token_run_portable(conv_token_run(s, kk, row), row.count, room - row.done, s.fp16,
+                              row_dst + row.done);
+    }
+  }
 }
 
-void copy_token_run_portable(const TokenRun& run, int64_t count, bool fp16, float* dst) {
+void pack_conv_pairs(const ConvSource& s, int64_t pair0, int64_t pair1, uint16_t* hi, uint16_t* lo,
+                     int64_t stride) {
+#if COREML_PACK_AVX512
+  if (avx512_usable() && simd_enabled()) {
+    pack_conv_pairs_avx512(s, pair0, pair1, hi, lo, stride);
+    return;
+  }
+#endif
+  for (int64_t pair = pair0; pair < pair1; ++pair) {
+    const int64_t at = (pair - pair0) * stride;
+    for (int64_t i = 0; i < s.row_count; ++i) {
+      const ConvRowRun& row = s.rows[i];
+      pack_pair_run_scalar(conv_token_run(s, 2 * pair, row), conv_token_run(s, 2 * pair + 1, row),
+                           row.count, s.fp16, hi + at + 2 * row.done, lo + at + 2 * row.done);
+    }
+  }
+}
+
+void copy_token_run(const TokenRun& run, int64_t count, int64_t room, bool fp16, float* dst) {
+#if COREML_PACK_AVX512
+  if (avx512_usable() && simd_enabled()) {
+    copy_token_run_simd(run, count, room, fp16, dst);
+    return;
+  }
+#endif
+  copy_token_run_portable(run, count, room, fp16, dst);
+}
+
+void copy_token_run_portable(const TokenRun& run, int64_t count, int64_t room, bool fp16,
+                             float* dst) {
+  (void)room;
   const int64_t begin = run.input == nullptr ? count : std::clamp<int64_t>(run.begin, 0, count);
   const int64_t end = run.input == nullptr ? count : std::clamp<int64_t>(run.end, begin, count);
   std::fill(dst, dst + begin, 0.0f);
@@ -254,7 +377,7 @@ void pack_pair_run(const TokenRun& r0, const TokenRun& r1, int64_t count, bool f
                    uint16_t* lo) {
 #if COREML_PACK_AVX512
   if (avx512_usable() && simd_enabled()) {
-    pack_pair_run_avx512(r0, r1, count, fp16, hi, lo);
+    pack_pair_run_simd(r0, r1, count, fp16, hi, lo);
     return;
   }
 #endif
@@ -263,7 +386,7 @@ void pack_pair_run(const TokenRun& r0, const TokenRun& r1, int64_t count, bool f
 
 PackRoutines pack_routines() {
 #if COREML_PACK_AVX512
-  if (avx512_usable() && simd_enabled()) return {copy_token_run_avx512, pack_pair_run_avx512};
+  if (avx512_usable() && simd_enabled()) return {copy_token_run_simd, pack_pair_run_simd};
 #endif
   return {copy_token_run_portable, pack_pair_run_scalar};
 }

@@ -274,8 +274,8 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
   // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once, unless
   // they are packed straight from the input (conv_pack.h, widened in registers).
   // (Weights in their own k order read the positions through k_order_, planned for AMX only.)
-  direct_packing_ =
-      g_.m > 1 && packs_token_rows() && (!w_->k_ordered() || use_amx_) && direct_packing_enabled();
+  direct_packing_ = g_.m > 1 && packs_token_rows() && (!w_->k_ordered() || use_amx_) &&
+                    direct_packing_enabled() && prefers_direct_packing(x_dtype_);
   widened_at_ = threads_at_ + per_thread_ * threads_;
   widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_;
   const int64_t widened = widen_input_ ? round_up(x.numel(), 16) : 0;
@@ -450,11 +450,12 @@ TokenRun WeightProductKernel::contiguous_run(const std::byte* x, int64_t b, int6
 }
 
 void WeightProductKernel::copy_tokens(const std::byte* x, int64_t b, int64_t kk0, int64_t kk1,
-                                      int64_t m0, int64_t count, float* dst, int64_t stride) const {
+                                      int64_t m0, int64_t count, float* dst, int64_t stride,
+                                      int64_t room) const {
   const PackRoutines f = pack_routines();
   const bool fp16 = x_dtype() == DType::kFloat16;
   for (int64_t kk = kk0; kk < kk1; ++kk) {
-    f.copy(contiguous_run(x, b, kk, m0, count), count, fp16, dst + (kk - kk0) * stride);
+    f.copy(contiguous_run(x, b, kk, m0, count), count, room, fp16, dst + (kk - kk0) * stride);
   }
 }
 
@@ -481,7 +482,7 @@ void WeightProductKernel::pack_positions(const std::byte* x, int64_t b, int64_t 
       const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
       const int64_t tp = round_up(mb, 16);
       float* dst = xt + p * k * kTokensPerPass;
-      copy_tokens(x, b, t0, t1, m0 + p * kTokensPerPass, mb, dst + t0 * tp, tp);
+      copy_tokens(x, b, t0, t1, m0 + p * kTokensPerPass, mb, dst + t0 * tp, tp, tp);
       if (mb < tp) {
         for (int64_t t = t0; t < t1; ++t) std::fill(dst + t * tp + mb, dst + t * tp + tp, 0.0f);
       }
@@ -516,7 +517,7 @@ void WeightProductKernel::pack_group(const std::byte* x, int64_t b, int64_t m0, 
   if (direct_packing_) {
     // Tokens contiguous in rows of K positions: each K position's 16 copied where they go.
     float* column = xt + p * k * kTokensPerPass + local;
-    copy_tokens(x, b, 0, k, m0 + first, n16, column, tp);
+    copy_tokens(x, b, 0, k, m0 + first, n16, column, tp, 16);
     if (n16 < 16) {
       for (int64_t t = 0; t < k; ++t) std::fill(column + t * tp + n16, column + t * tp + 16, 0.0f);
     }

@@ -94,11 +94,18 @@ class WeightProductKernel : public runtime::OpKernel {
   // layout) into hi / lo + (pair - pair0) * stride; positions past K are zeros. The defaults
   // read tokens contiguous in the input (g.xm == 1).
   static constexpr int64_t kDirectTokens = 64;
+  // copy_tokens may write anything to [count, room) of each row (room >= count).
   virtual void copy_tokens(const std::byte* x, int64_t b, int64_t kk0, int64_t kk1, int64_t m0,
-                           int64_t count, float* dst, int64_t stride) const;
+                           int64_t count, float* dst, int64_t stride, int64_t room) const;
   virtual void pack_token_pairs(const std::byte* x, int64_t b, int64_t pair0, int64_t pair1,
                                 int64_t m0, int64_t count, uint16_t* hi, uint16_t* lo,
                                 int64_t stride) const;
+  // Whether direct packing pays for this shape and input dtype (fixed by reshape(), after
+  // geometry()).
+  virtual bool prefers_direct_packing(DType x_dtype) const {
+    (void)x_dtype;
+    return true;
+  }
   // Whether the kernel packs its tokens directly, fixed by reshape(): rows of tokens (gathered,
   // or contiguous) and direct_packing_enabled().
   bool direct_packing() const { return direct_packing_; }
