@@ -203,6 +203,135 @@ TEST(ConvPack, CopiedRunsReadEveryToken) {
   }
 }
 
+// ---- a conv's K positions and output rows in one call -----------------------------------------
+
+struct Geometry2d {
+  int64_t c, h, w, kh, kw, sh, sw, dh, dw, top, left, oh, ow;
+};
+
+// Input value of K position kk (channel, ky, kx) at output position m, by plain indexing.
+float conv_reference(const Geometry2d& g, const std::vector<float>& x, int64_t kk, int64_t m) {
+  if (kk >= g.c * g.kh * g.kw) return 0.0f;
+  const int64_t ci = kk / (g.kh * g.kw), ky = kk / g.kw % g.kh, kx = kk % g.kw;
+  const int64_t ih = m / g.ow * g.sh + ky * g.dh - g.top;
+  const int64_t iw = m % g.ow * g.sw + kx * g.dw - g.left;
+  if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
+  return x[static_cast<size_t>((ci * g.h + ih) * g.w + iw)];
+}
+
+TEST(ConvPack, ConvTokensAndPairsReadEveryReceptiveField) {
+  using kernels::linalg::ConvRowRun;
+  using kernels::linalg::ConvSource;
+  using kernels::linalg::ConvTap;
+  Switches restore;
+  std::mt19937 rng(13);
+  const Geometry2d shapes[] = {
+      {3, 9, 37, 3, 3, 1, 1, 1, 1, 1, 1, 9, 37},   // pad 1 every side
+      {2, 11, 45, 7, 7, 2, 2, 1, 1, 3, 3, 6, 23},  // stem-like, stride 2
+      {2, 8, 27, 3, 3, 1, 1, 2, 2, 2, 2, 8, 27},   // dilation 2
+      {2, 6, 40, 3, 3, 1, 3, 1, 1, 0, 2, 4, 14},   // stride 3 (lane by lane)
+      {2, 4, 5, 7, 7, 1, 1, 1, 1, 3, 3, 4, 5},     // kernel wider than the input
+      {2, 5, 130, 1, 1, 2, 2, 1, 1, 0, 0, 3, 65},  // 1x1 stride 2, long rows
+  };
+  for (const Geometry2d& g : shapes) {
+    const int64_t k = g.c * g.kh * g.kw;
+    std::vector<ConvTap> taps(static_cast<size_t>(k));
+    for (int64_t kk = 0; kk < k; ++kk) {
+      ConvTap& t = taps[static_cast<size_t>(kk)];
+      const int64_t ci = kk / (g.kh * g.kw), ky = kk / g.kw % g.kh, kx = kk % g.kw;
+      t.plane = ci * g.h * g.w;
+      t.ih0 = ky * g.dh - g.top;
+      t.w_offset = kx * g.dw - g.left;
+      // Outputs ow with 0 <= ow * sw + w_offset < w.
+      t.first = 0;
+      while (t.first * g.sw + t.w_offset < 0) ++t.first;
+      t.last = t.first;
+      while (t.last * g.sw + t.w_offset < g.w) ++t.last;
+    }
+    for (const bool fp16 : {false, true}) {
+      // The input against inaccessible pages: whole-vector loads must stay inside it.
+      const int64_t elements = g.c * g.h * g.w;
+      FencedBuffer buffer(static_cast<size_t>(elements), fp16 ? 2 : 4, true);
+      std::vector<float> x(static_cast<size_t>(elements));
+      for (int64_t i = 0; i < elements; ++i) {
+        const uint16_t h = float_to_fp16(std::uniform_real_distribution<float>(-2, 2)(rng));
+        x[static_cast<size_t>(i)] = fp16_to_float(h);
+        if (fp16) {
+          static_cast<uint16_t*>(buffer.data())[i] = h;
+        } else {
+          static_cast<float*>(buffer.data())[i] = fp16_to_float(h);
+        }
+      }
+      for (const bool simd : {true, false}) {
+        kernels::set_simd_enabled_for_testing(simd);
+        for (int trial = 0; trial < 20; ++trial) {
+          const int64_t m_total = g.oh * g.ow;
+          const int64_t m0 = std::uniform_int_distribution<int64_t>(0, m_total - 1)(rng);
+          const int64_t count =
+              std::uniform_int_distribution<int64_t>(1, std::min<int64_t>(64, m_total - m0))(rng);
+          std::vector<ConvRowRun> rows;
+          for (int64_t done = 0; done < count;) {
+            const int64_t m = m0 + done;
+            const int64_t run = std::min(count - done, g.ow - m % g.ow);
+            rows.push_back({done, run, m % g.ow, 0, m / g.ow});
+            done += run;
+          }
+          ConvSource source;
+          source.input = buffer.data();
+          source.fp16 = fp16;
+          source.extent = elements;
+          source.in = {1, g.h, g.w};
+          source.stride = {1, g.sh, g.sw};
+          source.taps = taps.data();
+          source.k = k;
+          source.rows = rows.data();
+          source.row_count = static_cast<int64_t>(rows.size());
+          // K positions [kk0, kk1), one past K; rows back to back (room == stride) or a
+          // column of a wider row (room == count).
+          const int64_t kk0 = std::uniform_int_distribution<int64_t>(0, k - 1)(rng);
+          const int64_t kk1 = std::min<int64_t>(k + 1, kk0 + 7);
+          const bool back_to_back = trial % 2 == 0;
+          const int64_t stride = back_to_back ? (count + 15) / 16 * 16 : count + 40;
+          const int64_t room = back_to_back ? stride : count;
+          std::vector<float> got(static_cast<size_t>((kk1 - kk0) * stride + 1), 99.0f);
+          kernels::linalg::copy_conv_tokens(source, kk0, kk1, got.data(), stride, room);
+          SCOPED_TRACE(testing::Message()
+                       << "shape c" << g.c << " w" << g.w << " k" << g.kh << " fp16 " << fp16
+                       << " simd " << simd << " m0 " << m0 << " count " << count << " kk0 " << kk0);
+          for (int64_t kk = kk0; kk < kk1; ++kk) {
+            for (int64_t i = 0; i < count; ++i) {
+              ASSERT_EQ(got[static_cast<size_t>((kk - kk0) * stride + i)],
+                        conv_reference(g, x, kk, m0 + i))
+                  << "kk " << kk << " token " << i;
+            }
+            if (!back_to_back) {  // past the room: untouched
+              ASSERT_EQ(got[static_cast<size_t>((kk - kk0) * stride + room)], 99.0f);
+            }
+          }
+          ASSERT_EQ(got.back(), 99.0f);
+          // Pairs [p0, p1): K positions 2 p and 2 p + 1 (past K: zeros).
+          const int64_t p0 = kk0 / 2, p1 = std::min<int64_t>((k + 2) / 2, p0 + 4);
+          const int64_t pair_stride = 2 * count + 6;
+          std::vector<uint16_t> hi(static_cast<size_t>((p1 - p0) * pair_stride), 0xABCD);
+          std::vector<uint16_t> lo(hi.size(), 0xABCD);
+          kernels::linalg::pack_conv_pairs(source, p0, p1, hi.data(), lo.data(), pair_stride);
+          for (int64_t p = p0; p < p1; ++p) {
+            for (int64_t i = 0; i < count; ++i) {
+              for (int64_t j = 0; j < 2; ++j) {
+                const size_t at = static_cast<size_t>((p - p0) * pair_stride + 2 * i + j);
+                ASSERT_EQ(bf16_value(hi[at]) + bf16_value(lo[at]),
+                          conv_reference(g, x, 2 * p + j, m0 + i))
+                    << "pair " << p << " token " << i << " half " << j;
+              }
+            }
+            ASSERT_EQ(hi[static_cast<size_t>((p - p0) * pair_stride + 2 * count)], 0xABCD);
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---- whole convs: prepared kernel vs the simple reference kernel ----------------------------
 
 std::string hex(float v) {
@@ -297,6 +426,11 @@ const ConvCase kCases[] = {
     {"3x3_stride3_wide", 1, 3, 5, 14, 40, 3, 3, 1, 3, 1, 1, "custom", {0, 1, 2, 2}},
     {"7x7_wider_than_input", 1, 2, 3, 6, 5, 7, 7, 1, 1, 1, 1, "custom", {3, 3, 3, 3}},
     {"3x3_valid_long_rows", 1, 3, 4, 4, 131, 3, 3, 1, 1, 1, 1, "valid"},
+    // Output rows of 64 and more: fp32 packs directly too.
+    {"3x3_pad1_wide", 2, 3, 5, 5, 150, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
+    {"7x7_stride2_wide", 1, 3, 4, 9, 141, 7, 7, 2, 2, 1, 1, "custom", {3, 3, 3, 3}},
+    {"3x3_dilation2_wide", 1, 2, 3, 7, 99, 3, 3, 1, 1, 2, 2, "custom", {2, 1, 2, 1}},
+    {"3x3_stride3_wide_rows", 1, 2, 3, 6, 200, 3, 3, 1, 3, 1, 1, "custom", {1, 1, 1, 1}},
 };
 
 class ConvPackModels : public ::testing::TestWithParam<ConvCase> {};
