@@ -87,13 +87,15 @@ class WeightProductKernel : public runtime::OpKernel {
     return buf;
   }
 
-  // Direct packing (conv_pack.h), used instead of load_tokens when direct_packing() is set:
-  // tokens [m0, m0 + count) (at most kDirectTokens) read straight from the input (fp16 widened
-  // in registers), for K positions [kk0, kk1) as fp32 into dst + (kk - kk0) * stride, or for
-  // the pairs (2 pair, 2 pair + 1) of [pair0, pair1) as `count` pairs of bf16 halves (the AMX
-  // layout) into hi / lo + (pair - pair0) * stride; positions past K are zeros. The defaults
-  // read tokens contiguous in the input (g.xm == 1).
-  static constexpr int64_t kDirectTokens = 64;
+  // Direct packing (conv_pack.h), used instead of load_tokens when reshape() sets
+  // direct_packing_ (rows of tokens, gathered or contiguous; direct_packing_enabled(); and
+  // prefers_direct_packing()):
+  // tokens [m0, m0 + count) read straight from the input (fp16 widened in registers), for K
+  // positions [kk0, kk1) as fp32 into dst + (kk - kk0) * stride, or for the pairs (2 pair, 2 pair +
+  // 1) of [pair0, pair1) as `count` pairs of bf16 halves (the AMX layout) into hi / lo + (pair -
+  // pair0) * stride; positions past K are zeros. The defaults read tokens contiguous in the input
+  // (g.xm == 1).
+  static constexpr int64_t kDirectTokens = 64;  // positions a conv splits into rows at once
   // copy_tokens may write anything to [count, room) of each row (room >= count).
   virtual void copy_tokens(const std::byte* x, int64_t b, int64_t kk0, int64_t kk1, int64_t m0,
                            int64_t count, float* dst, int64_t stride, int64_t room) const;
@@ -106,9 +108,6 @@ class WeightProductKernel : public runtime::OpKernel {
     (void)x_dtype;
     return true;
   }
-  // Whether the kernel packs its tokens directly, fixed by reshape(): rows of tokens (gathered,
-  // or contiguous) and direct_packing_enabled().
-  bool direct_packing() const { return direct_packing_; }
 
   // True when results go to the output through scatter() instead of the strided layout.
   virtual bool scatters() const { return false; }
