@@ -8,6 +8,7 @@
 
 #include "kernels/common/convert_simd.h"
 #include "kernels/linalg/conv_epilogue.h"
+#include "kernels/linalg/conv_pack.h"
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/weight_product_kernel.h"
@@ -91,6 +92,13 @@ class ConvGemmKernel final : public WeightProductKernel {
 
   bool gathers_tokens() const override { return true; }
 
+  // fp16 inputs: always (no widened copy of the input). fp32 ones: for output rows of a pass or
+  // longer; shorter rows split every pass into runs, each costing more than the copy it saves.
+  bool prefers_direct_packing(DType x_dtype) const override {
+    return x_dtype == DType::kFloat16 || s_.out[2] >= kDirectMinWidth;
+  }
+  static constexpr int64_t kDirectMinWidth = 64;
+
   bool has_epilogue() const override { return activation_.active(); }
   void epilogue(float* values, int64_t count) const override { activation_.apply(values, count); }
 
@@ -105,14 +113,34 @@ class ConvGemmKernel final : public WeightProductKernel {
     return buf;
   }
 
+  // Direct packing (conv_pack.h): each output row's run of tokens read where it lies in its
+  // input line; the rows of the tokens are found once for all the K positions.
+  void copy_tokens(const std::byte* x, int64_t b, int64_t kk0, int64_t kk1, int64_t m0,
+                   int64_t count, float* dst, int64_t stride, int64_t room) const override {
+    RowRuns rows;
+    for (int64_t at = 0; at < count; at += kDirectTokens) {
+      const ConvSource source =
+          conv_source(x, b, m0 + at, std::min(kDirectTokens, count - at), rows);
+      copy_conv_tokens(source, kk0, kk1, dst + at, stride, room - at);
+    }
+  }
+
+  void pack_token_pairs(const std::byte* x, int64_t b, int64_t pair0, int64_t pair1, int64_t m0,
+                        int64_t count, uint16_t* hi, uint16_t* lo, int64_t stride) const override {
+    RowRuns rows;
+    for (int64_t at = 0; at < count; at += kDirectTokens) {
+      const ConvSource source =
+          conv_source(x, b, m0 + at, std::min(kDirectTokens, count - at), rows);
+      pack_conv_pairs(source, pair0, pair1, hi + 2 * at, lo + 2 * at, stride);
+    }
+  }
+
  private:
   // Where K position kk (input channel, kernel offset) reads, worked out once per shape so the
   // gather below divides only once per call: the input plane, the input line and depth for
   // output row 0, and the range [first, last) of outputs of a row (from output column 0) that
   // read inside the line; a run from column ow reads [first - ow, last - ow) of its own outputs.
-  struct Tap {
-    int64_t plane = 0, id0 = 0, ih0 = 0, w_offset = 0, first = 0, last = 0;
-  };
+  using Tap = ConvTap;
 
   void plan_taps() {
     const auto& s = s_;
@@ -136,6 +164,45 @@ class ConvGemmKernel final : public WeightProductKernel {
       t.last = floor_div(s.in[2] - 1 - t.w_offset, sw) + 1;
     }
     taps_planned_for_ = s.in;
+  }
+
+  // Up to kDirectTokens positions: at most one row each.
+  struct RowRuns {
+    std::array<ConvRowRun, kDirectTokens> runs;
+  };
+
+  // The packing's view of positions [m0, m0 + count) (count <= kDirectTokens) of batch b,
+  // split at the output rows into `rows`.
+  ConvSource conv_source(const std::byte* x, int64_t b, int64_t m0, int64_t count,
+                         RowRuns& rows) const {
+    const auto& s = s_;
+    ConvSource source;
+    source.input = x;
+    source.fp16 = x_dtype() == DType::kFloat16;
+    source.batch = b * s.cin * s.in_size();
+    source.extent = s.n * s.cin * s.in_size();
+    source.in = s.in;
+    source.stride = p_.stride;
+    source.taps = taps_.data();
+    source.k = planned().k;
+    source.rows = rows.runs.data();
+    const int64_t width = s.out[2];
+    int64_t ow = m0 % width;
+    const int64_t line = m0 / width;
+    int64_t od = line / s.out[1], oh = line % s.out[1];
+    int64_t size = 0;
+    for (int64_t done = 0; done < count;) {
+      const int64_t run = std::min(count - done, width - ow);
+      rows.runs[static_cast<size_t>(size++)] = {done, run, ow, od, oh};
+      done += run;
+      ow = 0;
+      if (++oh == s.out[1]) {
+        oh = 0;
+        ++od;
+      }
+    }
+    source.row_count = size;
+    return source;
   }
 
   // Output positions [m0, m0 + count) of K position `kk`, output row by output row

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/linalg/amx_gemm.h"
+#include "kernels/linalg/conv_pack.h"
 #include "runtime/thread_pool.h"
 #include "tensor/half.h"
 
@@ -270,9 +271,13 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     y_at_ = 0;
     threads_at_ = own_passes_ ? 0 : round_up(k * chunk_tokens_, 16);
   }
-  // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once.
+  // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once, unless
+  // they are packed straight from the input (conv_pack.h, widened in registers).
+  // (Weights in their own k order read the positions through k_order_, planned for AMX only.)
+  direct_packing_ = g_.m > 1 && packs_token_rows() && (!w_->k_ordered() || use_amx_) &&
+                    direct_packing_enabled() && prefers_direct_packing(x_dtype_);
   widened_at_ = threads_at_ + per_thread_ * threads_;
-  widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1;
+  widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_;
   const int64_t widened = widen_input_ ? round_up(x.numel(), 16) : 0;
   ctx.request_scratch(static_cast<size_t>(widened_at_ + widened) * sizeof(float));
   ctx.set_output(0, std::move(out_shape), out_dtype_);
@@ -433,10 +438,57 @@ void WeightProductKernel::gemv(RunContext& ctx, const std::byte* x, std::byte* o
   });
 }
 
+TokenRun WeightProductKernel::contiguous_run(const std::byte* x, int64_t b, int64_t kk, int64_t m0,
+                                             int64_t count) const {
+  TokenRun run;
+  if (kk >= g_.k) return run;  // K's padding: zeros
+  const int64_t source = k_order_.empty() ? kk : k_order_[static_cast<size_t>(kk)];
+  run.input = x;
+  run.source = b * g_.xb + source * g_.xk + m0;
+  run.end = count;
+  return run;
+}
+
+void WeightProductKernel::copy_tokens(const std::byte* x, int64_t b, int64_t kk0, int64_t kk1,
+                                      int64_t m0, int64_t count, float* dst, int64_t stride,
+                                      int64_t room) const {
+  const PackRoutines f = pack_routines();
+  const bool fp16 = x_dtype() == DType::kFloat16;
+  for (int64_t kk = kk0; kk < kk1; ++kk) {
+    f.copy(contiguous_run(x, b, kk, m0, count), count, room, fp16, dst + (kk - kk0) * stride);
+  }
+}
+
+void WeightProductKernel::pack_token_pairs(const std::byte* x, int64_t b, int64_t pair0,
+                                           int64_t pair1, int64_t m0, int64_t count, uint16_t* hi,
+                                           uint16_t* lo, int64_t stride) const {
+  const PackRoutines f = pack_routines();
+  const bool fp16 = x_dtype() == DType::kFloat16;
+  for (int64_t pair = pair0; pair < pair1; ++pair) {
+    const int64_t at = (pair - pair0) * stride;
+    f.pack_pair(contiguous_run(x, b, 2 * pair, m0, count),
+                contiguous_run(x, b, 2 * pair + 1, m0, count), count, fp16, hi + at, lo + at);
+  }
+}
+
 void WeightProductKernel::pack_positions(const std::byte* x, int64_t b, int64_t m0, int64_t count,
                                          int64_t t0, int64_t t1, float* xt, float* buf) const {
   const int64_t k = g_.k;
   const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  if (direct_packing_) {
+    // Each pass's tokens written where they go, straight from the input.
+    static_assert(kTokensPerPass <= kDirectTokens);
+    for (int64_t p = 0; p < passes; ++p) {
+      const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+      const int64_t tp = round_up(mb, 16);
+      float* dst = xt + p * k * kTokensPerPass;
+      copy_tokens(x, b, t0, t1, m0 + p * kTokensPerPass, mb, dst + t0 * tp, tp, tp);
+      if (mb < tp) {
+        for (int64_t t = t0; t < t1; ++t) std::fill(dst + t * tp + mb, dst + t * tp + tp, 0.0f);
+      }
+    }
+    return;
+  }
   for (int64_t t = t0; t < t1; ++t) {
     const float* src = load_tokens(x, b, t, m0, count, buf);
     for (int64_t p = 0; p < passes; ++p) {
@@ -462,6 +514,15 @@ void WeightProductKernel::pack_group(const std::byte* x, int64_t b, int64_t m0, 
   const int64_t p = first / kTokensPerPass;
   const int64_t local = first % kTokensPerPass;
   const int64_t tp = round_up(std::min(kTokensPerPass, count - p * kTokensPerPass), 16);
+  if (direct_packing_) {
+    // Tokens contiguous in rows of K positions: each K position's 16 copied where they go.
+    float* column = xt + p * k * kTokensPerPass + local;
+    copy_tokens(x, b, 0, k, m0 + first, n16, column, tp, 16);
+    if (n16 < 16) {
+      for (int64_t t = 0; t < k; ++t) std::fill(column + t * tp + n16, column + t * tp + 16, 0.0f);
+    }
+    return;
+  }
   for (int64_t j = 0; j < 16; ++j) {
     float* row = rows + j * kr;
     if (j >= n16) {
@@ -485,7 +546,8 @@ void WeightProductKernel::pack_transposed(RunContext& ctx, const std::byte* x, f
   auto thread_area = [&] {
     return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
   };
-  if (gathers_tokens()) {
+  // Rows of tokens (gathered, or contiguous and packed directly) K position by K position.
+  if (gathers_tokens() || direct_packing_) {
     ctx.pool().parallel_for(g_.k, 16, [&](int64_t begin, int64_t end) {
       pack_positions(x, b, m0, count, begin, end, xt, thread_area());
     });
@@ -564,6 +626,25 @@ void WeightProductKernel::pack_amx_pairs(const std::byte* x, int64_t b, int64_t 
                                          int64_t pair0, int64_t pair1, uint16_t* x_hi,
                                          uint16_t* x_lo, float* area) const {
   const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
+  if (direct_packing_) {
+    // Each pass's pairs written where they go, straight from the input; the pass's padding
+    // tokens zero.
+    for (int64_t p = 0; p < passes; ++p) {
+      const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+      const int64_t tp = round_up(mb, kAmxTokens);
+      const int64_t at = p * k_pad_ * kTokensPerPass + pair0 * tp * 2;
+      pack_token_pairs(x, b, pair0, pair1, m0 + p * kTokensPerPass, mb, x_hi + at, x_lo + at,
+                       2 * tp);
+      if (mb < tp) {
+        for (int64_t pair = pair0; pair < pair1; ++pair) {
+          const int64_t row = p * k_pad_ * kTokensPerPass + pair * tp * 2;
+          std::fill(x_hi + row + 2 * mb, x_hi + row + 2 * tp, uint16_t{0});
+          std::fill(x_lo + row + 2 * mb, x_lo + row + 2 * tp, uint16_t{0});
+        }
+      }
+    }
+    return;
+  }
   float* row0 = area;
   float* row1 = row0 + round_up(count, 16);
   for (int64_t pair = pair0; pair < pair1; ++pair) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/conv_pack.h"
 #include "kernels/linalg/weight_matrix.h"
 #include "runtime/kernel_registry.h"
 #include "tensor/convert.h"
@@ -86,6 +87,28 @@ class WeightProductKernel : public runtime::OpKernel {
     return buf;
   }
 
+  // Direct packing (conv_pack.h), used instead of load_tokens when reshape() sets
+  // direct_packing_ (rows of tokens, gathered or contiguous; direct_packing_enabled(); and
+  // prefers_direct_packing()):
+  // tokens [m0, m0 + count) read straight from the input (fp16 widened in registers), for K
+  // positions [kk0, kk1) as fp32 into dst + (kk - kk0) * stride, or for the pairs (2 pair, 2 pair +
+  // 1) of [pair0, pair1) as `count` pairs of bf16 halves (the AMX layout) into hi / lo + (pair -
+  // pair0) * stride; positions past K are zeros. The defaults read tokens contiguous in the input
+  // (g.xm == 1).
+  static constexpr int64_t kDirectTokens = 64;  // positions a conv splits into rows at once
+  // copy_tokens may write anything to [count, room) of each row (room >= count).
+  virtual void copy_tokens(const std::byte* x, int64_t b, int64_t kk0, int64_t kk1, int64_t m0,
+                           int64_t count, float* dst, int64_t stride, int64_t room) const;
+  virtual void pack_token_pairs(const std::byte* x, int64_t b, int64_t pair0, int64_t pair1,
+                                int64_t m0, int64_t count, uint16_t* hi, uint16_t* lo,
+                                int64_t stride) const;
+  // Whether direct packing pays for this shape and input dtype (fixed by reshape(), after
+  // geometry()).
+  virtual bool prefers_direct_packing(DType x_dtype) const {
+    (void)x_dtype;
+    return true;
+  }
+
   // True when results go to the output through scatter() instead of the strided layout.
   virtual bool scatters() const { return false; }
   // Results of weight row r for tokens [m0, m0 + count) of batch b, written into `out`.
@@ -117,6 +140,10 @@ class WeightProductKernel : public runtime::OpKernel {
   void add_residual(float* values, int64_t count, int64_t first, int64_t stride) const;
 
   void gemv(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch, int64_t b);
+
+  // Tokens [m0, m0 + count) at K position kk where they lie (g_.xm == 1), for direct packing.
+  TokenRun contiguous_run(const std::byte* x, int64_t b, int64_t kk, int64_t m0,
+                          int64_t count) const;
 
   // Tokens [m0, m0 + count) of batch b (at most chunk_tokens_): the activation is packed once,
   // in passes of kTokensPerPass tokens, and every block of weight rows is decoded once and
@@ -187,6 +214,7 @@ class WeightProductKernel : public runtime::OpKernel {
   std::vector<uint16_t> lut4_tables_;  // per table: 16 high then 16 low bf16 halves
   std::vector<int32_t> k_order_;  // the weight's k order (source position of each), when permuted
   bool widen_input_ = false;
+  bool direct_packing_ = false;
   int64_t widened_at_ = 0;
   std::vector<uint16_t> w_split_;  // the weight's bf16 halves, split at plan time (split_weights)
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;

@@ -1,0 +1,490 @@
+// Direct conv packing (kernels/linalg/conv_pack.h): receptive fields packed straight from the
+// input instead of through a row buffer.
+//  - the packing primitives on their own, SIMD and scalar twin, against values read by plain
+//    indexing here (with the input against inaccessible pages, so a load past the edge faults);
+//  - whole convs (stride 1 and 2, padding on every side, "same" with odd and even kernels,
+//    dilation 2, kernels 1x1 / 3x3 / 7x7, widths that are no multiple of 16, fp16 and fp32)
+//    through the prepared kernel, against the simple reference kernel (prepared kernels off),
+//    with direct packing on and off, AMX on (where the CPU has it) and off, SIMD on and off.
+#include "kernels/linalg/conv_pack.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "format/mil_text_parser.h"
+#include "kernels/common/simd.h"
+#include "kernels/linalg/amx_gemm.h"
+#include "runtime/executor.h"
+#include "tensor/half.h"
+
+namespace coreml {
+namespace {
+
+using kernels::linalg::copy_token_run;
+using kernels::linalg::copy_token_run_portable;
+using kernels::linalg::pack_pair_run;
+using kernels::linalg::pack_pair_run_scalar;
+using kernels::linalg::TokenRun;
+
+// Restores the process-wide switches a test changes.
+struct Switches {
+  ~Switches() {
+    kernels::set_simd_enabled_for_testing(std::nullopt);
+    kernels::linalg::set_amx_enabled_for_testing(std::nullopt);
+    kernels::linalg::set_direct_packing_for_testing(std::nullopt);
+  }
+};
+
+// `elements` of `bytes_each` placed so that the page before the first and the page after the
+// last are inaccessible: a load outside the input faults.
+class FencedBuffer {
+ public:
+  FencedBuffer(size_t elements, size_t bytes_each, bool at_end) {
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t bytes = elements * bytes_each;
+    const size_t inner = (bytes + page_ - 1) / page_ * page_;
+    size_ = inner + 2 * page_;
+    base_ = static_cast<std::byte*>(
+        mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (base_ == MAP_FAILED) std::abort();
+    mprotect(base_, page_, PROT_NONE);
+    mprotect(base_ + page_ + inner, page_, PROT_NONE);
+    // Against the end page, or against the start page.
+    data_ = base_ + page_ + (at_end ? inner - bytes : 0);
+  }
+  ~FencedBuffer() { munmap(base_, size_); }
+  FencedBuffer(const FencedBuffer&) = delete;
+  FencedBuffer& operator=(const FencedBuffer&) = delete;
+  void* data() const { return data_; }
+
+ private:
+  std::byte* base_ = nullptr;
+  std::byte* data_ = nullptr;
+  size_t size_ = 0, page_ = 0;
+};
+
+float bf16_value(uint16_t half) {
+  const uint32_t bits = static_cast<uint32_t>(half) << 16;
+  float v = 0;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
+// What token t of `run` must read: plain indexing.
+float expected_token(const TokenRun& run, int64_t t, const std::vector<float>& values) {
+  if (run.input == nullptr || t < run.begin || t >= run.end) return 0.0f;
+  return values[static_cast<size_t>(run.source + t * run.stride)];
+}
+
+// A random run over `n` input elements: some tokens padding at either end, the rest inside.
+TokenRun random_run(std::mt19937& rng, const void* input, int64_t n, int64_t count) {
+  TokenRun r;
+  if (std::uniform_int_distribution<int>(0, 9)(rng) == 0) return r;  // a padding line
+  const int64_t strides[] = {1, 1, 2, 2, 3};
+  r.stride = strides[std::uniform_int_distribution<int>(0, 4)(rng)];
+  r.input = input;
+  r.begin = std::uniform_int_distribution<int64_t>(0, std::min<int64_t>(count, 4))(rng);
+  const int64_t inside = std::min<int64_t>(count - r.begin, (n - 1) / r.stride + 1);
+  r.end = r.begin + std::uniform_int_distribution<int64_t>(0, inside)(rng);
+  // Against the input's start or its end, or anywhere between.
+  const int64_t last_first = n - 1 - (std::max<int64_t>(r.end - r.begin, 1) - 1) * r.stride;
+  const int choice = std::uniform_int_distribution<int>(0, 2)(rng);
+  const int64_t first =
+      choice == 0
+          ? 0
+          : (choice == 1 ? last_first : std::uniform_int_distribution<int64_t>(0, last_first)(rng));
+  r.source = first - r.begin * r.stride;
+  // Half the runs may read the whole input (whole-vector loads near the tokens).
+  if (std::uniform_int_distribution<int>(0, 1)(rng) == 0) r.extent = n;
+  return r;
+}
+
+TEST(ConvPack, PairRunsSplitEveryTokenExactly) {
+  Switches restore;
+  std::mt19937 rng(11);
+  constexpr int64_t kElements = 300;
+  for (const bool fp16 : {false, true}) {
+    for (const bool at_end : {false, true}) {
+      FencedBuffer buffer(kElements, fp16 ? 2 : 4, at_end);
+      std::vector<float> values(kElements);
+      for (int64_t i = 0; i < kElements; ++i) {
+        // Values that need both halves (fp16: 11 significant bits; fp32: 24).
+        float v = std::uniform_real_distribution<float>(-4.0f, 4.0f)(rng);
+        if (fp16) {
+          const uint16_t h = float_to_fp16(v);
+          static_cast<uint16_t*>(buffer.data())[i] = h;
+          v = fp16_to_float(h);
+        } else {
+          static_cast<float*>(buffer.data())[i] = v;
+        }
+        values[static_cast<size_t>(i)] = v;
+      }
+      for (int trial = 0; trial < 400; ++trial) {
+        const int64_t count = std::uniform_int_distribution<int64_t>(1, 70)(rng);
+        const TokenRun r0 = random_run(rng, buffer.data(), kElements, count);
+        const TokenRun r1 = random_run(rng, buffer.data(), kElements, count);
+        // One guard pair past the run: it must stay untouched.
+        std::vector<uint16_t> hi(2 * count + 2, 0xABCD), lo(2 * count + 2, 0xABCD);
+        std::vector<uint16_t> hi_s(2 * count + 2, 0xABCD), lo_s(2 * count + 2, 0xABCD);
+        kernels::set_simd_enabled_for_testing(true);
+        pack_pair_run(r0, r1, count, fp16, hi.data(), lo.data());
+        pack_pair_run_scalar(r0, r1, count, fp16, hi_s.data(), lo_s.data());
+        SCOPED_TRACE(testing::Message() << "fp16 " << fp16 << " trial " << trial << " count "
+                                        << count << " strides " << r0.stride << "/" << r1.stride);
+        ASSERT_EQ(hi, hi_s);
+        ASSERT_EQ(lo, lo_s);
+        for (int64_t t = 0; t < count; ++t) {
+          for (int j = 0; j < 2; ++j) {
+            const float want = expected_token(j ? r1 : r0, t, values);
+            const float h = bf16_value(hi[static_cast<size_t>(2 * t + j)]);
+            const float l = bf16_value(lo[static_cast<size_t>(2 * t + j)]);
+            ASSERT_LE(std::fabs(want - h), std::ldexp(std::fabs(want), -8)) << "token " << t;
+            if (fp16) {
+              ASSERT_EQ(h + l, want) << "token " << t;  // 11 bits: the halves hold them all
+            } else {
+              ASSERT_LE(std::fabs(want - h - l), std::ldexp(std::fabs(want), -16)) << "token " << t;
+            }
+          }
+        }
+        ASSERT_EQ(hi[static_cast<size_t>(2 * count)], 0xABCD);
+        ASSERT_EQ(lo[static_cast<size_t>(2 * count + 1)], 0xABCD);
+      }
+    }
+  }
+}
+
+TEST(ConvPack, CopiedRunsReadEveryToken) {
+  Switches restore;
+  std::mt19937 rng(12);
+  constexpr int64_t kElements = 300;
+  for (const bool simd : {true, false}) {
+    kernels::set_simd_enabled_for_testing(simd);
+    for (const bool fp16 : {false, true}) {
+      FencedBuffer buffer(kElements, fp16 ? 2 : 4, true);
+      std::vector<float> values(kElements);
+      for (int64_t i = 0; i < kElements; ++i) {
+        const float v = std::uniform_real_distribution<float>(-4.0f, 4.0f)(rng);
+        const uint16_t h = float_to_fp16(v);
+        values[static_cast<size_t>(i)] = fp16 ? fp16_to_float(h) : v;
+        if (fp16) {
+          static_cast<uint16_t*>(buffer.data())[i] = h;
+        } else {
+          static_cast<float*>(buffer.data())[i] = v;
+        }
+      }
+      for (int trial = 0; trial < 300; ++trial) {
+        const int64_t count = std::uniform_int_distribution<int64_t>(1, 70)(rng);
+        const TokenRun r = random_run(rng, buffer.data(), kElements, count);
+        for (const bool portable : {false, true}) {
+          // Room for a few more than `count`: what lies past the room must stay.
+          const int64_t room = count + std::uniform_int_distribution<int64_t>(0, 20)(rng);
+          std::vector<float> got(static_cast<size_t>(room + 1), 99.0f);
+          if (portable) {
+            copy_token_run_portable(r, count, room, fp16, got.data());
+          } else {
+            copy_token_run(r, count, room, fp16, got.data());
+          }
+          for (int64_t t = 0; t < count; ++t) {
+            ASSERT_EQ(got[static_cast<size_t>(t)], expected_token(r, t, values))
+                << "simd " << simd << " portable " << portable << " fp16 " << fp16 << " trial "
+                << trial << " token " << t;
+          }
+          ASSERT_EQ(got[static_cast<size_t>(room)], 99.0f);
+        }
+      }
+    }
+  }
+}
+
+// ---- a conv's K positions and output rows in one call -----------------------------------------
+
+struct Geometry2d {
+  int64_t c, h, w, kh, kw, sh, sw, dh, dw, top, left, oh, ow;
+};
+
+// Input value of K position kk (channel, ky, kx) at output position m, by plain indexing.
+float conv_reference(const Geometry2d& g, const std::vector<float>& x, int64_t kk, int64_t m) {
+  if (kk >= g.c * g.kh * g.kw) return 0.0f;
+  const int64_t ci = kk / (g.kh * g.kw), ky = kk / g.kw % g.kh, kx = kk % g.kw;
+  const int64_t ih = m / g.ow * g.sh + ky * g.dh - g.top;
+  const int64_t iw = m % g.ow * g.sw + kx * g.dw - g.left;
+  if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
+  return x[static_cast<size_t>((ci * g.h + ih) * g.w + iw)];
+}
+
+TEST(ConvPack, ConvTokensAndPairsReadEveryReceptiveField) {
+  using kernels::linalg::ConvRowRun;
+  using kernels::linalg::ConvSource;
+  using kernels::linalg::ConvTap;
+  Switches restore;
+  std::mt19937 rng(13);
+  const Geometry2d shapes[] = {
+      {3, 9, 37, 3, 3, 1, 1, 1, 1, 1, 1, 9, 37},   // pad 1 every side
+      {2, 11, 45, 7, 7, 2, 2, 1, 1, 3, 3, 6, 23},  // stem-like, stride 2
+      {2, 8, 27, 3, 3, 1, 1, 2, 2, 2, 2, 8, 27},   // dilation 2
+      {2, 6, 40, 3, 3, 1, 3, 1, 1, 0, 2, 4, 14},   // stride 3 (lane by lane)
+      {2, 4, 5, 7, 7, 1, 1, 1, 1, 3, 3, 4, 5},     // kernel wider than the input
+      {2, 5, 130, 1, 1, 2, 2, 1, 1, 0, 0, 3, 65},  // 1x1 stride 2, long rows
+  };
+  for (const Geometry2d& g : shapes) {
+    const int64_t k = g.c * g.kh * g.kw;
+    std::vector<ConvTap> taps(static_cast<size_t>(k));
+    for (int64_t kk = 0; kk < k; ++kk) {
+      ConvTap& t = taps[static_cast<size_t>(kk)];
+      const int64_t ci = kk / (g.kh * g.kw), ky = kk / g.kw % g.kh, kx = kk % g.kw;
+      t.plane = ci * g.h * g.w;
+      t.ih0 = ky * g.dh - g.top;
+      t.w_offset = kx * g.dw - g.left;
+      // Outputs ow with 0 <= ow * sw + w_offset < w.
+      t.first = 0;
+      while (t.first * g.sw + t.w_offset < 0) ++t.first;
+      t.last = t.first;
+      while (t.last * g.sw + t.w_offset < g.w) ++t.last;
+    }
+    for (const bool fp16 : {false, true}) {
+      // The input against inaccessible pages: whole-vector loads must stay inside it.
+      const int64_t elements = g.c * g.h * g.w;
+      FencedBuffer buffer(static_cast<size_t>(elements), fp16 ? 2 : 4, true);
+      std::vector<float> x(static_cast<size_t>(elements));
+      for (int64_t i = 0; i < elements; ++i) {
+        const uint16_t h = float_to_fp16(std::uniform_real_distribution<float>(-2, 2)(rng));
+        x[static_cast<size_t>(i)] = fp16_to_float(h);
+        if (fp16) {
+          static_cast<uint16_t*>(buffer.data())[i] = h;
+        } else {
+          static_cast<float*>(buffer.data())[i] = fp16_to_float(h);
+        }
+      }
+      for (const bool simd : {true, false}) {
+        kernels::set_simd_enabled_for_testing(simd);
+        for (int trial = 0; trial < 20; ++trial) {
+          const int64_t m_total = g.oh * g.ow;
+          const int64_t m0 = std::uniform_int_distribution<int64_t>(0, m_total - 1)(rng);
+          const int64_t count =
+              std::uniform_int_distribution<int64_t>(1, std::min<int64_t>(64, m_total - m0))(rng);
+          std::vector<ConvRowRun> rows;
+          for (int64_t done = 0; done < count;) {
+            const int64_t m = m0 + done;
+            const int64_t run = std::min(count - done, g.ow - m % g.ow);
+            rows.push_back({done, run, m % g.ow, 0, m / g.ow});
+            done += run;
+          }
+          ConvSource source;
+          source.input = buffer.data();
+          source.fp16 = fp16;
+          source.extent = elements;
+          source.in = {1, g.h, g.w};
+          source.stride = {1, g.sh, g.sw};
+          source.taps = taps.data();
+          source.k = k;
+          source.rows = rows.data();
+          source.row_count = static_cast<int64_t>(rows.size());
+          // K positions [kk0, kk1), one past K; rows back to back (room == stride) or a
+          // column of a wider row (room == count).
+          const int64_t kk0 = std::uniform_int_distribution<int64_t>(0, k - 1)(rng);
+          const int64_t kk1 = std::min<int64_t>(k + 1, kk0 + 7);
+          const bool back_to_back = trial % 2 == 0;
+          const int64_t stride = back_to_back ? (count + 15) / 16 * 16 : count + 40;
+          const int64_t room = back_to_back ? stride : count;
+          std::vector<float> got(static_cast<size_t>((kk1 - kk0) * stride + 1), 99.0f);
+          kernels::linalg::copy_conv_tokens(source, kk0, kk1, got.data(), stride, room);
+          SCOPED_TRACE(testing::Message()
+                       << "shape c" << g.c << " w" << g.w << " k" << g.kh << " fp16 " << fp16
+                       << " simd " << simd << " m0 " << m0 << " count " << count << " kk0 " << kk0);
+          for (int64_t kk = kk0; kk < kk1; ++kk) {
+            for (int64_t i = 0; i < count; ++i) {
+              ASSERT_EQ(got[static_cast<size_t>((kk - kk0) * stride + i)],
+                        conv_reference(g, x, kk, m0 + i))
+                  << "kk " << kk << " token " << i;
+            }
+            if (!back_to_back) {  // past the room: untouched
+              ASSERT_EQ(got[static_cast<size_t>((kk - kk0) * stride + room)], 99.0f);
+            }
+          }
+          ASSERT_EQ(got.back(), 99.0f);
+          // Pairs [p0, p1): K positions 2 p and 2 p + 1 (past K: zeros).
+          const int64_t p0 = kk0 / 2, p1 = std::min<int64_t>((k + 2) / 2, p0 + 4);
+          const int64_t pair_stride = 2 * count + 6;
+          std::vector<uint16_t> hi(static_cast<size_t>((p1 - p0) * pair_stride), 0xABCD);
+          std::vector<uint16_t> lo(hi.size(), 0xABCD);
+          kernels::linalg::pack_conv_pairs(source, p0, p1, hi.data(), lo.data(), pair_stride);
+          for (int64_t p = p0; p < p1; ++p) {
+            for (int64_t i = 0; i < count; ++i) {
+              for (int64_t j = 0; j < 2; ++j) {
+                const size_t at = static_cast<size_t>((p - p0) * pair_stride + 2 * i + j);
+                ASSERT_EQ(bf16_value(hi[at]) + bf16_value(lo[at]),
+                          conv_reference(g, x, 2 * p + j, m0 + i))
+                    << "pair " << p << " token " << i << " half " << j;
+              }
+            }
+            ASSERT_EQ(hi[static_cast<size_t>((p - p0) * pair_stride + 2 * count)], 0xABCD);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- whole convs: prepared kernel vs the simple reference kernel ----------------------------
+
+std::string hex(float v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%a", static_cast<double>(v));
+  return buf;
+}
+
+std::string int_list(const std::vector<int64_t>& v) {
+  std::string s;
+  for (int64_t x : v) s += (s.empty() ? "" : ", ") + std::to_string(x);
+  return s;
+}
+
+struct ConvCase {
+  const char* name;
+  int64_t batch, cin, cout, h, w, kh, kw;
+  int64_t sh, sw, dh, dw;
+  const char* pad_type;                  // valid, same, same_lower or custom
+  std::vector<int64_t> pad{0, 0, 0, 0};  // custom: top, bottom, left, right
+};
+
+// Failure messages name the case, not the struct's bytes.
+void PrintTo(const ConvCase& c, std::ostream* os) { *os << c.name; }
+
+// Output extent along one axis, as the conv op defines it.
+int64_t out_extent(const char* pad_type, int64_t in, int64_t k, int64_t s, int64_t d,
+                   int64_t before, int64_t after) {
+  const std::string t = pad_type;
+  if (t == "same" || t == "same_lower") return (in + s - 1) / s;
+  const int64_t span = (k - 1) * d + 1;
+  if (t == "valid") return (in - span) / s + 1;
+  return (in + before + after - span) / s + 1;
+}
+
+std::string conv_program(const ConvCase& c, const std::vector<float>& weight, bool fp16,
+                         std::vector<int64_t>* out_shape) {
+  const std::string type = fp16 ? "fp16" : "fp32";
+  const std::vector<int64_t> ws{c.cout, c.cin, c.kh, c.kw};
+  *out_shape = {c.batch, c.cout, out_extent(c.pad_type, c.h, c.kh, c.sh, c.dh, c.pad[0], c.pad[1]),
+                out_extent(c.pad_type, c.w, c.kw, c.sw, c.dw, c.pad[2], c.pad[3])};
+  std::string w;
+  for (float v : weight) w += (w.empty() ? "" : ", ") + hex(v);
+  const std::string wt = "tensor<" + type + ", [" + int_list(ws) + "]>";
+  const std::string body =
+      "        " + wt + " w = const()[name = string(\"w\"), val = " + wt + "([" + w + "])];\n" +
+      "        string pt = const()[name = string(\"pt\"), val = string(\"" + c.pad_type +
+      "\")];\n" +
+      "        tensor<int32, [2]> st = const()[name = string(\"st\"), val = tensor<int32, [2]>([" +
+      int_list({c.sh, c.sw}) + "])];\n" +
+      "        tensor<int32, [4]> pd = const()[name = string(\"pd\"), val = tensor<int32, [4]>([" +
+      int_list(c.pad) + "])];\n" +
+      "        tensor<int32, [2]> dl = const()[name = string(\"dl\"), val = tensor<int32, [2]>([" +
+      int_list({c.dh, c.dw}) + "])];\n" +
+      "        int32 gr = const()[name = string(\"gr\"), val = int32(1)];\n" + "        tensor<" +
+      type + ", [" + int_list(*out_shape) +
+      "]> y = conv(dilations = dl, groups = gr, pad = pd, pad_type = pt, strides = st, weight "
+      "= w, x = x)[name = string(\"y\")];\n";
+  const std::string signature =
+      "tensor<" + type + ", [" + int_list({c.batch, c.cin, c.h, c.w}) + "]> x";
+  return "program(1.3)\n{\n    func main<ios18>(" + signature + ") {\n" + body +
+         "    } -> (y);\n}\n";
+}
+
+// The conv run twice (recorded, then replayed) with prepared kernels on or off.
+Tensor run_conv(const format::ModelAsset& asset, const Tensor& x, bool prepared,
+                int* prepared_ops) {
+  runtime::ExecutorOptions o;
+  o.fusion = false;
+  o.prepared_kernels = prepared;
+  runtime::FunctionExecutor exec(asset, asset.program.functions.at(0),
+                                 runtime::KernelRegistry::global(), runtime::ThreadPool::shared(2),
+                                 o);
+  std::vector<const Tensor*> bound{&x};
+  std::vector<Tensor> out;
+  exec.run(bound, {}, out);
+  exec.run(bound, {}, out);
+  if (prepared_ops) *prepared_ops = exec.prepared_op_count();
+  return out.at(0).clone();
+}
+
+const ConvCase kCases[] = {
+    {"3x3_pad1_every_side", 1, 5, 7, 11, 37, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
+    {"3x3_stride2_uneven_pad", 2, 4, 6, 13, 29, 3, 3, 2, 2, 1, 1, "custom", {1, 2, 0, 1}},
+    {"7x7_stride2_stem", 1, 3, 8, 20, 45, 7, 7, 2, 2, 1, 1, "custom", {3, 3, 3, 3}},
+    {"1x1_stride2", 1, 6, 5, 9, 31, 1, 1, 2, 2, 1, 1, "valid"},
+    {"1x1_stride1_pointwise", 2, 6, 5, 9, 33, 1, 1, 1, 1, 1, 1, "valid"},
+    {"3x3_dilation2", 1, 4, 5, 12, 27, 3, 3, 1, 1, 2, 2, "custom", {2, 2, 2, 2}},
+    {"5x5_same_odd", 1, 3, 4, 10, 19, 5, 5, 1, 1, 1, 1, "same"},
+    {"4x4_same_even", 1, 3, 4, 10, 21, 4, 4, 1, 1, 1, 1, "same"},
+    {"4x4_same_lower_stride2", 1, 3, 4, 11, 23, 4, 4, 2, 2, 1, 1, "same_lower"},
+    {"3x3_stride3_wide", 1, 3, 5, 14, 40, 3, 3, 1, 3, 1, 1, "custom", {0, 1, 2, 2}},
+    {"7x7_wider_than_input", 1, 2, 3, 6, 5, 7, 7, 1, 1, 1, 1, "custom", {3, 3, 3, 3}},
+    {"3x3_valid_long_rows", 1, 3, 4, 4, 131, 3, 3, 1, 1, 1, 1, "valid"},
+    // Output rows of 64 and more: fp32 packs directly too.
+    {"3x3_pad1_wide", 2, 3, 5, 5, 150, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
+    {"7x7_stride2_wide", 1, 3, 4, 9, 141, 7, 7, 2, 2, 1, 1, "custom", {3, 3, 3, 3}},
+    {"3x3_dilation2_wide", 1, 2, 3, 7, 99, 3, 3, 1, 1, 2, 2, "custom", {2, 1, 2, 1}},
+    {"3x3_stride3_wide_rows", 1, 2, 3, 6, 200, 3, 3, 1, 3, 1, 1, "custom", {1, 1, 1, 1}},
+};
+
+class ConvPackModels : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
+  Switches restore;
+  const ConvCase& c = GetParam();
+  std::mt19937 rng(static_cast<unsigned>(c.h * 131 + c.w));
+  for (const bool fp16 : {false, true}) {
+    // fp16-exact values, so both dtypes read the same numbers.
+    auto draw = [&] {
+      return fp16_to_float(float_to_fp16(std::uniform_real_distribution<float>(-1, 1)(rng)));
+    };
+    std::vector<float> weight(static_cast<size_t>(c.cout * c.cin * c.kh * c.kw));
+    for (auto& v : weight) v = draw();
+    std::vector<int64_t> out_shape;
+    format::ModelAsset asset;
+    asset.program = format::parse_mil_text(conv_program(c, weight, fp16, &out_shape), "conv.mil");
+    Tensor x = Tensor::empty({c.batch, c.cin, c.h, c.w}, DType::kFloat32);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = draw();
+    if (fp16) x = x.to(DType::kFloat16);
+    kernels::set_simd_enabled_for_testing(std::nullopt);
+    kernels::linalg::set_amx_enabled_for_testing(std::nullopt);
+    const Tensor want = run_conv(asset, x, false, nullptr).to(DType::kFloat32);
+    ASSERT_EQ(want.shape(), out_shape);
+    const auto w = want.to_vector<float>();
+    for (const bool simd : {true, false}) {
+      for (const bool amx : {true, false}) {
+        for (const bool direct : {true, false}) {
+          kernels::set_simd_enabled_for_testing(simd);
+          kernels::linalg::set_amx_enabled_for_testing(amx);
+          kernels::linalg::set_direct_packing_for_testing(direct);
+          SCOPED_TRACE(testing::Message()
+                       << (fp16 ? "fp16" : "fp32") << " simd " << simd << " amx "
+                       << kernels::linalg::amx_available() << " direct " << direct);
+          int prepared_ops = 0;
+          const Tensor got = run_conv(asset, x, true, &prepared_ops).to(DType::kFloat32);
+          EXPECT_EQ(prepared_ops, 1);
+          ASSERT_EQ(got.shape(), want.shape());
+          const auto g = got.to_vector<float>();
+          // fp32: summation order only; fp16: the output's rounding as well.
+          const float tolerance = fp16 ? 2e-3f : 1e-5f;
+          for (size_t i = 0; i < g.size(); ++i) {
+            ASSERT_NEAR(g[i], w[i], tolerance * (1.0f + std::fabs(w[i]))) << "element " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+std::string case_name(const ::testing::TestParamInfo<ConvCase>& param) { return param.param.name; }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ConvPackModels, ::testing::ValuesIn(kCases), case_name);
+
+}  // namespace
+}  // namespace coreml
