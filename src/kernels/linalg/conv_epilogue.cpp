@@ -1,11 +1,29 @@
 #include "kernels/linalg/conv_epilogue.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
+#include "kernels/common/simd.h"
 #include "kernels/elementwise/simd_f32.h"
 
 namespace coreml::kernels::linalg {
+namespace {
+
+// sigmoid, silu, gelu and gelu_tanh as the unary ops' scalar loops compute them.
+float activate_scalar(ConvActivation::Kind kind, float v) {
+  using Kind = ConvActivation::Kind;
+  if (std::isnan(v)) return v;
+  if (kind == Kind::kSigmoid || kind == Kind::kSilu) {
+    const float s = 1.0f / (1.0f + std::exp(-v));
+    return kind == Kind::kSilu ? v * s : s;
+  }
+  if (kind == Kind::kGelu) return 0.5f * v * (1.0f + std::erf(v * static_cast<float>(M_SQRT1_2)));
+  const float inner = static_cast<float>(M_2_SQRTPI * M_SQRT1_2) * (v + 0.044715f * v * v * v);
+  return 0.5f * v * (1.0f + std::tanh(inner));
+}
+
+}  // namespace
 
 void ConvActivation::apply(float* v, int64_t n) const {
   const bool piecewise = kind != Kind::kNone && kind != Kind::kSigmoid && kind != Kind::kSilu &&
@@ -35,11 +53,18 @@ void ConvActivation::apply(float* v, int64_t n) const {
         v[i] = t * std::clamp(alpha * t + beta, 0.0f, 1.0f);
       }
       return;
-    case Kind::kSigmoid: simd_unary_f32(SimdUnary::kSigmoid, v, v, n); return;
-    case Kind::kSilu: simd_unary_f32(SimdUnary::kSilu, v, v, n); return;
-    case Kind::kGelu: simd_unary_f32(SimdUnary::kGelu, v, v, n); return;
-    case Kind::kGeluTanh: simd_unary_f32(SimdUnary::kGeluTanh, v, v, n); return;
+    default: break;
   }
+  // The smooth kinds: SIMD, or with COREML_SIMD=0 the unary ops' scalar formulas.
+  if (simd_enabled()) {
+    const SimdUnary op = kind == Kind::kSigmoid ? SimdUnary::kSigmoid
+                         : kind == Kind::kSilu  ? SimdUnary::kSilu
+                         : kind == Kind::kGelu  ? SimdUnary::kGelu
+                                                : SimdUnary::kGeluTanh;
+    simd_unary_f32(op, v, v, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) v[i] = activate_scalar(kind, v[i]);
 }
 
 ConvActivation read_conv_activation(const runtime::OpContext& ctx) {

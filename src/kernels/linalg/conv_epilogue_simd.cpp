@@ -17,44 +17,78 @@ HWY_BEFORE_NAMESPACE();
 namespace coreml::kernels::linalg::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-template <class D, class V>
-V ClampSimd(D, V v, V lo, V hi) {
+using K = ConvActivation::Kind;
+
+template <class V>
+HWY_INLINE V ClampSimd(V v, V lo, V hi) {
   const V low = hn::IfThenElse(hn::Lt(v, lo), lo, v);
   return hn::IfThenElse(hn::Gt(low, hi), hi, low);
 }
 
-template <class D, class V>
-V ActivateSimd(D d, const ConvActivation& a, V v) {
-  using K = ConvActivation::Kind;
-  const V zero = hn::Zero(d);
-  switch (a.kind) {
-    case K::kRelu: return hn::IfThenElse(hn::Lt(v, zero), zero, v);
-    case K::kRelu6: return ClampSimd(d, v, zero, hn::Set(d, 6.0f));
-    case K::kClip: return ClampSimd(d, v, hn::Set(d, a.alpha), hn::Set(d, a.beta));
-    case K::kSigmoidHard:
-      return ClampSimd(d, hn::Add(hn::Mul(hn::Set(d, a.alpha), v), hn::Set(d, a.beta)), zero,
-                       hn::Set(d, 1.0f));
-    case K::kThresholdedRelu: return hn::IfThenElse(hn::Lt(v, hn::Set(d, a.threshold)), zero, v);
-    case K::kHardSwish: {
-      const V t = hn::IfThenElse(hn::Lt(v, hn::Set(d, a.threshold)), zero, v);
-      const V s = ClampSimd(d, hn::Add(hn::Mul(hn::Set(d, a.alpha), t), hn::Set(d, a.beta)), zero,
-                            hn::Set(d, 1.0f));
-      return hn::Mul(t, s);
-    }
-    default: return v;
+// The activation's constants as vectors, set once per call (not reloaded per vector: the
+// stores through `values` could alias the ConvActivation, so the compiler would not hoist them).
+template <class D>
+struct Constants {
+  hn::Vec<D> zero, one, six, alpha, beta, threshold;
+  Constants(D d, const ConvActivation& a)
+      : zero(hn::Zero(d)),
+        one(hn::Set(d, 1.0f)),
+        six(hn::Set(d, 6.0f)),
+        alpha(hn::Set(d, a.alpha)),
+        beta(hn::Set(d, a.beta)),
+        threshold(hn::Set(d, a.threshold)) {}
+};
+
+template <K kKind, class D, class V>
+HWY_INLINE V Activate(const Constants<D>& c, V v) {
+  if constexpr (kKind == K::kRelu) return hn::IfThenElse(hn::Lt(v, c.zero), c.zero, v);
+  if constexpr (kKind == K::kRelu6) return ClampSimd(v, c.zero, c.six);
+  if constexpr (kKind == K::kClip) return ClampSimd(v, c.alpha, c.beta);
+  if constexpr (kKind == K::kSigmoidHard) {
+    return ClampSimd(hn::Add(hn::Mul(c.alpha, v), c.beta), c.zero, c.one);
+  }
+  if constexpr (kKind == K::kThresholdedRelu) {
+    return hn::IfThenElse(hn::Lt(v, c.threshold), c.zero, v);
+  }
+  if constexpr (kKind == K::kHardSwish) {
+    const V t = hn::IfThenElse(hn::Lt(v, c.threshold), c.zero, v);
+    return hn::Mul(t, ClampSimd(hn::Add(hn::Mul(c.alpha, t), c.beta), c.zero, c.one));
+  }
+  return v;
+}
+
+// One loop per kind: no choice left inside it. (alpha v + beta rounds twice, as the scalar
+// loops do.)
+template <K kKind>
+void ActivateAll(const ConvActivation& a, float* HWY_RESTRICT v, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const Constants<decltype(d)> c(d, a);
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    const auto y0 = Activate<kKind>(c, hn::LoadU(d, v + i));
+    const auto y1 = Activate<kKind>(c, hn::LoadU(d, v + i + lanes));
+    hn::StoreU(y0, d, v + i);
+    hn::StoreU(y1, d, v + i + lanes);
+  }
+  for (; i + lanes <= n; i += lanes) hn::StoreU(Activate<kKind>(c, hn::LoadU(d, v + i)), d, v + i);
+  if (i < n) {  // the tail through a whole vector on the stack
+    HWY_ALIGN float tail[hn::MaxLanes(d)] = {};
+    for (int64_t k = i; k < n; ++k) tail[k - i] = v[k];
+    hn::Store(Activate<kKind>(c, hn::Load(d, tail)), d, tail);
+    for (int64_t k = i; k < n; ++k) v[k] = tail[k - i];
   }
 }
 
 void ActivatePiecewiseSimd(const ConvActivation& a, float* v, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) hn::StoreU(ActivateSimd(d, a, hn::LoadU(d, v + i)), d, v + i);
-  if (i < n) {  // the tail through a whole vector on the stack
-    HWY_ALIGN float tail[hn::MaxLanes(d)] = {};
-    std::copy(v + i, v + n, tail);
-    hn::Store(ActivateSimd(d, a, hn::Load(d, tail)), d, tail);
-    std::copy(tail, tail + (n - i), v + i);
+  switch (a.kind) {
+    case K::kRelu: return ActivateAll<K::kRelu>(a, v, n);
+    case K::kRelu6: return ActivateAll<K::kRelu6>(a, v, n);
+    case K::kClip: return ActivateAll<K::kClip>(a, v, n);
+    case K::kSigmoidHard: return ActivateAll<K::kSigmoidHard>(a, v, n);
+    case K::kThresholdedRelu: return ActivateAll<K::kThresholdedRelu>(a, v, n);
+    case K::kHardSwish: return ActivateAll<K::kHardSwish>(a, v, n);
+    default: return;  // not piecewise: ConvActivation::apply does not call this
   }
 }
 
