@@ -68,6 +68,7 @@ TEST(ConvActivation, EveryKindAndLengthMatchesDoubleFormulas) {
   kinds.push_back({.kind = K::kSigmoidHard, .alpha = 0.2f, .beta = 0.5f});
   kinds.push_back({.kind = K::kThresholdedRelu, .threshold = 0.7f});
   kinds.push_back({.kind = K::kHardSwish, .alpha = 1.0f / 6, .beta = 0.5f, .threshold = -3.0f});
+  kinds.push_back({.kind = K::kNone});
   std::mt19937 rng(23);
   std::uniform_real_distribution<float> dist(-9.0f, 9.0f);
   std::vector<float> x(71);
@@ -83,8 +84,16 @@ TEST(ConvActivation, EveryKindAndLengthMatchesDoubleFormulas) {
       for (int64_t n = 0; n <= 70; ++n) {
         std::vector<float> v(x.begin(), x.begin() + n);
         v.push_back(-7.0f);  // sentinel
+        // Out of place (the depthwise conv's activate-and-store) gives the same values.
+        std::vector<float> copy(static_cast<size_t>(n) + 1, -7.0f);
+        a.apply(v.data(), copy.data(), n);
         a.apply(v.data(), n);
         ASSERT_EQ(v.back(), -7.0f) << "wrote past the end, n " << n;
+        ASSERT_EQ(copy.back(), -7.0f) << "wrote past the end, n " << n;
+        for (int64_t i = 0; i < n; ++i) {
+          const float in_place = v[static_cast<size_t>(i)], out = copy[static_cast<size_t>(i)];
+          ASSERT_TRUE(in_place == out || (std::isnan(in_place) && std::isnan(out))) << "n " << n;
+        }
         for (int64_t i = 0; i < n; ++i) {
           const float got = v[static_cast<size_t>(i)];
           const double want = activation_reference(a, x[static_cast<size_t>(i)]);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "kernels/common/simd.h"
@@ -25,31 +26,36 @@ float activate_scalar(ConvActivation::Kind kind, float v) {
 
 }  // namespace
 
-void ConvActivation::apply(float* v, int64_t n) const {
-  const bool piecewise = kind != Kind::kNone && kind != Kind::kSigmoid && kind != Kind::kSilu &&
-                         kind != Kind::kGelu && kind != Kind::kGeluTanh;
-  if (piecewise && activate_piecewise_simd(*this, v, n)) return;
+void ConvActivation::apply(const float* in, float* v, int64_t n) const {
+  const bool piecewise = kind != Kind::kSigmoid && kind != Kind::kSilu && kind != Kind::kGelu &&
+                         kind != Kind::kGeluTanh;
+  if (kind == Kind::kNone) {
+    if (in != v && n > 0) std::memcpy(v, in, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  if (piecewise && activate_piecewise_simd(*this, in, v, n)) return;
   switch (kind) {
-    case Kind::kNone: return;
     case Kind::kRelu:
       // NaN stays NaN, as the relu op keeps it.
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < 0.0f ? 0.0f : v[i];
+      for (int64_t i = 0; i < n; ++i) v[i] = in[i] < 0.0f ? 0.0f : in[i];
       return;
     case Kind::kRelu6:
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < 0.0f ? 0.0f : (v[i] > 6.0f ? 6.0f : v[i]);
+      for (int64_t i = 0; i < n; ++i) v[i] = in[i] < 0.0f ? 0.0f : (in[i] > 6.0f ? 6.0f : in[i]);
       return;
     case Kind::kClip:
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < alpha ? alpha : (v[i] > beta ? beta : v[i]);
+      for (int64_t i = 0; i < n; ++i) {
+        v[i] = in[i] < alpha ? alpha : (in[i] > beta ? beta : in[i]);
+      }
       return;
     case Kind::kSigmoidHard:
-      for (int64_t i = 0; i < n; ++i) v[i] = std::clamp(alpha * v[i] + beta, 0.0f, 1.0f);
+      for (int64_t i = 0; i < n; ++i) v[i] = std::clamp(alpha * in[i] + beta, 0.0f, 1.0f);
       return;
     case Kind::kThresholdedRelu:
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < threshold ? 0.0f : v[i];
+      for (int64_t i = 0; i < n; ++i) v[i] = in[i] < threshold ? 0.0f : in[i];
       return;
     case Kind::kHardSwish:
       for (int64_t i = 0; i < n; ++i) {
-        const float t = v[i] < threshold ? 0.0f : v[i];
+        const float t = in[i] < threshold ? 0.0f : in[i];
         v[i] = t * std::clamp(alpha * t + beta, 0.0f, 1.0f);
       }
       return;
@@ -61,10 +67,10 @@ void ConvActivation::apply(float* v, int64_t n) const {
                          : kind == Kind::kSilu  ? SimdUnary::kSilu
                          : kind == Kind::kGelu  ? SimdUnary::kGelu
                                                 : SimdUnary::kGeluTanh;
-    simd_unary_f32(op, v, v, n);
+    simd_unary_f32(op, in, v, n);
     return;
   }
-  for (int64_t i = 0; i < n; ++i) v[i] = activate_scalar(kind, v[i]);
+  for (int64_t i = 0; i < n; ++i) v[i] = activate_scalar(kind, in[i]);
 }
 
 ConvActivation read_conv_activation(const runtime::OpContext& ctx) {

@@ -60,34 +60,36 @@ HWY_INLINE V Activate(const Constants<D>& c, V v) {
 // One loop per kind: no choice left inside it. (alpha v + beta rounds twice, as the scalar
 // loops do.)
 template <K kKind>
-void ActivateAll(const ConvActivation& a, float* HWY_RESTRICT v, int64_t n) {
+void ActivateAll(const ConvActivation& a, const float* in, float* out, int64_t n) {
   const hn::ScalableTag<float> d;
   const Constants<decltype(d)> c(d, a);
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   int64_t i = 0;
   for (; i + 2 * lanes <= n; i += 2 * lanes) {
-    const auto y0 = Activate<kKind>(c, hn::LoadU(d, v + i));
-    const auto y1 = Activate<kKind>(c, hn::LoadU(d, v + i + lanes));
-    hn::StoreU(y0, d, v + i);
-    hn::StoreU(y1, d, v + i + lanes);
+    const auto y0 = Activate<kKind>(c, hn::LoadU(d, in + i));
+    const auto y1 = Activate<kKind>(c, hn::LoadU(d, in + i + lanes));
+    hn::StoreU(y0, d, out + i);
+    hn::StoreU(y1, d, out + i + lanes);
   }
-  for (; i + lanes <= n; i += lanes) hn::StoreU(Activate<kKind>(c, hn::LoadU(d, v + i)), d, v + i);
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(Activate<kKind>(c, hn::LoadU(d, in + i)), d, out + i);
+  }
   if (i < n) {  // the tail through a whole vector on the stack
     HWY_ALIGN float tail[hn::MaxLanes(d)] = {};
-    for (int64_t k = i; k < n; ++k) tail[k - i] = v[k];
+    for (int64_t k = i; k < n; ++k) tail[k - i] = in[k];
     hn::Store(Activate<kKind>(c, hn::Load(d, tail)), d, tail);
-    for (int64_t k = i; k < n; ++k) v[k] = tail[k - i];
+    for (int64_t k = i; k < n; ++k) out[k] = tail[k - i];
   }
 }
 
-void ActivatePiecewiseSimd(const ConvActivation& a, float* v, int64_t n) {
+void ActivatePiecewiseSimd(const ConvActivation& a, const float* in, float* out, int64_t n) {
   switch (a.kind) {
-    case K::kRelu: return ActivateAll<K::kRelu>(a, v, n);
-    case K::kRelu6: return ActivateAll<K::kRelu6>(a, v, n);
-    case K::kClip: return ActivateAll<K::kClip>(a, v, n);
-    case K::kSigmoidHard: return ActivateAll<K::kSigmoidHard>(a, v, n);
-    case K::kThresholdedRelu: return ActivateAll<K::kThresholdedRelu>(a, v, n);
-    case K::kHardSwish: return ActivateAll<K::kHardSwish>(a, v, n);
+    case K::kRelu: return ActivateAll<K::kRelu>(a, in, out, n);
+    case K::kRelu6: return ActivateAll<K::kRelu6>(a, in, out, n);
+    case K::kClip: return ActivateAll<K::kClip>(a, in, out, n);
+    case K::kSigmoidHard: return ActivateAll<K::kSigmoidHard>(a, in, out, n);
+    case K::kThresholdedRelu: return ActivateAll<K::kThresholdedRelu>(a, in, out, n);
+    case K::kHardSwish: return ActivateAll<K::kHardSwish>(a, in, out, n);
     default: return;  // not piecewise: ConvActivation::apply does not call this
   }
 }
@@ -99,9 +101,9 @@ HWY_AFTER_NAMESPACE();
 namespace coreml::kernels::linalg {
 HWY_EXPORT(ActivatePiecewiseSimd);
 
-bool activate_piecewise_simd(const ConvActivation& a, float* values, int64_t count) {
+bool activate_piecewise_simd(const ConvActivation& a, const float* in, float* out, int64_t count) {
   if (!simd_enabled()) return false;
-  HWY_DYNAMIC_DISPATCH(ActivatePiecewiseSimd)(a, values, count);
+  HWY_DYNAMIC_DISPATCH(ActivatePiecewiseSimd)(a, in, out, count);
   return true;
 }
 

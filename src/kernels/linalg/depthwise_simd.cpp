@@ -77,6 +77,9 @@ HWY_INLINE void Widen(D d, const void* src, bool half, float* dst, int64_t n, bo
 #endif
 }
 
+// With c.reuse_padding, only the input lines are written: the padding lines and columns are
+// still zero from the previous channel (a line's whole-vector overrun is zeroed again right
+// after it), which saves two short zero fills per line (library calls, for most lines).
 template <class D>
 void Pad(D d, const DepthwiseChannel& c, float* padded) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
@@ -84,22 +87,33 @@ void Pad(D d, const DepthwiseChannel& c, float* padded) {
   const int64_t left = std::min(c.left, used);
   const int64_t width = std::clamp<int64_t>(used - left, 0, c.in_w);
   const size_t item = c.half ? 2 : 4;
-  for (int64_t line = 0; line < c.padded_h; ++line) {
+  const int64_t first = std::clamp<int64_t>(c.top, 0, c.padded_h);
+  const int64_t last = std::clamp<int64_t>(c.top + c.in_h, first, c.padded_h);
+  if (!c.reuse_padding) {
+    for (int64_t line = 0; line < first; ++line) Zero(d, padded + line * c.line_stride, used);
+    for (int64_t line = last; line < c.padded_h; ++line) {
+      Zero(d, padded + line * c.line_stride, used);
+    }
+  }
+  for (int64_t line = first; line < last; ++line) {
     float* dst = padded + line * c.line_stride;
     const int64_t ih = line - c.top;
-    if (ih < 0 || ih >= c.in_h) {
-      Zero(d, dst, used);
-      continue;
-    }
     // Whole vectors when the read stays inside the plane (it runs into the next lines) and a
     // padded line follows: the write runs into this line's right padding (zeroed below) and
     // at most lanes - 1 < used floats of the next padded line, written after this one.
     const int64_t read_end = ih * c.in_w + (width + lanes - 1) / lanes * lanes;
     const bool overrun = read_end <= c.in_h * c.in_w && line + 1 < c.padded_h;
-    Zero(d, dst, left);
+    if (!c.reuse_padding) Zero(d, dst, left);
     Widen(d, static_cast<const std::byte*>(c.input) + static_cast<size_t>(ih * c.in_w) * item,
           c.half, dst + left, width, overrun);
-    Zero(d, dst + left + width, used - left - width);
+    if (!c.reuse_padding) {
+      Zero(d, dst + left + width, used - left - width);
+    } else if (overrun) {
+      // The overrun wrote [left + width, left + width + lanes - 1) at most: inside this line's
+      // padding, or the next line's left padding (zero again here) and values rewritten later.
+      // One zero vector; with no right padding it may reach the next line (rewritten later).
+      hn::StoreU(hn::Zero(d), d, dst + left + width);
+    }
   }
 }
 
