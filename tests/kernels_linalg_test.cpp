@@ -17,6 +17,7 @@
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/row_product.h"
 #include "runtime/op_context.h"
+#include "support/simd_targets.h"
 #include "tensor/half.h"
 
 namespace coreml::kernels::linalg {
@@ -31,8 +32,8 @@ std::vector<float> random_values(size_t n, uint32_t seed) {
 }
 
 // The fused conv activations (ConvActivation::apply, conv_epilogue*.cpp) against double
-// formulas written out here, SIMD and scalar (COREML_SIMD=0), at every length 0..70 (whole
-// vectors, pairs of vectors, the tail) with NaN, +-inf, subnormals and -0 among the values:
+// formulas written out here, on every SIMD target and scalar (COREML_SIMD=0), at every length 0..70
+// (whole vectors, pairs of vectors, the tail) with NaN, +-inf, subnormals and -0 among the values:
 // the piecewise kinds exactly or within fp32 rounding, the smooth ones within a few ulp
 // (gelu: also absolute ones), and nothing written past the end.
 double activation_reference(const ConvActivation& a, double v) {
@@ -76,8 +77,7 @@ TEST(ConvActivation, EveryKindAndLengthMatchesDoubleFormulas) {
   // Specials spread so that each lands in the tail of some lengths and in whole vectors of others.
   const float specials[] = {NAN, INFINITY, -INFINITY, 1e-40f, -1e-40f, -0.0f, 0.0f, 6.0f, -3.0f};
   for (size_t i = 0; i < std::size(specials); ++i) x[3 + 7 * i] = specials[i];
-  for (const bool simd : {true, false}) {
-    set_simd_enabled_for_testing(simd);
+  coreml::testing::for_each_simd_target([&](bool simd) {
     for (const ConvActivation& a : kinds) {
       const bool piecewise = a.kind != K::kSigmoid && a.kind != K::kSilu && a.kind != K::kGelu &&
                              a.kind != K::kGeluTanh;
@@ -118,8 +118,7 @@ TEST(ConvActivation, EveryKindAndLengthMatchesDoubleFormulas) {
         }
       }
     }
-  }
-  set_simd_enabled_for_testing(std::nullopt);
+  });
 }
 
 TEST(DotBlock, SimdAndScalarMatchReference) {

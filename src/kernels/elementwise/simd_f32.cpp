@@ -7,6 +7,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
+#include "kernels/common/hwy_tail.h"
 // clang-format on
 
 #include "kernels/elementwise/simd_f32.h"
@@ -54,15 +55,15 @@ void BinaryF32(int op, const float* a, const float* b, int64_t b_step, float* ou
 }
 
 // 1 / v for v in [1, 2]: the hardware estimate refined by Newton steps r (2 - v r), each doubling
-// its bits (x86 estimates have 12 or 14 bits: one step reaches fp32 precision; others may
-// have 8: two). A division costs several times more (EfficientNet spends a quarter of its
-// time in SiLU).
+// its bits. AVX-512's estimate has 14 bits: one step reaches fp32 precision. AVX2's and SSE's
+// have 12 (one step left sigmoid 3.2 ulp off), others may have 8: two steps. A division costs
+// several times more (EfficientNet spends a quarter of its time in SiLU).
 template <typename D, typename V>
 HWY_INLINE V reciprocal(D d, V v) {
   const V two = hn::Set(d, 2.f);
   V r = hn::ApproximateReciprocal(v);
   r = hn::Mul(r, hn::NegMulAdd(v, r, two));
-#if !HWY_ARCH_X86
+#if !(HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3)
   r = hn::Mul(r, hn::NegMulAdd(v, r, two));
 #endif
   return r;
@@ -97,8 +98,9 @@ HWY_INLINE V exp_nonpositive(D d, V t) {
 
 // 1 / (1 + e^-x) from e = e^-|x| in (0, 1]: 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0
 // (no cancellation, and the reciprocal's argument stays in [1, 2]). Below x = ln 2^-126 the
-// result (fp32's subnormal range) is 0. Within 3 ulp of the exact sigmoid elsewhere
-// (measured against double in kernels_elementwise_test). NaN is the caller's to keep.
+// result (fp32's subnormal range) is 0. Elsewhere within 2.9 ulp of the exact sigmoid with FMA,
+// 3.5 without (SSE4) (measured against double in kernels_elementwise_test). NaN is the caller's to
+// keep.
 template <typename D, typename V>
 HWY_INLINE V sigmoid(D d, V x) {
   const V limit = hn::Set(d, -87.33654f);            // the float just above ln 2^-126 = -87.3365447
@@ -137,8 +139,7 @@ V gelu_tanh(D d, V x) {
 }
 
 // out[i] = f(in[i]): four vectors per step, so that four of f's long dependency chains (exp,
-// reciprocal) are in flight at once, and the tail through one vector on the stack (not a
-// whole vector computed per element).
+// reciprocal) are in flight at once, and the tail as one partial vector (hwy_tail.h).
 template <class D, class F>
 HWY_INLINE void unary_loop(D d, const float* in, float* out, int64_t n, F f) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
@@ -154,12 +155,7 @@ HWY_INLINE void unary_loop(D d, const float* in, float* out, int64_t n, F f) {
     hn::StoreU(y3, d, out + i + 3 * lanes);
   }
   for (; i + lanes <= n; i += lanes) hn::StoreU(f(hn::LoadU(d, in + i)), d, out + i);
-  if (i < n) {
-    HWY_ALIGN float tail[hn::MaxLanes(d)] = {};
-    for (int64_t k = i; k < n; ++k) tail[k - i] = in[k];
-    hn::Store(f(hn::Load(d, tail)), d, tail);
-    for (int64_t k = i; k < n; ++k) out[k] = tail[k - i];
-  }
+  if (i < n) PartialVector(d, in + i, out + i, n - i, f);
 }
 
 void UnaryF32(int op, const float* in, float* out, int64_t n) {

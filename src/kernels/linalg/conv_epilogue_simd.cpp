@@ -6,6 +6,7 @@
 // clang-format off
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+#include "kernels/common/hwy_tail.h"
 // clang-format on
 
 #include <algorithm>
@@ -74,11 +75,9 @@ void ActivateAll(const ConvActivation& a, const float* in, float* out, int64_t n
   for (; i + lanes <= n; i += lanes) {
     hn::StoreU(Activate<kKind>(c, hn::LoadU(d, in + i)), d, out + i);
   }
-  if (i < n) {  // the tail through a whole vector on the stack
-    HWY_ALIGN float tail[hn::MaxLanes(d)] = {};
-    for (int64_t k = i; k < n; ++k) tail[k - i] = in[k];
-    hn::Store(Activate<kKind>(c, hn::Load(d, tail)), d, tail);
-    for (int64_t k = i; k < n; ++k) out[k] = tail[k - i];
+  if (i < n) {
+    kernels::HWY_NAMESPACE::PartialVector(d, in + i, out + i, n - i,
+                                          [&](auto x) { return Activate<kKind>(c, x); });
   }
 }
 
