@@ -84,6 +84,21 @@ TEST(ConvActivation, EveryKindAndLengthMatchesDoubleFormulas) {
       for (int64_t n = 0; n <= 70; ++n) {
         std::vector<float> v(x.begin(), x.begin() + n);
         v.push_back(-7.0f);  // sentinel
+        // To fp16 in one pass: the values above (checked against double below), each rounded
+        // by the scalar conversion.
+        std::vector<float> scratch(v.begin(), v.end());
+        std::vector<uint16_t> half(static_cast<size_t>(n) + 1, 0x1234);
+        a.apply_to_half(scratch.data(), half.data(), n);
+        ASSERT_EQ(half.back(), 0x1234) << "wrote past the end, n " << n;
+        std::vector<float> rounded(v.begin(), v.end());
+        a.apply(rounded.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          const uint16_t want = float_to_fp16(rounded[static_cast<size_t>(i)]);
+          const uint16_t got = half[static_cast<size_t>(i)];
+          const bool both_nan = (want & 0x7fff) > 0x7c00 && (got & 0x7fff) > 0x7c00;
+          ASSERT_TRUE(got == want || both_nan) << "fp16 n " << n << " i " << i << " kind "
+                                               << static_cast<int>(a.kind) << " simd " << simd;
+        }
         // Out of place (the depthwise conv's activate-and-store) gives the same values.
         std::vector<float> copy(static_cast<size_t>(n) + 1, -7.0f);
         a.apply(v.data(), copy.data(), n);

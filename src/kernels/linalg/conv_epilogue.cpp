@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/common/convert_simd.h"
 #include "kernels/common/simd.h"
 #include "kernels/elementwise/simd_f32.h"
 
@@ -71,6 +72,12 @@ void ConvActivation::apply(const float* in, float* v, int64_t n) const {
     return;
   }
   for (int64_t i = 0; i < n; ++i) v[i] = activate_scalar(kind, in[i]);
+}
+
+void ConvActivation::apply_to_half(float* values, uint16_t* out, int64_t count) const {
+  if (activate_piecewise_to_half_simd(*this, values, out, count)) return;
+  apply(values, count);
+  f32_to_f16(values, out, count);
 }
 
 ConvActivation read_conv_activation(const runtime::OpContext& ctx) {

@@ -9,8 +9,9 @@
 #include "kernels/common/hwy_tail.h"
 // clang-format on
 
-#include <algorithm>
+#include <cstring>
 
+#include "kernels/common/hwy_f16.h"
 #include "kernels/common/simd.h"
 #include "kernels/linalg/conv_epilogue.h"
 
@@ -81,6 +82,49 @@ void ActivateAll(const ConvActivation& a, const float* in, float* out, int64_t n
   }
 }
 
+// The same, rounded to fp16 on the way out (the conversion f32_to_f16 makes, fused into the
+// activation's pass). Only where Highway's conversion is the hardware's (hwy_f16.h): false
+// elsewhere, and the caller runs the two passes.
+template <K kKind>
+bool ActivateToHalf(const ConvActivation& a, const float* in, uint16_t* out, int64_t n) {
+#if COREML_HWY_NATIVE_F16
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const Constants<decltype(d)> c(d, a);
+  auto* half = reinterpret_cast<hwy::float16_t*>(out);
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::DemoteTo(dh, Activate<kKind>(c, hn::LoadU(d, in + i))), dh, half + i);
+  }
+  if (i < n) {  // the tail through a vector on the stack
+    HWY_ALIGN float tail_in[hn::MaxLanes(d)] = {};
+    HWY_ALIGN hwy::float16_t tail_out[hn::MaxLanes(d)];
+    for (int64_t k = i; k < n; ++k) tail_in[k - i] = in[k];
+    hn::Store(hn::DemoteTo(dh, Activate<kKind>(c, hn::Load(d, tail_in))), dh, tail_out);
+    std::memcpy(out + i, tail_out, static_cast<size_t>(n - i) * sizeof(uint16_t));
+  }
+  return true;
+#else
+  (void)a, (void)in, (void)out, (void)n;
+  return false;
+#endif
+}
+
+bool ActivatePiecewiseToHalfSimd(const ConvActivation& a, const float* in, uint16_t* out,
+                                 int64_t n) {
+  switch (a.kind) {
+    case K::kNone: return ActivateToHalf<K::kNone>(a, in, out, n);
+    case K::kRelu: return ActivateToHalf<K::kRelu>(a, in, out, n);
+    case K::kRelu6: return ActivateToHalf<K::kRelu6>(a, in, out, n);
+    case K::kClip: return ActivateToHalf<K::kClip>(a, in, out, n);
+    case K::kSigmoidHard: return ActivateToHalf<K::kSigmoidHard>(a, in, out, n);
+    case K::kThresholdedRelu: return ActivateToHalf<K::kThresholdedRelu>(a, in, out, n);
+    case K::kHardSwish: return ActivateToHalf<K::kHardSwish>(a, in, out, n);
+    default: return false;  // the smooth kinds: two passes
+  }
+}
+
 void ActivatePiecewiseSimd(const ConvActivation& a, const float* in, float* out, int64_t n) {
   switch (a.kind) {
     case K::kRelu: return ActivateAll<K::kRelu>(a, in, out, n);
@@ -99,6 +143,12 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace coreml::kernels::linalg {
 HWY_EXPORT(ActivatePiecewiseSimd);
+HWY_EXPORT(ActivatePiecewiseToHalfSimd);
+
+bool activate_piecewise_to_half_simd(const ConvActivation& a, const float* in, uint16_t* out,
+                                     int64_t count) {
+  return simd_enabled() && HWY_DYNAMIC_DISPATCH(ActivatePiecewiseToHalfSimd)(a, in, out, count);
+}
 
 bool activate_piecewise_simd(const ConvActivation& a, const float* in, float* out, int64_t count) {
   if (!simd_enabled()) return false;

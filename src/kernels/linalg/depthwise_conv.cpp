@@ -120,14 +120,14 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
           }
           channel(in, co, acc);
         }
-        // The fused activation (if any) and the store in one pass for fp32; for fp16 the
-        // activation in place, then the one rounding.
+        // The fused activation (if any) and the store (with the one rounding to fp16) in one
+        // pass where conv_epilogue.h can.
         const int64_t out_index = plane * s_.out_size();
         if (out_dtype_ == DType::kFloat32) {
           activation_.apply(acc, reinterpret_cast<float*>(out) + out_index, s_.out_size());
         } else {
-          activation_.apply(acc, s_.out_size());
-          f32_to_f16(acc, reinterpret_cast<uint16_t*>(out) + out_index, s_.out_size());
+          activation_.apply_to_half(acc, reinterpret_cast<uint16_t*>(out) + out_index,
+                                    s_.out_size());
         }
       }
     });
