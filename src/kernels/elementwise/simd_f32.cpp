@@ -54,9 +54,9 @@ void BinaryF32(int op, const float* a, const float* b, int64_t b_step, float* ou
   }
 }
 
-// 1 / v for v in [1, 2]: the hardware estimate refined by Newton steps r (2 - v r), each doubling
-// its bits. AVX-512's estimate has 14 bits: one step reaches fp32 precision. AVX2's and SSE's
-// have 12 (one step left sigmoid 3.2 ulp off), others may have 8: two steps. A division costs
+// 1 / v for v in [1, 2^126]: the hardware estimate refined by Newton steps r (2 - v r), each
+// doubling its bits. AVX-512's estimate has 14 bits: one step reaches fp32 precision. AVX2's and
+// SSE's have 12 (one step left sigmoid 3.2 ulp off), others may have 8: two steps. A division costs
 // several times more (EfficientNet spends a quarter of its time in SiLU).
 template <typename D, typename V>
 HWY_INLINE V reciprocal(D d, V v) {
@@ -69,13 +69,13 @@ HWY_INLINE V reciprocal(D d, V v) {
   return r;
 }
 
-// e^t for t in [ln 2^-126, 0] (callers clamp), cheaper than Highway's Exp (which covers all of
-// fp32's range): t = k ln2 + r with k = round(t / ln2), |r| <= ln2 / 2; e^r by a degree-6
+// e^t for t in [ln 2^-126, ln 2^126] (callers clamp), cheaper than Highway's Exp (which covers
+// all of fp32's range): t = k ln2 + r with k = round(t / ln2), |r| <= ln2 / 2; e^r by a degree-6
 // polynomial (1 + r + r^2 (c2 + ... + c6 r^4), fitted for the least maximum relative error: 3.1e-9
-// before fp32 rounding); 2^k added to the result's exponent field (k >= -126, and r >= 0 at k =
-// -126: the result stays a normal number).
+// before fp32 rounding); 2^k added to the result's exponent field (|k| <= 126, r >= 0 at
+// k = -126: the result stays a normal number).
 template <typename D, typename V>
-HWY_INLINE V exp_nonpositive(D d, V t) {
+HWY_INLINE V exp_normal_range(D d, V t) {
   const hn::RebindToSigned<D> di;
   // Adding 1.5 * 2^23 rounds t / ln2 to an integer held in the sum's low mantissa bits.
   const V magic = hn::Set(d, 12582912.0f);
@@ -96,19 +96,17 @@ HWY_INLINE V exp_nonpositive(D d, V t) {
   return hn::BitCast(d, hn::Add(hn::BitCast(di, p), scale));
 }
 
-// 1 / (1 + e^-x) from e = e^-|x| in (0, 1]: 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0
-// (no cancellation, and the reciprocal's argument stays in [1, 2]). Below x = ln 2^-126 the
-// result (fp32's subnormal range) is 0. Elsewhere within 2.9 ulp of the exact sigmoid with FMA,
-// 3.5 without (SSE4) (measured against double in kernels_elementwise_test). NaN is the caller's to
-// keep.
+// 1 / (1 + e^-x), with -x clamped to [ln 2^-126, ln 2^126]: the reciprocal's argument stays
+// within [1, 2^126], where its estimate and Newton step are normal numbers, and 1 + e has no
+// cancellation. Below x = ln 2^-126 the result (fp32's subnormal range) is 0. Elsewhere within
+// 2.9 ulp of the exact sigmoid with FMA, 3.5 without (SSE4) (measured against double in
+// kernels_elementwise_test). NaN is the caller's to keep.
 template <typename D, typename V>
 HWY_INLINE V sigmoid(D d, V x) {
-  const V limit = hn::Set(d, -87.33654f);            // the float just above ln 2^-126 = -87.3365447
-  const V minus_abs = hn::Or(x, hn::Set(d, -0.0f));  // -|x|: the sign bit set
-  const V e = exp_nonpositive(d, hn::Max(minus_abs, limit));
-  const V s = reciprocal(d, hn::Add(hn::Set(d, 1.f), e));
-  const V below = hn::IfThenZeroElse(hn::Lt(x, limit), hn::Mul(e, s));
-  return hn::IfThenElse(hn::Lt(x, hn::Zero(d)), below, s);
+  const V limit = hn::Set(d, 87.33654f);  // the float just below ln 2^126 = 87.3365447
+  const V t = hn::Min(hn::Max(hn::Neg(x), hn::Neg(limit)), limit);
+  const V s = reciprocal(d, hn::Add(hn::Set(d, 1.f), exp_normal_range(d, t)));
+  return hn::IfThenZeroElse(hn::Gt(hn::Neg(x), limit), s);
 }
 
 // x/2 (1 + erf(x / sqrt 2)). With z = |x| / sqrt 2, erfc(z) = poly(t) e^(-z^2), t = 1 / (1 + p z)
