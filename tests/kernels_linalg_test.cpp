@@ -4,14 +4,20 @@
 // hand-written loops).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "kernels/common/convert_simd.h"
+#include "kernels/common/simd.h"
+#include "kernels/linalg/conv_epilogue.h"
 #include "kernels/linalg/dot_block.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/row_product.h"
 #include "runtime/op_context.h"
+#include "support/simd_targets.h"
 #include "tensor/half.h"
 
 namespace coreml::kernels::linalg {
@@ -23,6 +29,111 @@ std::vector<float> random_values(size_t n, uint32_t seed) {
   std::vector<float> v(n);
   for (auto& x : v) x = dist(rng);
   return v;
+}
+
+// The fused conv activations (ConvActivation::apply, conv_epilogue*.cpp) against double
+// formulas written out here, on every SIMD target and scalar (COREML_SIMD=0), at every length 0..70
+// (whole vectors, pairs of vectors, the tail) with NaN, +-inf, subnormals and -0 among the values:
+// the piecewise kinds exactly or within fp32 rounding, the smooth ones within a few ulp
+// (gelu: also absolute ones), and nothing written past the end.
+double activation_reference(const ConvActivation& a, double v) {
+  using K = ConvActivation::Kind;
+  const auto clamp = [](double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); };
+  switch (a.kind) {
+    case K::kNone: return v;
+    case K::kRelu: return v < 0 ? 0 : v;
+    case K::kRelu6: return clamp(v, 0, 6);
+    case K::kClip: return clamp(v, a.alpha, a.beta);
+    case K::kSigmoidHard: return clamp(a.alpha * v + a.beta, 0, 1);
+    case K::kThresholdedRelu: return v < a.threshold ? 0 : v;
+    case K::kHardSwish: {
+      const double t = v < a.threshold ? 0 : v;
+      return t * clamp(a.alpha * t + a.beta, 0, 1);
+    }
+    case K::kSigmoid: return 1 / (1 + std::exp(-v));
+    case K::kSilu: return v / (1 + std::exp(-v));
+    case K::kGelu: return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+    case K::kGeluTanh:
+      return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+  }
+  return v;
+}
+
+TEST(ConvActivation, EveryKindAndLengthMatchesDoubleFormulas) {
+  using K = ConvActivation::Kind;
+  std::vector<ConvActivation> kinds;
+  for (const K kind : {K::kRelu, K::kRelu6, K::kSigmoid, K::kSilu, K::kGelu, K::kGeluTanh}) {
+    kinds.push_back({.kind = kind});
+  }
+  kinds.push_back({.kind = K::kClip, .alpha = -1.5f, .beta = 2.5f});
+  kinds.push_back({.kind = K::kSigmoidHard, .alpha = 0.2f, .beta = 0.5f});
+  kinds.push_back({.kind = K::kThresholdedRelu, .threshold = 0.7f});
+  kinds.push_back({.kind = K::kHardSwish, .alpha = 1.0f / 6, .beta = 0.5f, .threshold = -3.0f});
+  kinds.push_back({.kind = K::kNone});
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> dist(-9.0f, 9.0f);
+  std::vector<float> x(71);
+  for (auto& v : x) v = dist(rng);
+  // Specials spread so that each lands in the tail of some lengths and in whole vectors of others.
+  const float specials[] = {NAN, INFINITY, -INFINITY, 1e-40f, -1e-40f, -0.0f, 0.0f, 6.0f, -3.0f};
+  for (size_t i = 0; i < std::size(specials); ++i) x[3 + 7 * i] = specials[i];
+  coreml::testing::for_each_simd_target([&](bool simd) {
+    for (const ConvActivation& a : kinds) {
+      const bool piecewise = a.kind != K::kSigmoid && a.kind != K::kSilu && a.kind != K::kGelu &&
+                             a.kind != K::kGeluTanh;
+      for (int64_t n = 0; n <= 70; ++n) {
+        std::vector<float> v(x.begin(), x.begin() + n);
+        v.push_back(-7.0f);  // sentinel
+        // To fp16 in one pass: the values above (checked against double below), each rounded
+        // by the scalar conversion.
+        std::vector<float> scratch(v.begin(), v.end());
+        std::vector<uint16_t> half(static_cast<size_t>(n) + 1, 0x1234);
+        a.apply_to_half(scratch.data(), half.data(), n);
+        ASSERT_EQ(half.back(), 0x1234) << "wrote past the end, n " << n;
+        std::vector<float> rounded(v.begin(), v.end());
+        a.apply(rounded.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          const uint16_t want = float_to_fp16(rounded[static_cast<size_t>(i)]);
+          const uint16_t got = half[static_cast<size_t>(i)];
+          const bool both_nan = (want & 0x7fff) > 0x7c00 && (got & 0x7fff) > 0x7c00;
+          ASSERT_TRUE(got == want || both_nan) << "fp16 n " << n << " i " << i << " kind "
+                                               << static_cast<int>(a.kind) << " simd " << simd;
+        }
+        // Out of place (the depthwise conv's activate-and-store) gives the same values.
+        std::vector<float> copy(static_cast<size_t>(n) + 1, -7.0f);
+        a.apply(v.data(), copy.data(), n);
+        a.apply(v.data(), n);
+        ASSERT_EQ(v.back(), -7.0f) << "wrote past the end, n " << n;
+        ASSERT_EQ(copy.back(), -7.0f) << "wrote past the end, n " << n;
+        for (int64_t i = 0; i < n; ++i) {
+          const float in_place = v[static_cast<size_t>(i)], out = copy[static_cast<size_t>(i)];
+          ASSERT_TRUE(in_place == out || (std::isnan(in_place) && std::isnan(out))) << "n " << n;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          const float got = v[static_cast<size_t>(i)];
+          const double want = activation_reference(a, x[static_cast<size_t>(i)]);
+          const auto where = ::testing::Message()
+                             << "simd " << simd << " kind " << static_cast<int>(a.kind) << " n "
+                             << n << " x " << x[static_cast<size_t>(i)];
+          if (std::isnan(want)) {
+            ASSERT_TRUE(std::isnan(got)) << where << " got " << got;
+            continue;
+          }
+          if (std::isinf(want) ||
+              (piecewise && a.kind != K::kSigmoidHard && a.kind != K::kHardSwish)) {
+            ASSERT_EQ(got, static_cast<float>(want)) << where;  // comparisons only: exact
+            continue;
+          }
+          // fp32 rounding of each step (a few ulp); for gelu, absolute terms: its erf
+          // approximation, and 1 + tanh cancelling for gelu_tanh.
+          const bool gelu = a.kind == K::kGelu || a.kind == K::kGeluTanh;
+          const double tolerance = std::abs(want) * 5e-7 +
+                                   (gelu ? 2e-7 * std::abs(x[static_cast<size_t>(i)]) : 0) + 1e-30;
+          ASSERT_NEAR(got, want, tolerance) << where;
+        }
+      }
+    }
+  });
 }
 
 TEST(DotBlock, SimdAndScalarMatchReference) {

@@ -1,45 +1,83 @@
 #include "kernels/linalg/conv_epilogue.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <string>
 
+#include "kernels/common/convert_simd.h"
+#include "kernels/common/simd.h"
 #include "kernels/elementwise/simd_f32.h"
 
 namespace coreml::kernels::linalg {
+namespace {
 
-void ConvActivation::apply(float* v, int64_t n) const {
-  const bool piecewise = kind != Kind::kNone && kind != Kind::kSigmoid && kind != Kind::kSilu &&
-                         kind != Kind::kGelu && kind != Kind::kGeluTanh;
-  if (piecewise && activate_piecewise_simd(*this, v, n)) return;
+// sigmoid, silu, gelu and gelu_tanh as the unary ops' scalar loops compute them.
+float activate_scalar(ConvActivation::Kind kind, float v) {
+  using Kind = ConvActivation::Kind;
+  if (std::isnan(v)) return v;
+  if (kind == Kind::kSigmoid || kind == Kind::kSilu) {
+    const float s = 1.0f / (1.0f + std::exp(-v));
+    return kind == Kind::kSilu ? v * s : s;
+  }
+  if (kind == Kind::kGelu) return 0.5f * v * (1.0f + std::erf(v * static_cast<float>(M_SQRT1_2)));
+  const float inner = static_cast<float>(M_2_SQRTPI * M_SQRT1_2) * (v + 0.044715f * v * v * v);
+  return 0.5f * v * (1.0f + std::tanh(inner));
+}
+
+}  // namespace
+
+void ConvActivation::apply(const float* in, float* v, int64_t n) const {
+  const bool piecewise = kind != Kind::kSigmoid && kind != Kind::kSilu && kind != Kind::kGelu &&
+                         kind != Kind::kGeluTanh;
+  if (kind == Kind::kNone) {
+    if (in != v && n > 0) std::memcpy(v, in, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  if (piecewise && activate_piecewise_simd(*this, in, v, n)) return;
   switch (kind) {
-    case Kind::kNone: return;
     case Kind::kRelu:
       // NaN stays NaN, as the relu op keeps it.
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < 0.0f ? 0.0f : v[i];
+      for (int64_t i = 0; i < n; ++i) v[i] = in[i] < 0.0f ? 0.0f : in[i];
       return;
     case Kind::kRelu6:
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < 0.0f ? 0.0f : (v[i] > 6.0f ? 6.0f : v[i]);
+      for (int64_t i = 0; i < n; ++i) v[i] = in[i] < 0.0f ? 0.0f : (in[i] > 6.0f ? 6.0f : in[i]);
       return;
     case Kind::kClip:
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < alpha ? alpha : (v[i] > beta ? beta : v[i]);
+      for (int64_t i = 0; i < n; ++i) {
+        v[i] = in[i] < alpha ? alpha : (in[i] > beta ? beta : in[i]);
+      }
       return;
     case Kind::kSigmoidHard:
-      for (int64_t i = 0; i < n; ++i) v[i] = std::clamp(alpha * v[i] + beta, 0.0f, 1.0f);
+      for (int64_t i = 0; i < n; ++i) v[i] = std::clamp(alpha * in[i] + beta, 0.0f, 1.0f);
       return;
     case Kind::kThresholdedRelu:
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] < threshold ? 0.0f : v[i];
+      for (int64_t i = 0; i < n; ++i) v[i] = in[i] < threshold ? 0.0f : in[i];
       return;
     case Kind::kHardSwish:
       for (int64_t i = 0; i < n; ++i) {
-        const float t = v[i] < threshold ? 0.0f : v[i];
+        const float t = in[i] < threshold ? 0.0f : in[i];
         v[i] = t * std::clamp(alpha * t + beta, 0.0f, 1.0f);
       }
       return;
-    case Kind::kSigmoid: simd_unary_f32(SimdUnary::kSigmoid, v, v, n); return;
-    case Kind::kSilu: simd_unary_f32(SimdUnary::kSilu, v, v, n); return;
-    case Kind::kGelu: simd_unary_f32(SimdUnary::kGelu, v, v, n); return;
-    case Kind::kGeluTanh: simd_unary_f32(SimdUnary::kGeluTanh, v, v, n); return;
+    default: break;
   }
+  // The smooth kinds: SIMD, or with COREML_SIMD=0 the unary ops' scalar formulas.
+  if (simd_enabled()) {
+    const SimdUnary op = kind == Kind::kSigmoid ? SimdUnary::kSigmoid
+                         : kind == Kind::kSilu  ? SimdUnary::kSilu
+                         : kind == Kind::kGelu  ? SimdUnary::kGelu
+                                                : SimdUnary::kGeluTanh;
+    simd_unary_f32(op, in, v, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) v[i] = activate_scalar(kind, in[i]);
+}
+
+void ConvActivation::apply_to_half(float* values, uint16_t* out, int64_t count) const {
+  if (activate_piecewise_to_half_simd(*this, values, out, count)) return;
+  apply(values, count);
+  f32_to_f16(values, out, count);
 }
 
 ConvActivation read_conv_activation(const runtime::OpContext& ctx) {

@@ -29,12 +29,23 @@ struct ConvActivation {
 
   bool active() const { return kind != Kind::kNone; }
   // values[i] = activation(values[i]) for i < count.
-  void apply(float* values, int64_t count) const;
+  void apply(float* values, int64_t count) const { apply(values, values, count); }
+  // out[i] = activation(in[i]) for i < count (a copy when kNone): one pass where an
+  // activation in place and a copy would take two. `in` and `out` are the same or disjoint.
+  void apply(const float* in, float* out, int64_t count) const;
+  // out[i] = fp16(activation(values[i])) for i < count, rounded as f32_to_f16 rounds: one pass
+  // for the piecewise kinds on SIMD targets with hardware fp16 conversion; otherwise the
+  // activation in place in `values`, then the conversion.
+  void apply_to_half(float* values, uint16_t* out, int64_t count) const;
 };
 
 // The piecewise-linear kinds (relu .. hard-swish) in SIMD (conv_epilogue_simd.cpp); false with
 // COREML_SIMD=0 (the scalar loops of apply() then run).
-bool activate_piecewise_simd(const ConvActivation& a, float* values, int64_t count);
+bool activate_piecewise_simd(const ConvActivation& a, const float* in, float* out, int64_t count);
+
+// apply_to_half's one pass (conv_epilogue_simd.cpp); false when it is not available.
+bool activate_piecewise_to_half_simd(const ConvActivation& a, const float* in, uint16_t* out,
+                                     int64_t count);
 
 // The activation of a coreml.conv_activation op (its "activation" attribute and the
 // activation_* inputs); Kind::kNone for a plain conv. Fails on an unknown activation.

@@ -6,10 +6,12 @@
 // clang-format off
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+#include "kernels/common/hwy_tail.h"
 // clang-format on
 
-#include <algorithm>
+#include <cstring>
 
+#include "kernels/common/hwy_f16.h"
 #include "kernels/common/simd.h"
 #include "kernels/linalg/conv_epilogue.h"
 
@@ -17,44 +19,122 @@ HWY_BEFORE_NAMESPACE();
 namespace coreml::kernels::linalg::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-template <class D, class V>
-V ClampSimd(D, V v, V lo, V hi) {
+using K = ConvActivation::Kind;
+
+template <class V>
+HWY_INLINE V ClampSimd(V v, V lo, V hi) {
   const V low = hn::IfThenElse(hn::Lt(v, lo), lo, v);
   return hn::IfThenElse(hn::Gt(low, hi), hi, low);
 }
 
-template <class D, class V>
-V ActivateSimd(D d, const ConvActivation& a, V v) {
-  using K = ConvActivation::Kind;
-  const V zero = hn::Zero(d);
-  switch (a.kind) {
-    case K::kRelu: return hn::IfThenElse(hn::Lt(v, zero), zero, v);
-    case K::kRelu6: return ClampSimd(d, v, zero, hn::Set(d, 6.0f));
-    case K::kClip: return ClampSimd(d, v, hn::Set(d, a.alpha), hn::Set(d, a.beta));
-    case K::kSigmoidHard:
-      return ClampSimd(d, hn::Add(hn::Mul(hn::Set(d, a.alpha), v), hn::Set(d, a.beta)), zero,
-                       hn::Set(d, 1.0f));
-    case K::kThresholdedRelu: return hn::IfThenElse(hn::Lt(v, hn::Set(d, a.threshold)), zero, v);
-    case K::kHardSwish: {
-      const V t = hn::IfThenElse(hn::Lt(v, hn::Set(d, a.threshold)), zero, v);
-      const V s = ClampSimd(d, hn::Add(hn::Mul(hn::Set(d, a.alpha), t), hn::Set(d, a.beta)), zero,
-                            hn::Set(d, 1.0f));
-      return hn::Mul(t, s);
-    }
-    default: return v;
+// The activation's constants as vectors, set once per call (not reloaded per vector: the
+// stores through `values` could alias the ConvActivation, so the compiler would not hoist them).
+template <class D>
+struct Constants {
+  hn::Vec<D> zero, one, six, alpha, beta, threshold;
+  Constants(D d, const ConvActivation& a)
+      : zero(hn::Zero(d)),
+        one(hn::Set(d, 1.0f)),
+        six(hn::Set(d, 6.0f)),
+        alpha(hn::Set(d, a.alpha)),
+        beta(hn::Set(d, a.beta)),
+        threshold(hn::Set(d, a.threshold)) {}
+};
+
+template <K kKind, class D, class V>
+HWY_INLINE V Activate(const Constants<D>& c, V v) {
+  if constexpr (kKind == K::kRelu) return hn::IfThenElse(hn::Lt(v, c.zero), c.zero, v);
+  if constexpr (kKind == K::kRelu6) return ClampSimd(v, c.zero, c.six);
+  if constexpr (kKind == K::kClip) return ClampSimd(v, c.alpha, c.beta);
+  if constexpr (kKind == K::kSigmoidHard) {
+    return ClampSimd(hn::MulAdd(c.alpha, v, c.beta), c.zero, c.one);
+  }
+  if constexpr (kKind == K::kThresholdedRelu) {
+    return hn::IfThenElse(hn::Lt(v, c.threshold), c.zero, v);
+  }
+  if constexpr (kKind == K::kHardSwish) {
+    const V t = hn::IfThenElse(hn::Lt(v, c.threshold), c.zero, v);
+    return hn::Mul(t, ClampSimd(hn::MulAdd(c.alpha, t, c.beta), c.zero, c.one));
+  }
+  return v;
+}
+
+// One loop per kind: no choice left inside it. alpha v + beta is one fused multiply-add in
+// every SIMD loop (the compiler contracted it in some and not others, and the fp32 and fp16
+// stores disagreed by a rounding); the scalar loops may round twice (within the tests' bounds).
+template <K kKind>
+void ActivateAll(const ConvActivation& a, const float* in, float* out, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const Constants<decltype(d)> c(d, a);
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    const auto y0 = Activate<kKind>(c, hn::LoadU(d, in + i));
+    const auto y1 = Activate<kKind>(c, hn::LoadU(d, in + i + lanes));
+    hn::StoreU(y0, d, out + i);
+    hn::StoreU(y1, d, out + i + lanes);
+  }
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(Activate<kKind>(c, hn::LoadU(d, in + i)), d, out + i);
+  }
+  if (i < n) {
+    kernels::HWY_NAMESPACE::PartialVector(d, in + i, out + i, n - i,
+                                          [&](auto x) { return Activate<kKind>(c, x); });
   }
 }
 
-void ActivatePiecewiseSimd(const ConvActivation& a, float* v, int64_t n) {
+// The same, rounded to fp16 on the way out (the conversion f32_to_f16 makes, fused into the
+// activation's pass). Only where Highway's conversion is the hardware's (hwy_f16.h): false
+// elsewhere, and the caller runs the two passes.
+template <K kKind>
+bool ActivateToHalf(const ConvActivation& a, const float* in, uint16_t* out, int64_t n) {
+#if COREML_HWY_NATIVE_F16
   const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const Constants<decltype(d)> c(d, a);
+  auto* half = reinterpret_cast<hwy::float16_t*>(out);
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) hn::StoreU(ActivateSimd(d, a, hn::LoadU(d, v + i)), d, v + i);
-  if (i < n) {  // the tail through a whole vector on the stack
-    HWY_ALIGN float tail[hn::MaxLanes(d)] = {};
-    std::copy(v + i, v + n, tail);
-    hn::Store(ActivateSimd(d, a, hn::Load(d, tail)), d, tail);
-    std::copy(tail, tail + (n - i), v + i);
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::DemoteTo(dh, Activate<kKind>(c, hn::LoadU(d, in + i))), dh, half + i);
+  }
+  if (i < n) {  // the tail through a vector on the stack
+    HWY_ALIGN float tail_in[hn::MaxLanes(d)] = {};
+    HWY_ALIGN hwy::float16_t tail_out[hn::MaxLanes(d)];
+    for (int64_t k = i; k < n; ++k) tail_in[k - i] = in[k];
+    hn::Store(hn::DemoteTo(dh, Activate<kKind>(c, hn::Load(d, tail_in))), dh, tail_out);
+    std::memcpy(out + i, tail_out, static_cast<size_t>(n - i) * sizeof(uint16_t));
+  }
+  return true;
+#else
+  (void)a, (void)in, (void)out, (void)n;
+  return false;
+#endif
+}
+
+bool ActivatePiecewiseToHalfSimd(const ConvActivation& a, const float* in, uint16_t* out,
+                                 int64_t n) {
+  switch (a.kind) {
+    case K::kNone: return ActivateToHalf<K::kNone>(a, in, out, n);
+    case K::kRelu: return ActivateToHalf<K::kRelu>(a, in, out, n);
+    case K::kRelu6: return ActivateToHalf<K::kRelu6>(a, in, out, n);
+    case K::kClip: return ActivateToHalf<K::kClip>(a, in, out, n);
+    case K::kSigmoidHard: return ActivateToHalf<K::kSigmoidHard>(a, in, out, n);
+    case K::kThresholdedRelu: return ActivateToHalf<K::kThresholdedRelu>(a, in, out, n);
+    case K::kHardSwish: return ActivateToHalf<K::kHardSwish>(a, in, out, n);
+    default: return false;  // the smooth kinds: two passes
+  }
+}
+
+void ActivatePiecewiseSimd(const ConvActivation& a, const float* in, float* out, int64_t n) {
+  switch (a.kind) {
+    case K::kRelu: return ActivateAll<K::kRelu>(a, in, out, n);
+    case K::kRelu6: return ActivateAll<K::kRelu6>(a, in, out, n);
+    case K::kClip: return ActivateAll<K::kClip>(a, in, out, n);
+    case K::kSigmoidHard: return ActivateAll<K::kSigmoidHard>(a, in, out, n);
+    case K::kThresholdedRelu: return ActivateAll<K::kThresholdedRelu>(a, in, out, n);
+    case K::kHardSwish: return ActivateAll<K::kHardSwish>(a, in, out, n);
+    default: return;  // not piecewise: ConvActivation::apply does not call this
   }
 }
 
@@ -64,10 +144,16 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace coreml::kernels::linalg {
 HWY_EXPORT(ActivatePiecewiseSimd);
+HWY_EXPORT(ActivatePiecewiseToHalfSimd);
 
-bool activate_piecewise_simd(const ConvActivation& a, float* values, int64_t count) {
+bool activate_piecewise_to_half_simd(const ConvActivation& a, const float* in, uint16_t* out,
+                                     int64_t count) {
+  return simd_enabled() && HWY_DYNAMIC_DISPATCH(ActivatePiecewiseToHalfSimd)(a, in, out, count);
+}
+
+bool activate_piecewise_simd(const ConvActivation& a, const float* in, float* out, int64_t count) {
   if (!simd_enabled()) return false;
-  HWY_DYNAMIC_DISPATCH(ActivatePiecewiseSimd)(a, values, count);
+  HWY_DYNAMIC_DISPATCH(ActivatePiecewiseSimd)(a, in, out, count);
   return true;
 }
 

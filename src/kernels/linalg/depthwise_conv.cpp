@@ -5,7 +5,6 @@
 // plane (fp16 widened on the way), the SIMD loops of depthwise_simd.h compute its output plane,
 // and a fused activation and the one rounding to the output dtype follow per plane.
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/common/convert_simd.h"
 #include "kernels/linalg/conv_epilogue.h"
@@ -108,7 +107,9 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
         const int64_t ci = co / s_.cout_group;  // cin_group is 1
         const int64_t in_index = (n * s_.cin + ci) * s_.in_size();
         if (rows_) {
-          channel_rows(x + static_cast<size_t>(in_index) * dtype_size(x_dtype_), co, widened, acc);
+          // Planes after this task's first reuse the zero padding already in `widened`.
+          channel_rows(x + static_cast<size_t>(in_index) * dtype_size(x_dtype_), co, plane != begin,
+                       widened, acc);
         } else {
           const float* in;
           if (x_dtype_ == DType::kFloat32) {
@@ -119,13 +120,14 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
           }
           channel(in, co, acc);
         }
-        activation_.apply(acc, s_.out_size());  // a fused activation, if any
+        // The fused activation (if any) and the store (with the one rounding to fp16) in one
+        // pass where conv_epilogue.h can.
         const int64_t out_index = plane * s_.out_size();
         if (out_dtype_ == DType::kFloat32) {
-          std::memcpy(reinterpret_cast<float*>(out) + out_index, acc,
-                      static_cast<size_t>(s_.out_size()) * sizeof(float));
+          activation_.apply(acc, reinterpret_cast<float*>(out) + out_index, s_.out_size());
         } else {
-          f32_to_f16(acc, reinterpret_cast<uint16_t*>(out) + out_index, s_.out_size());
+          activation_.apply_to_half(acc, reinterpret_cast<uint16_t*>(out) + out_index,
+                                    s_.out_size());
         }
       }
     });
@@ -133,7 +135,9 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
 
  private:
   // acc (the output plane of channel co) from its input plane `in`, through `padded`.
-  void channel_rows(const std::byte* in, int64_t co, float* padded, float* acc) const {
+  // With reuse_padding, `padded` holds the previous channel's padded plane (same geometry).
+  void channel_rows(const std::byte* in, int64_t co, bool reuse_padding, float* padded,
+                    float* acc) const {
     const auto& s = s_;
     DepthwiseChannel c;
     c.input = in;
@@ -154,6 +158,7 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
     c.dilation_h = p_.dilation[1];
     c.dilation_w = p_.dilation[2];
     c.bias = bias_.empty() ? 0.0f : bias_[static_cast<size_t>(co)];
+    c.reuse_padding = reuse_padding;
     depthwise_channel(c, padded, acc);
   }
 

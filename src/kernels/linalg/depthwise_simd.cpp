@@ -77,6 +77,9 @@ HWY_INLINE void Widen(D d, const void* src, bool half, float* dst, int64_t n, bo
 #endif
 }
 
+// With c.reuse_padding, only the input lines are written: the padding lines and columns are
+// still zero from the previous channel (a line's whole-vector overrun is zeroed again right
+// after it), which saves two short zero fills per line (library calls, for most lines).
 template <class D>
 void Pad(D d, const DepthwiseChannel& c, float* padded) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
@@ -84,30 +87,42 @@ void Pad(D d, const DepthwiseChannel& c, float* padded) {
   const int64_t left = std::min(c.left, used);
   const int64_t width = std::clamp<int64_t>(used - left, 0, c.in_w);
   const size_t item = c.half ? 2 : 4;
-  for (int64_t line = 0; line < c.padded_h; ++line) {
+  const int64_t first = std::clamp<int64_t>(c.top, 0, c.padded_h);
+  const int64_t last = std::clamp<int64_t>(c.top + c.in_h, first, c.padded_h);
+  if (!c.reuse_padding) {
+    for (int64_t line = 0; line < first; ++line) Zero(d, padded + line * c.line_stride, used);
+    for (int64_t line = last; line < c.padded_h; ++line) {
+      Zero(d, padded + line * c.line_stride, used);
+    }
+  }
+  for (int64_t line = first; line < last; ++line) {
     float* dst = padded + line * c.line_stride;
     const int64_t ih = line - c.top;
-    if (ih < 0 || ih >= c.in_h) {
-      Zero(d, dst, used);
-      continue;
-    }
     // Whole vectors when the read stays inside the plane (it runs into the next lines) and a
     // padded line follows: the write runs into this line's right padding (zeroed below) and
     // at most lanes - 1 < used floats of the next padded line, written after this one.
     const int64_t read_end = ih * c.in_w + (width + lanes - 1) / lanes * lanes;
     const bool overrun = read_end <= c.in_h * c.in_w && line + 1 < c.padded_h;
-    Zero(d, dst, left);
+    if (!c.reuse_padding) Zero(d, dst, left);
     Widen(d, static_cast<const std::byte*>(c.input) + static_cast<size_t>(ih * c.in_w) * item,
           c.half, dst + left, width, overrun);
-    Zero(d, dst + left + width, used - left - width);
+    if (!c.reuse_padding) {
+      Zero(d, dst + left + width, used - left - width);
+    } else if (overrun) {
+      // The overrun wrote [left + width, left + width + lanes - 1) at most: inside this line's
+      // padding, or the next line's left padding (zero again here) and values rewritten later.
+      // One zero vector; with no right padding it may reach the next line (rewritten later).
+      hn::StoreU(hn::Zero(d), d, dst + left + width);
+    }
   }
 }
 
-// kRows output rows of a K x K, stride S, undilated kernel, starting at row oh: one vector of
+// kRows output rows of a K x K, stride 2, undilated kernel, starting at row oh: one vector of
 // outputs per row at a time, the taps unrolled. Vectors go right to left and rows top to bottom,
 // so a row's last vector, which runs into the next row, is overwritten by that row's first.
-template <int K, int S, int kRows>
-HWY_INLINE void FixedRows(const DepthwiseChannel& c, const float* padded, int64_t oh, float* out) {
+template <int K, int kRows>
+HWY_INLINE void Stride2Rows(const DepthwiseChannel& c, const float* padded, int64_t oh,
+                            float* out) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
@@ -117,20 +132,14 @@ HWY_INLINE void FixedRows(const DepthwiseChannel& c, const float* padded, int64_
     for (int r = 0; r < kRows; ++r) acc[r] = hn::Set(d, c.bias);
     for (int kh = 0; kh < K; ++kh) {
       for (int r = 0; r < kRows; ++r) {
-        const float* src = padded + ((oh + r) * S + kh) * c.line_stride + ow * S;
-        if constexpr (S == 1) {
-          for (int kw = 0; kw < K; ++kw) {
-            acc[r] = hn::MulAdd(hn::Set(d, w[kh * K + kw]), hn::LoadU(d, src + kw), acc[r]);
-          }
-        } else {
-          // Tap kw reads src[2i + kw]: the even lanes of a pair load at src + kw (kw even) or
-          // the odd lanes of the one at src + kw - 1 (kw odd): one pair load per two taps.
-          for (int kw = 0; kw < K; kw += 2) {
-            V even, odd;
-            hn::LoadInterleaved2(d, src + kw, even, odd);
-            acc[r] = hn::MulAdd(hn::Set(d, w[kh * K + kw]), even, acc[r]);
-            if (kw + 1 < K) acc[r] = hn::MulAdd(hn::Set(d, w[kh * K + kw + 1]), odd, acc[r]);
-          }
+        const float* src = padded + ((oh + r) * 2 + kh) * c.line_stride + ow * 2;
+        // Tap kw reads src[2i + kw]: the even lanes of a pair load at src + kw (kw even) or
+        // the odd lanes of the one at src + kw - 1 (kw odd): one pair load per two taps.
+        for (int kw = 0; kw < K; kw += 2) {
+          V even, odd;
+          hn::LoadInterleaved2(d, src + kw, even, odd);
+          acc[r] = hn::MulAdd(hn::Set(d, w[kh * K + kw]), even, acc[r]);
+          if (kw + 1 < K) acc[r] = hn::MulAdd(hn::Set(d, w[kh * K + kw + 1]), odd, acc[r]);
         }
       }
     }
@@ -138,11 +147,59 @@ HWY_INLINE void FixedRows(const DepthwiseChannel& c, const float* padded, int64_
   }
 }
 
+// The same for stride 1, organised by input line instead of by output row: the kRows output
+// rows read kRows + K - 1 input lines, so each shifted input vector is loaded once and feeds
+// every row it belongs to (for 5x5 and four rows, 40 loads for 100 FMAs instead of 100), and
+// the weights come in as vectors set once per plane (`taps`), not broadcast from memory per
+// FMA (the stores to `out` may alias the weights, so the compiler cannot hoist those loads).
+// Each row still sums its taps in the same order (kh, then kw): the same results.
+template <int K, int kRows, class V>
+HWY_INLINE void Stride1Rows(const DepthwiseChannel& c, const float* padded, int64_t oh,
+                            const V* taps, float* out) {
+  const hn::ScalableTag<float> d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const V bias = hn::Set(d, c.bias);
+  for (int64_t ow = (c.out_w - 1) / lanes * lanes; ow >= 0; ow -= lanes) {
+    V acc[kRows];
+    for (int r = 0; r < kRows; ++r) acc[r] = bias;
+    // Unrolled whole (the compiler would otherwise keep the kh test at run time).
+    HWY_UNROLL(8)
+    for (int line = 0; line < kRows + K - 1; ++line) {
+      const float* src = padded + (oh + line) * c.line_stride + ow;
+      HWY_UNROLL(5)
+      for (int kw = 0; kw < K; ++kw) {
+        const V v = hn::LoadU(d, src + kw);
+        HWY_UNROLL(4)
+        for (int r = 0; r < kRows; ++r) {
+          const int kh = line - r;
+          if (kh >= 0 && kh < K) acc[r] = hn::MulAdd(taps[kh * K + kw], v, acc[r]);
+        }
+      }
+    }
+    for (int r = 0; r < kRows; ++r) hn::StoreU(acc[r], d, out + (oh + r) * c.out_w + ow);
+  }
+}
+
+// A K x K undilated kernel at stride S (1 or 2), four output rows at a time, then the rest at
+// once (each row count its own FMA chains).
 template <int K, int S>
 void FixedPlane(const DepthwiseChannel& c, const float* padded, float* out) {
   int64_t oh = 0;
-  for (; oh + 4 <= c.out_h; oh += 4) FixedRows<K, S, 4>(c, padded, oh, out);
-  for (; oh < c.out_h; ++oh) FixedRows<K, S, 1>(c, padded, oh, out);
+  if constexpr (S == 1) {
+    const hn::ScalableTag<float> d;
+    hn::Vec<decltype(d)> taps[K * K];
+    for (int i = 0; i < K * K; ++i) taps[i] = hn::Set(d, c.weights[i]);
+    for (; oh + 4 <= c.out_h; oh += 4) Stride1Rows<K, 4>(c, padded, oh, taps, out);
+    // The last rows together too (7x7 and 14x14 planes leave 3 and 2): they share lines.
+    if (c.out_h - oh == 3) Stride1Rows<K, 3>(c, padded, oh, taps, out);
+    if (c.out_h - oh == 2) Stride1Rows<K, 2>(c, padded, oh, taps, out);
+    if (c.out_h - oh == 1) Stride1Rows<K, 1>(c, padded, oh, taps, out);
+    return;
+  }
+  for (; oh + 4 <= c.out_h; oh += 4) Stride2Rows<K, 4>(c, padded, oh, out);
+  if (c.out_h - oh == 3) Stride2Rows<K, 3>(c, padded, oh, out);
+  if (c.out_h - oh == 2) Stride2Rows<K, 2>(c, padded, oh, out);
+  if (c.out_h - oh == 1) Stride2Rows<K, 1>(c, padded, oh, out);
 }
 
 // Rows top to bottom, vectors left to right: a row's last vector runs into the next row,

@@ -32,6 +32,9 @@ struct DepthwiseChannel {
   int64_t stride_h = 1, stride_w = 1;
   int64_t dilation_h = 1, dilation_w = 1;
   float bias = 0.0f;
+  // `padded` already holds a previous channel of the same geometry (same fields but input,
+  // weights and bias): its padding is zero, and only the input lines need writing.
+  bool reuse_padding = false;
 };
 
 // Fills `padded` (padded_h * line_stride floats) from c's input, then
