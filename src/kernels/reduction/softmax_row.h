@@ -1,8 +1,9 @@
 // One softmax row, exactly as the softmax kernel computes it (shared with the fused attention
 // kernel so that fusing changes no result): max in fp32, exp in fp32, sum in fp64, one scale.
-// With SIMD (softmax_simd.cpp) the exps are Highway's (within 1 ulp of std::exp; below e^-87,
-// under 2^-125, exactly 0) and the fp64 sum runs in several partial sums; a row whose sum is not finite
-// (NaN or inf inputs) is computed again by the scalar loop, so those cases behave as before.
+// With SIMD (softmax_simd.cpp) the exps are fast_exp.h's (within a few ulp of std::exp; below
+// e^-87, under 2^-125, exactly 0) and the fp64 sum runs in several partial sums; a row whose sum is
+// not finite (NaN or inf inputs) is computed again by the scalar loop, so those cases behave as
+// before.
 #pragma once
 
 #include <algorithm>
