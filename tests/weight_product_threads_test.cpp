@@ -9,6 +9,7 @@
 // same order however the tokens and rows are shared out).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -28,6 +29,7 @@ struct Conv {
   bool fp16 = false;
   bool residual = false;  // + r, then relu (coreml.conv_residual)
   bool relu = false;      // relu without a residual (coreml.conv_activation)
+  bool coarse = false;    // values in halves from -2 to 2 (short literals for large weights)
 };
 
 std::string dims(std::initializer_list<int64_t> d) {
@@ -78,6 +80,7 @@ void check_conv(const Conv& c) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto draw = [&] {
     const float v = normal(rng);
+    if (c.coarse) return std::round(std::clamp(v, -2.0f, 2.0f) * 2.0f) / 2.0f;
     return c.fp16 ? fp16_to_float(float_to_fp16(v)) : v;
   };
   const int64_t k = c.cin * c.kh * c.kw;
@@ -236,6 +239,18 @@ TEST(WeightProductThreads, WeightsAroundTheOwnPassesLimit) {
   check_conv({1, 1025, 14, 14, 256, 1, 1, 1, 0});
   // fp16 weights of the same shape are decoded, never own passes.
   check_conv({1, 1024, 14, 14, 256, 1, 1, 1, 0, /*fp16=*/true, /*residual=*/true});
+}
+
+TEST(WeightProductThreads, WeightsAroundTheThreadedOwnPassesLimit) {
+  // On 2 and 3 threads the fp32 loop takes own passes up to 16 MiB of weight: 16 filters of
+  // 262144 inputs (a 1x1 conv over four images of 2 x 2 positions: one pass each, four tasks)
+  // are exactly that, one filter more is above it (the shared chunk of each image).
+  Conv at_limit{4, 262144, 2, 2, 16, 1, 1, 1, 0};
+  at_limit.coarse = true;
+  check_conv(at_limit);
+  Conv above = at_limit;
+  above.cout = 17;
+  check_conv(above);
 }
 
 TEST(WeightProductThreads, SmallProductsAroundTheSerialLimit) {

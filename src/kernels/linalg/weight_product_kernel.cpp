@@ -31,6 +31,13 @@ constexpr int64_t kOwnPassesPerThread = 2;
 // one pass to the next; larger ones (a transformer's linears) would be streamed again for
 // every pass, where shared chunks stream each row block once for all of the chunk's passes.
 constexpr int64_t kOwnMaxWeightBytes = int64_t{1} << 20;
+// The fp32 loop on several threads: own passes up to this weight size. Its multiply-adds take
+// several times the AMX tiles' time, so streaming the weight once per task costs little next to
+// what shared chunks cost there: a region to pack, every thread waiting for the last packer, and
+// half of the packed tokens read from the other core (ViT-B's and ResNet's 3x3 convs of 2 to 9
+// MiB ran 5 to 10% faster on 2 threads of an EPYC). One thread keeps the shared chunks, whose
+// row blocks serve four passes each read.
+constexpr int64_t kOwnMaxFmaWeightBytes = int64_t{16} << 20;
 // Own passes: tasks per thread wanted before a task takes several passes (up to a chunk's,
 // within kActivationBlockBytes of packed tokens), so each weight block read serves them all.
 constexpr int64_t kOwnTasksPerThread = 4;
@@ -61,16 +68,35 @@ int64_t balanced_tasks(int64_t units, int64_t max_per_task, int threads) {
 }
 int64_t task_start(int64_t task, int64_t units, int64_t tasks) { return task * units / tasks; }
 
-// Own-passes tasks per batch over `vectors` groups of 16 tokens, at most `max_vectors` each: as
-// few as that allows, but when the tasks of all batches would not share out evenly between the
-// threads (197 tokens as passes of 64, 64, 64 and 5 give one thread 128 tokens and the other
-// 69), more and smaller ones whose total does.
-int64_t own_tasks_per_batch(int64_t batches, int64_t vectors, int64_t max_vectors, int threads) {
-  const int64_t fewest = (vectors + max_vectors - 1) / max_vectors;
-  for (int64_t tasks = fewest; tasks <= vectors; ++tasks) {
-    if (batches * tasks % threads == 0) return tasks;
+// How long `batches` x `tasks` own-passes tasks take on `threads` threads, each taking the next
+// task when it finishes one, in 16-token groups multiplied; `size(i)` is task i's of a batch.
+template <typename Size>
+int64_t finish_time(int64_t batches, int64_t tasks, int threads, Size size) {
+  std::vector<int64_t> busy(static_cast<size_t>(threads), 0);
+  for (int64_t b = 0; b < batches; ++b) {
+    for (int64_t i = 0; i < tasks; ++i) *std::min_element(busy.begin(), busy.end()) += size(i);
   }
-  return fewest;
+  return *std::max_element(busy.begin(), busy.end());
+}
+
+// Own-passes tasks per batch over `vectors` groups of 16 tokens, at most `max_vectors` each.
+// Whole passes from the start of the batch (tasks of max_vectors, the last shorter) keep every
+// pass 64 tokens wide, the widest the FMA tile multiplies; but when they would leave threads
+// idle (197 tokens as 64, 64, 64 and 5 give one thread of two 128 tokens and the other 69),
+// tasks of nearly equal groups (48, 48, 48, 53), as many as make the total share out evenly.
+// Returns the tasks per batch, 0 for whole passes (then ceil(vectors / max_vectors) of them).
+int64_t even_own_tasks(int64_t batches, int64_t vectors, int64_t max_vectors, int threads) {
+  const int64_t fewest = (vectors + max_vectors - 1) / max_vectors;
+  const int64_t whole = finish_time(batches, fewest, threads, [&](int64_t i) {
+    return std::min(max_vectors, vectors - i * max_vectors);
+  });
+  int64_t tasks = fewest;
+  while (tasks < vectors && batches * tasks % threads != 0) ++tasks;
+  const int64_t even = finish_time(batches, tasks, threads, [&](int64_t i) {
+    return (i + 1) * vectors / tasks - i * vectors / tasks;
+  });
+  // Narrower passes cost a little more per token: worth it only for a clear gain.
+  return 10 * even < 9 * whole ? tasks : 0;
 }
 
 // Passes one own-passes task takes: as many as keep kOwnTasksPerThread tasks per thread, at
@@ -268,7 +294,7 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
                   g_.batches * passes >= kOwnPassesPerThread * threads_;
     own_task_passes_ = passes_per_own_task(g_.batches, passes, threads_,
                                            kActivationBlockBytes / (k_pad_ * kTokensPerPass * 4));
-    own_tasks_ = own_tasks_per_batch(g_.batches, (g_.m + 15) / 16,
+    own_even_tasks_ = even_own_tasks(g_.batches, (g_.m + 15) / 16,
                                      own_task_passes_ * kTokensPerPass / 16, threads_);
     // Tokens one task holds at once: a chunk, or the passes of its own.
     const int64_t held = own_passes_ ? own_task_passes_ * kTokensPerPass : chunk_tokens_;
@@ -293,16 +319,17 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     // kRowsPerTask decoded weight rows), the results of one pass and a store run.
     // Dense fp32 rows that stay in cache cost nothing to read again: with passes enough for
     // every thread, each is packed by the thread that multiplies it (gemm_own_passes) into its
-    // own area instead of the shared one.
+    // own area instead of the shared one; on several threads also larger weights
+    // (kOwnMaxFmaWeightBytes).
     chunk_tokens_ = std::min(round_up(g_.m, kTokensPerPass), kChunkTokens);
     const int64_t passes = (g_.m + kTokensPerPass - 1) / kTokensPerPass;
     own_passes_ = w_->format() == WeightMatrix::Format::kF32 &&
-                  g_.n * k * 4 <= kOwnMaxWeightBytes &&
+                  g_.n * k * 4 <= (threads_ > 1 ? kOwnMaxFmaWeightBytes : kOwnMaxWeightBytes) &&
                   g_.batches * passes >= kOwnPassesPerThread * threads_;
     own_task_passes_ =
         passes_per_own_task(g_.batches, passes, threads_,
                             kActivationBlockBytes / (std::max<int64_t>(k, 1) * kTokensPerPass * 4));
-    own_tasks_ = own_tasks_per_batch(g_.batches, (g_.m + 15) / 16,
+    own_even_tasks_ = even_own_tasks(g_.batches, (g_.m + 15) / 16,
                                      own_task_passes_ * kTokensPerPass / 16, threads_);
     work_ = std::max({round_up(kRowsPerTask * k, 16), 17 * round_up(k, 16), chunk_tokens_});
     per_thread_ = work_ + kRowsPerTask * kTokensPerPass + kTokensPerPass;
@@ -581,17 +608,28 @@ void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* o
   });
 }
 
+int64_t WeightProductKernel::own_tasks() const {
+  const int64_t held = own_task_passes_ * kTokensPerPass;
+  return own_even_tasks_ > 0 ? own_even_tasks_ : (g_.m + held - 1) / held;
+}
+
 void WeightProductKernel::own_task_tokens(int64_t task, int64_t* m0, int64_t* count) const {
+  if (own_even_tasks_ == 0) {
+    const int64_t held = own_task_passes_ * kTokensPerPass;
+    *m0 = task * held;
+    *count = std::min(held, g_.m - *m0);
+    return;
+  }
   const int64_t vectors = (g_.m + 15) / 16;
-  *m0 = task_start(task, vectors, own_tasks_) * 16;
-  *count = std::min(g_.m, task_start(task + 1, vectors, own_tasks_) * 16) - *m0;
+  *m0 = task_start(task, vectors, own_even_tasks_) * 16;
+  *count = std::min(g_.m, task_start(task + 1, vectors, own_even_tasks_) * 16) - *m0;
 }
 
 int64_t WeightProductKernel::parallel_grain(int64_t tasks) const { return serial_ ? tasks : 1; }
 
 void WeightProductKernel::gemm_own_passes(RunContext& ctx, const std::byte* x, std::byte* out,
                                           float* scratch) {
-  const int64_t tasks = own_tasks_;  // per batch
+  const int64_t tasks = own_tasks();  // per batch
   const int64_t all_tasks = g_.batches * tasks;
   ctx.pool().parallel_for(all_tasks, parallel_grain(all_tasks), [&](int64_t begin, int64_t end) {
     float* area = scratch + per_thread_ * runtime::ThreadPool::thread_index();
@@ -795,7 +833,7 @@ void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byt
 void WeightProductKernel::gemm_amx_own_passes(RunContext& ctx, const std::byte* x, std::byte* out,
                                               float* scratch) {
   const int64_t held = own_task_passes_ * kTokensPerPass;
-  const int64_t tasks = own_tasks_;  // per batch
+  const int64_t tasks = own_tasks();  // per batch
   const int64_t all_tasks = g_.batches * tasks;
   const int64_t blocks = (g_.n + kAmxRows - 1) / kAmxRows;
   ctx.pool().parallel_for(all_tasks, parallel_grain(all_tasks), [&](int64_t begin, int64_t end) {
