@@ -638,7 +638,9 @@ void WeightProductKernel::gemm_own_passes(RunContext& ctx, const std::byte* x, s
       const int64_t b = task / tasks;
       int64_t m0 = 0, count = 0;
       own_task_tokens(task % tasks, &m0, &count);
-      if (gathers_tokens()) {
+      // Tokens contiguous (a 1x1 conv) or gathered: row by row of tokens, not token by token
+      // down a column of K.
+      if (packs_token_rows()) {
         pack_positions(x, b, m0, count, 0, g_.k, xt, area);
       } else {
         for (int64_t group = 0; group < (count + 15) / 16; ++group) {
