@@ -553,7 +553,8 @@ void WeightProductKernel::pack_transposed(RunContext& ctx, const std::byte* x, f
   auto thread_area = [&] {
     return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
   };
-  if (gathers_tokens()) {
+  // Contiguous tokens (a 1x1 conv) too, unless the weight's k order needs each token arranged.
+  if (gathers_tokens() || (packs_token_rows() && !w_->k_ordered())) {
     ctx.pool().parallel_for(g_.k, 16, [&](int64_t begin, int64_t end) {
       pack_positions(x, b, m0, count, begin, end, xt, thread_area());
     });
