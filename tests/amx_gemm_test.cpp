@@ -452,5 +452,18 @@ TEST(AmxGemm, PreparedConvSharesPassesOutBetweenThreads) {
   check_prepared_conv({1, 3, 40, 41, 16, 3, 3, 1, 1, 1});
 }
 
+TEST(AmxGemm, PreparedConvOfOnePassUsesItsPlanTimeSplit) {
+  // 7 x 7 = 49 positions (a late ResNet conv): one pass, whose weight (100 filters, 7 row blocks)
+  // is split into bf16 halves at plan time too, in groups of row blocks evened out between 1, 2
+  // and 3 threads; two images of one pass each.
+  check_prepared_conv({1, 16, 7, 7, 100, 3, 3, 1, 1, 1});
+  check_prepared_conv({1, 16, 7, 7, 100, 3, 3, 1, 1, 2});
+  check_prepared_conv({1, 16, 7, 7, 100, 3, 3, 1, 1, 3});
+  check_prepared_conv({2, 16, 7, 7, 100, 3, 3, 1, 1, 2});
+  // 300 filters (19 row blocks): three groups of at most 8 on 1 thread, four on 2, three on 3.
+  check_prepared_conv({1, 8, 5, 6, 300, 3, 3, 1, 1, 2});
+  check_prepared_conv({1, 8, 5, 6, 300, 3, 3, 1, 1, 3});
+}
+
 }  // namespace
 }  // namespace coreml::kernels::linalg

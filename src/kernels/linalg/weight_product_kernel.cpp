@@ -32,6 +32,13 @@ constexpr int64_t kOwnPassesPerThread = 2;
 // one pass to the next; larger ones (a transformer's linears) would be streamed again for
 // every pass, where shared chunks stream each row block once for all of the chunk's passes.
 constexpr int64_t kOwnMaxWeightBytes = int64_t{1} << 20;
+// The fp32 loop on several threads: own passes up to this weight size. Its multiply-adds take
+// several times the AMX tiles' time, so streaming the weight once per task costs little next to
+// what shared chunks cost there: a region to pack, every thread waiting for the last packer, and
+// half of the packed tokens read from the other core (ViT-B's and ResNet's 3x3 convs of 2 to 9
+// MiB ran 5 to 10% faster on 2 threads of an EPYC). One thread keeps the shared chunks, whose
+// row blocks serve four passes each read.
+constexpr int64_t kOwnMaxFmaWeightBytes = int64_t{16} << 20;
 // Own passes: tasks per thread wanted before a task takes several passes (up to a chunk's,
 // within kActivationBlockBytes of packed tokens), so each weight block read serves them all.
 constexpr int64_t kOwnTasksPerThread = 4;
@@ -40,6 +47,58 @@ static_assert(kChunkTokens % kTokensPerPass == 0 && kTokensPerPass % 16 == 0);
 // Weights split into bf16 halves at plan time take this much memory at most per op (the same
 // bytes as fp32 rows); larger ones are split block by block in every chunk.
 constexpr int64_t kMaxSplitBytes = int64_t{64} << 20;
+// A product of one pass (a late conv's few positions, a short prompt) would split its whole
+// weight again on every run for 64 tokens' worth of products: split at plan time as well, but
+// only up to this much per op (ResNet's largest convs take 9 MiB), so an LLM's big projections
+// do not double their memory for a short prefill.
+constexpr int64_t kMaxOnePassSplitBytes = int64_t{16} << 20;
+// FMA path: weight rows are multiplied kFmaTileRows at a time (gemm_rows' register tile), so
+// row tasks are sized in tiles of that many rows.
+constexpr int64_t kFmaTileRows = 6;
+static_assert(kRowsPerTask % kFmaTileRows == 0);
+// Below this many multiply-adds a product runs on the calling thread: a region's start and end
+// would cost more than the second thread saves.
+constexpr int64_t kMinParallelMacs = int64_t{1} << 18;
+
+// Tasks over `units` (row tiles, row blocks or token vectors), at most `max_per_task` each: as
+// few as that allows, rounded up to a multiple of `threads` (when there are units enough) so
+// that equal tasks end together. Task i takes units [i * units / tasks, (i + 1) * units / tasks).
+int64_t balanced_tasks(int64_t units, int64_t max_per_task, int threads) {
+  const int64_t fewest = (units + max_per_task - 1) / max_per_task;
+  return std::min(units, round_up(fewest, threads));
+}
+int64_t task_start(int64_t task, int64_t units, int64_t tasks) { return task * units / tasks; }
+
+// How long `batches` x `tasks` own-passes tasks take on `threads` threads, each taking the next
+// task when it finishes one, in 16-token groups multiplied; `size(i)` is task i's of a batch.
+template <typename Size>
+int64_t finish_time(int64_t batches, int64_t tasks, int threads, Size size) {
+  std::vector<int64_t> busy(static_cast<size_t>(threads), 0);
+  for (int64_t b = 0; b < batches; ++b) {
+    for (int64_t i = 0; i < tasks; ++i) *std::min_element(busy.begin(), busy.end()) += size(i);
+  }
+  return *std::max_element(busy.begin(), busy.end());
+}
+
+// Own-passes tasks per batch over `vectors` groups of 16 tokens, at most `max_vectors` each.
+// Whole passes from the start of the batch (tasks of max_vectors, the last shorter) keep every
+// pass 64 tokens wide, the widest the FMA tile multiplies; but when they would leave threads
+// idle (197 tokens as 64, 64, 64 and 5 give one thread of two 128 tokens and the other 69),
+// tasks of nearly equal groups (48, 48, 48, 53), as many as make the total share out evenly.
+// Returns the tasks per batch, 0 for whole passes (then ceil(vectors / max_vectors) of them).
+int64_t even_own_tasks(int64_t batches, int64_t vectors, int64_t max_vectors, int threads) {
+  const int64_t fewest = (vectors + max_vectors - 1) / max_vectors;
+  const int64_t whole = finish_time(batches, fewest, threads, [&](int64_t i) {
+    return std::min(max_vectors, vectors - i * max_vectors);
+  });
+  int64_t tasks = fewest;
+  while (tasks < vectors && batches * tasks % threads != 0) ++tasks;
+  const int64_t even = finish_time(batches, tasks, threads, [&](int64_t i) {
+    return (i + 1) * vectors / tasks - i * vectors / tasks;
+  });
+  // Narrower passes cost a little more per token: worth it only for a clear gain.
+  return 10 * even < 9 * whole ? tasks : 0;
+}
 
 // Passes one own-passes task takes: as many as keep kOwnTasksPerThread tasks per thread, at
 // most a chunk's, a batch's and `max_by_bytes`.
@@ -178,6 +237,10 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
   }
   x_dtype_ = x.dtype();
   threads_ = std::max(1, ctx.threads());
+  // A matrix-vector product streams its weight from memory: worth sharing at fewer operations.
+  const double macs = static_cast<double>(g_.batches) * static_cast<double>(g_.m) *
+                      static_cast<double>(g_.n) * static_cast<double>(g_.k);
+  serial_ = macs < static_cast<double>(g_.m == 1 ? kMinParallelMacs / 16 : kMinParallelMacs);
   use_amx_ = false;
   own_passes_ = false;
   const int64_t k = g_.k;
@@ -214,8 +277,8 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     // block between several row blocks: split them once here, while planning.
     const int64_t passes = (g_.m + kTokensPerPass - 1) / kTokensPerPass;
     const int64_t split_bytes = round_up(g_.n, kAmxRows) * k_pad_ * 4;
-    if (passes >= 2 && !lut4_direct_ && !w_->k_ordered() && split_bytes <= kMaxSplitBytes &&
-        w_split_.empty()) {
+    const int64_t split_limit = g_.batches * passes >= 2 ? kMaxSplitBytes : kMaxOnePassSplitBytes;
+    if (!lut4_direct_ && !w_->k_ordered() && split_bytes <= split_limit && w_split_.empty()) {
       split_weights();
     }
     if (!lut4_direct_ && w_->k_ordered() && k_order_.size() != static_cast<size_t>(k)) {
@@ -232,6 +295,8 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
                   g_.batches * passes >= kOwnPassesPerThread * threads_;
     own_task_passes_ = passes_per_own_task(g_.batches, passes, threads_,
                                            kActivationBlockBytes / (k_pad_ * kTokensPerPass * 4));
+    own_even_tasks_ = even_own_tasks(g_.batches, (g_.m + 15) / 16,
+                                     own_task_passes_ * kTokensPerPass / 16, threads_);
     // Tokens one task holds at once: a chunk, or the passes of its own.
     const int64_t held = own_passes_ ? own_task_passes_ * kTokensPerPass : chunk_tokens_;
     k_block_ = k_pad_;
@@ -255,15 +320,18 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     // kRowsPerTask decoded weight rows), the results of one pass and a store run.
     // Dense fp32 rows that stay in cache cost nothing to read again: with passes enough for
     // every thread, each is packed by the thread that multiplies it (gemm_own_passes) into its
-    // own area instead of the shared one.
+    // own area instead of the shared one; on several threads also larger weights
+    // (kOwnMaxFmaWeightBytes).
     chunk_tokens_ = std::min(round_up(g_.m, kTokensPerPass), kChunkTokens);
     const int64_t passes = (g_.m + kTokensPerPass - 1) / kTokensPerPass;
     own_passes_ = w_->format() == WeightMatrix::Format::kF32 &&
-                  g_.n * k * 4 <= kOwnMaxWeightBytes &&
+                  g_.n * k * 4 <= (threads_ > 1 ? kOwnMaxFmaWeightBytes : kOwnMaxWeightBytes) &&
                   g_.batches * passes >= kOwnPassesPerThread * threads_;
     own_task_passes_ =
         passes_per_own_task(g_.batches, passes, threads_,
                             kActivationBlockBytes / (std::max<int64_t>(k, 1) * kTokensPerPass * 4));
+    own_even_tasks_ = even_own_tasks(g_.batches, (g_.m + 15) / 16,
+                                     own_task_passes_ * kTokensPerPass / 16, threads_);
     work_ = std::max({round_up(kRowsPerTask * k, 16), 17 * round_up(k, 16), chunk_tokens_});
     per_thread_ = work_ + kRowsPerTask * kTokensPerPass + kTokensPerPass;
     own_x_at_ = per_thread_;
@@ -418,7 +486,7 @@ void WeightProductKernel::gemv(RunContext& ctx, const std::byte* x, std::byte* o
     xv = xa;
   }
   const float* bias = bias_.empty() ? nullptr : bias_.data();
-  ctx.pool().parallel_for(g_.n, kGemvGrainRows, [&](int64_t r0, int64_t r1) {
+  ctx.pool().parallel_for(g_.n, serial_ ? g_.n : kGemvGrainRows, [&](int64_t r0, int64_t r1) {
     float* mine = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
     w_->gemv(r0, r1, xv, y + r0, 1, mine);
     // Results of these rows go out at once (bias, rounding), while they are in cache.
@@ -546,8 +614,9 @@ void WeightProductKernel::pack_transposed(RunContext& ctx, const std::byte* x, f
   auto thread_area = [&] {
     return scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
   };
-  // Rows of tokens (gathered, or contiguous and packed directly) K position by K position.
-  if (gathers_tokens() || direct_packing_) {
+  // Rows of tokens K position by K position: gathered, packed directly, or contiguous (a 1x1
+  // conv) unless the weight's k order needs each token arranged.
+  if (gathers_tokens() || direct_packing_ || (packs_token_rows() && !w_->k_ordered())) {
     ctx.pool().parallel_for(g_.k, 16, [&](int64_t begin, int64_t end) {
       pack_positions(x, b, m0, count, begin, end, xt, thread_area());
     });
@@ -581,13 +650,18 @@ void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* o
   pack_transposed(ctx, x, scratch, b, m0, count);
   const float* xt = scratch + y_at_;
   const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
-  const int64_t blocks = (g_.n + kRowsPerTask - 1) / kRowsPerTask;
+  // Row tasks of whole register tiles, evened out between the threads (256 rows in blocks of 24
+  // would give one thread 6 blocks and the other 4 and a part).
+  const int64_t tiles = (g_.n + kFmaTileRows - 1) / kFmaTileRows;
+  const int64_t blocks = balanced_tasks(tiles, kRowsPerTask / kFmaTileRows, threads_);
   const TaskSplit split = split_passes(blocks, passes, threads_);
-  ctx.pool().parallel_for(blocks * split.splits, 1, [&](int64_t begin, int64_t end) {
+  const int64_t tasks = blocks * split.splits;
+  ctx.pool().parallel_for(tasks, parallel_grain(tasks), [&](int64_t begin, int64_t end) {
     float* area = scratch + threads_at_ + per_thread_ * runtime::ThreadPool::thread_index();
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t r0 = task / split.splits * kRowsPerTask;
-      const int64_t r1 = std::min(g_.n, r0 + kRowsPerTask);
+      const int64_t block = task / split.splits;
+      const int64_t r0 = task_start(block, tiles, blocks) * kFmaTileRows;
+      const int64_t r1 = std::min(g_.n, task_start(block + 1, tiles, blocks) * kFmaTileRows);
       const int64_t p0 = task % split.splits * split.passes_per_split;
       const int64_t p1 = std::min(passes, p0 + split.passes_per_split);
       const int64_t first = p0 * kTokensPerPass;
@@ -597,18 +671,39 @@ void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* o
   });
 }
 
+int64_t WeightProductKernel::own_tasks() const {
+  const int64_t held = own_task_passes_ * kTokensPerPass;
+  return own_even_tasks_ > 0 ? own_even_tasks_ : (g_.m + held - 1) / held;
+}
+
+void WeightProductKernel::own_task_tokens(int64_t task, int64_t* m0, int64_t* count) const {
+  if (own_even_tasks_ == 0) {
+    const int64_t held = own_task_passes_ * kTokensPerPass;
+    *m0 = task * held;
+    *count = std::min(held, g_.m - *m0);
+    return;
+  }
+  const int64_t vectors = (g_.m + 15) / 16;
+  *m0 = task_start(task, vectors, own_even_tasks_) * 16;
+  *count = std::min(g_.m, task_start(task + 1, vectors, own_even_tasks_) * 16) - *m0;
+}
+
+int64_t WeightProductKernel::parallel_grain(int64_t tasks) const { return serial_ ? tasks : 1; }
+
 void WeightProductKernel::gemm_own_passes(RunContext& ctx, const std::byte* x, std::byte* out,
                                           float* scratch) {
-  const int64_t held = own_task_passes_ * kTokensPerPass;
-  const int64_t tasks = (g_.m + held - 1) / held;  // per batch
-  ctx.pool().parallel_for(g_.batches * tasks, 1, [&](int64_t begin, int64_t end) {
+  const int64_t tasks = own_tasks();  // per batch
+  const int64_t all_tasks = g_.batches * tasks;
+  ctx.pool().parallel_for(all_tasks, parallel_grain(all_tasks), [&](int64_t begin, int64_t end) {
     float* area = scratch + per_thread_ * runtime::ThreadPool::thread_index();
     float* xt = area + own_x_at_;
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / tasks;
-      const int64_t m0 = task % tasks * held;
-      const int64_t count = std::min(held, g_.m - m0);
-      if (gathers_tokens()) {
+      int64_t m0 = 0, count = 0;
+      own_task_tokens(task % tasks, &m0, &count);
+      // Tokens contiguous (a 1x1 conv) or gathered: row by row of tokens, not token by token
+      // down a column of K.
+      if (packs_token_rows()) {
         pack_positions(x, b, m0, count, 0, g_.k, xt, area);
       } else {
         for (int64_t group = 0; group < (count + 15) / 16; ++group) {
@@ -784,32 +879,36 @@ void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byt
     // Tokens contiguous (a conv's [N, C, 1, T] or gathered receptive fields): K positions are
     // rows of tokens; each pair of them (in the weight's k order) becomes one row of the
     // interleaved layout.
-    ctx.pool().parallel_for(k_pad_ / 2, 16, [&](int64_t begin, int64_t end) {
+    ctx.pool().parallel_for(k_pad_ / 2, serial_ ? k_pad_ / 2 : 16, [&](int64_t begin, int64_t end) {
       pack_amx_pairs(x, b, m0, count, begin, end, x_hi, x_lo, thread_area());
     });
   } else {
     // Groups of 16 tokens (one output tile's columns), each gathered as rows and split and
     // interleaved together.
-    ctx.pool().parallel_for(passes * (kTokensPerPass / kAmxTokens), 1,
-                            [&](int64_t begin, int64_t end) {
-                              float* area = thread_area();
-                              for (int64_t item = begin; item < end; ++item) {
-                                pack_amx_group(x, b, m0, count, item, x_hi, x_lo, area);
-                              }
-                            });
+    const int64_t items = passes * (kTokensPerPass / kAmxTokens);
+    ctx.pool().parallel_for(items, parallel_grain(items), [&](int64_t begin, int64_t end) {
+      float* area = thread_area();
+      for (int64_t item = begin; item < end; ++item) {
+        pack_amx_group(x, b, m0, count, item, x_hi, x_lo, area);
+      }
+    });
   }
+  // Groups of at most group_blocks_ row blocks, evened out between the threads.
   const int64_t blocks = (g_.n + kAmxRows - 1) / kAmxRows;
-  const int64_t groups = (blocks + group_blocks_ - 1) / group_blocks_;
+  const int64_t groups = balanced_tasks(blocks, group_blocks_, threads_);
   const TaskSplit split = split_passes(groups, passes, threads_);
-  ctx.pool().parallel_for(groups * split.splits, 1, [&](int64_t begin, int64_t end) {
+  const int64_t tasks = groups * split.splits;
+  ctx.pool().parallel_for(tasks, parallel_grain(tasks), [&](int64_t begin, int64_t end) {
     float* area = thread_area();
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t blk0 = task / split.splits * group_blocks_;
+      const int64_t group = task / split.splits;
+      const int64_t blk0 = task_start(group, blocks, groups);
+      const int64_t blk1 = task_start(group + 1, blocks, groups);
       const int64_t p0 = task % split.splits * split.passes_per_split;
       const int64_t p1 = std::min(passes, p0 + split.passes_per_split);
       const int64_t at = p0 * k_pad_ * kTokensPerPass;
       const int64_t first = p0 * kTokensPerPass;
-      multiply_amx(blk0, blk0 + group_blocks_, x_hi + at, x_lo + at, b, m0 + first,
+      multiply_amx(blk0, blk1, x_hi + at, x_lo + at, b, m0 + first,
                    std::min(count, p1 * kTokensPerPass) - first, out, area);
     }
   });
@@ -818,16 +917,17 @@ void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byt
 void WeightProductKernel::gemm_amx_own_passes(RunContext& ctx, const std::byte* x, std::byte* out,
                                               float* scratch) {
   const int64_t held = own_task_passes_ * kTokensPerPass;
-  const int64_t tasks = (g_.m + held - 1) / held;  // per batch
+  const int64_t tasks = own_tasks();  // per batch
+  const int64_t all_tasks = g_.batches * tasks;
   const int64_t blocks = (g_.n + kAmxRows - 1) / kAmxRows;
-  ctx.pool().parallel_for(g_.batches * tasks, 1, [&](int64_t begin, int64_t end) {
+  ctx.pool().parallel_for(all_tasks, parallel_grain(all_tasks), [&](int64_t begin, int64_t end) {
     float* area = scratch + per_thread_ * runtime::ThreadPool::thread_index();
     auto* x_hi = reinterpret_cast<uint16_t*>(area + own_x_at_);
     uint16_t* x_lo = x_hi + k_pad_ * held;
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / tasks;
-      const int64_t m0 = task % tasks * held;
-      const int64_t count = std::min(held, g_.m - m0);
+      int64_t m0 = 0, count = 0;
+      own_task_tokens(task % tasks, &m0, &count);
       if (packs_token_rows()) {
         pack_amx_pairs(x, b, m0, count, 0, k_pad_ / 2, x_hi, x_lo, area);
       } else {

@@ -191,6 +191,13 @@ class WeightProductKernel : public runtime::OpKernel {
                      std::byte* out, float* area) const;
   // The fp32 twin of gemm_amx_own_passes (dense fp32 weights).
   void gemm_own_passes(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch);
+  // Own-passes tasks per batch, and task `task`'s tokens [*m0, *m0 + *count): whole passes, or
+  // nearly equal whole groups of 16 (own_even_tasks_); at most own_task_passes_ passes.
+  int64_t own_tasks() const;
+  void own_task_tokens(int64_t task, int64_t* m0, int64_t* count) const;
+  // The grain for parallel_for over `tasks` tasks: all of them (run on the calling thread) when
+  // the product is too small to share.
+  int64_t parallel_grain(int64_t tasks) const;
 
   int x_;
   int residual_ = -1;
@@ -207,6 +214,8 @@ class WeightProductKernel : public runtime::OpKernel {
   bool use_amx_ = false;
   bool own_passes_ = false;      // gemm_amx_own_passes / gemm_own_passes
   int64_t own_task_passes_ = 1;  // own passes: passes one task packs and multiplies
+  int64_t own_even_tasks_ = 0;   // own passes: tasks per batch of even size; 0: whole passes
+  bool serial_ = false;          // too small a product to share between threads
   int64_t own_x_at_ = 0;         // own passes: the thread's packed tokens, within its area
   int64_t k_pad_ = 0, work_ = 0;
   bool lut4_direct_ = false;
