@@ -294,14 +294,14 @@ uint32_t round_to_bf16(uint32_t bits) {
   return (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
 }
 
-void split_value(float v, uint16_t* hi, uint16_t* lo) {
+}  // namespace
+
+void amx_split_value(float v, uint16_t* hi, uint16_t* lo) {
   const uint32_t high = round_to_bf16(float_bits(v));
   const uint32_t low = round_to_bf16(float_bits(v - bits_float(high)));
   *hi = static_cast<uint16_t>(high >> 16);
   *lo = static_cast<uint16_t>(low >> 16);
 }
-
-}  // namespace
 
 bool amx_available() {
   if (!simd_enabled() || !amx_supported()) return false;
@@ -323,7 +323,7 @@ void amx_split_row(const float* row, int64_t k, uint16_t* hi, uint16_t* lo) {
   }
 #endif
   const int64_t kp = amx_k_padded(k);
-  for (int64_t i = 0; i < kp; ++i) split_value(row && i < k ? row[i] : 0.0f, hi + i, lo + i);
+  for (int64_t i = 0; i < kp; ++i) amx_split_value(row && i < k ? row[i] : 0.0f, hi + i, lo + i);
 }
 
 void amx_split_rows(const float* rows, int64_t count, int64_t row_stride, int64_t k, uint16_t* hi,
@@ -373,7 +373,7 @@ void amx_pack_tokens(const float* rows, int64_t row_stride, int64_t count, int64
 }
 
 void amx_split_table(const float* values, int64_t entries, uint16_t* out) {
-  for (int64_t i = 0; i < entries; ++i) split_value(values[i], out + i, out + entries + i);
+  for (int64_t i = 0; i < entries; ++i) amx_split_value(values[i], out + i, out + entries + i);
 }
 
 void amx_split_lut4_row(const uint8_t* codes, int64_t k, const uint16_t* table, uint16_t* hi,
@@ -401,8 +401,8 @@ void amx_pack_pair(const float* x0, const float* x1, int64_t count, int64_t toke
   }
 #endif
   for (int64_t t = 0; t < tokens_padded; ++t) {
-    split_value(x0 && t < count ? x0[t] : 0.0f, hi + 2 * t, lo + 2 * t);
-    split_value(x1 && t < count ? x1[t] : 0.0f, hi + 2 * t + 1, lo + 2 * t + 1);
+    amx_split_value(x0 && t < count ? x0[t] : 0.0f, hi + 2 * t, lo + 2 * t);
+    amx_split_value(x1 && t < count ? x1[t] : 0.0f, hi + 2 * t + 1, lo + 2 * t + 1);
   }
 }
 

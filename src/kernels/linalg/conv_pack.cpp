@@ -7,6 +7,7 @@
 
 #include "kernels/common/convert_simd.h"
 #include "kernels/common/simd.h"
+#include "kernels/linalg/amx_gemm.h"
 #include "tensor/half.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -48,31 +49,6 @@ float element(const TokenRun& r, int64_t index, bool fp16) {
 float token_value(const TokenRun& r, int64_t t, bool fp16) {
   if (r.input == nullptr || t < r.begin || t >= r.end) return 0.0f;
   return element(r, r.source + t * r.stride, fp16);
-}
-
-uint32_t float_bits(float v) {
-  uint32_t bits = 0;
-  std::memcpy(&bits, &v, 4);
-  return bits;
-}
-
-float bits_float(uint32_t bits) {
-  float v = 0;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
-
-// v rounded to the nearest bf16 (ties to even), as fp32 bits with the low half cleared; the
-// same rounding as amx_gemm.cpp's split of the weights and the row-buffer packing.
-uint32_t round_to_bf16(uint32_t bits) {
-  return (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
-}
-
-void split_value(float v, uint16_t* hi, uint16_t* lo) {
-  const uint32_t high = round_to_bf16(float_bits(v));
-  const uint32_t low = round_to_bf16(float_bits(v - bits_float(high)));
-  *hi = static_cast<uint16_t>(high >> 16);
-  *lo = static_cast<uint16_t>(low >> 16);
 }
 
 #if COREML_PACK_AVX512
@@ -368,8 +344,8 @@ void copy_token_run_portable(const TokenRun& run, int64_t count, int64_t room, b
 void pack_pair_run_scalar(const TokenRun& r0, const TokenRun& r1, int64_t count, bool fp16,
                           uint16_t* hi, uint16_t* lo) {
   for (int64_t t = 0; t < count; ++t) {
-    split_value(token_value(r0, t, fp16), hi + 2 * t, lo + 2 * t);
-    split_value(token_value(r1, t, fp16), hi + 2 * t + 1, lo + 2 * t + 1);
+    amx_split_value(token_value(r0, t, fp16), hi + 2 * t, lo + 2 * t);
+    amx_split_value(token_value(r1, t, fp16), hi + 2 * t + 1, lo + 2 * t + 1);
   }
 }
 

@@ -2,28 +2,15 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <mutex>
 
+#include "kernels/linalg/prepared_cache.h"
 #include "runtime/packed_weights.h"
 
 namespace coreml::kernels::linalg {
 namespace {
 
-struct CacheKey {
-  const void* identity;
-  bool transposed;
-  bool operator<(const CacheKey& o) const {
-    return identity != o.identity ? identity < o.identity : transposed < o.transposed;
-  }
-};
-
-std::mutex& cache_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::map<CacheKey, std::weak_ptr<const PanelMatrix>>& cache() {
-  static std::map<CacheKey, std::weak_ptr<const PanelMatrix>> c;
+PreparedCache<PanelMatrix>& cache() {
+  static PreparedCache<PanelMatrix> c;
   return c;
 }
 
@@ -62,13 +49,7 @@ std::shared_ptr<const PanelMatrix> PanelMatrix::create(const runtime::RtValue& w
     return nullptr;
   }
   const void* identity = t.data();
-  {
-    std::lock_guard<std::mutex> lock(cache_mutex());
-    const auto it = cache().find({identity, transposed});
-    if (it != cache().end()) {
-      if (auto existing = it->second.lock()) return existing;
-    }
-  }
+  if (auto existing = cache().find(identity, transposed)) return existing;
   auto m = std::shared_ptr<PanelMatrix>(new PanelMatrix());
   m->n_ = transposed ? t.shape()[1] : t.shape()[0];
   m->k_ = transposed ? t.shape()[0] : t.shape()[1];
@@ -92,11 +73,7 @@ std::shared_ptr<const PanelMatrix> PanelMatrix::create(const runtime::RtValue& w
                 static_cast<float*>(m->data_.get()));
   }
   runtime::drop_file_pages(t.data(), t.nbytes());
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  auto& entry = cache()[{identity, transposed}];
-  if (auto existing = entry.lock()) return existing;  // another thread was quicker
-  entry = m;
-  return m;
+  return cache().keep(identity, transposed, std::move(m));
 }
 
 }  // namespace coreml::kernels::linalg

@@ -1,11 +1,10 @@
 #include "kernels/linalg/weight_matrix.h"
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 
 #include "format/weight_file.h"
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/prepared_cache.h"
 #include "runtime/compressed/lut_weight.h"
 #include "runtime/packed_weights.h"
 
@@ -14,20 +13,8 @@ namespace {
 
 // Prepared matrices by (identity of the weight's storage, transposed): one per weight while
 // any kernel holds it.
-struct CacheKey {
-  const void* identity;
-  bool transposed;
-  bool operator<(const CacheKey& o) const {
-    return identity != o.identity ? identity < o.identity : transposed < o.transposed;
-  }
-};
-
-std::mutex& cache_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::map<CacheKey, std::weak_ptr<const WeightMatrix>>& cache() {
-  static std::map<CacheKey, std::weak_ptr<const WeightMatrix>> c;
+PreparedCache<WeightMatrix>& cache() {
+  static PreparedCache<WeightMatrix> c;
   return c;
 }
 
@@ -50,13 +37,7 @@ std::shared_ptr<const WeightMatrix> WeightMatrix::create(const runtime::RtValue&
   const void* identity =
       weight.compressed ? static_cast<const void*>(weight.compressed.get()) : weight.tensor.data();
   if (!identity) return nullptr;
-  {
-    std::lock_guard<std::mutex> lock(cache_mutex());
-    const auto it = cache().find({identity, transposed});
-    if (it != cache().end()) {
-      if (auto existing = it->second.lock()) return existing;
-    }
-  }
+  if (auto existing = cache().find(identity, transposed)) return existing;
   auto m = std::shared_ptr<WeightMatrix>(new WeightMatrix());
   m->n_ = transposed ? shape[1] : shape[0];
   m->k_ = transposed ? shape[0] : product(shape, 1);
@@ -124,9 +105,7 @@ std::shared_ptr<const WeightMatrix> WeightMatrix::create(const runtime::RtValue&
       m->f16_ = static_cast<const uint16_t*>(rows);
     }
   }
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache()[{identity, transposed}] = m;
-  return m;
+  return cache().keep(identity, transposed, std::move(m));
 }
 
 int64_t WeightMatrix::stored_bytes() const {
