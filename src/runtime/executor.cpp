@@ -9,10 +9,11 @@
 #include <set>
 
 #include "coreml/error.h"
+#include "runtime/env_flag.h"
 #include "runtime/fusion/fusion.h"
+#include "runtime/limits.h"
 #include "runtime/memory_plan.h"
 #include "runtime/state_aliasing.h"
-#include "runtime/limits.h"
 
 namespace coreml::runtime {
 
@@ -33,12 +34,6 @@ Tensor placeholder(const std::vector<int64_t>& shape, const std::vector<int64_t>
     extent += (shape[d] - 1) * strides[d];
   }
   return Tensor::zeros({extent}, dtype).as_strided(shape, strides, 0);
-}
-
-bool env_flag(const char* name, bool fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  return std::strcmp(v, "0") != 0;
 }
 
 }  // namespace

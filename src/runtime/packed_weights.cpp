@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "format/weight_file.h"
+#include "runtime/env_flag.h"
 
 namespace coreml::runtime {
 namespace {
@@ -21,10 +22,7 @@ constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kSmallest = size_t{1} << 20;  // smaller weights are not worth a copy
 
 bool enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("COREML_PACK_WEIGHTS");
-    return !(v && std::strcmp(v, "0") == 0);
-  }();
+  static const bool on = env_flag("COREML_PACK_WEIGHTS", true);
   return on;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/env_flag.h"
+
 namespace coreml::kernels {
 namespace {
 
@@ -13,10 +15,7 @@ std::atomic<int>& simd_override() {
 }
 
 bool simd_from_environment() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("COREML_SIMD");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool enabled = runtime::env_flag("COREML_SIMD", true);
   return enabled;
 }
 

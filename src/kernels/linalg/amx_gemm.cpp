@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/common/simd.h"
+#include "runtime/env_flag.h"
 
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 #define COREML_AMX_CODE 1
@@ -271,10 +272,7 @@ bool amx_bf16_from_environment() {
 }
 
 bool amx_from_environment() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("COREML_AMX");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool enabled = runtime::env_flag("COREML_AMX", true);
   return enabled;
 }
 

@@ -8,6 +8,7 @@
 #include "kernels/common/convert_simd.h"
 #include "kernels/common/simd.h"
 #include "kernels/linalg/amx_gemm.h"
+#include "runtime/env_flag.h"
 #include "tensor/half.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -33,10 +34,7 @@ std::atomic<int>& direct_override() {
 }
 
 bool direct_from_environment() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("COREML_CONV_PACK");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
+  static const bool enabled = runtime::env_flag("COREML_CONV_PACK", true);
   return enabled;
 }
 
