@@ -5,7 +5,8 @@
 //  - whole convs (stride 1 and 2, padding on every side, "same" with odd and even kernels,
 //    dilation 2, kernels 1x1 / 3x3 / 7x7, widths that are no multiple of 16, fp16 and fp32)
 //    through the prepared kernel, against the simple reference kernel (prepared kernels off),
-//    with direct packing on and off, AMX on (where the CPU has it) and off, SIMD on and off.
+//    with direct packing on and off, line tokens (weight_product_lines.cpp) on and off, AMX on
+//    (where the CPU has it) and off, SIMD on and off.
 #include "kernels/linalg/conv_pack.h"
 
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 #include "format/mil_text_parser.h"
 #include "kernels/common/simd.h"
 #include "kernels/linalg/amx_gemm.h"
+#include "kernels/linalg/weight_product_kernel.h"
 #include "runtime/executor.h"
 #include "tensor/half.h"
 
@@ -39,6 +41,7 @@ struct Switches {
     kernels::set_simd_enabled_for_testing(std::nullopt);
     kernels::linalg::set_amx_enabled_for_testing(std::nullopt);
     kernels::linalg::set_direct_packing_for_testing(std::nullopt);
+    kernels::linalg::set_conv_lines_for_testing(std::nullopt);
   }
 };
 
@@ -431,6 +434,11 @@ const ConvCase kCases[] = {
     {"7x7_stride2_wide", 1, 3, 4, 9, 141, 7, 7, 2, 2, 1, 1, "custom", {3, 3, 3, 3}},
     {"3x3_dilation2_wide", 1, 2, 3, 7, 99, 3, 3, 1, 1, 2, 2, "custom", {2, 1, 2, 1}},
     {"3x3_stride3_wide_rows", 1, 2, 3, 6, 200, 3, 3, 1, 3, 1, 1, "custom", {1, 1, 1, 1}},
+    // Line tokens (weight_product_lines.cpp): bands of more than 256 KiB split by size as well
+    // as by threads, the last band shorter; a 1-wide output; more than one band per batch.
+    {"3x3_pad1_several_bands", 1, 17, 30, 70, 130, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
+    {"3x1_one_column", 2, 3, 4, 9, 1, 3, 1, 1, 1, 1, 1, "custom", {1, 1, 0, 0}},
+    {"1x3_uneven_pad_batches", 3, 5, 13, 7, 24, 1, 3, 1, 1, 1, 1, "custom", {0, 0, 2, 0}},
 };
 
 class ConvPackModels : public ::testing::TestWithParam<ConvCase> {};
@@ -459,13 +467,16 @@ TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
     const auto w = want.to_vector<float>();
     for (const bool simd : {true, false}) {
       for (const bool amx : {true, false}) {
-        for (const bool direct : {true, false}) {
+        // Packed (directly or not), or read as line tokens wherever the conv has them.
+        for (const int mode : {0, 1, 2}) {
+          const bool direct = mode != 1;
           kernels::set_simd_enabled_for_testing(simd);
           kernels::linalg::set_amx_enabled_for_testing(amx);
           kernels::linalg::set_direct_packing_for_testing(direct);
-          SCOPED_TRACE(testing::Message()
-                       << (fp16 ? "fp16" : "fp32") << " simd " << simd << " amx "
-                       << kernels::linalg::amx_available() << " direct " << direct);
+          kernels::linalg::set_conv_lines_for_testing(mode == 2 ? 1 : 0);
+          SCOPED_TRACE(testing::Message() << (fp16 ? "fp16" : "fp32") << " simd " << simd << " amx "
+                                          << kernels::linalg::amx_available() << " direct "
+                                          << direct << " lines " << (mode == 2));
           int prepared_ops = 0;
           const Tensor got = run_conv(asset, x, true, &prepared_ops).to(DType::kFloat32);
           EXPECT_EQ(prepared_ops, 1);

@@ -246,6 +246,39 @@ TEST(DenseKernels, GemmRowsMatchReference) {
   }
 }
 
+// Tokens read where they lie: every K position's run at its own offset of one buffer, in any
+// order (offsets that go down, repeat and overlap), m_count not a multiple of the vector; the
+// readable floats past each run hold values that must not reach a stored result.
+TEST(DenseKernels, GemmRowsAtReadsEveryRunAtItsOffset) {
+  std::mt19937 rng(10);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t rows : {int64_t{1}, int64_t{6}, int64_t{13}, int64_t{24}}) {
+    for (int64_t m : {int64_t{1}, int64_t{15}, int64_t{17}, int64_t{50}, int64_t{64}}) {
+      const int64_t k = 41;
+      std::vector<float> x(4096);
+      for (auto& v : x) v = dist(rng);
+      std::vector<int64_t> offsets(static_cast<size_t>(k));
+      for (auto& o : offsets) o = static_cast<int64_t>(rng() % (x.size() - 64 - 16));
+      std::vector<float> w(static_cast<size_t>(rows * k));
+      for (auto& v : w) v = dist(rng);
+      for_each_target([&] {
+        std::vector<float> c(static_cast<size_t>(rows * 64), -7.0f);
+        gemm_rows_at(w.data(), rows, k, x.data(), offsets.data(), m, c.data(), 64);
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t j = 0; j < m; ++j) {
+            double want = 0;
+            for (int64_t t = 0; t < k; ++t) {
+              want += double(w[static_cast<size_t>(r * k + t)]) *
+                      x[static_cast<size_t>(offsets[static_cast<size_t>(t)] + j)];
+            }
+            EXPECT_NEAR(c[static_cast<size_t>(r * 64 + j)], want, 1e-4) << r << "," << j;
+          }
+        }
+      });
+    }
+  }
+}
+
 TEST(DenseKernels, AxpyAndConversionsMatchScalar) {
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> dist(-70000.0f, 70000.0f);

@@ -125,6 +125,42 @@ class ConvGemmKernel final : public WeightProductKernel {
     }
   }
 
+  // Line tokens (weight_product_lines.cpp): 2-D and 1-D convs of stride 1; a band line j holds
+  // input column j - (padding before), so output column ow at kernel column kw reads band
+  // column ow + kw * dilation.
+  bool token_lines(TokenLines* t) const override {
+    const auto& s = s_;
+    if (s.in[0] != 1 || s.kernel[0] != 1 || p_.stride[1] != 1 || p_.stride[2] != 1) return false;
+    const int64_t line_extent = (s.kernel[1] - 1) * p_.dilation[1] + 1;
+    const int64_t column_extent = (s.kernel[2] - 1) * p_.dilation[2] + 1;
+    t->out_lines = s.out[1];
+    t->out_width = s.out[2];
+    t->width = s.out[2] + column_extent - 1;
+    t->halo = line_extent - 1;
+    t->channels = s.cin;
+    const int64_t ksize = s.kernel_size();
+    const auto k = static_cast<size_t>(s.cin * ksize);
+    t->channel.resize(k);
+    t->line.resize(k);
+    t->column.resize(k);
+    for (size_t kk = 0; kk < k; ++kk) {
+      const auto r = static_cast<int64_t>(kk) % ksize;
+      t->channel[kk] = static_cast<int64_t>(kk) / ksize;
+      t->line[kk] = r / s.kernel[2] * p_.dilation[1];
+      t->column[kk] = r % s.kernel[2] * p_.dilation[2];
+    }
+    return true;
+  }
+
+  void fill_band(const std::byte* x, int64_t b, int64_t line0, int64_t lines, int64_t plane,
+                 float* band) const override {
+    if (x_dtype() == DType::kFloat32) {
+      fill_band_of(reinterpret_cast<const float*>(x), b, line0, lines, plane, band);
+    } else {
+      fill_band_of(reinterpret_cast<const uint16_t*>(x), b, line0, lines, plane, band);
+    }
+  }
+
   void pack_token_pairs(const std::byte* x, int64_t b, int64_t pair0, int64_t pair1, int64_t m0,
                         int64_t count, uint16_t* hi, uint16_t* lo, int64_t stride) const override {
     RowRuns rows;
@@ -243,6 +279,32 @@ class ConvGemmKernel final : public WeightProductKernel {
       if (++oh == s.out[1]) {
         oh = 0;
         ++od;
+      }
+    }
+  }
+
+  template <typename T>
+  void fill_band_of(const T* x, int64_t b, int64_t line0, int64_t lines, int64_t plane,
+                    float* band) const {
+    const auto& s = s_;
+    const int64_t width = s.out[2] + (s.kernel[2] - 1) * p_.dilation[2];
+    const int64_t halo = (s.kernel[1] - 1) * p_.dilation[1];
+    // Band column j holds input column j - before: [begin, end) of the band come from the line.
+    const int64_t before = s.before[2];
+    const int64_t begin = std::clamp<int64_t>(before, 0, width);
+    const int64_t end = std::clamp<int64_t>(before + s.in[2], begin, width);
+    for (int64_t ci = 0; ci < s.cin; ++ci) {
+      const T* channel = x + (b * s.cin + ci) * s.in_size();
+      for (int64_t l = 0; l < lines + halo; ++l) {
+        float* dst = band + ci * plane + l * width;
+        const int64_t ih = line0 + l - s.before[1];
+        if (ih < 0 || ih >= s.in[1]) {
+          std::fill(dst, dst + width, 0.0f);
+          continue;
+        }
+        std::fill(dst, dst + begin, 0.0f);
+        to_floats(channel + ih * s.in[2] + (begin - before), dst + begin, end - begin);
+        std::fill(dst + end, dst + width, 0.0f);
       }
     }
   }

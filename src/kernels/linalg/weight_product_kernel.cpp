@@ -11,11 +11,11 @@
 namespace coreml::kernels::linalg {
 namespace {
 
-constexpr int64_t kTokensPerPass = 64;  // columns of the packed activation in one pass
+constexpr int64_t kTokensPerPass = WeightProductKernel::kPassTokens;
 // Tokens packed at once: every weight block is decoded (or its split halves read) once for all
 // of them instead of once per pass.
 constexpr int64_t kChunkTokens = 4 * kTokensPerPass;
-constexpr int64_t kRowsPerTask = 24;  // weight rows one thread decodes at a time (GEMM)
+constexpr int64_t kRowsPerTask = WeightProductKernel::kTaskRows;
 constexpr int64_t kGemvGrainRows = 64;
 // From this many tokens the tile product beats the fp32 loop even though it pads to 16.
 constexpr int64_t kAmxMinTokens = 8;
@@ -243,6 +243,7 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
   serial_ = macs < static_cast<double>(g_.m == 1 ? kMinParallelMacs / 16 : kMinParallelMacs);
   use_amx_ = false;
   own_passes_ = false;
+  use_lines_ = false;
   const int64_t k = g_.k;
   if (g_.m == 1) {
     // x (K), x in k order (K), results (N), and per-thread decode room for kRows weights.
@@ -335,9 +336,11 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     work_ = std::max({round_up(kRowsPerTask * k, 16), 17 * round_up(k, 16), chunk_tokens_});
     per_thread_ = work_ + kRowsPerTask * kTokensPerPass + kTokensPerPass;
     own_x_at_ = per_thread_;
+    band_at_ = per_thread_;
     if (own_passes_) per_thread_ += round_up(k * own_task_passes_ * kTokensPerPass, 16);
     y_at_ = 0;
     threads_at_ = own_passes_ ? 0 : round_up(k * chunk_tokens_, 16);
+    use_lines_ = plan_lines();
   }
   // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once, unless
   // they are packed straight from the input (conv_pack.h, widened in registers).
@@ -345,7 +348,8 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
   direct_packing_ = g_.m > 1 && packs_token_rows() && (!w_->k_ordered() || use_amx_) &&
                     direct_packing_enabled() && prefers_direct_packing(x_dtype_);
   widened_at_ = threads_at_ + per_thread_ * threads_;
-  widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_;
+  widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_ &&
+                 !use_lines_;
   const int64_t widened = widen_input_ ? round_up(x.numel(), 16) : 0;
   ctx.request_scratch(static_cast<size_t>(widened_at_ + widened) * sizeof(float));
   ctx.set_output(0, std::move(out_shape), out_dtype_);
@@ -364,6 +368,10 @@ void WeightProductKernel::run(RunContext& ctx) {
       f16_to_f32(half + begin, widened + begin, end - begin);
     });
     x = reinterpret_cast<const std::byte*>(widened);
+  }
+  if (use_lines_) {
+    gemm_lines(ctx, x, out, scratch);
+    return;
   }
   if (own_passes_) {
     if (use_amx_) {

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "kernels/common/convert_simd.h"
@@ -64,6 +65,10 @@ class WeightProductKernel : public runtime::OpKernel {
 
   void reshape(ReshapeContext& ctx) override;
 
+  // The FMA path's blocking: tokens multiplied in one pass, weight rows one task decodes.
+  static constexpr int64_t kPassTokens = 64;
+  static constexpr int64_t kTaskRows = 24;
+
   void run(RunContext& ctx) override;
 
  protected:
@@ -107,6 +112,31 @@ class WeightProductKernel : public runtime::OpKernel {
   virtual bool prefers_direct_packing(DType x_dtype) const {
     (void)x_dtype;
     return true;
+  }
+
+  // Tokens read where they lie instead of packed (weight_product_lines.cpp). A stride-1 conv's
+  // positions are out_lines lines of out_width; a band of its input lines, copied once and padded
+  // with zeros to `width` columns (fill_band), holds the tokens of every K position for a run of
+  // output lines at one offset, (channel * band lines + line) * width + column. The products for
+  // columns [out_width, width) of each line are computed and dropped. Im2col (or direct packing)
+  // copies every input value once per kernel offset; the band copies it about once.
+  struct TokenLines {
+    int64_t out_lines = 0, out_width = 0;
+    int64_t width = 0;     // padded line width: out_width + the kernel's extent - 1
+    int64_t halo = 0;      // input lines a band holds beyond its output lines
+    int64_t channels = 0;  // input planes
+    std::vector<int64_t> channel, line, column;  // per K position (natural k order)
+  };
+  // The op's lines; false to pack.
+  virtual bool token_lines(TokenLines* lines) const {
+    (void)lines;
+    return false;
+  }
+  // The band for output lines [line0, line0 + lines) of batch b: per channel (`plane` floats
+  // apart) lines + halo lines of `width` floats, zeros outside the input.
+  virtual void fill_band(const std::byte* x, int64_t b, int64_t line0, int64_t lines, int64_t plane,
+                         float* band) const {
+    (void)x, (void)b, (void)line0, (void)lines, (void)plane, (void)band;
   }
 
   // True when results go to the output through scatter() instead of the strided layout.
@@ -189,6 +219,11 @@ class WeightProductKernel : public runtime::OpKernel {
   // batch b, whose passes start at xt, stored with the bias and the epilogue.
   void multiply_rows(int64_t r0, int64_t r1, const float* xt, int64_t b, int64_t m0, int64_t count,
                      std::byte* out, float* area) const;
+  // Line tokens (token_lines): whether they pay for this shape (reshape, after the FMA path's
+  // areas are sized; grows per_thread_ by the band), and the product over bands of lines, each
+  // filled and multiplied with every weight row by one task.
+  bool plan_lines();
+  void gemm_lines(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch) const;
   // The fp32 twin of gemm_amx_own_passes (dense fp32 weights).
   void gemm_own_passes(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch);
   // Own-passes tasks per batch, and task `task`'s tokens [*m0, *m0 + *count): whole passes, or
@@ -227,6 +262,15 @@ class WeightProductKernel : public runtime::OpKernel {
   int64_t widened_at_ = 0;
   std::vector<uint16_t> w_split_;  // the weight's bf16 halves, split at plan time (split_weights)
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
+  bool use_lines_ = false;
+  TokenLines lines_;
+  int64_t band_lines_ = 0, bands_ = 0, band_plane_ = 0, band_at_ = 0;
+  std::vector<int64_t> line_offsets_;  // per K position, into the band
 };
+
+// COREML_CONV_LINES: 0 keeps packing for every conv, 1 reads line tokens wherever a conv has
+// them, unset leaves the choice to the shape (WeightProductKernel::plan_lines).
+int conv_lines_mode();
+void set_conv_lines_for_testing(std::optional<int> mode);
 
 }  // namespace coreml::kernels::linalg

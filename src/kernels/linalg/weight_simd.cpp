@@ -605,8 +605,21 @@ constexpr int kTileRows = 3;
 constexpr int kTileVectors = 3;
 #endif
 
-template <int V>
-HWY_INLINE void Tile(const float* w, int rows, int64_t k, const float* xt, int64_t xs, float* c,
+// The activation row of K position t: `xt` + t * stride (packed), or `x` + offsets[t] (tokens
+// read where they lie, gemm_rows_at).
+struct StridedRows {
+  const float* xt;
+  int64_t stride;
+  HWY_INLINE const float* operator()(int64_t t) const { return xt + t * stride; }
+};
+struct OffsetRows {
+  const float* x;
+  const int64_t* offsets;
+  HWY_INLINE const float* operator()(int64_t t) const { return x + offsets[t]; }
+};
+
+template <int V, class Rows>
+HWY_INLINE void Tile(const float* w, int rows, int64_t k, Rows x_row, int64_t column, float* c,
                      int64_t cs) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
@@ -619,8 +632,9 @@ HWY_INLINE void Tile(const float* w, int rows, int64_t k, const float* xt, int64
   const float* wr[kTileRows];
   for (int r = 0; r < kTileRows; ++r) wr[r] = w + std::min(r, rows - 1) * k;
   for (int64_t t = 0; t < k; ++t) {
+    const float* xr = x_row(t) + column;
     V_t xv[V];
-    for (int v = 0; v < V; ++v) xv[v] = hn::LoadU(d, xt + t * xs + v * lanes);
+    for (int v = 0; v < V; ++v) xv[v] = hn::LoadU(d, xr + v * lanes);
     for (int r = 0; r < kTileRows; ++r) {
       const V_t wv = hn::Set(d, wr[r][t]);
       for (int v = 0; v < V; ++v) acc[r][v] = hn::MulAdd(wv, xv[v], acc[r][v]);
@@ -631,8 +645,9 @@ HWY_INLINE void Tile(const float* w, int rows, int64_t k, const float* xt, int64
   }
 }
 
-void GemmRows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xs, int64_t m_count,
-              float* c, int64_t cs) {
+template <class Rows>
+HWY_INLINE void GemmTiles(const float* w, int64_t rows, int64_t k, Rows x_row, int64_t m_count,
+                          float* c, int64_t cs) {
   const hn::ScalableTag<float> d;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t vectors = (m_count + lanes - 1) / lanes;
@@ -641,18 +656,28 @@ void GemmRows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t 
     for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
       const int rr = static_cast<int>(std::min<int64_t>(kTileRows, rows - r0));
       const float* wp = w + r0 * k;
-      const float* xp = xt + v0 * lanes;
+      const int64_t column = v0 * lanes;
       float* cp = c + r0 * cs + v0 * lanes;
       switch (vv) {
-        case 1: Tile<1>(wp, rr, k, xp, xs, cp, cs); break;
-        case 2: Tile<2>(wp, rr, k, xp, xs, cp, cs); break;
-        case 3: Tile<3>(wp, rr, k, xp, xs, cp, cs); break;
+        case 1: Tile<1>(wp, rr, k, x_row, column, cp, cs); break;
+        case 2: Tile<2>(wp, rr, k, x_row, column, cp, cs); break;
+        case 3: Tile<3>(wp, rr, k, x_row, column, cp, cs); break;
         default:
-          if constexpr (kTileVectors >= 4) Tile<kTileVectors>(wp, rr, k, xp, xs, cp, cs);
+          if constexpr (kTileVectors >= 4) Tile<kTileVectors>(wp, rr, k, x_row, column, cp, cs);
           break;
       }
     }
   }
+}
+
+void GemmRows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xs, int64_t m_count,
+              float* c, int64_t cs) {
+  GemmTiles(w, rows, k, StridedRows{xt, xs}, m_count, c, cs);
+}
+
+void GemmRowsAt(const float* w, int64_t rows, int64_t k, const float* x, const int64_t* offsets,
+                int64_t m_count, float* c, int64_t cs) {
+  GemmTiles(w, rows, k, OffsetRows{x, offsets}, m_count, c, cs);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -670,6 +695,7 @@ HWY_EXPORT(LutDecode);
 HWY_EXPORT(F16Gemv);
 HWY_EXPORT(F32Gemv);
 HWY_EXPORT(GemmRows);
+HWY_EXPORT(GemmRowsAt);
 HWY_EXPORT(F16AxpyRows);
 HWY_EXPORT(F32AxpyRows);
 
@@ -771,6 +797,17 @@ void gemm_rows_scalar(const float* w, int64_t rows, int64_t k, const float* xt, 
   }
 }
 
+void gemm_rows_at_scalar(const float* w, int64_t rows, int64_t k, const float* x,
+                         const int64_t* offsets, int64_t m_count, float* c, int64_t cs) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t m = 0; m < m_count; ++m) {
+      float sum = 0;
+      for (int64_t t = 0; t < k; ++t) sum += w[r * k + t] * x[offsets[t] + m];
+      c[r * cs + m] = sum;
+    }
+  }
+}
+
 void lut_gemv(const LutRows& w, int64_t r0, int64_t r1, const float* xa, float* out,
               int64_t out_stride) {
   if (simd_enabled()) {
@@ -820,6 +857,15 @@ void gemm_rows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t
     HWY_DYNAMIC_DISPATCH(GemmRows)(w, rows, k, xt, xs, m_count, c, cs);
   } else {
     gemm_rows_scalar(w, rows, k, xt, xs, m_count, c, cs);
+  }
+}
+
+void gemm_rows_at(const float* w, int64_t rows, int64_t k, const float* x, const int64_t* offsets,
+                  int64_t m_count, float* c, int64_t cs) {
+  if (simd_enabled()) {
+    HWY_DYNAMIC_DISPATCH(GemmRowsAt)(w, rows, k, x, offsets, m_count, c, cs);
+  } else {
+    gemm_rows_at_scalar(w, rows, k, x, offsets, m_count, c, cs);
   }
 }
 

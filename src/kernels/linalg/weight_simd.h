@@ -76,11 +76,19 @@ void lut_decode(const LutRows& w, int64_t r0, int64_t r1, float* out);
 void gemm_rows(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xt_stride,
                int64_t m_count, float* c, int64_t c_stride);
 
+// gemm_rows with K position t's tokens read where they lie, at x + offsets[t] (a band of a conv's
+// input lines, weight_product_lines.cpp): whole vectors, so each run must have Lanes - 1
+// readable floats past its m_count-th (their results are computed and never stored).
+void gemm_rows_at(const float* w, int64_t rows, int64_t k, const float* x, const int64_t* offsets,
+                  int64_t m_count, float* c, int64_t c_stride);
+
 // Scalar versions (COREML_SIMD=0 and the tests' reference).
 void lut_gemv_scalar(const LutRows& w, int64_t r0, int64_t r1, const float* x_arranged, float* out,
                      int64_t out_stride);
 void lut_decode_scalar(const LutRows& w, int64_t r0, int64_t r1, float* out);
 void gemm_rows_scalar(const float* w, int64_t rows, int64_t k, const float* xt, int64_t xt_stride,
                       int64_t m_count, float* c, int64_t c_stride);
+void gemm_rows_at_scalar(const float* w, int64_t rows, int64_t k, const float* x,
+                         const int64_t* offsets, int64_t m_count, float* c, int64_t c_stride);
 
 }  // namespace coreml::kernels::linalg

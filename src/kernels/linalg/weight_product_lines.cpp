@@ -1,0 +1,123 @@
+// Line tokens (WeightProductKernel::TokenLines): a stride-1 conv multiplied with its input read
+// where it lies, in bands of padded input lines, instead of packed K position by K position.
+// Packing copies every input value once per kernel offset (9 times for 3x3) into a buffer the
+// products then read; on a UNet of few channels and large planes that copy took a fifth of the
+// time. A band copies each value once (plus the halo lines it shares with the next band) and
+// every K position's tokens are then a run of it at a fixed offset (gemm_rows_at).
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/linalg/weight_product_kernel.h"
+#include "kernels/linalg/weight_simd.h"
+#include "runtime/thread_pool.h"
+
+namespace coreml::kernels::linalg {
+namespace {
+
+// A band stays within this (a quarter of a 1 MiB L2, with room for the weight rows of a task)
+// while every row block multiplies it; at least one output line whatever its size.
+constexpr int64_t kBandBytes = int64_t{256} << 10;
+// Floats past the band that whole-vector loads of the last tokens may read (never used).
+constexpr int64_t kBandSlack = 64;
+
+std::atomic<int>& lines_override() {
+  static std::atomic<int> mode{-2};  // -2: not forced
+  return mode;
+}
+
+}  // namespace
+
+int conv_lines_mode() {
+  const int forced = lines_override().load(std::memory_order_relaxed);
+  if (forced != -2) return forced;
+  const char* v = std::getenv("COREML_CONV_LINES");
+  if (!v || !*v) return -1;
+  return std::strcmp(v, "0") == 0 ? 0 : 1;
+}
+
+void set_conv_lines_for_testing(std::optional<int> mode) {
+  lines_override().store(mode ? *mode : -2, std::memory_order_relaxed);
+}
+
+bool WeightProductKernel::plan_lines() {
+  const int mode = conv_lines_mode();
+  if (mode == 0 || g_.m < 2 || w_->k_ordered()) return false;
+  TokenLines t;
+  if (!token_lines(&t) || t.out_lines < 1 || t.width < t.out_width) return false;
+  // The dropped columns cost products where packing costs copies: line tokens pay while
+  // they are a tenth of the line or less (ResNet's 56 and 28 wide 3x3 convs, a UNet's; not
+  // the 14 and 7 wide ones, whose few positions pack quickly).
+  if (mode < 0 && (t.width - t.out_width) * 10 > t.out_width) return false;
+  const int64_t line_bytes = t.channels * t.width * static_cast<int64_t>(sizeof(float));
+  int64_t lines = std::max<int64_t>(1, kBandBytes / std::max<int64_t>(line_bytes, 1) - t.halo);
+  int64_t bands = (t.out_lines + lines - 1) / lines;
+  // Enough bands for every thread, in a multiple of the threads where the lines allow.
+  while (bands < t.out_lines &&
+         (g_.batches * bands < 2 * threads_ || (g_.batches * bands) % threads_ != 0)) {
+    ++bands;
+  }
+  lines = (t.out_lines + bands - 1) / bands;
+  bands = (t.out_lines + lines - 1) / lines;
+  if (mode < 0 && !serial_ && g_.batches * bands < threads_) return false;
+  band_lines_ = lines;
+  bands_ = bands;
+  band_plane_ = (lines + t.halo) * t.width;
+  line_offsets_.resize(static_cast<size_t>(g_.k));
+  for (size_t kk = 0; kk < line_offsets_.size(); ++kk) {
+    line_offsets_[kk] = t.channel[kk] * band_plane_ + t.line[kk] * t.width + t.column[kk];
+  }
+  lines_ = std::move(t);
+  own_passes_ = false;
+  threads_at_ = 0;
+  per_thread_ = band_at_ + round_up(lines_.channels * band_plane_ + kBandSlack, 16);
+  return true;
+}
+
+void WeightProductKernel::gemm_lines(RunContext& ctx, const std::byte* x, std::byte* out,
+                                     float* scratch) const {
+  const TokenLines& t = lines_;
+  const int64_t k = g_.k;
+  const int64_t tasks = g_.batches * bands_;
+  ctx.pool().parallel_for(tasks, parallel_grain(tasks), [&](int64_t begin, int64_t end) {
+    float* area = scratch + per_thread_ * runtime::ThreadPool::thread_index();
+    float* decoded = area;
+    float* tile = area + work_;
+    float* tmp = tile + kTaskRows * kPassTokens;
+    float* band = area + band_at_;
+    const int64_t band_floats = t.channels * band_plane_;
+    std::fill(band + band_floats, band + band_floats + kBandSlack, 0.0f);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / bands_;
+      const int64_t line0 = task % bands_ * band_lines_;
+      const int64_t lines = std::min(band_lines_, t.out_lines - line0);
+      // Always the whole band (lines past the input are zeros): the dropped columns of the
+      // last line read into the next, and nothing there is left from an earlier band.
+      fill_band(x, b, line0, band_lines_, band_plane_, band);
+      const int64_t tokens = (lines - 1) * t.width + t.out_width;
+      for (int64_t r0 = 0; r0 < g_.n; r0 += kTaskRows) {
+        const int64_t r1 = std::min(g_.n, r0 + kTaskRows);
+        const float* rows = w_->decode(r0, r1, decoded);
+        for (int64_t q0 = 0; q0 < tokens; q0 += kPassTokens) {
+          const int64_t mb = std::min(kPassTokens, tokens - q0);
+          gemm_rows_at(rows, r1 - r0, k, band + q0, line_offsets_.data(), mb, tile, kPassTokens);
+          // Each line's columns below out_width go out as one run.
+          for (int64_t q = q0; q < q0 + mb;) {
+            const int64_t line = q / t.width, column = q % t.width;
+            if (column >= t.out_width) {
+              q += t.width - column;
+              continue;
+            }
+            const int64_t run = std::min(t.out_width - column, q0 + mb - q);
+            store_tile(tile + (q - q0), kPassTokens, r0, r1, b,
+                       (line0 + line) * t.out_width + column, run, out, tmp);
+            q += run;
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace coreml::kernels::linalg
