@@ -47,12 +47,8 @@ class Conv1x1Kernel final : public WeightProductKernel {
     return true;
   }
 
-  bool has_epilogue() const override { return activation_.active(); }
-  void epilogue(float* values, int64_t count) const override { activation_.apply(values, count); }
-
  public:
   int64_t n_ = 0;
-  ConvActivation activation_;
 };
 
 // Any other conv with one group: out[positions, Cout] = receptive fields [positions, K] times
@@ -64,8 +60,9 @@ class ConvGemmKernel final : public WeightProductKernel {
                  ConvParams params, std::vector<int64_t> weight_shape, ConvActivation activation)
       : WeightProductKernel(x, std::move(w), std::move(bias)),
         p_(std::move(params)),
-        weight_shape_(std::move(weight_shape)),
-        activation_(activation) {}
+        weight_shape_(std::move(weight_shape)) {
+    set_activation(activation);
+  }
 
  protected:
   bool geometry(const ReshapeContext& ctx, const Tensor& x, Geometry& g,
@@ -98,9 +95,6 @@ class ConvGemmKernel final : public WeightProductKernel {
     return x_dtype == DType::kFloat16 || s_.out[2] >= kDirectMinWidth;
   }
   static constexpr int64_t kDirectMinWidth = 64;
-
-  bool has_epilogue() const override { return activation_.active(); }
-  void epilogue(float* values, int64_t count) const override { activation_.apply(values, count); }
 
   const float* load_tokens(const std::byte* x, int64_t b, int64_t kk, int64_t m0, int64_t count,
                            float* buf) const override {
@@ -320,7 +314,6 @@ class ConvGemmKernel final : public WeightProductKernel {
 
   ConvParams p_;
   std::vector<int64_t> weight_shape_;
-  ConvActivation activation_;
   ConvShape s_;
   std::vector<Tap> taps_;  // per K position, for the input extents below
   std::array<int64_t, 3> taps_planned_for_{};
@@ -373,7 +366,7 @@ std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
   }
   auto kernel = std::make_unique<Conv1x1Kernel>(x, std::move(matrix), std::move(bias));
   kernel->n_ = ws[0];
-  kernel->activation_ = activation;
+  kernel->set_activation(activation);
   kernel->set_residual(residual);
   return kernel;
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/conv_epilogue.h"
 #include "kernels/linalg/conv_pack.h"
 #include "kernels/linalg/weight_matrix.h"
 #include "runtime/kernel_registry.h"
@@ -62,6 +63,9 @@ class WeightProductKernel : public runtime::OpKernel {
   // and of its type, added to the results after the bias and before the epilogue. Only for
   // kernels whose outputs are [batch][row][token] (on != 1), or single tokens.
   void set_residual(int r) { residual_ = r; }
+  // A fused activation (coreml.conv_activation, conv_epilogue.h) applied to results with their
+  // bias (and residual), before they are rounded and stored; only convs set one.
+  void set_activation(ConvActivation activation) { activation_ = activation; }
 
   void reshape(ReshapeContext& ctx) override;
 
@@ -147,10 +151,8 @@ class WeightProductKernel : public runtime::OpKernel {
     (void)values, (void)count, (void)b, (void)m0, (void)r, (void)out, (void)tmp;
   }
 
-  // A fused activation (coreml.conv_activation, conv_epilogue.h) applied in place to results
-  // with their bias, before they are rounded and stored; only convs turn it on.
-  virtual bool has_epilogue() const { return false; }
-  virtual void epilogue(float* values, int64_t count) const { (void)values, (void)count; }
+  bool has_epilogue() const { return activation_.active(); }
+  void epilogue(float* values, int64_t count) const { activation_.apply(values, count); }
 
   const Geometry& planned() const { return g_; }
   DType out_dtype() const { return out_dtype_; }
@@ -234,8 +236,14 @@ class WeightProductKernel : public runtime::OpKernel {
   // the product is too small to share.
   int64_t parallel_grain(int64_t tasks) const;
 
+  // A conv's row of results at its place in a contiguous output: bias, residual and
+  // activation as SIMD passes, the last one writing the output.
+  void store_conv_row(const float* values, int64_t count, const float* bias, int64_t first,
+                      std::byte* out, float* tmp) const;
+
   int x_;
   int residual_ = -1;
+  ConvActivation activation_;
   const std::byte* residual_data_ = nullptr;  // set by run()
   std::shared_ptr<const WeightMatrix> w_;
   std::vector<float> bias_;

@@ -624,7 +624,7 @@ struct OffsetRows {
 // on an EPYC, a call per 6 x 64 x K products).
 template <int V, class Rows>
 HWY_NOINLINE void Tile(const float* w, int rows, int64_t k, Rows x_row, int64_t column, float* c,
-                     int64_t cs) {
+                       int64_t cs) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   using V_t = decltype(hn::Zero(d));
