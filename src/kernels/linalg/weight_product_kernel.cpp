@@ -622,6 +622,20 @@ void WeightProductKernel::pack_positions(const std::byte* x, int64_t b, int64_t 
     }
     return;
   }
+  if (gathers_tokens()) {
+    // A conv's receptive fields gathered straight into each pass, not through `buf` and a copy.
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t p = 0; p < passes; ++p) {
+        const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
+        const int64_t tp = round_up(mb, 16);
+        float* dst = xt + p * k * kTokensPerPass + t * tp;
+        const float* src = load_tokens(x, b, t, m0 + p * kTokensPerPass, mb, dst);
+        if (src != dst) std::memcpy(dst, src, static_cast<size_t>(mb) * sizeof(float));
+        std::fill(dst + mb, dst + tp, 0.0f);
+      }
+    }
+    return;
+  }
   for (int64_t t = t0; t < t1; ++t) {
     const float* src = load_tokens(x, b, t, m0, count, buf);
     for (int64_t p = 0; p < passes; ++p) {
