@@ -24,6 +24,7 @@
 #include "kernels/linalg/amx_gemm.h"
 #include "kernels/linalg/weight_product_kernel.h"
 #include "runtime/executor.h"
+#include "support/fenced_buffer.h"
 #include "tensor/half.h"
 
 namespace coreml {
@@ -45,33 +46,7 @@ struct Switches {
   }
 };
 
-// `elements` of `bytes_each` placed so that the page before the first and the page after the
-// last are inaccessible: a load outside the input faults.
-class FencedBuffer {
- public:
-  FencedBuffer(size_t elements, size_t bytes_each, bool at_end) {
-    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t bytes = elements * bytes_each;
-    const size_t inner = (bytes + page_ - 1) / page_ * page_;
-    size_ = inner + 2 * page_;
-    base_ = static_cast<std::byte*>(
-        mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-    if (base_ == MAP_FAILED) std::abort();
-    mprotect(base_, page_, PROT_NONE);
-    mprotect(base_ + page_ + inner, page_, PROT_NONE);
-    // Against the end page, or against the start page.
-    data_ = base_ + page_ + (at_end ? inner - bytes : 0);
-  }
-  ~FencedBuffer() { munmap(base_, size_); }
-  FencedBuffer(const FencedBuffer&) = delete;
-  FencedBuffer& operator=(const FencedBuffer&) = delete;
-  void* data() const { return data_; }
-
- private:
-  std::byte* base_ = nullptr;
-  std::byte* data_ = nullptr;
-  size_t size_ = 0, page_ = 0;
-};
+using testing::FencedBuffer;
 
 float bf16_value(uint16_t half) {
   const uint32_t bits = static_cast<uint32_t>(half) << 16;
@@ -139,8 +114,8 @@ TEST(ConvPack, PairRunsSplitEveryTokenExactly) {
         kernels::set_simd_enabled_for_testing(true);
         pack_pair_run(r0, r1, count, fp16, hi.data(), lo.data());
         pack_pair_run_scalar(r0, r1, count, fp16, hi_s.data(), lo_s.data());
-        SCOPED_TRACE(testing::Message() << "fp16 " << fp16 << " trial " << trial << " count "
-                                        << count << " strides " << r0.stride << "/" << r1.stride);
+        SCOPED_TRACE(::testing::Message() << "fp16 " << fp16 << " trial " << trial << " count "
+                                          << count << " strides " << r0.stride << "/" << r1.stride);
         ASSERT_EQ(hi, hi_s);
         ASSERT_EQ(lo, lo_s);
         for (int64_t t = 0; t < count; ++t) {
@@ -298,7 +273,7 @@ TEST(ConvPack, ConvTokensAndPairsReadEveryReceptiveField) {
           const int64_t room = back_to_back ? stride : count;
           std::vector<float> got(static_cast<size_t>((kk1 - kk0) * stride + 1), 99.0f);
           kernels::linalg::copy_conv_tokens(source, kk0, kk1, got.data(), stride, room);
-          SCOPED_TRACE(testing::Message()
+          SCOPED_TRACE(::testing::Message()
                        << "shape c" << g.c << " w" << g.w << " k" << g.kh << " fp16 " << fp16
                        << " simd " << simd << " m0 " << m0 << " count " << count << " kk0 " << kk0);
           for (int64_t kk = kk0; kk < kk1; ++kk) {
@@ -474,9 +449,9 @@ TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
           kernels::linalg::set_amx_enabled_for_testing(amx);
           kernels::linalg::set_direct_packing_for_testing(direct);
           kernels::linalg::set_conv_lines_for_testing(mode == 2 ? 1 : 0);
-          SCOPED_TRACE(testing::Message() << (fp16 ? "fp16" : "fp32") << " simd " << simd << " amx "
-                                          << kernels::linalg::amx_available() << " direct "
-                                          << direct << " lines " << (mode == 2));
+          SCOPED_TRACE(::testing::Message() << (fp16 ? "fp16" : "fp32") << " simd " << simd
+                                            << " amx " << kernels::linalg::amx_available()
+                                            << " direct " << direct << " lines " << (mode == 2));
           int prepared_ops = 0;
           const Tensor got = run_conv(asset, x, true, &prepared_ops).to(DType::kFloat32);
           EXPECT_EQ(prepared_ops, 1);

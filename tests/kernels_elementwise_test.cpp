@@ -19,6 +19,7 @@
 #include "kernels/elementwise/broadcast.h"
 #include "kernels/elementwise/plane_simd.h"
 #include "kernels/elementwise/simd_f32.h"
+#include "support/fenced_buffer.h"
 #include "support/simd_targets.h"
 #include "tensor/half.h"
 
@@ -243,32 +244,45 @@ TEST(ElementwiseSimd, SigmoidAndSiluAtEveryLength) {
 }
 
 // fp16 <-> fp32 runs of every length around the vector width, with inf, NaN, subnormals, -0
-// and an overflow to inf in the vector tail: the same bits as the element-by-element loops,
-// and nothing written past the end.
+// and an overflow to inf in the vector tail, on every SIMD target and the scalar path: the same
+// bits as the element-by-element loops, and nothing read or written past either end (the runs
+// sit against inaccessible pages, so a whole-vector tail faults).
 TEST(ElementwiseSimd, Fp16ConversionsMatchScalarAtEveryLength) {
   std::mt19937 gen(17);
   std::uniform_real_distribution<float> dist(-3.f, 3.f);
   const std::vector<float> special = {INFINITY, -INFINITY, NAN,  5.9604645e-8f,
                                       -0.0f,    65520.0f,  1e-6f};
-  for (int64_t n = 0; n < 70; ++n) {
-    std::vector<float> x(static_cast<size_t>(n));
-    for (auto& v : x) v = dist(gen);
-    for (size_t k = 0; k < special.size() && k < x.size(); ++k) x[x.size() - 1 - k] = special[k];
-    std::vector<uint16_t> half(x.size() + 1, 0x1234), want(x.size());
-    f32_to_f16(x.data(), half.data(), n);
-    f32_to_f16_scalar(x.data(), want.data(), n);
-    EXPECT_EQ(half.back(), 0x1234) << "wrote past the end, n " << n;
-    half.pop_back();
-    ASSERT_EQ(half, want) << "n " << n;
-    std::vector<float> back(x.size() + 1, -7.f), back_want(x.size());
-    f16_to_f32(half.data(), back.data(), n);
-    f16_to_f32_scalar(half.data(), back_want.data(), n);
-    EXPECT_EQ(back.back(), -7.f) << "wrote past the end, n " << n;
-    for (int64_t i = 0; i < n; ++i) {
-      const float a = back[static_cast<size_t>(i)], b = back_want[static_cast<size_t>(i)];
-      ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "n " << n << " i " << i;
+  coreml::testing::for_each_simd_target([&](bool) {
+    for (int64_t n = 0; n < 70; ++n) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (auto& v : x) v = dist(gen);
+      for (size_t k = 0; k < special.size() && k < x.size(); ++k) x[x.size() - 1 - k] = special[k];
+      const auto count = static_cast<size_t>(n);
+      coreml::testing::FencedBuffer x_fenced(count, 4, true), half_fenced(count, 2, true);
+      coreml::testing::FencedBuffer back_fenced(count, 4, true);
+      auto* xf = static_cast<float*>(x_fenced.data());
+      auto* half = static_cast<uint16_t*>(half_fenced.data());
+      auto* back = static_cast<float*>(back_fenced.data());
+      std::copy(x.begin(), x.end(), xf);
+      std::vector<uint16_t> want(count);
+      f32_to_f16(xf, half, n);
+      f32_to_f16_scalar(x.data(), want.data(), n);
+      ASSERT_TRUE(std::equal(want.begin(), want.end(), half)) << "n " << n;
+      std::vector<float> back_want(count);
+      f16_to_f32(half, back, n);
+      f16_to_f32_scalar(want.data(), back_want.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const float a = back[i], b = back_want[static_cast<size_t>(i)];
+        ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "n " << n << " i " << i;
+      }
+      // Against the start page as well, with a sentinel after the run.
+      coreml::testing::FencedBuffer front(count + 1, 2, false);
+      auto* h = static_cast<uint16_t*>(front.data());
+      h[n] = 0x1234;
+      f32_to_f16(xf, h, n);
+      ASSERT_EQ(h[n], 0x1234) << "wrote past the end, n " << n;
     }
-  }
+  });
 }
 
 // The squeeze-excite plane loops (plane_simd.h), SIMD and scalar, against double arithmetic:
