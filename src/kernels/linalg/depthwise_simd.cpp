@@ -63,6 +63,15 @@ HWY_INLINE void Widen(D d, const void* src, bool half, float* dst, int64_t n, bo
   const hn::Rebind<hwy::float16_t, D> dh;
   const auto* h = reinterpret_cast<const hwy::float16_t*>(s);
   for (; i < whole; i += lanes) hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, h + i)), d, dst + i);
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  if (i < n) {  // one masked vector (AVX-512 masks 16-bit loads)
+    const hn::Rebind<uint16_t, D> du;
+    const auto rest = static_cast<size_t>(n - i);
+    const auto bits = hn::MaskedLoad(hn::FirstN(du, rest), du, s + i);
+    hn::BlendedStore(hn::PromoteTo(d, hn::BitCast(dh, bits)), hn::FirstN(d, rest), d, dst + i);
+    return;
+  }
+#endif
   if (i < n) {
     HWY_ALIGN uint16_t tail_in[hn::MaxLanes(d)] = {};
     HWY_ALIGN float tail_out[hn::MaxLanes(d)];
