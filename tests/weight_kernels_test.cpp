@@ -139,7 +139,9 @@ TEST_P(LutKernels, GemvMatchesReferenceOnEveryTarget) {
 }
 
 TEST_P(LutKernels, DecodeGivesTheTableValuesInKOrder) {
-  const auto [bits, byte_tables] = GetParam();
+  // Plain copies: clang 14 cannot capture structured bindings in the lambda below.
+  const int bits = std::get<0>(GetParam());
+  const bool byte_tables = std::get<1>(GetParam());
   std::mt19937 rng(100 + bits);
   const int64_t k = lut_block(bits) * 2 + (bits == 3 ? 8 : 16);
   const int64_t n = 16;
