@@ -19,6 +19,7 @@
 #include <random>
 #include <string>
 
+#include "coreml/limits.h"
 #include "format/mil_text_parser.h"
 #include "kernels/common/simd.h"
 #include "kernels/linalg/amx_gemm.h"
@@ -466,6 +467,35 @@ TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
       }
     }
   }
+}
+
+// Line tokens on a conv whose band would be huge (a dilation and padding of 2^27 and 2^26 on a
+// 5-wide input: one band line of 2^27 floats per channel) must pack instead, under an activation
+// budget far below the band, and give the simple kernel's results.
+TEST(ConvPack, HugePaddedLinesPackInstead) {
+  Switches restore;
+  struct Limits {
+    ~Limits() { set_resource_limits(ResourceLimits{}); }
+  } limits_restore;
+  ResourceLimits limits;
+  limits.max_activation_bytes = uint64_t{64} << 20;
+  set_resource_limits(limits);
+  const int64_t pad = int64_t{1} << 26;
+  const ConvCase c{"huge",          1, 2, 3, 3, 5, 1, 2, 1, 1, 1, int64_t{1} << 27, "custom",
+                   {0, 0, pad, pad}};
+  std::vector<float> weight(static_cast<size_t>(c.cout * c.cin * c.kh * c.kw), 0.5f);
+  std::vector<int64_t> out_shape;
+  format::ModelAsset asset;
+  asset.program = format::parse_mil_text(conv_program(c, weight, false, &out_shape), "conv.mil");
+  Tensor x = Tensor::empty({c.batch, c.cin, c.h, c.w}, DType::kFloat32);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i);
+  const Tensor want = run_conv(asset, x, false, nullptr);
+  kernels::linalg::set_conv_lines_for_testing(1);
+  int prepared_ops = 0;
+  const Tensor got = run_conv(asset, x, true, &prepared_ops);
+  EXPECT_EQ(prepared_ops, 1);
+  ASSERT_EQ(got.shape(), out_shape);
+  EXPECT_EQ(got.to_vector<float>(), want.to_vector<float>());
 }
 
 std::string case_name(const ::testing::TestParamInfo<ConvCase>& param) { return param.param.name; }

@@ -21,6 +21,8 @@ namespace {
 constexpr int64_t kBandBytes = int64_t{256} << 10;
 // Floats past the band that whole-vector loads of the last tokens may read (never used).
 constexpr int64_t kBandSlack = 64;
+// Bands larger than this (256 MiB) are never planned: the conv packs instead.
+constexpr int64_t kMaxBandFloats = int64_t{1} << 26;
 
 std::atomic<int>& lines_override() {
   static std::atomic<int> mode{-2};  // -2: not forced
@@ -46,6 +48,14 @@ bool WeightProductKernel::plan_lines() {
   if (mode == 0 || g_.m < 2 || w_->k_ordered()) return false;
   TokenLines t;
   if (!token_lines(&t) || t.out_lines < 1 || t.width < t.out_width) return false;
+  // A band of one line is already past kMaxBandFloats (huge padding or dilation, which a
+  // hostile model may ask for): packing needs no such buffer, and the sizes below stay far from
+  // overflowing.
+  if (static_cast<double>(t.channels) * static_cast<double>(t.width) *
+          static_cast<double>(t.halo + 1) >
+      static_cast<double>(kMaxBandFloats)) {
+    return false;
+  }
   // The dropped columns cost products where packing costs copies: line tokens pay while
   // they are a tenth of the line or less (ResNet's 56 and 28 wide 3x3 convs, a UNet's; not
   // the 14 and 7 wide ones, whose few positions pack quickly).
@@ -61,6 +71,9 @@ bool WeightProductKernel::plan_lines() {
   lines = (t.out_lines + bands - 1) / bands;
   bands = (t.out_lines + lines - 1) / lines;
   if (mode < 0 && !serial_ && g_.batches * bands < threads_) return false;
+  const double band_floats = static_cast<double>(t.channels) * static_cast<double>(lines + t.halo) *
+                             static_cast<double>(t.width);
+  if (band_floats > static_cast<double>(kMaxBandFloats)) return false;
   band_lines_ = lines;
   bands_ = bands;
   band_plane_ = (lines + t.halo) * t.width;
