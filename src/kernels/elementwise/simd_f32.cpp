@@ -8,6 +8,7 @@
 #include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
 #include "kernels/common/fast_exp.h"
+#include "kernels/common/hwy_f16.h"
 #include "kernels/common/hwy_tail.h"
 // clang-format on
 
@@ -130,6 +131,56 @@ HWY_INLINE void unary_loop(D d, const float* in, float* out, int64_t n, F f) {
   if (i < n) PartialVector(d, in + i, out + i, n - i, f);
 }
 
+// out[i] = fp16(f(in[i])): the activation and the rounding to fp16 in one pass (a conv with an
+// fp16 output). Only where the conversion is the hardware's (hwy_f16.h): false elsewhere.
+template <class D, class F>
+HWY_INLINE bool unary_to_half_loop(D d, const float* in, uint16_t* out, int64_t n, F f) {
+#if COREML_HWY_NATIVE_F16
+  const hn::Rebind<hwy::float16_t, D> dh;
+  const hn::Rebind<uint16_t, D> du;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  auto* half = reinterpret_cast<hwy::float16_t*>(out);
+  int64_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    const auto y0 = f(hn::LoadU(d, in + i));
+    const auto y1 = f(hn::LoadU(d, in + i + lanes));
+    hn::StoreU(hn::DemoteTo(dh, y0), dh, half + i);
+    hn::StoreU(hn::DemoteTo(dh, y1), dh, half + i + lanes);
+  }
+  for (; i + lanes <= n; i += lanes)
+    hn::StoreU(hn::DemoteTo(dh, f(hn::LoadU(d, in + i))), dh, half + i);
+  if (i < n) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+    const auto rest = static_cast<size_t>(n - i);
+    const auto y = f(hn::MaskedLoad(hn::FirstN(d, rest), d, in + i));
+    hn::BlendedStore(hn::BitCast(du, hn::DemoteTo(dh, y)), hn::FirstN(du, rest), du, out + i);
+#else
+    HWY_ALIGN float tail_in[hn::MaxLanes(d)] = {};
+    HWY_ALIGN uint16_t tail_out[hn::MaxLanes(d)];
+    for (int64_t k = i; k < n; ++k) tail_in[k - i] = in[k];
+    hn::Store(hn::BitCast(du, hn::DemoteTo(dh, f(hn::Load(d, tail_in)))), du, tail_out);
+    for (int64_t k = i; k < n; ++k) out[k] = tail_out[k - i];
+#endif
+  }
+  return true;
+#else
+  (void)d, (void)in, (void)out, (void)n, (void)f;
+  return false;
+#endif
+}
+
+bool UnaryF32ToHalf(int op, const float* in, uint16_t* out, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const auto keep_nan = [](auto x, auto y) { return hn::IfThenElse(hn::IsNaN(x), x, y); };
+  switch (static_cast<SimdUnary>(op)) {
+    case SimdUnary::kSilu:
+      return unary_to_half_loop(d, in, out, n, [&](auto x) { return hn::Mul(x, sigmoid(d, x)); });
+    case SimdUnary::kSigmoid:
+      return unary_to_half_loop(d, in, out, n, [&](auto x) { return keep_nan(x, sigmoid(d, x)); });
+    default: return false;  // gelu: two passes
+  }
+}
+
 void UnaryF32(int op, const float* in, float* out, int64_t n) {
   const hn::ScalableTag<float> d;
   // NaN stays NaN (the clamps inside would turn it into a number).
@@ -153,6 +204,7 @@ HWY_AFTER_NAMESPACE();
 namespace coreml::kernels {
 HWY_EXPORT(BinaryF32);
 HWY_EXPORT(UnaryF32);
+HWY_EXPORT(UnaryF32ToHalf);
 
 void simd_binary_f32(SimdBinary op, const float* a, const float* b, int64_t b_step, float* out,
                      int64_t n) {
@@ -161,6 +213,10 @@ void simd_binary_f32(SimdBinary op, const float* a, const float* b, int64_t b_st
 
 void simd_unary_f32(SimdUnary op, const float* in, float* out, int64_t n) {
   HWY_DYNAMIC_DISPATCH(UnaryF32)(static_cast<int>(op), in, out, n);
+}
+
+bool simd_unary_f32_to_half(SimdUnary op, const float* in, uint16_t* out, int64_t n) {
+  return HWY_DYNAMIC_DISPATCH(UnaryF32ToHalf)(static_cast<int>(op), in, out, n);
 }
 
 }  // namespace coreml::kernels

@@ -23,5 +23,8 @@ void simd_binary_f32(SimdBinary op, const float* a, const float* b, int64_t b_st
 // out[i] = op(in[i]) for i < n; NaN stays NaN. kSigmoid and kSilu use a short exp of their own
 // (within 3.5 ulp of the exact result; 0 where sigmoid is below fp32's normal range, x < -87.34).
 void simd_unary_f32(SimdUnary op, const float* in, float* out, int64_t n);
+// out[i] = fp16(f(in[i])) in one pass, for kSigmoid and kSilu where the target converts fp16 in
+// hardware; false otherwise (the caller applies f, then converts).
+bool simd_unary_f32_to_half(SimdUnary op, const float* in, uint16_t* out, int64_t n);
 
 }  // namespace coreml::kernels

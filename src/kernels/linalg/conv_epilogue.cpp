@@ -76,6 +76,12 @@ void ConvActivation::apply(const float* in, float* v, int64_t n) const {
 
 void ConvActivation::apply_to_half(float* values, uint16_t* out, int64_t count) const {
   if (activate_piecewise_to_half_simd(*this, values, out, count)) return;
+  // sigmoid and SiLU (EfficientNet's): the activation and the rounding in one pass as well.
+  if ((kind == Kind::kSilu || kind == Kind::kSigmoid) && simd_enabled() &&
+      simd_unary_f32_to_half(kind == Kind::kSilu ? SimdUnary::kSilu : SimdUnary::kSigmoid, values,
+                             out, count)) {
+    return;
+  }
   apply(values, count);
   f32_to_f16(values, out, count);
 }
