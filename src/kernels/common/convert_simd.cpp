@@ -1,7 +1,6 @@
 // Highway implementation of the fp16 <-> fp32 runs (compiled once per SIMD target). A run's
-// last, partial vector is masked on AVX-512 (16-bit lanes have masked loads and stores there):
-// through the stack it cost more than the vector itself, and fp16 models convert many short
-// rows (7 x 7 and 14 x 14 planes).
+// last, partial vector is one masked vector on AVX-512 (hwy_tail.h): through the stack it cost
+// more than the vector itself, and fp16 models convert many short rows (7 x 7 and 14 x 14).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/common/convert_simd.cpp"
 #include "kernels/common/convert_simd.h"
@@ -12,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/common/hwy_f16.h"
+#include "kernels/common/hwy_tail.h"
 #include "tensor/half.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -28,21 +28,8 @@ void F16ToF32(const uint16_t* src, float* dst, int64_t n) {
 #if COREML_HWY_NATIVE_F16
   for (; i + lanes <= n; i += lanes)
     hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, half + i)), d, dst + i);
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  if (i < n) {  // the tail as one masked vector (masked-off lanes are neither read nor written)
-    const hn::Rebind<uint16_t, decltype(d)> du;
-    const auto rest = static_cast<size_t>(n - i);
-    const auto bits = hn::MaskedLoad(hn::FirstN(du, rest), du, src + i);
-    hn::BlendedStore(hn::PromoteTo(d, hn::BitCast(dh, bits)), hn::FirstN(d, rest), d, dst + i);
-    return;
-  }
-#endif
-  if (i < n) {  // the tail through a whole vector on the stack (short rows are common)
-    HWY_ALIGN uint16_t in[hn::MaxLanes(d)] = {};
-    HWY_ALIGN float out[hn::MaxLanes(d)];
-    std::memcpy(in, src + i, static_cast<size_t>(n - i) * sizeof(uint16_t));
-    hn::Store(hn::PromoteTo(d, hn::Load(dh, reinterpret_cast<const hwy::float16_t*>(in))), d, out);
-    std::memcpy(dst + i, out, static_cast<size_t>(n - i) * sizeof(float));
+  if (i < n) {  // the tail as one partial vector (short rows are common)
+    PartialVectorFromHalf(d, src + i, dst + i, n - i);
     return;
   }
 #else
@@ -62,21 +49,8 @@ void F32ToF16(const float* src, uint16_t* dst, int64_t n) {
 #if COREML_HWY_NATIVE_F16
   for (; i + lanes <= n; i += lanes)
     hn::StoreU(hn::DemoteTo(dh, hn::LoadU(d, src + i)), dh, half + i);
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  if (i < n) {  // the tail as one masked vector
-    const hn::Rebind<uint16_t, decltype(d)> du;
-    const auto rest = static_cast<size_t>(n - i);
-    const auto v = hn::DemoteTo(dh, hn::MaskedLoad(hn::FirstN(d, rest), d, src + i));
-    hn::BlendedStore(hn::BitCast(du, v), hn::FirstN(du, rest), du, dst + i);
-    return;
-  }
-#endif
-  if (i < n) {  // the tail through a whole vector on the stack
-    HWY_ALIGN float in[hn::MaxLanes(d)] = {};
-    HWY_ALIGN uint16_t out[hn::MaxLanes(d)];
-    std::memcpy(in, src + i, static_cast<size_t>(n - i) * sizeof(float));
-    hn::Store(hn::DemoteTo(dh, hn::Load(d, in)), dh, reinterpret_cast<hwy::float16_t*>(out));
-    std::memcpy(dst + i, out, static_cast<size_t>(n - i) * sizeof(uint16_t));
+  if (i < n) {  // the tail as one partial vector
+    PartialVectorToHalf(d, src + i, dst + i, n - i, [](auto v) { return v; });
     return;
   }
 #else

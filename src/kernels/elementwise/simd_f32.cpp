@@ -137,7 +137,6 @@ template <class D, class F>
 HWY_INLINE bool unary_to_half_loop(D d, const float* in, uint16_t* out, int64_t n, F f) {
 #if COREML_HWY_NATIVE_F16
   const hn::Rebind<hwy::float16_t, D> dh;
-  const hn::Rebind<uint16_t, D> du;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   auto* half = reinterpret_cast<hwy::float16_t*>(out);
   int64_t i = 0;
@@ -149,19 +148,7 @@ HWY_INLINE bool unary_to_half_loop(D d, const float* in, uint16_t* out, int64_t 
   }
   for (; i + lanes <= n; i += lanes)
     hn::StoreU(hn::DemoteTo(dh, f(hn::LoadU(d, in + i))), dh, half + i);
-  if (i < n) {
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-    const auto rest = static_cast<size_t>(n - i);
-    const auto y = f(hn::MaskedLoad(hn::FirstN(d, rest), d, in + i));
-    hn::BlendedStore(hn::BitCast(du, hn::DemoteTo(dh, y)), hn::FirstN(du, rest), du, out + i);
-#else
-    HWY_ALIGN float tail_in[hn::MaxLanes(d)] = {};
-    HWY_ALIGN uint16_t tail_out[hn::MaxLanes(d)];
-    for (int64_t k = i; k < n; ++k) tail_in[k - i] = in[k];
-    hn::Store(hn::BitCast(du, hn::DemoteTo(dh, f(hn::Load(d, tail_in)))), du, tail_out);
-    for (int64_t k = i; k < n; ++k) out[k] = tail_out[k - i];
-#endif
-  }
+  if (i < n) PartialVectorToHalf(d, in + i, out + i, n - i, f);
   return true;
 #else
   (void)d, (void)in, (void)out, (void)n, (void)f;

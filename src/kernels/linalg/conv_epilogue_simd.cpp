@@ -98,21 +98,9 @@ bool ActivateToHalf(const ConvActivation& a, const float* in, uint16_t* out, int
   for (; i + lanes <= n; i += lanes) {
     hn::StoreU(hn::DemoteTo(dh, Activate<kKind>(c, hn::LoadU(d, in + i))), dh, half + i);
   }
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  if (i < n) {  // the tail as one masked vector (AVX-512 masks 16-bit stores too)
-    const hn::Rebind<uint16_t, decltype(d)> du;
-    const auto rest = static_cast<size_t>(n - i);
-    const auto v = Activate<kKind>(c, hn::MaskedLoad(hn::FirstN(d, rest), d, in + i));
-    hn::BlendedStore(hn::BitCast(du, hn::DemoteTo(dh, v)), hn::FirstN(du, rest), du, out + i);
-    return true;
-  }
-#endif
-  if (i < n) {  // the tail through a vector on the stack
-    HWY_ALIGN float tail_in[hn::MaxLanes(d)] = {};
-    HWY_ALIGN hwy::float16_t tail_out[hn::MaxLanes(d)];
-    for (int64_t k = i; k < n; ++k) tail_in[k - i] = in[k];
-    hn::Store(hn::DemoteTo(dh, Activate<kKind>(c, hn::Load(d, tail_in))), dh, tail_out);
-    std::memcpy(out + i, tail_out, static_cast<size_t>(n - i) * sizeof(uint16_t));
+  if (i < n) {
+    kernels::HWY_NAMESPACE::PartialVectorToHalf(d, in + i, out + i, n - i,
+                                                [&](auto x) { return Activate<kKind>(c, x); });
   }
   return true;
 #else

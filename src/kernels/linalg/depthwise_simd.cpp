@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "kernels/common/hwy_f16.h"
+#include "kernels/common/hwy_tail.h"
 #include "kernels/common/simd.h"
 #include "tensor/half.h"
 
@@ -63,23 +64,7 @@ HWY_INLINE void Widen(D d, const void* src, bool half, float* dst, int64_t n, bo
   const hn::Rebind<hwy::float16_t, D> dh;
   const auto* h = reinterpret_cast<const hwy::float16_t*>(s);
   for (; i < whole; i += lanes) hn::StoreU(hn::PromoteTo(d, hn::LoadU(dh, h + i)), d, dst + i);
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  if (i < n) {  // one masked vector (AVX-512 masks 16-bit loads)
-    const hn::Rebind<uint16_t, D> du;
-    const auto rest = static_cast<size_t>(n - i);
-    const auto bits = hn::MaskedLoad(hn::FirstN(du, rest), du, s + i);
-    hn::BlendedStore(hn::PromoteTo(d, hn::BitCast(dh, bits)), hn::FirstN(d, rest), d, dst + i);
-    return;
-  }
-#endif
-  if (i < n) {
-    HWY_ALIGN uint16_t tail_in[hn::MaxLanes(d)] = {};
-    HWY_ALIGN float tail_out[hn::MaxLanes(d)];
-    for (int64_t k = i; k < n; ++k) tail_in[k - i] = s[k];
-    hn::Store(hn::PromoteTo(d, hn::Load(dh, reinterpret_cast<const hwy::float16_t*>(tail_in))), d,
-              tail_out);
-    for (int64_t k = i; k < n; ++k) dst[k] = tail_out[k - i];
-  }
+  if (i < n) kernels::HWY_NAMESPACE::PartialVectorFromHalf(d, s + i, dst + i, n - i);
 #else
   (void)whole;
   for (; i < n; ++i) dst[i] = fp16_to_float(s[i]);
