@@ -37,11 +37,11 @@ inline int64_t amx_k_padded(int64_t k) { return (k + kAmxKStep - 1) / kAmxKStep 
 // the padding is zero.
 void amx_split_row(const float* row, int64_t k, uint16_t* hi, uint16_t* lo);
 
-// `count` (<= kAmxRows) rows, `row_stride` apart, into [kAmxRows][k_padded] halves.
 // v as two bf16 halves: hi = v rounded to nearest bf16 (ties to even), lo = the rest rounded
 // likewise; the scalar form of every split here and of the conv packing (conv_pack.cpp).
 void amx_split_value(float v, uint16_t* hi, uint16_t* lo);
 
+// `count` (<= kAmxRows) rows, `row_stride` apart, into [kAmxRows][k_padded] halves.
 void amx_split_rows(const float* rows, int64_t count, int64_t row_stride, int64_t k, uint16_t* hi,
                     uint16_t* lo);
 

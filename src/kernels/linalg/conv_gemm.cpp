@@ -125,12 +125,10 @@ class ConvGemmKernel final : public WeightProductKernel {
   bool token_lines(TokenLines* t) const override {
     const auto& s = s_;
     if (s.in[0] != 1 || s.kernel[0] != 1 || p_.stride[1] != 1 || p_.stride[2] != 1) return false;
-    const int64_t line_extent = (s.kernel[1] - 1) * p_.dilation[1] + 1;
-    const int64_t column_extent = (s.kernel[2] - 1) * p_.dilation[2] + 1;
     t->out_lines = s.out[1];
     t->out_width = s.out[2];
-    t->width = s.out[2] + column_extent - 1;
-    t->halo = line_extent - 1;
+    t->width = band_width();
+    t->halo = band_halo();
     t->channels = s.cin;
     const int64_t ksize = s.kernel_size();
     const auto k = static_cast<size_t>(s.cin * ksize);
@@ -277,12 +275,17 @@ class ConvGemmKernel final : public WeightProductKernel {
     }
   }
 
+  // A band line's columns (an output line and the dilated kernel's extent less one) and the
+  // input lines a band holds beyond its output lines (the dilated kernel's height less one).
+  int64_t band_width() const { return s_.out[2] + (s_.kernel[2] - 1) * p_.dilation[2]; }
+  int64_t band_halo() const { return (s_.kernel[1] - 1) * p_.dilation[1]; }
+
   template <typename T>
   void fill_band_of(const T* x, int64_t b, int64_t line0, int64_t lines, int64_t plane,
                     float* band) const {
     const auto& s = s_;
-    const int64_t width = s.out[2] + (s.kernel[2] - 1) * p_.dilation[2];
-    const int64_t halo = (s.kernel[1] - 1) * p_.dilation[1];
+    const int64_t width = band_width();
+    const int64_t halo = band_halo();
     // Band column j holds input column j - before: [begin, end) of the band come from the line.
     const int64_t before = s.before[2];
     const int64_t begin = std::clamp<int64_t>(before, 0, width);

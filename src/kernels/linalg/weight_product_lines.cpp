@@ -6,11 +6,11 @@
 // every K position's tokens are then a run of it at a fixed offset (gemm_rows_at).
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 
 #include "kernels/linalg/weight_product_kernel.h"
 #include "kernels/linalg/weight_simd.h"
+#include "runtime/env_flag.h"
 #include "runtime/thread_pool.h"
 
 namespace coreml::kernels::linalg {
@@ -34,9 +34,8 @@ std::atomic<int>& lines_override() {
 int conv_lines_mode() {
   const int forced = lines_override().load(std::memory_order_relaxed);
   if (forced != -2) return forced;
-  const char* v = std::getenv("COREML_CONV_LINES");
-  if (!v || !*v) return -1;
-  return std::strcmp(v, "0") == 0 ? 0 : 1;
+  const std::optional<bool> choice = runtime::env_choice("COREML_CONV_LINES");
+  return choice ? static_cast<int>(*choice) : -1;
 }
 
 void set_conv_lines_for_testing(std::optional<int> mode) {
