@@ -112,15 +112,19 @@ function(coreml_add_layer layer)
   # Position-independent in static builds too: the static libraries can then go into a shared
   # object (a Python module, a plugin), and static and shared builds compile the same objects.
   # Nothing is interposed: calls inside the library stay direct and inlinable.
-  set_target_properties(${objects} PROPERTIES CXX_VISIBILITY_PRESET hidden
-                                              VISIBILITY_INLINES_HIDDEN ON
+  set_target_properties(${objects} PROPERTIES CXX_VISIBILITY_PRESET ${COREML_OBJECT_VISIBILITY}
+                                              VISIBILITY_INLINES_HIDDEN ${COREML_INLINES_HIDDEN}
                                               POSITION_INDEPENDENT_CODE ON)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     target_compile_options(${objects} PRIVATE -fno-semantic-interposition)
   endif()
 
   set(lib coreml_${layer})
-  add_library(${lib} $<TARGET_OBJECTS:${objects}> ${ARG_EXTRA_OBJECTS})
+  if(COREML_LAYERS_SHARED_FOR_SANITIZERS)
+    add_library(${lib} SHARED $<TARGET_OBJECTS:${objects}> ${ARG_EXTRA_OBJECTS})
+  else()
+    add_library(${lib} $<TARGET_OBJECTS:${objects}> ${ARG_EXTRA_OBJECTS})
+  endif()
   add_library(coreml::${layer} ALIAS ${lib})
   target_link_libraries(${lib} PUBLIC ${ARG_PUBLIC} PRIVATE ${ARG_PRIVATE})
   set_target_properties(${lib} PROPERTIES

@@ -15,6 +15,11 @@ if command -v ninja >/dev/null; then GENERATOR=(-G Ninja); fi
 
 SKIP_BUILD=1 WITH_COREML_STAND_IN=1 bash scripts/setup.sh
 
+# CI runs once on a clean clone: each build tree goes once its tests have passed, so the disk
+# holds one tree at a time; the free space is printed before each build to explain a full disk.
+free_space() { echo "--- free disk space: $(df -h --output=avail . | tail -1 | tr -d ' ')"; }
+drop_tree_in_ci() { if [[ "${CI:-}" == "true" ]]; then rm -rf "$1"; fi; }
+
 # The Python module is built in the Release tree (no second build of the library) with
 # nanobind from a virtual environment that also holds the test dependencies (PyPI).
 PYTHON_ARGS=()
@@ -28,6 +33,7 @@ if [[ "${SKIP_PYTHON:-0}" != "1" ]]; then
 fi
 
 echo "=== build (Release, warnings as errors)"
+free_space
 # The Release build also builds the Core ML backend against its stand-in (GNUstep, clang).
 cmake -S . -B build "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release -DCOREML_WERROR=ON \
   -DCOREML_BUILD_BENCHMARKS=ON -DCOREML_BUILD_COREML_STAND_IN=ON "${PYTHON_ARGS[@]}"
@@ -41,13 +47,16 @@ if [[ "${SKIP_PYTHON:-0}" != "1" ]]; then
 fi
 
 if [[ "${SKIP_ASAN:-0}" != "1" ]]; then
+  drop_tree_in_ci build
   echo "=== build (ASan + UBSan)"
+  free_space
   cmake -S . -B build-asan "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Debug -DCOREML_WERROR=ON \
     -DCOREML_SANITIZE=ON
   cmake --build build-asan -j "$JOBS"
   echo "=== tests under ASan + UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+  drop_tree_in_ci build-asan
 fi
 
 if [[ "${SKIP_TSAN:-0}" != "1" ]]; then
@@ -59,6 +68,7 @@ if [[ "${SKIP_TSAN:-0}" != "1" ]]; then
               panel_product_test conv_pack_test
               prepared_kernels_test fusion_test server_test)
   echo "=== build (ThreadSanitizer): ${TSAN_TESTS[*]}"
+  free_space
   # Not -Werror here: g++ 12's flow analysis under -fsanitize=thread reports false
   # -Wstringop-overflow in library headers; the Release build above holds the warning line.
   cmake -S . -B build-tsan "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOREML_WERROR=OFF \
@@ -68,6 +78,7 @@ if [[ "${SKIP_TSAN:-0}" != "1" ]]; then
   labels=$(IFS='|'; echo "^(${TSAN_TESTS[*]})\$")
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
     ctest --test-dir build-tsan --output-on-failure -j "$JOBS" -L "$labels"
+  drop_tree_in_ci build-tsan
 fi
 
 # 20 s per target: the committed corpora seed each run, and CI's 90 minutes are shared with
@@ -75,6 +86,7 @@ fi
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 if [[ "$FUZZ_SECONDS" != "0" ]]; then
   echo "=== fuzz targets (${FUZZ_SECONDS}s each)"
+  free_space
   CC=clang CXX=clang++ cmake -S . -B build-fuzz "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCOREML_BUILD_FUZZERS=ON -DCOREML_BUILD_TESTS=OFF
   cmake --build build-fuzz -j "$JOBS" --target coreml_fuzzers
