@@ -136,6 +136,91 @@ TEST(ConvActivation, EveryKindAndLengthMatchesDoubleFormulas) {
   });
 }
 
+// The conv's block store (store_conv_rows_simd): rows of results with a bias per row, a
+// residual and an activation, into rows of a wider output, fp32 and fp16, against the sum
+// written out here in fp32 (its definition) and the double formulas above; every length up to
+// two vectors and a tail, and nothing written between the rows or past the last one.
+TEST(ConvActivation, BlockStoreMatchesRowByRowFormulas) {
+  using K = ConvActivation::Kind;
+  std::vector<ConvActivation> kinds = {{.kind = K::kNone}, {.kind = K::kRelu}, {.kind = K::kRelu6}};
+  kinds.push_back({.kind = K::kClip, .alpha = -1.5f, .beta = 2.5f});
+  kinds.push_back({.kind = K::kSigmoidHard, .alpha = 0.2f, .beta = 0.5f});
+  kinds.push_back({.kind = K::kThresholdedRelu, .threshold = 0.7f});
+  kinds.push_back({.kind = K::kHardSwish, .alpha = 1.0f / 6, .beta = 0.5f, .threshold = -3.0f});
+  constexpr int64_t kRows = 3, kTileStride = 48, kOutStride = 45;
+  std::vector<float> tile = random_values(kRows * kTileStride, 5);
+  for (float& v : tile) v *= 8.0f;
+  tile[2] = -0.0f;  // with no bias and no residual, -0 must stay -0
+  tile[kTileStride + 17] = NAN;
+  const std::vector<float> bias = {0.25f, -1.0f, 3.0f};
+  std::vector<float> residual = random_values(kRows * kOutStride, 6);
+  std::vector<uint16_t> residual_half(residual.size());
+  for (size_t i = 0; i < residual.size(); ++i) {
+    residual_half[i] = float_to_fp16(residual[i]);
+    residual[i] = fp16_to_float(residual_half[i]);  // the same values in both types
+  }
+  int checked = 0;
+  coreml::testing::for_each_simd_target([&](bool simd) {
+    for (const ConvActivation& a : kinds) {
+      for (const bool half : {false, true}) {
+        for (const int parts : {0, 1, 2, 3}) {  // bit 0: bias, bit 1: residual
+          for (int64_t count = 0; count <= 37; ++count) {
+            ConvRowsStore s;
+            s.tile = tile.data();
+            s.tile_stride = kTileStride;
+            s.rows = kRows;
+            s.count = count;
+            s.bias = parts & 1 ? bias.data() : nullptr;
+            s.out_stride = kOutStride;
+            s.half = half;
+            std::vector<float> out32(kRows * kOutStride, -7.0f);
+            std::vector<uint16_t> out16(kRows * kOutStride, 0x1234);
+            s.out = half ? static_cast<void*>(out16.data()) : out32.data();
+            if (parts & 2) {
+              s.residual = half ? static_cast<const void*>(residual_half.data()) : residual.data();
+            }
+            if (!store_conv_rows_simd(a, s)) {
+              ASSERT_TRUE(!simd || half) << "the fp32 block store runs on every SIMD target";
+              continue;
+            }
+            ++checked;
+            for (int64_t r = 0; r < kRows; ++r) {
+              for (int64_t i = 0; i < kOutStride; ++i) {
+                const size_t at = static_cast<size_t>(r * kOutStride + i);
+                const auto where = ::testing::Message()
+                                   << "kind " << static_cast<int>(a.kind) << " half " << half
+                                   << " parts " << parts << " count " << count << " row " << r
+                                   << " i " << i;
+                if (i >= count) {
+                  ASSERT_TRUE(half ? out16[at] == 0x1234 : out32[at] == -7.0f)
+                      << "wrote outside the results, " << where;
+                  continue;
+                }
+                float sum = tile[static_cast<size_t>(r * kTileStride + i)];
+                if (parts & 1) sum += bias[static_cast<size_t>(r)];
+                if (parts & 2) sum += residual[at];
+                const auto want = static_cast<float>(activation_reference(a, sum));
+                const float got = half ? fp16_to_float(out16[at]) : out32[at];
+                const float want_stored = half ? fp16_to_float(float_to_fp16(want)) : want;
+                if (std::isnan(want)) {
+                  ASSERT_TRUE(std::isnan(got)) << where;
+                } else if (a.kind == K::kSigmoidHard || a.kind == K::kHardSwish) {
+                  // alpha x + beta fused in one rounding, the reference in double
+                  ASSERT_NEAR(got, want, std::abs(want) * (half ? 1e-3 : 5e-7) + 1e-6) << where;
+                } else {
+                  ASSERT_EQ(got, want_stored) << where;
+                  ASSERT_EQ(std::signbit(got), std::signbit(want_stored)) << where;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+  EXPECT_GT(checked, 0);
+}
+
 TEST(DotBlock, SimdAndScalarMatchReference) {
   for (int64_t k : {1, 3, 7, 8, 9, 16, 31, 33, 100}) {
     for (int64_t a_rows : {1, 3, 4, 5, 9}) {

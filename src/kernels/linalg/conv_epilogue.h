@@ -39,6 +39,26 @@ struct ConvActivation {
   void apply_to_half(float* values, uint16_t* out, int64_t count) const;
 };
 
+// A block of a conv's results on its way to the output: rows of `count` results each (one
+// output channel's consecutive positions), stored as
+//   out[r][i] = round(activation(tile[r][i] + bias[r] + residual[r][i]))
+// with the bias and the residual added only when present, in that order, in fp32.
+struct ConvRowsStore {
+  const float* tile = nullptr;
+  int64_t tile_stride = 0;  // floats between result rows
+  int64_t rows = 0, count = 0;
+  const float* bias = nullptr;     // one per row, or nullptr
+  const void* residual = nullptr;  // laid out like the output (its dtype), or nullptr
+  void* out = nullptr;
+  int64_t out_stride = 0;  // elements between output rows
+  bool half = false;       // the output and the residual are fp16 (else fp32)
+};
+
+// One SIMD pass over the whole block for the piecewise kinds (and none): false when it is not
+// available (the smooth kinds, COREML_SIMD=0, fp16 without hardware conversion), and the caller
+// takes its step-by-step path. Same results, bit for bit.
+bool store_conv_rows_simd(const ConvActivation& a, const ConvRowsStore& s);
+
 // The piecewise-linear kinds (relu .. hard-swish) in SIMD (conv_epilogue_simd.cpp); false with
 // COREML_SIMD=0 (the scalar loops of apply() then run).
 bool activate_piecewise_simd(const ConvActivation& a, const float* in, float* out, int64_t count);

@@ -109,6 +109,134 @@ bool ActivateToHalf(const ConvActivation& a, const float* in, uint16_t* out, int
 #endif
 }
 
+// The last, partial vector of a row: `n` < Lanes(d) values loaded (the lanes past them zero) or
+// stored, masked on x86 from AVX2 on (fp16 from AVX-512 on), elsewhere through the stack.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadPart(D d, const float* p, size_t n) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  return hn::MaskedLoad(hn::FirstN(d, n), d, p);
+#else
+  HWY_ALIGN float part[hn::MaxLanes(d)] = {};
+  for (size_t i = 0; i < n; ++i) part[i] = p[i];
+  return hn::Load(d, part);
+#endif
+}
+
+template <class D>
+HWY_INLINE void StorePart(D d, hn::Vec<D> v, float* p, size_t n) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  hn::BlendedStore(v, hn::FirstN(d, n), d, p);
+#else
+  HWY_ALIGN float part[hn::MaxLanes(d)];
+  hn::Store(v, d, part);
+  for (size_t i = 0; i < n; ++i) p[i] = part[i];
+#endif
+}
+
+#if COREML_HWY_NATIVE_F16
+template <class D>
+HWY_INLINE hn::Vec<D> LoadPart(D d, const uint16_t* p, size_t n) {
+  const hn::Rebind<hwy::float16_t, D> dh;
+  const hn::Rebind<uint16_t, D> du;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  return hn::PromoteTo(d, hn::BitCast(dh, hn::MaskedLoad(hn::FirstN(du, n), du, p)));
+#else
+  HWY_ALIGN uint16_t part[hn::MaxLanes(d)] = {};
+  for (size_t i = 0; i < n; ++i) part[i] = p[i];
+  return hn::PromoteTo(d, hn::BitCast(dh, hn::Load(du, part)));
+#endif
+}
+
+template <class D>
+HWY_INLINE void StorePart(D d, hn::Vec<D> v, uint16_t* p, size_t n) {
+  const hn::Rebind<hwy::float16_t, D> dh;
+  const hn::Rebind<uint16_t, D> du;
+  const auto bits = hn::BitCast(du, hn::DemoteTo(dh, v));
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  hn::BlendedStore(bits, hn::FirstN(du, n), du, p);
+#else
+  HWY_ALIGN uint16_t part[hn::MaxLanes(d)];
+  hn::Store(bits, du, part);
+  for (size_t i = 0; i < n; ++i) p[i] = part[i];
+#endif
+}
+#endif
+
+template <class D>
+HWY_INLINE hn::Vec<D> LoadWhole(D d, const float* p) {
+  return hn::LoadU(d, p);
+}
+template <class D>
+HWY_INLINE void StoreWhole(D d, hn::Vec<D> v, float* p) {
+  hn::StoreU(v, d, p);
+}
+#if COREML_HWY_NATIVE_F16
+template <class D>
+HWY_INLINE hn::Vec<D> LoadWhole(D d, const uint16_t* p) {
+  const hn::Rebind<hwy::float16_t, D> dh;
+  return hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
+}
+template <class D>
+HWY_INLINE void StoreWhole(D d, hn::Vec<D> v, uint16_t* p) {
+  const hn::Rebind<hwy::float16_t, D> dh;
+  hn::StoreU(hn::DemoteTo(dh, v), dh, reinterpret_cast<hwy::float16_t*>(p));
+}
+#endif
+
+// store_conv_rows_simd for one kind and output type (T: float, or uint16_t fp16 bits).
+template <K kKind, class T>
+void StoreRows(const ConvActivation& a, const ConvRowsStore& s) {
+  const hn::ScalableTag<float> d;
+  const Constants<decltype(d)> c(d, a);
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t whole = s.count / lanes * lanes;
+  const auto rest = static_cast<size_t>(s.count - whole);
+  const bool has_bias = s.bias != nullptr;
+  for (int64_t r = 0; r < s.rows; ++r) {
+    const float* t = s.tile + r * s.tile_stride;
+    T* o = static_cast<T*>(s.out) + r * s.out_stride;
+    const T* res = s.residual ? static_cast<const T*>(s.residual) + r * s.out_stride : nullptr;
+    const auto bias = hn::Set(d, has_bias ? s.bias[r] : 0.0f);
+    // Adding a zero bias would turn -0 into +0: the bias is added only where there is one.
+    const auto sum = [&](auto v, auto residual) {
+      if (has_bias) v = hn::Add(v, bias);
+      if (res) v = hn::Add(v, residual());
+      return Activate<kKind>(c, v);
+    };
+    for (int64_t i = 0; i < whole; i += lanes) {
+      StoreWhole(d, sum(hn::LoadU(d, t + i), [&] { return LoadWhole(d, res + i); }), o + i);
+    }
+    if (rest > 0) {
+      StorePart(d,
+                sum(LoadPart(d, t + whole, rest), [&] { return LoadPart(d, res + whole, rest); }),
+                o + whole, rest);
+    }
+  }
+}
+
+template <class T>
+bool StoreRowsOf(const ConvActivation& a, const ConvRowsStore& s) {
+  switch (a.kind) {
+    case K::kNone: StoreRows<K::kNone, T>(a, s); return true;
+    case K::kRelu: StoreRows<K::kRelu, T>(a, s); return true;
+    case K::kRelu6: StoreRows<K::kRelu6, T>(a, s); return true;
+    case K::kClip: StoreRows<K::kClip, T>(a, s); return true;
+    case K::kSigmoidHard: StoreRows<K::kSigmoidHard, T>(a, s); return true;
+    case K::kThresholdedRelu: StoreRows<K::kThresholdedRelu, T>(a, s); return true;
+    case K::kHardSwish: StoreRows<K::kHardSwish, T>(a, s); return true;
+    default: return false;  // the smooth kinds
+  }
+}
+
+bool StoreConvRowsSimd(const ConvActivation& a, const ConvRowsStore& s) {
+  if (!s.half) return StoreRowsOf<float>(a, s);
+#if COREML_HWY_NATIVE_F16
+  return StoreRowsOf<uint16_t>(a, s);
+#else
+  return false;
+#endif
+}
+
 bool ActivatePiecewiseToHalfSimd(const ConvActivation& a, const float* in, uint16_t* out,
                                  int64_t n) {
   switch (a.kind) {
@@ -142,6 +270,11 @@ HWY_AFTER_NAMESPACE();
 namespace coreml::kernels::linalg {
 HWY_EXPORT(ActivatePiecewiseSimd);
 HWY_EXPORT(ActivatePiecewiseToHalfSimd);
+HWY_EXPORT(StoreConvRowsSimd);
+
+bool store_conv_rows_simd(const ConvActivation& a, const ConvRowsStore& s) {
+  return simd_enabled() && HWY_DYNAMIC_DISPATCH(StoreConvRowsSimd)(a, s);
+}
 
 bool activate_piecewise_to_half_simd(const ConvActivation& a, const float* in, uint16_t* out,
                                      int64_t count) {

@@ -429,6 +429,24 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
     }
     return;
   }
+  if (g_.om == 1) {
+    // A conv's rows: the whole block in one pass where the activation allows it.
+    const int64_t first = b * g_.ob + m0 + r0 * g_.on;
+    const size_t size = dtype_size(out_dtype_);
+    ConvRowsStore block;
+    block.tile = tile;
+    block.tile_stride = stride;
+    block.rows = r1 - r0;
+    block.count = mb;
+    block.bias = bias ? bias + r0 : nullptr;
+    block.residual = residual_data_ ? residual_data_ + first * size : nullptr;
+    block.out = out + first * size;
+    block.out_stride = g_.on;
+    block.half = out_dtype_ == DType::kFloat16;
+    if ((block.half || out_dtype_ == DType::kFloat32) && store_conv_rows_simd(activation_, block)) {
+      return;
+    }
+  }
   for (int64_t r = r0; r < r1; ++r) {
     const float* values = tile + (r - r0) * stride;
     const float* row_bias = bias ? bias + r : nullptr;
