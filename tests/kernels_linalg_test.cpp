@@ -138,8 +138,9 @@ TEST(ConvActivation, EveryKindAndLengthMatchesDoubleFormulas) {
 
 // The conv's block store (store_conv_rows_simd): rows of results with a bias per row, a
 // residual and an activation, into rows of a wider output, fp32 and fp16, against the sum
-// written out here in fp32 (its definition) and the double formulas above; every length up to
-// two vectors and a tail, and nothing written between the rows or past the last one.
+// written out here in fp32 (its definition) and the double formulas above, and bit for bit
+// against the row-by-row path (ConvActivation::apply); lengths up to four vectors and a
+// tail, and nothing written between the rows or past the last one.
 TEST(ConvActivation, BlockStoreMatchesRowByRowFormulas) {
   using K = ConvActivation::Kind;
   std::vector<ConvActivation> kinds = {{.kind = K::kNone}, {.kind = K::kRelu}, {.kind = K::kRelu6}};
@@ -147,7 +148,9 @@ TEST(ConvActivation, BlockStoreMatchesRowByRowFormulas) {
   kinds.push_back({.kind = K::kSigmoidHard, .alpha = 0.2f, .beta = 0.5f});
   kinds.push_back({.kind = K::kThresholdedRelu, .threshold = 0.7f});
   kinds.push_back({.kind = K::kHardSwish, .alpha = 1.0f / 6, .beta = 0.5f, .threshold = -3.0f});
-  constexpr int64_t kRows = 3, kTileStride = 48, kOutStride = 45;
+  kinds.push_back({.kind = K::kSigmoid});
+  kinds.push_back({.kind = K::kSilu});
+  constexpr int64_t kRows = 3, kTileStride = 80, kOutStride = 77;
   std::vector<float> tile = random_values(kRows * kTileStride, 5);
   for (float& v : tile) v *= 8.0f;
   tile[2] = -0.0f;  // with no bias and no residual, -0 must stay -0
@@ -164,7 +167,9 @@ TEST(ConvActivation, BlockStoreMatchesRowByRowFormulas) {
     for (const ConvActivation& a : kinds) {
       for (const bool half : {false, true}) {
         for (const int parts : {0, 1, 2, 3}) {  // bit 0: bias, bit 1: residual
-          for (int64_t count = 0; count <= 37; ++count) {
+          // Tails of many lengths, and one to four whole vectors with and without a tail.
+          for (const int64_t count : {0,  1,  2,  3,  5,  7,  8,  9,  11, 13, 15, 16,
+                                      17, 31, 32, 33, 47, 48, 50, 63, 64, 65, 70, 77}) {
             ConvRowsStore s;
             s.tile = tile.data();
             s.tile_stride = kTileStride;
@@ -202,8 +207,18 @@ TEST(ConvActivation, BlockStoreMatchesRowByRowFormulas) {
                 const auto want = static_cast<float>(activation_reference(a, sum));
                 const float got = half ? fp16_to_float(out16[at]) : out32[at];
                 const float want_stored = half ? fp16_to_float(float_to_fp16(want)) : want;
+                // The row-by-row path (ConvActivation::apply) gives the same bits.
+                float row_by_row = sum;
+                a.apply(&row_by_row, 1);
+                if (!half) {
+                  ASSERT_TRUE(got == row_by_row || (std::isnan(got) && std::isnan(row_by_row)))
+                      << where;
+                }
                 if (std::isnan(want)) {
                   ASSERT_TRUE(std::isnan(got)) << where;
+                } else if (a.kind == K::kSigmoid || a.kind == K::kSilu) {
+                  // a few ulp (fast_exp.h), then fp16's rounding
+                  ASSERT_NEAR(got, want, std::abs(want) * (half ? 1e-3 : 5e-7) + 1e-30) << where;
                 } else if (a.kind == K::kSigmoidHard || a.kind == K::kHardSwish) {
                   // alpha x + beta fused in one rounding, the reference in double
                   ASSERT_NEAR(got, want, std::abs(want) * (half ? 1e-3 : 5e-7) + 1e-6) << where;

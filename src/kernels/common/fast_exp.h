@@ -1,6 +1,7 @@
-// A short exp for SIMD loops whose arguments stay where results are normal numbers: sigmoid /
-// SiLU (elementwise/simd_f32.cpp) and the softmax row (reduction/softmax_simd.cpp). Per target:
-// include after hwy/highway.h, outside any namespace.
+// A short exp for SIMD loops whose arguments stay where results are normal numbers, and the
+// sigmoid built on it: sigmoid / SiLU (elementwise/simd_f32.cpp, and fused into the conv's store,
+// linalg/conv_epilogue_simd.cpp: the same bits both ways) and the softmax row
+// (reduction/softmax_simd.cpp). Per target: include after hwy/highway.h, outside any namespace.
 #if defined(COREML_KERNELS_COMMON_FAST_EXP_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef COREML_KERNELS_COMMON_FAST_EXP_H_
 #undef COREML_KERNELS_COMMON_FAST_EXP_H_
@@ -37,6 +38,34 @@ HWY_INLINE V exp_normal_range(D d, V t) {
   // k's low bits shifted into the exponent field (those of 1.5 * 2^23 shift out).
   const auto scale = hn::ShiftLeft<23>(hn::BitCast(di, shifted));
   return hn::BitCast(d, hn::Add(hn::BitCast(di, p), scale));
+}
+
+// 1 / v for v in [1, 2^126]: the hardware estimate refined by Newton steps r (2 - v r), each
+// doubling its bits. AVX-512's estimate has 14 bits: one step reaches fp32 precision. AVX2's and
+// SSE's have 12 (one step left sigmoid 3.2 ulp off), others may have 8: two steps. A division costs
+// several times more (EfficientNet spends a quarter of its time in SiLU).
+template <typename D, typename V>
+HWY_INLINE V fast_reciprocal(D d, V v) {
+  const V two = hn::Set(d, 2.f);
+  V r = hn::ApproximateReciprocal(v);
+  r = hn::Mul(r, hn::NegMulAdd(v, r, two));
+#if !(HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3)
+  r = hn::Mul(r, hn::NegMulAdd(v, r, two));
+#endif
+  return r;
+}
+
+// 1 / (1 + e^-x), with -x clamped to [ln 2^-126, ln 2^126]: the reciprocal's argument stays
+// within [1, 2^126], where its estimate and Newton step are normal numbers, and 1 + e has no
+// cancellation. Below x = ln 2^-126 the result (fp32's subnormal range) is 0. Elsewhere within
+// 2.9 ulp of the exact sigmoid with FMA, 3.5 without (SSE4) (measured against double in
+// kernels_elementwise_test). NaN is the caller's to keep.
+template <typename D, typename V>
+HWY_INLINE V fast_sigmoid(D d, V x) {
+  const V limit = hn::Set(d, 87.33654f);  // the float just below ln 2^126 = 87.3365447
+  const V t = hn::Min(hn::Max(hn::Neg(x), hn::Neg(limit)), limit);
+  const V s = fast_reciprocal(d, hn::Add(hn::Set(d, 1.f), exp_normal_range(d, t)));
+  return hn::IfThenZeroElse(hn::Gt(hn::Neg(x), limit), s);
 }
 
 }  // namespace coreml::kernels::HWY_NAMESPACE

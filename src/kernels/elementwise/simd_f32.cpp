@@ -56,34 +56,6 @@ void BinaryF32(int op, const float* a, const float* b, int64_t b_step, float* ou
   }
 }
 
-// 1 / v for v in [1, 2^126]: the hardware estimate refined by Newton steps r (2 - v r), each
-// doubling its bits. AVX-512's estimate has 14 bits: one step reaches fp32 precision. AVX2's and
-// SSE's have 12 (one step left sigmoid 3.2 ulp off), others may have 8: two steps. A division costs
-// several times more (EfficientNet spends a quarter of its time in SiLU).
-template <typename D, typename V>
-HWY_INLINE V reciprocal(D d, V v) {
-  const V two = hn::Set(d, 2.f);
-  V r = hn::ApproximateReciprocal(v);
-  r = hn::Mul(r, hn::NegMulAdd(v, r, two));
-#if !(HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3)
-  r = hn::Mul(r, hn::NegMulAdd(v, r, two));
-#endif
-  return r;
-}
-
-// 1 / (1 + e^-x), with -x clamped to [ln 2^-126, ln 2^126]: the reciprocal's argument stays
-// within [1, 2^126], where its estimate and Newton step are normal numbers, and 1 + e has no
-// cancellation. Below x = ln 2^-126 the result (fp32's subnormal range) is 0. Elsewhere within
-// 2.9 ulp of the exact sigmoid with FMA, 3.5 without (SSE4) (measured against double in
-// kernels_elementwise_test). NaN is the caller's to keep.
-template <typename D, typename V>
-HWY_INLINE V sigmoid(D d, V x) {
-  const V limit = hn::Set(d, 87.33654f);  // the float just below ln 2^126 = 87.3365447
-  const V t = hn::Min(hn::Max(hn::Neg(x), hn::Neg(limit)), limit);
-  const V s = reciprocal(d, hn::Add(hn::Set(d, 1.f), exp_normal_range(d, t)));
-  return hn::IfThenZeroElse(hn::Gt(hn::Neg(x), limit), s);
-}
-
 // x/2 (1 + erf(x / sqrt 2)). With z = |x| / sqrt 2, erfc(z) = poly(t) e^(-z^2), t = 1 / (1 + p z)
 // (A&S 7.1.26); 1 + erf(x / sqrt 2) is erfc(z) for x < 0 (no cancellation) and 2 - erfc(z).
 template <typename D, typename V>
@@ -161,9 +133,11 @@ bool UnaryF32ToHalf(int op, const float* in, uint16_t* out, int64_t n) {
   const auto keep_nan = [](auto x, auto y) { return hn::IfThenElse(hn::IsNaN(x), x, y); };
   switch (static_cast<SimdUnary>(op)) {
     case SimdUnary::kSilu:
-      return unary_to_half_loop(d, in, out, n, [&](auto x) { return hn::Mul(x, sigmoid(d, x)); });
+      return unary_to_half_loop(d, in, out, n,
+                                [&](auto x) { return hn::Mul(x, fast_sigmoid(d, x)); });
     case SimdUnary::kSigmoid:
-      return unary_to_half_loop(d, in, out, n, [&](auto x) { return keep_nan(x, sigmoid(d, x)); });
+      return unary_to_half_loop(d, in, out, n,
+                                [&](auto x) { return keep_nan(x, fast_sigmoid(d, x)); });
     default: return false;  // gelu: two passes
   }
 }
@@ -174,9 +148,9 @@ void UnaryF32(int op, const float* in, float* out, int64_t n) {
   const auto keep_nan = [](auto x, auto y) { return hn::IfThenElse(hn::IsNaN(x), x, y); };
   switch (static_cast<SimdUnary>(op)) {
     case SimdUnary::kSilu:  // a NaN x makes the product NaN whatever sigmoid gave
-      return unary_loop(d, in, out, n, [&](auto x) { return hn::Mul(x, sigmoid(d, x)); });
+      return unary_loop(d, in, out, n, [&](auto x) { return hn::Mul(x, fast_sigmoid(d, x)); });
     case SimdUnary::kSigmoid:
-      return unary_loop(d, in, out, n, [&](auto x) { return keep_nan(x, sigmoid(d, x)); });
+      return unary_loop(d, in, out, n, [&](auto x) { return keep_nan(x, fast_sigmoid(d, x)); });
     case SimdUnary::kGelu:
       return unary_loop(d, in, out, n, [&](auto x) { return keep_nan(x, gelu(d, x)); });
     case SimdUnary::kGeluTanh:

@@ -54,9 +54,9 @@ struct ConvRowsStore {
   bool half = false;       // the output and the residual are fp16 (else fp32)
 };
 
-// One SIMD pass over the whole block for the piecewise kinds (and none): false when it is not
-// available (the smooth kinds, COREML_SIMD=0, fp16 without hardware conversion), and the caller
-// takes its step-by-step path. Same results, bit for bit.
+// One SIMD pass over the whole block for every kind but the gelus: false when it is not
+// available (gelu, COREML_SIMD=0, fp16 without hardware conversion), and the caller takes its
+// step-by-step path. Same results, bit for bit.
 bool store_conv_rows_simd(const ConvActivation& a, const ConvRowsStore& s);
 
 // The piecewise-linear kinds (relu .. hard-swish) in SIMD (conv_epilogue_simd.cpp); false with

@@ -6,6 +6,7 @@
 // clang-format off
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+#include "kernels/common/fast_exp.h"
 #include "kernels/common/hwy_tail.h"
 // clang-format on
 
@@ -56,6 +57,12 @@ HWY_INLINE V Activate(const Constants<D>& c, V v) {
     const V t = hn::IfThenElse(hn::Lt(v, c.threshold), c.zero, v);
     return hn::Mul(t, ClampSimd(hn::MulAdd(c.alpha, t, c.beta), c.zero, c.one));
   }
+  // The smooth ones the unary ops' SIMD loops compute (elementwise/simd_f32.cpp), for the block
+  // store: the same functions, so the same bits.
+  if constexpr (kKind == K::kSigmoid) {
+    return hn::IfThenElse(hn::IsNaN(v), v, kernels::HWY_NAMESPACE::fast_sigmoid(D(), v));
+  }
+  if constexpr (kKind == K::kSilu) return hn::Mul(v, kernels::HWY_NAMESPACE::fast_sigmoid(D(), v));
   return v;
 }
 
@@ -203,7 +210,22 @@ void StoreRows(const ConvActivation& a, const ConvRowsStore& s) {
       if (res) v = hn::Add(v, residual());
       return Activate<kKind>(c, v);
     };
-    for (int64_t i = 0; i < whole; i += lanes) {
+    int64_t i = 0;
+    // Four vectors per step: the smooth kinds' long dependency chains overlap.
+    for (; i + 4 * lanes <= whole; i += 4 * lanes) {
+      const auto y0 = sum(hn::LoadU(d, t + i), [&] { return LoadWhole(d, res + i); });
+      const auto y1 =
+          sum(hn::LoadU(d, t + i + lanes), [&] { return LoadWhole(d, res + i + lanes); });
+      const auto y2 =
+          sum(hn::LoadU(d, t + i + 2 * lanes), [&] { return LoadWhole(d, res + i + 2 * lanes); });
+      const auto y3 =
+          sum(hn::LoadU(d, t + i + 3 * lanes), [&] { return LoadWhole(d, res + i + 3 * lanes); });
+      StoreWhole(d, y0, o + i);
+      StoreWhole(d, y1, o + i + lanes);
+      StoreWhole(d, y2, o + i + 2 * lanes);
+      StoreWhole(d, y3, o + i + 3 * lanes);
+    }
+    for (; i < whole; i += lanes) {
       StoreWhole(d, sum(hn::LoadU(d, t + i), [&] { return LoadWhole(d, res + i); }), o + i);
     }
     if (rest > 0) {
@@ -224,7 +246,9 @@ bool StoreRowsOf(const ConvActivation& a, const ConvRowsStore& s) {
     case K::kSigmoidHard: StoreRows<K::kSigmoidHard, T>(a, s); return true;
     case K::kThresholdedRelu: StoreRows<K::kThresholdedRelu, T>(a, s); return true;
     case K::kHardSwish: StoreRows<K::kHardSwish, T>(a, s); return true;
-    default: return false;  // the smooth kinds
+    case K::kSigmoid: StoreRows<K::kSigmoid, T>(a, s); return true;
+    case K::kSilu: StoreRows<K::kSilu, T>(a, s); return true;
+    default: return false;  // gelu
   }
 }
 
