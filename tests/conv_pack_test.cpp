@@ -5,7 +5,8 @@
 //  - whole convs (stride 1 and 2, padding on every side, "same" with odd and even kernels,
 //    dilation 2, kernels 1x1 / 3x3 / 7x7, widths that are no multiple of 16, fp16 and fp32)
 //    through the prepared kernel, against the simple reference kernel (prepared kernels off),
-//    with direct packing on and off, line tokens (weight_product_lines.cpp) on and off, AMX on
+//    with direct packing on and off, line tokens (weight_product_lines.cpp) on and off, fp32
+//    tokens read in place (1x1 convs whose planes are whole vectors) on and off, AMX on
 //    (where the CPU has it) and off, SIMD on and off.
 #include "kernels/linalg/conv_pack.h"
 
@@ -44,6 +45,7 @@ struct Switches {
     kernels::linalg::set_amx_enabled_for_testing(std::nullopt);
     kernels::linalg::set_direct_packing_for_testing(std::nullopt);
     kernels::linalg::set_conv_lines_for_testing(std::nullopt);
+    kernels::linalg::set_tokens_in_place_for_testing(std::nullopt);
   }
 };
 
@@ -398,6 +400,8 @@ const ConvCase kCases[] = {
     {"7x7_stride2_stem", 1, 3, 8, 20, 45, 7, 7, 2, 2, 1, 1, "custom", {3, 3, 3, 3}},
     {"1x1_stride2", 1, 6, 5, 9, 31, 1, 1, 2, 2, 1, 1, "valid"},
     {"1x1_stride1_pointwise", 2, 6, 5, 9, 33, 1, 1, 1, 1, 1, 1, "valid"},
+    // Planes of whole vectors (160 positions: two passes and a half): fp32 tokens read in place.
+    {"1x1_in_place_batches", 2, 6, 5, 8, 20, 1, 1, 1, 1, 1, 1, "valid"},
     {"3x3_dilation2", 1, 4, 5, 12, 27, 3, 3, 1, 1, 2, 2, "custom", {2, 2, 2, 2}},
     {"5x5_same_odd", 1, 3, 4, 10, 19, 5, 5, 1, 1, 1, 1, "same"},
     {"4x4_same_even", 1, 3, 4, 10, 21, 4, 4, 1, 1, 1, 1, "same"},
@@ -443,16 +447,19 @@ TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
     const auto w = want.to_vector<float>();
     for (const bool simd : {true, false}) {
       for (const bool amx : {true, false}) {
-        // Packed (directly or not), or read as line tokens wherever the conv has them.
-        for (const int mode : {0, 1, 2}) {
+        // Packed (directly or not), read as line tokens wherever the conv has them, or
+        // contiguous tokens read in place.
+        for (const int mode : {0, 1, 2, 3}) {
           const bool direct = mode != 1;
           kernels::set_simd_enabled_for_testing(simd);
           kernels::linalg::set_amx_enabled_for_testing(amx);
           kernels::linalg::set_direct_packing_for_testing(direct);
           kernels::linalg::set_conv_lines_for_testing(mode == 2 ? 1 : 0);
-          SCOPED_TRACE(::testing::Message() << (fp16 ? "fp16" : "fp32") << " simd " << simd
-                                            << " amx " << kernels::linalg::amx_available()
-                                            << " direct " << direct << " lines " << (mode == 2));
+          kernels::linalg::set_tokens_in_place_for_testing(mode == 3);
+          SCOPED_TRACE(::testing::Message()
+                       << (fp16 ? "fp16" : "fp32") << " simd " << simd << " amx "
+                       << kernels::linalg::amx_available() << " direct " << direct << " lines "
+                       << (mode == 2) << " in place " << (mode == 3));
           int prepared_ops = 0;
           const Tensor got = run_conv(asset, x, true, &prepared_ops).to(DType::kFloat32);
           EXPECT_EQ(prepared_ops, 1);

@@ -1,12 +1,14 @@
 #include "kernels/linalg/weight_product_kernel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "kernels/common/simd.h"
 #include "kernels/elementwise/simd_f32.h"
 #include "kernels/linalg/amx_gemm.h"
 #include "kernels/linalg/conv_pack.h"
+#include "runtime/env_flag.h"
 #include "runtime/thread_pool.h"
 #include "tensor/half.h"
 
@@ -146,7 +148,23 @@ void gather_row(const std::byte* x, DType dtype, const Geometry& g, int64_t b, i
   for (int64_t t = 0; t < g.k; ++t) out[t] = load_element(x, dtype, base + t * g.xk);
 }
 
+std::atomic<int>& in_place_override() {
+  static std::atomic<int> value{-1};  // -1: follow the environment
+  return value;
+}
+
 }  // namespace
+
+bool tokens_in_place_enabled() {
+  const int forced = in_place_override().load(std::memory_order_relaxed);
+  if (forced >= 0) return forced != 0;
+  static const bool enabled = runtime::env_flag("COREML_TOKENS_IN_PLACE", true);
+  return enabled;
+}
+
+void set_tokens_in_place_for_testing(std::optional<bool> enabled) {
+  in_place_override().store(enabled ? static_cast<int>(*enabled) : -1, std::memory_order_relaxed);
+}
 
 bool merge_dims(const Tensor& t, size_t first, size_t last, int64_t* size, int64_t* stride) {
   *size = 1;
@@ -349,6 +367,11 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
   // (Weights in their own k order read the positions through k_order_, planned for AMX only.)
   direct_packing_ = g_.m > 1 && packs_token_rows() && (!w_->k_ordered() || use_amx_) &&
                     direct_packing_enabled() && prefers_direct_packing(x_dtype_);
+  // fp32 tokens contiguous in rows of K positions (a 1x1 conv's planes) are read where they lie
+  // when every pass is whole vectors (the tiles load whole vectors: nothing past a plane's end).
+  tokens_in_place_ = !use_amx_ && !use_lines_ && g_.m > 1 && g_.xm == 1 && !gathers_tokens() &&
+                     x_dtype_ == DType::kFloat32 && !w_->k_ordered() && g_.m % 16 == 0 &&
+                     tokens_in_place_enabled();
   widened_at_ = threads_at_ + per_thread_ * threads_;
   widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_ &&
                  !use_lines_;
@@ -737,15 +760,24 @@ void WeightProductKernel::multiply_rows(int64_t r0, int64_t r1, const float* xt,
   for (int64_t p = 0; p < passes; ++p) {
     const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
     const int64_t tp = round_up(mb, 16);
-    gemm_rows(rows, r1 - r0, k, xt + p * k * kTokensPerPass, tp, mb, tile, kTokensPerPass);
+    if (tokens_in_place_) {
+      // xt is the input at token m0: K position t's tokens are g_.xk floats further on.
+      gemm_rows(rows, r1 - r0, k, xt + p * kTokensPerPass, g_.xk, mb, tile, kTokensPerPass);
+    } else {
+      gemm_rows(rows, r1 - r0, k, xt + p * k * kTokensPerPass, tp, mb, tile, kTokensPerPass);
+    }
     store_tile(tile, kTokensPerPass, r0, r1, b, m0 + p * kTokensPerPass, mb, out, tmp);
   }
 }
 
 void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch,
                                int64_t b, int64_t m0, int64_t count) {
-  pack_transposed(ctx, x, scratch, b, m0, count);
   const float* xt = scratch + y_at_;
+  if (tokens_in_place_) {
+    xt = reinterpret_cast<const float*>(x) + b * g_.xb + m0;
+  } else {
+    pack_transposed(ctx, x, scratch, b, m0, count);
+  }
   const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
   // Row tasks of whole register tiles, evened out between the threads (256 rows in blocks of 24
   // would give one thread 6 blocks and the other 4 and a part).
@@ -762,7 +794,7 @@ void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* o
       const int64_t p0 = task % split.splits * split.passes_per_split;
       const int64_t p1 = std::min(passes, p0 + split.passes_per_split);
       const int64_t first = p0 * kTokensPerPass;
-      multiply_rows(r0, r1, xt + p0 * g_.k * kTokensPerPass, b, m0 + first,
+      multiply_rows(r0, r1, xt + p0 * (tokens_in_place_ ? 1 : g_.k) * kTokensPerPass, b, m0 + first,
                     std::min(count, p1 * kTokensPerPass) - first, out, area);
     }
   });
@@ -798,6 +830,13 @@ void WeightProductKernel::gemm_own_passes(RunContext& ctx, const std::byte* x, s
       const int64_t b = task / tasks;
       int64_t m0 = 0, count = 0;
       own_task_tokens(task % tasks, &m0, &count);
+      if (tokens_in_place_) {
+        const float* at = reinterpret_cast<const float*>(x) + b * g_.xb + m0;
+        for (int64_t r0 = 0; r0 < g_.n; r0 += kRowsPerTask) {
+          multiply_rows(r0, std::min(g_.n, r0 + kRowsPerTask), at, b, m0, count, out, area);
+        }
+        continue;
+      }
       // Tokens contiguous (a 1x1 conv) or gathered: row by row of tokens, not token by token
       // down a column of K.
       if (packs_token_rows()) {

@@ -271,10 +271,16 @@ class WeightProductKernel : public runtime::OpKernel {
   std::vector<uint16_t> w_split_;  // the weight's bf16 halves, split at plan time (split_weights)
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
   bool use_lines_ = false;
+  bool tokens_in_place_ = false;  // the FMA path reads the input's token rows, packs nothing
   TokenLines lines_;
   int64_t band_lines_ = 0, bands_ = 0, band_plane_ = 0, band_at_ = 0;
   std::vector<int64_t> line_offsets_;  // per K position, into the band
 };
+
+// COREML_TOKENS_IN_PLACE: 0 packs contiguous fp32 tokens too (the tiles then read packed
+// passes; for comparison and tests), unset or 1 reads them where they lie.
+bool tokens_in_place_enabled();
+void set_tokens_in_place_for_testing(std::optional<bool> enabled);
 
 // COREML_CONV_LINES: 0 keeps packing for every conv, 1 reads line tokens wherever a conv has
 // them, unset leaves the choice to the shape (WeightProductKernel::plan_lines).
