@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
 
 #include "kernels/common/convert_simd.h"
 #include "kernels/linalg/conv_epilogue.h"
 #include "kernels/linalg/conv_pack.h"
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
+#include "kernels/linalg/panel_conv.h"
+#include "kernels/linalg/panel_product.h"
 #include "kernels/linalg/weight_product_kernel.h"
 #include "tensor/half.h"
 
@@ -322,6 +325,31 @@ class ConvGemmKernel final : public WeightProductKernel {
   std::array<int64_t, 3> taps_planned_for_{};
 };
 
+// Positions per plane of the op's declared output [batch, channels, spatial...]; 0 when a
+// dimension is not known at load.
+int64_t declared_positions(const mil::Operation& op) {
+  if (op.outputs.empty()) return 0;
+  const auto& shape = op.outputs[0].type.tensor.shape;
+  if (!shape || shape->size() < 3) return 0;
+  int64_t positions = 1;
+  for (size_t d = 2; d < shape->size(); ++d) {
+    if (!(*shape)[d].known()) return 0;
+    positions *= (*shape)[d].size;
+  }
+  return positions;
+}
+
+// The receptive fields a panel conv gathers per run ([batch][K][positions] fp32), or a huge
+// number when the batch is not known at load.
+constexpr int64_t kMaxPanelGatherBytes = int64_t{64} << 20;
+int64_t gathered_bytes(const mil::Operation& op, const runtime::RtValue& weight,
+                       int64_t positions) {
+  const auto& shape = op.outputs[0].type.tensor.shape;
+  if (!(*shape)[0].known()) return std::numeric_limits<int64_t>::max();
+  const int64_t k = weight.tensor.numel() / std::max<int64_t>(1, weight.tensor.shape()[0]);
+  return (*shape)[0].size * k * positions * 4;
+}
+
 }  // namespace
 
 std::unique_ptr<runtime::OpKernel> make_conv(const KernelInit& init) {
@@ -354,6 +382,15 @@ std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
   bool ok = false;
   auto bias = constant_bias(init, &ok);
   if (!ok) return nullptr;
+  // Few positions per plane (known from the op's declared output): output channels in the
+  // lanes instead (panel_conv.h), where CPUs without AMX run panels.
+  const int64_t positions = declared_positions(init.op());
+  if (positions > 0 && panel_products_wanted() && panel_conv_pays(ws[0], positions) &&
+      (pointwise || gathered_bytes(init.op(), *weight, positions) <= kMaxPanelGatherBytes)) {
+    if (auto panels = make_panel_conv(*weight, x, residual, bias, activation, p, pointwise)) {
+      return panels;
+    }
+  }
   auto matrix = WeightMatrix::create(*weight, false);
   if (!matrix) return nullptr;
   if (!pointwise) {

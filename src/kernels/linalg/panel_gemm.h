@@ -17,4 +17,13 @@ void panel_gemm(const float* x, int64_t x_stride, int rows, int64_t k, const voi
 void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel,
                        bool half, float* c);
 
+// The same with the K positions of a row `x_k_stride` floats apart: x[i * x_stride + t *
+// x_k_stride] (a conv's positions: rows 1 apart, K positions a plane apart), and with
+// `accumulate` the sums continuing from c's values (K split into blocks whose panel stays in
+// cache: the same sums in the same order as one call over the whole K).
+void panel_gemm_strided(const float* x, int64_t x_stride, int64_t x_k_stride, int rows, int64_t k,
+                        const void* panel, bool half, bool accumulate, float* c);
+void panel_gemm_strided_scalar(const float* x, int64_t x_stride, int64_t x_k_stride, int rows,
+                               int64_t k, const void* panel, bool half, bool accumulate, float* c);
+
 }  // namespace coreml::kernels::linalg

@@ -25,18 +25,28 @@ constexpr int kTileRows = 3;
 #endif
 constexpr int kTileVectors = 4;
 
-template <int R, int V, typename T>
-HWY_INLINE void Tile(const float* x, int64_t xs, int64_t k, const T* panel, float* c) {
+// How an activation value is found: kUnitK, K positions adjacent in each row (linear's rows,
+// rows xs apart); kUnitRow, rows adjacent (a conv's positions, K positions xk apart, panel_conv);
+// kStrided, both strides as given. Each its own loop: with both strides unknown GCC 12 ran out of
+// general registers and kept the loop counter on the stack (75 % of the FMA peak on a conv).
+enum class Layout { kUnitK, kUnitRow, kStrided };
+
+template <int R, int V, Layout kLayout, typename T>
+HWY_INLINE void Tile(const float* x, int64_t xs, int64_t xk, int64_t k, const T* panel,
+                     bool accumulate, float* c) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   using Vec = decltype(hn::Zero(d));
   Vec acc[R][V];
   for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < V; ++v) acc[r][v] = hn::Zero(d);
+    for (int v = 0; v < V; ++v) {
+      acc[r][v] = accumulate ? hn::LoadU(d, c + r * kPanelWidth + v * lanes) : hn::Zero(d);
+    }
   }
   for (int64_t t = 0; t < k; ++t) {
     Vec xv[R];
-    for (int r = 0; r < R; ++r) xv[r] = hn::Set(d, x[r * xs + t]);
+    const float* xt = kLayout == Layout::kUnitK ? x + t : x + t * xk;
+    for (int r = 0; r < R; ++r) xv[r] = hn::Set(d, xt[kLayout == Layout::kUnitRow ? r : r * xs]);
     const T* w = panel + t * kPanelWidth;
     for (int v = 0; v < V; ++v) {
       Vec wv;
@@ -56,8 +66,9 @@ HWY_INLINE void Tile(const float* x, int64_t xs, int64_t k, const T* panel, floa
 }
 
 // All 64 outputs of `rows` rows, in column groups of kTileVectors vectors.
-template <typename T>
-void PanelRows(const float* x, int64_t xs, int rows, int64_t k, const T* panel, float* c) {
+template <Layout kUnitK, typename T>
+void PanelRows(const float* x, int64_t xs, int64_t xk, int rows, int64_t k, const T* panel,
+               bool accumulate, float* c) {
   const hn::ScalableTag<float> d;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t group = std::min<int64_t>(kPanelWidth, kTileVectors * lanes);
@@ -68,13 +79,15 @@ void PanelRows(const float* x, int64_t xs, int rows, int64_t k, const T* panel, 
       const float* xr = x + r0 * xs;
       float* cr = c + r0 * kPanelWidth + j;
       const T* pj = panel + j;
-#define COREML_PANEL_TILE(R)                                                                 \
-  if (vectors == kTileVectors) {                                                             \
-    Tile<R, kTileVectors>(xr, xs, k, pj, cr);                                                \
-  } else if (vectors == 2) {                                                                 \
-    Tile<R, 2>(xr, xs, k, pj, cr);                                                           \
-  } else {                                                                                   \
-    for (int v = 0; v < vectors; ++v) Tile<R, 1>(xr, xs, k, pj + v * lanes, cr + v * lanes); \
+#define COREML_PANEL_TILE(R)                                                         \
+  if (vectors == kTileVectors) {                                                     \
+    Tile<R, kTileVectors, kUnitK>(xr, xs, xk, k, pj, accumulate, cr);                \
+  } else if (vectors == 2) {                                                         \
+    Tile<R, 2, kUnitK>(xr, xs, xk, k, pj, accumulate, cr);                           \
+  } else {                                                                           \
+    for (int v = 0; v < vectors; ++v) {                                              \
+      Tile<R, 1, kUnitK>(xr, xs, xk, k, pj + v * lanes, accumulate, cr + v * lanes); \
+    }                                                                                \
   }
       switch (rr) {
         case 1: COREML_PANEL_TILE(1) break;
@@ -94,18 +107,28 @@ void PanelRows(const float* x, int64_t xs, int rows, int64_t k, const T* panel, 
 }
 
 // Returns false when this target cannot widen fp16 exactly (the scalar loop runs instead).
-bool PanelGemm(const float* x, int64_t xs, int rows, int64_t k, const void* panel, bool half,
-               float* c) {
+template <Layout kUnitK>
+bool PanelGemmOf(const float* x, int64_t xs, int64_t xk, int rows, int64_t k, const void* panel,
+                 bool half, bool accumulate, float* c) {
   if (half) {
 #if COREML_HWY_NATIVE_F16
-    PanelRows(x, xs, rows, k, static_cast<const uint16_t*>(panel), c);
+    PanelRows<kUnitK>(x, xs, xk, rows, k, static_cast<const uint16_t*>(panel), accumulate, c);
     return true;
 #else
     return false;
 #endif
   }
-  PanelRows(x, xs, rows, k, static_cast<const float*>(panel), c);
+  PanelRows<kUnitK>(x, xs, xk, rows, k, static_cast<const float*>(panel), accumulate, c);
   return true;
+}
+
+bool PanelGemm(const float* x, int64_t xs, int64_t xk, int rows, int64_t k, const void* panel,
+               bool half, bool accumulate, float* c) {
+  if (xk == 1) return PanelGemmOf<Layout::kUnitK>(x, xs, 1, rows, k, panel, half, accumulate, c);
+  if (xs == 1) {
+    return PanelGemmOf<Layout::kUnitRow>(x, 1, xk, rows, k, panel, half, accumulate, c);
+  }
+  return PanelGemmOf<Layout::kStrided>(x, xs, xk, rows, k, panel, half, accumulate, c);
 }
 
 }  // namespace coreml::kernels::linalg::HWY_NAMESPACE
@@ -120,13 +143,18 @@ HWY_EXPORT(PanelGemm);
 
 void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel,
                        bool half, float* c) {
+  panel_gemm_strided_scalar(x, x_stride, 1, rows, k, panel, half, false, c);
+}
+
+void panel_gemm_strided_scalar(const float* x, int64_t x_stride, int64_t x_k_stride, int rows,
+                               int64_t k, const void* panel, bool half, bool accumulate, float* c) {
   const auto* wh = static_cast<const uint16_t*>(panel);
   const auto* wf = static_cast<const float*>(panel);
   for (int r = 0; r < rows; ++r) {
     float* cr = c + r * kPanelWidth;
-    std::fill(cr, cr + kPanelWidth, 0.0f);
+    if (!accumulate) std::fill(cr, cr + kPanelWidth, 0.0f);
     for (int64_t t = 0; t < k; ++t) {
-      const float xv = x[r * x_stride + t];
+      const float xv = x[r * x_stride + t * x_k_stride];
       for (int64_t j = 0; j < kPanelWidth; ++j) {
         const float w = half ? fp16_to_float(wh[t * kPanelWidth + j]) : wf[t * kPanelWidth + j];
         cr[j] += xv * w;
@@ -137,10 +165,16 @@ void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int64_t k, co
 
 void panel_gemm(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel, bool half,
                 float* c) {
-  if (simd_enabled() && HWY_DYNAMIC_DISPATCH(PanelGemm)(x, x_stride, rows, k, panel, half, c)) {
+  panel_gemm_strided(x, x_stride, 1, rows, k, panel, half, false, c);
+}
+
+void panel_gemm_strided(const float* x, int64_t x_stride, int64_t x_k_stride, int rows, int64_t k,
+                        const void* panel, bool half, bool accumulate, float* c) {
+  if (simd_enabled() && HWY_DYNAMIC_DISPATCH(PanelGemm)(x, x_stride, x_k_stride, rows, k, panel,
+                                                        half, accumulate, c)) {
     return;
   }
-  panel_gemm_scalar(x, x_stride, rows, k, panel, half, c);
+  panel_gemm_strided_scalar(x, x_stride, x_k_stride, rows, k, panel, half, accumulate, c);
 }
 
 }  // namespace coreml::kernels::linalg
