@@ -367,14 +367,18 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
   // (Weights in their own k order read the positions through k_order_, planned for AMX only.)
   direct_packing_ = g_.m > 1 && packs_token_rows() && (!w_->k_ordered() || use_amx_) &&
                     direct_packing_enabled() && prefers_direct_packing(x_dtype_);
-  // fp32 tokens contiguous in rows of K positions (a 1x1 conv's planes) are read where they lie
-  // when every pass is whole vectors (the tiles load whole vectors: nothing past a plane's end).
-  tokens_in_place_ = !use_amx_ && !use_lines_ && g_.m > 1 && g_.xm == 1 && !gathers_tokens() &&
-                     x_dtype_ == DType::kFloat32 && !w_->k_ordered() && g_.m % 16 == 0 &&
-                     tokens_in_place_enabled();
+  // Tokens contiguous in rows of K positions (a 1x1 conv's planes) are read where they lie when
+  // every pass is whole vectors (the tiles load whole vectors: nothing past a plane's end).
+  // A dense fp16 input is widened once into scratch (one SIMD pass, cheaper than widening it
+  // token run by token run into the packed passes) and then read in place too.
+  tokens_in_place_ =
+      !use_amx_ && !use_lines_ && g_.m > 1 && g_.xm == 1 && !gathers_tokens() &&
+      (x_dtype_ == DType::kFloat32 || (x_dtype_ == DType::kFloat16 && x.is_contiguous())) &&
+      !w_->k_ordered() && g_.m % 16 == 0 && tokens_in_place_enabled();
   widened_at_ = threads_at_ + per_thread_ * threads_;
-  widen_input_ = gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_ &&
-                 !use_lines_;
+  widen_input_ = (gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_ &&
+                  !use_lines_) ||
+                 (tokens_in_place_ && x_dtype_ == DType::kFloat16);
   const int64_t widened = widen_input_ ? round_up(x.numel(), 16) : 0;
   ctx.request_scratch(static_cast<size_t>(widened_at_ + widened) * sizeof(float));
   ctx.set_output(0, std::move(out_shape), out_dtype_);
