@@ -86,6 +86,65 @@ void ConvActivation::apply_to_half(float* values, uint16_t* out, int64_t count) 
   f32_to_f16(values, out, count);
 }
 
+void store_conv_rows(const ConvActivation& a, const ConvRowsStore& s, float* tmp) {
+  if (store_conv_rows_simd(a, s)) return;
+  // Each step reads the last one's result (`v`) and writes `tmp`, or the output when nothing
+  // follows.
+  const bool simd = simd_enabled();
+  const bool last_add = !s.half && !a.active();
+  const int64_t count = s.count;
+  for (int64_t r = 0; r < s.rows; ++r) {
+    const float* v = s.tile + r * s.tile_stride;
+    float* o32 = s.half ? nullptr : static_cast<float*>(s.out) + r * s.out_stride;
+    if (s.bias) {
+      float* dst = last_add && !s.residual ? o32 : tmp;
+      if (simd) {
+        simd_binary_f32(SimdBinary::kAdd, v, s.bias + r, 0, dst, count);
+      } else {
+        for (int64_t i = 0; i < count; ++i) dst[i] = v[i] + s.bias[r];
+      }
+      v = dst;
+    }
+    if (s.residual) {
+      float* dst = last_add ? o32 : tmp;
+      if (!s.half) {
+        const float* res = static_cast<const float*>(s.residual) + r * s.out_stride;
+        if (simd) {
+          simd_binary_f32(SimdBinary::kAdd, v, res, 1, dst, count);
+        } else {
+          for (int64_t i = 0; i < count; ++i) dst[i] = v[i] + res[i];
+        }
+      } else {
+        // Widened a block at a time (value by value cost more than the add).
+        const uint16_t* res = static_cast<const uint16_t*>(s.residual) + r * s.out_stride;
+        constexpr int64_t kBlock = 64;
+        float widened[kBlock];
+        for (int64_t i = 0; i < count; i += kBlock) {
+          const int64_t n = std::min(kBlock, count - i);
+          f16_to_f32(res + i, widened, n);
+          for (int64_t j = 0; j < n; ++j) dst[i + j] = v[i + j] + widened[j];
+        }
+      }
+      v = dst;
+    }
+    if (!s.half) {
+      if (a.active()) {
+        a.apply(v, o32, count);
+      } else if (v != o32) {
+        std::memcpy(o32, v, static_cast<size_t>(count) * sizeof(float));
+      }
+      continue;
+    }
+    uint16_t* o16 = static_cast<uint16_t*>(s.out) + r * s.out_stride;
+    if (a.active()) {
+      if (v != tmp) std::memcpy(tmp, v, static_cast<size_t>(count) * sizeof(float));
+      a.apply_to_half(tmp, o16, count);  // may work in place
+    } else {
+      f32_to_f16(v, o16, count);
+    }
+  }
+}
+
 ConvActivation read_conv_activation(const runtime::OpContext& ctx) {
   ConvActivation a;
   if (!ctx.has_param("activation")) return a;

@@ -54,9 +54,13 @@ struct ConvRowsStore {
   bool half = false;       // the output and the residual are fp16 (else fp32)
 };
 
-// One SIMD pass over the whole block for every kind but the gelus: false when it is not
-// available (gelu, COREML_SIMD=0, fp16 without hardware conversion), and the caller takes its
-// step-by-step path. Same results, bit for bit.
+// Stores the block: one SIMD pass over it where store_conv_rows_simd can, otherwise row by row
+// in steps (the bias, the residual, the activation, the rounding; SIMD passes each unless
+// COREML_SIMD=0). Same results, bit for bit. `tmp` holds `count` floats.
+void store_conv_rows(const ConvActivation& a, const ConvRowsStore& s, float* tmp);
+
+// The one SIMD pass, for every kind but the gelus: false when it is not available (gelu,
+// COREML_SIMD=0, fp16 without hardware conversion).
 bool store_conv_rows_simd(const ConvActivation& a, const ConvRowsStore& s);
 
 // The piecewise-linear kinds (relu .. hard-swish) in SIMD (conv_epilogue_simd.cpp); false with

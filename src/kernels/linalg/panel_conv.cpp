@@ -9,7 +9,6 @@
 #include "kernels/linalg/panel_conv.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/common/convert_simd.h"
 #include "kernels/linalg/conv_epilogue.h"
@@ -26,8 +25,8 @@ namespace {
 // Positions one task multiplies with its panel, at most (rounded to whole register tiles).
 constexpr int64_t kMaxBlockPositions = 96;
 // K positions multiplied per step: a 3x3 conv over 512 channels has a panel of 1.2 MB, past a
-// core's L2, and the tiles stream it once per 6 positions; in steps of 1024 (256 KB of fp32)
-// it is read from L2 (75 % of the FMA peak before, on a Zen 4 core).
+// core's L2, and the tiles read it once per 6 positions; in steps of 1024 (256 KB of fp32) that
+// part stays in L2 while every tile of the block reads it.
 constexpr int64_t kStepK = 1024;
 // Products below this many multiply-adds stay on the calling thread (as the row-streaming
 // kernel's do).
@@ -95,14 +94,14 @@ class PanelConvKernel final : public runtime::OpKernel {
     blocks_ = std::max<int64_t>(1, (m_ + kMaxBlockPositions - 1) / kMaxBlockPositions);
     block_positions_ = round_up((m_ + blocks_ - 1) / blocks_, kPanelRows);
     blocks_ = std::max<int64_t>(1, (m_ + block_positions_ - 1) / block_positions_);
-    threads_ = std::max(1, ctx.threads());
+    const int threads = std::max(1, ctx.threads());
     serial_ = batches_ * m_ * k_ * w_->rows() < kSerialWork;
     // The fp32 positions: an fp16 input widened, or the gathered receptive fields.
     widened_ = gathers()                     ? round_up(batches_ * k_ * m_, 16)
                : x_dtype_ == DType::kFloat16 ? round_up(x.numel(), 16)
                                              : 0;
     per_thread_ = 2 * kPanelWidth * block_positions_ + block_positions_;
-    ctx.request_scratch(static_cast<size_t>(widened_ + threads_ * per_thread_) * sizeof(float));
+    ctx.request_scratch(static_cast<size_t>(widened_ + threads * per_thread_) * sizeof(float));
     ctx.set_output(0, std::move(out_shape), out_dtype_);
   }
 
@@ -231,31 +230,7 @@ class PanelConvKernel final : public runtime::OpKernel {
     s.out = out + static_cast<size_t>(first) * size;
     s.out_stride = m_;
     s.half = out_dtype_ == DType::kFloat16;
-    if (!store_conv_rows_simd(activation_, s)) store_rows(s, tmp);
-  }
-
-  // store_conv_rows_simd's arithmetic step by step (COREML_SIMD=0, gelu).
-  void store_rows(const ConvRowsStore& s, float* tmp) const {
-    for (int64_t r = 0; r < s.rows; ++r) {
-      const float* values = s.tile + r * s.tile_stride;
-      for (int64_t i = 0; i < s.count; ++i) {
-        float v = values[i];
-        if (s.bias) v += s.bias[r];
-        if (s.residual) {
-          const int64_t at = r * s.out_stride + i;
-          v += s.half ? fp16_to_float(static_cast<const uint16_t*>(s.residual)[at])
-                      : static_cast<const float*>(s.residual)[at];
-        }
-        tmp[i] = v;
-      }
-      activation_.apply(tmp, s.count);
-      if (s.half) {
-        f32_to_f16(tmp, static_cast<uint16_t*>(s.out) + r * s.out_stride, s.count);
-      } else {
-        std::memcpy(static_cast<float*>(s.out) + r * s.out_stride, tmp,
-                    static_cast<size_t>(s.count) * sizeof(float));
-      }
-    }
+    store_conv_rows(activation_, s, tmp);
   }
 
   int x_, residual_;
@@ -268,7 +243,6 @@ class PanelConvKernel final : public runtime::OpKernel {
   DType x_dtype_ = DType::kFloat32, out_dtype_ = DType::kFloat32;
   int64_t batches_ = 0, k_ = 0, m_ = 0;
   int64_t blocks_ = 1, block_positions_ = kPanelRows;
-  int threads_ = 1;
   bool serial_ = false;
   int64_t widened_ = 0, per_thread_ = 0;
 };

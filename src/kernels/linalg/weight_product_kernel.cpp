@@ -457,7 +457,7 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
     return;
   }
   if (g_.om == 1) {
-    // A conv's rows: the whole block in one pass where the activation allows it.
+    // A conv's rows (contiguous in the output).
     const int64_t first = b * g_.ob + m0 + r0 * g_.on;
     const size_t size = dtype_size(out_dtype_);
     ConvRowsStore block;
@@ -470,18 +470,13 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
     block.out = out + first * size;
     block.out_stride = g_.on;
     block.half = out_dtype_ == DType::kFloat16;
-    if ((block.half || out_dtype_ == DType::kFloat32) && store_conv_rows_simd(activation_, block)) {
-      return;
-    }
+    store_conv_rows(activation_, block, tmp);
+    return;
   }
   for (int64_t r = r0; r < r1; ++r) {
     const float* values = tile + (r - r0) * stride;
     const float* row_bias = bias ? bias + r : nullptr;
     const int64_t first = b * g_.ob + m0 * g_.om + r * g_.on;
-    if (g_.om == 1) {
-      store_conv_row(values, mb, row_bias, first, out, tmp);
-      continue;
-    }
     if (has_epilogue() || residual_data_) {
       for (int64_t m = 0; m < mb; ++m) tmp[m] = values[m] + (row_bias ? row_bias[0] : 0.0f);
       if (residual_data_) add_residual(tmp, mb, first, g_.om);
@@ -490,57 +485,6 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
       row_bias = nullptr;
     }
     store_run(values, mb, out, out_dtype_, first, g_.om, row_bias, false, tmp);
-  }
-}
-
-void WeightProductKernel::store_conv_row(const float* values, int64_t count, const float* bias,
-                                         int64_t first, std::byte* out, float* tmp) const {
-  // Each step reads the last one's result (`v`) and writes `tmp`, or the output when nothing
-  // follows. Before, bias and residual were scalar loops (SSE in this file's baseline build), the
-  // activation another pass and the fp32 store a copy: a twentieth of MobileNet's time.
-  const bool simd = simd_enabled();
-  const bool fp32 = out_dtype_ == DType::kFloat32;
-  float* o32 = fp32 ? reinterpret_cast<float*>(out) + first : nullptr;
-  const bool last_add = fp32 && !has_epilogue();
-  const float* v = values;
-  if (bias) {
-    float* dst = last_add && !residual_data_ ? o32 : tmp;
-    if (simd) {
-      simd_binary_f32(SimdBinary::kAdd, v, bias, 0, dst, count);
-    } else {
-      for (int64_t i = 0; i < count; ++i) dst[i] = v[i] + bias[0];
-    }
-    v = dst;
-  }
-  if (residual_data_) {
-    float* dst = last_add ? o32 : tmp;
-    if (fp32) {
-      const float* res = reinterpret_cast<const float*>(residual_data_) + first;
-      if (simd) {
-        simd_binary_f32(SimdBinary::kAdd, v, res, 1, dst, count);
-      } else {
-        for (int64_t i = 0; i < count; ++i) dst[i] = v[i] + res[i];
-      }
-    } else {
-      if (v != dst) std::memcpy(dst, v, static_cast<size_t>(count) * sizeof(float));
-      add_residual(dst, count, first, 1);
-    }
-    v = dst;
-  }
-  if (fp32) {
-    if (has_epilogue()) {
-      activation_.apply(v, o32, count);
-    } else if (v != o32) {
-      std::memcpy(o32, v, static_cast<size_t>(count) * sizeof(float));
-    }
-    return;
-  }
-  uint16_t* o16 = reinterpret_cast<uint16_t*>(out) + first;
-  if (has_epilogue()) {
-    if (v != tmp) std::memcpy(tmp, v, static_cast<size_t>(count) * sizeof(float));
-    activation_.apply_to_half(tmp, o16, count);
-  } else {
-    f32_to_f16(v, o16, count);
   }
 }
 

@@ -236,11 +236,6 @@ class WeightProductKernel : public runtime::OpKernel {
   // the product is too small to share.
   int64_t parallel_grain(int64_t tasks) const;
 
-  // A conv's row of results at its place in a contiguous output: bias, residual and
-  // activation as SIMD passes, the last one writing the output.
-  void store_conv_row(const float* values, int64_t count, const float* bias, int64_t first,
-                      std::byte* out, float* tmp) const;
-
   int x_;
   int residual_ = -1;
   ConvActivation activation_;
