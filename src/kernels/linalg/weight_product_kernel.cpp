@@ -375,6 +375,11 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
       !use_amx_ && !use_lines_ && g_.m > 1 && g_.xm == 1 && !gathers_tokens() &&
       (x_dtype_ == DType::kFloat32 || (x_dtype_ == DType::kFloat16 && x.is_contiguous())) &&
       !w_->k_ordered() && g_.m % 16 == 0 && tokens_in_place_enabled();
+  if (tokens_in_place_) {
+    // Nothing is packed: neither a shared chunk nor each thread's own passes take scratch.
+    threads_at_ = 0;
+    if (own_passes_) per_thread_ = own_x_at_;
+  }
   widened_at_ = threads_at_ + per_thread_ * threads_;
   widen_input_ = (gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_ &&
                   !use_lines_) ||
