@@ -50,7 +50,7 @@ void F32ToF16(const float* src, uint16_t* dst, int64_t n) {
   for (; i + lanes <= n; i += lanes)
     hn::StoreU(hn::DemoteTo(dh, hn::LoadU(d, src + i)), dh, half + i);
   if (i < n) {  // the tail as one partial vector
-    PartialVectorToHalf(d, src + i, dst + i, n - i, [](auto v) { return v; });
+    PartialVector(d, src + i, dst + i, n - i, [](auto v) { return v; });
     return;
   }
 #else

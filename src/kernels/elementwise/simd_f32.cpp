@@ -120,7 +120,7 @@ HWY_INLINE bool unary_to_half_loop(D d, const float* in, uint16_t* out, int64_t 
   }
   for (; i + lanes <= n; i += lanes)
     hn::StoreU(hn::DemoteTo(dh, f(hn::LoadU(d, in + i))), dh, half + i);
-  if (i < n) PartialVectorToHalf(d, in + i, out + i, n - i, f);
+  if (i < n) PartialVector(d, in + i, out + i, n - i, f);
   return true;
 #else
   (void)d, (void)in, (void)out, (void)n, (void)f;

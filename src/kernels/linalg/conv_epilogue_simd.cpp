@@ -106,8 +106,8 @@ bool ActivateToHalf(const ConvActivation& a, const float* in, uint16_t* out, int
     hn::StoreU(hn::DemoteTo(dh, Activate<kKind>(c, hn::LoadU(d, in + i))), dh, half + i);
   }
   if (i < n) {
-    kernels::HWY_NAMESPACE::PartialVectorToHalf(d, in + i, out + i, n - i,
-                                                [&](auto x) { return Activate<kKind>(c, x); });
+    kernels::HWY_NAMESPACE::PartialVector(d, in + i, out + i, n - i,
+                                          [&](auto x) { return Activate<kKind>(c, x); });
   }
   return true;
 #else
@@ -115,59 +115,6 @@ bool ActivateToHalf(const ConvActivation& a, const float* in, uint16_t* out, int
   return false;
 #endif
 }
-
-// The last, partial vector of a row: `n` < Lanes(d) values loaded (the lanes past them zero) or
-// stored, masked on x86 from AVX2 on (fp16 from AVX-512 on), elsewhere through the stack.
-template <class D>
-HWY_INLINE hn::Vec<D> LoadPart(D d, const float* p, size_t n) {
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  return hn::MaskedLoad(hn::FirstN(d, n), d, p);
-#else
-  HWY_ALIGN float part[hn::MaxLanes(d)] = {};
-  for (size_t i = 0; i < n; ++i) part[i] = p[i];
-  return hn::Load(d, part);
-#endif
-}
-
-template <class D>
-HWY_INLINE void StorePart(D d, hn::Vec<D> v, float* p, size_t n) {
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
-  hn::BlendedStore(v, hn::FirstN(d, n), d, p);
-#else
-  HWY_ALIGN float part[hn::MaxLanes(d)];
-  hn::Store(v, d, part);
-  for (size_t i = 0; i < n; ++i) p[i] = part[i];
-#endif
-}
-
-#if COREML_HWY_NATIVE_F16
-template <class D>
-HWY_INLINE hn::Vec<D> LoadPart(D d, const uint16_t* p, size_t n) {
-  const hn::Rebind<hwy::float16_t, D> dh;
-  const hn::Rebind<uint16_t, D> du;
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  return hn::PromoteTo(d, hn::BitCast(dh, hn::MaskedLoad(hn::FirstN(du, n), du, p)));
-#else
-  HWY_ALIGN uint16_t part[hn::MaxLanes(d)] = {};
-  for (size_t i = 0; i < n; ++i) part[i] = p[i];
-  return hn::PromoteTo(d, hn::BitCast(dh, hn::Load(du, part)));
-#endif
-}
-
-template <class D>
-HWY_INLINE void StorePart(D d, hn::Vec<D> v, uint16_t* p, size_t n) {
-  const hn::Rebind<hwy::float16_t, D> dh;
-  const hn::Rebind<uint16_t, D> du;
-  const auto bits = hn::BitCast(du, hn::DemoteTo(dh, v));
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  hn::BlendedStore(bits, hn::FirstN(du, n), du, p);
-#else
-  HWY_ALIGN uint16_t part[hn::MaxLanes(d)];
-  hn::Store(bits, du, part);
-  for (size_t i = 0; i < n; ++i) p[i] = part[i];
-#endif
-}
-#endif
 
 template <class D>
 HWY_INLINE hn::Vec<D> LoadWhole(D d, const float* p) {
@@ -229,9 +176,11 @@ void StoreRows(const ConvActivation& a, const ConvRowsStore& s) {
       StoreWhole(d, sum(hn::LoadU(d, t + i), [&] { return LoadWhole(d, res + i); }), o + i);
     }
     if (rest > 0) {
-      StorePart(d,
-                sum(LoadPart(d, t + whole, rest), [&] { return LoadPart(d, res + whole, rest); }),
-                o + whole, rest);
+      namespace tail = kernels::HWY_NAMESPACE;
+      tail::StorePart(d,
+                      sum(tail::LoadPart(d, t + whole, rest),
+                          [&] { return tail::LoadPart(d, res + whole, rest); }),
+                      o + whole, rest);
     }
   }
 }
