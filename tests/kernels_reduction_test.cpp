@@ -5,14 +5,18 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <random>
 #include <vector>
 
 #include "format/mil_text_parser.h"
+#include "kernels/pooling/max_pool_simd.h"
 #include "kernels/reduction/softmax_row.h"
 #include "runtime/executor.h"
+#include "support/simd_targets.h"
+#include "tensor/half.h"
 
 namespace coreml {
 namespace {
@@ -177,6 +181,93 @@ TEST(PoolingKernels, AvgPoolCountsPaddingUnlessExcluded) {
           "a, b", {{"x", x}});
   EXPECT_EQ(floats(out.at(0)), (std::vector<float>{1, 2, 3, 4}));
   EXPECT_EQ(floats(out.at(1)), (std::vector<float>{0.25f, 0.5f, 0.75f, 1.0f}));
+}
+
+// max_pool's two row steps (the vertical maximum of a window's rows into columns, then each
+// window's maximum) on every SIMD target against a plain loop written here: the first of the
+// values wins unless a later one is greater, so a NaN never wins and of +0 and -0 the first
+// stays (compared bit for bit). Widths from 0 to past four vectors, so that whole vectors and
+// tails both run; windows of stride 1 and 2 (vector loops) and 3 (scalar); fp32 and fp16 rows,
+// fp32 and fp16 results.
+TEST(MaxPoolRows, VectorLoopsMatchAPlainWindowLoop) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal;
+  const auto value = [&] {
+    switch (gen() % 12) {
+      case 0: return nan;
+      case 1: return -inf;
+      case 2: return 0.0f;
+      case 3: return -0.0f;
+      default: return fp16_to_float(float_to_fp16(normal(gen)));  // exact in fp16 too
+    }
+  };
+  const auto bits = [](float v) {
+    uint32_t b = 0;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+  };
+  coreml::testing::for_each_simd_target([&](bool) {
+    for (const int64_t width : {0, 1, 5, 15, 16, 17, 33, 64, 70, 77}) {
+      for (const bool half : {false, true}) {
+        std::vector<std::vector<float>> rows(3, std::vector<float>(static_cast<size_t>(width)));
+        for (auto& row : rows) {
+          for (auto& v : row) v = value();
+        }
+        // The running maximum over the rows, row by row, from -inf.
+        std::vector<float> want(static_cast<size_t>(width), -inf);
+        std::vector<float> got(static_cast<size_t>(width), 123.0f);
+        for (size_t r = 0; r < rows.size(); ++r) {
+          for (int64_t i = 0; i < width; ++i) {
+            float& m = want[static_cast<size_t>(i)];
+            const float v = rows[r][static_cast<size_t>(i)];
+            m = m < v ? v : m;
+          }
+          std::vector<uint16_t> row_half;
+          for (const float v : rows[r]) row_half.push_back(float_to_fp16(v));
+          const void* row = half ? static_cast<const void*>(row_half.data()) : rows[r].data();
+          kernels::max_pool_columns(row, half, width, r == 0, got.data());
+          for (int64_t i = 0; i < width; ++i) {
+            ASSERT_EQ(bits(got[static_cast<size_t>(i)]), bits(want[static_cast<size_t>(i)]))
+                << "width " << width << " half " << half << " row " << r << " column " << i;
+          }
+        }
+      }
+      // Windows over one padded line (-inf around the values, as max_pool lays it out).
+      for (const int64_t kernel : {1, 2, 3, 4}) {
+        for (const int64_t stride : {1, 2, 3}) {
+          const int64_t count = width;
+          std::vector<float> line(
+              static_cast<size_t>(std::max<int64_t>(1, (count - 1) * stride + kernel + 1)), -inf);
+          for (size_t i = 1; i + 1 < line.size(); ++i) {
+            const float v = value();
+            line[i] = std::isnan(v) ? -inf : v;  // the vertical step never passes a NaN on
+          }
+          for (const bool out_half : {false, true}) {
+            std::vector<float> got32(static_cast<size_t>(count) + 1, 7.0f);
+            std::vector<uint16_t> got16(static_cast<size_t>(count) + 1, 0x4700);
+            void* out = out_half ? static_cast<void*>(got16.data()) : got32.data();
+            kernels::max_pool_windows(line.data(), kernel, stride, count, out, out_half);
+            for (int64_t o = 0; o < count; ++o) {
+              float m = -inf;
+              for (int64_t kx = 0; kx < kernel; ++kx) {
+                const float v = line[static_cast<size_t>(o * stride + kx)];
+                m = m < v ? v : m;
+              }
+              const float have = out_half ? fp16_to_float(got16[static_cast<size_t>(o)])
+                                          : got32[static_cast<size_t>(o)];
+              ASSERT_EQ(bits(have), bits(m)) << "count " << count << " kernel " << kernel
+                                             << " stride " << stride << " at " << o;
+            }
+            // Nothing written past the last window.
+            EXPECT_EQ(got32.back(), 7.0f);
+            EXPECT_EQ(got16.back(), 0x4700);
+          }
+        }
+      }
+    }
+  });
 }
 
 }  // namespace

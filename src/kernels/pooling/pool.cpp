@@ -1,12 +1,14 @@
 // max_pool, avg_pool, l2_pool over 1 to 3 spatial axes of x [N, C, *spatial]. Every case runs
 // as 3-D (missing leading spatial axes have size 1), one (n, c) plane per task; max_pool row by
-// row (max_plane), its fp32 results straight into the output.
+// row (max_plane), fp32 and fp16 read and written where they lie.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <vector>
 
 #include "kernels/common/compute.h"
+#include "kernels/pooling/max_pool_simd.h"
 #include "kernels/pooling/pool_geometry.h"
 #include "kernels/pooling/pooling_kernels.h"
 #include "kernels/reduction/axis_layout.h"
@@ -29,33 +31,37 @@ Window window(const PoolAxis& a, int64_t o) {
           std::min(stop, a.in + a.pad_after) - start};
 }
 
-// max_pool of one plane, output row by output row: first the maximum of the window's input
-// rows, column by column (a loop the compiler vectorises), then of each window's columns. The
-// same comparison as a plain window loop (a NaN never wins), so the same values.
-void max_plane(const float* in, const PoolAxis& ad, const PoolAxis& ah, const PoolAxis& aw,
-               float* columns, float* out) {
-  constexpr float kLowest = -std::numeric_limits<float>::infinity();
+// max_pool of one plane (fp32 or fp16 in and out), output row by output row: first the maximum
+// of the window's input rows, column by column, into `columns` (padded: input column w at
+// pad_before + w, -inf around it, so every window is a plain run of it), then of each window's
+// columns (max_pool_simd.h: the same comparisons as a plain window loop, so the same values).
+void max_plane(const std::byte* in, bool in_half, const PoolAxis& ad, const PoolAxis& ah,
+               const PoolAxis& aw, float* columns, std::byte* out, bool out_half) {
+  const size_t in_item = in_half ? 2 : 4, out_item = out_half ? 2 : 4;
+  float* line = columns + aw.pad_before;
   for (int64_t od = 0; od < ad.out; ++od) {
     const Window wd = window(ad, od);
     for (int64_t oh = 0; oh < ah.out; ++oh) {
       const Window wh = window(ah, oh);
-      std::fill(columns, columns + aw.in, kLowest);
+      bool first = true;
       for (int64_t d = wd.begin; d < wd.end; ++d) {
         for (int64_t h = wh.begin; h < wh.end; ++h) {
-          const float* row = in + (d * ah.in + h) * aw.in;
-          for (int64_t w = 0; w < aw.in; ++w)
-            columns[w] = columns[w] < row[w] ? row[w] : columns[w];
+          const std::byte* row = in + static_cast<size_t>((d * ah.in + h) * aw.in) * in_item;
+          max_pool_columns(row, in_half, aw.in, first, line);
+          first = false;
         }
       }
-      float* dst = out + (od * ah.out + oh) * aw.out;
-      for (int64_t ow = 0; ow < aw.out; ++ow) {
-        const Window ww = window(aw, ow);
-        float m = kLowest;
-        for (int64_t w = ww.begin; w < ww.end; ++w) m = m < columns[w] ? columns[w] : m;
-        dst[ow] = m;
-      }
+      if (first) std::fill(line, line + aw.in, -std::numeric_limits<float>::infinity());
+      max_pool_windows(columns, aw.kernel, aw.stride, aw.out,
+                       out + static_cast<size_t>((od * ah.out + oh) * aw.out) * out_item, out_half);
     }
   }
+}
+
+// Floats of max_plane's `columns`: every window's reach (and the one float max_pool_windows may
+// read past it) and the input line at pad_before.
+int64_t max_columns_size(const PoolAxis& aw) {
+  return std::max(aw.pad_before + aw.in, (aw.out - 1) * aw.stride + aw.kernel) + 1;
 }
 
 template <Pool kKind>
@@ -69,30 +75,49 @@ void pool_kernel(runtime::OpContext& ctx) {
   while (axes.size() < 3) axes.insert(axes.begin(), PoolAxis{});
   const PoolAxis &ad = axes[0], &ah = axes[1], &aw = axes[2];
 
-  const F32Elements data(x);
   const int64_t planes = x.shape()[0] * x.shape()[1];
   const int64_t in_plane = ad.in * ah.in * aw.in, out_plane = ad.out * ah.out * aw.out;
-  std::vector<float> result;
-  if (kKind != Pool::kMax) result.resize(static_cast<size_t>(planes * out_plane));
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_plane * aw.kernel));
   if constexpr (kKind == Pool::kMax) {
-    // fp32 results go straight into the output; others are rounded from `result`.
-    float* direct = nullptr;
-    if (ctx.output_dtype(0) == DType::kFloat32) {
-      Tensor& out = ctx.allocate_output(0, out_shape);
-      if (out.is_contiguous()) direct = out.data<float>();
+    // fp32 and fp16 read and written where they lie; other dtypes (and views) through fp32
+    // copies.
+    const auto float16_or_32 = [](DType t) { return t == DType::kFloat32 || t == DType::kFloat16; };
+    const DType out_dtype = ctx.output_dtype(0);
+    Tensor* out = nullptr;
+    if (x.is_contiguous() && float16_or_32(x.dtype()) && float16_or_32(out_dtype)) {
+      out = &ctx.allocate_output(0, out_shape);
     }
-    if (!direct) result.resize(static_cast<size_t>(planes * out_plane));
+    if (out && out->is_contiguous()) {
+      const bool in_half = x.dtype() == DType::kFloat16, out_half = out_dtype == DType::kFloat16;
+      const auto* in = static_cast<const std::byte*>(x.data());
+      auto* dst = static_cast<std::byte*>(out->data());
+      const size_t in_item = in_half ? 2 : 4, out_item = out_half ? 2 : 4;
+      ctx.pool().parallel_for(planes, grain, [&](int64_t begin, int64_t end) {
+        std::vector<float> columns(static_cast<size_t>(max_columns_size(aw)),
+                                   -std::numeric_limits<float>::infinity());
+        for (int64_t p = begin; p < end; ++p) {
+          max_plane(in + static_cast<size_t>(p * in_plane) * in_item, in_half, ad, ah, aw,
+                    columns.data(), dst + static_cast<size_t>(p * out_plane) * out_item, out_half);
+        }
+      });
+      return;
+    }
+    const F32Elements data(x);
+    std::vector<float> result(static_cast<size_t>(planes * out_plane));
     ctx.pool().parallel_for(planes, grain, [&](int64_t begin, int64_t end) {
-      std::vector<float> columns(static_cast<size_t>(aw.in));
+      std::vector<float> columns(static_cast<size_t>(max_columns_size(aw)),
+                                 -std::numeric_limits<float>::infinity());
       for (int64_t p = begin; p < end; ++p) {
-        max_plane(data.data() + p * in_plane, ad, ah, aw, columns.data(),
-                  (direct ? direct : result.data()) + p * out_plane);
+        max_plane(reinterpret_cast<const std::byte*>(data.data() + p * in_plane), false, ad, ah, aw,
+                  columns.data(), reinterpret_cast<std::byte*>(result.data() + p * out_plane),
+                  false);
       }
     });
-    if (!direct) emit(ctx, 0, out_shape, result);
+    emit(ctx, 0, out_shape, result);
     return;
   }
+  const F32Elements data(x);
+  std::vector<float> result(static_cast<size_t>(planes * out_plane));
   ctx.pool().parallel_for(planes, grain, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const float* in = data.data() + p * in_plane;
