@@ -101,6 +101,13 @@ class PanelConvKernel final : public runtime::OpKernel {
                : x_dtype_ == DType::kFloat16 ? round_up(x.numel(), 16)
                                              : 0;
     per_thread_ = 2 * kPanelWidth * block_positions_ + block_positions_;
+    if (gathers()) {
+      // Each gathering task's padded plane (padded_extent: at most the padded input's plane,
+      // whose size conv_shape checked).
+      padded_size_ = 1;
+      for (size_t d = 0; d < 3; ++d) padded_size_ *= std::max<int64_t>(0, padded_extent(d));
+      per_thread_ = std::max(per_thread_, round_up(padded_size_, 16));
+    }
     ctx.request_scratch(static_cast<size_t>(widened_ + threads * per_thread_) * sizeof(float));
     ctx.set_output(0, std::move(out_shape), out_dtype_);
   }
@@ -110,15 +117,18 @@ class PanelConvKernel final : public runtime::OpKernel {
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
     const float* x = static_cast<const float*>(ctx.in(x_).data());
     if (gathers()) {
-      const int64_t rows = batches_ * k_;
+      // One task per input channel: its plane padded once, then its kernel offsets' rows.
+      const int64_t channels = batches_ * s_.cin;
+      const int64_t rows_per_channel = s_.kernel_size();
       ctx.pool().parallel_for(
-          rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(m_, 1)),
+          channels, std::max<int64_t>(1, 4096 / std::max<int64_t>(m_ * rows_per_channel, 1)),
           [&](int64_t begin, int64_t end) {
-            for (int64_t row = begin; row < end; ++row) {
+            float* padded = scratch + widened_ + per_thread_ * runtime::ThreadPool::thread_index();
+            for (int64_t channel = begin; channel < end; ++channel) {
               if (x_dtype_ == DType::kFloat32) {
-                gather(static_cast<const float*>(ctx.in(x_).data()), row, scratch + row * m_);
+                gather(static_cast<const float*>(ctx.in(x_).data()), channel, padded, scratch);
               } else {
-                gather(static_cast<const uint16_t*>(ctx.in(x_).data()), row, scratch + row * m_);
+                gather(static_cast<const uint16_t*>(ctx.in(x_).data()), channel, padded, scratch);
               }
             }
           });
@@ -150,43 +160,60 @@ class PanelConvKernel final : public runtime::OpKernel {
  private:
   bool gathers() const { return !weight_shape_.empty(); }
 
-  // Row `row` (batch row / K, K position row % K) of the receptive fields: the input value each
-  // output position reads at that kernel offset, zero in the padding.
+  // Along spatial axis d (0..2), the extent of the padded input that the windows reach: output
+  // o at kernel offset k reads padded index o * stride + k * dilation (input index less the
+  // padding before).
+  int64_t padded_extent(size_t d) const {
+    return (s_.out[d] - 1) * p_.stride[d] + (s_.kernel[d] - 1) * p_.dilation[d] + 1;
+  }
+
+  // The receptive-field rows of input channel `channel` (batch channel / Cin): rows (b, c, r)
+  // for every kernel offset r, each the input value every output position reads at that
+  // offset. The channel's plane is first copied once as fp32 into `padded`, zeros around it, so
+  // that each row is plain runs of it (no bounds per value, fp16 widened once).
   template <typename T>
-  void gather(const T* x, int64_t row, float* dst) const {
+  void gather(const T* x, int64_t channel, float* padded, float* rows) const {
     const auto& s = s_;
-    const int64_t b = row / k_, kk = row % k_;
-    const int64_t ksize = s.kernel_size();
-    const int64_t c = kk / ksize, r = kk % ksize;
-    const int64_t kz = r / (s.kernel[1] * s.kernel[2]);
-    const int64_t ky = r / s.kernel[2] % s.kernel[1];
-    const int64_t kx = r % s.kernel[2];
-    const int64_t sx = p_.stride[2];
-    const int64_t x0 = kx * p_.dilation[2] - s.before[2];  // input column of output column 0
-    // Output columns [lo, hi) read inside the input line; the others read padding.
-    const int64_t lo = std::min(s.out[2], x0 >= 0 ? 0 : (-x0 + sx - 1) / sx);
-    const int64_t hi =
-        std::max(lo, std::min(s.out[2], s.in[2] - x0 <= 0 ? 0 : (s.in[2] - x0 + sx - 1) / sx));
+    const int64_t b = channel / s.cin, c = channel % s.cin;
+    const int64_t pd = padded_extent(0), ph = padded_extent(1), pw = padded_extent(2);
+    std::fill(padded, padded + padded_size_, 0.0f);
     const T* plane = x + (b * s.cin + c) * s.in_size();
-    for (int64_t oz = 0; oz < s.out[0]; ++oz) {
-      const int64_t iz = oz * p_.stride[0] + kz * p_.dilation[0] - s.before[0];
-      for (int64_t oy = 0; oy < s.out[1]; ++oy) {
-        const int64_t iy = oy * p_.stride[1] + ky * p_.dilation[1] - s.before[1];
-        float* out = dst + (oz * s.out[1] + oy) * s.out[2];
-        if (iz < 0 || iz >= s.in[0] || iy < 0 || iy >= s.in[1]) {
-          std::fill(out, out + s.out[2], 0.0f);
-          continue;
+    // Input columns [0, width) land at padded columns [before, before + width).
+    const int64_t width = std::clamp<int64_t>(pw - s.before[2], 0, s.in[2]);
+    for (int64_t iz = 0; iz < s.in[0]; ++iz) {
+      const int64_t z = iz + s.before[0];
+      if (z >= pd) break;
+      for (int64_t iy = 0; iy < s.in[1]; ++iy) {
+        const int64_t y = iy + s.before[1];
+        if (y >= ph) break;
+        const T* line = plane + (iz * s.in[1] + iy) * s.in[2];
+        float* dst = padded + (z * ph + y) * pw + s.before[2];
+        if constexpr (sizeof(T) == 2) {
+          f16_to_f32(line, dst, width);
+        } else {
+          std::copy(line, line + width, dst);
         }
-        const T* line = plane + (iz * s.in[1] + iy) * s.in[2] + x0;
-        std::fill(out, out + lo, 0.0f);
-        for (int64_t ox = lo; ox < hi; ++ox) {
-          if constexpr (sizeof(T) == 2) {
-            out[ox] = fp16_to_float(line[ox * sx]);
+      }
+    }
+    const int64_t ksize = s.kernel_size();
+    const int64_t sx = p_.stride[2];
+    for (int64_t r = 0; r < ksize; ++r) {
+      const int64_t kz = r / (s.kernel[1] * s.kernel[2]);
+      const int64_t ky = r / s.kernel[2] % s.kernel[1];
+      const int64_t kx = r % s.kernel[2];
+      float* out = rows + ((b * s.cin + c) * ksize + r) * m_;
+      for (int64_t oz = 0; oz < s.out[0]; ++oz) {
+        const int64_t z = oz * p_.stride[0] + kz * p_.dilation[0];
+        for (int64_t oy = 0; oy < s.out[1]; ++oy) {
+          const int64_t y = oy * p_.stride[1] + ky * p_.dilation[1];
+          const float* src = padded + (z * ph + y) * pw + kx * p_.dilation[2];
+          float* dst = out + (oz * s.out[1] + oy) * s.out[2];
+          if (sx == 1) {
+            std::copy(src, src + s.out[2], dst);
           } else {
-            out[ox] = line[ox * sx];
+            for (int64_t ox = 0; ox < s.out[2]; ++ox) dst[ox] = src[ox * sx];
           }
         }
-        std::fill(out + hi, out + s.out[2], 0.0f);
       }
     }
   }
@@ -244,7 +271,7 @@ class PanelConvKernel final : public runtime::OpKernel {
   int64_t batches_ = 0, k_ = 0, m_ = 0;
   int64_t blocks_ = 1, block_positions_ = kPanelRows;
   bool serial_ = false;
-  int64_t widened_ = 0, per_thread_ = 0;
+  int64_t widened_ = 0, per_thread_ = 0, padded_size_ = 0;
 };
 
 // Vector-lane work of each orientation per K position (padding included), for n outputs and m
