@@ -126,6 +126,10 @@ TEST_F(RunFixture, WarmupAndProfileCountOnlyTheTimedSteps) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["steps"], 3);
   EXPECT_GT(j["peak_rss_bytes"].get<int64_t>(), 0);
+  // The fastest of the timed steps is at most their median and mean.
+  EXPECT_GT(j["min_ms"].get<double>(), 0.0);
+  EXPECT_LE(j["min_ms"].get<double>(), j["median_ms"].get<double>());
+  EXPECT_LE(j["min_ms"].get<double>(), j["mean_ms"].get<double>());
   ASSERT_TRUE(j["profile"].is_array());
   ASSERT_FALSE(j["profile"].empty());
   // Every op of the program ran once per timed step (the warm-up steps are not profiled).
