@@ -55,10 +55,15 @@ bool WeightProductKernel::plan_lines() {
       static_cast<double>(kMaxBandFloats)) {
     return false;
   }
-  // The dropped columns cost products where packing costs copies: line tokens pay while
-  // they are a tenth of the line or less (ResNet's 56 and 28 wide 3x3 convs, a UNet's; not
-  // the 14 and 7 wide ones, whose few positions pack quickly).
-  if (mode < 0 && (t.width - t.out_width) * 10 > t.out_width) return false;
+  // The dropped columns cost products where packing costs copies (a gather per K position and
+  // pass) and its own padding (a plane's positions rounded up to whole vectors): line tokens pay
+  // while they cost at most 8 % more products than packing. Measured: ResNet's 14 wide 3x3
+  // convs (224 against 208 lanes) 5-8 % faster in lines, its 56 and 28 wide ones and a UNet's
+  // 32 to 256 wide ones faster too; a UNet's 16 wide ones (288 against 256) 10-20 % slower. 7
+  // wide ones go to panels (panel_conv.h).
+  const int64_t line_lanes = t.out_lines * t.width;
+  const int64_t packed_lanes = round_up(t.out_lines * t.out_width, 16);
+  if (mode < 0 && line_lanes * 25 > packed_lanes * 27) return false;
   const int64_t line_bytes = t.channels * t.width * static_cast<int64_t>(sizeof(float));
   int64_t lines = std::max<int64_t>(1, kBandBytes / std::max<int64_t>(line_bytes, 1) - t.halo);
   int64_t bands = (t.out_lines + lines - 1) / lines;
