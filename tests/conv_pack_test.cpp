@@ -24,9 +24,11 @@
 #include "format/mil_text_parser.h"
 #include "kernels/common/simd.h"
 #include "kernels/linalg/amx_gemm.h"
+#include "kernels/linalg/band_fill_simd.h"
 #include "kernels/linalg/weight_product_kernel.h"
 #include "runtime/executor.h"
 #include "support/fenced_buffer.h"
+#include "support/simd_targets.h"
 #include "tensor/half.h"
 
 namespace coreml {
@@ -419,6 +421,12 @@ const ConvCase kCases[] = {
     {"3x3_pad1_several_bands", 1, 17, 30, 70, 130, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
     {"3x1_one_column", 2, 3, 4, 9, 1, 3, 1, 1, 1, 1, 1, "custom", {1, 1, 0, 0}},
     {"1x3_uneven_pad_batches", 3, 5, 13, 7, 24, 1, 3, 1, 1, 1, 1, "custom", {0, 0, 2, 0}},
+    // Strided line tokens read phases of the input lines and columns (conv_gemm.cpp): only the
+    // phases some kernel offset reads (dilation 2 with stride 2: one), dilation 3 with stride 2
+    // (both, in the order 0, 1, 0), unequal strides and a kernel larger than the stride.
+    {"3x3_dilation2_stride2", 1, 3, 5, 15, 33, 3, 3, 2, 2, 2, 2, "custom", {2, 1, 2, 2}},
+    {"3x3_dilation3_stride2", 2, 3, 5, 17, 35, 3, 3, 2, 2, 3, 3, "custom", {3, 2, 1, 3}},
+    {"5x4_stride2x3", 1, 4, 6, 19, 41, 5, 4, 2, 3, 1, 1, "custom", {2, 1, 0, 3}},
 };
 
 class ConvPackModels : public ::testing::TestWithParam<ConvCase> {};
@@ -503,6 +511,41 @@ TEST(ConvPack, HugePaddedLinesPackInstead) {
   EXPECT_EQ(prepared_ops, 1);
   ASSERT_EQ(got.shape(), out_shape);
   EXPECT_EQ(got.to_vector<float>(), want.to_vector<float>());
+}
+
+// The strided copy that fills a strided conv's band with one phase of a line, on every SIMD
+// target: each output the element `stride` apart (fp16 widened exactly), from sources that end
+// at an inaccessible page right after the last element the copy may read, and nothing written
+// past the last output.
+TEST(BandFill, CopyEveryReadsEveryStrideThElement) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uniform(-4, 4);
+  coreml::testing::for_each_simd_target([&](bool) {
+    for (const bool half : {false, true}) {
+      for (const int64_t stride : {1, 2, 3}) {
+        for (const int64_t n : {0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 64, 70}) {
+          const auto size = static_cast<size_t>(n > 0 ? (n - 1) * stride + 1 : 0);
+          std::vector<float> values(size);
+          for (auto& v : values) v = fp16_to_float(float_to_fp16(uniform(rng)));
+          std::vector<uint16_t> halves;
+          for (const float v : values) halves.push_back(float_to_fp16(v));
+          coreml::testing::FencedBuffer src(size, half ? 2 : 4, /*at_end=*/true);
+          if (half) {
+            std::memcpy(src.data(), halves.data(), size * 2);
+          } else {
+            std::memcpy(src.data(), values.data(), size * 4);
+          }
+          std::vector<float> got(static_cast<size_t>(n) + 1, 99.0f);
+          kernels::linalg::copy_every(src.data(), half, stride, n, got.data());
+          for (int64_t j = 0; j < n; ++j) {
+            ASSERT_EQ(got[static_cast<size_t>(j)], values[static_cast<size_t>(j * stride)])
+                << "half " << half << " stride " << stride << " n " << n << " at " << j;
+          }
+          EXPECT_EQ(got.back(), 99.0f);
+        }
+      }
+    }
+  });
 }
 
 std::string case_name(const ::testing::TestParamInfo<ConvCase>& param) { return param.param.name; }

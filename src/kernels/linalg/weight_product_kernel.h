@@ -118,17 +118,19 @@ class WeightProductKernel : public runtime::OpKernel {
     return true;
   }
 
-  // Tokens read where they lie instead of packed (weight_product_lines.cpp). A stride-1 conv's
-  // positions are out_lines lines of out_width; a band of its input lines, copied once and padded
-  // with zeros to `width` columns (fill_band), holds the tokens of every K position for a run of
-  // output lines at one offset, (channel * band lines + line) * width + column. The products for
-  // columns [out_width, width) of each line are computed and dropped. Im2col (or direct packing)
-  // copies every input value once per kernel offset; the band copies it about once.
+  // Tokens read where they lie instead of packed (weight_product_lines.cpp). A conv's positions
+  // are out_lines lines of out_width; a band of its input lines, copied once and padded with
+  // zeros to `width` columns (fill_band), holds the tokens of every K position for a run of
+  // output lines at one offset, (channel * band lines + line) * width + column. A strided conv's
+  // band channels are the phases of its input channels (conv_gemm.cpp), so that the offsets
+  // again step by one. The products for columns [out_width, width) of each line are computed
+  // and dropped. Im2col (or direct packing) copies every input value once per kernel offset; the
+  // band copies it about once.
   struct TokenLines {
     int64_t out_lines = 0, out_width = 0;
-    int64_t width = 0;     // padded line width: out_width + the kernel's extent - 1
-    int64_t halo = 0;      // input lines a band holds beyond its output lines
-    int64_t channels = 0;  // input planes
+    int64_t width = 0;     // padded line width: out_width + the columns the kernel reaches past
+    int64_t halo = 0;      // band lines beyond its output lines
+    int64_t channels = 0;  // band planes (input planes, or their phases)
     std::vector<int64_t> channel, line, column;  // per K position (natural k order)
   };
   // The op's lines; false to pack.

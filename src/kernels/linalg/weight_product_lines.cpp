@@ -1,5 +1,6 @@
-// Line tokens (WeightProductKernel::TokenLines): a stride-1 conv multiplied with its input read
-// where it lies, in bands of padded input lines, instead of packed K position by K position.
+// Line tokens (WeightProductKernel::TokenLines): a conv multiplied with its input read where it
+// lies, in bands of padded input lines (of each stride phase, for strides above 1), instead of
+// packed K position by K position.
 // Packing copies every input value once per kernel offset (9 times for 3x3) into a buffer the
 // products then read; on a UNet of few channels and large planes that copy took a fifth of the
 // time. A band copies each value once (plus the halo lines it shares with the next band) and
