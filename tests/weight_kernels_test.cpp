@@ -219,10 +219,14 @@ TEST(DenseKernels, F16AndF32GemvMatchReference) {
   }
 }
 
+// Every count of rows a register tile may end with (whole tiles of 6 and 3, then 1 to 5 rows
+// as a tile of their own height), against the double-precision sums; the row after the last
+// is never written.
 TEST(DenseKernels, GemmRowsMatchReference) {
   std::mt19937 rng(9);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (int64_t rows : {int64_t{1}, int64_t{5}, int64_t{13}}) {
+  for (int64_t rows :
+       {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{4}, int64_t{5}, int64_t{13}, int64_t{16}}) {
     for (int64_t m : {int64_t{1}, int64_t{17}, int64_t{64}}) {
       const int64_t k = 37, xs = (m + 15) / 16 * 16;
       std::vector<float> w(static_cast<size_t>(rows * k)), xt(static_cast<size_t>(k * xs), 0.0f);
@@ -231,7 +235,7 @@ TEST(DenseKernels, GemmRowsMatchReference) {
         for (int64_t j = 0; j < m; ++j) xt[static_cast<size_t>(t * xs + j)] = dist(rng);
       }
       for_each_target([&] {
-        std::vector<float> c(static_cast<size_t>(rows * xs), -7.0f);
+        std::vector<float> c(static_cast<size_t>((rows + 1) * xs), -7.0f);
         gemm_rows(w.data(), rows, k, xt.data(), xs, m, c.data(), xs);
         for (int64_t r = 0; r < rows; ++r) {
           for (int64_t j = 0; j < m; ++j) {
@@ -242,6 +246,9 @@ TEST(DenseKernels, GemmRowsMatchReference) {
             }
             EXPECT_NEAR(c[static_cast<size_t>(r * xs + j)], want, 1e-4) << r << "," << j;
           }
+        }
+        for (int64_t j = 0; j < xs; ++j) {
+          EXPECT_EQ(c[static_cast<size_t>(rows * xs + j)], -7.0f) << "past the rows at " << j;
         }
       });
     }

@@ -618,37 +618,53 @@ struct OffsetRows {
   HWY_INLINE const float* operator()(int64_t t) const { return x + offsets[t]; }
 };
 
-// Not inlined: inside GemmTiles, next to its other instances, GCC 12 kept one of the four token
-// vectors on the stack, storing it and reading it back six times per K step; on its own it holds
-// all 24 accumulators, the token vectors and the broadcast in registers (10 to 20% faster tiles
-// on an EPYC, a call per 6 x 64 x K products).
-template <int V, class Rows>
-HWY_NOINLINE void Tile(const float* w, int rows, int64_t k, Rows x_row, int64_t column, float* c,
+// R weight rows x V vectors of tokens. Not inlined: inside GemmTiles, next to its other
+// instances, GCC 12 kept one of the four token vectors on the stack, storing it and reading it
+// back six times per K step; on its own it holds all 24 accumulators, the token vectors and the
+// broadcast in registers (10 to 20% faster tiles on an EPYC, a call per 6 x 64 x K products).
+template <int R, int V, class Rows>
+HWY_NOINLINE void Tile(const float* w, int64_t k, Rows x_row, int64_t column, float* c,
                        int64_t cs) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   using V_t = decltype(hn::Zero(d));
-  V_t acc[kTileRows][V];
-  for (int r = 0; r < kTileRows; ++r) {
+  V_t acc[R][V];
+  for (int r = 0; r < R; ++r) {
     for (int v = 0; v < V; ++v) acc[r][v] = hn::Zero(d);
   }
-  // Rows past `rows` repeat the last one (computed, never stored) to keep the loop fixed.
-  const float* wr[kTileRows];
-  for (int r = 0; r < kTileRows; ++r) wr[r] = w + std::min(r, rows - 1) * k;
+  const float* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = w + r * k;
   for (int64_t t = 0; t < k; ++t) {
     const float* xr = x_row(t) + column;
     V_t xv[V];
     for (int v = 0; v < V; ++v) xv[v] = hn::LoadU(d, xr + v * lanes);
-    for (int r = 0; r < kTileRows; ++r) {
+    for (int r = 0; r < R; ++r) {
       const V_t wv = hn::Set(d, wr[r][t]);
       for (int v = 0; v < V; ++v) acc[r][v] = hn::MulAdd(wv, xv[v], acc[r][v]);
     }
   }
-  for (int r = 0; r < rows; ++r) {
+  for (int r = 0; r < R; ++r) {
     for (int v = 0; v < V; ++v) hn::StoreU(acc[r][v], d, c + r * cs + v * lanes);
   }
 }
 
+// A tile of R rows and `vectors` (1 to kTileVectors) vectors.
+template <int R, class Rows>
+HWY_INLINE void TileOfWidth(int64_t vectors, const float* w, int64_t k, Rows x_row, int64_t column,
+                            float* c, int64_t cs) {
+  switch (vectors) {
+    case 1: Tile<R, 1>(w, k, x_row, column, c, cs); break;
+    case 2: Tile<R, 2>(w, k, x_row, column, c, cs); break;
+    case 3: Tile<R, 3>(w, k, x_row, column, c, cs); break;
+    default:
+      if constexpr (kTileVectors >= 4) Tile<R, kTileVectors>(w, k, x_row, column, c, cs);
+      break;
+  }
+}
+
+// Whole tiles of kTileRows rows, then the last rows (fewer) as a tile of their own height: with
+// the height fixed, 32 outputs (a UNet's first level) cost 36 rows of products, 16 (MobileNet's)
+// 18.
 template <class Rows>
 HWY_INLINE void GemmTiles(const float* w, int64_t rows, int64_t k, Rows x_row, int64_t m_count,
                           float* c, int64_t cs) {
@@ -657,18 +673,19 @@ HWY_INLINE void GemmTiles(const float* w, int64_t rows, int64_t k, Rows x_row, i
   const int64_t vectors = (m_count + lanes - 1) / lanes;
   for (int64_t v0 = 0; v0 < vectors; v0 += kTileVectors) {
     const int64_t vv = std::min<int64_t>(kTileVectors, vectors - v0);
+    const int64_t column = v0 * lanes;
     for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
-      const int rr = static_cast<int>(std::min<int64_t>(kTileRows, rows - r0));
       const float* wp = w + r0 * k;
-      const int64_t column = v0 * lanes;
       float* cp = c + r0 * cs + v0 * lanes;
-      switch (vv) {
-        case 1: Tile<1>(wp, rr, k, x_row, column, cp, cs); break;
-        case 2: Tile<2>(wp, rr, k, x_row, column, cp, cs); break;
-        case 3: Tile<3>(wp, rr, k, x_row, column, cp, cs); break;
-        default:
-          if constexpr (kTileVectors >= 4) Tile<kTileVectors>(wp, rr, k, x_row, column, cp, cs);
-          break;
+      switch (std::min<int64_t>(kTileRows, rows - r0)) {
+        case 1: TileOfWidth<1>(vv, wp, k, x_row, column, cp, cs); break;
+        case 2: TileOfWidth<2>(vv, wp, k, x_row, column, cp, cs); break;
+#if HWY_TARGET <= HWY_AVX3 || HWY_ARCH_ARM
+        case 3: TileOfWidth<3>(vv, wp, k, x_row, column, cp, cs); break;
+        case 4: TileOfWidth<4>(vv, wp, k, x_row, column, cp, cs); break;
+        case 5: TileOfWidth<5>(vv, wp, k, x_row, column, cp, cs); break;
+#endif
+        default: TileOfWidth<kTileRows>(vv, wp, k, x_row, column, cp, cs); break;
       }
     }
   }
