@@ -70,6 +70,7 @@ TEST(Cli, FolderThatIsNotAModel) {
 }  // namespace coreml::test
 
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "coreml/model.h"
@@ -140,6 +141,42 @@ TEST_F(RunFixture, WarmupAndProfileCountOnlyTheTimedSteps) {
   }
   EXPECT_GT(ops_per_step, 0);
   EXPECT_NE(run_cli({"run", model, "--warmup", "-1"}).exit_code, 0);
+}
+
+// --profile-ops: every op of the program once per timed step, named by its first output (the
+// model's outputs among them), in the same total as the per-type profile of the same steps.
+TEST_F(RunFixture, ProfileOpsListsEveryOpInProgramOrder) {
+  const auto r = run_cli({"run", model, "--input", in("x", "x.npy"), "--input", in("y", "y.npy"),
+                          "--warmup", "1", "--steps", "3", "--profile", "--profile-ops", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j["profile_ops"].is_array());
+  ASSERT_FALSE(j["profile_ops"].empty());
+  std::set<std::string> names;
+  double by_op = 0, by_type = 0;
+  int64_t op_count = 0;
+  for (const auto& op : j["profile_ops"]) {
+    EXPECT_EQ(op["calls"].get<int64_t>(), 3) << op;
+    EXPECT_FALSE(op["name"].get<std::string>().empty()) << op;
+    EXPECT_TRUE(names.insert(op["name"].get<std::string>()).second) << "named twice: " << op;
+    by_op += op["ms_per_step"].get<double>();
+    ++op_count;
+  }
+  int64_t type_calls = 0;
+  for (const auto& t : j["profile"]) {
+    by_type += t["ms_per_step"].get<double>();
+    type_calls += t["calls"].get<int64_t>();
+  }
+  EXPECT_EQ(type_calls, 3 * op_count);
+  EXPECT_NEAR(by_op, by_type, 1e-9 * (1 + by_type));
+  const Model m = Model::load(model);
+  for (const auto& out : m.function().outputs) EXPECT_EQ(names.count(out.name), 1u) << out.name;
+  // The text report lists them too.
+  const auto text = run_cli({"run", model, "--input", in("x", "x.npy"), "--input", in("y", "y.npy"),
+                             "--profile-ops"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("op by op"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(m.function().outputs.at(0).name), std::string::npos) << text.out;
 }
 
 TEST_F(RunFixture, InputErrorsNameTheInput) {

@@ -60,14 +60,14 @@ using Inputs = std::map<std::string, Tensor>;
 // A classifier's result, as Core ML returns it (the classify op): the predicted class label
 // and the probability of every class.
 struct Classification {
-  std::string label_output;          // e.g. "classLabel"
-  std::string probabilities_output;  // e.g. "classLabel_probs"
-  std::vector<std::string> classes;  // class labels in order (integer labels as decimal text)
-  bool integer_classes = false;      // the model's labels are int64
-  std::vector<double> probabilities; // one per class
-  size_t top = 0;                    // index of the predicted class
+  std::string label_output;           // e.g. "classLabel"
+  std::string probabilities_output;   // e.g. "classLabel_probs"
+  std::vector<std::string> classes;   // class labels in order (integer labels as decimal text)
+  bool integer_classes = false;       // the model's labels are int64
+  std::vector<double> probabilities;  // one per class
+  size_t top = 0;                     // index of the predicted class
   const std::string& label() const { return classes.at(top); }
-  int64_t int_label() const;         // integer classes only
+  int64_t int_label() const;  // integer classes only
 };
 
 // Named outputs in the order the function declares them.
@@ -116,18 +116,20 @@ class State {
   Tensor& at(const std::string& name);
   const Tensor& at(const std::string& name) const;
   Tensor read(const std::string& name) const;  // a copy of one state's value (any backend)
-  void reset();  // zero every state tensor
+  void reset();                                // zero every state tensor
 
  private:
   std::map<std::string, Tensor> tensors_;
   std::shared_ptr<backends::BackendState> backend_state_;  // set for a state inside a backend
 };
 
-// Time spent in one op type over the predictions since profiling was turned on.
+// Time spent in one op type (profile()), or in one op (profile_ops(): `name` is the op's first
+// output), over the predictions since profiling was turned on.
 struct OpTiming {
   std::string op_type;
   int64_t calls = 0;
   double milliseconds = 0;
+  std::string name;  // profile_ops() only
 };
 
 struct PredictStats {
@@ -161,11 +163,14 @@ class Model {
   State make_state() const;
   const ModelDescription& description() const;
   const FunctionDescription& function() const;  // the function this model runs
-  Backend backend() const;  // the backend this model runs on (never kAuto)
+  Backend backend() const;                      // the backend this model runs on (never kAuto)
   PredictStats last_stats() const;
   // Per-op-type timing of the predictions that follow (costs a clock read per op).
   void set_profiling(bool on);
   std::vector<OpTiming> profile() const;
+  // The same timing op by op, in program order (the function's top-level ops; an op inside a
+  // control-flow block counts toward the op that holds it).
+  std::vector<OpTiming> profile_ops() const;
 
  private:
   struct Impl;

@@ -59,6 +59,7 @@ class CompiledFunction {
   // Per-op timing where the backend can measure it (the native runtime); others return none.
   virtual void set_profiling(bool on) {}
   virtual std::vector<OpTiming> profile() const { return {}; }
+  virtual std::vector<OpTiming> profile_ops() const { return {}; }
 };
 
 struct CompileRequest {

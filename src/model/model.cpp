@@ -416,6 +416,10 @@ void Model::set_profiling(bool on) {
   if (impl_->compiled) impl_->compiled->set_profiling(on);
 }
 
+std::vector<OpTiming> Model::profile_ops() const {
+  return impl_->compiled ? impl_->compiled->profile_ops() : std::vector<OpTiming>{};
+}
+
 std::vector<OpTiming> Model::profile() const {
   return impl_->compiled ? impl_->compiled->profile() : std::vector<OpTiming>{};
 }

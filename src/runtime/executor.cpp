@@ -1250,6 +1250,16 @@ void FunctionExecutor::set_profiling(bool on) {
   }
 }
 
+std::vector<OpProfile> FunctionExecutor::profile_ops() const {
+  std::vector<OpProfile> out;
+  for (const Step& step : main_->steps) {
+    if (step.calls == 0) continue;
+    out.push_back({step.op->type, step.calls, step.milliseconds,
+                   step.op->outputs.empty() ? std::string() : step.op->outputs[0].name});
+  }
+  return out;
+}
+
 std::vector<OpProfile> FunctionExecutor::profile() const {
   std::map<std::string, OpProfile> by_type;
   for (const Step& step : main_->steps) {

@@ -44,6 +44,7 @@ struct OpProfile {
   std::string op_type;
   int64_t calls = 0;
   double milliseconds = 0;
+  std::string name;  // profile_ops(): the op's first output
 };
 
 class FunctionExecutor {
@@ -71,6 +72,8 @@ class FunctionExecutor {
   // Per-op-type timing (off by default: it costs a clock read per op).
   void set_profiling(bool on);
   std::vector<OpProfile> profile() const;
+  // Op by op in program order (ops that ran at least once).
+  std::vector<OpProfile> profile_ops() const;
 
   // For tests: how many top-level ops have a prepared kernel, and whether the last run
   // replayed a memory plan.

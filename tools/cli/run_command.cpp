@@ -1,8 +1,10 @@
 // `coreml run PATH [--function F] [--input NAME=VALUE]... [--resize MODE] [--output-dir DIR]
-// [--steps N] [--warmup W] [--threads T] [--profile] [--backend B] [--compute-units U] [--json]`
+// [--steps N] [--warmup W] [--threads T] [--profile] [--profile-ops] [--backend B]
+// [--compute-units U] [--json]`
 // One prediction (or N with the same state, after W untimed ones); writes DIR/NAME.npy per
 // tensor output (DIR/NAME.json for labels, numbers, strings, dictionaries) and prints names,
-// dtypes, shapes, values, timings, the peak RSS and (--profile) the time per op type. VALUE is
+// dtypes, shapes, values, timings, the peak RSS and (--profile) the time per op type or
+// (--profile-ops) op by op in program order. VALUE is
 // a .npy, a PNG/JPEG picture for an image input (recognized by content), a number, text or a
 // dictionary.
 #include <algorithm>
@@ -33,6 +35,7 @@ struct RunOptions {
   int warmup = 0;
   int threads = 0;
   bool profile = false;
+  bool profile_ops = false;
   BackendChoice backend;
   bool json = false;
 };
@@ -166,7 +169,7 @@ int run(const RunOptions& o) {
     outputs = predict_once(model, inputs, state);
   }
   // Profiled from here: the timed steps only.
-  model.set_profiling(o.profile);
+  model.set_profiling(o.profile || o.profile_ops);
   for (int i = 0; i < o.steps; ++i) {
     outputs = predict_once(model, inputs, state);
     step_ms.push_back(model.last_stats().milliseconds);
@@ -220,6 +223,15 @@ int run(const RunOptions& o) {
     j["mean_ms"] = total / static_cast<double>(step_ms.size());
     j["peak_activation_bytes"] = model.last_stats().peak_activation_bytes;
     j["peak_rss_bytes"] = peak_rss_bytes();
+    if (o.profile_ops) {
+      j["profile_ops"] = nlohmann::ordered_json::array();
+      for (const OpTiming& t : model.profile_ops()) {
+        j["profile_ops"].push_back({{"name", t.name},
+                                    {"op_type", t.op_type},
+                                    {"calls", t.calls},
+                                    {"ms_per_step", t.milliseconds / o.steps}});
+      }
+    }
     if (o.profile) {
       j["profile"] = nlohmann::ordered_json::array();
       for (const OpTiming& t : by_time(model.profile())) {
@@ -274,6 +286,13 @@ int run(const RunOptions& o) {
                 << " ms\n";
     }
   }
+  if (o.profile_ops) {
+    std::cout << "per step, op by op (program order; an op is named by its first output):\n";
+    for (const OpTiming& t : model.profile_ops()) {
+      std::cout << "  " << std::left << std::setw(28) << t.op_type << " " << std::setw(24) << t.name
+                << std::right << std::setw(10) << t.milliseconds / o.steps << " ms\n";
+    }
+  }
   return 0;
 }
 
@@ -300,6 +319,9 @@ void register_run(CLI::App& app, const GlobalOptions& globals, Runner& selected)
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", o->threads, "Worker threads (default: the number of cores)");
   cmd->add_flag("--profile", o->profile, "Time per op type over the timed predictions");
+  cmd->add_flag("--profile-ops", o->profile_ops,
+                "Time of every op, in program order, over the timed predictions (which layer of a "
+                "network is slow)");
   add_backend_options(*cmd, o->backend);
   cmd->add_flag("--json", o->json, "Print one JSON object with outputs and timings");
   cmd->callback([o, &selected] { selected = [o] { return run(*o); }; });

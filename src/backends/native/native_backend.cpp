@@ -38,6 +38,14 @@ class NativeFunction final : public CompiledFunction {
     return out;
   }
 
+  std::vector<OpTiming> profile_ops() const override {
+    std::vector<OpTiming> out;
+    for (const auto& p : executor_.profile_ops()) {
+      out.push_back({p.op_type, p.calls, p.milliseconds, p.name});
+    }
+    return out;
+  }
+
  private:
   // The State's tensors in the executor's state order, each checked against its declaration.
   void bind_states(State* state) {
