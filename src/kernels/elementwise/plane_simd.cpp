@@ -8,31 +8,13 @@
 
 #include "kernels/elementwise/plane_simd.h"
 
+#include "kernels/common/float_element.h"
 #include "kernels/common/hwy_f16.h"
 #include "kernels/common/simd.h"
 #include "tensor/half.h"
 
-// Defined once, although foreach_target includes this file once per target.
-#ifndef COREML_PLANE_SIMD_SCALAR
-#define COREML_PLANE_SIMD_SCALAR
-namespace coreml::kernels {
-namespace {
-
-// The scalar twins (COREML_SIMD=0, and the tails and non-F16C targets of the SIMD loops).
-inline float load(const void* x, bool half, int64_t i) {
-  return half ? fp16_to_float(static_cast<const uint16_t*>(x)[i]) : static_cast<const float*>(x)[i];
-}
-inline void store(void* out, bool half, int64_t i, float v) {
-  if (half) {
-    static_cast<uint16_t*>(out)[i] = float_to_fp16(v);
-  } else {
-    static_cast<float*>(out)[i] = v;
-  }
-}
-
-}  // namespace
-}  // namespace coreml::kernels
-#endif  // COREML_PLANE_SIMD_SCALAR
+// The scalar twins (COREML_SIMD=0, and the tails and non-F16C targets of the SIMD loops) read
+// and write elements through float_element.h.
 
 HWY_BEFORE_NAMESPACE();
 namespace coreml::kernels::HWY_NAMESPACE {
@@ -67,7 +49,7 @@ float PlaneSum(const void* x, bool half, int64_t n) {
 #endif
   }
   float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
-  for (; i < n; ++i) sum += load(x, half, i);
+  for (; i < n; ++i) sum += load_float(x, half, i);
   return sum;
 }
 
@@ -98,7 +80,7 @@ void PlaneScale(const void* x, bool in_half, float scale, void* out, bool out_ha
     }
   }
 #endif
-  for (; i < n; ++i) store(out, out_half, i, load(x, in_half, i) * scale);
+  for (; i < n; ++i) store_float(out, out_half, i, load_float(x, in_half, i) * scale);
 }
 
 float DotF32(const float* a, const float* b, int64_t n) {
@@ -128,7 +110,7 @@ HWY_EXPORT(DotF32);
 float plane_sum(const void* x, bool half, int64_t n) {
   if (simd_enabled()) return HWY_DYNAMIC_DISPATCH(PlaneSum)(x, half, n);
   float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += load(x, half, i);
+  for (int64_t i = 0; i < n; ++i) sum += load_float(x, half, i);
   return sum;
 }
 
@@ -137,7 +119,7 @@ void plane_scale(const void* x, bool in_half, float scale, void* out, bool out_h
     HWY_DYNAMIC_DISPATCH(PlaneScale)(x, in_half, scale, out, out_half, n);
     return;
   }
-  for (int64_t i = 0; i < n; ++i) store(out, out_half, i, load(x, in_half, i) * scale);
+  for (int64_t i = 0; i < n; ++i) store_float(out, out_half, i, load_float(x, in_half, i) * scale);
 }
 
 float dot_f32(const float* a, const float* b, int64_t n) {

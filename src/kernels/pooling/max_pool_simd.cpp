@@ -10,6 +10,7 @@
 
 #include <limits>
 
+#include "kernels/common/float_element.h"
 #include "kernels/common/hwy_f16.h"
 #include "kernels/common/simd.h"
 #include "tensor/half.h"
@@ -22,23 +23,12 @@ namespace {
 
 constexpr float kLowest = -std::numeric_limits<float>::infinity();
 
-inline float load(const void* x, bool half, int64_t i) {
-  return half ? fp16_to_float(static_cast<const uint16_t*>(x)[i]) : static_cast<const float*>(x)[i];
-}
-inline void store(void* out, bool half, int64_t i, float v) {
-  if (half) {
-    static_cast<uint16_t*>(out)[i] = float_to_fp16(v);
-  } else {
-    static_cast<float*>(out)[i] = v;
-  }
-}
-
 // The scalar twins: COREML_SIMD=0, the tails, and what a target cannot do in vectors.
 void columns_scalar(const void* row, bool half, int64_t from, int64_t n, bool first,
                     float* columns) {
   for (int64_t i = from; i < n; ++i) {
     const float m = first ? kLowest : columns[i];
-    const float v = load(row, half, i);
+    const float v = load_float(row, half, i);
     columns[i] = m < v ? v : m;
   }
 }
@@ -49,7 +39,7 @@ void windows_scalar(const float* columns, int64_t kernel, int64_t stride, int64_
     float m = kLowest;
     const float* window = columns + o * stride;
     for (int64_t kx = 0; kx < kernel; ++kx) m = m < window[kx] ? window[kx] : m;
-    store(out, out_half, o, m);
+    store_float(out, out_half, o, m);
   }
 }
 
