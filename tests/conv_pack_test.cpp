@@ -530,9 +530,9 @@ TEST(BandFill, CopyEveryReadsEveryStrideThElement) {
           std::vector<uint16_t> halves;
           for (const float v : values) halves.push_back(float_to_fp16(v));
           coreml::testing::FencedBuffer src(size, half ? 2 : 4, /*at_end=*/true);
-          if (half) {
+          if (size > 0 && half) {
             std::memcpy(src.data(), halves.data(), size * 2);
-          } else {
+          } else if (size > 0) {
             std::memcpy(src.data(), values.data(), size * 4);
           }
           std::vector<float> got(static_cast<size_t>(n) + 1, 99.0f);
