@@ -283,11 +283,7 @@ class ConvGemmKernel final : public WeightProductKernel {
         std::fill(dst, dst + first, 0.0f);
         std::fill(dst + last, dst + run, 0.0f);
         const T* src = line + (ow + first) * sw + t.w_offset;
-        if (sw == 1) {
-          to_floats(src, dst + first, last - first);
-        } else {
-          for (int64_t i = first; i < last; ++i) dst[i] = to_float(src[(i - first) * sw]);
-        }
+        copy_every(src, sizeof(T) == 2, sw, last - first, dst + first);
       }
       done += run;
       ow = 0;
@@ -360,12 +356,6 @@ class ConvGemmKernel final : public WeightProductKernel {
     }
   }
 
-  static float to_float(float v) { return v; }
-  static float to_float(uint16_t v) { return fp16_to_float(v); }
-  static void to_floats(const float* v, float* out, int64_t n) {
-    std::memcpy(out, v, static_cast<size_t>(n) * sizeof(float));
-  }
-  static void to_floats(const uint16_t* v, float* out, int64_t n) { f16_to_f32(v, out, n); }
   static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
   static int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
 

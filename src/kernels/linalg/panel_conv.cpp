@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/band_fill_simd.h"
 #include "kernels/linalg/conv_epilogue.h"
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/panel_gemm.h"
@@ -188,11 +189,7 @@ class PanelConvKernel final : public runtime::OpKernel {
         if (y >= ph) break;
         const T* line = plane + (iz * s.in[1] + iy) * s.in[2];
         float* dst = padded + (z * ph + y) * pw + s.before[2];
-        if constexpr (sizeof(T) == 2) {
-          f16_to_f32(line, dst, width);
-        } else {
-          std::copy(line, line + width, dst);
-        }
+        copy_every(line, sizeof(T) == 2, 1, width, dst);
       }
     }
     const int64_t ksize = s.kernel_size();
@@ -208,11 +205,7 @@ class PanelConvKernel final : public runtime::OpKernel {
           const int64_t y = oy * p_.stride[1] + ky * p_.dilation[1];
           const float* src = padded + (z * ph + y) * pw + kx * p_.dilation[2];
           float* dst = out + (oz * s.out[1] + oy) * s.out[2];
-          if (sx == 1) {
-            std::copy(src, src + s.out[2], dst);
-          } else {
-            for (int64_t ox = 0; ox < s.out[2]; ++ox) dst[ox] = src[ox * sx];
-          }
+          copy_every(src, false, sx, s.out[2], dst);
         }
       }
     }

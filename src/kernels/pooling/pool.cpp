@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "kernels/common/compute.h"
@@ -87,33 +88,30 @@ void pool_kernel(runtime::OpContext& ctx) {
     if (x.is_contiguous() && float16_or_32(x.dtype()) && float16_or_32(out_dtype)) {
       out = &ctx.allocate_output(0, out_shape);
     }
-    if (out && out->is_contiguous()) {
-      const bool in_half = x.dtype() == DType::kFloat16, out_half = out_dtype == DType::kFloat16;
-      const auto* in = static_cast<const std::byte*>(x.data());
-      auto* dst = static_cast<std::byte*>(out->data());
-      const size_t in_item = in_half ? 2 : 4, out_item = out_half ? 2 : 4;
-      ctx.pool().parallel_for(planes, grain, [&](int64_t begin, int64_t end) {
-        std::vector<float> columns(static_cast<size_t>(max_columns_size(aw)),
-                                   -std::numeric_limits<float>::infinity());
-        for (int64_t p = begin; p < end; ++p) {
-          max_plane(in + static_cast<size_t>(p * in_plane) * in_item, in_half, ad, ah, aw,
-                    columns.data(), dst + static_cast<size_t>(p * out_plane) * out_item, out_half);
-        }
-      });
-      return;
+    const bool direct = out && out->is_contiguous();
+    // Otherwise through fp32 copies of the input and of the results.
+    std::optional<F32Elements> data;
+    std::vector<float> result;
+    if (!direct) {
+      data.emplace(x);
+      result.resize(static_cast<size_t>(planes * out_plane));
     }
-    const F32Elements data(x);
-    std::vector<float> result(static_cast<size_t>(planes * out_plane));
+    const bool in_half = direct && x.dtype() == DType::kFloat16;
+    const bool out_half = direct && out_dtype == DType::kFloat16;
+    const auto* in = direct ? static_cast<const std::byte*>(x.data())
+                            : reinterpret_cast<const std::byte*>(data->data());
+    auto* dst =
+        direct ? static_cast<std::byte*>(out->data()) : reinterpret_cast<std::byte*>(result.data());
+    const size_t in_item = in_half ? 2 : 4, out_item = out_half ? 2 : 4;
     ctx.pool().parallel_for(planes, grain, [&](int64_t begin, int64_t end) {
       std::vector<float> columns(static_cast<size_t>(max_columns_size(aw)),
                                  -std::numeric_limits<float>::infinity());
       for (int64_t p = begin; p < end; ++p) {
-        max_plane(reinterpret_cast<const std::byte*>(data.data() + p * in_plane), false, ad, ah, aw,
-                  columns.data(), reinterpret_cast<std::byte*>(result.data() + p * out_plane),
-                  false);
+        max_plane(in + static_cast<size_t>(p * in_plane) * in_item, in_half, ad, ah, aw,
+                  columns.data(), dst + static_cast<size_t>(p * out_plane) * out_item, out_half);
       }
     });
-    emit(ctx, 0, out_shape, result);
+    if (!direct) emit(ctx, 0, out_shape, result);
     return;
   }
   const F32Elements data(x);
