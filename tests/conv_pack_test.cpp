@@ -427,6 +427,9 @@ const ConvCase kCases[] = {
     {"3x3_dilation2_stride2", 1, 3, 5, 15, 33, 3, 3, 2, 2, 2, 2, "custom", {2, 1, 2, 2}},
     {"3x3_dilation3_stride2", 2, 3, 5, 17, 35, 3, 3, 2, 2, 3, 3, "custom", {3, 2, 1, 3}},
     {"5x4_stride2x3", 1, 4, 6, 19, 41, 5, 4, 2, 3, 1, 1, "custom", {2, 1, 0, 3}},
+    // Stride 2 with many channels and columns: 3 lines (+1 halo) fit in 256 KiB, so a band takes 8
+    // lines per halo line instead (bands of 8, 8 and 5 lines).
+    {"3x3_stride2_halo_bands", 1, 64, 4, 41, 105, 3, 3, 2, 2, 1, 1, "custom", {1, 1, 1, 1}},
 };
 
 class ConvPackModels : public ::testing::TestWithParam<ConvCase> {};
