@@ -1,5 +1,6 @@
 #include "kernels/common/layout.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "coreml/error.h"
@@ -123,8 +124,40 @@ void copy_run(const std::byte* src, int64_t src_stride, std::byte* dst, int64_t 
 
 }  // namespace
 
+namespace {
+
+// Rows [first, last) of the coalesced views (all dimensions but the last), elements [from, to)
+// of each.
+void copy_rows(const std::byte* src, const Layout& s, std::byte* dst, const Layout& d,
+               size_t itemsize, int64_t first, int64_t last, int64_t from, int64_t to) {
+  const int inner = s.rank - 1;
+  std::array<int64_t, kMaxLayoutRank> index{};
+  for (int64_t k = inner - 1, rest = first; k >= 0; --k) {
+    index[static_cast<size_t>(k)] = rest % s.shape[static_cast<size_t>(k)];
+    rest /= s.shape[static_cast<size_t>(k)];
+  }
+  const auto item = static_cast<int64_t>(itemsize);
+  const int64_t s_inner = s.strides[static_cast<size_t>(inner)];
+  const int64_t d_inner = d.strides[static_cast<size_t>(inner)];
+  for (int64_t r = first; r < last; ++r) {
+    int64_t so = 0, dof = 0;
+    for (int k = 0; k < inner; ++k) {
+      so += index[static_cast<size_t>(k)] * s.strides[static_cast<size_t>(k)];
+      dof += index[static_cast<size_t>(k)] * d.strides[static_cast<size_t>(k)];
+    }
+    copy_run(src + (so + from * s_inner) * item, s_inner, dst + (dof + from * d_inner) * item,
+             d_inner, to - from, itemsize);
+    for (int k = inner - 1; k >= 0; --k) {
+      if (++index[static_cast<size_t>(k)] < s.shape[static_cast<size_t>(k)]) break;
+      index[static_cast<size_t>(k)] = 0;
+    }
+  }
+}
+
+}  // namespace
+
 void copy_elements(const std::byte* src, const Layout& src_layout, std::byte* dst,
-                   const Layout& dst_layout, size_t itemsize) {
+                   const Layout& dst_layout, size_t itemsize, runtime::ThreadPool* pool) {
   Layout s = src_layout, d = dst_layout;
   if (s.numel() == 0) return;
   coalesce(s, &d);
@@ -132,25 +165,31 @@ void copy_elements(const std::byte* src, const Layout& src_layout, std::byte* ds
     std::memcpy(dst, src, itemsize);
     return;
   }
-  const int inner = s.rank - 1;
-  const int64_t n = s.shape[static_cast<size_t>(inner)];
-  std::array<int64_t, kMaxLayoutRank> index{};
-  const auto item = static_cast<int64_t>(itemsize);
-  for (;;) {
-    int64_t so = 0, dof = 0;
-    for (int k = 0; k < inner; ++k) {
-      so += index[static_cast<size_t>(k)] * s.strides[static_cast<size_t>(k)];
-      dof += index[static_cast<size_t>(k)] * d.strides[static_cast<size_t>(k)];
-    }
-    copy_run(src + so * item, s.strides[static_cast<size_t>(inner)], dst + dof * item,
-             d.strides[static_cast<size_t>(inner)], n, itemsize);
-    int k = inner - 1;
-    for (; k >= 0; --k) {
-      if (++index[static_cast<size_t>(k)] < s.shape[static_cast<size_t>(k)]) break;
-      index[static_cast<size_t>(k)] = 0;
-    }
-    if (k < 0) return;
+  const int64_t n = s.shape[static_cast<size_t>(s.rank - 1)];
+  int64_t rows = 1;
+  for (int k = 0; k < s.rank - 1; ++k) rows *= s.shape[static_cast<size_t>(k)];
+  const int threads = pool ? pool->size() : 1;
+  const auto row_bytes = static_cast<int64_t>(itemsize) * n;
+  if (threads == 1 || rows * row_bytes < kParallelCopyBytes) {
+    copy_rows(src, s, dst, d, itemsize, 0, rows, 0, n);
+    return;
   }
+  // Between threads: whole rows where there are rows enough, else parts of rows (a channel
+  // concat's few long runs), each at least kParallelCopyBytes / 4.
+  if (rows >= 4 * threads) {
+    pool->parallel_for(
+        rows, std::max<int64_t>(1, kParallelCopyBytes / 4 / row_bytes),
+        [&](int64_t begin, int64_t end) { copy_rows(src, s, dst, d, itemsize, begin, end, 0, n); });
+    return;
+  }
+  const int64_t parts = std::clamp<int64_t>(
+      std::min<int64_t>((4 * threads + rows - 1) / rows, row_bytes * 4 / kParallelCopyBytes), 1, n);
+  pool->parallel_for(rows * parts, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t unit = begin; unit < end; ++unit) {
+      const int64_t r = unit / parts, part = unit % parts;
+      copy_rows(src, s, dst, d, itemsize, r, r + 1, part * n / parts, (part + 1) * n / parts);
+    }
+  });
 }
 
 }  // namespace coreml::kernels

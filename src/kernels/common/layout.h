@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "coreml/tensor.h"
+#include "runtime/thread_pool.h"
 
 namespace coreml::kernels {
 
@@ -31,9 +32,13 @@ struct Layout {
 
 // Copies every element of the `src` view (C order over src.shape) into the `dst` view of the
 // same shape: `itemsize` bytes each, no conversion. Adjacent dimensions are merged first, so
-// dense runs move with memcpy. Never allocates.
+// dense runs move with memcpy. Never allocates. With a pool, copies of kParallelCopyBytes and
+// more are shared out between its threads: on one thread, a copy of what two threads had just
+// written was a serial step of every transformer layer (the split of its fused QKV projection)
+// and of every UNet level (the concat of its skip connection).
+inline constexpr int64_t kParallelCopyBytes = int64_t{128} << 10;
 void copy_elements(const std::byte* src, const Layout& src_layout, std::byte* dst,
-                   const Layout& dst_layout, size_t itemsize);
+                   const Layout& dst_layout, size_t itemsize, runtime::ThreadPool* pool = nullptr);
 
 // Merges adjacent dimensions of `a` (and `b`, walked in step) where both are contiguous
 // across them, and drops size-1 dimensions; keeps the element order.

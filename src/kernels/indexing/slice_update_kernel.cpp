@@ -76,7 +76,8 @@ class SliceUpdateKernel final : public runtime::OpKernel {
     auto* dst = static_cast<std::byte*>(out.data());
     const size_t item = x.itemsize();
     if (!in_place_ && x.numel() > 0) {
-      copy_elements(static_cast<const std::byte*>(x.data()), x_layout_, dst, out_layout_, item);
+      copy_elements(static_cast<const std::byte*>(x.data()), x_layout_, dst, out_layout_, item,
+                    &ctx.pool());
     }
     if (update.numel() == 0) return;
     // The update's elements in C order over the slice's full shape.
@@ -90,7 +91,7 @@ class SliceUpdateKernel final : public runtime::OpKernel {
       }
     }
     copy_elements(static_cast<const std::byte*>(update.data()), source,
-                  dst + offset * static_cast<int64_t>(item), target, item);
+                  dst + offset * static_cast<int64_t>(item), target, item, &ctx.pool());
   }
 
   int in_place_input() const override { return -1; }  // state updates go through the hints

@@ -64,7 +64,8 @@ class ConcatKernel final : public runtime::OpKernel {
     auto* dst = static_cast<std::byte*>(ctx.out(0).data());
     for (const Part& p : parts_) {
       copy_elements(static_cast<const std::byte*>(ctx.in(p.binding).data()), p.source,
-                    dst + p.offset * static_cast<int64_t>(itemsize_), p.target, itemsize_);
+                    dst + p.offset * static_cast<int64_t>(itemsize_), p.target, itemsize_,
+                    &ctx.pool());
     }
   }
 

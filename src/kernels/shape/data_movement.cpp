@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/common/compute.h"
+#include "kernels/common/layout.h"
 #include "runtime/raw_constant.h"
 
 namespace coreml::kernels {
@@ -100,7 +101,16 @@ StridedView view_of(const Tensor& t) {
   return v;
 }
 
-void copy_strided(const StridedView& src, std::byte* dst) {
+void copy_strided(const StridedView& src, std::byte* dst, runtime::ThreadPool* pool) {
+  if (pool && pool->size() > 1 && src.shape.size() <= static_cast<size_t>(kMaxLayoutRank)) {
+    int64_t count = 1;
+    for (int64_t d : src.shape) count *= d;
+    if (count * static_cast<int64_t>(src.itemsize) >= kParallelCopyBytes) {
+      copy_elements(src.base, Layout::of(src.shape, src.strides), dst, Layout::dense(src.shape),
+                    src.itemsize, pool);
+      return;
+    }
+  }
   const int64_t inner = src.shape.empty() ? 1 : src.shape.back();
   const int64_t inner_stride = src.shape.empty() ? 1 : src.strides.back();
   const auto item = static_cast<ptrdiff_t>(src.itemsize);
@@ -146,7 +156,7 @@ void emit_tensor(runtime::OpContext& ctx, size_t i, const Tensor& t) {
     return;
   }
   Tensor& out = ctx.allocate_output(i, t.shape(), declared);
-  if (out.numel() > 0) copy_strided(view_of(t), static_cast<std::byte*>(out.data()));
+  if (out.numel() > 0) copy_strided(view_of(t), static_cast<std::byte*>(out.data()), &ctx.pool());
 }
 
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {

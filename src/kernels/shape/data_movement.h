@@ -9,6 +9,7 @@
 
 #include "coreml/tensor.h"
 #include "runtime/op_context.h"
+#include "runtime/thread_pool.h"
 
 namespace coreml::kernels {
 
@@ -25,8 +26,9 @@ struct StridedView {
 // The view of a whole tensor (its own shape, strides and first element).
 StridedView view_of(const Tensor& t);
 
-// Copies every element of `src` (C order) into contiguous `dst` (numel(src.shape) items).
-void copy_strided(const StridedView& src, std::byte* dst);
+// Copies every element of `src` (C order) into contiguous `dst` (numel(src.shape) items); with
+// a pool, large copies are shared out between its threads (copy_elements, kernels/common/layout.h).
+void copy_strided(const StridedView& src, std::byte* dst, runtime::ThreadPool* pool = nullptr);
 
 // Writes contiguous `src` (C order over `dst.shape`) into the elements `dst` addresses.
 void scatter_strided(const std::byte* src, const StridedView& dst);

@@ -60,7 +60,8 @@ class LayoutKernel : public runtime::OpKernel {
     const Tensor& x = ctx.in(x_);
     const auto* src = static_cast<const std::byte*>(x.data()) +
                       source_offset_ * static_cast<int64_t>(x.itemsize());
-    copy_elements(src, source_, static_cast<std::byte*>(ctx.out(0).data()), dense_, x.itemsize());
+    copy_elements(src, source_, static_cast<std::byte*>(ctx.out(0).data()), dense_, x.itemsize(),
+                  &ctx.pool());
   }
 
  protected:

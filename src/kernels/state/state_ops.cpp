@@ -55,7 +55,8 @@ class ReadStateKernel final : public runtime::OpKernel {
     if (alias_) return;
     const Tensor& state = ctx.in(input_);
     copy_elements(static_cast<const std::byte*>(state.data()), layout_,
-                  static_cast<std::byte*>(ctx.out(0).data()), dense_, state.itemsize());
+                  static_cast<std::byte*>(ctx.out(0).data()), dense_, state.itemsize(),
+                  &ctx.pool());
   }
 
  private:
