@@ -428,7 +428,7 @@ std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
   // Few positions per plane (known from the op's declared output): output channels in the
   // lanes instead (panel_conv.h), where CPUs without AMX run panels.
   const int64_t positions = declared_positions(init.op());
-  if (positions > 0 && panel_products_wanted() && panel_conv_pays(ws[0], positions) &&
+  if (positions > 0 && panel_products_wanted() && panel_conv_pays(ws[0], positions, pointwise) &&
       (pointwise || gathered_bytes(init.op(), *weight, positions) <= kMaxPanelGatherBytes)) {
     if (auto panels = make_panel_conv(*weight, x, residual, bias, activation, p, pointwise)) {
       return panels;

@@ -12,9 +12,10 @@
 
 namespace coreml::kernels::linalg {
 
-// Whether a conv with `outputs` channels over `positions` positions per plane does clearly
-// less vector work on panels than on the row-streaming kernel's tiles (e.g. 49 positions).
-bool panel_conv_pays(int64_t outputs, int64_t positions);
+// Whether a conv with `outputs` channels over `positions` positions per plane does less vector
+// work on panels than on the row-streaming kernel's tiles (e.g. 49 positions): clearly less,
+// unless it is `pointwise` (positions read in place on panels, packed on rows).
+bool panel_conv_pays(int64_t outputs, int64_t positions, bool pointwise);
 
 // The panel kernel for a conv with one group of activation binding `x`, a dense fp32/fp16
 // constant `weight` [Cout, Cin, kernel...], an fp32 bias (empty: none), a residual binding (-1:
