@@ -3,7 +3,9 @@
 // lines times a scalar weight, so an im2col matrix or a GEMM would only add traffic. Channels
 // are split across the threads; each channel's plane is copied once into a zero-padded fp32
 // plane (fp16 widened on the way), the SIMD loops of depthwise_simd.h compute its output plane,
-// and a fused activation and the one rounding to the output dtype follow per plane.
+// and a fused activation and the one rounding to the output dtype follow per plane. Small planes
+// (output lines of at most half a vector) go a block of channels at a time instead, channels in
+// the lanes (depthwise_block_simd.h).
 #include <algorithm>
 #include <array>
 
