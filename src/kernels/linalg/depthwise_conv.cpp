@@ -183,9 +183,13 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
       float* columns = results + positions * lanes_;
       float* widened = columns + positions * lanes_;
       std::array<int64_t, kMaxBlockLanes> offsets{};
+      DepthwiseBlock b;
+      set_geometry(b);
+      b.padded_h = block_h_;
+      b.padded_w = block_w_;
+      b.plane_offsets = offsets.data();
       for (int64_t task = begin; task < end; ++task) {
         const int64_t n = task / blocks, c0 = task % blocks * lanes_;
-        DepthwiseBlock b;
         b.channels = std::min(lanes_, s_.cout - c0);
         // The block's output channels read input planes [ci0, ci1] (several outputs per input
         // with a channel multiplier): fp16 ones widened in one call.
@@ -201,23 +205,8 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
         for (int64_t j = 0; j < b.channels; ++j) {
           offsets[static_cast<size_t>(j)] = ((c0 + j) / s_.cout_group - ci0) * s_.in_size();
         }
-        b.plane_offsets = offsets.data();
-        b.in_h = s_.in[1];
-        b.in_w = s_.in[2];
-        b.top = s_.before[1];
-        b.left = s_.before[2];
-        b.padded_h = block_h_;
-        b.padded_w = block_w_;
         b.weights = w_.data() + c0 * ksize;
         b.bias = bias_.empty() ? nullptr : bias_.data() + c0;
-        b.kernel_h = s_.kernel[1];
-        b.kernel_w = s_.kernel[2];
-        b.out_h = s_.out[1];
-        b.out_w = s_.out[2];
-        b.stride_h = p_.stride[1];
-        b.stride_w = p_.stride[2];
-        b.dilation_h = p_.dilation[1];
-        b.dilation_w = p_.dilation[2];
         b.reuse_padding = task != begin;
         depthwise_block(b, padded, taps, results);
         activation_.apply(results, positions * lanes_);
@@ -233,6 +222,24 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
     });
   }
 
+  // The plane geometry both loops take (DepthwiseChannel, DepthwiseBlock): the input, its
+  // padding ahead, the kernel, the output, strides and dilations of the two spatial dims.
+  template <class Plane>
+  void set_geometry(Plane& c) const {
+    c.in_h = s_.in[1];
+    c.in_w = s_.in[2];
+    c.top = s_.before[1];
+    c.left = s_.before[2];
+    c.kernel_h = s_.kernel[1];
+    c.kernel_w = s_.kernel[2];
+    c.out_h = s_.out[1];
+    c.out_w = s_.out[2];
+    c.stride_h = p_.stride[1];
+    c.stride_w = p_.stride[2];
+    c.dilation_h = p_.dilation[1];
+    c.dilation_w = p_.dilation[2];
+  }
+
   // acc (the output plane of channel co) from its input plane `in`, through `padded`.
   // With reuse_padding, `padded` holds the previous channel's padded plane (same geometry).
   void channel_rows(const std::byte* in, int64_t co, bool reuse_padding, float* padded,
@@ -241,21 +248,10 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
     DepthwiseChannel c;
     c.input = in;
     c.half = x_dtype_ == DType::kFloat16;
-    c.in_h = s.in[1];
-    c.in_w = s.in[2];
-    c.top = s.before[1];
-    c.left = s.before[2];
+    set_geometry(c);
     c.padded_h = padded_h_;
     c.line_stride = padded_w_;
     c.weights = w_.data() + co * s.kernel_size();
-    c.kernel_h = s.kernel[1];
-    c.kernel_w = s.kernel[2];
-    c.out_h = s.out[1];
-    c.out_w = s.out[2];
-    c.stride_h = p_.stride[1];
-    c.stride_w = p_.stride[2];
-    c.dilation_h = p_.dilation[1];
-    c.dilation_w = p_.dilation[2];
     c.bias = bias_.empty() ? 0.0f : bias_[static_cast<size_t>(co)];
     c.reuse_padding = reuse_padding;
     depthwise_channel(c, padded, acc);
