@@ -66,6 +66,68 @@ TEST(PanelProduct, InnerLoopMatchesDoubleSums) {
   }
 }
 
+// The conv's inner loop (panel_gemm_offsets): each row's values found at its own offset plus
+// each K position's, in scattered, repeated and descending offsets; with `accumulate` the sums
+// continue from c. Every row count, fp32 and fp16 panels, SIMD and scalar, against double sums.
+TEST(PanelProduct, OffsetInnerLoopMatchesDoubleSums) {
+  std::mt19937 rng(4);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  constexpr int64_t kSource = 500;
+  std::vector<float> x(kSource);
+  for (float& v : x) v = normal(rng);
+  std::uniform_int_distribution<int64_t> row_at(0, 199), k_at(0, 299);
+  for (bool half : {false, true}) {
+    for (int64_t k : {1, 7, 45}) {
+      std::vector<int64_t> rows_at(kPanelRows), ks(static_cast<size_t>(k));
+      for (auto& o : rows_at) o = row_at(rng);
+      for (auto& o : ks) o = k_at(rng);
+      rows_at[1] = rows_at[0];  // two rows reading the same values
+      std::vector<float> w(static_cast<size_t>(k * kPanelWidth));
+      std::vector<uint16_t> w16(w.size());
+      for (size_t i = 0; i < w.size(); ++i) {
+        w16[i] = float_to_fp16(normal(rng));
+        w[i] = half ? fp16_to_float(w16[i]) : normal(rng);
+      }
+      const void* panel = half ? static_cast<const void*>(w16.data()) : w.data();
+      for (int rows = 1; rows <= kPanelRows; ++rows) {
+        for (bool accumulate : {false, true}) {
+          for (bool simd : {true, false}) {
+            SCOPED_TRACE(::testing::Message()
+                         << (half ? "fp16" : "fp32") << " k " << k << " rows " << rows
+                         << (accumulate ? " accumulate" : "") << (simd ? " simd" : " scalar"));
+            std::vector<float> c(static_cast<size_t>(kPanelRows * kPanelWidth));
+            for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(i % 7) - 3.0f;
+            const std::vector<float> before = c;
+            kernels::set_simd_enabled_for_testing(simd);
+            kernels::linalg::panel_gemm_offsets(x.data(), rows_at.data(), ks.data(), rows, k, panel,
+                                                half, accumulate, c.data());
+            kernels::set_simd_enabled_for_testing(std::nullopt);
+            for (int r = 0; r < kPanelRows; ++r) {
+              for (int64_t j = 0; j < kPanelWidth; ++j) {
+                const size_t at = static_cast<size_t>(r * kPanelWidth + j);
+                if (r >= rows) {
+                  ASSERT_EQ(c[at], before[at]) << "row " << r << " past the rows was written";
+                  continue;
+                }
+                double exact = accumulate ? before[at] : 0.0, magnitude = std::fabs(exact);
+                for (int64_t t = 0; t < k; ++t) {
+                  const double p =
+                      static_cast<double>(x[static_cast<size_t>(rows_at[static_cast<size_t>(r)] +
+                                                                ks[static_cast<size_t>(t)])]) *
+                      w[static_cast<size_t>(t * kPanelWidth + j)];
+                  exact += p;
+                  magnitude += std::fabs(p);
+                }
+                ASSERT_NEAR(c[at], exact, 1e-6 * magnitude) << "row " << r << " output " << j;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 std::string literal(const std::vector<float>& values) {
   std::ostringstream s;
   s.precision(9);

@@ -382,15 +382,43 @@ int64_t declared_positions(const mil::Operation& op) {
   return positions;
 }
 
-// The receptive fields a panel conv gathers per run ([batch][K][positions] fp32), or a huge
-// number when the batch is not known at load.
-constexpr int64_t kMaxPanelGatherBytes = int64_t{64} << 20;
-int64_t gathered_bytes(const mil::Operation& op, const runtime::RtValue& weight,
-                       int64_t positions) {
+// The positions line tokens compute per output channel (weight_product_lines.cpp): each output
+// line as wide as an input line of its stride phase, about the output's width plus the kernel's
+// reach past one stride; 0 when the declared output's width is not known.
+int64_t line_token_positions(const mil::Operation& op, const std::vector<int64_t>& weight_shape,
+                             const ConvParams& p, int64_t positions) {
   const auto& shape = op.outputs[0].type.tensor.shape;
-  if (!(*shape)[0].known()) return std::numeric_limits<int64_t>::max();
-  const int64_t k = weight.tensor.numel() / std::max<int64_t>(1, weight.tensor.shape()[0]);
-  return (*shape)[0].size * k * positions * 4;
+  if (!shape || !shape->back().known() || shape->back().size <= 0 || weight_shape.size() < 3) {
+    return 0;
+  }
+  const int64_t width = shape->back().size;
+  const int64_t reach = (weight_shape.back() - 1) * p.dilation[2];
+  return positions / width * (width + (reach + p.stride[2] - 1) / p.stride[2]);
+}
+
+// The padded input a panel conv copies per run ([batch][Cin][padded plane] fp32), or a huge
+// number when the batch or a spatial extent is not known at load.
+constexpr int64_t kMaxPanelGatherBytes = int64_t{64} << 20;
+int64_t gathered_bytes(const mil::Operation& op, const std::vector<int64_t>& weight_shape,
+                       const ConvParams& p) {
+  const auto& shape = op.outputs[0].type.tensor.shape;
+  if (shape->size() != weight_shape.size()) return std::numeric_limits<int64_t>::max();
+  // In double: declared sizes come from the file and may be absurd.
+  double bytes = 4.0 * static_cast<double>(weight_shape[1]);
+  const size_t spatial = weight_shape.size() - 2;
+  for (size_t d = 0; d < shape->size(); ++d) {
+    if (!(*shape)[d].known()) return std::numeric_limits<int64_t>::max();
+    if (d == 1) continue;
+    double extent = static_cast<double>((*shape)[d].size);
+    if (d >= 2) {
+      const size_t axis = 3 - spatial + (d - 2);
+      extent = (extent - 1) * static_cast<double>(p.stride[axis]) +
+               static_cast<double>(weight_shape[d] - 1) * static_cast<double>(p.dilation[axis]) + 1;
+    }
+    bytes *= extent;
+  }
+  return bytes > static_cast<double>(kMaxPanelGatherBytes) ? std::numeric_limits<int64_t>::max()
+                                                           : static_cast<int64_t>(bytes);
 }
 
 }  // namespace
@@ -428,8 +456,12 @@ std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
   // Few positions per plane (known from the op's declared output): output channels in the
   // lanes instead (panel_conv.h), where CPUs without AMX run panels.
   const int64_t positions = declared_positions(init.op());
-  if (positions > 0 && panel_products_wanted() && panel_conv_pays(ws[0], positions, pointwise) &&
-      (pointwise || gathered_bytes(init.op(), *weight, positions) <= kMaxPanelGatherBytes)) {
+  const int64_t k = weight->tensor.numel() / std::max<int64_t>(1, ws[0]);
+  if (positions > 0 && panel_products_wanted() &&
+      panel_conv_pays(ws[0], positions,
+                      pointwise ? 0 : line_token_positions(init.op(), ws, p, positions), k,
+                      pointwise) &&
+      (pointwise || gathered_bytes(init.op(), ws, p) <= kMaxPanelGatherBytes)) {
     if (auto panels = make_panel_conv(*weight, x, residual, bias, activation, p, pointwise)) {
       return panels;
     }

@@ -2,10 +2,15 @@
 // (panel_matrix.h): the register tiles of the row-streaming kernel put positions in the vector
 // lanes, so 49 positions fill 64 lanes and a quarter of the arithmetic is padding; here output
 // channels fill the lanes (64 per panel) and positions are the broadcast rows, so nothing is
-// padded when the channels are a multiple of 64. A 1x1 conv's positions are read where they lie
-// in the input (a position's channels a plane apart); other convs gather their receptive fields
-// once per run into [K][positions] (a few hundred KiB at these sizes). The sums are the same fp32
-// sums in the same order as the row-streaming kernel's, so results are bit for bit the same.
+// padded when the channels are a multiple of 64. The same holds for narrow planes that the
+// row-streaming kernel reads as line tokens, each output line as wide as an input line (14 x 14:
+// 16 lanes per 14 outputs). A 1x1 conv's positions are read where they lie
+// in the input (a position's channels a plane apart); other convs copy their input once per run
+// into zero-padded planes and read a receptive field's value at a position's offset plus a kernel
+// tap's (strides and dilations are only offsets). Gathering the receptive fields into [K]
+// [positions] instead copied every value once per tap (1.8 MB for a 14 x 14 3x3 conv of 256
+// channels, past L2). The sums are the same fp32 sums in the same order as the row-streaming
+// kernel's, so results are bit for bit the same.
 #include "kernels/linalg/panel_conv.h"
 
 #include <algorithm>
@@ -29,6 +34,9 @@ constexpr int64_t kMaxBlockPositions = 96;
 // core's L2, and the tiles read it once per 6 positions; in steps of 1024 (256 KB of fp32) that
 // part stays in L2 while every tile of the block reads it.
 constexpr int64_t kStepK = 1024;
+// K positions below which convs keep line tokens where panels only save their lanes' padding
+// (panel_conv_pays).
+constexpr int64_t kMinLinePanelK = 512;
 // Products below this many multiply-adds stay on the calling thread (as the row-streaming
 // kernel's do).
 constexpr int64_t kSerialWork = int64_t{1} << 18;
@@ -97,18 +105,12 @@ class PanelConvKernel final : public runtime::OpKernel {
     blocks_ = std::max<int64_t>(1, (m_ + block_positions_ - 1) / block_positions_);
     const int threads = std::max(1, ctx.threads());
     serial_ = batches_ * m_ * k_ * w_->rows() < kSerialWork;
-    // The fp32 positions: an fp16 input widened, or the gathered receptive fields.
-    widened_ = gathers()                     ? round_up(batches_ * k_ * m_, 16)
+    if (gathers()) plan_offsets();
+    // The fp32 positions: an fp16 input widened, or the padded planes.
+    widened_ = gathers()                     ? round_up(batches_ * s_.cin * padded_size_, 16)
                : x_dtype_ == DType::kFloat16 ? round_up(x.numel(), 16)
                                              : 0;
     per_thread_ = 2 * kPanelWidth * block_positions_ + block_positions_;
-    if (gathers()) {
-      // Each gathering task's padded plane (padded_extent: at most the padded input's plane,
-      // whose size conv_shape checked).
-      padded_size_ = 1;
-      for (size_t d = 0; d < 3; ++d) padded_size_ *= std::max<int64_t>(0, padded_extent(d));
-      per_thread_ = std::max(per_thread_, round_up(padded_size_, 16));
-    }
     ctx.request_scratch(static_cast<size_t>(widened_ + threads * per_thread_) * sizeof(float));
     ctx.set_output(0, std::move(out_shape), out_dtype_);
   }
@@ -118,18 +120,17 @@ class PanelConvKernel final : public runtime::OpKernel {
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
     const float* x = static_cast<const float*>(ctx.in(x_).data());
     if (gathers()) {
-      // One task per input channel: its plane padded once, then its kernel offsets' rows.
+      // One task per input channel: its plane padded (and widened) once.
       const int64_t channels = batches_ * s_.cin;
-      const int64_t rows_per_channel = s_.kernel_size();
       ctx.pool().parallel_for(
-          channels, std::max<int64_t>(1, 4096 / std::max<int64_t>(m_ * rows_per_channel, 1)),
+          channels, std::max<int64_t>(1, 4096 / std::max<int64_t>(padded_size_, 1)),
           [&](int64_t begin, int64_t end) {
-            float* padded = scratch + widened_ + per_thread_ * runtime::ThreadPool::thread_index();
             for (int64_t channel = begin; channel < end; ++channel) {
+              float* padded = scratch + channel * padded_size_;
               if (x_dtype_ == DType::kFloat32) {
-                gather(static_cast<const float*>(ctx.in(x_).data()), channel, padded, scratch);
+                pad(static_cast<const float*>(ctx.in(x_).data()), channel, padded);
               } else {
-                gather(static_cast<const uint16_t*>(ctx.in(x_).data()), channel, padded, scratch);
+                pad(static_cast<const uint16_t*>(ctx.in(x_).data()), channel, padded);
               }
             }
           });
@@ -168,45 +169,57 @@ class PanelConvKernel final : public runtime::OpKernel {
     return (s_.out[d] - 1) * p_.stride[d] + (s_.kernel[d] - 1) * p_.dilation[d] + 1;
   }
 
-  // The receptive-field rows of input channel `channel` (batch channel / Cin): rows (b, c, r)
-  // for every kernel offset r, each the input value every output position reads at that
-  // offset. The channel's plane is first copied once as fp32 into `padded`, zeros around it, so
-  // that each row is plain runs of it (no bounds per value, fp16 widened once).
-  template <typename T>
-  void gather(const T* x, int64_t channel, float* padded, float* rows) const {
+  // Where the receptive fields are read in the padded planes [batch][Cin][padded extents]: a
+  // position's offset (its window's first value) plus a K position's (channel and kernel tap).
+  void plan_offsets() {
     const auto& s = s_;
-    const int64_t b = channel / s.cin, c = channel % s.cin;
     const int64_t pd = padded_extent(0), ph = padded_extent(1), pw = padded_extent(2);
-    std::fill(padded, padded + padded_size_, 0.0f);
-    const T* plane = x + (b * s.cin + c) * s.in_size();
-    // Input columns [0, width) land at padded columns [before, before + width).
-    const int64_t width = std::clamp<int64_t>(pw - s.before[2], 0, s.in[2]);
-    for (int64_t iz = 0; iz < s.in[0]; ++iz) {
-      const int64_t z = iz + s.before[0];
-      if (z >= pd) break;
-      for (int64_t iy = 0; iy < s.in[1]; ++iy) {
-        const int64_t y = iy + s.before[1];
-        if (y >= ph) break;
-        const T* line = plane + (iz * s.in[1] + iy) * s.in[2];
-        float* dst = padded + (z * ph + y) * pw + s.before[2];
-        copy_every(line, sizeof(T) == 2, 1, width, dst);
+    padded_size_ = std::max<int64_t>(0, pd) * std::max<int64_t>(0, ph) * std::max<int64_t>(0, pw);
+    position_offsets_.resize(static_cast<size_t>(m_));
+    size_t i = 0;
+    for (int64_t oz = 0; oz < s.out[0]; ++oz) {
+      for (int64_t oy = 0; oy < s.out[1]; ++oy) {
+        for (int64_t ox = 0; ox < s.out[2]; ++ox) {
+          position_offsets_[i++] =
+              (oz * p_.stride[0] * ph + oy * p_.stride[1]) * pw + ox * p_.stride[2];
+        }
       }
     }
     const int64_t ksize = s.kernel_size();
-    const int64_t sx = p_.stride[2];
-    for (int64_t r = 0; r < ksize; ++r) {
+    k_offsets_.resize(static_cast<size_t>(k_));
+    for (int64_t t = 0; t < k_; ++t) {
+      const int64_t r = t % ksize;
       const int64_t kz = r / (s.kernel[1] * s.kernel[2]);
       const int64_t ky = r / s.kernel[2] % s.kernel[1];
       const int64_t kx = r % s.kernel[2];
-      float* out = rows + ((b * s.cin + c) * ksize + r) * m_;
-      for (int64_t oz = 0; oz < s.out[0]; ++oz) {
-        const int64_t z = oz * p_.stride[0] + kz * p_.dilation[0];
-        for (int64_t oy = 0; oy < s.out[1]; ++oy) {
-          const int64_t y = oy * p_.stride[1] + ky * p_.dilation[1];
-          const float* src = padded + (z * ph + y) * pw + kx * p_.dilation[2];
-          float* dst = out + (oz * s.out[1] + oy) * s.out[2];
-          copy_every(src, false, sx, s.out[2], dst);
+      k_offsets_[static_cast<size_t>(t)] = t / ksize * padded_size_ +
+                                           (kz * p_.dilation[0] * ph + ky * p_.dilation[1]) * pw +
+                                           kx * p_.dilation[2];
+    }
+  }
+
+  // Input channel `channel` (batch channel / Cin) as fp32 into its padded plane, zeros around
+  // it, each value written once; lines and columns no window reaches are left out.
+  template <typename T>
+  void pad(const T* x, int64_t channel, float* padded) const {
+    const auto& s = s_;
+    const int64_t pd = padded_extent(0), ph = padded_extent(1), pw = padded_extent(2);
+    const T* plane = x + channel * s.in_size();
+    // Input columns [0, width) land at padded columns [lead, lead + width).
+    const int64_t lead = std::min(s.before[2], pw);
+    const int64_t width = std::clamp<int64_t>(pw - s.before[2], 0, s.in[2]);
+    for (int64_t z = 0; z < pd; ++z) {
+      const int64_t iz = z - s.before[0];
+      for (int64_t y = 0; y < ph; ++y) {
+        const int64_t iy = y - s.before[1];
+        float* dst = padded + (z * ph + y) * pw;
+        if (iz < 0 || iz >= s.in[0] || iy < 0 || iy >= s.in[1]) {
+          std::fill(dst, dst + pw, 0.0f);
+          continue;
         }
+        std::fill(dst, dst + lead, 0.0f);
+        copy_every(plane + (iz * s.in[1] + iy) * s.in[2], sizeof(T) == 2, 1, width, dst + lead);
+        std::fill(dst + lead + width, dst + pw, 0.0f);
       }
     }
   }
@@ -219,7 +232,8 @@ class PanelConvKernel final : public runtime::OpKernel {
     float* tmp = columns + kPanelWidth * block_positions_;   // one row
     const int64_t i0 = block * block_positions_;
     const int64_t count = std::min(block_positions_, m_ - i0);
-    const float* plane = x + b * k_ * m_;
+    const float* plane = x + b * k_ * m_;                 // pointwise
+    const float* planes = x + b * s_.cin * padded_size_;  // the padded planes
     const size_t element = w_->half() ? 2 : 4;
     for (int64_t t0 = 0; t0 < std::max<int64_t>(k_, 1); t0 += kStepK) {
       const int64_t steps = std::min(kStepK, k_ - t0);
@@ -227,8 +241,13 @@ class PanelConvKernel final : public runtime::OpKernel {
           static_cast<const char*>(w_->panel(p)) + static_cast<size_t>(t0 * kPanelWidth) * element;
       for (int64_t i = 0; i < count; i += kPanelRows) {
         const int rows = static_cast<int>(std::min<int64_t>(kPanelRows, count - i));
-        panel_gemm_strided(plane + t0 * m_ + i0 + i, 1, m_, rows, steps, panel, w_->half(), t0 > 0,
-                           sums + i * kPanelWidth);
+        if (gathers()) {
+          panel_gemm_offsets(planes, position_offsets_.data() + i0 + i, k_offsets_.data() + t0,
+                             rows, steps, panel, w_->half(), t0 > 0, sums + i * kPanelWidth);
+        } else {
+          panel_gemm_strided(plane + t0 * m_ + i0 + i, 1, m_, rows, steps, panel, w_->half(),
+                             t0 > 0, sums + i * kPanelWidth);
+        }
       }
     }
     // Results of a position are a row of channels; the output wants a row per channel.
@@ -265,6 +284,7 @@ class PanelConvKernel final : public runtime::OpKernel {
   int64_t blocks_ = 1, block_positions_ = kPanelRows;
   bool serial_ = false;
   int64_t widened_ = 0, per_thread_ = 0, padded_size_ = 0;
+  std::vector<int64_t> position_offsets_, k_offsets_;  // plan_offsets
 };
 
 // Vector-lane work of each orientation per K position (padding included), for n outputs and m
@@ -278,7 +298,8 @@ int64_t panel_lanes(int64_t n, int64_t m) { return round_up(n, kPanelWidth) * m;
 
 }  // namespace
 
-bool panel_conv_pays(int64_t outputs, int64_t positions, bool pointwise) {
+bool panel_conv_pays(int64_t outputs, int64_t positions, int64_t line_positions, int64_t k,
+                     bool pointwise) {
   if (outputs <= 0 || positions <= 1) return false;
   const int64_t panels = panel_lanes(outputs, positions);
   const int64_t rows = row_streaming_lanes(outputs, positions);
@@ -286,10 +307,17 @@ bool panel_conv_pays(int64_t outputs, int64_t positions, bool pointwise) {
   // packs them whenever a plane is not a whole number of vectors: 4 % fewer lanes are enough
   // (ResNet-50's 14 x 14 1x1 convs, 256 and 1024 outputs: 6 % fewer, 8-10 % faster on panels;
   // EfficientNet's 672 outputs end in half a panel, 1 % fewer, and were 5 % slower there).
-  // Otherwise panels gather receptive fields where rows read line tokens, and they must win
-  // clearly (their 1-row remainder tiles and the transposed store cost something too).
   if (pointwise) return panels * 100 <= rows * 96;
-  return panels * 10 <= rows * 9;
+  // Otherwise against packed tokens panels must win clearly (their 1-row remainder tiles and
+  // the transposed store cost something too)...
+  if (panels * 10 <= rows * 9) return true;
+  // ...and against line tokens, which compute each output line as wide as an input line (a
+  // 14-wide 3x3 conv: 16 lanes per 14 outputs), 5 % fewer lanes pay where K is long enough to
+  // hide the store's transposition: ResNet's 14 x 14 3x3 convs (K = 2304) 12 % faster on one
+  // thread, its 28 x 28 ones (K = 1152) 7 %; its stride-2 1x1 convs (K = 64) and its stem (K =
+  // 147) were 20-60 % slower on panels, and 56 x 56 ones (3 % fewer lanes) no faster.
+  return k >= kMinLinePanelK && line_positions > 0 &&
+         panels * 100 <= round_up(outputs, 6) * line_positions * 95;
 }
 
 std::unique_ptr<runtime::OpKernel> make_panel_conv(const runtime::RtValue& weight, int x,

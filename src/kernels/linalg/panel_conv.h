@@ -14,8 +14,11 @@ namespace coreml::kernels::linalg {
 
 // Whether a conv with `outputs` channels over `positions` positions per plane does less vector
 // work on panels than on the row-streaming kernel's tiles (e.g. 49 positions): clearly less,
-// unless it is `pointwise` (positions read in place on panels, packed on rows).
-bool panel_conv_pays(int64_t outputs, int64_t positions, bool pointwise);
+// unless it is `pointwise` (positions read in place on panels, packed on rows). Against line
+// tokens, which compute `line_positions` per output (its lines as wide as an input line of a
+// stride phase; 0: not known), panels must save some 5 % with K (`k`) long enough.
+bool panel_conv_pays(int64_t outputs, int64_t positions, int64_t line_positions, int64_t k,
+                     bool pointwise);
 
 // The panel kernel for a conv with one group of activation binding `x`, a dense fp32/fp16
 // constant `weight` [Cout, Cin, kernel...], an fp32 bias (empty: none), a residual binding (-1:

@@ -26,4 +26,13 @@ void panel_gemm_strided(const float* x, int64_t x_stride, int64_t x_k_stride, in
 void panel_gemm_strided_scalar(const float* x, int64_t x_stride, int64_t x_k_stride, int rows,
                                int64_t k, const void* panel, bool half, bool accumulate, float* c);
 
+// The same with each value found through offsets: x[row_offsets[i] + k_offsets[t]] (a conv's
+// padded input: row i's position offset plus K position t's kernel tap offset).
+void panel_gemm_offsets(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
+                        int rows, int64_t k, const void* panel, bool half, bool accumulate,
+                        float* c);
+void panel_gemm_offsets_scalar(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
+                               int rows, int64_t k, const void* panel, bool half, bool accumulate,
+                               float* c);
+
 }  // namespace coreml::kernels::linalg

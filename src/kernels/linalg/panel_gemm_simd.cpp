@@ -25,15 +25,60 @@ constexpr int kTileRows = 3;
 #endif
 constexpr int kTileVectors = 4;
 
-// How an activation value is found: kUnitK, K positions adjacent in each row (linear's rows,
-// rows xs apart); kUnitRow, rows adjacent (a conv's positions, K positions xk apart, panel_conv);
-// kStrided, both strides as given. Each its own loop: with both strides unknown GCC 12 ran out of
-// general registers and kept the loop counter on the stack (75 % of the FMA peak on a conv).
+// How a tile finds the activation value of its row r at K position t. StridedRows<kUnitK>: K
+// positions adjacent in each row (linear's rows, rows xs apart); <kUnitRow>: rows adjacent (a
+// conv's positions, K positions xk apart); <kStrided>: both strides as given. Each its own loop:
+// with both strides unknown GCC 12 ran out of general registers and kept the loop counter on the
+// stack (75 % of the FMA peak on a conv). OffsetRows: x[rows[r] + ks[t]] (a conv's padded input:
+// a position's offset plus a kernel tap's), the R row addresses bound once per tile.
 enum class Layout { kUnitK, kUnitRow, kStrided };
 
-template <int R, int V, Layout kLayout, typename T>
-HWY_INLINE void Tile(const float* x, int64_t xs, int64_t xk, int64_t k, const T* panel,
-                     bool accumulate, float* c) {
+template <Layout kLayout>
+struct StridedRows {
+  const float* x;
+  int64_t xs, xk;
+  StridedRows From(int64_t r0) const { return {x + r0 * xs, xs, xk}; }
+  template <int R>
+  StridedRows Bind() const {
+    return *this;
+  }
+  template <int R, class D, class Vec>
+  HWY_INLINE void Load(D d, int64_t t, Vec* xv) const {
+    const float* xt = kLayout == Layout::kUnitK ? x + t : x + t * xk;
+    for (int r = 0; r < R; ++r) xv[r] = hn::Set(d, xt[kLayout == Layout::kUnitRow ? r : r * xs]);
+  }
+};
+
+template <int R>
+struct BoundOffsets {
+  const float* row[R];
+  const int64_t* ks;
+  template <int R2, class D, class Vec>
+  HWY_INLINE void Load(D d, int64_t t, Vec* xv) const {
+    const int64_t o = ks[t];
+    for (int r = 0; r < R; ++r) xv[r] = hn::Set(d, row[r][o]);
+  }
+};
+
+struct OffsetRows {
+  const float* x;
+  const int64_t* rows;
+  const int64_t* ks;
+  OffsetRows From(int64_t r0) const { return {x, rows + r0, ks}; }
+  template <int R>
+  BoundOffsets<R> Bind() const {
+    BoundOffsets<R> b;
+    for (int r = 0; r < R; ++r) b.row[r] = x + rows[r];
+    b.ks = ks;
+    return b;
+  }
+};
+
+// Register tile: R rows x V vectors of outputs; the R broadcasts and one weight vector are live
+// next to the R * V sums (31 of 32 registers on AVX-512 with R = 6, V = 4; 16 of 16 on AVX2
+// with R = 3).
+template <int R, int V, class Source, typename T>
+HWY_INLINE void Tile(const Source& source, int64_t k, const T* panel, bool accumulate, float* c) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   using Vec = decltype(hn::Zero(d));
@@ -43,10 +88,10 @@ HWY_INLINE void Tile(const float* x, int64_t xs, int64_t xk, int64_t k, const T*
       acc[r][v] = accumulate ? hn::LoadU(d, c + r * kPanelWidth + v * lanes) : hn::Zero(d);
     }
   }
+  const auto rows = source.template Bind<R>();
   for (int64_t t = 0; t < k; ++t) {
     Vec xv[R];
-    const float* xt = kLayout == Layout::kUnitK ? x + t : x + t * xk;
-    for (int r = 0; r < R; ++r) xv[r] = hn::Set(d, xt[kLayout == Layout::kUnitRow ? r : r * xs]);
+    rows.template Load<R>(d, t, xv);
     const T* w = panel + t * kPanelWidth;
     for (int v = 0; v < V; ++v) {
       Vec wv;
@@ -66,9 +111,9 @@ HWY_INLINE void Tile(const float* x, int64_t xs, int64_t xk, int64_t k, const T*
 }
 
 // All 64 outputs of `rows` rows, in column groups of kTileVectors vectors.
-template <Layout kUnitK, typename T>
-void PanelRows(const float* x, int64_t xs, int64_t xk, int rows, int64_t k, const T* panel,
-               bool accumulate, float* c) {
+template <class Source, typename T>
+void PanelRows(const Source& source, int rows, int64_t k, const T* panel, bool accumulate,
+               float* c) {
   const hn::ScalableTag<float> d;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t group = std::min<int64_t>(kPanelWidth, kTileVectors * lanes);
@@ -76,18 +121,18 @@ void PanelRows(const float* x, int64_t xs, int64_t xk, int rows, int64_t k, cons
     const int vectors = static_cast<int>(std::min<int64_t>(group, kPanelWidth - j) / lanes);
     for (int r0 = 0; r0 < rows; r0 += kTileRows) {
       const int rr = std::min(kTileRows, rows - r0);
-      const float* xr = x + r0 * xs;
+      const Source xr = source.From(r0);
       float* cr = c + r0 * kPanelWidth + j;
       const T* pj = panel + j;
-#define COREML_PANEL_TILE(R)                                                         \
-  if (vectors == kTileVectors) {                                                     \
-    Tile<R, kTileVectors, kUnitK>(xr, xs, xk, k, pj, accumulate, cr);                \
-  } else if (vectors == 2) {                                                         \
-    Tile<R, 2, kUnitK>(xr, xs, xk, k, pj, accumulate, cr);                           \
-  } else {                                                                           \
-    for (int v = 0; v < vectors; ++v) {                                              \
-      Tile<R, 1, kUnitK>(xr, xs, xk, k, pj + v * lanes, accumulate, cr + v * lanes); \
-    }                                                                                \
+#define COREML_PANEL_TILE(R)                                         \
+  if (vectors == kTileVectors) {                                     \
+    Tile<R, kTileVectors>(xr, k, pj, accumulate, cr);                \
+  } else if (vectors == 2) {                                         \
+    Tile<R, 2>(xr, k, pj, accumulate, cr);                           \
+  } else {                                                           \
+    for (int v = 0; v < vectors; ++v) {                              \
+      Tile<R, 1>(xr, k, pj + v * lanes, accumulate, cr + v * lanes); \
+    }                                                                \
   }
       switch (rr) {
         case 1: COREML_PANEL_TILE(1) break;
@@ -107,28 +152,37 @@ void PanelRows(const float* x, int64_t xs, int64_t xk, int rows, int64_t k, cons
 }
 
 // Returns false when this target cannot widen fp16 exactly (the scalar loop runs instead).
-template <Layout kUnitK>
-bool PanelGemmOf(const float* x, int64_t xs, int64_t xk, int rows, int64_t k, const void* panel,
-                 bool half, bool accumulate, float* c) {
+template <class Source>
+bool PanelGemmOf(const Source& source, int rows, int64_t k, const void* panel, bool half,
+                 bool accumulate, float* c) {
   if (half) {
 #if COREML_HWY_NATIVE_F16
-    PanelRows<kUnitK>(x, xs, xk, rows, k, static_cast<const uint16_t*>(panel), accumulate, c);
+    PanelRows(source, rows, k, static_cast<const uint16_t*>(panel), accumulate, c);
     return true;
 #else
     return false;
 #endif
   }
-  PanelRows<kUnitK>(x, xs, xk, rows, k, static_cast<const float*>(panel), accumulate, c);
+  PanelRows(source, rows, k, static_cast<const float*>(panel), accumulate, c);
   return true;
 }
 
 bool PanelGemm(const float* x, int64_t xs, int64_t xk, int rows, int64_t k, const void* panel,
                bool half, bool accumulate, float* c) {
-  if (xk == 1) return PanelGemmOf<Layout::kUnitK>(x, xs, 1, rows, k, panel, half, accumulate, c);
-  if (xs == 1) {
-    return PanelGemmOf<Layout::kUnitRow>(x, 1, xk, rows, k, panel, half, accumulate, c);
+  if (xk == 1) {
+    return PanelGemmOf(StridedRows<Layout::kUnitK>{x, xs, 1}, rows, k, panel, half, accumulate, c);
   }
-  return PanelGemmOf<Layout::kStrided>(x, xs, xk, rows, k, panel, half, accumulate, c);
+  if (xs == 1) {
+    return PanelGemmOf(StridedRows<Layout::kUnitRow>{x, 1, xk}, rows, k, panel, half, accumulate,
+                       c);
+  }
+  return PanelGemmOf(StridedRows<Layout::kStrided>{x, xs, xk}, rows, k, panel, half, accumulate, c);
+}
+
+bool PanelGemmOffsets(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
+                      int rows, int64_t k, const void* panel, bool half, bool accumulate,
+                      float* c) {
+  return PanelGemmOf(OffsetRows{x, row_offsets, k_offsets}, rows, k, panel, half, accumulate, c);
 }
 
 }  // namespace coreml::kernels::linalg::HWY_NAMESPACE
@@ -140,6 +194,7 @@ HWY_AFTER_NAMESPACE();
 namespace coreml::kernels::linalg {
 
 HWY_EXPORT(PanelGemm);
+HWY_EXPORT(PanelGemmOffsets);
 
 void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel,
                        bool half, float* c) {
@@ -161,6 +216,34 @@ void panel_gemm_strided_scalar(const float* x, int64_t x_stride, int64_t x_k_str
       }
     }
   }
+}
+
+void panel_gemm_offsets_scalar(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
+                               int rows, int64_t k, const void* panel, bool half, bool accumulate,
+                               float* c) {
+  const auto* wh = static_cast<const uint16_t*>(panel);
+  const auto* wf = static_cast<const float*>(panel);
+  for (int r = 0; r < rows; ++r) {
+    float* cr = c + r * kPanelWidth;
+    if (!accumulate) std::fill(cr, cr + kPanelWidth, 0.0f);
+    for (int64_t t = 0; t < k; ++t) {
+      const float xv = x[row_offsets[r] + k_offsets[t]];
+      for (int64_t j = 0; j < kPanelWidth; ++j) {
+        const float w = half ? fp16_to_float(wh[t * kPanelWidth + j]) : wf[t * kPanelWidth + j];
+        cr[j] += xv * w;
+      }
+    }
+  }
+}
+
+void panel_gemm_offsets(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
+                        int rows, int64_t k, const void* panel, bool half, bool accumulate,
+                        float* c) {
+  if (simd_enabled() && HWY_DYNAMIC_DISPATCH(PanelGemmOffsets)(x, row_offsets, k_offsets, rows, k,
+                                                               panel, half, accumulate, c)) {
+    return;
+  }
+  panel_gemm_offsets_scalar(x, row_offsets, k_offsets, rows, k, panel, half, accumulate, c);
 }
 
 void panel_gemm(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel, bool half,
