@@ -398,9 +398,9 @@ int64_t line_token_positions(const mil::Operation& op, const std::vector<int64_t
 
 // The padded input a panel conv copies per run ([batch][Cin][padded plane] fp32), or a huge
 // number when the batch or a spatial extent is not known at load.
-constexpr int64_t kMaxPanelGatherBytes = int64_t{64} << 20;
-int64_t gathered_bytes(const mil::Operation& op, const std::vector<int64_t>& weight_shape,
-                       const ConvParams& p) {
+constexpr int64_t kMaxPanelPaddedBytes = int64_t{64} << 20;
+int64_t padded_input_bytes(const mil::Operation& op, const std::vector<int64_t>& weight_shape,
+                           const ConvParams& p) {
   const auto& shape = op.outputs[0].type.tensor.shape;
   if (shape->size() != weight_shape.size()) return std::numeric_limits<int64_t>::max();
   // In double: declared sizes come from the file and may be absurd.
@@ -417,7 +417,7 @@ int64_t gathered_bytes(const mil::Operation& op, const std::vector<int64_t>& wei
     }
     bytes *= extent;
   }
-  return bytes > static_cast<double>(kMaxPanelGatherBytes) ? std::numeric_limits<int64_t>::max()
+  return bytes > static_cast<double>(kMaxPanelPaddedBytes) ? std::numeric_limits<int64_t>::max()
                                                            : static_cast<int64_t>(bytes);
 }
 
@@ -461,7 +461,7 @@ std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
       panel_conv_pays(ws[0], positions,
                       pointwise ? 0 : line_token_positions(init.op(), ws, p, positions), k,
                       pointwise) &&
-      (pointwise || gathered_bytes(init.op(), ws, p) <= kMaxPanelGatherBytes)) {
+      (pointwise || padded_input_bytes(init.op(), ws, p) <= kMaxPanelPaddedBytes)) {
     if (auto panels = make_panel_conv(*weight, x, residual, bias, activation, p, pointwise)) {
       return panels;
     }
