@@ -55,7 +55,12 @@ def parse_args() -> argparse.Namespace:
                         "vit_b16", "bert_base", "gpt2_small", "whisper_tiny_enc", "unet"]))
     p.add_argument("--precisions", default="fp32,fp16", help="Core ML variants: fp32, fp16")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
-    p.add_argument("--steps", type=int, default=5, help="timed predictions per measurement")
+    p.add_argument("--steps", type=int, default=5,
+                   help="timed predictions per measurement, at least")
+    p.add_argument("--min-ms", type=float, default=150.0,
+                   help="more timed predictions for small models, until they take about this "
+                        "long (by ONNX Runtime's time), at most --max-steps")
+    p.add_argument("--max-steps", type=int, default=100)
     p.add_argument("--rounds", type=int, default=3,
                    help="interleaved rounds (ours, ORT, torch); medians over rounds are quoted")
     p.add_argument("--coreml", default=str(REPO / "build" / "bin" / "coreml"))
@@ -138,15 +143,18 @@ def export_onnx(module, inputs, spec, out: Path) -> None:
 # ---- timing -----------------------------------------------------------------------------------
 
 def time_ours(coreml: str, model: Path, input_paths: dict, threads: int, steps: int,
-              outdir: Path, extra_env: dict, warmup: bool = True) -> dict:
-    # Builds older than `coreml run --warmup` take one more step instead (the first plans and
-    # packs; the median of the others is what counts).
-    timing = ["--warmup", "1", "--steps", str(steps)] if warmup else ["--steps", str(steps + 1)]
+              outdir: Path, extra_env: dict, warmup: int = 1) -> dict:
+    timing = ["--warmup", str(warmup), "--steps", str(steps)]
     cmd = [coreml, "run", str(model), *timing, "--threads", str(threads), "--json",
            "--output-dir", str(outdir)]
     for name, path in input_paths.items():
         cmd += ["--input", f"{name}={path}"]
     proc = subprocess.run(cmd, capture_output=True, env=dict(os.environ, **extra_env))
+    if proc.returncode != 0 and b"--warmup" in proc.stderr:
+        # A build older than `coreml run --warmup`: as many more steps instead (the first plans
+        # and packs; the median of all is what counts).
+        cmd[3:7] = ["--steps", str(steps + warmup)]
+        proc = subprocess.run(cmd, capture_output=True, env=dict(os.environ, **extra_env))
     if proc.returncode != 0:
         raise RuntimeError(f"coreml run failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
     stdout = proc.stdout
@@ -157,8 +165,9 @@ def time_ours(coreml: str, model: Path, input_paths: dict, threads: int, steps: 
             "activation_mb": result["peak_activation_bytes"] / 2**20}
 
 
-def time_loop(fn, steps: int) -> float:
-    fn()  # warm-up
+def time_loop(fn, steps: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -167,16 +176,26 @@ def time_loop(fn, steps: int) -> float:
     return statistics.median(times)
 
 
-def time_ort(session, feeds: dict, steps: int) -> float:
-    return time_loop(lambda: session.run(None, feeds), steps)
+def time_ort(session, feeds: dict, steps: int, warmup: int = 1) -> float:
+    return time_loop(lambda: session.run(None, feeds), steps, warmup)
 
 
-def time_torch(module, inputs: dict, threads: int, steps: int) -> float:
+def time_torch(module, inputs: dict, threads: int, steps: int, warmup: int = 1) -> float:
     import torch
 
     torch.set_num_threads(threads)
     with torch.inference_mode():
-        return time_loop(lambda: module(*inputs.values()), steps)
+        return time_loop(lambda: module(*inputs.values()), steps, warmup)
+
+
+def steps_for(session, feeds: dict, args) -> tuple[int, int]:
+    """Timed and warm-up steps of every measurement of one model and thread count: at least
+    --steps, and enough that the timed ones last about --min-ms by ONNX Runtime's time (a model
+    of 2 ms timed over 5 steps right after a process starts measured the machine's noise: its
+    median moved between 1.7 and 6 ms); a fifth as many warm-up steps, the same for all three."""
+    once = time_loop(lambda: session.run(None, feeds), 3)
+    steps = max(args.steps, min(args.max_steps, math.ceil(args.min_ms / max(once, 1e-3))))
+    return steps, max(1, steps // 5)
 
 
 def ort_session(path: Path, threads: int):
@@ -226,6 +245,7 @@ def main() -> int:
         feeds = {n: t.numpy() for n, t in inputs.items()}  # the dtypes the export saw
         for threads in thread_counts:
             session = ort_session(paths["onnx"], threads)
+            steps, warmup = steps_for(session, feeds, args)
             samples = {"ort": [], "torch": [], **{p: [] for p in precisions}}
             extra = {p: [] for p in precisions}
             base = {p: [] for p in precisions}
@@ -234,15 +254,15 @@ def main() -> int:
                     if args.baseline_coreml:
                         outdir = workdir / name / f"base_{p}"
                         base[p].append(time_ours(args.baseline_coreml, paths[p], paths["inputs"],
-                                                 threads, args.steps, outdir, extra_env,
-                                                 warmup=False)["ms"])
+                                                 threads, steps, outdir, extra_env,
+                                                 warmup)["ms"])
                     outdir = workdir / name / f"out_{p}"
-                    r = time_ours(args.coreml, paths[p], paths["inputs"], threads, args.steps,
-                                  outdir, extra_env)
+                    r = time_ours(args.coreml, paths[p], paths["inputs"], threads, steps, outdir,
+                                  extra_env, warmup)
                     samples[p].append(r["ms"])
                     extra[p].append(r)
-                samples["ort"].append(time_ort(session, feeds, args.steps))
-                samples["torch"].append(time_torch(module, inputs, threads, args.steps))
+                samples["ort"].append(time_ort(session, feeds, steps, warmup))
+                samples["torch"].append(time_torch(module, inputs, threads, steps, warmup))
             del session
             ort_ms = statistics.median(samples["ort"])
             torch_ms = statistics.median(samples["torch"])
@@ -255,7 +275,8 @@ def main() -> int:
                 rss = max((e["rss_mb"] for e in extra[p] if math.isfinite(e["rss_mb"])),
                           default=float("nan"))
                 base_ms = statistics.median(base[p]) if base[p] else float("nan")
-                rows.append({"model": name, "precision": p, "threads": threads, "ours_ms": ms,
+                rows.append({"model": name, "precision": p, "threads": threads, "steps": steps,
+                             "warmup": warmup, "ours_ms": ms,
                              "base_ms": base_ms, "base_vs_ort": base_ms / ort_ms,
                              "base_vs_torch": base_ms / torch_ms,
                              "ort_ms": ort_ms, "torch_ms": torch_ms, "vs_ort": ms / ort_ms,
