@@ -23,6 +23,24 @@ namespace {
 using kernels::linalg::kPanelRows;
 using kernels::linalg::kPanelWidth;
 
+// A random panel of K rows: fp16 bits and their values, or fp32 values (w holds the values
+// either way).
+struct RandomPanel {
+  std::vector<float> w;
+  std::vector<uint16_t> w16;
+  RandomPanel(int64_t k, bool half, std::mt19937& rng)
+      : w(static_cast<size_t>(k * kPanelWidth)), w16(w.size()) {
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (size_t i = 0; i < w.size(); ++i) {
+      w16[i] = float_to_fp16(normal(rng));
+      w[i] = half ? fp16_to_float(w16[i]) : normal(rng);
+    }
+  }
+  const void* panel(bool half) const {
+    return half ? static_cast<const void*>(w16.data()) : w.data();
+  }
+};
+
 // The inner loop: every row count, K from empty to several vectors, fp32 and fp16 panels,
 // SIMD and scalar, each against double sums.
 TEST(PanelProduct, InnerLoopMatchesDoubleSums) {
@@ -32,13 +50,9 @@ TEST(PanelProduct, InnerLoopMatchesDoubleSums) {
     for (int64_t k : {0, 1, 3, 16, 37, 130}) {
       std::vector<float> x(static_cast<size_t>(kPanelRows * (k + 5)));
       for (float& v : x) v = normal(rng);
-      std::vector<float> w(static_cast<size_t>(k * kPanelWidth));
-      std::vector<uint16_t> w16(w.size());
-      for (size_t i = 0; i < w.size(); ++i) {
-        w16[i] = float_to_fp16(normal(rng));
-        w[i] = half ? fp16_to_float(w16[i]) : normal(rng);
-      }
-      const void* panel = half ? static_cast<const void*>(w16.data()) : w.data();
+      const RandomPanel random(k, half, rng);
+      const void* panel = random.panel(half);
+      const std::vector<float>& w = random.w;
       for (int rows = 1; rows <= kPanelRows; ++rows) {
         for (bool simd : {true, false}) {
           SCOPED_TRACE(::testing::Message() << (half ? "fp16" : "fp32") << " k " << k << " rows "
@@ -82,13 +96,9 @@ TEST(PanelProduct, OffsetInnerLoopMatchesDoubleSums) {
       for (auto& o : rows_at) o = row_at(rng);
       for (auto& o : ks) o = k_at(rng);
       rows_at[1] = rows_at[0];  // two rows reading the same values
-      std::vector<float> w(static_cast<size_t>(k * kPanelWidth));
-      std::vector<uint16_t> w16(w.size());
-      for (size_t i = 0; i < w.size(); ++i) {
-        w16[i] = float_to_fp16(normal(rng));
-        w[i] = half ? fp16_to_float(w16[i]) : normal(rng);
-      }
-      const void* panel = half ? static_cast<const void*>(w16.data()) : w.data();
+      const RandomPanel random(k, half, rng);
+      const void* panel = random.panel(half);
+      const std::vector<float>& w = random.w;
       for (int rows = 1; rows <= kPanelRows; ++rows) {
         for (bool accumulate : {false, true}) {
           for (bool simd : {true, false}) {

@@ -201,15 +201,19 @@ void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int64_t k, co
   panel_gemm_strided_scalar(x, x_stride, 1, rows, k, panel, half, false, c);
 }
 
-void panel_gemm_strided_scalar(const float* x, int64_t x_stride, int64_t x_k_stride, int rows,
-                               int64_t k, const void* panel, bool half, bool accumulate, float* c) {
+namespace {
+
+// The scalar loop of both layouts: c[r][j] (+)= sum over t ascending of value(r, t) * panel[t][j].
+template <class Value>
+void scalar_panel_rows(Value value, int rows, int64_t k, const void* panel, bool half,
+                       bool accumulate, float* c) {
   const auto* wh = static_cast<const uint16_t*>(panel);
   const auto* wf = static_cast<const float*>(panel);
   for (int r = 0; r < rows; ++r) {
     float* cr = c + r * kPanelWidth;
     if (!accumulate) std::fill(cr, cr + kPanelWidth, 0.0f);
     for (int64_t t = 0; t < k; ++t) {
-      const float xv = x[r * x_stride + t * x_k_stride];
+      const float xv = value(r, t);
       for (int64_t j = 0; j < kPanelWidth; ++j) {
         const float w = half ? fp16_to_float(wh[t * kPanelWidth + j]) : wf[t * kPanelWidth + j];
         cr[j] += xv * w;
@@ -218,22 +222,19 @@ void panel_gemm_strided_scalar(const float* x, int64_t x_stride, int64_t x_k_str
   }
 }
 
+}  // namespace
+
+void panel_gemm_strided_scalar(const float* x, int64_t x_stride, int64_t x_k_stride, int rows,
+                               int64_t k, const void* panel, bool half, bool accumulate, float* c) {
+  scalar_panel_rows([&](int r, int64_t t) { return x[r * x_stride + t * x_k_stride]; }, rows, k,
+                    panel, half, accumulate, c);
+}
+
 void panel_gemm_offsets_scalar(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
                                int rows, int64_t k, const void* panel, bool half, bool accumulate,
                                float* c) {
-  const auto* wh = static_cast<const uint16_t*>(panel);
-  const auto* wf = static_cast<const float*>(panel);
-  for (int r = 0; r < rows; ++r) {
-    float* cr = c + r * kPanelWidth;
-    if (!accumulate) std::fill(cr, cr + kPanelWidth, 0.0f);
-    for (int64_t t = 0; t < k; ++t) {
-      const float xv = x[row_offsets[r] + k_offsets[t]];
-      for (int64_t j = 0; j < kPanelWidth; ++j) {
-        const float w = half ? fp16_to_float(wh[t * kPanelWidth + j]) : wf[t * kPanelWidth + j];
-        cr[j] += xv * w;
-      }
-    }
-  }
+  scalar_panel_rows([&](int r, int64_t t) { return x[row_offsets[r] + k_offsets[t]]; }, rows, k,
+                    panel, half, accumulate, c);
 }
 
 void panel_gemm_offsets(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
