@@ -4,6 +4,7 @@
 // to the depthwise kernel (depthwise_conv.cpp) or the simple one.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -369,31 +370,43 @@ class ConvGemmKernel final : public WeightProductKernel {
 };
 
 // Positions per plane of the op's declared output [batch, channels, spatial...]; 0 when a
-// dimension is not known at load.
+// dimension is not known at load, or the count is past any real plane (declared sizes come
+// from the file).
 int64_t declared_positions(const mil::Operation& op) {
   if (op.outputs.empty()) return 0;
   const auto& shape = op.outputs[0].type.tensor.shape;
   if (!shape || shape->size() < 3) return 0;
+  constexpr int64_t kMaxPositions = int64_t{1} << 40;
   int64_t positions = 1;
   for (size_t d = 2; d < shape->size(); ++d) {
-    if (!(*shape)[d].known()) return 0;
-    positions *= (*shape)[d].size;
+    const int64_t size = (*shape)[d].size;
+    if (!(*shape)[d].known() || size < 0 || (size > 0 && positions > kMaxPositions / size)) {
+      return 0;
+    }
+    positions *= size;
   }
   return positions;
 }
 
 // The positions line tokens compute per output channel (weight_product_lines.cpp): each output
 // line as wide as an input line of its stride phase, about the output's width plus the kernel's
-// reach past one stride; 0 when the declared output's width is not known.
+// reach past one stride; 0 when the declared output's width is not known, or when the count is
+// far past any real conv (a hostile dilation: in double, so nothing overflows on the way).
 int64_t line_token_positions(const mil::Operation& op, const std::vector<int64_t>& weight_shape,
                              const ConvParams& p, int64_t positions) {
   const auto& shape = op.outputs[0].type.tensor.shape;
-  if (!shape || !shape->back().known() || shape->back().size <= 0 || weight_shape.size() < 3) {
+  if (!shape || !shape->back().known() || shape->back().size <= 0 || weight_shape.size() < 3 ||
+      p.stride[2] <= 0) {
     return 0;
   }
   const int64_t width = shape->back().size;
-  const int64_t reach = (weight_shape.back() - 1) * p.dilation[2];
-  return positions / width * (width + (reach + p.stride[2] - 1) / p.stride[2]);
+  const double reach =
+      static_cast<double>(weight_shape.back() - 1) * static_cast<double>(p.dilation[2]);
+  const double lines = static_cast<double>(positions / width);
+  const double count =
+      lines * (static_cast<double>(width) + std::ceil(reach / static_cast<double>(p.stride[2])));
+  return count > 0 && count < static_cast<double>(int64_t{1} << 40) ? static_cast<int64_t>(count)
+                                                                    : 0;
 }
 
 // The padded input a panel conv copies per run ([batch][Cin][padded plane] fp32), or a huge

@@ -289,20 +289,22 @@ class PanelConvKernel final : public runtime::OpKernel {
 
 // Vector-lane work of each orientation per K position (padding included), for n outputs and m
 // positions: the row-streaming tiles (6 outputs x 16-position vectors; passes of 64) and the
-// panels (64-output panels x positions).
-int64_t row_streaming_lanes(int64_t n, int64_t m) {
+// panels (64-output panels x positions). In double: declared sizes come from the file.
+double row_streaming_lanes(int64_t n, int64_t m) {
   const int64_t lanes = m / 64 * 64 + round_up(m % 64, 16);
-  return round_up(n, 6) * lanes;
+  return static_cast<double>(round_up(n, 6)) * static_cast<double>(lanes);
 }
-int64_t panel_lanes(int64_t n, int64_t m) { return round_up(n, kPanelWidth) * m; }
+double panel_lanes(int64_t n, int64_t m) {
+  return static_cast<double>(round_up(n, kPanelWidth)) * static_cast<double>(m);
+}
 
 }  // namespace
 
 bool panel_conv_pays(int64_t outputs, int64_t positions, int64_t line_positions, int64_t k,
                      bool pointwise) {
   if (outputs <= 0 || positions <= 1) return false;
-  const int64_t panels = panel_lanes(outputs, positions);
-  const int64_t rows = row_streaming_lanes(outputs, positions);
+  const double panels = panel_lanes(outputs, positions);
+  const double rows = row_streaming_lanes(outputs, positions);
   // A pointwise conv reads its positions in place on panels, where the row-streaming kernel
   // packs them whenever a plane is not a whole number of vectors: 4 % fewer lanes are enough
   // (ResNet-50's 14 x 14 1x1 convs, 256 and 1024 outputs: 6 % fewer, 8-10 % faster on panels;
@@ -317,7 +319,8 @@ bool panel_conv_pays(int64_t outputs, int64_t positions, int64_t line_positions,
   // thread, its 28 x 28 ones (K = 1152) 7 %; its stride-2 1x1 convs (K = 64) and its stem (K =
   // 147) were 20-60 % slower on panels, and 56 x 56 ones (3 % fewer lanes) no faster.
   return k >= kMinLinePanelK && line_positions > 0 &&
-         panels * 100 <= round_up(outputs, 6) * line_positions * 95;
+         panels * 100 <=
+             static_cast<double>(round_up(outputs, 6)) * static_cast<double>(line_positions) * 95;
 }
 
 std::unique_ptr<runtime::OpKernel> make_panel_conv(const runtime::RtValue& weight, int x,
