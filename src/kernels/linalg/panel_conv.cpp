@@ -4,13 +4,13 @@
 // channels fill the lanes (64 per panel) and positions are the broadcast rows, so nothing is
 // padded when the channels are a multiple of 64. The same holds for narrow planes that the
 // row-streaming kernel reads as line tokens, each output line as wide as an input line (14 x 14:
-// 16 lanes per 14 outputs). A 1x1 conv's positions are read where they lie
-// in the input (a position's channels a plane apart); other convs copy their input once per run
-// into zero-padded planes and read a receptive field's value at a position's offset plus a kernel
-// tap's (strides and dilations are only offsets). Gathering the receptive fields into [K]
-// [positions] instead copied every value once per tap (1.8 MB for a 14 x 14 3x3 conv of 256
-// channels, past L2). The sums are the same fp32 sums in the same order as the row-streaming
-// kernel's, so results are bit for bit the same.
+// 16 lanes per 14 outputs). A 1x1 conv's positions are read where they lie in the input (a
+// position's channels a plane apart); other convs copy their input once per run into zero-padded
+// planes and read a receptive field's value at a position's offset plus a kernel tap's (strides
+// and dilations are only offsets). Gathering the receptive fields into [K][positions] instead
+// copied every value once per tap (1.8 MB for a 14 x 14 3x3 conv of 256 channels, past L2). The
+// sums are the same fp32 sums in the same order as the row-streaming kernel's, so results are bit
+// for bit the same.
 #include "kernels/linalg/panel_conv.h"
 
 #include <algorithm>
