@@ -15,6 +15,7 @@
 #include "kernels/linalg/panel_gemm.h"
 #include "kernels/linalg/panel_matrix.h"
 #include "runtime/executor.h"
+#include "support/simd_targets.h"
 #include "tensor/half.h"
 
 namespace coreml {
@@ -134,6 +135,57 @@ TEST(PanelProduct, OffsetInnerLoopMatchesDoubleSums) {
           }
         }
       }
+    }
+  }
+}
+
+// Many rows at once over a long K (a conv block's positions): the SIMD loop then passes over the
+// rows in register tiles and over K in parts whose slice of the panel stays in L1, continuing
+// each tile's sums from c. Against double sums, and bit for bit against each row multiplied on
+// its own (one tile, K in one pass: the same sums in the same order), on every SIMD target.
+TEST(PanelProduct, ManyRowsOverLongKMatchOneRowAtATime) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  constexpr int64_t kRowsAll = 97;
+  for (int64_t k : {300, 700}) {
+    std::vector<float> x(static_cast<size_t>(kRowsAll * k));  // x[t * kRowsAll + r]
+    for (float& v : x) v = normal(rng);
+    for (bool half : {false, true}) {
+      const RandomPanel random(k, half, rng);
+      const void* panel = random.panel(half);
+      coreml::testing::for_each_simd_target([&](bool) {
+        for (int rows : {4, 7, 40, static_cast<int>(kRowsAll)}) {
+          for (bool accumulate : {false, true}) {
+            SCOPED_TRACE(::testing::Message() << (half ? "fp16" : "fp32") << " k " << k << " rows "
+                                              << rows << (accumulate ? " accumulate" : ""));
+            std::vector<float> c(static_cast<size_t>(rows * kPanelWidth));
+            for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(i % 5) - 2.0f;
+            const std::vector<float> before = c;
+            kernels::linalg::panel_gemm_strided(x.data(), 1, kRowsAll, rows, k, panel, half,
+                                                accumulate, c.data());
+            for (int r = 0; r < rows; ++r) {
+              std::vector<float> alone(before.begin() + r * kPanelWidth,
+                                       before.begin() + (r + 1) * kPanelWidth);
+              kernels::linalg::panel_gemm_strided(x.data() + r, 1, kRowsAll, 1, k, panel, half,
+                                                  accumulate, alone.data());
+              for (int64_t j = 0; j < kPanelWidth; ++j) {
+                const size_t at = static_cast<size_t>(r * kPanelWidth + j);
+                ASSERT_EQ(c[at], alone[static_cast<size_t>(j)]) << "row " << r << " output " << j;
+                double exact = accumulate ? before[at] : 0.0, magnitude = std::fabs(exact);
+                for (int64_t t = 0; t < k; ++t) {
+                  const double p = static_cast<double>(x[static_cast<size_t>(t * kRowsAll + r)]) *
+                                   random.w[static_cast<size_t>(t * kPanelWidth + j)];
+                  exact += p;
+                  magnitude += std::fabs(p);
+                }
+                // Sequential fp32 sums: at most about k roundings of the running magnitude.
+                ASSERT_NEAR(c[at], exact, static_cast<double>(k + 1) * 6e-8 * magnitude)
+                    << "row " << r << " output " << j;
+              }
+            }
+          }
+        }
+      });
     }
   }
 }

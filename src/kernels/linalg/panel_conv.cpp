@@ -239,15 +239,13 @@ class PanelConvKernel final : public runtime::OpKernel {
       const int64_t steps = std::min(kStepK, k_ - t0);
       const void* panel =
           static_cast<const char*>(w_->panel(p)) + static_cast<size_t>(t0 * kPanelWidth) * element;
-      for (int64_t i = 0; i < count; i += kPanelRows) {
-        const int rows = static_cast<int>(std::min<int64_t>(kPanelRows, count - i));
-        if (gathers()) {
-          panel_gemm_offsets(planes, position_offsets_.data() + i0 + i, k_offsets_.data() + t0,
-                             rows, steps, panel, w_->half(), t0 > 0, sums + i * kPanelWidth);
-        } else {
-          panel_gemm_strided(plane + t0 * m_ + i0 + i, 1, m_, rows, steps, panel, w_->half(),
-                             t0 > 0, sums + i * kPanelWidth);
-        }
+      const int rows = static_cast<int>(count);
+      if (gathers()) {
+        panel_gemm_offsets(planes, position_offsets_.data() + i0, k_offsets_.data() + t0, rows,
+                           steps, panel, w_->half(), t0 > 0, sums);
+      } else {
+        panel_gemm_strided(plane + t0 * m_ + i0, 1, m_, rows, steps, panel, w_->half(), t0 > 0,
+                           sums);
       }
     }
     // Results of a position are a row of channels; the output wants a row per channel.

@@ -7,11 +7,13 @@
 
 namespace coreml::kernels::linalg {
 
-// Activation rows one call multiplies at most (a register tile's height).
+// The tallest register tile (AVX-512's; AVX2's is 3 rows): callers round row blocks to it.
 constexpr int kPanelRows = 6;
 
-// c[i * 64 + j] = sum_t x[i * x_stride + t] * panel[t * 64 + j] for i < rows (<= kPanelRows)
-// and j < 64; `panel` holds fp16 bits when `half`. Sums run in fp32, t ascending per lane.
+// c[i * 64 + j] = sum_t x[i * x_stride + t] * panel[t * 64 + j] for i < rows and j < 64;
+// `panel` holds fp16 bits when `half`. Sums run in fp32, t ascending per lane. Any number of
+// rows: the SIMD loop passes over them in register tiles, K split into passes whose part of the
+// panel stays in L1 (the same sums in the same order).
 void panel_gemm(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel, bool half,
                 float* c);
 void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel,

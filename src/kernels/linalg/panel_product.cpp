@@ -16,7 +16,8 @@ namespace coreml::kernels::linalg {
 namespace {
 
 // Activation rows one task multiplies with its panel: the panel (up to K x 64 values) is read
-// from cache once per tile of kPanelRows rows, so a task is several tiles.
+// from cache once per register tile, so a task is several tiles (panel_gemm passes over them
+// with a part of the panel in L1).
 constexpr int64_t kBlockRows = 8 * kPanelRows;
 
 class PanelProductKernel final : public runtime::OpKernel {
@@ -55,7 +56,7 @@ class PanelProductKernel final : public runtime::OpKernel {
     in_place_ = x_dtype_ == DType::kFloat32 && g_.xk == 1;
     threads_ = std::max(1, ctx.threads());
     rows_floats_ = in_place_ ? 0 : round_up(g_.m * g_.k, 16);
-    per_thread_ = kPanelRows * kPanelWidth + kPanelWidth;
+    per_thread_ = kBlockRows * kPanelWidth + kPanelWidth;
     ctx.request_scratch(static_cast<size_t>(rows_floats_ + threads_ * per_thread_) * sizeof(float));
     ctx.set_output(0, std::move(out_shape), out_dtype_);
   }
@@ -83,15 +84,14 @@ class PanelProductKernel final : public runtime::OpKernel {
     // Panel-major: a thread's consecutive tasks share their panel (it stays in cache).
     ctx.pool().parallel_for(w_->panels() * blocks, 1, [&](int64_t begin, int64_t end) {
       float* tile = areas + per_thread_ * runtime::ThreadPool::thread_index();
-      float* tmp = tile + kPanelRows * kPanelWidth;
+      float* tmp = tile + kBlockRows * kPanelWidth;
       for (int64_t task = begin; task < end; ++task) {
         const int64_t p = task / blocks;
         const int64_t i1 = std::min(m, (task % blocks + 1) * kBlockRows);
-        for (int64_t i = task % blocks * kBlockRows; i < i1; i += kPanelRows) {
-          const int rr = static_cast<int>(std::min<int64_t>(kPanelRows, i1 - i));
-          panel_gemm(rows + i * row_stride, row_stride, rr, k, w_->panel(p), w_->half(), tile);
-          store(tile, rr, i, p, out, tmp);
-        }
+        const int64_t i = task % blocks * kBlockRows;
+        const int rr = static_cast<int>(i1 - i);
+        panel_gemm(rows + i * row_stride, row_stride, rr, k, w_->panel(p), w_->half(), tile);
+        store(tile, rr, i, p, out, tmp);
       }
     });
   }
