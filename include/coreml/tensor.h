@@ -72,6 +72,9 @@ class Storage {
 
   // Owned, zero-filled, 64-byte aligned.
   static std::shared_ptr<Storage> allocate(size_t nbytes);
+  // Owned and aligned as above but not zero-filled: for a caller that writes every byte before
+  // anything reads it (a copy), so a prediction's outputs are not written twice.
+  static std::shared_ptr<Storage> allocate_for_overwrite(size_t nbytes);
   // Borrowed: `data` stays valid for as long as `keep_alive` (or the caller) says.
   static std::shared_ptr<Storage> borrow(void* data, size_t nbytes,
                                          std::shared_ptr<void> keep_alive);

@@ -5,7 +5,7 @@
 
 namespace coreml {
 
-std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
+std::shared_ptr<Storage> Storage::allocate_for_overwrite(size_t nbytes) {
   // Never a zero-sized request, so every storage has a distinct, aligned address.
   const size_t request = nbytes == 0 ? kAlignment : nbytes;
   void* memory = nullptr;
@@ -14,9 +14,14 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
   } catch (const std::bad_alloc&) {
     fail(ErrorCode::kInvalidArgument, "Storage::allocate: cannot allocate ", nbytes, " bytes");
   }
-  std::memset(memory, 0, request);
   return std::shared_ptr<Storage>(
       new Storage(static_cast<std::byte*>(memory), nbytes, true, nullptr));
+}
+
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
+  auto storage = allocate_for_overwrite(nbytes);
+  std::memset(storage->data(), 0, nbytes);
+  return storage;
 }
 
 std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes,

@@ -321,8 +321,10 @@ Tensor Tensor::unsqueeze(int64_t dim) const {
 // ---- copies -------------------------------------------------------------------------------
 
 Tensor Tensor::clone() const {
-  Tensor out = empty(shape_, dtype_);
-  out.device_ = device_;
+  // Every byte of the copy is written below: no zero fill first (a model's outputs are cloned
+  // out of the run's arena on every prediction).
+  Tensor out(Storage::allocate_for_overwrite(static_cast<size_t>(numel_) * itemsize()), shape_,
+             c_strides(shape_), 0, dtype_, device_);
   if (numel_ == 0) return out;
   auto* dst = static_cast<unsigned char*>(out.data());
   const auto* src = static_cast<const unsigned char*>(data());
