@@ -13,6 +13,7 @@
 #include "kernels/common/convert_simd.h"
 #include "kernels/common/simd.h"
 #include "kernels/linalg/conv_epilogue.h"
+#include "kernels/linalg/depthwise_simd.h"
 #include "kernels/linalg/dot_block.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/row_product.h"
@@ -234,6 +235,59 @@ TEST(ConvActivation, BlockStoreMatchesRowByRowFormulas) {
     }
   });
   EXPECT_GT(checked, 0);
+}
+
+// Stride-2 3x3 and 5x5 depthwise planes (the unrolled loops that read even and odd columns
+// through de-interleaving loads), narrow and wide, odd and even widths and heights with
+// "same"-style padding, in a buffer of NaNs (a read past what the padding writes shows), on
+// every SIMD target and the scalar path, against sums in double.
+TEST(DepthwiseChannel, Stride2PlanesNarrowAndWideMatchDoubleSums) {
+  for (int64_t k : {3, 5}) {
+    for (int64_t in_w : {9, 30, 601}) {
+      for (int64_t in_h : {7, 10}) {
+        DepthwiseChannel c;
+        const std::vector<float> input = random_values(static_cast<size_t>(in_h * in_w), 11);
+        const std::vector<float> weights = random_values(static_cast<size_t>(k * k), 12);
+        c.input = input.data();
+        c.in_h = in_h;
+        c.in_w = in_w;
+        c.top = c.left = (k - 1) / 2;
+        c.kernel_h = c.kernel_w = k;
+        c.stride_h = c.stride_w = 2;
+        c.out_h = (in_h + 1) / 2;
+        c.out_w = (in_w + 1) / 2;
+        c.padded_h = (c.out_h - 1) * 2 + k;
+        c.line_stride =
+            ((c.out_w + kDepthwiseRowPad - 1) / kDepthwiseRowPad * kDepthwiseRowPad - 1) * 2 + k +
+            1 + 16;
+        c.weights = weights.data();
+        c.bias = 0.25f;
+        coreml::testing::for_each_simd_target([&](bool) {
+          SCOPED_TRACE(::testing::Message() << k << "x" << k << " " << in_h << "x" << in_w);
+          std::vector<float> padded(static_cast<size_t>(c.padded_h * c.line_stride), NAN);
+          std::vector<float> out(static_cast<size_t>(c.out_h * c.out_w + kDepthwiseRowPad), NAN);
+          depthwise_channel(c, padded.data(), out.data());
+          for (int64_t oh = 0; oh < c.out_h; ++oh) {
+            for (int64_t ow = 0; ow < c.out_w; ++ow) {
+              double exact = c.bias, magnitude = std::fabs(c.bias);
+              for (int64_t kh = 0; kh < k; ++kh) {
+                for (int64_t kw = 0; kw < k; ++kw) {
+                  const int64_t ih = oh * 2 + kh - c.top, iw = ow * 2 + kw - c.left;
+                  if (ih < 0 || ih >= in_h || iw < 0 || iw >= in_w) continue;
+                  const double p = static_cast<double>(weights[static_cast<size_t>(kh * k + kw)]) *
+                                   input[static_cast<size_t>(ih * in_w + iw)];
+                  exact += p;
+                  magnitude += std::fabs(p);
+                }
+              }
+              ASSERT_NEAR(out[static_cast<size_t>(oh * c.out_w + ow)], exact, 1e-6 * magnitude)
+                  << "output " << oh << ", " << ow;
+            }
+          }
+        });
+      }
+    }
+  }
 }
 
 TEST(DotBlock, SimdAndScalarMatchReference) {
