@@ -7,7 +7,8 @@
 //    through the prepared kernel, against the simple reference kernel (prepared kernels off),
 //    with direct packing on and off, line tokens (weight_product_lines.cpp) on and off, fp32
 //    tokens read in place (1x1 convs whose planes are whole vectors) on and off, AMX on
-//    (where the CPU has it) and off, SIMD on and off.
+//    (where the CPU has it) and off, SIMD on and off; convs with small planes and many outputs
+//    on weight panels (panel_conv.cpp) wherever AMX is off.
 #include "kernels/linalg/conv_pack.h"
 
 #include <gtest/gtest.h>
@@ -430,6 +431,12 @@ const ConvCase kCases[] = {
     // Stride 2 with many channels and columns: 3 lines (+1 halo) fit in 256 KiB, so a band takes 8
     // lines per halo line instead (bands of 8, 8 and 5 lines).
     {"3x3_stride2_halo_bands", 1, 64, 4, 41, 105, 3, 3, 2, 2, 1, 1, "custom", {1, 1, 1, 1}},
+    // Panels (panel_conv.cpp: output channels in the lanes, where planes are small and outputs
+    // many), each with a partial last panel: 56 of its 64 outputs live, 16 (a whole column group
+    // of AVX2's 32 skipped), and a pointwise conv with 36.
+    {"3x3_panels_last_partial", 1, 24, 120, 7, 7, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
+    {"3x3_valid_panels_16_left", 2, 5, 80, 3, 19, 3, 3, 1, 1, 1, 1, "valid"},
+    {"1x1_panels_pointwise", 2, 40, 100, 1, 17, 1, 1, 1, 1, 1, 1, "valid"},
 };
 
 class ConvPackModels : public ::testing::TestWithParam<ConvCase> {};

@@ -42,8 +42,9 @@ struct RandomPanel {
   }
 };
 
-// The inner loop: every row count, K from empty to several vectors, fp32 and fp16 panels,
-// SIMD and scalar, each against double sums.
+// The inner loop: every row count, K from empty to several vectors, fp32 and fp16 panels, the
+// whole panel and narrower last panels (1 to 33 live outputs: whole column groups skipped past
+// them), SIMD and scalar, each against double sums.
 TEST(PanelProduct, InnerLoopMatchesDoubleSums) {
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -55,24 +56,27 @@ TEST(PanelProduct, InnerLoopMatchesDoubleSums) {
       const void* panel = random.panel(half);
       const std::vector<float>& w = random.w;
       for (int rows = 1; rows <= kPanelRows; ++rows) {
-        for (bool simd : {true, false}) {
-          SCOPED_TRACE(::testing::Message() << (half ? "fp16" : "fp32") << " k " << k << " rows "
-                                            << rows << (simd ? " simd" : " scalar"));
-          kernels::set_simd_enabled_for_testing(simd);
-          std::vector<float> c(static_cast<size_t>(kPanelRows * kPanelWidth), -7.0f);
-          kernels::linalg::panel_gemm(x.data(), k + 5, rows, k, panel, half, c.data());
-          kernels::set_simd_enabled_for_testing(std::nullopt);
-          for (int r = 0; r < rows; ++r) {
-            for (int64_t j = 0; j < kPanelWidth; ++j) {
-              double exact = 0, magnitude = 0;
-              for (int64_t t = 0; t < k; ++t) {
-                const double p = static_cast<double>(x[static_cast<size_t>(r * (k + 5) + t)]) *
-                                 w[static_cast<size_t>(t * kPanelWidth + j)];
-                exact += p;
-                magnitude += std::fabs(p);
+        for (int columns : {64, 1, 20, 32, 33}) {
+          for (bool simd : {true, false}) {
+            SCOPED_TRACE(::testing::Message()
+                         << (half ? "fp16" : "fp32") << " k " << k << " rows " << rows
+                         << " columns " << columns << (simd ? " simd" : " scalar"));
+            kernels::set_simd_enabled_for_testing(simd);
+            std::vector<float> c(static_cast<size_t>(kPanelRows * kPanelWidth), -7.0f);
+            kernels::linalg::panel_gemm(x.data(), k + 5, rows, columns, k, panel, half, c.data());
+            kernels::set_simd_enabled_for_testing(std::nullopt);
+            for (int r = 0; r < rows; ++r) {
+              for (int64_t j = 0; j < columns; ++j) {
+                double exact = 0, magnitude = 0;
+                for (int64_t t = 0; t < k; ++t) {
+                  const double p = static_cast<double>(x[static_cast<size_t>(r * (k + 5) + t)]) *
+                                   w[static_cast<size_t>(t * kPanelWidth + j)];
+                  exact += p;
+                  magnitude += std::fabs(p);
+                }
+                ASSERT_NEAR(c[static_cast<size_t>(r * kPanelWidth + j)], exact, 1e-6 * magnitude)
+                    << "row " << r << " output " << j;
               }
-              ASSERT_NEAR(c[static_cast<size_t>(r * kPanelWidth + j)], exact, 1e-6 * magnitude)
-                  << "row " << r << " output " << j;
             }
           }
         }
@@ -110,8 +114,8 @@ TEST(PanelProduct, OffsetInnerLoopMatchesDoubleSums) {
             for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(i % 7) - 3.0f;
             const std::vector<float> before = c;
             kernels::set_simd_enabled_for_testing(simd);
-            kernels::linalg::panel_gemm_offsets(x.data(), rows_at.data(), ks.data(), rows, k, panel,
-                                                half, accumulate, c.data());
+            kernels::linalg::panel_gemm_offsets(x.data(), rows_at.data(), ks.data(), rows,
+                                                kPanelWidth, k, panel, half, accumulate, c.data());
             kernels::set_simd_enabled_for_testing(std::nullopt);
             for (int r = 0; r < kPanelRows; ++r) {
               for (int64_t j = 0; j < kPanelWidth; ++j) {
@@ -161,13 +165,13 @@ TEST(PanelProduct, ManyRowsOverLongKMatchOneRowAtATime) {
             std::vector<float> c(static_cast<size_t>(rows * kPanelWidth));
             for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(i % 5) - 2.0f;
             const std::vector<float> before = c;
-            kernels::linalg::panel_gemm_strided(x.data(), 1, kRowsAll, rows, k, panel, half,
-                                                accumulate, c.data());
+            kernels::linalg::panel_gemm_strided(x.data(), 1, kRowsAll, rows, kPanelWidth, k, panel,
+                                                half, accumulate, c.data());
             for (int r = 0; r < rows; ++r) {
               std::vector<float> alone(before.begin() + r * kPanelWidth,
                                        before.begin() + (r + 1) * kPanelWidth);
-              kernels::linalg::panel_gemm_strided(x.data() + r, 1, kRowsAll, 1, k, panel, half,
-                                                  accumulate, alone.data());
+              kernels::linalg::panel_gemm_strided(x.data() + r, 1, kRowsAll, 1, kPanelWidth, k,
+                                                  panel, half, accumulate, alone.data());
               for (int64_t j = 0; j < kPanelWidth; ++j) {
                 const size_t at = static_cast<size_t>(r * kPanelWidth + j);
                 ASSERT_EQ(c[at], alone[static_cast<size_t>(j)]) << "row " << r << " output " << j;

@@ -227,14 +227,16 @@ class PanelConvKernel final : public runtime::OpKernel {
   // Positions of block `block` of batch b times panel p, stored with the epilogue.
   void multiply(const float* x, int64_t b, int64_t p, int64_t block, const std::byte* residual,
                 std::byte* out, float* area) const {
-    float* sums = area;                                      // [block_positions_][64]
-    float* columns = sums + kPanelWidth * block_positions_;  // [64][block_positions_]
-    float* tmp = columns + kPanelWidth * block_positions_;   // one row
+    float* sums = area;                                         // [block_positions_][64]
+    float* by_channel = sums + kPanelWidth * block_positions_;  // [64][block_positions_]
+    float* tmp = by_channel + kPanelWidth * block_positions_;   // one row
     const int64_t i0 = block * block_positions_;
     const int64_t count = std::min(block_positions_, m_ - i0);
     const float* plane = x + b * k_ * m_;                 // pointwise
     const float* planes = x + b * s_.cin * padded_size_;  // the padded planes
     const size_t element = w_->half() ? 2 : 4;
+    const int64_t c0 = p * kPanelWidth;
+    const int columns = static_cast<int>(std::min(kPanelWidth, w_->rows() - c0));
     for (int64_t t0 = 0; t0 < std::max<int64_t>(k_, 1); t0 += kStepK) {
       const int64_t steps = std::min(kStepK, k_ - t0);
       const void* panel =
@@ -242,25 +244,24 @@ class PanelConvKernel final : public runtime::OpKernel {
       const int rows = static_cast<int>(count);
       if (gathers()) {
         panel_gemm_offsets(planes, position_offsets_.data() + i0, k_offsets_.data() + t0, rows,
-                           steps, panel, w_->half(), t0 > 0, sums);
+                           columns, steps, panel, w_->half(), t0 > 0, sums);
       } else {
-        panel_gemm_strided(plane + t0 * m_ + i0, 1, m_, rows, steps, panel, w_->half(), t0 > 0,
-                           sums);
+        panel_gemm_strided(plane + t0 * m_ + i0, 1, m_, rows, columns, steps, panel, w_->half(),
+                           t0 > 0, sums);
       }
     }
     // Results of a position are a row of channels; the output wants a row per channel.
     for (int64_t i = 0; i < count; ++i) {
-      for (int64_t j = 0; j < kPanelWidth; ++j) {
-        columns[j * block_positions_ + i] = sums[i * kPanelWidth + j];
+      for (int64_t j = 0; j < columns; ++j) {
+        by_channel[j * block_positions_ + i] = sums[i * kPanelWidth + j];
       }
     }
-    const int64_t c0 = p * kPanelWidth;
     const size_t size = dtype_size(out_dtype_);
     const int64_t first = (b * w_->rows() + c0) * m_ + i0;  // element of channel c0, position i0
     ConvRowsStore s;
-    s.tile = columns;
+    s.tile = by_channel;
     s.tile_stride = block_positions_;
-    s.rows = std::min(kPanelWidth, w_->rows() - c0);
+    s.rows = columns;
     s.count = count;
     s.bias = bias_.empty() ? nullptr : bias_.data() + c0;
     s.residual = residual ? residual + static_cast<size_t>(first) * size : nullptr;

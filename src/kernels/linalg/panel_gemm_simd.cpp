@@ -124,10 +124,11 @@ constexpr int64_t kPassBytes = 0;
 constexpr int64_t kPassBytes = 16 * 1024;
 #endif
 
-// All 64 outputs of `rows` rows, in column groups of kTileVectors vectors.
+// The first `columns` outputs of `rows` rows, in column groups of kTileVectors vectors (whole
+// groups: the last may run past `columns`).
 template <class Source, typename T>
-void PanelRows(const Source& source, int rows, int64_t k, const T* panel, bool accumulate,
-               float* c) {
+void PanelRows(const Source& source, int rows, int columns, int64_t k, const T* panel,
+               bool accumulate, float* c) {
   const hn::ScalableTag<float> d;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t group = std::min<int64_t>(kPanelWidth, kTileVectors * lanes);
@@ -135,7 +136,7 @@ void PanelRows(const Source& source, int rows, int64_t k, const T* panel, bool a
       kPassBytes == 0 || rows <= kTileRows
           ? std::max<int64_t>(k, 1)
           : std::max<int64_t>(16, kPassBytes / (group * static_cast<int64_t>(sizeof(T))));
-  for (int64_t j = 0; j < kPanelWidth; j += group) {
+  for (int64_t j = 0; j < std::min<int64_t>(columns, kPanelWidth); j += group) {
     const int vectors = static_cast<int>(std::min<int64_t>(group, kPanelWidth - j) / lanes);
     // The same sums in the same order as one pass: later passes continue from c.
     for (int64_t t0 = 0; t0 == 0 || t0 < k; t0 += pass) {
@@ -177,36 +178,39 @@ void PanelRows(const Source& source, int rows, int64_t k, const T* panel, bool a
 
 // Returns false when this target cannot widen fp16 exactly (the scalar loop runs instead).
 template <class Source>
-bool PanelGemmOf(const Source& source, int rows, int64_t k, const void* panel, bool half,
-                 bool accumulate, float* c) {
+bool PanelGemmOf(const Source& source, int rows, int columns, int64_t k, const void* panel,
+                 bool half, bool accumulate, float* c) {
   if (half) {
 #if COREML_HWY_NATIVE_F16
-    PanelRows(source, rows, k, static_cast<const uint16_t*>(panel), accumulate, c);
+    PanelRows(source, rows, columns, k, static_cast<const uint16_t*>(panel), accumulate, c);
     return true;
 #else
     return false;
 #endif
   }
-  PanelRows(source, rows, k, static_cast<const float*>(panel), accumulate, c);
+  PanelRows(source, rows, columns, k, static_cast<const float*>(panel), accumulate, c);
   return true;
 }
 
-bool PanelGemm(const float* x, int64_t xs, int64_t xk, int rows, int64_t k, const void* panel,
-               bool half, bool accumulate, float* c) {
+bool PanelGemm(const float* x, int64_t xs, int64_t xk, int rows, int columns, int64_t k,
+               const void* panel, bool half, bool accumulate, float* c) {
   if (xk == 1) {
-    return PanelGemmOf(StridedRows<Layout::kUnitK>{x, xs, 1}, rows, k, panel, half, accumulate, c);
+    return PanelGemmOf(StridedRows<Layout::kUnitK>{x, xs, 1}, rows, columns, k, panel, half,
+                       accumulate, c);
   }
   if (xs == 1) {
-    return PanelGemmOf(StridedRows<Layout::kUnitRow>{x, 1, xk}, rows, k, panel, half, accumulate,
-                       c);
+    return PanelGemmOf(StridedRows<Layout::kUnitRow>{x, 1, xk}, rows, columns, k, panel, half,
+                       accumulate, c);
   }
-  return PanelGemmOf(StridedRows<Layout::kStrided>{x, xs, xk}, rows, k, panel, half, accumulate, c);
+  return PanelGemmOf(StridedRows<Layout::kStrided>{x, xs, xk}, rows, columns, k, panel, half,
+                     accumulate, c);
 }
 
 bool PanelGemmOffsets(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
-                      int rows, int64_t k, const void* panel, bool half, bool accumulate,
-                      float* c) {
-  return PanelGemmOf(OffsetRows{x, row_offsets, k_offsets}, rows, k, panel, half, accumulate, c);
+                      int rows, int columns, int64_t k, const void* panel, bool half,
+                      bool accumulate, float* c) {
+  return PanelGemmOf(OffsetRows{x, row_offsets, k_offsets}, rows, columns, k, panel, half,
+                     accumulate, c);
 }
 
 }  // namespace coreml::kernels::linalg::HWY_NAMESPACE
@@ -220,25 +224,27 @@ namespace coreml::kernels::linalg {
 HWY_EXPORT(PanelGemm);
 HWY_EXPORT(PanelGemmOffsets);
 
-void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel,
-                       bool half, float* c) {
-  panel_gemm_strided_scalar(x, x_stride, 1, rows, k, panel, half, false, c);
+void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int columns, int64_t k,
+                       const void* panel, bool half, float* c) {
+  panel_gemm_strided_scalar(x, x_stride, 1, rows, columns, k, panel, half, false, c);
 }
 
 namespace {
 
-// The scalar loop of both layouts: c[r][j] (+)= sum over t ascending of value(r, t) * panel[t][j].
+// The scalar loop of both layouts: c[r][j] (+)= sum over t ascending of value(r, t) * panel[t][j]
+// for j < columns.
 template <class Value>
-void scalar_panel_rows(Value value, int rows, int64_t k, const void* panel, bool half,
+void scalar_panel_rows(Value value, int rows, int columns, int64_t k, const void* panel, bool half,
                        bool accumulate, float* c) {
   const auto* wh = static_cast<const uint16_t*>(panel);
   const auto* wf = static_cast<const float*>(panel);
+  const int64_t width = std::clamp<int64_t>(columns, 0, kPanelWidth);
   for (int r = 0; r < rows; ++r) {
     float* cr = c + r * kPanelWidth;
-    if (!accumulate) std::fill(cr, cr + kPanelWidth, 0.0f);
+    if (!accumulate) std::fill(cr, cr + width, 0.0f);
     for (int64_t t = 0; t < k; ++t) {
       const float xv = value(r, t);
-      for (int64_t j = 0; j < kPanelWidth; ++j) {
+      for (int64_t j = 0; j < width; ++j) {
         const float w = half ? fp16_to_float(wh[t * kPanelWidth + j]) : wf[t * kPanelWidth + j];
         cr[j] += xv * w;
       }
@@ -249,40 +255,43 @@ void scalar_panel_rows(Value value, int rows, int64_t k, const void* panel, bool
 }  // namespace
 
 void panel_gemm_strided_scalar(const float* x, int64_t x_stride, int64_t x_k_stride, int rows,
-                               int64_t k, const void* panel, bool half, bool accumulate, float* c) {
-  scalar_panel_rows([&](int r, int64_t t) { return x[r * x_stride + t * x_k_stride]; }, rows, k,
-                    panel, half, accumulate, c);
+                               int columns, int64_t k, const void* panel, bool half,
+                               bool accumulate, float* c) {
+  scalar_panel_rows([&](int r, int64_t t) { return x[r * x_stride + t * x_k_stride]; }, rows,
+                    columns, k, panel, half, accumulate, c);
 }
 
 void panel_gemm_offsets_scalar(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
-                               int rows, int64_t k, const void* panel, bool half, bool accumulate,
-                               float* c) {
-  scalar_panel_rows([&](int r, int64_t t) { return x[row_offsets[r] + k_offsets[t]]; }, rows, k,
-                    panel, half, accumulate, c);
+                               int rows, int columns, int64_t k, const void* panel, bool half,
+                               bool accumulate, float* c) {
+  scalar_panel_rows([&](int r, int64_t t) { return x[row_offsets[r] + k_offsets[t]]; }, rows,
+                    columns, k, panel, half, accumulate, c);
 }
 
 void panel_gemm_offsets(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
-                        int rows, int64_t k, const void* panel, bool half, bool accumulate,
-                        float* c) {
-  if (simd_enabled() && HWY_DYNAMIC_DISPATCH(PanelGemmOffsets)(x, row_offsets, k_offsets, rows, k,
-                                                               panel, half, accumulate, c)) {
+                        int rows, int columns, int64_t k, const void* panel, bool half,
+                        bool accumulate, float* c) {
+  if (simd_enabled() &&
+      HWY_DYNAMIC_DISPATCH(PanelGemmOffsets)(x, row_offsets, k_offsets, rows, columns, k, panel,
+                                             half, accumulate, c)) {
     return;
   }
-  panel_gemm_offsets_scalar(x, row_offsets, k_offsets, rows, k, panel, half, accumulate, c);
+  panel_gemm_offsets_scalar(x, row_offsets, k_offsets, rows, columns, k, panel, half, accumulate,
+                            c);
 }
 
-void panel_gemm(const float* x, int64_t x_stride, int rows, int64_t k, const void* panel, bool half,
-                float* c) {
-  panel_gemm_strided(x, x_stride, 1, rows, k, panel, half, false, c);
+void panel_gemm(const float* x, int64_t x_stride, int rows, int columns, int64_t k,
+                const void* panel, bool half, float* c) {
+  panel_gemm_strided(x, x_stride, 1, rows, columns, k, panel, half, false, c);
 }
 
-void panel_gemm_strided(const float* x, int64_t x_stride, int64_t x_k_stride, int rows, int64_t k,
-                        const void* panel, bool half, bool accumulate, float* c) {
-  if (simd_enabled() && HWY_DYNAMIC_DISPATCH(PanelGemm)(x, x_stride, x_k_stride, rows, k, panel,
-                                                        half, accumulate, c)) {
+void panel_gemm_strided(const float* x, int64_t x_stride, int64_t x_k_stride, int rows, int columns,
+                        int64_t k, const void* panel, bool half, bool accumulate, float* c) {
+  if (simd_enabled() && HWY_DYNAMIC_DISPATCH(PanelGemm)(x, x_stride, x_k_stride, rows, columns, k,
+                                                        panel, half, accumulate, c)) {
     return;
   }
-  panel_gemm_strided_scalar(x, x_stride, x_k_stride, rows, k, panel, half, accumulate, c);
+  panel_gemm_strided_scalar(x, x_stride, x_k_stride, rows, columns, k, panel, half, accumulate, c);
 }
 
 }  // namespace coreml::kernels::linalg

@@ -90,7 +90,9 @@ class PanelProductKernel final : public runtime::OpKernel {
         const int64_t i1 = std::min(m, (task % blocks + 1) * kBlockRows);
         const int64_t i = task % blocks * kBlockRows;
         const int rr = static_cast<int>(i1 - i);
-        panel_gemm(rows + i * row_stride, row_stride, rr, k, w_->panel(p), w_->half(), tile);
+        const int columns = static_cast<int>(std::min(kPanelWidth, g_.n - p * kPanelWidth));
+        panel_gemm(rows + i * row_stride, row_stride, rr, columns, k, w_->panel(p), w_->half(),
+                   tile);
         store(tile, rr, i, p, out, tmp);
       }
     });
