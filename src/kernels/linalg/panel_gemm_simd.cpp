@@ -112,16 +112,19 @@ HWY_INLINE void Tile(const Source& source, int64_t k, const T* panel, bool accum
   }
 }
 
-// K positions per pass over the rows, so that the pass's part of a column group's panel stays in
-// L1 while every row tile reads it. AVX2's 3-row tile uses a weight value for only 3 positions;
-// read from L2 for each tile, the weights (4 vectors per 12 FMAs) outran L2's bandwidth, and a
-// 14x14 1x1 conv reached ~60 GFLOP/s where ORT's SGEMM, which blocks K this way, reached ~84.
-// 16 KB leaves half of a 32 KB L1 for the activations. AVX-512's 6-row tile passes over the whole
-// K as before (not measured with passes).
+// K positions per pass over the rows, so that the pass's part of a column group's panel and the
+// activations it meets stay in L1 while every row tile reads them. AVX2's 3-row tile uses a
+// weight value for only 3 positions; read from L2 for each tile, the weights (4 vectors per 12
+// FMAs) outran L2's bandwidth, and a 14x14 1x1 conv reached ~60 GFLOP/s where ORT's SGEMM, which
+// blocks K this way, reached ~84. 8 KB (64 fp32 steps): a block's activations over a pass are
+// 64 K positions of up to 96 positions each (a 256-wide 3x3 conv: ~42 line pieces of 98 floats,
+// 16 KB), and with 16 KB passes the two together overflowed a 32 KB L1: 64-channel 3x3 convs on
+// 256-wide planes ran 15-20 % slower than at 8 KB, 1x1 convs on 14x14 and 56x56 planes 3-9 %.
+// AVX-512's 6-row tile passes over the whole K as before (not measured with passes).
 #if HWY_TARGET <= HWY_AVX3 || HWY_ARCH_ARM
 constexpr int64_t kPassBytes = 0;
 #else
-constexpr int64_t kPassBytes = 16 * 1024;
+constexpr int64_t kPassBytes = 8 * 1024;
 #endif
 
 // The first `columns` outputs of `rows` rows, in column groups of kTileVectors vectors (whole
