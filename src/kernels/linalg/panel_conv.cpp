@@ -313,13 +313,15 @@ bool panel_conv_pays(int64_t outputs, int64_t positions, int64_t line_positions,
   // the transposed store cost something too)...
   if (panels * 10 <= rows * 9) return true;
   // ...and against line tokens, which compute each output line as wide as an input line (a
-  // 14-wide 3x3 conv: 16 lanes per 14 outputs), 5 % fewer lanes pay where K is long enough to
+  // 14-wide 3x3 conv: 16 lanes per 14 outputs), 4 % fewer lanes pay where K is long enough to
   // hide the store's transposition: ResNet's 14 x 14 3x3 convs (K = 2304) 12 % faster on one
-  // thread, its 28 x 28 ones (K = 1152) 7 %; its stride-2 1x1 convs (K = 64) and its stem (K =
-  // 147) were 20-60 % slower on panels, and 56 x 56 ones (3 % fewer lanes) no faster.
+  // thread, its 28 x 28 ones (K = 1152) 7 %; a UNet's 128-wide ones with 64 outputs (K = 576 and
+  // 1152, 4.5 % fewer lanes) 6-9 % (with the AVX2 panel passes of 8 KB); its stride-2 1x1 convs
+  // (K = 64) and its stem (K = 147) were 20-60 % slower on panels, and 64 outputs on 256-wide
+  // planes (4 % fewer) no faster.
   return k >= kMinLinePanelK && line_positions > 0 &&
          panels * 100 <=
-             static_cast<double>(round_up(outputs, 6)) * static_cast<double>(line_positions) * 95;
+             static_cast<double>(round_up(outputs, 6)) * static_cast<double>(line_positions) * 96;
 }
 
 std::unique_ptr<runtime::OpKernel> make_panel_conv(const runtime::RtValue& weight, int x,
