@@ -219,14 +219,14 @@ TEST(DenseKernels, F16AndF32GemvMatchReference) {
   }
 }
 
-// Every count of rows a register tile may end with (whole tiles of 6 and 3, then 1 to 5 rows
-// as a tile of their own height), against the double-precision sums; the row after the last
-// is never written.
+// Every count of rows a register tile may end with (whole tiles of 6, then 1 to 5 rows as a
+// tile of their own height, or 7 and 8 as 4 + 3 and 4 + 4 after whole tiles or none), against
+// the double-precision sums; the row after the last is never written.
 TEST(DenseKernels, GemmRowsMatchReference) {
   std::mt19937 rng(9);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (int64_t rows :
-       {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{4}, int64_t{5}, int64_t{13}, int64_t{16}}) {
+  for (int64_t rows : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{4}, int64_t{5}, int64_t{7},
+                       int64_t{8}, int64_t{13}, int64_t{14}, int64_t{16}, int64_t{20}}) {
     for (int64_t m : {int64_t{1}, int64_t{17}, int64_t{64}}) {
       const int64_t k = 37, xs = (m + 15) / 16 * 16;
       std::vector<float> w(static_cast<size_t>(rows * k)), xt(static_cast<size_t>(k * xs), 0.0f);
@@ -261,7 +261,7 @@ TEST(DenseKernels, GemmRowsMatchReference) {
 TEST(DenseKernels, GemmRowsAtReadsEveryRunAtItsOffset) {
   std::mt19937 rng(10);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (int64_t rows : {int64_t{1}, int64_t{6}, int64_t{13}, int64_t{24}}) {
+  for (int64_t rows : {int64_t{1}, int64_t{6}, int64_t{8}, int64_t{13}, int64_t{24}}) {
     for (int64_t m : {int64_t{1}, int64_t{15}, int64_t{17}, int64_t{50}, int64_t{64}}) {
       const int64_t k = 41;
       std::vector<float> x(4096);
