@@ -437,6 +437,8 @@ const ConvCase kCases[] = {
     {"3x3_panels_last_partial", 1, 24, 120, 7, 7, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
     {"3x3_valid_panels_16_left", 2, 5, 80, 3, 19, 3, 3, 1, 1, 1, 1, "valid"},
     {"1x1_panels_pointwise", 2, 40, 100, 1, 17, 1, 1, 1, 1, 1, 1, "valid"},
+    // One panel on a 10 x 10 plane: split in two blocks of positions for the test's 2 threads.
+    {"3x3_panels_split_for_threads", 1, 64, 64, 10, 10, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
 };
 
 class ConvPackModels : public ::testing::TestWithParam<ConvCase> {};
