@@ -5,11 +5,13 @@
 #define HWY_TARGET_INCLUDE "kernels/linalg/conv_epilogue_simd.cpp"
 // clang-format off
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 #include "kernels/common/fast_exp.h"
 #include "kernels/common/hwy_tail.h"
 // clang-format on
 
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/common/hwy_f16.h"
@@ -137,6 +139,10 @@ HWY_INLINE void StoreWhole(D d, hn::Vec<D> v, uint16_t* p) {
 }
 #endif
 
+// Elements of a 64-byte cache line.
+template <class T>
+constexpr int64_t kLineElements = 64 / sizeof(T);
+
 // store_conv_rows_simd for one kind and output type (T: float, or uint16_t fp16 bits).
 template <K kKind, class T>
 void StoreRows(const ConvActivation& a, const ConvRowsStore& s) {
@@ -151,6 +157,22 @@ void StoreRows(const ConvActivation& a, const ConvRowsStore& s) {
     T* o = static_cast<T*>(s.out) + r * s.out_stride;
     const T* res = s.residual ? static_cast<const T*>(s.residual) + r * s.out_stride : nullptr;
     const auto bias = hn::Set(d, has_bias ? s.bias[r] : 0.0f);
+    if (res) {
+      // The row's next run (the caller's next pass or block stores the positions after these):
+      // a residual was written long before, so it comes from memory, and a plane's rows are too
+      // many streams (one per channel) for the hardware prefetcher. ResNet-50's 56 x 56 1x1
+      // convs with a residual took 1.7-1.8 ms in the network against 1.44 alone.
+      // Addresses past the row may lie past the buffer: computed as integers, and a prefetch
+      // never faults.
+      const auto next = [&](const T* p, int64_t j) {
+        return reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(p) +
+                                          static_cast<uintptr_t>(s.count + j) * sizeof(T));
+      };
+      for (int64_t j = 0; j < s.count; j += kLineElements<T>) {
+        hwy::Prefetch(next(res, j));
+        hwy::Prefetch(next(o, j));
+      }
+    }
     // Adding a zero bias would turn -0 into +0: the bias is added only where there is one.
     const auto sum = [&](auto v, auto residual) {
       if (has_bias) v = hn::Add(v, bias);
