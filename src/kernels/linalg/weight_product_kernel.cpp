@@ -436,7 +436,7 @@ void WeightProductKernel::store_tile(const float* tile, int64_t stride, int64_t 
                                      float* tmp) const {
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   if (scatters()) {
-    for (int64_t r = r0; r < r1; ++r) scatter(tile + (r - r0) * stride, mb, b, m0, r, out, tmp);
+    scatter(tile, stride, r0, r1, mb, b, m0, out, tmp);
     return;
   }
   if (g_.on == 1) {

@@ -147,10 +147,12 @@ class WeightProductKernel : public runtime::OpKernel {
 
   // True when results go to the output through scatter() instead of the strided layout.
   virtual bool scatters() const { return false; }
-  // Results of weight row r for tokens [m0, m0 + count) of batch b, written into `out`.
-  virtual void scatter(const float* values, int64_t count, int64_t b, int64_t m0, int64_t r,
-                       std::byte* out, float* tmp) const {
-    (void)values, (void)count, (void)b, (void)m0, (void)r, (void)out, (void)tmp;
+  // Results of weight rows [r0, r1) (row r at tile + (r - r0) * stride) for tokens [m0, m0 +
+  // count) of batch b, written into `out`; `tmp` holds kPassTokens floats.
+  virtual void scatter(const float* tile, int64_t stride, int64_t r0, int64_t r1, int64_t count,
+                       int64_t b, int64_t m0, std::byte* out, float* tmp) const {
+    (void)tile, (void)stride, (void)r0, (void)r1, (void)count, (void)b, (void)m0, (void)out,
+        (void)tmp;
   }
 
   bool has_epilogue() const { return activation_.active(); }
