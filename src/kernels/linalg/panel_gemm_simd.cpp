@@ -116,10 +116,11 @@ HWY_INLINE void Tile(const Source& source, int64_t k, const T* panel, bool accum
 // activations it meets stay in L1 while every row tile reads them. AVX2's 3-row tile uses a
 // weight value for only 3 positions; read from L2 for each tile, the weights (4 vectors per 12
 // FMAs) outran L2's bandwidth, and a 14x14 1x1 conv reached ~60 GFLOP/s where ORT's SGEMM, which
-// blocks K this way, reached ~84. 8 KB (64 fp32 steps): a block's activations over a pass are
-// 64 K positions of up to 96 positions each (a 256-wide 3x3 conv: ~42 line pieces of 98 floats,
-// 16 KB), and with 16 KB passes the two together overflowed a 32 KB L1: 64-channel 3x3 convs on
-// 256-wide planes ran 15-20 % slower than at 8 KB, 1x1 convs on 14x14 and 56x56 planes 3-9 %.
+// blocks K this way, reached ~84. 8 KB (64 fp32 steps): with conv blocks of 96 positions, a
+// block's activations over a pass (a 256-wide 3x3 conv: ~42 line pieces of 98 floats, 16 KB)
+// and a 16 KB slice overflowed a 32 KB L1: 64-channel 3x3 convs on 256-wide planes ran 15-20 %
+// slower than at 8 KB, 1x1 convs on 14x14 and 56x56 planes 3-9 %. (Blocks of up to 200
+// positions, panel_conv.cpp, were measured with 8 KB passes.)
 // AVX-512's 6-row tile passes over the whole K as before (not measured with passes).
 #if HWY_TARGET <= HWY_AVX3 || HWY_ARCH_ARM
 constexpr int64_t kPassBytes = 0;
