@@ -5,7 +5,6 @@
 #define HWY_TARGET_INCLUDE "kernels/linalg/conv_epilogue_simd.cpp"
 // clang-format off
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
-#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 #include "kernels/common/fast_exp.h"
 #include "kernels/common/hwy_tail.h"
@@ -15,6 +14,7 @@
 #include <cstring>
 
 #include "kernels/common/hwy_f16.h"
+#include "kernels/common/prefetch.h"
 #include "kernels/common/simd.h"
 #include "kernels/linalg/conv_epilogue.h"
 
@@ -139,10 +139,6 @@ HWY_INLINE void StoreWhole(D d, hn::Vec<D> v, uint16_t* p) {
 }
 #endif
 
-// Elements of a 64-byte cache line.
-template <class T>
-constexpr int64_t kLineElements = 64 / sizeof(T);
-
 // store_conv_rows_simd for one kind and output type (T: float, or uint16_t fp16 bits).
 template <K kKind, class T>
 void StoreRows(const ConvActivation& a, const ConvRowsStore& s) {
@@ -162,16 +158,9 @@ void StoreRows(const ConvActivation& a, const ConvRowsStore& s) {
       // a residual was written long before, so it comes from memory, and a plane's rows are too
       // many streams (one per channel) for the hardware prefetcher. ResNet-50's 56 x 56 1x1
       // convs with a residual took 1.7-1.8 ms in the network against 1.44 alone.
-      // Addresses past the row may lie past the buffer: computed as integers, and a prefetch
-      // never faults.
-      const auto next = [&](const T* p, int64_t j) {
-        return reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(p) +
-                                          static_cast<uintptr_t>(s.count + j) * sizeof(T));
-      };
-      for (int64_t j = 0; j < s.count; j += kLineElements<T>) {
-        hwy::Prefetch(next(res, j));
-        hwy::Prefetch(next(o, j));
-      }
+      const auto run_bytes = static_cast<uint64_t>(s.count) * sizeof(T);
+      prefetch_run(res, run_bytes, run_bytes);
+      prefetch_run(o, run_bytes, run_bytes);
     }
     // Adding a zero bias would turn -0 into +0: the bias is added only where there is one.
     const auto sum = [&](auto v, auto residual) {

@@ -3,6 +3,7 @@
 #include <optional>
 #include <vector>
 
+#include "kernels/common/prefetch.h"
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/weight_product_kernel.h"
@@ -100,18 +101,6 @@ class ConvTransposeKernel final : public WeightProductKernel {
     return (b * cout_ + co) * plane + (od * oh_size + oh) * ow_size + iw * kernel_[2] + kw;
   }
 
-  // Asks for the cache lines of the `count` outputs after element `first` (the next pass's, which
-  // land on lines not yet in cache, one stream per output line: too many for the hardware
-  // prefetcher). Computed as integers: past the output's end a prefetch is harmless.
-  void prefetch_next(const std::byte* out, int64_t first, int64_t count) const {
-    const auto item = static_cast<uintptr_t>(dtype_size(out_dtype()));
-    const uintptr_t begin =
-        reinterpret_cast<uintptr_t>(out) + static_cast<uintptr_t>(first + count) * item;
-    for (uintptr_t a = begin; a < begin + static_cast<uintptr_t>(count) * item; a += 64) {
-      __builtin_prefetch(reinterpret_cast<const void*>(a), 1);
-    }
-  }
-
   const float* bias_of(int64_t co) const {
     return co_bias_.empty() ? nullptr : &co_bias_[static_cast<size_t>(co)];
   }
@@ -131,20 +120,23 @@ class ConvTransposeKernel final : public WeightProductKernel {
   void scatter_pair(const float* even, const float* odd, int64_t count, int64_t b, int64_t m0,
                     int64_t co, int64_t k, std::byte* out, float* tmp) const {
     // The bias as store_run adds it: to every value wherever the op has one.
-    const float add = co_bias_.empty() ? 0.0f : co_bias_[static_cast<size_t>(co)];
-    const bool has_bias = !co_bias_.empty();
+    const float* bias = bias_of(co);
+    const auto item = static_cast<uint64_t>(dtype_size(out_dtype()));
     constexpr int64_t kPairs = kPassTokens / 2;
     for (int64_t pos = m0; pos < m0 + count;) {
       const int64_t run = std::min({m0 + count - pos, in_[2] - pos % in_[2], kPairs});
       const float* e = even + (pos - m0);
       const float* o = odd + (pos - m0);
       for (int64_t i = 0; i < run; ++i) {
-        tmp[2 * i] = has_bias ? e[i] + add : e[i];
-        tmp[2 * i + 1] = has_bias ? o[i] + add : o[i];
+        tmp[2 * i] = bias ? e[i] + *bias : e[i];
+        tmp[2 * i + 1] = bias ? o[i] + *bias : o[i];
       }
-      store_run(tmp, 2 * run, out, out_dtype(), output_at(b, co, k, pos), 1, nullptr, false,
-                tmp + 2 * run);
-      prefetch_next(out, output_at(b, co, k, pos), 2 * run);
+      const int64_t first = output_at(b, co, k, pos);
+      store_run(tmp, 2 * run, out, out_dtype(), first, 1, nullptr, false, tmp + 2 * run);
+      // The run after this one (the next pass's, on lines not yet in cache: one stream per
+      // output line, too many for the hardware prefetcher).
+      prefetch_run<1>(out, static_cast<uint64_t>(first + 2 * run) * item,
+                      static_cast<uint64_t>(2 * run) * item);
       pos += run;
     }
   }
