@@ -237,54 +237,82 @@ TEST(ConvActivation, BlockStoreMatchesRowByRowFormulas) {
   EXPECT_GT(checked, 0);
 }
 
-// Stride-2 3x3 and 5x5 depthwise planes (the unrolled loops that read even and odd columns
-// through de-interleaving loads), narrow and wide, odd and even widths and heights with
-// "same"-style padding, in a buffer of NaNs (a read past what the padding writes shows), on
-// every SIMD target and the scalar path, against sums in double.
-TEST(DepthwiseChannel, Stride2PlanesNarrowAndWideMatchDoubleSums) {
-  for (int64_t k : {3, 5}) {
-    for (int64_t in_w : {9, 30, 601}) {
-      for (int64_t in_h : {7, 10}) {
-        DepthwiseChannel c;
-        const std::vector<float> input = random_values(static_cast<size_t>(in_h * in_w), 11);
-        const std::vector<float> weights = random_values(static_cast<size_t>(k * k), 12);
-        c.input = input.data();
-        c.in_h = in_h;
-        c.in_w = in_w;
-        c.top = c.left = (k - 1) / 2;
-        c.kernel_h = c.kernel_w = k;
-        c.stride_h = c.stride_w = 2;
-        c.out_h = (in_h + 1) / 2;
-        c.out_w = (in_w + 1) / 2;
-        c.padded_h = (c.out_h - 1) * 2 + k;
-        c.line_stride =
-            ((c.out_w + kDepthwiseRowPad - 1) / kDepthwiseRowPad * kDepthwiseRowPad - 1) * 2 + k +
-            1 + 16;
-        c.weights = weights.data();
-        c.bias = 0.25f;
-        coreml::testing::for_each_simd_target([&](bool) {
-          SCOPED_TRACE(::testing::Message() << k << "x" << k << " " << in_h << "x" << in_w);
-          std::vector<float> padded(static_cast<size_t>(c.padded_h * c.line_stride), NAN);
-          std::vector<float> out(static_cast<size_t>(c.out_h * c.out_w + kDepthwiseRowPad), NAN);
-          depthwise_channel(c, padded.data(), out.data());
-          for (int64_t oh = 0; oh < c.out_h; ++oh) {
-            for (int64_t ow = 0; ow < c.out_w; ++ow) {
-              double exact = c.bias, magnitude = std::fabs(c.bias);
-              for (int64_t kh = 0; kh < k; ++kh) {
-                for (int64_t kw = 0; kw < k; ++kw) {
-                  const int64_t ih = oh * 2 + kh - c.top, iw = ow * 2 + kw - c.left;
-                  if (ih < 0 || ih >= in_h || iw < 0 || iw >= in_w) continue;
-                  const double p = static_cast<double>(weights[static_cast<size_t>(kh * k + kw)]) *
-                                   input[static_cast<size_t>(ih * in_w + iw)];
-                  exact += p;
-                  magnitude += std::fabs(p);
-                }
-              }
-              ASSERT_NEAR(out[static_cast<size_t>(oh * c.out_w + ow)], exact, 1e-6 * magnitude)
-                  << "output " << oh << ", " << ow;
+// One stride-2 K x K depthwise geometry, on every SIMD target and the scalar path: two channels
+// through one padded buffer of NaNs (a read past what the padding writes shows), the second
+// reusing the first's padding (as every channel after a task's first does), each against sums
+// in double of what the kernel reads (fp16 input: the rounded values).
+void check_stride2_channels(int64_t k, int64_t in_h, int64_t in_w, bool same, bool roomy,
+                            bool half) {
+  DepthwiseChannel c;
+  c.half = half;
+  c.in_h = in_h;
+  c.in_w = in_w;
+  c.top = c.left = same ? (k - 1) / 2 : 0;
+  c.kernel_h = c.kernel_w = k;
+  c.stride_h = c.stride_w = 2;
+  c.out_h = (in_h + 2 * c.top - k) / 2 + 1;
+  c.out_w = (in_w + 2 * c.left - k) / 2 + 1;
+  c.padded_h = (c.out_h - 1) * 2 + k;
+  // The contract's least line stride, or that plus the slack for split lines.
+  c.line_stride = ((c.out_w + kDepthwiseRowPad - 1) / kDepthwiseRowPad * kDepthwiseRowPad - 1) * 2 +
+                  k + 1 + (roomy ? kDepthwiseSplitSlack : 0);
+  c.line_stride = std::max(c.line_stride, c.left + in_w);
+  c.bias = 0.25f;
+  coreml::testing::for_each_simd_target([&](bool) {
+    SCOPED_TRACE(::testing::Message()
+                 << k << "x" << k << " " << in_h << "x" << in_w << (same ? " same" : "")
+                 << (roomy ? " roomy" : "") << (half ? " fp16" : ""));
+    std::vector<float> padded(static_cast<size_t>(c.padded_h * c.line_stride), NAN);
+    for (uint32_t channel = 0; channel < 2; ++channel) {
+      std::vector<float> input = random_values(static_cast<size_t>(in_h * in_w), 11 + channel);
+      std::vector<uint16_t> input16(input.size());
+      for (size_t i = 0; i < input.size(); ++i) {
+        input16[i] = float_to_fp16(input[i]);
+        if (half) input[i] = fp16_to_float(input16[i]);
+      }
+      const std::vector<float> weights = random_values(static_cast<size_t>(k * k), 21 + channel);
+      c.input = half ? static_cast<const void*>(input16.data()) : input.data();
+      c.weights = weights.data();
+      c.reuse_padding = channel > 0;
+      std::vector<float> out(static_cast<size_t>(c.out_h * c.out_w + kDepthwiseRowPad), NAN);
+      depthwise_channel(c, padded.data(), out.data());
+      for (int64_t oh = 0; oh < c.out_h; ++oh) {
+        for (int64_t ow = 0; ow < c.out_w; ++ow) {
+          double exact = c.bias, magnitude = std::fabs(c.bias);
+          for (int64_t kh = 0; kh < k; ++kh) {
+            for (int64_t kw = 0; kw < k; ++kw) {
+              const int64_t ih = oh * 2 + kh - c.top, iw = ow * 2 + kw - c.left;
+              if (ih < 0 || ih >= in_h || iw < 0 || iw >= in_w) continue;
+              const double p = static_cast<double>(weights[static_cast<size_t>(kh * k + kw)]) *
+                               input[static_cast<size_t>(ih * in_w + iw)];
+              exact += p;
+              magnitude += std::fabs(p);
             }
           }
-        });
+          ASSERT_NEAR(out[static_cast<size_t>(oh * c.out_w + ow)], exact, 1e-6 * magnitude)
+              << "channel " << channel << ", output " << oh << ", " << ow;
+        }
+      }
+    }
+  });
+}
+
+// Stride-2 3x3 and 5x5 depthwise planes: the loops over lines stored split into even and odd
+// columns, and (lines too short for that: the contract's least line stride at out_w = 64, or
+// output rows of less than two vectors) the ones reading through de-interleaving loads. Narrow
+// and wide, odd and even widths and heights (split lines ending in a partial pair of vectors
+// shorter than, as long as and longer than one: 4, 8 and 9 floats past whole AVX2 pairs),
+// "same" padding (odd and even left columns) and none, fp32 and fp16 input.
+TEST(DepthwiseChannel, Stride2PlanesNarrowAndWideMatchDoubleSums) {
+  for (int64_t k : {3, 5}) {
+    for (int64_t in_w : {9, 30, 68, 72, 128, 601}) {
+      for (int64_t in_h : {7, 10}) {
+        for (bool same : {true, false}) {
+          for (bool roomy : {true, false}) {
+            check_stride2_channels(k, in_h, in_w, same, roomy, false);
+            check_stride2_channels(k, in_h, in_w, same, roomy, true);
+          }
+        }
       }
     }
   }

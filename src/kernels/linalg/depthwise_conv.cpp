@@ -61,7 +61,8 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
     x_dtype_ = x.dtype();
     out_dtype_ = out;
     // 1-D and 2-D kernels run channel by channel through a zero-padded copy of the plane
-    // (depthwise_simd.h): padded_h lines of padded_w floats, wide enough for whole vectors.
+    // (depthwise_simd.h): padded_h lines of padded_w floats, wide enough for whole vectors
+    // (and at stride 2 for split lines).
     // Sizes follow from attributes (a hostile pad, stride or dilation): overflow-checked, and
     // within the tensor budget.
     rows_ = s_.in[0] == 1 && s_.kernel[0] == 1 && s_.out[0] == 1;
@@ -77,7 +78,8 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
                                  &reach_w) ||
           __builtin_mul_overflow(s_.kernel[2] - 1, p_.dilation[2], &span_w) ||
           __builtin_add_overflow(reach_w, span_w + 2, &padded_w_) ||
-          __builtin_add_overflow(std::max(padded_w_, s_.before[2] + s_.in[2]), 15, &padded_w_) ||
+          __builtin_add_overflow(std::max(padded_w_, s_.before[2] + s_.in[2]),
+                                 15 + (p_.stride[2] == 2 ? kDepthwiseSplitSlack : 0), &padded_w_) ||
           __builtin_mul_overflow(padded_h_, padded_w_ / 16 * 16, &in_floats);
       padded_w_ = padded_w_ / 16 * 16;
     }

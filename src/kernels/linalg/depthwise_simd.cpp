@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/common/hwy_f16.h"
 #include "kernels/common/hwy_tail.h"
@@ -26,6 +27,18 @@ namespace {
 int64_t used_width(const DepthwiseChannel& c, int64_t lanes) {
   const int64_t vectors = (c.out_w + lanes - 1) / lanes * lanes;
   return std::min(c.line_stride, (vectors - 1) * c.stride_w + (c.kernel_w - 1) * c.dilation_w + 2);
+}
+
+// A stride-2 padded line stored split: its even columns from 0, its odd ones from `half`, so
+// tap kw of the outputs from ow on is the plain vector at kw / 2 + ow (+ half when kw is odd).
+// Each half holds `pairs` columns (as many as the loops read, in whole vectors) and a vector
+// of slack, which a line's last, partial vector of values may write (zeros). Returns half, or
+// 0 for lines too short for two, and for output rows of less than two vectors (they keep the
+// de-interleaving loads): MobileNet's 28- and 14-wide fp16 input lines, mostly one partial
+// pair, measured 1.2-1.5x slower split.
+int64_t split_half(const DepthwiseChannel& c, int64_t lanes) {
+  const int64_t pairs = ((used_width(c, lanes) + 1) / 2 + lanes - 1) / lanes * lanes;
+  return c.out_w >= 2 * lanes && 2 * (pairs + lanes) <= c.line_stride ? pairs + lanes : 0;
 }
 
 }  // namespace
@@ -108,6 +121,135 @@ void Pad(D d, const DepthwiseChannel& c, float* padded) {
       // One zero vector; with no right padding it may reach the next line (rewritten later).
       hn::StoreU(hn::Zero(d), d, dst + left + width);
     }
+  }
+}
+
+// Input line `src` (`width` values, fp16 when `is_half`) into a split line (split_half) that
+// starts `left` columns ahead of it: column iw is padded column iw + left, even or odd. Pairs
+// of input vectors are de-interleaved in registers, the last, partial pair as well (loaded in
+// part, zeros past the line): no read past the line, and no write past its values but zeros.
+// With `zero`, the padding around them is zeroed (else it is still zero from a line of the
+// same geometry).
+template <class D>
+HWY_INLINE void SplitLine(D d, const void* src, bool is_half, int64_t width, int64_t left,
+                          int64_t half, bool zero, float* even) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  using V = hn::Vec<D>;
+  float* odd = even + half;
+  // Input columns 2q and 2q + 1 land in halves at q + left / 2 (+ 1 for the odd column when
+  // left is odd: it wraps to the even half's next pair).
+  const int64_t shift = left / 2;
+  const bool odd_left = left % 2 == 1;
+  float* from_even = (odd_left ? odd : even) + shift;
+  float* from_odd = (odd_left ? even + 1 : odd) + shift;
+  // Two input vectors (columns 2q to 2q + 2 lanes) to their halves.
+  const auto split = [&](V lo, V hi, int64_t q) {
+#if HWY_TARGET == HWY_SCALAR
+    hn::StoreU(lo, d, from_even + q);
+    hn::StoreU(hi, d, from_odd + q);
+#else
+    hn::StoreU(hn::ConcatEven(d, hi, lo), d, from_even + q);
+    hn::StoreU(hn::ConcatOdd(d, hi, lo), d, from_odd + q);
+#endif
+  };
+  // Values [at, at + n) of the line, n <= lanes, as fp32 (zeros past them).
+  const auto load = [&](const auto* line, int64_t at, int64_t n) {
+    if (n == lanes) {
+      if constexpr (std::is_same_v<std::remove_cv_t<std::remove_pointer_t<decltype(line)>>,
+                                   float>) {
+        return hn::LoadU(d, line + at);
+      } else {
+        const hn::Rebind<hwy::float16_t, D> dh;
+        return hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(line) + at));
+      }
+    }
+    return kernels::HWY_NAMESPACE::LoadPart(d, line + at, static_cast<size_t>(n));
+  };
+  const auto split_all = [&](const auto* line) {
+    int64_t q = 0;
+    for (; 2 * (q + lanes) <= width; q += lanes) {
+      split(load(line, 2 * q, lanes), load(line, 2 * q + lanes, lanes), q);
+    }
+    if (const int64_t rest = width - 2 * q; rest > lanes) {
+      split(load(line, 2 * q, lanes), load(line, 2 * q + lanes, rest - lanes), q);
+    } else if (rest > 0) {
+      split(load(line, 2 * q, rest), hn::Zero(d), q);
+    }
+  };
+  if (!is_half) {
+    split_all(static_cast<const float*>(src));
+  } else {
+    const auto* s = static_cast<const uint16_t*>(src);
+#if COREML_HWY_NATIVE_F16
+    split_all(s);
+#else
+    // fp16 converts in hardware only where COREML_HWY_NATIVE_F16: one by one elsewhere.
+    for (int64_t iw = 0; iw < width; ++iw) {
+      (iw % 2 ? from_odd : from_even)[iw / 2] = fp16_to_float(s[iw]);
+    }
+#endif
+  }
+  if (zero) {
+    const int64_t even_end = odd_left ? shift + 1 + width / 2 : shift + (width + 1) / 2;
+    const int64_t odd_end = odd_left ? shift + (width + 1) / 2 : shift + width / 2;
+    Zero(d, even, shift + (odd_left ? 1 : 0));
+    Zero(d, odd, shift);
+    Zero(d, even + even_end, half - even_end);
+    Zero(d, odd + odd_end, half - odd_end);
+  }
+}
+
+// Pad for split lines (split_half), lines [from, to) of the plane: each input line split
+// straight into its place; the zero lines above and below, and the padding around each line's
+// values, are written unless c.reuse_padding says they are still zero.
+template <class D>
+void PadSplit(D d, const DepthwiseChannel& c, int64_t half, int64_t from, int64_t to,
+              float* padded) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t used = used_width(c, lanes);
+  const int64_t left = std::min(c.left, used);
+  const int64_t width = std::clamp<int64_t>(used - left, 0, c.in_w);
+  const size_t item = c.half ? 2 : 4;
+  for (int64_t line = from; line < to; ++line) {
+    const int64_t ih = line - c.top;
+    float* dst = padded + line * c.line_stride;
+    if (ih < 0 || ih >= c.in_h) {
+      if (!c.reuse_padding) Zero(d, dst, 2 * half);
+      continue;
+    }
+    SplitLine(d, static_cast<const std::byte*>(c.input) + static_cast<size_t>(ih * c.in_w) * item,
+              c.half, width, left, half, !c.reuse_padding, dst);
+  }
+}
+
+// kRows output rows of a K x K, stride 2, undilated kernel over split lines (PadSplit),
+// starting at row oh, organised by input line as Stride1Rows below: the rows read
+// 2 kRows + K - 2 lines, each shifted vector is loaded once for every row it feeds, and no
+// load needs a shuffle. Each row sums its taps in the order (kh, then kw) of Stride2Rows:
+// the same results.
+template <int K, int kRows, class V>
+HWY_INLINE void SplitStride2Rows(const DepthwiseChannel& c, const float* padded, int64_t half,
+                                 int64_t oh, const V* taps, float* out) {
+  const hn::ScalableTag<float> d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const V bias = hn::Set(d, c.bias);
+  for (int64_t ow = (c.out_w - 1) / lanes * lanes; ow >= 0; ow -= lanes) {
+    V acc[kRows];
+    for (int r = 0; r < kRows; ++r) acc[r] = bias;
+    HWY_UNROLL(11)
+    for (int line = 0; line < 2 * kRows + K - 2; ++line) {
+      const float* even = padded + (2 * oh + line) * c.line_stride + ow;
+      HWY_UNROLL(5)
+      for (int kw = 0; kw < K; ++kw) {
+        const V v = hn::LoadU(d, even + (kw % 2 == 1 ? half : 0) + kw / 2);
+        HWY_UNROLL(4)
+        for (int r = 0; r < kRows; ++r) {
+          const int kh = line - 2 * r;
+          if (kh >= 0 && kh < K) acc[r] = hn::MulAdd(taps[kh * K + kw], v, acc[r]);
+        }
+      }
+    }
+    for (int r = 0; r < kRows; ++r) hn::StoreU(acc[r], d, out + (oh + r) * c.out_w + ow);
   }
 }
 
@@ -196,6 +338,33 @@ void FixedPlane(const DepthwiseChannel& c, const float* padded, float* out) {
   if (c.out_h - oh == 1) Stride2Rows<K, 1>(c, padded, oh, out);
 }
 
+// A K x K undilated kernel at stride 2: the plane padded into split lines (PadSplit) just ahead
+// of the output rows that read them, four rows at a time, so the lines are still in L1 when
+// read (a 112-wide plane padded whole is ~100 KB).
+template <int K>
+void SplitStride2Plane(const DepthwiseChannel& c, float* padded, int64_t half, float* out) {
+  const hn::ScalableTag<float> d;
+  hn::Vec<decltype(d)> taps[K * K];
+  for (int i = 0; i < K * K; ++i) taps[i] = hn::Set(d, c.weights[i]);
+  int64_t oh = 0, ready = 0;  // lines [0, ready) are padded
+  const auto pad_for = [&](int64_t rows) {
+    const int64_t need = std::min(c.padded_h, 2 * (oh + rows - 1) + K);
+    PadSplit(d, c, half, ready, need, padded);
+    ready = std::max(ready, need);
+  };
+  for (; oh + 4 <= c.out_h; oh += 4) {
+    pad_for(4);
+    SplitStride2Rows<K, 4>(c, padded, half, oh, taps, out);
+  }
+  pad_for(c.out_h - oh);
+  if (c.out_h - oh == 3) SplitStride2Rows<K, 3>(c, padded, half, oh, taps, out);
+  if (c.out_h - oh == 2) SplitStride2Rows<K, 2>(c, padded, half, oh, taps, out);
+  if (c.out_h - oh == 1) SplitStride2Rows<K, 1>(c, padded, half, oh, taps, out);
+  // Lines no row reads (a padded_h past the last row's reach) still get their zero padding:
+  // a later channel reusing it relies on every line being written once.
+  PadSplit(d, c, half, ready, c.padded_h, padded);
+}
+
 // Rows top to bottom, vectors left to right: a row's last vector runs into the next row,
 // computed afterwards.
 void GenericPlane(const DepthwiseChannel& c, const float* padded, float* out) {
@@ -229,9 +398,16 @@ void GenericPlane(const DepthwiseChannel& c, const float* padded, float* out) {
 }
 
 void DepthwiseChannelSimd(const DepthwiseChannel& c, float* padded, float* out) {
-  Pad(hn::ScalableTag<float>(), c, padded);
+  const hn::ScalableTag<float> d;
   const bool square = c.kernel_h == c.kernel_w && c.stride_h == c.stride_w && c.dilation_h == 1 &&
                       c.dilation_w == 1;
+  if (square && c.stride_h == 2 && (c.kernel_h == 3 || c.kernel_h == 5)) {
+    if (const int64_t half = split_half(c, static_cast<int64_t>(hn::Lanes(d))); half > 0) {
+      if (c.kernel_h == 3) return SplitStride2Plane<3>(c, padded, half, out);
+      return SplitStride2Plane<5>(c, padded, half, out);
+    }
+  }
+  Pad(d, c, padded);
   if (square && c.kernel_h == 3 && c.stride_h == 1) return FixedPlane<3, 1>(c, padded, out);
   if (square && c.kernel_h == 3 && c.stride_h == 2) return FixedPlane<3, 2>(c, padded, out);
   if (square && c.kernel_h == 5 && c.stride_h == 1) return FixedPlane<5, 1>(c, padded, out);

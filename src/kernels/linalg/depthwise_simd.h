@@ -4,8 +4,9 @@
 // one FMA per tap and vector, no partial sums in memory, no bounds checks). 3x3 and 5x5 kernels
 // at strides 1 and 2 (MobileNet's and EfficientNet's) are unrolled at compile time and computed
 // four output rows at a time, so four independent FMA chains hide the FMA latency; other shapes
-// take a generic loop. Highway picks the target at run time; with COREML_SIMD=0 the scalar
-// loops run.
+// take a generic loop. At stride 2 the padded lines are stored split, even columns then odd
+// ones, so every tap is a plain load: de-interleaving loads per tap cost several shuffles per
+// FMA. Highway picks the target at run time; with COREML_SIMD=0 the scalar loops run.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,10 @@ namespace coreml::kernels::linalg {
 // (and the input line at its offset), and the output plane has kDepthwiseRowPad floats of room
 // after its out_h * out_w values.
 constexpr int64_t kDepthwiseRowPad = 64;
+// At stride 2, lines this many floats longer than that leave room to store them split (even
+// columns, then odd ones) for vectors of up to 16 lanes; shorter lines (or wider vectors) keep
+// de-interleaving loads.
+constexpr int64_t kDepthwiseSplitSlack = 64;
 
 struct DepthwiseChannel {
   // The input plane: in_h lines of in_w values, dense, fp16 when `half`.
@@ -37,11 +42,12 @@ struct DepthwiseChannel {
   bool reuse_padding = false;
 };
 
-// Fills `padded` (padded_h * line_stride floats) from c's input, then
+// Fills `padded` from c's input, then
 // out[oh * out_w + ow] = bias + sum over taps (kh, kw) of weights[kh][kw] *
 // padded[(oh * stride_h + kh * dilation_h) * line_stride + ow * stride_w + kw * dilation_w]
 // for oh < out_h, ow < out_w. `out` holds out_h * out_w + kDepthwiseRowPad floats (whole
-// vectors may be written past a row's end, and past the plane's).
+// vectors may be written past a row's end, and past the plane's). `padded` holds padded_h lines
+// of line_stride floats.
 void depthwise_channel(const DepthwiseChannel& c, float* padded, float* out);
 
 }  // namespace coreml::kernels::linalg
