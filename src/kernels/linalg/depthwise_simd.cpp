@@ -222,37 +222,6 @@ void PadSplit(D d, const DepthwiseChannel& c, int64_t half, int64_t from, int64_
   }
 }
 
-// kRows output rows of a K x K, stride 2, undilated kernel over split lines (PadSplit),
-// starting at row oh, organised by input line as Stride1Rows below: the rows read
-// 2 kRows + K - 2 lines, each shifted vector is loaded once for every row it feeds, and no
-// load needs a shuffle. Each row sums its taps in the order (kh, then kw) of Stride2Rows:
-// the same results.
-template <int K, int kRows, class V>
-HWY_INLINE void SplitStride2Rows(const DepthwiseChannel& c, const float* padded, int64_t half,
-                                 int64_t oh, const V* taps, float* out) {
-  const hn::ScalableTag<float> d;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const V bias = hn::Set(d, c.bias);
-  for (int64_t ow = (c.out_w - 1) / lanes * lanes; ow >= 0; ow -= lanes) {
-    V acc[kRows];
-    for (int r = 0; r < kRows; ++r) acc[r] = bias;
-    HWY_UNROLL(11)
-    for (int line = 0; line < 2 * kRows + K - 2; ++line) {
-      const float* even = padded + (2 * oh + line) * c.line_stride + ow;
-      HWY_UNROLL(5)
-      for (int kw = 0; kw < K; ++kw) {
-        const V v = hn::LoadU(d, even + (kw % 2 == 1 ? half : 0) + kw / 2);
-        HWY_UNROLL(4)
-        for (int r = 0; r < kRows; ++r) {
-          const int kh = line - 2 * r;
-          if (kh >= 0 && kh < K) acc[r] = hn::MulAdd(taps[kh * K + kw], v, acc[r]);
-        }
-      }
-    }
-    for (int r = 0; r < kRows; ++r) hn::StoreU(acc[r], d, out + (oh + r) * c.out_w + ow);
-  }
-}
-
 // kRows output rows of a K x K, stride 2, undilated kernel, starting at row oh: one vector of
 // outputs per row at a time, the taps unrolled. Vectors go right to left and rows top to bottom,
 // so a row's last vector, which runs into the next row, is overwritten by that row's first.
@@ -283,15 +252,18 @@ HWY_INLINE void Stride2Rows(const DepthwiseChannel& c, const float* padded, int6
   }
 }
 
-// The same for stride 1, organised by input line instead of by output row: the kRows output
-// rows read kRows + K - 1 input lines, so each shifted input vector is loaded once and feeds
-// every row it belongs to (for 5x5 and four rows, 40 loads for 100 FMAs instead of 100), and
-// the weights come in as vectors set once per plane (`taps`), not broadcast from memory per
-// FMA (the stores to `out` may alias the weights, so the compiler cannot hoist those loads).
-// Each row still sums its taps in the same order (kh, then kw): the same results.
-template <int K, int kRows, class V>
-HWY_INLINE void Stride1Rows(const DepthwiseChannel& c, const float* padded, int64_t oh,
-                            const V* taps, float* out) {
+// kRows output rows of a K x K undilated kernel at stride S, starting at row oh, organised by
+// input line instead of by output row: the rows read S (kRows - 1) + K input lines, so each
+// shifted input vector is loaded once and feeds every row it belongs to (at stride 1, for 5x5
+// and four rows, 40 loads for 100 FMAs instead of 100), and the weights come in as vectors set
+// once per plane (`taps`), not broadcast from memory per FMA (the stores to `out` may alias the
+// weights, so the compiler cannot hoist those loads). Stride 1 reads padded lines; stride 2
+// split ones (PadSplit: tap kw at kw / 2, in the odd half from `half` on when kw is odd), with
+// no load needing a shuffle. Each row sums its taps in the order (kh, then kw) of Stride2Rows
+// and the per-row loops before: the same results.
+template <int K, int kRows, int S, class V>
+HWY_INLINE void LineRows(const DepthwiseChannel& c, const float* padded, int64_t half, int64_t oh,
+                         const V* taps, float* out) {
   const hn::ScalableTag<float> d;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const V bias = hn::Set(d, c.bias);
@@ -299,15 +271,15 @@ HWY_INLINE void Stride1Rows(const DepthwiseChannel& c, const float* padded, int6
     V acc[kRows];
     for (int r = 0; r < kRows; ++r) acc[r] = bias;
     // Unrolled whole (the compiler would otherwise keep the kh test at run time).
-    HWY_UNROLL(8)
-    for (int line = 0; line < kRows + K - 1; ++line) {
-      const float* src = padded + (oh + line) * c.line_stride + ow;
+    HWY_UNROLL(11)
+    for (int line = 0; line < S * (kRows - 1) + K; ++line) {
+      const float* src = padded + (S * oh + line) * c.line_stride + ow;
       HWY_UNROLL(5)
       for (int kw = 0; kw < K; ++kw) {
-        const V v = hn::LoadU(d, src + kw);
+        const V v = hn::LoadU(d, S == 1 ? src + kw : src + (kw % 2 == 1 ? half : 0) + kw / 2);
         HWY_UNROLL(4)
         for (int r = 0; r < kRows; ++r) {
-          const int kh = line - r;
+          const int kh = line - S * r;
           if (kh >= 0 && kh < K) acc[r] = hn::MulAdd(taps[kh * K + kw], v, acc[r]);
         }
       }
@@ -325,11 +297,11 @@ void FixedPlane(const DepthwiseChannel& c, const float* padded, float* out) {
     const hn::ScalableTag<float> d;
     hn::Vec<decltype(d)> taps[K * K];
     for (int i = 0; i < K * K; ++i) taps[i] = hn::Set(d, c.weights[i]);
-    for (; oh + 4 <= c.out_h; oh += 4) Stride1Rows<K, 4>(c, padded, oh, taps, out);
+    for (; oh + 4 <= c.out_h; oh += 4) LineRows<K, 4, 1>(c, padded, 0, oh, taps, out);
     // The last rows together too (7x7 and 14x14 planes leave 3 and 2): they share lines.
-    if (c.out_h - oh == 3) Stride1Rows<K, 3>(c, padded, oh, taps, out);
-    if (c.out_h - oh == 2) Stride1Rows<K, 2>(c, padded, oh, taps, out);
-    if (c.out_h - oh == 1) Stride1Rows<K, 1>(c, padded, oh, taps, out);
+    if (c.out_h - oh == 3) LineRows<K, 3, 1>(c, padded, 0, oh, taps, out);
+    if (c.out_h - oh == 2) LineRows<K, 2, 1>(c, padded, 0, oh, taps, out);
+    if (c.out_h - oh == 1) LineRows<K, 1, 1>(c, padded, 0, oh, taps, out);
     return;
   }
   for (; oh + 4 <= c.out_h; oh += 4) Stride2Rows<K, 4>(c, padded, oh, out);
@@ -354,12 +326,12 @@ void SplitStride2Plane(const DepthwiseChannel& c, float* padded, int64_t half, f
   };
   for (; oh + 4 <= c.out_h; oh += 4) {
     pad_for(4);
-    SplitStride2Rows<K, 4>(c, padded, half, oh, taps, out);
+    LineRows<K, 4, 2>(c, padded, half, oh, taps, out);
   }
   pad_for(c.out_h - oh);
-  if (c.out_h - oh == 3) SplitStride2Rows<K, 3>(c, padded, half, oh, taps, out);
-  if (c.out_h - oh == 2) SplitStride2Rows<K, 2>(c, padded, half, oh, taps, out);
-  if (c.out_h - oh == 1) SplitStride2Rows<K, 1>(c, padded, half, oh, taps, out);
+  if (c.out_h - oh == 3) LineRows<K, 3, 2>(c, padded, half, oh, taps, out);
+  if (c.out_h - oh == 2) LineRows<K, 2, 2>(c, padded, half, oh, taps, out);
+  if (c.out_h - oh == 1) LineRows<K, 1, 2>(c, padded, half, oh, taps, out);
   // Lines no row reads (a padded_h past the last row's reach) still get their zero padding:
   // a later channel reusing it relies on every line being written once.
   PadSplit(d, c, half, ready, c.padded_h, padded);
