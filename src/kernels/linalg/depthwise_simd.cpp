@@ -185,7 +185,8 @@ HWY_INLINE void SplitLine(D d, const void* src, bool is_half, int64_t width, int
 #else
     // fp16 converts in hardware only where COREML_HWY_NATIVE_F16: one by one elsewhere.
     for (int64_t iw = 0; iw < width; ++iw) {
-      (iw % 2 ? from_odd : from_even)[iw / 2] = fp16_to_float(s[iw]);
+      float* to = iw % 2 == 1 ? from_odd : from_even;
+      to[iw / 2] = fp16_to_float(s[iw]);
     }
 #endif
   }
