@@ -29,6 +29,22 @@ int64_t used_width(const DepthwiseChannel& c, int64_t lanes) {
   return std::min(c.line_stride, (vectors - 1) * c.stride_w + (c.kernel_w - 1) * c.dilation_w + 2);
 }
 
+// Where a plane's input lines go in its padded lines: `used` columns are read, an input line's
+// values start at column `left` and `width` of them fit (both clamped to the used columns).
+struct PaddedLines {
+  int64_t used, left, width;
+  PaddedLines(const DepthwiseChannel& c, int64_t lanes)
+      : used(used_width(c, lanes)),
+        left(std::min(c.left, used)),
+        width(std::clamp<int64_t>(used - left, 0, c.in_w)) {}
+};
+
+// Input line ih of the plane (fp16 or fp32 values).
+const void* input_line(const DepthwiseChannel& c, int64_t ih) {
+  return static_cast<const std::byte*>(c.input) +
+         static_cast<size_t>(ih * c.in_w) * (c.half ? 2 : 4);
+}
+
 // A stride-2 padded line stored split: its even columns from 0, its odd ones from `half`, so
 // tap kw of the outputs from ow on is the plain vector at kw / 2 + ow (+ half when kw is odd).
 // Each half holds `pairs` columns (as many as the loops read, in whole vectors) and a vector
@@ -90,10 +106,8 @@ HWY_INLINE void Widen(D d, const void* src, bool half, float* dst, int64_t n, bo
 template <class D>
 void Pad(D d, const DepthwiseChannel& c, float* padded) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t used = used_width(c, lanes);
-  const int64_t left = std::min(c.left, used);
-  const int64_t width = std::clamp<int64_t>(used - left, 0, c.in_w);
-  const size_t item = c.half ? 2 : 4;
+  const PaddedLines lines(c, lanes);
+  const int64_t used = lines.used, left = lines.left, width = lines.width;
   const int64_t first = std::clamp<int64_t>(c.top, 0, c.padded_h);
   const int64_t last = std::clamp<int64_t>(c.top + c.in_h, first, c.padded_h);
   if (!c.reuse_padding) {
@@ -111,8 +125,7 @@ void Pad(D d, const DepthwiseChannel& c, float* padded) {
     const int64_t read_end = ih * c.in_w + (width + lanes - 1) / lanes * lanes;
     const bool overrun = read_end <= c.in_h * c.in_w && line + 1 < c.padded_h;
     if (!c.reuse_padding) Zero(d, dst, left);
-    Widen(d, static_cast<const std::byte*>(c.input) + static_cast<size_t>(ih * c.in_w) * item,
-          c.half, dst + left, width, overrun);
+    Widen(d, input_line(c, ih), c.half, dst + left, width, overrun);
     if (!c.reuse_padding) {
       Zero(d, dst + left + width, used - left - width);
     } else if (overrun) {
@@ -206,11 +219,7 @@ HWY_INLINE void SplitLine(D d, const void* src, bool is_half, int64_t width, int
 template <class D>
 void PadSplit(D d, const DepthwiseChannel& c, int64_t half, int64_t from, int64_t to,
               float* padded) {
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t used = used_width(c, lanes);
-  const int64_t left = std::min(c.left, used);
-  const int64_t width = std::clamp<int64_t>(used - left, 0, c.in_w);
-  const size_t item = c.half ? 2 : 4;
+  const PaddedLines lines(c, static_cast<int64_t>(hn::Lanes(d)));
   for (int64_t line = from; line < to; ++line) {
     const int64_t ih = line - c.top;
     float* dst = padded + line * c.line_stride;
@@ -218,8 +227,7 @@ void PadSplit(D d, const DepthwiseChannel& c, int64_t half, int64_t from, int64_
       if (!c.reuse_padding) Zero(d, dst, 2 * half);
       continue;
     }
-    SplitLine(d, static_cast<const std::byte*>(c.input) + static_cast<size_t>(ih * c.in_w) * item,
-              c.half, width, left, half, !c.reuse_padding, dst);
+    SplitLine(d, input_line(c, ih), c.half, lines.width, lines.left, half, !c.reuse_padding, dst);
   }
 }
 
@@ -400,17 +408,16 @@ void depthwise_channel(const DepthwiseChannel& c, float* padded, float* out) {
     HWY_DYNAMIC_DISPATCH(DepthwiseChannelSimd)(c, padded, out);
     return;
   }
-  const int64_t used = used_width(c, 1);
+  const PaddedLines lines(c, 1);
   for (int64_t line = 0; line < c.padded_h; ++line) {
     float* dst = padded + line * c.line_stride;
-    std::fill(dst, dst + used, 0.0f);
+    std::fill(dst, dst + lines.used, 0.0f);
     const int64_t ih = line - c.top;
     if (ih < 0 || ih >= c.in_h) continue;
-    const int64_t width = std::clamp<int64_t>(used - c.left, 0, c.in_w);
-    for (int64_t iw = 0; iw < width; ++iw) {
+    for (int64_t iw = 0; iw < lines.width; ++iw) {
       const int64_t at = ih * c.in_w + iw;
-      dst[c.left + iw] = c.half ? fp16_to_float(static_cast<const uint16_t*>(c.input)[at])
-                                : static_cast<const float*>(c.input)[at];
+      dst[lines.left + iw] = c.half ? fp16_to_float(static_cast<const uint16_t*>(c.input)[at])
+                                    : static_cast<const float*>(c.input)[at];
     }
   }
   for (int64_t oh = 0; oh < c.out_h; ++oh) {
