@@ -20,8 +20,14 @@ std::atomic<bool> counting{false};
 std::atomic<int64_t> allocations{0};
 }  // namespace
 
-// AddressSanitizer has its own operator new; the count is taken in the other builds.
-#if defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer has its own operator new; the count is taken in the other builds. GCC says
+// ASan is on with __SANITIZE_ADDRESS__, clang 14 only through __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COREML_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(COREML_UNDER_ASAN)
 #define COREML_COUNT_ALLOCATIONS 0
 #else
 #define COREML_COUNT_ALLOCATIONS 1
