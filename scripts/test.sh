@@ -49,13 +49,14 @@ if [[ "${SKIP_PYTHON:-0}" != "1" ]]; then
 fi
 
 # One clang build serves both the ASan + UBSan tests and the fuzz targets: the library is
-# instrumented for both (libFuzzer's coverage hooks cost the tests little), so CI compiles it
-# once instead of twice. -O1 with line tables only, as OSS-Fuzz builds: reports still name file
-# and line, and the tests run faster than at -O0; asserts stay on.
+# instrumented for both, so CI compiles it once instead of twice. -O1 with line tables only, as
+# OSS-Fuzz builds: reports still name file and line, and the tests run faster than at -O0
+# (6 minutes against 11 for GCC's -O0 build); asserts stay on.
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 WANT_ASAN=$([[ "${SKIP_ASAN:-0}" != "1" ]] && echo ON || echo OFF)
 WANT_FUZZ=$([[ "$FUZZ_SECONDS" != "0" ]] && echo ON || echo OFF)
 if [[ "$WANT_ASAN" == "ON" || "$WANT_FUZZ" == "ON" ]]; then
+  drop_tree_in_ci build
   stage "build (ASan + UBSan, clang: tests $WANT_ASAN, fuzz targets $WANT_FUZZ)"
   free_space
   sanitized_flags="-O1 -gline-tables-only"
@@ -63,7 +64,10 @@ if [[ "$WANT_ASAN" == "ON" || "$WANT_FUZZ" == "ON" ]]; then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$sanitized_flags" \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$sanitized_flags" -DCOREML_WERROR=ON -DCOREML_SANITIZE=ON \
     "-DCOREML_BUILD_TESTS=$WANT_ASAN" "-DCOREML_BUILD_FUZZERS=$WANT_FUZZ"
-  cmake --build build-asan -j "$JOBS"
+  # Without the tests only the fuzzers are built (no CLI, server or examples).
+  targets=()
+  if [[ "$WANT_ASAN" == "OFF" ]]; then targets=(--target coreml_fuzzers); fi
+  cmake --build build-asan -j "$JOBS" "${targets[@]}"
   if [[ "$WANT_ASAN" == "ON" ]]; then
     stage "tests under ASan + UBSan"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
