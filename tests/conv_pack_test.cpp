@@ -449,6 +449,13 @@ const ConvCase kCases[] = {
     {"1x1_panels_pointwise", 2, 40, 100, 1, 17, 1, 1, 1, 1, 1, 1, "valid"},
     // One panel on a 10 x 10 plane: split in two blocks of positions for the test's 2 threads.
     {"3x3_panels_split_for_threads", 1, 64, 64, 10, 10, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
+    // Panel convs of several blocks, each thread padding only its block's window of the input
+    // (a run of lines, partial at both ends): 129 positions (144 lanes in rows, so panels
+    // take them) in blocks for the test's 2 threads; with batches, with stride and dilation 2
+    // and uneven padding, and 1-D.
+    {"3x3_panel_windows_batches", 2, 4, 64, 3, 43, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
+    {"3x3_s2_d2_panel_windows", 1, 8, 64, 8, 87, 3, 3, 2, 2, 2, 2, "custom", {0, 1, 2, 0}},
+    {"1d_k3_panel_windows", 1, 8, 64, 1, 193, 1, 3, 1, 1, 1, 1, "custom", {0, 0, 1, 1}, true},
     // 1-D convs (Whisper's stem: x [batch, channels, frames]). The second on panels: K = 1026
     // is long enough for panels to take it with as many lanes as its line tokens (192 outputs:
     // whole panels and whole 6-output tiles; 64 positions, 65 line positions).
