@@ -8,7 +8,10 @@ torch.onnx.export, then times, interleaved in one run and for each thread count:
   ORT   onnxruntime, default CPU execution provider, intra-op threads T,
   torch eager, torch.set_num_threads(T), OMP_WAIT_POLICY=PASSIVE,
 and prints medians, ratios (ours / theirs: < 1 means we are faster) and our output's largest
-error against PyTorch's. See README.md next to this file.
+error against PyTorch's. Before and after each multithreaded measurement it times a cache line's
+round trip between two cores (bench/core_latency_bench.cpp, when built next to --coreml): a VM's
+vCPUs sit close or far apart on the host for minutes at a time, and the far placement slows
+multithreaded runs. See README.md next to this file.
 
 The first run creates a virtual environment (--venv; it reuses matching system packages) and
 installs requirements.txt (PyTorch 2.7.0, coremltools 9.0, ONNX Runtime) from PyPI into it, then
@@ -72,6 +75,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--prepare-only", action="store_true", help="convert and export, time nothing")
     p.add_argument("--venv", default=str(DEFAULT_VENV))
     p.add_argument("--json", help="also write every measurement to this file")
+    p.add_argument("--core-probe",
+                   help="core_latency_bench to time cross-core round trips with (default: next "
+                        "to --coreml; built with -DCOREML_BUILD_BENCHMARKS=ON)")
     p.add_argument("--extra-env", action="append", default=[],
                    help="NAME=VALUE for our runs only (e.g. COREML_FUSION=0); repeatable")
     return p.parse_args()
@@ -207,6 +213,24 @@ def ort_session(path: Path, threads: int):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+# A cache line's round trip between two cores, in ns, above which the vCPUs sat far apart (the
+# Zen 4 VMs of the README: ~55 ns close, ~330 ns far).
+FAR_ROUND_TRIP_NS = 150.0
+
+
+def core_round_trip_ns(probe: Path | None) -> float:
+    """One reading of core_latency_bench (nan when it is missing or fails)."""
+    if probe is None:
+        return float("nan")
+    try:
+        proc = subprocess.run([str(probe), "--benchmark_format=json", "--benchmark_min_time=0.05"],
+                              capture_output=True, timeout=60, check=False)
+        runs = json.loads(proc.stdout.decode())["benchmarks"]
+        return float(runs[0]["round_trip_ns"])
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, IndexError):
+        return float("nan")
+
+
 def geomean(values: list[float]) -> float:
     values = [v for v in values if v > 0 and math.isfinite(v)]
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
@@ -233,6 +257,13 @@ def main() -> int:
     thread_counts = [int(t) for t in args.threads.split(",")]
     extra_env = dict(kv.split("=", 1) for kv in args.extra_env)
     workdir = Path(args.workdir)
+    probe = Path(args.core_probe) if args.core_probe else \
+        Path(args.coreml).resolve().parent / "core_latency_bench"
+    if not probe.exists():
+        if max(thread_counts) > 1 and not args.prepare_only:
+            print(f"{probe} not found: cross-core round trips are not timed (configure with "
+                  "-DCOREML_BUILD_BENCHMARKS=ON and build core_latency_bench)", flush=True)
+        probe = None
 
     rows = []
     for name in names:
@@ -244,6 +275,8 @@ def main() -> int:
             reference = module(*inputs.values()).numpy()
         feeds = {n: t.numpy() for n, t in inputs.items()}  # the dtypes the export saw
         for threads in thread_counts:
+            # Probed with no ONNX Runtime session alive (its threads spin after each run).
+            round_trips = [core_round_trip_ns(probe)] if threads > 1 else []
             session = ort_session(paths["onnx"], threads)
             steps, warmup = steps_for(session, feeds, args)
             samples = {"ort": [], "torch": [], **{p: [] for p in precisions}}
@@ -264,6 +297,10 @@ def main() -> int:
                 samples["ort"].append(time_ort(session, feeds, steps, warmup))
                 samples["torch"].append(time_torch(module, inputs, threads, steps, warmup))
             del session
+            if threads > 1:
+                round_trips.append(core_round_trip_ns(probe))
+                print(f"  cross-core round trip before / after T={threads}: "
+                      f"{round_trips[0]:.0f} / {round_trips[1]:.0f} ns", flush=True)
             ort_ms = statistics.median(samples["ort"])
             torch_ms = statistics.median(samples["torch"])
             for p in precisions:
@@ -283,6 +320,7 @@ def main() -> int:
                              "vs_torch": ms / torch_ms, "max_abs_err": err,
                              "max_rel_err": err / scale, "rss_mb": rss,
                              "activation_mb": extra[p][-1]["activation_mb"],
+                             "core_round_trip_ns": round_trips,
                              "samples": {"ours": samples[p], "base": base[p], "ort": samples["ort"],
                                          "torch": samples["torch"]}})
                 print(f"  {p} T={threads}: ours {ms:9.2f} ms  ORT {ort_ms:9.2f}  torch "
@@ -295,8 +333,9 @@ def main() -> int:
     head = "| model | prec | T | ours ms | ORT ms | torch ms | ours/ORT | ours/torch |"
     if with_base:
         head += " baseline ms | baseline/ORT | baseline/torch |"
-    print("\n" + head + " max err (rel) | our RSS MB |")
-    print("|" + " --- |" * (head.count("|") + 1))
+    head += " max err (rel) | our RSS MB | x-core ns |"
+    print("\n" + head)
+    print("|" + " --- |" * (head.count("|") - 1))
     for r in rows:
         line = (f"| {r['model']} | {r['precision']} | {r['threads']} | {r['ours_ms']:.1f} | "
                 f"{r['ort_ms']:.1f} | {r['torch_ms']:.1f} | {r['vs_ort']:.2f}× | "
@@ -304,7 +343,9 @@ def main() -> int:
         if with_base:
             line += (f" {r['base_ms']:.1f} | {r['base_vs_ort']:.2f}× | "
                      f"{r['base_vs_torch']:.2f}× |")
-        print(line + f" {r['max_abs_err']:.1e} ({r['max_rel_err']:.0e}) | {r['rss_mb']:.0f} |")
+        trips = "/".join(f"{t:.0f}" for t in r["core_round_trip_ns"])
+        print(line + f" {r['max_abs_err']:.1e} ({r['max_rel_err']:.0e}) | {r['rss_mb']:.0f} | "
+              f"{trips} |")
     for threads in thread_counts:
         sel = [r for r in rows if r["threads"] == threads]
         text = (f"geometric mean, {threads} thread(s): ours/ORT "
@@ -314,6 +355,11 @@ def main() -> int:
             text += (f"; baseline/ORT {geomean([r['base_vs_ort'] for r in sel]):.2f}×, "
                      f"baseline/torch {geomean([r['base_vs_torch'] for r in sel]):.2f}×")
         print(text)
+    far = [r for r in rows if any(t > FAR_ROUND_TRIP_NS for t in r["core_round_trip_ns"])]
+    if far:
+        print(f"{len(far)} multithreaded cell(s) ran while a cross-core round trip took more than "
+              f"{FAR_ROUND_TRIP_NS:.0f} ns (x-core ns, before/after): the vCPUs sat far apart "
+              "for at least part of them, which slows multithreaded runs (ours more than ORT's)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
