@@ -15,7 +15,7 @@
 // positions reads (a band of lines and their halo, every channel), just before multiplying it.
 // Planes padded once by all threads together made every thread read, value by value, lines
 // that another core had just written: while a VM's two vCPUs sat far apart on the host (a cache
-// line's round trip between them 330 ns instead of 55), ResNet-18 on 2 threads took 23.6 ms a
+// line's round trip between them 330 ns instead of 55-100), ResNet-18 on 2 threads took 23.6 ms a
 // step with shared planes and 20.7 with bands (18.4 and 18.2 while they sat close).
 #include "kernels/linalg/panel_conv.h"
 
