@@ -524,6 +524,33 @@ TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
   }
 }
 
+// A panel conv whose bands would be huge together (a dilation of 140000 on a 5-wide 1-D input
+// padded to 193 positions: each of the 2 threads' bands holds 64 channels x ~140K floats, 36 MB)
+// declines, under an activation budget below both bands, and the simple kernel gives its results.
+TEST(ConvPack, HugePanelBandsDecline) {
+  Switches restore;
+  struct Limits {
+    ~Limits() { set_resource_limits(ResourceLimits{}); }
+  } limits_restore;
+  ResourceLimits limits;
+  limits.max_activation_bytes = uint64_t{64} << 20;
+  set_resource_limits(limits);
+  const ConvCase c{"huge_window",        1,   64, 64, 1, 5, 1, 2, 1, 1, 1, 140000, "custom",
+                   {0, 0, 70094, 70094}, true};
+  std::vector<float> weight(static_cast<size_t>(c.cout * c.cin * c.kh * c.kw));
+  for (size_t i = 0; i < weight.size(); ++i) weight[i] = static_cast<float>(i % 7) - 3.0f;
+  std::vector<int64_t> out_shape;
+  format::ModelAsset asset;
+  asset.program = format::parse_mil_text(conv_program(c, weight, false, &out_shape), "conv.mil");
+  ASSERT_EQ(out_shape, (std::vector<int64_t>{1, 64, 193}));
+  Tensor x = Tensor::empty({c.batch, c.cin, c.w}, DType::kFloat32);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i % 11);
+  const Tensor want = run_conv(asset, x, false, nullptr);
+  const Tensor got = run_conv(asset, x, true, nullptr);
+  ASSERT_EQ(got.shape(), out_shape);
+  EXPECT_EQ(got.to_vector<float>(), want.to_vector<float>());
+}
+
 // Line tokens on a conv whose band would be huge (a dilation and padding of 2^27 and 2^26 on a
 // 5-wide input: one band line of 2^27 floats per channel) must pack instead, under an activation
 // budget far below the band, and give the simple kernel's results.

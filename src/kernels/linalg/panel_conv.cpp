@@ -51,6 +51,8 @@ constexpr int64_t kStepK = 1024;
 constexpr int64_t kMinLinePanelK = 512;
 // K positions from which panels pay against line tokens with as many lanes, not 4 % fewer.
 constexpr int64_t kEvenLinePanelK = 1024;
+// The bands of all threads together (fill_band), at most.
+constexpr int64_t kMaxBandsBytes = int64_t{64} << 20;
 // Products below this many multiply-adds stay on the calling thread (as the row-streaming
 // kernel's do).
 constexpr int64_t kSerialWork = int64_t{1} << 18;
@@ -127,7 +129,16 @@ class PanelConvKernel final : public runtime::OpKernel {
     }
     block_positions_ = round_up((m_ + blocks_ - 1) / blocks_, kPanelRows);
     blocks_ = std::max<int64_t>(1, (m_ + block_positions_ - 1) / block_positions_);
-    if (gathers()) plan_offsets();
+    if (gathers()) {
+      plan_offsets();
+      // Every thread holds a band: a hostile padding or dilation (a window of a huge padded
+      // plane) would multiply that by the threads; the simple kernel takes such a conv.
+      if (static_cast<double>(s_.cin) * static_cast<double>(window_) * sizeof(float) * threads >
+          static_cast<double>(kMaxBandsBytes)) {
+        ctx.decline();
+        return;
+      }
+    }
     // An fp16 pointwise input widened once (a 1x1 conv reads it where it lies).
     widened_ = !gathers() && x_dtype_ == DType::kFloat16 ? round_up(x.numel(), 16) : 0;
     // Per thread: the sums, their transposition and a store row; a conv's band (its channels'
