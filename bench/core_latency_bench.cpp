@@ -1,6 +1,6 @@
 // How long a cache line takes to go from one core to another and back: two threads, each on its
-// own CPU, hand a counter back and forth. A VM's vCPUs may sit close on the host (70-100 ns a
-// round trip on the Zen 4 VMs of these benchmarks) or far apart (330-360 ns), and the host
+// own CPU, hand a counter back and forth. A VM's vCPUs may sit close on the host (70-160 ns a
+// round trip on the Zen 4 VMs of these benchmarks) or far apart (310-630 ns), and the host
 // moves them for minutes at a time. Multithreaded kernels that read what another
 // thread wrote in the same run slow down in the far placement, so bench/models/bench_models.py
 // runs this before and after each multithreaded measurement and prints the result next to it.

@@ -214,7 +214,7 @@ def ort_session(path: Path, threads: int):
 
 
 # A cache line's round trip between two cores, in ns, above which the vCPUs sat far apart (the
-# Zen 4 VMs of the README: 70-100 ns close, 330-360 ns far).
+# Zen 4 VMs of the README: 70-160 ns close, 310-630 ns far).
 FAR_ROUND_TRIP_NS = 200.0
 
 
