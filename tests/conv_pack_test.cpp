@@ -524,17 +524,24 @@ TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
   }
 }
 
+// An activation budget for one test, the default limits given back at its end.
+struct ActivationBudget {
+  explicit ActivationBudget(uint64_t bytes) {
+    ResourceLimits limits;
+    limits.max_activation_bytes = bytes;
+    set_resource_limits(limits);
+  }
+  ~ActivationBudget() { set_resource_limits(ResourceLimits{}); }
+  ActivationBudget(const ActivationBudget&) = delete;
+  ActivationBudget& operator=(const ActivationBudget&) = delete;
+};
+
 // A panel conv whose bands would be huge together (a dilation of 140000 on a 5-wide 1-D input
 // padded to 193 positions: each of the 2 threads' bands holds 64 channels x ~140K floats, 36 MB)
 // declines, under an activation budget below both bands, and the simple kernel gives its results.
 TEST(ConvPack, HugePanelBandsDecline) {
   Switches restore;
-  struct Limits {
-    ~Limits() { set_resource_limits(ResourceLimits{}); }
-  } limits_restore;
-  ResourceLimits limits;
-  limits.max_activation_bytes = uint64_t{64} << 20;
-  set_resource_limits(limits);
+  const ActivationBudget budget(uint64_t{64} << 20);
   const ConvCase c{"huge_window",        1,   64, 64, 1, 5, 1, 2, 1, 1, 1, 140000, "custom",
                    {0, 0, 70094, 70094}, true};
   std::vector<float> weight(static_cast<size_t>(c.cout * c.cin * c.kh * c.kw));
@@ -556,12 +563,7 @@ TEST(ConvPack, HugePanelBandsDecline) {
 // budget far below the band, and give the simple kernel's results.
 TEST(ConvPack, HugePaddedLinesPackInstead) {
   Switches restore;
-  struct Limits {
-    ~Limits() { set_resource_limits(ResourceLimits{}); }
-  } limits_restore;
-  ResourceLimits limits;
-  limits.max_activation_bytes = uint64_t{64} << 20;
-  set_resource_limits(limits);
+  const ActivationBudget budget(uint64_t{64} << 20);
   const int64_t pad = int64_t{1} << 26;
   const ConvCase c{"huge",          1, 2, 3, 3, 5, 1, 2, 1, 1, 1, int64_t{1} << 27, "custom",
                    {0, 0, pad, pad}};
