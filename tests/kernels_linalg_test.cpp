@@ -13,6 +13,7 @@
 #include "kernels/common/convert_simd.h"
 #include "kernels/common/simd.h"
 #include "kernels/linalg/conv_epilogue.h"
+#include "kernels/linalg/depthwise_block_simd.h"
 #include "kernels/linalg/depthwise_simd.h"
 #include "kernels/linalg/dot_block.h"
 #include "kernels/linalg/linalg_ops.h"
@@ -316,6 +317,123 @@ TEST(DepthwiseChannel, Stride2PlanesNarrowAndWideMatchDoubleSums) {
       }
     }
   }
+}
+
+// One depthwise geometry with channels in the lanes, on the targets that take blocks (8 or 16
+// lanes: AVX2 and AVX-512; SSE4 and the scalar path never do): two blocks through one padded
+// buffer and one staging area full of NaNs (a read of a value the fill did not write shows), the
+// first full, the second partial with a channel multiplier of 2 and reusing the first's padding,
+// each output against a sum in double of bias and taps times the input (zero outside it).
+void check_depthwise_block(int64_t k, int64_t stride, int64_t dilation, int64_t out_w) {
+  coreml::testing::for_each_simd_target([&](bool simd) {
+    const int64_t lanes = simd ? depthwise_block_lanes() : 0;
+    if (lanes < 8) return;
+    SCOPED_TRACE(::testing::Message() << k << "x" << k << " stride " << stride << " dilation "
+                                      << dilation << ", rows of " << out_w);
+    const int64_t pad = dilation * (k - 1) / 2, out_h = 3;
+    DepthwiseBlock b;
+    b.in_h = out_h * stride;
+    b.in_w = out_w * stride;
+    b.top = b.left = pad;
+    b.kernel_h = b.kernel_w = k;
+    b.stride_h = b.stride_w = stride;
+    b.dilation_h = b.dilation_w = dilation;
+    b.out_h = out_h;
+    b.out_w = out_w;
+    // Only the lines and columns the outputs read: at stride 2 the input's last line and column
+    // fall outside (the fill leaves them out).
+    b.padded_h = (out_h - 1) * stride + dilation * (k - 1) + 1;
+    b.padded_w = (out_w - 1) * stride + dilation * (k - 1) + 1;
+    const int64_t in_size = b.in_h * b.in_w, ksize = k * k, channels = 2 * lanes - 3;
+    const std::vector<float> input = random_values(static_cast<size_t>(lanes * in_size), 5);
+    const std::vector<float> weights = random_values(static_cast<size_t>(channels * ksize), 6);
+    const std::vector<float> bias = random_values(static_cast<size_t>(channels), 7);
+    const DepthwiseBlockTaps taps = depthwise_block_taps(weights, bias, channels, ksize, lanes);
+    std::vector<float> padded(static_cast<size_t>(b.padded_h * b.padded_w * lanes), NAN);
+    std::vector<float> staging(static_cast<size_t>(depthwise_block_staging(in_size, lanes)), NAN);
+    for (int64_t block = 0; block < 2; ++block) {
+      // Block 0: channels 0..lanes-1 on planes 0..lanes-1; block 1: the rest, two per plane.
+      std::vector<int64_t> offsets(static_cast<size_t>(lanes));
+      for (int64_t j = 0; j < lanes; ++j) {
+        offsets[static_cast<size_t>(j)] = (block == 0 ? j : j / 2) * in_size;
+      }
+      b.input = input.data();
+      b.plane_offsets = offsets.data();
+      b.channels = block == 0 ? lanes : channels - lanes;
+      b.taps = taps.taps.data() + block * ksize * lanes;
+      b.bias = taps.bias.data() + block * lanes;
+      b.reuse_padding = block == 1;
+      std::vector<float> out(static_cast<size_t>(out_h * out_w * lanes), NAN);
+      depthwise_block(b, padded.data(), staging.data(), out.data());
+      for (int64_t j = 0; j < b.channels; ++j) {
+        const int64_t channel = block * lanes + j;
+        const float* plane = input.data() + offsets[static_cast<size_t>(j)];
+        for (int64_t oh = 0; oh < out_h; ++oh) {
+          for (int64_t ow = 0; ow < out_w; ++ow) {
+            double exact = bias[static_cast<size_t>(channel)];
+            double magnitude = std::fabs(exact);
+            for (int64_t kh = 0; kh < k; ++kh) {
+              for (int64_t kw = 0; kw < k; ++kw) {
+                const int64_t ih = oh * stride + kh * dilation - pad;
+                const int64_t iw = ow * stride + kw * dilation - pad;
+                if (ih < 0 || ih >= b.in_h || iw < 0 || iw >= b.in_w) continue;
+                const double p = static_cast<double>(
+                                     weights[static_cast<size_t>(channel * ksize + kh * k + kw)]) *
+                                 plane[ih * b.in_w + iw];
+                exact += p;
+                magnitude += std::fabs(p);
+              }
+            }
+            ASSERT_NEAR(out[static_cast<size_t>((oh * out_w + ow) * lanes + j)], exact,
+                        1e-6 * magnitude)
+                << "block " << block << ", channel " << j << ", output " << oh << ", " << ow;
+          }
+        }
+      }
+    }
+  });
+}
+
+// The kernels and strides whose rows are unrolled (3x3 and 5x5 at strides 1 and 2) at every
+// row width they take (1 to 8), and dilated ones, which take the general loop.
+TEST(DepthwiseBlock, FixedAndGeneralRowsMatchDoubleSums) {
+  for (int64_t k : {3, 5}) {
+    for (int64_t stride : {1, 2}) {
+      for (int64_t dilation : {1, 2}) {
+        for (int64_t out_w = 1; out_w <= 8; ++out_w)
+          check_depthwise_block(k, stride, dilation, out_w);
+      }
+    }
+  }
+}
+
+// A block's results back to its channels' planes: lane j of every position to plane j, exactly,
+// for whole and partial vectors of positions and full and partial blocks, nothing written past
+// the planes of its channels.
+TEST(DepthwiseBlock, ColumnsMoveEveryLaneToItsPlane) {
+  coreml::testing::for_each_simd_target([&](bool simd) {
+    const int64_t lanes = simd ? depthwise_block_lanes() : 0;
+    if (lanes < 8) return;
+    for (int64_t positions : {1, 5, 16, 49, 50}) {
+      for (int64_t channels : {int64_t{1}, lanes - 1, lanes}) {
+        SCOPED_TRACE(::testing::Message()
+                     << positions << " positions, " << channels << " channels");
+        const int64_t rounded = (positions + lanes - 1) / lanes * lanes;
+        const std::vector<float> block = random_values(static_cast<size_t>(rounded * lanes), 9);
+        std::vector<float> staging(static_cast<size_t>(depthwise_block_staging(positions, lanes)),
+                                   NAN);
+        std::vector<float> out(static_cast<size_t>((channels + 1) * positions), -7.0f);
+        depthwise_block_columns(block.data(), positions, channels, staging.data(), out.data());
+        for (int64_t j = 0; j <= channels; ++j) {
+          for (int64_t q = 0; q < positions; ++q) {
+            const float want = j < channels ? block[static_cast<size_t>(q * lanes + j)] : -7.0f;
+            ASSERT_EQ(out[static_cast<size_t>(j * positions + q)], want)
+                << "channel " << j << ", position " << q;
+          }
+        }
+      }
+    }
+  });
 }
 
 TEST(DotBlock, SimdAndScalarMatchReference) {

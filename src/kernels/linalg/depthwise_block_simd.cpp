@@ -11,19 +11,92 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/common/hwy_tail.h"
+
+#ifndef COREML_DEPTHWISE_BLOCK_SIMD_SHARED
+#define COREML_DEPTHWISE_BLOCK_SIMD_SHARED
+namespace coreml::kernels::linalg {
+namespace {
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Blocks of 8 or 16 lanes move between planes and positions through registers (two passes of
+// four- or two-way interleaving, see ToPositions); other widths go value by value.
+bool interleaves(int64_t lanes) { return lanes == 8 || lanes == 16; }
+
+}  // namespace
+}  // namespace coreml::kernels::linalg
+#endif  // COREML_DEPTHWISE_BLOCK_SIMD_SHARED
+
 HWY_BEFORE_NAMESPACE();
 namespace coreml::kernels::linalg::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+using kernels::HWY_NAMESPACE::LoadPart;
+using kernels::HWY_NAMESPACE::StorePart;
 
 int64_t BlockLanes() { return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); }
 
+// The block's input planes, position-major ([in_h * in_w][lanes]), into staging; returns where.
+// With g = lanes / 4, a first pass interleaves channels j, j + g, j + 2g, j + 3g four ways into
+// sequence j < g (position p's four values side by side), a second interleaves the g sequences:
+// lane 4c + j of position p is then channel j + g c = 4c + j. Lanes past `channels` are zero.
+template <class D>
+const float* ToPositions(D d, const DepthwiseBlock& b, float* staging) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t g = lanes / 4, positions = b.in_h * b.in_w;
+  const int64_t sequence = round_up(positions, lanes) * 4;  // floats of each of the g sequences
+  float* rows = staging + g * sequence;
+  for (int64_t j = 0; j < g; ++j) {
+    float* to = staging + j * sequence;
+    for (int64_t i = 0; i < positions; i += lanes) {
+      const int64_t n = std::min(lanes, positions - i);
+      hn::Vec<D> v[4];
+      for (int64_t c = 0; c < 4; ++c) {
+        const int64_t channel = j + g * c;
+        if (channel >= b.channels) {
+          v[c] = hn::Zero(d);
+        } else {
+          const float* from = b.input + b.plane_offsets[channel] + i;
+          v[c] = n == lanes ? hn::LoadU(d, from) : LoadPart(d, from, static_cast<size_t>(n));
+        }
+      }
+      hn::StoreInterleaved4(v[0], v[1], v[2], v[3], d, to + i * 4);
+    }
+  }
+  for (int64_t m = 0; m < positions * 4; m += lanes) {
+    if (g == 4) {
+      hn::StoreInterleaved4(hn::LoadU(d, staging + m), hn::LoadU(d, staging + sequence + m),
+                            hn::LoadU(d, staging + 2 * sequence + m),
+                            hn::LoadU(d, staging + 3 * sequence + m), d, rows + m * 4);
+    } else {
+      hn::StoreInterleaved2(hn::LoadU(d, staging + m), hn::LoadU(d, staging + sequence + m), d,
+                            rows + m * 2);
+    }
+  }
+  return rows;
+}
+
 // The block's input, position-major, zero outside the input and past the block's channels.
-void FillPadded(const DepthwiseBlock& b, int64_t lanes, float* padded) {
+template <class D>
+void FillPadded(D d, const DepthwiseBlock& b, float* padded, float* staging) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   if (!b.reuse_padding) {
     std::memset(padded, 0, static_cast<size_t>(b.padded_h * b.padded_w * lanes) * sizeof(float));
   }
   const int64_t ih0 = std::max<int64_t>(0, -b.top), ih1 = std::min(b.in_h, b.padded_h - b.top);
   const int64_t iw0 = std::max<int64_t>(0, -b.left), iw1 = std::min(b.in_w, b.padded_w - b.left);
+  if (ih0 >= ih1 || iw0 >= iw1) return;
+  if (interleaves(lanes)) {
+    const float* rows = ToPositions(d, b, staging);
+    for (int64_t ih = ih0; ih < ih1; ++ih) {
+      const float* src = rows + (ih * b.in_w + iw0) * lanes;
+      float* dst = padded + ((ih + b.top) * b.padded_w + iw0 + b.left) * lanes;
+      for (int64_t k = 0; k < (iw1 - iw0) * lanes; k += lanes) {
+        hn::StoreU(hn::LoadU(d, src + k), d, dst + k);
+      }
+    }
+    return;
+  }
   for (int64_t j = 0; j < b.channels; ++j) {
     const float* plane = b.input + b.plane_offsets[j];
     for (int64_t ih = ih0; ih < ih1; ++ih) {
@@ -34,17 +107,19 @@ void FillPadded(const DepthwiseBlock& b, int64_t lanes, float* padded) {
   }
 }
 
-// kCount outputs of row oh from column ow (stride_w apart in the input), each its own chain.
+// kCount outputs of row oh from column ow (stride_w apart in the input), each its own chain:
+// any kernel, stride and dilation.
 template <int kCount, class D>
-HWY_INLINE void Outputs(D d, const DepthwiseBlock& b, int64_t lanes, const float* padded,
-                        const float* taps, hn::Vec<D> bias, int64_t oh, int64_t ow, float* out) {
+HWY_INLINE void Outputs(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias,
+                        int64_t oh, int64_t ow, float* out) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   hn::Vec<D> acc[kCount];
   for (int i = 0; i < kCount; ++i) acc[i] = bias;
   for (int64_t kh = 0; kh < b.kernel_h; ++kh) {
     const float* line =
         padded + ((oh * b.stride_h + kh * b.dilation_h) * b.padded_w + ow * b.stride_w) * lanes;
     for (int64_t kw = 0; kw < b.kernel_w; ++kw) {
-      const auto w = hn::LoadU(d, taps + (kh * b.kernel_w + kw) * lanes);
+      const auto w = hn::LoadU(d, b.taps + (kh * b.kernel_w + kw) * lanes);
       const float* src = line + kw * b.dilation_w * lanes;
       for (int i = 0; i < kCount; ++i) {
         acc[i] = hn::MulAdd(w, hn::LoadU(d, src + i * b.stride_w * lanes), acc[i]);
@@ -54,54 +129,132 @@ HWY_INLINE void Outputs(D d, const DepthwiseBlock& b, int64_t lanes, const float
   for (int i = 0; i < kCount; ++i) hn::StoreU(acc[i], d, out + (oh * b.out_w + ow + i) * lanes);
 }
 
-void DepthwiseBlockSimd(const DepthwiseBlock& b, float* padded, float* taps, float* out) {
-  const hn::ScalableTag<float> d;
-  const int64_t lanes = BlockLanes();
-  const int64_t ksize = b.kernel_h * b.kernel_w;
-  HWY_ALIGN float bias[hn::MaxLanes(d)] = {};
-  for (int64_t t = 0; t < ksize; ++t) {
-    for (int64_t j = 0; j < lanes; ++j) {
-      taps[t * lanes + j] = j < b.channels ? b.weights[j * ksize + t] : 0.0f;
-    }
-  }
-  for (int64_t j = 0; j < b.channels && b.bias; ++j) bias[j] = b.bias[j];
-  FillPadded(b, lanes, padded);
-  const auto bias_v = hn::Load(d, bias);
+template <class D>
+void AnyRows(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
   // Four outputs at a time, the last one to three together: independent FMA chains hide the
   // FMA latency (one chain per output would wait on each of its taps).
   for (int64_t oh = 0; oh < b.out_h; ++oh) {
     int64_t ow = 0;
-    for (; ow + 4 <= b.out_w; ow += 4) Outputs<4>(d, b, lanes, padded, taps, bias_v, oh, ow, out);
+    for (; ow + 4 <= b.out_w; ow += 4) Outputs<4>(d, b, padded, bias, oh, ow, out);
     switch (b.out_w - ow) {
-      case 3: Outputs<3>(d, b, lanes, padded, taps, bias_v, oh, ow, out); break;
-      case 2: Outputs<2>(d, b, lanes, padded, taps, bias_v, oh, ow, out); break;
-      case 1: Outputs<1>(d, b, lanes, padded, taps, bias_v, oh, ow, out); break;
+      case 3: Outputs<3>(d, b, padded, bias, oh, ow, out); break;
+      case 2: Outputs<2>(d, b, padded, bias, oh, ow, out); break;
+      case 1: Outputs<1>(d, b, padded, bias, oh, ow, out); break;
       default: break;
     }
   }
 }
 
-void BlockColumns(const float* block, int64_t positions, int64_t channels, float* out) {
-  const hn::ScalableTag<float> d;
-  const hn::RebindToSigned<decltype(d)> di;
-  const int64_t lanes = BlockLanes();
-#if HWY_TARGET <= HWY_AVX3
-  // A gather per vector of one channel's results (positions lanes apart), one store.
-  const auto index = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(lanes)));
-  for (int64_t j = 0; j < channels; ++j) {
-    float* to = out + j * positions;
-    int64_t q = 0;
-    for (; q + lanes <= positions; q += lanes) {
-      hn::StoreU(hn::GatherIndex(d, block + q * lanes + j, index), d, to + q);
+// A whole output row of kWidth outputs, K x K undilated taps at stride S, by input column: each
+// of the row's (kWidth - 1) S + K input vectors of a kernel line is loaded once and feeds every
+// output that reads it, and the line's K taps are loaded once (Outputs loads a tap vector and
+// an input vector per FMA). Each output still sums its taps in the order (kh, then kw).
+template <int K, int S, int kWidth, class D>
+HWY_INLINE void FixedRow(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias,
+                         int64_t oh, float* out) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  hn::Vec<D> acc[kWidth];
+  for (int i = 0; i < kWidth; ++i) acc[i] = bias;
+  for (int kh = 0; kh < K; ++kh) {
+    const float* line = padded + (oh * S + kh) * b.padded_w * lanes;
+    hn::Vec<D> w[K];
+    for (int kw = 0; kw < K; ++kw) w[kw] = hn::LoadU(d, b.taps + (kh * K + kw) * lanes);
+    hn::Vec<D> v[(kWidth - 1) * S + K];
+    for (int m = 0; m < (kWidth - 1) * S + K; ++m) v[m] = hn::LoadU(d, line + m * lanes);
+    for (int i = 0; i < kWidth; ++i) {
+      for (int kw = 0; kw < K; ++kw) acc[i] = hn::MulAdd(w[kw], v[i * S + kw], acc[i]);
     }
-    for (; q < positions; ++q) to[q] = block[q * lanes + j];
   }
-#else
-  (void)d, (void)di;
-  for (int64_t j = 0; j < channels; ++j) {
-    for (int64_t q = 0; q < positions; ++q) out[j * positions + q] = block[q * lanes + j];
+  for (int i = 0; i < kWidth; ++i) hn::StoreU(acc[i], d, out + (oh * b.out_w + i) * lanes);
+}
+
+template <int K, int S, int kWidth, class D>
+void FixedRows(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
+  for (int64_t oh = 0; oh < b.out_h; ++oh) FixedRow<K, S, kWidth>(d, b, padded, bias, oh, out);
+}
+
+// Rows of 1 to 8 outputs (the block path takes rows of at most half a vector: 8 of 16 lanes)
+// with FixedRows; true if it took them.
+template <int K, int S, class D>
+bool FixedWidth(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
+  switch (b.out_w) {
+    case 1: FixedRows<K, S, 1>(d, b, padded, bias, out); return true;
+    case 2: FixedRows<K, S, 2>(d, b, padded, bias, out); return true;
+    case 3: FixedRows<K, S, 3>(d, b, padded, bias, out); return true;
+    case 4: FixedRows<K, S, 4>(d, b, padded, bias, out); return true;
+    case 5: FixedRows<K, S, 5>(d, b, padded, bias, out); return true;
+    case 6: FixedRows<K, S, 6>(d, b, padded, bias, out); return true;
+    case 7: FixedRows<K, S, 7>(d, b, padded, bias, out); return true;
+    case 8: FixedRows<K, S, 8>(d, b, padded, bias, out); return true;
+    default: return false;
   }
-#endif
+}
+
+template <class D>
+bool FixedKernel(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
+  if (b.kernel_h != b.kernel_w || b.stride_h != b.stride_w || b.dilation_h != 1 ||
+      b.dilation_w != 1) {
+    return false;
+  }
+  const int64_t k = b.kernel_h, s = b.stride_h;
+  if (k == 3 && s == 1) return FixedWidth<3, 1>(d, b, padded, bias, out);
+  if (k == 3 && s == 2) return FixedWidth<3, 2>(d, b, padded, bias, out);
+  if (k == 5 && s == 1) return FixedWidth<5, 1>(d, b, padded, bias, out);
+  if (k == 5 && s == 2) return FixedWidth<5, 2>(d, b, padded, bias, out);
+  return false;
+}
+
+void DepthwiseBlockSimd(const DepthwiseBlock& b, float* padded, float* staging, float* out) {
+  const hn::ScalableTag<float> d;
+  FillPadded(d, b, padded, staging);
+  const auto bias = hn::LoadU(d, b.bias);
+  if (!FixedKernel(d, b, padded, bias, out)) AnyRows(d, b, padded, bias, out);
+}
+
+// The inverse of ToPositions: de-interleaving the g sequences, then each sequence's four
+// channels.
+void BlockColumns(const float* block, int64_t positions, int64_t channels, float* staging,
+                  float* out) {
+  const hn::ScalableTag<float> d;
+  const int64_t lanes = BlockLanes();
+  if (!interleaves(lanes)) {
+    for (int64_t j = 0; j < channels; ++j) {
+      for (int64_t q = 0; q < positions; ++q) out[j * positions + q] = block[q * lanes + j];
+    }
+    return;
+  }
+  const int64_t g = lanes / 4;
+  const int64_t sequence = round_up(positions, lanes) * 4;
+  for (int64_t m = 0; m < positions * 4; m += lanes) {
+    hn::Vec<decltype(d)> v0, v1, v2, v3;
+    if (g == 4) {
+      hn::LoadInterleaved4(d, block + m * 4, v0, v1, v2, v3);
+      hn::StoreU(v2, d, staging + 2 * sequence + m);
+      hn::StoreU(v3, d, staging + 3 * sequence + m);
+    } else {
+      hn::LoadInterleaved2(d, block + m * 2, v0, v1);
+    }
+    hn::StoreU(v0, d, staging + m);
+    hn::StoreU(v1, d, staging + sequence + m);
+  }
+  for (int64_t j = 0; j < g; ++j) {
+    const float* from = staging + j * sequence;
+    for (int64_t i = 0; i < positions; i += lanes) {
+      const int64_t n = std::min(lanes, positions - i);
+      hn::Vec<decltype(d)> v[4];
+      hn::LoadInterleaved4(d, from + i * 4, v[0], v[1], v[2], v[3]);
+      for (int64_t c = 0; c < 4; ++c) {
+        const int64_t channel = j + g * c;
+        if (channel >= channels) continue;
+        float* to = out + channel * positions + i;
+        if (n == lanes) {
+          hn::StoreU(v[c], d, to);
+        } else {
+          StorePart(d, v[c], to, static_cast<size_t>(n));
+        }
+      }
+    }
+  }
 }
 
 }  // namespace coreml::kernels::linalg::HWY_NAMESPACE
@@ -113,14 +266,37 @@ HWY_EXPORT(BlockLanes);
 HWY_EXPORT(DepthwiseBlockSimd);
 HWY_EXPORT(BlockColumns);
 
-void depthwise_block_columns(const float* block, int64_t positions, int64_t channels, float* out) {
-  HWY_DYNAMIC_DISPATCH(BlockColumns)(block, positions, channels, out);
-}
-
 int64_t depthwise_block_lanes() { return HWY_DYNAMIC_DISPATCH(BlockLanes)(); }
 
-void depthwise_block(const DepthwiseBlock& b, float* padded, float* taps, float* out) {
-  HWY_DYNAMIC_DISPATCH(DepthwiseBlockSimd)(b, padded, taps, out);
+int64_t depthwise_block_staging(int64_t positions, int64_t lanes) {
+  return 2 * round_up(positions, lanes) * lanes;
+}
+
+DepthwiseBlockTaps depthwise_block_taps(const std::vector<float>& weights,
+                                        const std::vector<float>& bias, int64_t channels,
+                                        int64_t kernel_size, int64_t lanes) {
+  const int64_t blocks = (channels + lanes - 1) / lanes;
+  DepthwiseBlockTaps t;
+  t.taps.assign(static_cast<size_t>(blocks * kernel_size * lanes), 0.0f);
+  t.bias.assign(static_cast<size_t>(blocks * lanes), 0.0f);
+  for (int64_t c = 0; c < channels; ++c) {
+    const int64_t q = c / lanes, j = c % lanes;
+    for (int64_t k = 0; k < kernel_size; ++k) {
+      t.taps[static_cast<size_t>((q * kernel_size + k) * lanes + j)] =
+          weights[static_cast<size_t>(c * kernel_size + k)];
+    }
+    if (!bias.empty()) t.bias[static_cast<size_t>(c)] = bias[static_cast<size_t>(c)];
+  }
+  return t;
+}
+
+void depthwise_block_columns(const float* block, int64_t positions, int64_t channels,
+                             float* staging, float* out) {
+  HWY_DYNAMIC_DISPATCH(BlockColumns)(block, positions, channels, staging, out);
+}
+
+void depthwise_block(const DepthwiseBlock& b, float* padded, float* staging, float* out) {
+  HWY_DYNAMIC_DISPATCH(DepthwiseBlockSimd)(b, padded, staging, out);
 }
 
 }  // namespace coreml::kernels::linalg

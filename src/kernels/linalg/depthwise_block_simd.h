@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace coreml::kernels::linalg {
 
@@ -22,9 +23,9 @@ struct DepthwiseBlock {
   int64_t in_h = 0, in_w = 0;
   int64_t top = 0, left = 0;  // input (ih, iw) lands on padded (ih + top, iw + left)
   int64_t padded_h = 0, padded_w = 0;
-  // Channel j's taps at weights + j * kernel_h * kernel_w ([kernel_h][kernel_w]); its bias at
-  // bias[j] (nullptr: none).
-  const float* weights = nullptr;
+  // The block's taps as depthwise_block_taps arranges them ([kernel_h * kernel_w][lanes]) and
+  // its bias ([lanes]).
+  const float* taps = nullptr;
   const float* bias = nullptr;
   int64_t kernel_h = 0, kernel_w = 0;
   int64_t out_h = 0, out_w = 0;
@@ -35,14 +36,31 @@ struct DepthwiseBlock {
   bool reuse_padding = false;
 };
 
+// Every block's taps and bias, arranged once at load: for block q (output channels q * lanes
+// on), taps[q] = [kernel_size][lanes] with lane j channel q * lanes + j's tap, zero past
+// `channels`; bias[q] = [lanes], zero where `bias` is empty.
+struct DepthwiseBlockTaps {
+  std::vector<float> taps, bias;
+};
+DepthwiseBlockTaps depthwise_block_taps(const std::vector<float>& weights,  // [channels][ksize]
+                                        const std::vector<float>& bias, int64_t channels,
+                                        int64_t kernel_size, int64_t lanes);
+
+// Floats of staging depthwise_block and depthwise_block_columns need for planes of `positions`
+// (the input plane for the first, the output plane for the second).
+int64_t depthwise_block_staging(int64_t positions, int64_t lanes);
+
 // The block's padded input in `padded` (padded_h * padded_w * lanes floats, position-major, zero
-// outside the input and in lanes past `channels`) and its taps in `taps` (kernel_h * kernel_w *
-// lanes floats), then out[(oh * out_w + ow) * lanes + j] = bias[j] + the sum over taps (kh, kw),
-// in that order, of weight * padded input: the per-channel path's sums, term by term.
-void depthwise_block(const DepthwiseBlock& b, float* padded, float* taps, float* out);
+// outside the input and in lanes past `channels`), then out[(oh * out_w + ow) * lanes + j] =
+// bias[j] + the sum over taps (kh, kw), in that order, of weight * padded input: the
+// per-channel path's sums, term by term. `staging`: depthwise_block_staging(in_h * in_w) floats.
+void depthwise_block(const DepthwiseBlock& b, float* padded, float* staging, float* out);
 
 // Lane j < channels of each of `positions` vectors of `block` (lanes floats each) to
-// out + j * positions, contiguous: a block's results back to its channels' planes.
-void depthwise_block_columns(const float* block, int64_t positions, int64_t channels, float* out);
+// out + j * positions, contiguous: a block's results back to its channels' planes. `block` is
+// readable up to round_up(positions, lanes) * lanes floats (values past `positions` are never
+// stored); `staging`: depthwise_block_staging(positions) floats.
+void depthwise_block_columns(const float* block, int64_t positions, int64_t channels,
+                             float* staging, float* out);
 
 }  // namespace coreml::kernels::linalg

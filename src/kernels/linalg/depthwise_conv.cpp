@@ -99,16 +99,23 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
       // Both products and sums are within the overflow-checked ones above.
       block_h_ = padded_h_;
       block_w_ = (s_.out[2] - 1) * p_.stride[2] + (s_.kernel[2] - 1) * p_.dilation[2] + 1;
-      // Small planes only: the padded block, the taps, the results twice (computed, then by
-      // channel) and the block's input planes widened from fp16, all within 1 MiB.
+      // Small planes only: the padded block, the results twice (computed, then by channel),
+      // the staging of the moves between planes and lanes, and the block's input planes
+      // widened from fp16, all within 1 MiB.
       const auto floats = [&] {
-        return (block_h_ * block_w_ + s_.kernel_size() + 2 * s_.out_size()) * lanes_ +
+        return block_h_ * block_w_ * lanes_ + round_up(s_.out_size(), lanes_) * lanes_ +
+               s_.out_size() * lanes_ +
+               depthwise_block_staging(std::max(s_.in_size(), s_.out_size()), lanes_) +
                round_up(s_.in_size() * lanes_, 16);
       };
       if (block_h_ <= 1024 && block_w_ <= 1024 && s_.kernel_size() <= (int64_t{1} << 12) &&
           s_.in_size() <= (int64_t{1} << 14) && floats() <= (int64_t{1} << 18)) {
         blocked_ = true;
         per_thread = std::max(per_thread, round_up(floats(), 16));
+        if (block_lanes_ != lanes_) {  // the weights are constant: arranged once
+          block_taps_ = depthwise_block_taps(w_, bias_, s_.cout, s_.kernel_size(), lanes_);
+          block_lanes_ = lanes_;
+        }
       }
     }
     if (__builtin_mul_overflow(per_thread, int64_t{std::max(1, ctx.threads())}, &total)) {
@@ -180,10 +187,10 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
     const int64_t ksize = s_.kernel_size();
     ctx.pool().parallel_for(s_.n * blocks, 1, [&](int64_t begin, int64_t end) {
       float* padded = scratch + per_thread_ * runtime::ThreadPool::thread_index();
-      float* taps = padded + block_h_ * block_w_ * lanes_;
-      float* results = taps + ksize * lanes_;
-      float* columns = results + positions * lanes_;
-      float* widened = columns + positions * lanes_;
+      float* results = padded + block_h_ * block_w_ * lanes_;
+      float* columns = results + round_up(positions, lanes_) * lanes_;
+      float* staging = columns + positions * lanes_;
+      float* widened = staging + depthwise_block_staging(std::max(s_.in_size(), positions), lanes_);
       std::array<int64_t, kMaxBlockLanes> offsets{};
       DepthwiseBlock b;
       set_geometry(b);
@@ -207,17 +214,18 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
         for (int64_t j = 0; j < b.channels; ++j) {
           offsets[static_cast<size_t>(j)] = ((c0 + j) / s_.cout_group - ci0) * s_.in_size();
         }
-        b.weights = w_.data() + c0 * ksize;
-        b.bias = bias_.empty() ? nullptr : bias_.data() + c0;
+        b.taps = block_taps_.taps.data() + c0 * ksize;
+        b.bias = block_taps_.bias.data() + c0;
         b.reuse_padding = task != begin;
-        depthwise_block(b, padded, taps, results);
+        depthwise_block(b, padded, staging, results);
         activation_.apply(results, positions * lanes_);
         // The block's output planes are adjacent: by channel, then rounded in one call.
         const int64_t first = (n * s_.cout + c0) * positions;
         if (out_dtype_ == DType::kFloat32) {
-          depthwise_block_columns(results, positions, b.channels, static_cast<float*>(out) + first);
+          depthwise_block_columns(results, positions, b.channels, staging,
+                                  static_cast<float*>(out) + first);
         } else {
-          depthwise_block_columns(results, positions, b.channels, columns);
+          depthwise_block_columns(results, positions, b.channels, staging, columns);
           f32_to_f16(columns, static_cast<uint16_t*>(out) + first, b.channels * positions);
         }
       }
@@ -312,6 +320,8 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
   static constexpr int64_t kMaxBlockLanes = 64;
   bool blocked_ = false;
   int64_t lanes_ = 1, block_h_ = 0, block_w_ = 0;
+  DepthwiseBlockTaps block_taps_;  // for blocks of block_lanes_ channels
+  int64_t block_lanes_ = 0;
 };
 
 }  // namespace
