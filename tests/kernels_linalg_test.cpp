@@ -395,12 +395,13 @@ void check_depthwise_block(int64_t k, int64_t stride, int64_t dilation, int64_t 
 }
 
 // The kernels and strides whose rows are unrolled (3x3 and 5x5 at strides 1 and 2) at every
-// row width they take (1 to 8), and dilated ones, which take the general loop.
+// row width taken whole (1 to 8) and in pieces of 7 and the rest (9 to 15), and dilated ones,
+// which take the general loop.
 TEST(DepthwiseBlock, FixedAndGeneralRowsMatchDoubleSums) {
   for (int64_t k : {3, 5}) {
     for (int64_t stride : {1, 2}) {
       for (int64_t dilation : {1, 2}) {
-        for (int64_t out_w = 1; out_w <= 8; ++out_w)
+        for (int64_t out_w = 1; out_w <= 15; ++out_w)
           check_depthwise_block(k, stride, dilation, out_w);
       }
     }

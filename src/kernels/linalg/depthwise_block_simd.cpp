@@ -151,12 +151,12 @@ void AnyRows(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias,
 // an input vector per FMA). Each output still sums its taps in the order (kh, then kw).
 template <int K, int S, int kWidth, class D>
 HWY_INLINE void FixedRow(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias,
-                         int64_t oh, float* out) {
+                         int64_t oh, int64_t ow, float* out) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   hn::Vec<D> acc[kWidth];
   for (int i = 0; i < kWidth; ++i) acc[i] = bias;
   for (int kh = 0; kh < K; ++kh) {
-    const float* line = padded + (oh * S + kh) * b.padded_w * lanes;
+    const float* line = padded + ((oh * S + kh) * b.padded_w + ow * S) * lanes;
     hn::Vec<D> w[K];
     for (int kw = 0; kw < K; ++kw) w[kw] = hn::LoadU(d, b.taps + (kh * K + kw) * lanes);
     hn::Vec<D> v[(kWidth - 1) * S + K];
@@ -165,29 +165,48 @@ HWY_INLINE void FixedRow(D d, const DepthwiseBlock& b, const float* padded, hn::
       for (int kw = 0; kw < K; ++kw) acc[i] = hn::MulAdd(w[kw], v[i * S + kw], acc[i]);
     }
   }
-  for (int i = 0; i < kWidth; ++i) hn::StoreU(acc[i], d, out + (oh * b.out_w + i) * lanes);
+  for (int i = 0; i < kWidth; ++i) hn::StoreU(acc[i], d, out + (oh * b.out_w + ow + i) * lanes);
 }
 
 template <int K, int S, int kWidth, class D>
 void FixedRows(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
-  for (int64_t oh = 0; oh < b.out_h; ++oh) FixedRow<K, S, kWidth>(d, b, padded, bias, oh, out);
+  for (int64_t oh = 0; oh < b.out_h; ++oh) FixedRow<K, S, kWidth>(d, b, padded, bias, oh, 0, out);
 }
 
-// Rows of 1 to 8 outputs (the block path takes rows of at most half a vector: 8 of 16 lanes)
-// with FixedRows; true if it took them.
+// Rows wider than 8 (14 x 14 planes) in pieces of 7 and the rest: all of a piece's values stay
+// in registers (7 sums, 5 taps and at stride 2 up to 17 input vectors).
+template <int K, int S, class D>
+void ChunkedRows(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
+  for (int64_t oh = 0; oh < b.out_h; ++oh) {
+    int64_t ow = 0;
+    for (; ow + 7 <= b.out_w; ow += 7) FixedRow<K, S, 7>(d, b, padded, bias, oh, ow, out);
+    switch (b.out_w - ow) {
+      case 1: FixedRow<K, S, 1>(d, b, padded, bias, oh, ow, out); break;
+      case 2: FixedRow<K, S, 2>(d, b, padded, bias, oh, ow, out); break;
+      case 3: FixedRow<K, S, 3>(d, b, padded, bias, oh, ow, out); break;
+      case 4: FixedRow<K, S, 4>(d, b, padded, bias, oh, ow, out); break;
+      case 5: FixedRow<K, S, 5>(d, b, padded, bias, oh, ow, out); break;
+      case 6: FixedRow<K, S, 6>(d, b, padded, bias, oh, ow, out); break;
+      default: break;
+    }
+  }
+}
+
+// Rows of 1 to 8 outputs whole (FixedRows), wider ones in pieces (ChunkedRows).
 template <int K, int S, class D>
 bool FixedWidth(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
   switch (b.out_w) {
-    case 1: FixedRows<K, S, 1>(d, b, padded, bias, out); return true;
-    case 2: FixedRows<K, S, 2>(d, b, padded, bias, out); return true;
-    case 3: FixedRows<K, S, 3>(d, b, padded, bias, out); return true;
-    case 4: FixedRows<K, S, 4>(d, b, padded, bias, out); return true;
-    case 5: FixedRows<K, S, 5>(d, b, padded, bias, out); return true;
-    case 6: FixedRows<K, S, 6>(d, b, padded, bias, out); return true;
-    case 7: FixedRows<K, S, 7>(d, b, padded, bias, out); return true;
-    case 8: FixedRows<K, S, 8>(d, b, padded, bias, out); return true;
-    default: return false;
+    case 1: FixedRows<K, S, 1>(d, b, padded, bias, out); break;
+    case 2: FixedRows<K, S, 2>(d, b, padded, bias, out); break;
+    case 3: FixedRows<K, S, 3>(d, b, padded, bias, out); break;
+    case 4: FixedRows<K, S, 4>(d, b, padded, bias, out); break;
+    case 5: FixedRows<K, S, 5>(d, b, padded, bias, out); break;
+    case 6: FixedRows<K, S, 6>(d, b, padded, bias, out); break;
+    case 7: FixedRows<K, S, 7>(d, b, padded, bias, out); break;
+    case 8: FixedRows<K, S, 8>(d, b, padded, bias, out); break;
+    default: ChunkedRows<K, S>(d, b, padded, bias, out); break;
   }
+  return true;
 }
 
 template <class D>
