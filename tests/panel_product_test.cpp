@@ -43,8 +43,8 @@ struct RandomPanel {
 };
 
 // The inner loop: every row count, K from empty to several vectors, fp32 and fp16 panels, the
-// whole panel and narrower last panels (1 to 33 live outputs: whole column groups skipped past
-// them), SIMD and scalar, each against double sums.
+// whole panel and narrower last panels (1 to 63 live outputs: only the vectors holding them
+// computed, 1, 2 or 3 of AVX-512's 4), SIMD and scalar, each against double sums.
 TEST(PanelProduct, InnerLoopMatchesDoubleSums) {
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -56,7 +56,7 @@ TEST(PanelProduct, InnerLoopMatchesDoubleSums) {
       const void* panel = random.panel(half);
       const std::vector<float>& w = random.w;
       for (int rows = 1; rows <= kPanelRows; ++rows) {
-        for (int columns : {64, 1, 20, 32, 33}) {
+        for (int columns : {64, 1, 20, 32, 33, 40, 48, 63}) {
           for (bool simd : {true, false}) {
             SCOPED_TRACE(::testing::Message()
                          << (half ? "fp16" : "fp32") << " k " << k << " rows " << rows
@@ -87,7 +87,8 @@ TEST(PanelProduct, InnerLoopMatchesDoubleSums) {
 
 // The conv's inner loop (panel_gemm_offsets): each row's values found at its own offset plus
 // each K position's, in scattered, repeated and descending offsets; with `accumulate` the sums
-// continue from c. Every row count, fp32 and fp16 panels, SIMD and scalar, against double sums.
+// continue from c. Every row count, the whole panel and a last one of 40 live outputs (three
+// vectors on AVX-512), fp32 and fp16 panels, SIMD and scalar, against double sums.
 TEST(PanelProduct, OffsetInnerLoopMatchesDoubleSums) {
   std::mt19937 rng(4);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -105,35 +106,38 @@ TEST(PanelProduct, OffsetInnerLoopMatchesDoubleSums) {
       const void* panel = random.panel(half);
       const std::vector<float>& w = random.w;
       for (int rows = 1; rows <= kPanelRows; ++rows) {
-        for (bool accumulate : {false, true}) {
-          for (bool simd : {true, false}) {
-            SCOPED_TRACE(::testing::Message()
-                         << (half ? "fp16" : "fp32") << " k " << k << " rows " << rows
-                         << (accumulate ? " accumulate" : "") << (simd ? " simd" : " scalar"));
-            std::vector<float> c(static_cast<size_t>(kPanelRows * kPanelWidth));
-            for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(i % 7) - 3.0f;
-            const std::vector<float> before = c;
-            kernels::set_simd_enabled_for_testing(simd);
-            kernels::linalg::panel_gemm_offsets(x.data(), rows_at.data(), ks.data(), rows,
-                                                kPanelWidth, k, panel, half, accumulate, c.data());
-            kernels::set_simd_enabled_for_testing(std::nullopt);
-            for (int r = 0; r < kPanelRows; ++r) {
-              for (int64_t j = 0; j < kPanelWidth; ++j) {
-                const size_t at = static_cast<size_t>(r * kPanelWidth + j);
-                if (r >= rows) {
-                  ASSERT_EQ(c[at], before[at]) << "row " << r << " past the rows was written";
-                  continue;
+        for (const bool accumulate : {false, true}) {
+          for (const int columns : {static_cast<int>(kPanelWidth), 40}) {
+            for (bool simd : {true, false}) {
+              SCOPED_TRACE(::testing::Message()
+                           << (half ? "fp16" : "fp32") << " k " << k << " rows " << rows
+                           << (accumulate ? " accumulate" : "") << " columns " << columns
+                           << (simd ? " simd" : " scalar"));
+              std::vector<float> c(static_cast<size_t>(kPanelRows * kPanelWidth));
+              for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(i % 7) - 3.0f;
+              const std::vector<float> before = c;
+              kernels::set_simd_enabled_for_testing(simd);
+              kernels::linalg::panel_gemm_offsets(x.data(), rows_at.data(), ks.data(), rows,
+                                                  columns, k, panel, half, accumulate, c.data());
+              kernels::set_simd_enabled_for_testing(std::nullopt);
+              for (int r = 0; r < kPanelRows; ++r) {
+                for (int64_t j = 0; j < columns; ++j) {
+                  const size_t at = static_cast<size_t>(r * kPanelWidth + j);
+                  if (r >= rows) {
+                    ASSERT_EQ(c[at], before[at]) << "row " << r << " past the rows was written";
+                    continue;
+                  }
+                  double exact = accumulate ? before[at] : 0.0, magnitude = std::fabs(exact);
+                  for (int64_t t = 0; t < k; ++t) {
+                    const double p =
+                        static_cast<double>(x[static_cast<size_t>(rows_at[static_cast<size_t>(r)] +
+                                                                  ks[static_cast<size_t>(t)])]) *
+                        w[static_cast<size_t>(t * kPanelWidth + j)];
+                    exact += p;
+                    magnitude += std::fabs(p);
+                  }
+                  ASSERT_NEAR(c[at], exact, 1e-6 * magnitude) << "row " << r << " output " << j;
                 }
-                double exact = accumulate ? before[at] : 0.0, magnitude = std::fabs(exact);
-                for (int64_t t = 0; t < k; ++t) {
-                  const double p =
-                      static_cast<double>(x[static_cast<size_t>(rows_at[static_cast<size_t>(r)] +
-                                                                ks[static_cast<size_t>(t)])]) *
-                      w[static_cast<size_t>(t * kPanelWidth + j)];
-                  exact += p;
-                  magnitude += std::fabs(p);
-                }
-                ASSERT_NEAR(c[at], exact, 1e-6 * magnitude) << "row " << r << " output " << j;
               }
             }
           }

@@ -49,6 +49,8 @@ constexpr int64_t kStepK = 1024;
 // K positions below which convs keep line tokens where panels only save their lanes' padding
 // (panel_conv_pays).
 constexpr int64_t kMinLinePanelK = 512;
+// K positions below which pointwise convs need 10 % fewer lanes on panels, not 4 %.
+constexpr int64_t kMinPointwisePanelK = 64;
 // K positions from which panels pay against line tokens with as many lanes, not 4 % fewer.
 constexpr int64_t kEvenLinePanelK = 1024;
 // The bands of all threads together (fill_band), at most.
@@ -363,13 +365,14 @@ class PanelConvKernel final : public runtime::OpKernel {
 
 // Vector-lane work of each orientation per K position (padding included), for n outputs and m
 // positions: the row-streaming tiles (6 outputs x 16-position vectors; passes of 64) and the
-// panels (64-output panels x positions). In double: declared sizes come from the file.
+// panels (outputs in vectors, a last panel's only as many as hold live outputs, x positions).
+// In double: declared sizes come from the file.
 double row_streaming_lanes(int64_t n, int64_t m) {
   const int64_t lanes = m / 64 * 64 + round_up(m % 64, 16);
   return static_cast<double>(round_up(n, 6)) * static_cast<double>(lanes);
 }
 double panel_lanes(int64_t n, int64_t m) {
-  return static_cast<double>(round_up(n, kPanelWidth)) * static_cast<double>(m);
+  return static_cast<double>(round_up(n, panel_gemm_lanes())) * static_cast<double>(m);
 }
 
 }  // namespace
@@ -383,7 +386,10 @@ bool panel_conv_pays(int64_t outputs, int64_t positions, int64_t line_positions,
   // packs them whenever a plane is not a whole number of vectors: 4 % fewer lanes are enough
   // (ResNet-50's 14 x 14 1x1 convs, 256 and 1024 outputs: 6 % fewer, 8-10 % faster on panels;
   // EfficientNet's 672 outputs end in half a panel, 1 % fewer, and were 5 % slower there).
-  if (pointwise) return panels * 100 <= rows * 96;
+  // Below K = 64 the transposed store weighs more against the few products: MobileNetV3's
+  // 1x1 convs from 48 channels to 144 and 288 on 14 x 14 (5.8 % fewer lanes) were 3-6 % slower
+  // on panels, its 120 to 48 one 20 % faster.
+  if (pointwise) return panels * 100 <= rows * (k >= kMinPointwisePanelK ? 96 : 90);
   // Otherwise against packed tokens panels must win clearly (their 1-row remainder tiles and
   // the transposed store cost something too)...
   if (panels * 10 <= rows * 9) return true;

@@ -10,6 +10,10 @@ namespace coreml::kernels::linalg {
 // The tallest register tile (AVX-512's; AVX2's is 3 rows): callers round row blocks to it.
 constexpr int kPanelRows = 6;
 
+// Lanes of the SIMD target's vectors of fp32: the tiles compute a last panel's live outputs in
+// whole vectors of this many.
+int64_t panel_gemm_lanes();
+
 // c[i * 64 + j] = sum_t x[i * x_stride + t] * panel[t * 64 + j] for i < rows and j < columns
 // (1 to 64: a last panel's live outputs; columns past them are left as they are or written,
 // whole column groups at a time, and callers must not read them). `panel` holds fp16 bits when

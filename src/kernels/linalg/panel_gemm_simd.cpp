@@ -140,8 +140,11 @@ void PanelRows(const Source& source, int rows, int columns, int64_t k, const T* 
       kPassBytes == 0 || rows <= kTileRows
           ? std::max<int64_t>(k, 1)
           : std::max<int64_t>(16, kPassBytes / (group * static_cast<int64_t>(sizeof(T))));
-  for (int64_t j = 0; j < std::min<int64_t>(columns, kPanelWidth); j += group) {
-    const int vectors = static_cast<int>(std::min<int64_t>(group, kPanelWidth - j) / lanes);
+  const int64_t width = std::min<int64_t>(columns, kPanelWidth);
+  for (int64_t j = 0; j < width; j += group) {
+    // Only the vectors that hold live outputs (a last panel of 96 outputs: 2 of its 4).
+    const int vectors =
+        static_cast<int>(std::min<int64_t>(group, (width - j + lanes - 1) / lanes * lanes) / lanes);
     // The same sums in the same order as one pass: later passes continue from c.
     for (int64_t t0 = 0; t0 == 0 || t0 < k; t0 += pass) {
       const int64_t steps = std::min(pass, k - t0);
@@ -155,6 +158,8 @@ void PanelRows(const Source& source, int rows, int columns, int64_t k, const T* 
 #define COREML_PANEL_TILE(R)                                       \
   if (vectors == kTileVectors) {                                   \
     Tile<R, kTileVectors>(xr, steps, pj, more, cr);                \
+  } else if (vectors == 3) {                                       \
+    Tile<R, 3>(xr, steps, pj, more, cr);                           \
   } else if (vectors == 2) {                                       \
     Tile<R, 2>(xr, steps, pj, more, cr);                           \
   } else {                                                         \
@@ -210,6 +215,8 @@ bool PanelGemm(const float* x, int64_t xs, int64_t xk, int rows, int columns, in
                      accumulate, c);
 }
 
+int64_t PanelGemmLanes() { return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); }
+
 bool PanelGemmOffsets(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
                       int rows, int columns, int64_t k, const void* panel, bool half,
                       bool accumulate, float* c) {
@@ -227,6 +234,9 @@ namespace coreml::kernels::linalg {
 
 HWY_EXPORT(PanelGemm);
 HWY_EXPORT(PanelGemmOffsets);
+HWY_EXPORT(PanelGemmLanes);
+
+int64_t panel_gemm_lanes() { return HWY_DYNAMIC_DISPATCH(PanelGemmLanes)(); }
 
 void panel_gemm_scalar(const float* x, int64_t x_stride, int rows, int columns, int64_t k,
                        const void* panel, bool half, float* c) {
