@@ -365,14 +365,15 @@ class PanelConvKernel final : public runtime::OpKernel {
 
 // Vector-lane work of each orientation per K position (padding included), for n outputs and m
 // positions: the row-streaming tiles (6 outputs x 16-position vectors; passes of 64) and the
-// panels (outputs in vectors, a last panel's only as many as hold live outputs, x positions).
-// In double: declared sizes come from the file.
+// panels (outputs in vectors, a last panel's only as many as hold live outputs, x positions;
+// or counted in whole 64-wide panels, as the rules for spatial convs were measured). In
+// double: declared sizes come from the file.
 double row_streaming_lanes(int64_t n, int64_t m) {
   const int64_t lanes = m / 64 * 64 + round_up(m % 64, 16);
   return static_cast<double>(round_up(n, 6)) * static_cast<double>(lanes);
 }
-double panel_lanes(int64_t n, int64_t m) {
-  return static_cast<double>(round_up(n, panel_gemm_lanes())) * static_cast<double>(m);
+double panel_lanes(int64_t n, int64_t m, int64_t width) {
+  return static_cast<double>(round_up(n, width)) * static_cast<double>(m);
 }
 
 }  // namespace
@@ -380,7 +381,6 @@ double panel_lanes(int64_t n, int64_t m) {
 bool panel_conv_pays(int64_t outputs, int64_t positions, int64_t line_positions, int64_t k,
                      bool pointwise) {
   if (outputs <= 0 || positions <= 1) return false;
-  const double panels = panel_lanes(outputs, positions);
   const double rows = row_streaming_lanes(outputs, positions);
   // A pointwise conv reads its positions in place on panels, where the row-streaming kernel
   // packs them whenever a plane is not a whole number of vectors: 4 % fewer lanes are enough
@@ -389,7 +389,13 @@ bool panel_conv_pays(int64_t outputs, int64_t positions, int64_t line_positions,
   // Below K = 64 the transposed store weighs more against the few products: MobileNetV3's
   // 1x1 convs from 48 channels to 144 and 288 on 14 x 14 (5.8 % fewer lanes) were 3-6 % slower
   // on panels, its 120 to 48 one 20 % faster.
-  if (pointwise) return panels * 100 <= rows * (k >= kMinPointwisePanelK ? 96 : 90);
+  if (pointwise) {
+    const double panels = panel_lanes(outputs, positions, panel_gemm_lanes());
+    return panels * 100 <= rows * (k >= kMinPointwisePanelK ? 96 : 90);
+  }
+  // Spatial convs count whole panels: counted in vectors, MobileNetV3's stem (16 outputs, K =
+  // 27, 11 % fewer lanes than row streaming) took panels and ran 25 % slower there.
+  const double panels = panel_lanes(outputs, positions, kPanelWidth);
   // Otherwise against packed tokens panels must win clearly (their 1-row remainder tiles and
   // the transposed store cost something too)...
   if (panels * 10 <= rows * 9) return true;
