@@ -212,8 +212,8 @@ TEST(WeightProductThreads, OwnPassesSplitTokensEvenly) {
   check_conv({3, 16, 7, 11, 33, 3, 3, 1, 1});
   // Many passes (40 x 41 = 1640, 26 of them) in tasks of several passes (10 tasks of 10 or 11
   // groups on 2 threads); 5 images of one pass each (fp32: five one-pass tasks, shared by 3
-  // threads evenly only as 15 tasks of 16 to 32 tokens); fp16 weights (decoded: the shared
-  // chunk) with the residual and relu fused.
+  // threads evenly only as 15 tasks of 16 to 32 tokens); fp16 weights (own passes too, each
+  // task widening the rows it multiplies) with the residual and relu fused.
   check_conv({1, 3, 40, 41, 16, 3, 3, 1, 1});
   check_conv({5, 16, 6, 7, 40, 3, 3, 1, 1, /*fp16=*/true, /*residual=*/true});
   check_conv({5, 16, 6, 7, 40, 3, 3, 1, 1, /*fp16=*/false, /*residual=*/true});
@@ -237,8 +237,9 @@ TEST(WeightProductThreads, WeightsAroundTheOwnPassesLimit) {
   // threads) and one column more (256 x 1025: the shared chunk, rows shared out).
   check_conv({1, 1024, 14, 14, 256, 1, 1, 1, 0});
   check_conv({1, 1025, 14, 14, 256, 1, 1, 1, 0});
-  // fp16 weights of the same shape are decoded, never own passes.
+  // fp16 weights of the same shapes (counted at their fp32 size): each task widens them.
   check_conv({1, 1024, 14, 14, 256, 1, 1, 1, 0, /*fp16=*/true, /*residual=*/true});
+  check_conv({1, 1025, 14, 14, 256, 1, 1, 1, 0, /*fp16=*/true, /*residual=*/true});
 }
 
 TEST(WeightProductThreads, WeightsAroundTheThreadedOwnPassesLimit) {

@@ -342,10 +342,15 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     // Dense fp32 rows that stay in cache cost nothing to read again: with passes enough for
     // every thread, each is packed by the thread that multiplies it (gemm_own_passes) into its
     // own area instead of the shared one; on several threads also larger weights
-    // (kOwnMaxFmaWeightBytes).
+    // (kOwnMaxFmaWeightBytes). Dense fp16 rows too: each task widens the rows it multiplies
+    // (a task's passes multiply every row, so the widening is one value per 64 or more
+    // products); split by rows instead, each thread read every token, half of them written by
+    // the other core (MobileNetV3 fp16 on 2 threads 1.38 -> 1.33 ms, its 1x1 convs on 28 x 28
+    // and 56 x 56 planes 1.1-1.5x faster).
     chunk_tokens_ = std::min(round_up(g_.m, kTokensPerPass), kChunkTokens);
     const int64_t passes = (g_.m + kTokensPerPass - 1) / kTokensPerPass;
-    own_passes_ = w_->format() == WeightMatrix::Format::kF32 &&
+    own_passes_ = (w_->format() == WeightMatrix::Format::kF32 ||
+                   w_->format() == WeightMatrix::Format::kF16) &&
                   g_.n * k * 4 <= (threads_ > 1 ? kOwnMaxFmaWeightBytes : kOwnMaxWeightBytes) &&
                   g_.batches * passes >= kOwnPassesPerThread * threads_;
     own_task_passes_ =

@@ -230,7 +230,8 @@ class WeightProductKernel : public runtime::OpKernel {
   // filled and multiplied with every weight row by one task.
   bool plan_lines();
   void gemm_lines(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch) const;
-  // The fp32 twin of gemm_amx_own_passes (dense fp32 weights).
+  // The fp32 twin of gemm_amx_own_passes (dense fp32 or fp16 weights, fp16 rows widened by
+  // each task).
   void gemm_own_passes(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch);
   // Own-passes tasks per batch, and task `task`'s tokens [*m0, *m0 + *count): whole passes, or
   // nearly equal whole groups of 16 (own_even_tasks_); at most own_task_passes_ passes.
