@@ -187,8 +187,9 @@ TEST(PoolingKernels, AvgPoolCountsPaddingUnlessExcluded) {
 // window's maximum) on every SIMD target against a plain loop written here: the first of the
 // values wins unless a later one is greater, so a NaN never wins and of +0 and -0 the first
 // stays (compared bit for bit). Widths from 0 to past four vectors, so that whole vectors and
-// tails both run; windows of stride 1 and 2 (vector loops) and 3 (scalar); fp32 and fp16 rows,
-// fp32 and fp16 results.
+// tails both run (windows: a row shorter than a vector goes scalar, a longer one ends in a
+// vector overlapping the one before); windows of stride 1 and 2 (vector loops) and 3 (scalar);
+// fp32 and fp16 rows, fp32 and fp16 results.
 TEST(MaxPoolRows, VectorLoopsMatchAPlainWindowLoop) {
   const float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();
