@@ -85,6 +85,34 @@ TEST(PanelProduct, InnerLoopMatchesDoubleSums) {
   }
 }
 
+// A block's results to rows of channels (panel_columns), on every SIMD target and the scalar
+// path: whole and partial blocks of positions and channels, exactly, into rows longer than
+// the block (nothing else written).
+TEST(PanelProduct, ColumnsMoveEveryResultToItsChannel) {
+  std::mt19937 rng(6);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  coreml::testing::for_each_simd_target([&](bool) {
+    for (const int64_t rows : {1, 5, 16, 17, 40, 200}) {
+      for (const int columns : {1, 15, 16, 40, 64}) {
+        SCOPED_TRACE(::testing::Message() << rows << " rows, " << columns << " columns");
+        std::vector<float> c(static_cast<size_t>(rows * kPanelWidth));
+        for (float& v : c) v = normal(rng);
+        const int64_t stride = rows + 3;
+        std::vector<float> out(static_cast<size_t>((columns + 1) * stride), -7.0f);
+        kernels::linalg::panel_columns(c.data(), rows, columns, out.data(), stride);
+        for (int64_t j = 0; j <= columns; ++j) {
+          for (int64_t i = 0; i < stride; ++i) {
+            const float want =
+                j < columns && i < rows ? c[static_cast<size_t>(i * kPanelWidth + j)] : -7.0f;
+            ASSERT_EQ(out[static_cast<size_t>(j * stride + i)], want)
+                << "channel " << j << ", position " << i;
+          }
+        }
+      }
+    }
+  });
+}
+
 // The conv's inner loop (panel_gemm_offsets): each row's values found at its own offset plus
 // each K position's, in scattered, repeated and descending offsets; with `accumulate` the sums
 // continue from c. Every row count, the whole panel and a last one of 40 live outputs (three

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/common/hwy_interleave.h"
 #include "kernels/common/hwy_tail.h"
 
 #ifndef COREML_DEPTHWISE_BLOCK_SIMD_SHARED
@@ -19,10 +20,6 @@ namespace coreml::kernels::linalg {
 namespace {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-// Blocks of 8 or 16 lanes move between planes and positions through registers (two passes of
-// four- or two-way interleaving, see ToPositions); other widths go value by value.
-bool interleaves(int64_t lanes) { return lanes == 8 || lanes == 16; }
 
 }  // namespace
 }  // namespace coreml::kernels::linalg
@@ -36,43 +33,18 @@ using kernels::HWY_NAMESPACE::StorePart;
 
 int64_t BlockLanes() { return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); }
 
-// The block's input planes, position-major ([in_h * in_w][lanes]), into staging; returns where.
-// With g = lanes / 4, a first pass interleaves channels j, j + g, j + 2g, j + 3g four ways into
-// sequence j < g (position p's four values side by side), a second interleaves the g sequences:
-// lane 4c + j of position p is then channel j + g c = 4c + j. Lanes past `channels` are zero.
+// The block's input planes, position-major ([in_h * in_w][lanes], lanes past `channels` zero),
+// into staging; returns where.
 template <class D>
 const float* ToPositions(D d, const DepthwiseBlock& b, float* staging) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t g = lanes / 4, positions = b.in_h * b.in_w;
-  const int64_t sequence = round_up(positions, lanes) * 4;  // floats of each of the g sequences
-  float* rows = staging + g * sequence;
-  for (int64_t j = 0; j < g; ++j) {
-    float* to = staging + j * sequence;
-    for (int64_t i = 0; i < positions; i += lanes) {
-      const int64_t n = std::min(lanes, positions - i);
-      hn::Vec<D> v[4];
-      for (int64_t c = 0; c < 4; ++c) {
-        const int64_t channel = j + g * c;
-        if (channel >= b.channels) {
-          v[c] = hn::Zero(d);
-        } else {
-          const float* from = b.input + b.plane_offsets[channel] + i;
-          v[c] = n == lanes ? hn::LoadU(d, from) : LoadPart(d, from, static_cast<size_t>(n));
-        }
-      }
-      hn::StoreInterleaved4(v[0], v[1], v[2], v[3], d, to + i * 4);
-    }
+  const int64_t positions = b.in_h * b.in_w;
+  const float* planes[16];
+  for (int64_t j = 0; j < lanes; ++j) {
+    planes[j] = j < b.channels ? b.input + b.plane_offsets[j] : nullptr;
   }
-  for (int64_t m = 0; m < positions * 4; m += lanes) {
-    if (g == 4) {
-      hn::StoreInterleaved4(hn::LoadU(d, staging + m), hn::LoadU(d, staging + sequence + m),
-                            hn::LoadU(d, staging + 2 * sequence + m),
-                            hn::LoadU(d, staging + 3 * sequence + m), d, rows + m * 4);
-    } else {
-      hn::StoreInterleaved2(hn::LoadU(d, staging + m), hn::LoadU(d, staging + sequence + m), d,
-                            rows + m * 2);
-    }
-  }
+  float* rows = staging + kernels::HWY_NAMESPACE::InterleaveStaging(positions, lanes);
+  kernels::HWY_NAMESPACE::InterleaveSequences(d, planes, positions, staging, rows);
   return rows;
 }
 
@@ -86,7 +58,7 @@ void FillPadded(D d, const DepthwiseBlock& b, float* padded, float* staging) {
   const int64_t ih0 = std::max<int64_t>(0, -b.top), ih1 = std::min(b.in_h, b.padded_h - b.top);
   const int64_t iw0 = std::max<int64_t>(0, -b.left), iw1 = std::min(b.in_w, b.padded_w - b.left);
   if (ih0 >= ih1 || iw0 >= iw1) return;
-  if (interleaves(lanes)) {
+  if (kernels::HWY_NAMESPACE::InterleavesLanes(d)) {
     const float* rows = ToPositions(d, b, staging);
     for (int64_t ih = ih0; ih < ih1; ++ih) {
       const float* src = rows + (ih * b.in_w + iw0) * lanes;
@@ -236,7 +208,9 @@ void BlockColumns(const float* block, int64_t positions, int64_t channels, float
                   float* out) {
   const hn::ScalableTag<float> d;
   const int64_t lanes = BlockLanes();
-  if (!interleaves(lanes)) {
+  // Blocks of 8 or 16 lanes move through registers (hwy_interleave.h, here its inverse); other
+  // widths value by value.
+  if (!kernels::HWY_NAMESPACE::InterleavesLanes(d)) {
     for (int64_t j = 0; j < channels; ++j) {
       for (int64_t q = 0; q < positions; ++q) out[j * positions + q] = block[q * lanes + j];
     }

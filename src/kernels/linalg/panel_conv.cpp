@@ -327,11 +327,7 @@ class PanelConvKernel final : public runtime::OpKernel {
       }
     }
     // Results of a position are a row of channels; the output wants a row per channel.
-    for (int64_t i = 0; i < count; ++i) {
-      for (int64_t j = 0; j < columns; ++j) {
-        by_channel[j * block_positions_ + i] = sums[i * kPanelWidth + j];
-      }
-    }
+    panel_columns(sums, count, columns, by_channel, block_positions_);
     const size_t size = dtype_size(out_dtype_);
     const int64_t first = (b * w_->rows() + c0) * m_ + i0;  // element of channel c0, position i0
     ConvRowsStore s;

@@ -14,6 +14,11 @@ constexpr int kPanelRows = 6;
 // whole vectors of this many.
 int64_t panel_gemm_lanes();
 
+// out[j * out_stride + i] = c[i * 64 + j] for i < rows and j < columns: a block's results, a
+// row of channels per position, to a row of positions per channel (in registers on 8- and
+// 16-lane vectors, value by value elsewhere and with COREML_SIMD=0).
+void panel_columns(const float* c, int64_t rows, int columns, float* out, int64_t out_stride);
+
 // c[i * 64 + j] = sum_t x[i * x_stride + t] * panel[t * 64 + j] for i < rows and j < columns
 // (1 to 64: a last panel's live outputs; columns past them are left as they are or written,
 // whole column groups at a time, and callers must not read them). `panel` holds fp16 bits when

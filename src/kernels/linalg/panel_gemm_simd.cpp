@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "kernels/common/hwy_f16.h"
+#include "kernels/common/hwy_interleave.h"
 #include "kernels/linalg/panel_gemm.h"
 #include "kernels/linalg/panel_matrix.h"
 #include "tensor/half.h"
@@ -215,6 +216,33 @@ bool PanelGemm(const float* x, int64_t xs, int64_t xk, int rows, int columns, in
                      accumulate, c);
 }
 
+// Blocks of lanes x lanes: each block's rows (positions) interleaved into one vector per column
+// (hwy_interleave.h), then stored along the column's output row.
+void PanelColumns(const float* c, int64_t rows, int columns, float* out, int64_t out_stride) {
+  const hn::ScalableTag<float> d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  HWY_ALIGN float staging[2 * hn::MaxLanes(d) * hn::MaxLanes(d)];
+  float* by_column = staging + kernels::HWY_NAMESPACE::InterleaveStaging(lanes, lanes);
+  const float* sequences[16];
+  for (int64_t j0 = 0; j0 < columns; j0 += lanes) {
+    for (int64_t i0 = 0; i0 < rows; i0 += lanes) {
+      const int64_t n = std::min(lanes, rows - i0);
+      for (int64_t p = 0; p < lanes; ++p)
+        sequences[p] = p < n ? c + (i0 + p) * kPanelWidth + j0 : nullptr;
+      kernels::HWY_NAMESPACE::InterleaveSequences(d, sequences, lanes, staging, by_column);
+      for (int64_t j = 0; j < std::min<int64_t>(lanes, columns - j0); ++j) {
+        float* to = out + (j0 + j) * out_stride + i0;
+        if (n == lanes) {
+          hn::StoreU(hn::LoadU(d, by_column + j * lanes), d, to);
+        } else {
+          kernels::HWY_NAMESPACE::StorePart(d, hn::LoadU(d, by_column + j * lanes), to,
+                                            static_cast<size_t>(n));
+        }
+      }
+    }
+  }
+}
+
 int64_t PanelGemmLanes() { return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); }
 
 bool PanelGemmOffsets(const float* x, const int64_t* row_offsets, const int64_t* k_offsets,
@@ -235,6 +263,18 @@ namespace coreml::kernels::linalg {
 HWY_EXPORT(PanelGemm);
 HWY_EXPORT(PanelGemmOffsets);
 HWY_EXPORT(PanelGemmLanes);
+HWY_EXPORT(PanelColumns);
+
+void panel_columns(const float* c, int64_t rows, int columns, float* out, int64_t out_stride) {
+  const auto lanes = panel_gemm_lanes();
+  if (simd_enabled() && (lanes == 8 || lanes == 16)) {
+    HWY_DYNAMIC_DISPATCH(PanelColumns)(c, rows, columns, out, out_stride);
+    return;
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < columns; ++j) out[j * out_stride + i] = c[i * kPanelWidth + j];
+  }
+}
 
 int64_t panel_gemm_lanes() { return HWY_DYNAMIC_DISPATCH(PanelGemmLanes)(); }
 
