@@ -28,7 +28,6 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 HWY_BEFORE_NAMESPACE();
 namespace coreml::kernels::linalg::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-using kernels::HWY_NAMESPACE::LoadPart;
 using kernels::HWY_NAMESPACE::StorePart;
 
 int64_t BlockLanes() { return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); }
@@ -39,7 +38,7 @@ template <class D>
 const float* ToPositions(D d, const DepthwiseBlock& b, float* staging) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t positions = b.in_h * b.in_w;
-  const float* planes[16];
+  const float* planes[16];  // lanes is 8 or 16 (InterleavesLanes)
   for (int64_t j = 0; j < lanes; ++j) {
     planes[j] = j < b.channels ? b.input + b.plane_offsets[j] : nullptr;
   }
@@ -166,7 +165,7 @@ void ChunkedRows(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> b
 
 // Rows of 1 to 8 outputs whole (FixedRows), wider ones in pieces (ChunkedRows).
 template <int K, int S, class D>
-bool FixedWidth(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
+void FixedWidth(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
   switch (b.out_w) {
     case 1: FixedRows<K, S, 1>(d, b, padded, bias, out); break;
     case 2: FixedRows<K, S, 2>(d, b, padded, bias, out); break;
@@ -178,9 +177,9 @@ bool FixedWidth(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bi
     case 8: FixedRows<K, S, 8>(d, b, padded, bias, out); break;
     default: ChunkedRows<K, S>(d, b, padded, bias, out); break;
   }
-  return true;
 }
 
+// Undilated square 3x3 and 5x5 kernels at strides 1 and 2 by unrolled rows; false for others.
 template <class D>
 bool FixedKernel(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> bias, float* out) {
   if (b.kernel_h != b.kernel_w || b.stride_h != b.stride_w || b.dilation_h != 1 ||
@@ -188,11 +187,18 @@ bool FixedKernel(D d, const DepthwiseBlock& b, const float* padded, hn::Vec<D> b
     return false;
   }
   const int64_t k = b.kernel_h, s = b.stride_h;
-  if (k == 3 && s == 1) return FixedWidth<3, 1>(d, b, padded, bias, out);
-  if (k == 3 && s == 2) return FixedWidth<3, 2>(d, b, padded, bias, out);
-  if (k == 5 && s == 1) return FixedWidth<5, 1>(d, b, padded, bias, out);
-  if (k == 5 && s == 2) return FixedWidth<5, 2>(d, b, padded, bias, out);
-  return false;
+  if (k == 3 && s == 1) {
+    FixedWidth<3, 1>(d, b, padded, bias, out);
+  } else if (k == 3 && s == 2) {
+    FixedWidth<3, 2>(d, b, padded, bias, out);
+  } else if (k == 5 && s == 1) {
+    FixedWidth<5, 1>(d, b, padded, bias, out);
+  } else if (k == 5 && s == 2) {
+    FixedWidth<5, 2>(d, b, padded, bias, out);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void DepthwiseBlockSimd(const DepthwiseBlock& b, float* padded, float* staging, float* out) {
