@@ -221,7 +221,14 @@ bool PanelGemm(const float* x, int64_t xs, int64_t xk, int rows, int columns, in
 void PanelColumns(const float* c, int64_t rows, int columns, float* out, int64_t out_stride) {
   const hn::ScalableTag<float> d;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  HWY_ALIGN float staging[2 * hn::MaxLanes(d) * hn::MaxLanes(d)];
+  if (!kernels::HWY_NAMESPACE::InterleavesLanes(d)) {  // panel_columns takes these value by value
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < columns; ++j) out[j * out_stride + i] = c[i * kPanelWidth + j];
+    }
+    return;
+  }
+  // Sized for 16 lanes on every target (also where the loop above is all that runs).
+  HWY_ALIGN float staging[2 * 16 * 16];
   float* by_column = staging + kernels::HWY_NAMESPACE::InterleaveStaging(lanes, lanes);
   const float* sequences[16];
   for (int64_t j0 = 0; j0 < columns; j0 += lanes) {
