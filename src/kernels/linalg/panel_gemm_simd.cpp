@@ -217,17 +217,14 @@ bool PanelGemm(const float* x, int64_t xs, int64_t xk, int rows, int columns, in
 }
 
 // Blocks of lanes x lanes: each block's rows (positions) interleaved into one vector per column
-// (hwy_interleave.h), then stored along the column's output row.
-void PanelColumns(const float* c, int64_t rows, int columns, float* out, int64_t out_stride) {
+// (hwy_interleave.h), then stored along the column's output row. Returns false on targets of
+// other widths (the caller's loop runs instead).
+bool PanelColumns(const float* c, int64_t rows, int columns, float* out, int64_t out_stride) {
   const hn::ScalableTag<float> d;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  if (!kernels::HWY_NAMESPACE::InterleavesLanes(d)) {  // panel_columns takes these value by value
-    for (int64_t i = 0; i < rows; ++i) {
-      for (int64_t j = 0; j < columns; ++j) out[j * out_stride + i] = c[i * kPanelWidth + j];
-    }
-    return;
-  }
-  // Sized for 16 lanes on every target (also where the loop above is all that runs).
+  if (!kernels::HWY_NAMESPACE::InterleavesLanes(d)) return false;
+  // Sized for 16 lanes on every target: g++ checks the (unreached) interleaving of narrower
+  // targets against it too (-Warray-bounds).
   HWY_ALIGN float staging[2 * 16 * 16];
   float* by_column = staging + kernels::HWY_NAMESPACE::InterleaveStaging(lanes, lanes);
   const float* sequences[16];
@@ -248,6 +245,7 @@ void PanelColumns(const float* c, int64_t rows, int columns, float* out, int64_t
       }
     }
   }
+  return true;
 }
 
 int64_t PanelGemmLanes() { return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>())); }
@@ -273,9 +271,7 @@ HWY_EXPORT(PanelGemmLanes);
 HWY_EXPORT(PanelColumns);
 
 void panel_columns(const float* c, int64_t rows, int columns, float* out, int64_t out_stride) {
-  const auto lanes = panel_gemm_lanes();
-  if (simd_enabled() && (lanes == 8 || lanes == 16)) {
-    HWY_DYNAMIC_DISPATCH(PanelColumns)(c, rows, columns, out, out_stride);
+  if (simd_enabled() && HWY_DYNAMIC_DISPATCH(PanelColumns)(c, rows, columns, out, out_stride)) {
     return;
   }
   for (int64_t i = 0; i < rows; ++i) {
