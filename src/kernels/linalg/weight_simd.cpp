@@ -3,8 +3,11 @@
 #define HWY_TARGET_INCLUDE "kernels/linalg/weight_simd.cpp"
 #include "kernels/linalg/weight_simd.h"
 
+// clang-format off
 #include <hwy/foreach_target.h>  // must come before highway.h
 #include <hwy/highway.h>
+#include "kernels/common/hwy_unrolled.h"
+// clang-format on
 
 #include <algorithm>
 #include <type_traits>
@@ -624,30 +627,32 @@ struct OffsetRows {
 // instances, GCC 12 kept one of the four token vectors on the stack, storing it and reading it
 // back six times per K step; on its own it holds all 24 accumulators, the token vectors and the
 // broadcast in registers (10 to 20% faster tiles on an EPYC, a call per 6 x 64 x K products).
+// Unrolled (hwy_unrolled.h) keeps the accumulators out of memory before and after the K loop: 1x1
+// convs of K = 16 ran 15-20 % faster, of K = 64 7 %.
 template <int R, int V, class Rows>
 HWY_NOINLINE void Tile(const float* w, int64_t k, Rows x_row, int64_t column, float* c,
                        int64_t cs) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   using V_t = decltype(hn::Zero(d));
-  V_t acc[R][V];
-  for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < V; ++v) acc[r][v] = hn::Zero(d);
-  }
+  V_t acc[R * V];
+  kernels::HWY_NAMESPACE::Unrolled<R * V>([&](auto i) { acc[i] = hn::Zero(d); });
   const float* wr[R];
   for (int r = 0; r < R; ++r) wr[r] = w + r * k;
   for (int64_t t = 0; t < k; ++t) {
     const float* xr = x_row(t) + column;
     V_t xv[V];
-    for (int v = 0; v < V; ++v) xv[v] = hn::LoadU(d, xr + v * lanes);
-    for (int r = 0; r < R; ++r) {
+    kernels::HWY_NAMESPACE::Unrolled<V>([&](auto v) { xv[v] = hn::LoadU(d, xr + v * lanes); });
+    kernels::HWY_NAMESPACE::Unrolled<R>([&](auto r) {
       const V_t wv = hn::Set(d, wr[r][t]);
-      for (int v = 0; v < V; ++v) acc[r][v] = hn::MulAdd(wv, xv[v], acc[r][v]);
-    }
+      kernels::HWY_NAMESPACE::Unrolled<V>(
+          [&](auto v) { acc[r * V + v] = hn::MulAdd(wv, xv[v], acc[r * V + v]); });
+    });
   }
-  for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < V; ++v) hn::StoreU(acc[r][v], d, c + r * cs + v * lanes);
-  }
+  kernels::HWY_NAMESPACE::Unrolled<R>([&](auto r) {
+    kernels::HWY_NAMESPACE::Unrolled<V>(
+        [&](auto v) { hn::StoreU(acc[r * V + v], d, c + r * cs + v * lanes); });
+  });
 }
 
 // A tile of R rows and `vectors` (1 to kTileVectors) vectors.
