@@ -303,10 +303,11 @@ void check_stride2_channels(int64_t k, int64_t in_h, int64_t in_w, bool same, bo
 // output rows of less than two vectors) the ones reading through de-interleaving loads. Narrow
 // and wide, odd and even widths and heights (split lines ending in a partial pair of vectors
 // shorter than, as long as and longer than one: 4, 8 and 9 floats past whole AVX2 pairs),
-// "same" padding (odd and even left columns) and none, fp32 and fp16 input.
+// "same" padding (odd and even left columns) and none, fp32 and fp16 input. Input lines of 40
+// and 56 give rows of 17 to 28 outputs: 5x5 kernels split them on 16 lanes, 3x3 ones do not.
 TEST(DepthwiseChannel, Stride2PlanesNarrowAndWideMatchDoubleSums) {
   for (int64_t k : {3, 5}) {
-    for (int64_t in_w : {9, 30, 68, 72, 128, 601}) {
+    for (int64_t in_w : {9, 30, 40, 56, 68, 72, 128, 601}) {
       for (int64_t in_h : {7, 10}) {
         for (bool same : {true, false}) {
           for (bool roomy : {true, false}) {

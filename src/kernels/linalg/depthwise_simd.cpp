@@ -51,10 +51,15 @@ const void* input_line(const DepthwiseChannel& c, int64_t ih) {
 // of slack, which a line's last, partial vector of values may write (zeros). Returns half, or
 // 0 for lines too short for two, and for output rows of less than two vectors (they keep the
 // de-interleaving loads): MobileNet's 28- and 14-wide fp16 input lines, mostly one partial
-// pair, measured 1.2-1.5x slower split.
+// pair, measured 1.2-1.5x slower split. On 16 lanes, 5x5 kernels split from rows of more than
+// one vector: their de-interleaving loads (15 per 25 FMAs, against 6 per 9 for 3x3) cost more
+// than the split. EfficientNet's 144-channel 5x5 over 56 x 56 (28 outputs a row) took 0.28 ms
+// with them and 0.22 split, rows of 20 and 24 outputs and fp16 input gained alike; MobileNet's
+// 72-channel 3x3 (28 outputs) was no faster split, one-vector rows (14) neither.
 int64_t split_half(const DepthwiseChannel& c, int64_t lanes) {
   const int64_t pairs = ((used_width(c, lanes) + 1) / 2 + lanes - 1) / lanes * lanes;
-  return c.out_w >= 2 * lanes && 2 * (pairs + lanes) <= c.line_stride ? pairs + lanes : 0;
+  const int64_t min_width = c.kernel_w == 5 && lanes >= 16 ? lanes + 1 : 2 * lanes;
+  return c.out_w >= min_width && 2 * (pairs + lanes) <= c.line_stride ? pairs + lanes : 0;
 }
 
 }  // namespace
