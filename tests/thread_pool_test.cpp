@@ -1,10 +1,12 @@
 // The thread pool: every index exactly once, nested regions inline, exceptions come back to
-// the caller, several callers at once, pools shared by thread count.
+// the caller, several callers at once, each thread on its own part, pools shared by thread
+// count.
 #include "runtime/thread_pool.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -96,6 +98,34 @@ TEST(ThreadPool, ThreadIndexIsWithinThePool) {
     if (i < 0 || i >= pool.size()) bad = true;
   });
   EXPECT_FALSE(bad.load());
+}
+
+// Thread t starts on the t-th quarter of the items, region after region (so consecutive ops
+// give a thread the same part of the data). Every thread waits in its first chunk until all four
+// have started one, so none is late and none can take another's first chunk.
+TEST(ThreadPool, EachThreadStartsOnItsOwnPart) {
+  ThreadPool pool(4);
+  for (int region = 0; region < 3; ++region) {
+    std::atomic<int> started{0};
+    std::atomic<bool> timed_out{false};
+    std::vector<std::atomic<int64_t>> first(4);
+    for (auto& f : first) f = -1;
+    pool.parallel_for(1024, 1, [&](int64_t begin, int64_t) {
+      auto& mine = first[static_cast<size_t>(ThreadPool::thread_index())];
+      if (mine.load() >= 0) return;
+      mine = begin;
+      ++started;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (started.load() < 4 && !timed_out.load()) {
+        if (std::chrono::steady_clock::now() > deadline) timed_out = true;
+        std::this_thread::yield();
+      }
+    });
+    ASSERT_FALSE(timed_out.load()) << "the workers never all started";
+    for (int t = 0; t < 4; ++t) {
+      EXPECT_EQ(first[static_cast<size_t>(t)].load(), 256 * t) << "thread " << t;
+    }
+  }
 }
 
 TEST(ThreadPool, SharedPoolsAreOnePerThreadCount) {

@@ -46,16 +46,51 @@ int64_t now_ns() {
 
 }  // namespace
 
+// The items are cut into chunks, and the chunks into one home range per thread (in order:
+// thread t's is the t-th). A thread takes the chunks of its own range first, then those left in
+// the others' (a late or slow thread's). Home ranges keep a thread on the same part of the data
+// from one region to the next, e.g. the same output channels or positions of consecutive convs,
+// so what it wrote is in its own cache when it reads it. Chunks claimed by whichever thread came
+// first cost 1-5 % at 2 threads with the cores close, 6-13 % with them on different dies.
 struct ThreadPool::Job {
-  Job(Body body, int64_t count, int64_t chunk_items)
-      : fn(body), n(count), chunk(chunk_items), remaining(count) {}
+  struct alignas(64) Range {
+    std::atomic<int64_t> next{0};  // the range's next chunk
+    int64_t end = 0;               // one past its last chunk
+  };
+  Job(Body body, int64_t count, int64_t chunk_items, int range_count)
+      : fn(body), n(count), chunk(chunk_items), ranges(range_count), remaining(count) {
+    const int64_t chunks = (n + chunk - 1) / chunk;
+    for (int r = 0; r < ranges; ++r) {
+      range[r].next.store(chunks / ranges * r + std::min<int64_t>(r, chunks % ranges),
+                          std::memory_order_relaxed);
+      range[r].end = chunks / ranges * (r + 1) + std::min<int64_t>(r + 1, chunks % ranges);
+    }
+  }
   Body fn;
   const int64_t n;
   const int64_t chunk;
-  std::atomic<int64_t> next{0};
+  const int ranges;
+  Range range[kMaxRanges];
   std::atomic<int64_t> remaining;  // items not finished yet
   std::atomic<bool> failed{false};
   std::exception_ptr error;  // written once, by the thread that set `failed`
+
+  // Claims the next chunk of range r as items [*begin, *end); false once the range is taken.
+  bool claim(int r, int64_t* begin, int64_t* end) {
+    Range& from = range[r];
+    if (from.next.load(std::memory_order_relaxed) >= from.end) return false;
+    const int64_t index = from.next.fetch_add(1, std::memory_order_relaxed);
+    if (index >= from.end) return false;
+    *begin = index * chunk;
+    *end = std::min(n, *begin + chunk);
+    return true;
+  }
+  bool has_work() const {
+    for (int r = 0; r < ranges; ++r) {
+      if (range[r].next.load(std::memory_order_relaxed) < range[r].end) return true;
+    }
+    return false;
+  }
 };
 
 ThreadPool::ThreadPool(int threads) : spin_nanoseconds_(spin_nanoseconds()) {
@@ -75,20 +110,22 @@ int ThreadPool::thread_index() { return region_index; }
 
 void ThreadPool::work_on(Job& job) {
   ++region_depth;
-  for (;;) {
-    const int64_t begin = job.next.fetch_add(job.chunk, std::memory_order_relaxed);
-    if (begin >= job.n) break;
-    const int64_t end = std::min(job.n, begin + job.chunk);
-    if (!job.failed.load(std::memory_order_relaxed)) {
-      try {
-        job.fn(begin, end);
-      } catch (...) {
-        bool expected = false;
-        if (job.failed.compare_exchange_strong(expected, true))
-          job.error = std::current_exception();
+  const int home = region_index % job.ranges;
+  for (int step = 0; step < job.ranges; ++step) {
+    const int r = (home + step) % job.ranges;
+    int64_t begin = 0, end = 0;
+    while (job.claim(r, &begin, &end)) {
+      if (!job.failed.load(std::memory_order_relaxed)) {
+        try {
+          job.fn(begin, end);
+        } catch (...) {
+          bool expected = false;
+          if (job.failed.compare_exchange_strong(expected, true))
+            job.error = std::current_exception();
+        }
       }
+      job.remaining.fetch_sub(end - begin, std::memory_order_acq_rel);
     }
-    job.remaining.fetch_sub(end - begin, std::memory_order_acq_rel);
   }
   --region_depth;
 }
@@ -100,7 +137,7 @@ bool ThreadPool::help_once() {
     // `users` pins the slot's job: its owner waits for users == 0 after clearing the slot.
     slot.users.fetch_add(1);
     Job* job = slot.job.load();
-    if (job && job->next.load(std::memory_order_relaxed) < job->n) {
+    if (job && job->has_work()) {
       work_on(*job);
       worked = true;
     }
@@ -147,9 +184,13 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, Body fn) {
     --region_depth;
     return;
   }
+  // About 4 chunks per thread (so the others can share a late thread's range), and a home
+  // range per thread while there are chunks for them.
   const int64_t max_chunks = static_cast<int64_t>(size()) * 4;
   const int64_t chunk = std::max(grain, (n + max_chunks - 1) / max_chunks);
-  Job job(fn, n, chunk);
+  const int ranges =
+      static_cast<int>(std::min<int64_t>({size(), kMaxRanges, (n + chunk - 1) / chunk}));
+  Job job(fn, n, chunk, ranges);
   Slot* slot = nullptr;
   for (Slot& s : slots_) {
     Job* expected = nullptr;

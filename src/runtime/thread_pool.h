@@ -34,8 +34,11 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(begin, end) on disjoint chunks covering [0, n), on the calling thread and the
-  // workers. Chunks hold at least `grain` items. Runs inline when n <= grain, when the pool
-  // has one thread, or when called from inside a region (nested regions do not fan out). An
+  // workers. Chunks hold at least `grain` items (but the last). Thread t of the region (see
+  // thread_index) starts on the t-th of size() nearly equal runs of chunks, the caller on the
+  // first: regions over the same items give a thread the same part each time, as far as no
+  // thread is late (a late thread's chunks go to the others). Runs inline when n <= grain, when the
+  // pool has one thread, or when called from inside a region (nested regions do not fan out). An
   // exception thrown by fn is rethrown here (the first one) once every chunk has finished.
   // Never allocates.
   void parallel_for(int64_t n, int64_t grain, Body fn);
@@ -57,6 +60,7 @@ class ThreadPool {
     std::atomic<int> users{0};
   };
   static constexpr int kSlots = 8;
+  static constexpr int kMaxRanges = 64;  // home ranges of a region (threads beyond share them)
 
   void worker_loop(int index);
   bool help_once();  // works on any posted job; true if it did some work
