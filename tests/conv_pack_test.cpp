@@ -449,6 +449,10 @@ const ConvCase kCases[] = {
     {"1x1_panels_pointwise", 2, 40, 100, 1, 17, 1, 1, 1, 1, 1, 1, "valid"},
     // One panel on a 10 x 10 plane: split in two blocks of positions for the test's 2 threads.
     {"3x3_panels_split_for_threads", 1, 64, 64, 10, 10, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
+    // Panels that do not share out evenly between the test's 2 threads (a 64- and a 32-wide
+    // panel; three of 64): a block of positions per thread instead, of 25 and 24 positions.
+    {"1x1_panels_uneven_for_threads", 1, 96, 96, 7, 7, 1, 1, 1, 1, 1, 1, "valid"},
+    {"3x3_panels_uneven_for_threads", 1, 16, 192, 7, 7, 3, 3, 1, 1, 1, 1, "custom", {1, 1, 1, 1}},
     // Panel convs of several blocks, each thread padding only its block's window of the input
     // (a run of lines, partial at both ends): 129 positions (144 lanes in rows, so panels
     // take them) in blocks for the test's 2 threads; with batches, with stride and dilation 2

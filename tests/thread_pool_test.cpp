@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace coreml::runtime {
@@ -124,6 +126,35 @@ TEST(ThreadPool, EachThreadStartsOnItsOwnPart) {
     ASSERT_FALSE(timed_out.load()) << "the workers never all started";
     for (int t = 0; t < 4; ++t) {
       EXPECT_EQ(first[static_cast<size_t>(t)].load(), 256 * t) << "thread " << t;
+      EXPECT_EQ(ThreadPool::home_range(1024, 1, 4, t),
+                std::make_pair(int64_t{256} * t, int64_t{256} * (t + 1)));
+    }
+  }
+}
+
+// The home runs kernels plan with cover the items once, in thread order, whole chunks of at
+// least the grain each (but the last), and nearly equal.
+TEST(ThreadPool, HomeRangesCoverTheItemsInOrder) {
+  for (int threads : {1, 2, 3, 8, 100}) {
+    for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{5}, int64_t{49}, int64_t{1000}}) {
+      for (int64_t grain : {int64_t{1}, int64_t{7}, int64_t{64}}) {
+        int64_t next = 0, largest = 0, smallest = n;
+        for (int t = 0; t < threads; ++t) {
+          const auto [begin, end] = ThreadPool::home_range(n, grain, threads, t);
+          if (begin == end) continue;
+          ASSERT_EQ(begin, next) << n << " items, grain " << grain << ", thread " << t;
+          if (end != n) {
+            EXPECT_GE(end - begin, std::min(grain, n));
+          }
+          largest = std::max(largest, end - begin);
+          smallest = std::min(smallest, end - begin);
+          next = end;
+        }
+        EXPECT_EQ(next, n) << n << " items, grain " << grain << ", " << threads << " threads";
+        if (n > grain * threads * 4) {
+          EXPECT_LE(largest, 2 * smallest) << n << " items";
+        }
+      }
     }
   }
 }

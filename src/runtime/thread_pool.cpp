@@ -57,13 +57,11 @@ struct ThreadPool::Job {
     std::atomic<int64_t> next{0};  // the range's next chunk
     int64_t end = 0;               // one past its last chunk
   };
-  Job(Body body, int64_t count, int64_t chunk_items, int range_count)
-      : fn(body), n(count), chunk(chunk_items), ranges(range_count), remaining(count) {
-    const int64_t chunks = (n + chunk - 1) / chunk;
+  Job(Body body, int64_t count, const Split& split)
+      : fn(body), n(count), chunk(split.chunk), ranges(split.ranges), remaining(count) {
     for (int r = 0; r < ranges; ++r) {
-      range[r].next.store(chunks / ranges * r + std::min<int64_t>(r, chunks % ranges),
-                          std::memory_order_relaxed);
-      range[r].end = chunks / ranges * (r + 1) + std::min<int64_t>(r + 1, chunks % ranges);
+      range[r].next.store(split.first_chunk(r), std::memory_order_relaxed);
+      range[r].end = split.first_chunk(r + 1);
     }
   }
   Body fn;
@@ -184,13 +182,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, Body fn) {
     --region_depth;
     return;
   }
-  // About 4 chunks per thread (so the others can share a late thread's range), and a home
-  // range per thread while there are chunks for them.
-  const int64_t max_chunks = static_cast<int64_t>(size()) * 4;
-  const int64_t chunk = std::max(grain, (n + max_chunks - 1) / max_chunks);
-  const int ranges =
-      static_cast<int>(std::min<int64_t>({size(), kMaxRanges, (n + chunk - 1) / chunk}));
-  Job job(fn, n, chunk, ranges);
+  Job job(fn, n, split_of(n, grain, size()));
   Slot* slot = nullptr;
   for (Slot& s : slots_) {
     Job* expected = nullptr;
@@ -222,6 +214,27 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, Body fn) {
     while (slot->users.load() != 0) std::this_thread::yield();
   }
   if (job.failed.load()) std::rethrow_exception(job.error);
+}
+
+ThreadPool::Split ThreadPool::split_of(int64_t n, int64_t grain, int threads) {
+  // About 4 chunks per thread (so the others can share a late thread's range), and a home
+  // range per thread while there are chunks for them.
+  Split s;
+  const int64_t max_chunks = static_cast<int64_t>(threads) * 4;
+  s.chunk = std::max(grain, (n + max_chunks - 1) / max_chunks);
+  s.chunks = (n + s.chunk - 1) / s.chunk;
+  s.ranges = static_cast<int>(std::min<int64_t>({threads, kMaxRanges, s.chunks}));
+  return s;
+}
+
+std::pair<int64_t, int64_t> ThreadPool::home_range(int64_t n, int64_t grain, int threads, int t) {
+  grain = std::max<int64_t>(1, grain);
+  if (n <= 0) return {0, 0};
+  if (threads <= 1 || n <= grain)
+    return t == 0 ? std::pair<int64_t, int64_t>{0, n} : std::pair<int64_t, int64_t>{0, 0};
+  const Split s = split_of(n, grain, threads);
+  if (t >= s.ranges) return {0, 0};
+  return {std::min(n, s.first_chunk(t) * s.chunk), std::min(n, s.first_chunk(t + 1) * s.chunk)};
 }
 
 int ThreadPool::default_threads() {

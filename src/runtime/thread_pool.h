@@ -11,10 +11,12 @@
 // N threads (the caller plus N - 1 workers).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "runtime/function_ref.h"
@@ -43,6 +45,10 @@ class ThreadPool {
   // Never allocates.
   void parallel_for(int64_t n, int64_t grain, Body fn);
 
+  // Items [begin, end) of thread t's home run in a region of n items over `threads` threads
+  // (empty for a thread past the runs), for kernels that even out the threads' work.
+  static std::pair<int64_t, int64_t> home_range(int64_t n, int64_t grain, int threads, int t);
+
   // Index of the calling thread within the region it runs: 0 for the caller of
   // parallel_for, 1..size()-1 for workers. Lets a kernel give each thread its own scratch.
   static int thread_index();
@@ -60,7 +66,17 @@ class ThreadPool {
     std::atomic<int> users{0};
   };
   static constexpr int kSlots = 8;
-  static constexpr int kMaxRanges = 64;  // home ranges of a region (threads beyond share them)
+  static constexpr int kMaxRanges = 64;
+  // How a region's items are cut: chunks of `chunk` items, `ranges` home runs of whole chunks.
+  struct Split {
+    int64_t chunk = 1, chunks = 0;
+    int ranges = 1;
+    int64_t first_chunk(int r) const {
+      return chunks / ranges * r + std::min<int64_t>(r, chunks % ranges);
+    }
+  };
+  static Split split_of(int64_t n, int64_t grain,
+                        int threads);  // home ranges of a region (threads beyond share them)
 
   void worker_loop(int index);
   bool help_once();  // works on any posted job; true if it did some work

@@ -55,6 +55,10 @@ constexpr int64_t kMinPointwisePanelK = 64;
 constexpr int64_t kEvenLinePanelK = 1024;
 // The bands of all threads together (fill_band), at most.
 constexpr int64_t kMaxBandsBytes = int64_t{64} << 20;
+// A thread's share of a conv's work past this times the most even split's makes run() split the
+// positions instead (PanelConvKernel::most_thread_work).
+constexpr double kUnevenWork = 1.15;
+constexpr int64_t kMaxCountedTasks = 4096;
 // Products below this many multiply-adds stay on the calling thread (as the row-streaming
 // kernel's do).
 constexpr int64_t kSerialWork = int64_t{1} << 18;
@@ -131,6 +135,17 @@ class PanelConvKernel final : public runtime::OpKernel {
     }
     block_positions_ = round_up((m_ + blocks_ - 1) / blocks_, kPanelRows);
     blocks_ = std::max<int64_t>(1, (m_ + block_positions_ - 1) / block_positions_);
+    // Few positions and panels that do not share out evenly (576 -> 96 channels over 7 x 7 is
+    // a 64- and a 32-wide panel: one thread had twice the other's work): a block of positions
+    // per thread instead, each over every panel (the threads stream every panel then).
+    if (!serial_ && threads > 1 && blocks_ < threads && m_ >= threads * kPanelRows) {
+      const int64_t even = (m_ + threads - 1) / threads;
+      if (most_thread_work(blocks_, block_positions_, threads) >
+          kUnevenWork * static_cast<double>(most_thread_work(threads, even, threads))) {
+        block_positions_ = even;
+        blocks_ = (m_ + even - 1) / even;
+      }
+    }
     if (gathers()) {
       plan_offsets();
       // Every thread holds a band: a hostile padding or dilation (a window of a huge padded
@@ -187,6 +202,27 @@ class PanelConvKernel final : public runtime::OpKernel {
 
  private:
   bool gathers() const { return !weight_shape_.empty(); }
+
+  // The most multiply-adds (per K position) one thread does when run() splits the positions into
+  // `blocks` blocks of `block_positions`, each thread taking its home run of tasks
+  // (ThreadPool::home_range); 0 when the tasks are too many to count here.
+  int64_t most_thread_work(int64_t blocks, int64_t block_positions, int threads) const {
+    const int64_t panels = w_->panels();
+    const int64_t tasks = batches_ * panels * blocks;
+    if (tasks > kMaxCountedTasks) return 0;
+    int64_t most = 0;
+    for (int t = 0; t < threads; ++t) {
+      const auto [begin, end] = runtime::ThreadPool::home_range(tasks, 1, threads, t);
+      int64_t work = 0;
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t p = task % panels, block = task / panels % blocks;
+        const int64_t positions = std::min(block_positions, m_ - block * block_positions);
+        work += positions * std::min(kPanelWidth, w_->rows() - p * kPanelWidth);
+      }
+      most = std::max(most, work);
+    }
+    return most;
+  }
 
   // Along spatial axis d (0..2), the extent of the padded input that the windows reach: output
   // o at kernel offset k reads padded index o * stride + k * dilation (input index less the
