@@ -10,6 +10,7 @@
 
 #include "kernels/common/float_element.h"
 #include "kernels/common/hwy_f16.h"
+#include "kernels/common/hwy_tail.h"
 #include "kernels/common/simd.h"
 #include "tensor/half.h"
 
@@ -49,6 +50,17 @@ float PlaneSum(const void* x, bool half, int64_t n) {
 #endif
   }
   float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+#if COREML_HWY_NATIVE_F16
+  // The last, partial vector widened in one masked load (element by element, an fp16 value
+  // cost more than a vector: squeeze-excite's 7 x 7 planes end in one), then added in order.
+  if (half && i < n) {
+    HWY_ALIGN float tail[hn::MaxLanes(d)];
+    hn::Store(LoadPart(d, static_cast<const uint16_t*>(x) + i, static_cast<size_t>(n - i)), d,
+              tail);
+    for (int64_t j = 0; j < n - i; ++j) sum += tail[j];
+    return sum;
+  }
+#endif
   for (; i < n; ++i) sum += load_float(x, half, i);
   return sum;
 }
@@ -71,6 +83,18 @@ void PlaneScale(const void* x, bool in_half, float scale, void* out, bool out_ha
     } else {
       hn::StoreU(v, d, static_cast<float*>(out) + i);
     }
+  }
+  if (i < n) {  // the last, partial vector, in masked loads and stores
+    const auto rest = static_cast<size_t>(n - i);
+    const auto v = hn::Mul(in_half ? LoadPart(d, static_cast<const uint16_t*>(x) + i, rest)
+                                   : LoadPart(d, static_cast<const float*>(x) + i, rest),
+                           s);
+    if (out_half) {
+      StorePart(d, v, static_cast<uint16_t*>(out) + i, rest);
+    } else {
+      StorePart(d, v, static_cast<float*>(out) + i, rest);
+    }
+    return;
   }
 #else
   if (!in_half && !out_half) {
