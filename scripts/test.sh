@@ -99,7 +99,7 @@ if [[ "${SKIP_TSAN:-0}" != "1" ]]; then
               kernels_elementwise_test resource_limits_test hub_test extract_test
               llm_generate_test llm_golden_test packed_weights_test amx_gemm_test
               panel_product_test conv_pack_test
-              prepared_kernels_test fusion_test server_test parallel_copy_test)
+              prepared_kernels_test fusion_test server_test parallel_copy_test thread_pool_test)
   stage "build (ThreadSanitizer): ${TSAN_TESTS[*]}"
   free_space
   # Not -Werror here: g++ 12's flow analysis under -fsanitize=thread reports false
