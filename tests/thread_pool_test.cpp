@@ -29,17 +29,23 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
   }
 }
 
-TEST(ThreadPool, ChunksRespectTheGrain) {
+// Every chunk holds at least the grain, and all nearly as many items (one more at most): a short
+// last chunk left one thread's run shorter than the other's.
+TEST(ThreadPool, ChunksRespectTheGrainAndAreEven) {
   ThreadPool pool(2);
-  std::atomic<int64_t> smallest{1 << 30};
-  pool.parallel_for(1000, 100, [&](int64_t begin, int64_t end) {
-    if (end != 1000) {
+  for (const auto& [n, grain] : {std::pair<int64_t, int64_t>{1000, 100}, {36, 1}, {1001, 7}}) {
+    std::atomic<int64_t> smallest{int64_t{1} << 40}, largest{0};
+    pool.parallel_for(n, grain, [&](int64_t begin, int64_t end) {
       int64_t cur = smallest.load();
       while (end - begin < cur && !smallest.compare_exchange_weak(cur, end - begin)) {
       }
-    }
-  });
-  EXPECT_GE(smallest.load(), 100);
+      cur = largest.load();
+      while (end - begin > cur && !largest.compare_exchange_weak(cur, end - begin)) {
+      }
+    });
+    EXPECT_GE(smallest.load(), grain) << n << " items";
+    EXPECT_LE(largest.load(), smallest.load() + 1) << n << " items";
+  }
 }
 
 TEST(ThreadPool, ManyTinyRegionsInARow) {
@@ -132,8 +138,8 @@ TEST(ThreadPool, EachThreadStartsOnItsOwnPart) {
   }
 }
 
-// The home runs kernels plan with cover the items once, in thread order, whole chunks of at
-// least the grain each (but the last), and nearly equal.
+// The home runs kernels plan with cover the items once, in thread order, at least the grain
+// each, and nearly equal.
 TEST(ThreadPool, HomeRangesCoverTheItemsInOrder) {
   for (int threads : {1, 2, 3, 8, 100}) {
     for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{5}, int64_t{49}, int64_t{1000}}) {
@@ -143,9 +149,7 @@ TEST(ThreadPool, HomeRangesCoverTheItemsInOrder) {
           const auto [begin, end] = ThreadPool::home_range(n, grain, threads, t);
           if (begin == end) continue;
           ASSERT_EQ(begin, next) << n << " items, grain " << grain << ", thread " << t;
-          if (end != n) {
-            EXPECT_GE(end - begin, std::min(grain, n));
-          }
+          EXPECT_GE(end - begin, std::min(grain, n));
           largest = std::max(largest, end - begin);
           smallest = std::min(smallest, end - begin);
           next = end;
@@ -157,6 +161,12 @@ TEST(ThreadPool, HomeRangesCoverTheItemsInOrder) {
       }
     }
   }
+}
+
+// 36 tasks on 2 threads (a linear's panels and row blocks): 18 each, not 20 and 16.
+TEST(ThreadPool, HomeRunsShareOutUnevenChunksEvenly) {
+  EXPECT_EQ(ThreadPool::home_range(36, 1, 2, 0), std::make_pair(int64_t{0}, int64_t{18}));
+  EXPECT_EQ(ThreadPool::home_range(36, 1, 2, 1), std::make_pair(int64_t{18}, int64_t{36}));
 }
 
 TEST(ThreadPool, SharedPoolsAreOnePerThreadCount) {

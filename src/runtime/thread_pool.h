@@ -36,8 +36,8 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(begin, end) on disjoint chunks covering [0, n), on the calling thread and the
-  // workers. Chunks hold at least `grain` items (but the last). Thread t of the region (see
-  // thread_index) starts on the t-th of size() nearly equal runs of chunks, the caller on the
+  // workers. Chunks hold at least `grain` items and nearly as many each. Thread t of the region
+  // (see thread_index) starts on the t-th of size() nearly equal runs of chunks, the caller on the
   // first: regions over the same items give a thread the same part each time, as far as no
   // thread is late (a late thread's chunks go to the others). Runs inline when n <= grain, when the
   // pool has one thread, or when called from inside a region (nested regions do not fan out). An
@@ -66,11 +66,15 @@ class ThreadPool {
     std::atomic<int> users{0};
   };
   static constexpr int kSlots = 8;
-  static constexpr int kMaxRanges = 64;
-  // How a region's items are cut: chunks of `chunk` items, `ranges` home runs of whole chunks.
+  static constexpr int kMaxRanges = 64;  // home runs of a region at most (more threads share)
+  // How a region's n items are cut: `chunks` nearly equal chunks (n / chunks items or one more),
+  // `ranges` home runs of nearly as many whole chunks (c * (n % chunks) < chunks^2: no overflow).
   struct Split {
-    int64_t chunk = 1, chunks = 0;
+    int64_t n = 0, chunks = 1;
     int ranges = 1;
+    // floor(c * n / chunks): the chunks one item longer spread evenly, not first (where whole
+    // runs of them made the first thread's run the longest).
+    int64_t chunk_start(int64_t c) const { return c * (n / chunks) + c * (n % chunks) / chunks; }
     int64_t first_chunk(int r) const {
       return chunks / ranges * r + std::min<int64_t>(r, chunks % ranges);
     }
