@@ -602,6 +602,56 @@ TEST(Fusion, ConvResidualNeedsTheSameShapeAndASingleReader) {
   expect_close(t.fused[1], t.unfused[1], 2e-3f);
 }
 
+// A fp32 1x1 conv of 96 channels over 12 x 12 (prepared, two panels or four row tasks, shared by
+// the test's 2 threads) of h = 2x, plus the residual `residual` (made by `residual_line`, after
+// h, when it is not h).
+std::string square_conv_program(std::mt19937& rng, const std::string& residual_line,
+                                const std::string& residual) {
+  std::string w;
+  for (int i = 0; i < 96 * 96; ++i) {
+    if (i > 0) w += ", ";
+    w += std::to_string(std::uniform_real_distribution<float>(-0.1f, 0.1f)(rng));
+  }
+  return R"(
+        tensor<fp32, [96, 96, 1, 1]> w = const()[name = string("w"), val = tensor<fp32, [96, 96, 1, 1]>([)" +
+         w + R"(])];
+        string pt = const()[name = string("pt"), val = string("valid")];
+        tensor<int32, [2]> st = const()[name = string("st"), val = tensor<int32, [2]>([1, 1])];
+        tensor<int32, [4]> pd = const()[name = string("pd"), val = tensor<int32, [4]>([0, 0, 0, 0])];
+        tensor<int32, [2]> dl = const()[name = string("dl"), val = tensor<int32, [2]>([1, 1])];
+        int32 gr = const()[name = string("gr"), val = int32(1)];
+        fp32 two = const()[name = string("two"), val = fp32(0x1p+1)];
+        tensor<fp32, [1, 96, 12, 12]> h = mul(x = x, y = two)[name = string("h")];)" +
+         residual_line + R"(
+        tensor<fp32, [1, 96, 12, 12]> c = conv(dilations = dl, groups = gr, pad = pd, pad_type = pt, strides = st, weight = w, x = h)[name = string("c")];
+        tensor<fp32, [1, 96, 12, 12]> y = add(x = c, y = )" +
+         residual + R"()[name = string("y")];)";
+}
+
+// The fused conv writes its output over its residual where the residual dies there (a ResNet
+// block's input): the planned runs (the second replays the plan) give the unfused results.
+TEST(Fusion, ConvResidualOverwritesADyingResidual) {
+  std::mt19937 rng(21);
+  const std::string body = square_conv_program(rng, R"(
+        tensor<fp32, [1, 96, 12, 12]> r = sub(x = x, y = two)[name = string("r")];)",
+                                               "r");
+  const Tensor x = random_fp16({1, 96, 12, 12}, rng, 2.0f).to(DType::kFloat32);
+  const Runs r = run_both(body, "tensor<fp32, [1, 96, 12, 12]> x", "y", {x});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.conv_residual"));
+  expect_close(r.fused[0], r.unfused[0], 1e-5f);
+}
+
+// A conv whose residual is its own input must not write over it: the other output channels
+// still read every input channel (the planner checks the op's other inputs).
+TEST(Fusion, ConvResidualOfItsOwnInputIsNotOverwritten) {
+  std::mt19937 rng(22);
+  const Tensor x = random_fp16({1, 96, 12, 12}, rng, 2.0f).to(DType::kFloat32);
+  const Runs r =
+      run_both(square_conv_program(rng, "", "h"), "tensor<fp32, [1, 96, 12, 12]> x", "y", {x});
+  EXPECT_TRUE(has_op(r.fused_ops, "coreml.conv_residual"));
+  expect_close(r.fused[0], r.unfused[0], 1e-5f);
+}
+
 // ---- squeeze-excite (runtime/fusion/squeeze_excite.cpp) -----------------------------------
 // The NumPy-referenced cases are conformance cases (tests/data/conformance/squeeze_excite); here:
 // the four ops become one, its result agrees with theirs within fp16 rounding, and a mean that

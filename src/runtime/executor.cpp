@@ -955,6 +955,18 @@ std::unique_ptr<FunctionExecutor::Plan> FunctionExecutor::build_plan(
         lifetimes[static_cast<size_t>(r)].bytes < lifetimes[static_cast<size_t>(oa)].bytes) {
       continue;
     }
+    // Another input of the op in the same buffer (a conv of x whose residual is x, an add of a
+    // value and a view of it): the kernel may read it after the output overwrote it.
+    bool shared = false;
+    for (size_t j = 0; j < step.flat_slots.size() && !shared; ++j) {
+      const int other = step.flat_slots[j];
+      if (j == static_cast<size_t>(b) || other < 0) continue;
+      const auto& v = rec.values[static_cast<size_t>(other)];
+      if (!v.produced || v.buffer < 0) continue;
+      const int a = arena_index[static_cast<size_t>(v.buffer)];
+      shared = a >= 0 && root(a) == r;
+    }
+    if (shared) continue;
     merged_into[static_cast<size_t>(oa)] = r;
     lifetimes[static_cast<size_t>(r)].last =
         std::max(lifetimes[static_cast<size_t>(r)].last, lifetimes[static_cast<size_t>(oa)].last);

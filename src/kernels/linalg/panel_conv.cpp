@@ -166,6 +166,10 @@ class PanelConvKernel final : public runtime::OpKernel {
     ctx.set_output(0, std::move(out_shape), out_dtype_);
   }
 
+  // The output may overwrite the residual: store_conv_rows reads each element's residual just
+  // before it stores that element (see WeightProductKernel::in_place_input).
+  int in_place_input() const override { return residual_; }
+
   void run(runtime::RunContext& ctx) override {
     if (m_ == 0 || w_->rows() == 0 || batches_ == 0) return;
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());

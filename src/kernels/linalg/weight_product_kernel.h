@@ -63,6 +63,10 @@ class WeightProductKernel : public runtime::OpKernel {
   // and of its type, added to the results after the bias and before the epilogue. Only for
   // kernels whose outputs are [batch][row][token] (on != 1), or single tokens.
   void set_residual(int r) { residual_ = r; }
+  // The output may overwrite the residual (a ResNet block's input, which dies here): every path
+  // reads an element's residual just before it stores that element, and nothing else, so the
+  // output's lines are the residual's, already fetched, not 3.2 MB more of lines out of cache.
+  int in_place_input() const override { return residual_; }
   // A fused activation (coreml.conv_activation, conv_epilogue.h) applied to results with their
   // bias (and residual), before they are rounded and stored; only convs set one.
   void set_activation(ConvActivation activation) { activation_ = activation; }
