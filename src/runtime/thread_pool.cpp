@@ -57,16 +57,14 @@ struct ThreadPool::Job {
     std::atomic<int64_t> next{0};  // the range's next chunk
     int64_t end = 0;               // one past its last chunk
   };
-  Job(Body body, int64_t count, const Split& cut)
-      : fn(body), split(cut), ranges(cut.ranges), remaining(count) {
-    for (int r = 0; r < ranges; ++r) {
+  Job(Body body, int64_t count, const Split& cut) : fn(body), split(cut), remaining(count) {
+    for (int r = 0; r < split.ranges; ++r) {
       range[r].next.store(cut.first_chunk(r), std::memory_order_relaxed);
       range[r].end = cut.first_chunk(r + 1);
     }
   }
   Body fn;
   const Split split;
-  const int ranges;
   Range range[kMaxRanges];
   std::atomic<int64_t> remaining;  // items not finished yet
   std::atomic<bool> failed{false};
@@ -83,7 +81,7 @@ struct ThreadPool::Job {
     return true;
   }
   bool has_work() const {
-    for (int r = 0; r < ranges; ++r) {
+    for (int r = 0; r < split.ranges; ++r) {
       if (range[r].next.load(std::memory_order_relaxed) < range[r].end) return true;
     }
     return false;
@@ -107,9 +105,10 @@ int ThreadPool::thread_index() { return region_index; }
 
 void ThreadPool::work_on(Job& job) {
   ++region_depth;
-  const int home = region_index % job.ranges;
-  for (int step = 0; step < job.ranges; ++step) {
-    const int r = (home + step) % job.ranges;
+  const int ranges = job.split.ranges;
+  const int home = region_index % ranges;
+  for (int step = 0; step < ranges; ++step) {
+    const int r = (home + step) % ranges;
     int64_t begin = 0, end = 0;
     while (job.claim(r, &begin, &end)) {
       if (!job.failed.load(std::memory_order_relaxed)) {

@@ -79,8 +79,7 @@ class ThreadPool {
       return chunks / ranges * r + std::min<int64_t>(r, chunks % ranges);
     }
   };
-  static Split split_of(int64_t n, int64_t grain,
-                        int threads);  // home ranges of a region (threads beyond share them)
+  static Split split_of(int64_t n, int64_t grain, int threads);
 
   void worker_loop(int index);
   bool help_once();  // works on any posted job; true if it did some work
