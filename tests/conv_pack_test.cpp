@@ -415,6 +415,10 @@ const ConvCase kCases[] = {
     {"1x1_stride1_pointwise", 2, 6, 5, 9, 33, 1, 1, 1, 1, 1, 1, "valid"},
     // Planes of whole vectors (160 positions: two passes and a half): fp32 tokens read in place.
     {"1x1_in_place_batches", 2, 6, 5, 8, 20, 1, 1, 1, 1, 1, 1, "valid"},
+    // Too few passes for each thread to take its own (2 batches of one pass; one batch of three):
+    // a chunk of tokens shared by the threads (fp16: widened into it, rows of K kept).
+    {"1x1_in_place_shared_batches", 2, 6, 5, 8, 8, 1, 1, 1, 1, 1, 1, "valid"},
+    {"1x1_in_place_shared_passes", 1, 7, 5, 12, 16, 1, 1, 1, 1, 1, 1, "valid"},
     {"3x3_dilation2", 1, 4, 5, 12, 27, 3, 3, 1, 1, 2, 2, "custom", {2, 2, 2, 2}},
     {"5x5_same_odd", 1, 3, 4, 10, 19, 5, 5, 1, 1, 1, 1, "same"},
     {"4x4_same_even", 1, 3, 4, 10, 21, 4, 4, 1, 1, 1, 1, "same"},

@@ -156,13 +156,13 @@ class PanelConvKernel final : public runtime::OpKernel {
         return;
       }
     }
-    // An fp16 pointwise input widened once (a 1x1 conv reads it where it lies).
-    widened_ = !gathers() && x_dtype_ == DType::kFloat16 ? round_up(x.numel(), 16) : 0;
-    // Per thread: the sums, their transposition and a store row; a conv's band (its channels'
-    // windows) and the block it holds.
+    // Per thread: the sums, their transposition and a store row; a band and the block it holds:
+    // a conv's channels' windows, or a pointwise fp16 input's block of positions widened (K
+    // rows of block_positions_), each read by every panel of the block.
     band_at_ = round_up(2 * kPanelWidth * block_positions_ + block_positions_, 16) + kHeldFloats;
-    per_thread_ = band_at_ + round_up(gathers() ? s_.cin * window_ : 0, 16);
-    ctx.request_scratch(static_cast<size_t>(widened_ + threads * per_thread_) * sizeof(float));
+    const int64_t band = gathers() ? s_.cin * window_ : banded() ? k_ * block_positions_ : 0;
+    per_thread_ = band_at_ + round_up(band, 16);
+    ctx.request_scratch(static_cast<size_t>(threads * per_thread_) * sizeof(float));
     ctx.set_output(0, std::move(out_shape), out_dtype_);
   }
 
@@ -174,17 +174,9 @@ class PanelConvKernel final : public runtime::OpKernel {
     if (m_ == 0 || w_->rows() == 0 || batches_ == 0) return;
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
     const float* x = static_cast<const float*>(ctx.in(x_).data());
-    if (gathers()) {
+    if (banded()) {
       // No thread holds a band of this run's input yet.
-      for (int t = 0; t < threads_; ++t) {
-        held_block(scratch + widened_ + per_thread_ * t + band_at_) = -1;
-      }
-    } else if (x_dtype_ == DType::kFloat16) {
-      const auto* half = static_cast<const uint16_t*>(ctx.in(x_).data());
-      ctx.pool().parallel_for(ctx.in(x_).numel(), 4096, [&](int64_t begin, int64_t end) {
-        f16_to_f32(half + begin, scratch + begin, end - begin);
-      });
-      x = scratch;
+      for (int t = 0; t < threads_; ++t) held_block(scratch + per_thread_ * t + band_at_) = -1;
     }
     auto* out = static_cast<std::byte*>(ctx.out(0).data());
     const auto* residual =
@@ -193,12 +185,12 @@ class PanelConvKernel final : public runtime::OpKernel {
     // Task order: block, then panel, then batch: consecutive tasks of a thread share the block
     // of positions (in cache) and walk the panels.
     ctx.pool().parallel_for(tasks, serial_ ? tasks : 1, [&](int64_t begin, int64_t end) {
-      float* area = scratch + widened_ + per_thread_ * runtime::ThreadPool::thread_index();
+      float* area = scratch + per_thread_ * runtime::ThreadPool::thread_index();
       for (int64_t task = begin; task < end; ++task) {
         const int64_t p = task % w_->panels();
         const int64_t block = task / w_->panels() % blocks_;
         const int64_t b = task / (w_->panels() * blocks_);
-        if (gathers()) fill_band(ctx, b, block, area);
+        if (banded()) fill_band(ctx, b, block, area);
         multiply(x, b, p, block, residual, out, area);
       }
     });
@@ -206,6 +198,8 @@ class PanelConvKernel final : public runtime::OpKernel {
 
  private:
   bool gathers() const { return !weight_shape_.empty(); }
+  // Whether a task reads its block of positions from a band (fill_band) rather than in place.
+  bool banded() const { return gathers() || x_dtype_ == DType::kFloat16; }
 
   // The most multiply-adds (per K position) one thread does when run() splits the positions into
   // `blocks` blocks of `block_positions`, each thread taking its home run of tasks
@@ -287,12 +281,23 @@ class PanelConvKernel final : public runtime::OpKernel {
     return *reinterpret_cast<int64_t*>(band - kHeldFloats);
   }
 
-  // The windows of batch b's channels for `block` into the thread's band, unless it holds
-  // them already (consecutive tasks of a thread share a block and walk the panels).
+  // The windows of batch b's channels for `block` into the thread's band (pointwise: the
+  // block's positions of each channel, widened), unless it holds them already (consecutive
+  // tasks of a thread share a block and walk the panels).
   void fill_band(runtime::RunContext& ctx, int64_t b, int64_t block, float* area) const {
     float* band = area + band_at_;
     int64_t& held = held_block(band);
     if (held == b * blocks_ + block) return;
+    held = b * blocks_ + block;
+    if (!gathers()) {
+      const int64_t i0 = block * block_positions_;
+      const int64_t count = std::min(block_positions_, m_ - i0);
+      const auto* plane = static_cast<const uint16_t*>(ctx.in(x_).data()) + b * k_ * m_ + i0;
+      for (int64_t t = 0; t < k_; ++t) {
+        f16_to_f32(plane + t * m_, band + t * block_positions_, count);
+      }
+      return;
+    }
     const int64_t start = window_start_[static_cast<size_t>(block)];
     const int64_t end = std::min(start + window_, padded_size_);
     for (int64_t c = 0; c < s_.cin; ++c) {
@@ -306,7 +311,6 @@ class PanelConvKernel final : public runtime::OpKernel {
       // read; zeros keep it defined.
       std::fill(dst + (end - start), dst + window_, 0.0f);
     }
-    held = b * blocks_ + block;
   }
 
   // Values [first, last) of input channel `channel`'s (batch channel / Cin) padded plane as
@@ -348,8 +352,7 @@ class PanelConvKernel final : public runtime::OpKernel {
     float* tmp = by_channel + kPanelWidth * block_positions_;   // one row
     const int64_t i0 = block * block_positions_;
     const int64_t count = std::min(block_positions_, m_ - i0);
-    const float* plane = x + b * k_ * m_;   // pointwise
-    const float* planes = area + band_at_;  // the block's windows (fill_band)
+    const float* planes = area + band_at_;  // the block's band (fill_band)
     const size_t element = w_->half() ? 2 : 4;
     const int64_t c0 = p * kPanelWidth;
     const int columns = static_cast<int>(std::min(kPanelWidth, w_->rows() - c0));
@@ -361,9 +364,12 @@ class PanelConvKernel final : public runtime::OpKernel {
       if (gathers()) {
         panel_gemm_offsets(planes, position_offsets_.data() + i0, k_offsets_.data() + t0, rows,
                            columns, steps, panel, w_->half(), t0 > 0, sums);
+      } else if (banded()) {
+        panel_gemm_strided(planes + t0 * block_positions_, 1, block_positions_, rows, columns,
+                           steps, panel, w_->half(), t0 > 0, sums);
       } else {
-        panel_gemm_strided(plane + t0 * m_ + i0, 1, m_, rows, columns, steps, panel, w_->half(),
-                           t0 > 0, sums);
+        panel_gemm_strided(x + (b * k_ + t0) * m_ + i0, 1, m_, rows, columns, steps, panel,
+                           w_->half(), t0 > 0, sums);
       }
     }
     // Results of a position are a row of channels; the output wants a row per channel.
@@ -395,7 +401,7 @@ class PanelConvKernel final : public runtime::OpKernel {
   int64_t blocks_ = 1, block_positions_ = kPanelRows;
   bool serial_ = false;
   int threads_ = 1;
-  int64_t widened_ = 0, per_thread_ = 0, band_at_ = 0, padded_size_ = 0, window_ = 0;
+  int64_t per_thread_ = 0, band_at_ = 0, padded_size_ = 0, window_ = 0;
   std::vector<int64_t> position_offsets_, k_offsets_, window_start_;  // plan_offsets
 };
 

@@ -367,30 +367,25 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     threads_at_ = own_passes_ ? 0 : round_up(k * chunk_tokens_, 16);
     use_lines_ = plan_lines();
   }
-  // Gathered fp16 activations are read once per kernel offset: widen them to fp32 once, unless
-  // they are packed straight from the input (conv_pack.h, widened in registers).
+  // Rows of tokens packed straight from the input (conv_pack.h; fp16 widened in registers).
   // (Weights in their own k order read the positions through k_order_, planned for AMX only.)
   direct_packing_ = g_.m > 1 && packs_token_rows() && (!w_->k_ordered() || use_amx_) &&
                     direct_packing_enabled() && prefers_direct_packing(x_dtype_);
   // Tokens contiguous in rows of K positions (a 1x1 conv's planes) are read where they lie when
   // every pass is whole vectors (the tiles load whole vectors: nothing past a plane's end).
-  // A dense fp16 input is widened once into scratch (one SIMD pass, cheaper than widening it
-  // token run by token run into the packed passes) and then read in place too.
+  // A dense fp16 input's are widened, a task's or a chunk's tokens at a time, into the area
+  // they would have been packed into, keeping the rows of K positions (one SIMD conversion per
+  // value, cheaper than the packed passes' transposition, and no fp32 copy of the whole input).
   tokens_in_place_ =
       !use_amx_ && !use_lines_ && g_.m > 1 && g_.xm == 1 && !gathers_tokens() &&
       (x_dtype_ == DType::kFloat32 || (x_dtype_ == DType::kFloat16 && x.is_contiguous())) &&
       !w_->k_ordered() && g_.m % 16 == 0 && tokens_in_place_enabled();
-  if (tokens_in_place_) {
+  if (tokens_in_place_ && x_dtype_ == DType::kFloat32) {
     // Nothing is packed: neither a shared chunk nor each thread's own passes take scratch.
     threads_at_ = 0;
     if (own_passes_) per_thread_ = own_x_at_;
   }
-  widened_at_ = threads_at_ + per_thread_ * threads_;
-  widen_input_ = (gathers_tokens() && x_dtype_ == DType::kFloat16 && g_.m > 1 && !direct_packing_ &&
-                  !use_lines_) ||
-                 (tokens_in_place_ && x_dtype_ == DType::kFloat16);
-  const int64_t widened = widen_input_ ? round_up(x.numel(), 16) : 0;
-  ctx.request_scratch(static_cast<size_t>(widened_at_ + widened) * sizeof(float));
+  ctx.request_scratch(static_cast<size_t>(threads_at_ + per_thread_ * threads_) * sizeof(float));
   ctx.set_output(0, std::move(out_shape), out_dtype_);
 }
 
@@ -400,14 +395,6 @@ void WeightProductKernel::run(RunContext& ctx) {
   auto* scratch = reinterpret_cast<float*>(ctx.scratch());
   residual_data_ =
       residual_ >= 0 ? static_cast<const std::byte*>(ctx.in(residual_).data()) : nullptr;
-  if (widen_input_) {
-    float* widened = scratch + widened_at_;
-    const auto* half = reinterpret_cast<const uint16_t*>(x);
-    ctx.pool().parallel_for(ctx.in(x_).numel(), 4096, [&](int64_t begin, int64_t end) {
-      f16_to_f32(half + begin, widened + begin, end - begin);
-    });
-    x = reinterpret_cast<const std::byte*>(widened);
-  }
   if (use_lines_) {
     gemm_lines(ctx, x, out, scratch);
     return;
@@ -706,8 +693,14 @@ void WeightProductKernel::pack_transposed(RunContext& ctx, const std::byte* x, f
   });
 }
 
-void WeightProductKernel::multiply_rows(int64_t r0, int64_t r1, const float* xt, int64_t b,
-                                        int64_t m0, int64_t count, std::byte* out,
+void WeightProductKernel::widen_tokens(const std::byte* x, int64_t b, int64_t m0, int64_t count,
+                                       int64_t t0, int64_t t1, float* to) const {
+  const auto* half = reinterpret_cast<const uint16_t*>(x) + b * g_.xb + m0;
+  for (int64_t t = t0; t < t1; ++t) f16_to_f32(half + t * g_.xk, to + t * count, count);
+}
+
+void WeightProductKernel::multiply_rows(int64_t r0, int64_t r1, const float* xt, int64_t xk,
+                                        int64_t b, int64_t m0, int64_t count, std::byte* out,
                                         float* area) const {
   const int64_t k = g_.k;
   const int64_t passes = (count + kTokensPerPass - 1) / kTokensPerPass;
@@ -719,8 +712,7 @@ void WeightProductKernel::multiply_rows(int64_t r0, int64_t r1, const float* xt,
     const int64_t mb = std::min(kTokensPerPass, count - p * kTokensPerPass);
     const int64_t tp = round_up(mb, 16);
     if (tokens_in_place_) {
-      // xt is the input at token m0: K position t's tokens are g_.xk floats further on.
-      gemm_rows(rows, r1 - r0, k, xt + p * kTokensPerPass, g_.xk, mb, tile, kTokensPerPass);
+      gemm_rows(rows, r1 - r0, k, xt + p * kTokensPerPass, xk, mb, tile, kTokensPerPass);
     } else {
       gemm_rows(rows, r1 - r0, k, xt + p * k * kTokensPerPass, tp, mb, tile, kTokensPerPass);
     }
@@ -731,8 +723,14 @@ void WeightProductKernel::multiply_rows(int64_t r0, int64_t r1, const float* xt,
 void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* out, float* scratch,
                                int64_t b, int64_t m0, int64_t count) {
   const float* xt = scratch + y_at_;
-  if (tokens_in_place_) {
+  int64_t xk = g_.xk;
+  if (tokens_in_place_ && x_dtype_ == DType::kFloat32) {
     xt = reinterpret_cast<const float*>(x) + b * g_.xb + m0;
+  } else if (tokens_in_place_) {
+    ctx.pool().parallel_for(g_.k, 16, [&](int64_t begin, int64_t end) {
+      widen_tokens(x, b, m0, count, begin, end, scratch + y_at_);
+    });
+    xk = count;
   } else {
     pack_transposed(ctx, x, scratch, b, m0, count);
   }
@@ -752,8 +750,8 @@ void WeightProductKernel::gemm(RunContext& ctx, const std::byte* x, std::byte* o
       const int64_t p0 = task % split.splits * split.passes_per_split;
       const int64_t p1 = std::min(passes, p0 + split.passes_per_split);
       const int64_t first = p0 * kTokensPerPass;
-      multiply_rows(r0, r1, xt + p0 * (tokens_in_place_ ? 1 : g_.k) * kTokensPerPass, b, m0 + first,
-                    std::min(count, p1 * kTokensPerPass) - first, out, area);
+      multiply_rows(r0, r1, xt + p0 * (tokens_in_place_ ? 1 : g_.k) * kTokensPerPass, xk, b,
+                    m0 + first, std::min(count, p1 * kTokensPerPass) - first, out, area);
     }
   });
 }
@@ -790,8 +788,14 @@ void WeightProductKernel::gemm_own_passes(RunContext& ctx, const std::byte* x, s
       own_task_tokens(task % tasks, &m0, &count);
       if (tokens_in_place_) {
         const float* at = reinterpret_cast<const float*>(x) + b * g_.xb + m0;
+        int64_t xk = g_.xk;
+        if (x_dtype_ == DType::kFloat16) {
+          widen_tokens(x, b, m0, count, 0, g_.k, xt);
+          at = xt;
+          xk = count;
+        }
         for (int64_t r0 = 0; r0 < g_.n; r0 += kRowsPerTask) {
-          multiply_rows(r0, std::min(g_.n, r0 + kRowsPerTask), at, b, m0, count, out, area);
+          multiply_rows(r0, std::min(g_.n, r0 + kRowsPerTask), at, xk, b, m0, count, out, area);
         }
         continue;
       }
@@ -805,7 +809,7 @@ void WeightProductKernel::gemm_own_passes(RunContext& ctx, const std::byte* x, s
         }
       }
       for (int64_t r0 = 0; r0 < g_.n; r0 += kRowsPerTask) {
-        multiply_rows(r0, std::min(g_.n, r0 + kRowsPerTask), xt, b, m0, count, out, area);
+        multiply_rows(r0, std::min(g_.n, r0 + kRowsPerTask), xt, g_.k, b, m0, count, out, area);
       }
     }
   });

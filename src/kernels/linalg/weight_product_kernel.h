@@ -164,8 +164,8 @@ class WeightProductKernel : public runtime::OpKernel {
 
   const Geometry& planned() const { return g_; }
   DType out_dtype() const { return out_dtype_; }
-  // The dtype load_tokens() reads (fp16 inputs of gathering kernels are widened first).
-  DType x_dtype() const { return widen_input_ ? DType::kFloat32 : x_dtype_; }
+  // The input's dtype (fp16 tokens are widened where they are packed).
+  DType x_dtype() const { return x_dtype_; }
 
  private:
   // Results tile[r - r0][m] (rows `stride` apart) of weight rows [r0, r1) and tokens
@@ -226,9 +226,14 @@ class WeightProductKernel : public runtime::OpKernel {
   void pack_group(const std::byte* x, int64_t b, int64_t m0, int64_t count, int64_t group,
                   float* xt, float* area) const;
   // Weight rows [r0, r1) (at most kRowsPerTask) times the packed tokens [m0, m0 + count) of
-  // batch b, whose passes start at xt, stored with the bias and the epilogue.
-  void multiply_rows(int64_t r0, int64_t r1, const float* xt, int64_t b, int64_t m0, int64_t count,
-                     std::byte* out, float* area) const;
+  // batch b, whose passes start at xt, stored with the bias and the epilogue. Tokens in place
+  // (tokens_in_place_): xt is token m0 of K position 0, and K position t's are t * xk further.
+  void multiply_rows(int64_t r0, int64_t r1, const float* xt, int64_t xk, int64_t b, int64_t m0,
+                     int64_t count, std::byte* out, float* area) const;
+  // Tokens in place from an fp16 input: K positions [t0, t1) of tokens [m0, m0 + count) of batch
+  // b widened into `to`, K position t's `count` tokens at to + t * count (read then as in place).
+  void widen_tokens(const std::byte* x, int64_t b, int64_t m0, int64_t count, int64_t t0,
+                    int64_t t1, float* to) const;
   // Line tokens (token_lines): whether they pay for this shape (reshape, after the FMA path's
   // areas are sized; grows per_thread_ by the band), and the product over bands of lines, each
   // filled and multiplied with every weight row by one task.
@@ -269,9 +274,7 @@ class WeightProductKernel : public runtime::OpKernel {
   bool bf16_products_ = false;         // COREML_AMX=bf16
   std::vector<uint16_t> lut4_tables_;  // per table: 16 high then 16 low bf16 halves
   std::vector<int32_t> k_order_;  // the weight's k order (source position of each), when permuted
-  bool widen_input_ = false;
   bool direct_packing_ = false;
-  int64_t widened_at_ = 0;
   std::vector<uint16_t> w_split_;  // the weight's bf16 halves, split at plan time (split_weights)
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
   bool use_lines_ = false;
