@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "format/mil_text_parser.h"
+#include "runtime/activation_memory.h"
 #include "runtime/executor.h"
 
 namespace coreml::runtime {
@@ -147,6 +149,69 @@ TEST(MemoryPlanRuns, InPlaceChainsReuseTheirBuffers) {
   EXPECT_TRUE(p->exec->last_run_planned());
   // Input copy + at most two buffers for the chain (ping-pong or in place): 3 x 1 KiB.
   EXPECT_LE(p->exec->peak_activation_bytes(), 3 * 1024);
+}
+
+// The recorded run's buffers go before its plan's arena is made: afterwards the dynamic
+// allocator holds only the output the caller still has, not the run's intermediates (which
+// would otherwise stay resident beside the arena for the executor's life).
+TEST(MemoryPlanRuns, RecordedRunGivesBackItsBuffers) {
+  // Values 4x larger each (none fits another's buffer: 16 KiB to 1 MiB), each used once.
+  std::string body =
+      "        tensor<int32, [1]> four = const()[name = string(\"four\"), "
+      "val = tensor<int32, [1]>([4])];\n";
+  std::string prev = "x";
+  int64_t size = 1024;
+  char line[200];
+  for (int i = 0; i < 4; ++i) {
+    size *= 4;
+    std::snprintf(line, sizeof(line),
+                  "        tensor<fp32, [%lld]> t%d = tile(x = %s, reps = four)"
+                  "[name = string(\"t%d\")];\n",
+                  static_cast<long long>(size), i, prev.c_str(), i);
+    body.append(line);
+    std::snprintf(line, sizeof(line), "t%d", i);
+    prev = line;
+  }
+  std::snprintf(line, sizeof(line),
+                "        fp32 two = const()[name = string(\"two\"), val = fp32(0x1p+1)];\n"
+                "        tensor<fp32, [%lld]> y = mul(x = %s, y = two)[name = string(\"y\")];\n",
+                static_cast<long long>(size), prev.c_str());
+  body.append(line);
+  auto p = load("tensor<fp32, [1024]> x", body, "y");
+  Tensor x = Tensor::full({1024}, 1.0);
+  std::vector<const Tensor*> inputs = {&x};
+  std::vector<Tensor> out;
+  p->exec->run(inputs, {}, out);
+  EXPECT_FALSE(p->exec->last_run_planned());  // the recorded run
+  ASSERT_EQ(out[0].numel(), size);
+  for (float f : floats(out[0])) ASSERT_EQ(f, 2.0f);
+  // Only y's buffer is held (the caller's output), not t0..t3's 1.3 MiB beside it.
+  EXPECT_LE(p->exec->dynamic_buffer_bytes(), static_cast<int64_t>(out[0].nbytes()));
+  p->exec->run(inputs, {}, out);
+  EXPECT_TRUE(p->exec->last_run_planned());
+  for (float f : floats(out[0])) ASSERT_EQ(f, 2.0f);
+}
+
+// Activation memory, from the heap or (large) a mapping of its own: zeroed, aligned, writable
+// to its last byte, and alive while a view keeps it (a mapping released early would fault here).
+TEST(ActivationMemory, ZeroedAlignedAndKeptAliveByViews) {
+  for (const size_t bytes : {size_t{1}, size_t{100}, (size_t{256} << 10) - 4, size_t{256} << 10,
+                             (size_t{3} << 20) + 12}) {
+    SCOPED_TRACE(bytes);
+    Tensor view;
+    {
+      std::shared_ptr<Storage> s = activation_storage(bytes);
+      ASSERT_EQ(s->nbytes(), bytes);
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(s->data()) % Storage::kAlignment, 0u);
+      for (size_t i = 0; i < bytes; ++i) ASSERT_EQ(s->data()[i], std::byte{0}) << i;
+      std::memset(s->data(), 0x5A, bytes);
+      view = Tensor::from_blob(s->data(), {static_cast<int64_t>(bytes)}, DType::kUInt8,
+                               std::static_pointer_cast<void>(s));
+    }
+    const auto* data = static_cast<const uint8_t*>(view.data());
+    EXPECT_EQ(data[0], 0x5A);
+    EXPECT_EQ(data[bytes - 1], 0x5A);
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "coreml/error.h"
+#include "runtime/activation_memory.h"
 #include "runtime/env_flag.h"
 #include "runtime/fusion/fusion.h"
 #include "runtime/limits.h"
@@ -80,12 +81,17 @@ class RecyclingAllocator : public BufferAllocator {
       }
     }
     if (!best) {
+      // A recorded run happens once per input signature: rather than keep buffers of sizes
+      // that fit no request now, it gives them back, so that it holds about what is live (the
+      // plan's arena), not that plus every size the run has seen (a UNet's 55 MB against its
+      // arena's 33). Repeated dynamic runs keep theirs, to be reused run after run.
+      if (give_back_unfit_) release_free();
       if (shape) {
         check_activation_allocation(*shape, dtype, total_bytes_);
       } else {
         check_activation_allocation({static_cast<int64_t>(bytes)}, DType::kUInt8, total_bytes_);
       }
-      buffers_.push_back(Storage::allocate(bytes));
+      buffers_.push_back(activation_storage(bytes));
       best = &buffers_.back();
       total_bytes_ += static_cast<int64_t>(bytes);
     }
@@ -102,10 +108,24 @@ class RecyclingAllocator : public BufferAllocator {
   }
   int64_t total_bytes() const { return total_bytes_; }
 
+  // Whether a buffer that must be made first gives back the free ones (recorded runs).
+  void set_give_back_unfit(bool on) { give_back_unfit_ = on; }
+
+  // Gives back every buffer nobody holds (a recorded run's, before its plan's arena is made:
+  // planned runs need them no more, and kept they would add up with the arena).
+  void release_free() {
+    std::erase_if(buffers_, [&](const std::shared_ptr<Storage>& b) {
+      if (b.use_count() != 1) return false;
+      total_bytes_ -= static_cast<int64_t>(b->nbytes());
+      return true;
+    });
+  }
+
  private:
   std::vector<std::shared_ptr<Storage>> buffers_;
   int64_t total_bytes_ = 0;
   bool logging_ = false;
+  bool give_back_unfit_ = false;
   std::vector<HandedOut> log_;
 };
 
@@ -884,8 +904,10 @@ void FunctionExecutor::run_dynamic(std::span<const Tensor* const> inputs,
     }
     (is_state ? next_state : next_input)++;
   }
+  allocator_->set_give_back_unfit(recording != nullptr);
   std::vector<RtValue> outs =
       execute_block(*main_, env, *allocator_, block_inputs, true, recording);
+  allocator_->set_give_back_unfit(false);
   outputs.resize(outs.size());
   for (size_t i = 0; i < outs.size(); ++i) outputs[i] = outs[i].dense();
   peak_bytes_ = allocator_->total_bytes();
@@ -986,7 +1008,7 @@ std::unique_ptr<FunctionExecutor::Plan> FunctionExecutor::build_plan(
   }
   const ArenaLayout layout = place_buffers(placed);
   check_activation_allocation({static_cast<int64_t>(layout.total_bytes)}, DType::kUInt8, 0);
-  plan->arena = Storage::allocate(std::max<size_t>(layout.total_bytes, 64));
+  plan->arena = activation_storage(std::max<size_t>(layout.total_bytes, 64));
   plan->arena_bytes = layout.total_bytes;
   std::byte* const arena = plan->arena->data();
   const auto buffer_base = [&](int buffer) -> std::byte* {
@@ -1240,7 +1262,10 @@ void FunctionExecutor::run(std::span<const Tensor* const> inputs, std::span<Tens
   }
   Recording recording;
   run_dynamic(inputs, states, outputs, &recording);
-  // Outputs of a recorded run are heap values; keep them, they are the caller's now.
+  // Outputs of a recorded run are heap values; keep them, they are the caller's now. The
+  // recording's other buffers go before the arena is made (the recording keeps only their
+  // addresses, to tell them apart).
+  allocator_->release_free();
   auto plan = build_plan(recording, inputs, states);
   if (!plan) return;
   plan->signature = signature;
@@ -1253,6 +1278,8 @@ void FunctionExecutor::run(std::span<const Tensor* const> inputs, std::span<Tens
 }
 
 int64_t FunctionExecutor::peak_activation_bytes() const { return peak_bytes_; }
+
+int64_t FunctionExecutor::dynamic_buffer_bytes() const { return allocator_->total_bytes(); }
 
 void FunctionExecutor::set_profiling(bool on) {
   profiling_ = on;

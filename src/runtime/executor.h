@@ -81,6 +81,9 @@ class FunctionExecutor {
   // The types of the top-level ops that run, in order (after folding and fusion).
   std::vector<std::string> op_types() const;
   bool last_run_planned() const { return last_run_planned_; }
+  // Bytes the dynamic runs' buffers hold now (after a planned signature's recording: only
+  // what the caller still holds of its outputs).
+  int64_t dynamic_buffer_bytes() const;
 
  private:
   struct Step;
