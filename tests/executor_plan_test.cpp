@@ -5,11 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "format/mil_text_parser.h"
-#include "runtime/activation_memory.h"
 #include "runtime/executor.h"
 
 namespace coreml::runtime {
@@ -190,28 +188,6 @@ TEST(MemoryPlanRuns, RecordedRunGivesBackItsBuffers) {
   p->exec->run(inputs, {}, out);
   EXPECT_TRUE(p->exec->last_run_planned());
   for (float f : floats(out[0])) ASSERT_EQ(f, 2.0f);
-}
-
-// Activation memory, from the heap or (large) a mapping of its own: zeroed, aligned, writable
-// to its last byte, and alive while a view keeps it (a mapping released early would fault here).
-TEST(ActivationMemory, ZeroedAlignedAndKeptAliveByViews) {
-  for (const size_t bytes : {size_t{1}, size_t{100}, (size_t{256} << 10) - 4, size_t{256} << 10,
-                             (size_t{3} << 20) + 12}) {
-    SCOPED_TRACE(bytes);
-    Tensor view;
-    {
-      std::shared_ptr<Storage> s = activation_storage(bytes);
-      ASSERT_EQ(s->nbytes(), bytes);
-      ASSERT_EQ(reinterpret_cast<uintptr_t>(s->data()) % Storage::kAlignment, 0u);
-      for (size_t i = 0; i < bytes; ++i) ASSERT_EQ(s->data()[i], std::byte{0}) << i;
-      std::memset(s->data(), 0x5A, bytes);
-      view = Tensor::from_blob(s->data(), {static_cast<int64_t>(bytes)}, DType::kUInt8,
-                               std::static_pointer_cast<void>(s));
-    }
-    const auto* data = static_cast<const uint8_t*>(view.data());
-    EXPECT_EQ(data[0], 0x5A);
-    EXPECT_EQ(data[bytes - 1], 0x5A);
-  }
 }
 
 }  // namespace

@@ -411,5 +411,32 @@ TEST(TensorConvert, NonContiguousSourceAndSameDType) {
   EXPECT_TRUE(same.is_contiguous());
 }
 
+// Owned storage, from the heap or (large) a mapping of its own: zeroed, aligned, writable to its
+// last byte, and alive while a view keeps it (a mapping released early would fault here).
+TEST(StorageTest, ZeroedAlignedAndKeptAliveByViews) {
+  for (const size_t bytes : {size_t{1}, size_t{100}, (size_t{256} << 10) - 4, size_t{256} << 10,
+                             (size_t{3} << 20) + 12}) {
+    SCOPED_TRACE(bytes);
+    Tensor view;
+    {
+      std::shared_ptr<Storage> s = Storage::allocate(bytes);
+      ASSERT_EQ(s->nbytes(), bytes);
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(s->data()) % Storage::kAlignment, 0u);
+      for (size_t i = 0; i < bytes; ++i) ASSERT_EQ(s->data()[i], std::byte{0}) << i;
+      std::memset(s->data(), 0x5A, bytes);
+      view = Tensor::from_blob(s->data(), {static_cast<int64_t>(bytes)}, DType::kUInt8,
+                               std::static_pointer_cast<void>(s));
+    }
+    const auto* data = static_cast<const uint8_t*>(view.data());
+    EXPECT_EQ(data[0], 0x5A);
+    EXPECT_EQ(data[bytes - 1], 0x5A);
+    // A copy for overwriting is as large and as aligned (its bytes are the caller's to write).
+    std::shared_ptr<Storage> o = Storage::allocate_for_overwrite(bytes);
+    ASSERT_EQ(o->nbytes(), bytes);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(o->data()) % Storage::kAlignment, 0u);
+    std::memset(o->data(), 1, bytes);
+  }
+}
+
 }  // namespace
 }  // namespace coreml

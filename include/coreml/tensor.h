@@ -93,6 +93,7 @@ class Storage {
   std::byte* data_;
   size_t nbytes_;
   bool owned_;
+  bool mapped_ = false;  // owned and large: a mapping of its own (storage.cpp)
   std::shared_ptr<void> keep_alive_;
 };
 

@@ -9,7 +9,6 @@
 #include <set>
 
 #include "coreml/error.h"
-#include "runtime/activation_memory.h"
 #include "runtime/env_flag.h"
 #include "runtime/fusion/fusion.h"
 #include "runtime/limits.h"
@@ -91,7 +90,7 @@ class RecyclingAllocator : public BufferAllocator {
       } else {
         check_activation_allocation({static_cast<int64_t>(bytes)}, DType::kUInt8, total_bytes_);
       }
-      buffers_.push_back(activation_storage(bytes));
+      buffers_.push_back(Storage::allocate(bytes));
       best = &buffers_.back();
       total_bytes_ += static_cast<int64_t>(bytes);
     }
@@ -1008,7 +1007,7 @@ std::unique_ptr<FunctionExecutor::Plan> FunctionExecutor::build_plan(
   }
   const ArenaLayout layout = place_buffers(placed);
   check_activation_allocation({static_cast<int64_t>(layout.total_bytes)}, DType::kUInt8, 0);
-  plan->arena = activation_storage(std::max<size_t>(layout.total_bytes, 64));
+  plan->arena = Storage::allocate(std::max<size_t>(layout.total_bytes, 64));
   plan->arena_bytes = layout.total_bytes;
   std::byte* const arena = plan->arena->data();
   const auto buffer_base = [&](int buffer) -> std::byte* {
