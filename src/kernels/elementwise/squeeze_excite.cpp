@@ -14,6 +14,7 @@
 #include "kernels/linalg/conv_epilogue.h"
 #include "runtime/kernel_registry.h"
 #include "runtime/limits.h"
+#include "runtime/packed_weights.h"
 #include "tensor/half.h"
 
 namespace coreml::kernels {
@@ -98,6 +99,8 @@ GateConv read_conv(const runtime::OpContext& p, const std::string& prefix,
   c.out = w->shape()[0];
   c.in = w->shape()[1];
   c.w = w->to(DType::kFloat32).to_vector<float>();
+  // The kernel keeps its own fp32 copy: the weight file's pages need not stay in memory.
+  runtime::drop_file_pages(w->data(), w->nbytes());
   c.b.assign(static_cast<size_t>(c.out), 0.0f);
   if (p.has_param(prefix + "_bias")) {
     const Tensor* b = tensor(prefix + "_bias");

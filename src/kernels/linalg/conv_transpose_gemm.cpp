@@ -7,6 +7,7 @@
 #include "kernels/linalg/conv_params.h"
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/weight_product_kernel.h"
+#include "runtime/packed_weights.h"
 
 namespace coreml::kernels::linalg {
 namespace {
@@ -184,6 +185,8 @@ std::unique_ptr<runtime::OpKernel> make_conv_transpose(const KernelInit& init) {
   const int64_t cin = ws[0], cout = ws[1];
   const int64_t ksize = kernel[0] * kernel[1] * kernel[2];
   const auto w = weight->tensor.to(DType::kFloat32).to_vector<float>();
+  // The rows below are the kernel's own copy: the weight file's pages need not stay in memory.
+  runtime::drop_file_pages(weight->tensor.data(), weight->tensor.nbytes());
   Tensor rows = Tensor::zeros({cout * ksize, cin}, DType::kFloat32);
   float* dst = rows.data<float>();
   for (int64_t ci = 0; ci < cin; ++ci) {

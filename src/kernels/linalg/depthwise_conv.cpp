@@ -17,6 +17,7 @@
 #include "kernels/linalg/depthwise_simd.h"
 #include "runtime/kernel_registry.h"
 #include "runtime/limits.h"
+#include "runtime/packed_weights.h"
 #include "tensor/half.h"
 
 namespace coreml::kernels::linalg {
@@ -340,8 +341,10 @@ std::unique_ptr<runtime::OpKernel> make_depthwise_conv(const KernelInit& init,
   const auto& ws = weight.shape();
   if (weight.compressed || ws.size() < 3 || ws[1] != 1 || p.groups <= 1 || ws[0] % p.groups != 0)
     return nullptr;
-  const Tensor dense = weight.tensor.to(DType::kFloat32);
-  return std::make_unique<DepthwiseConvKernel>(init.binding("x"), p, ws, dense.to_vector<float>(),
+  std::vector<float> taps = weight.tensor.to(DType::kFloat32).to_vector<float>();
+  // The kernel keeps its own fp32 copy: the weight file's pages need not stay in memory.
+  runtime::drop_file_pages(weight.tensor.data(), weight.tensor.nbytes());
+  return std::make_unique<DepthwiseConvKernel>(init.binding("x"), p, ws, std::move(taps),
                                                std::move(bias), activation);
 }
 
