@@ -190,5 +190,27 @@ TEST(MemoryPlanRuns, RecordedRunGivesBackItsBuffers) {
   for (float f : floats(out[0])) ASSERT_EQ(f, 2.0f);
 }
 
+// While recording, a large request takes a free buffer only when it is nearly the same size:
+// y (1 MiB) is made after t (4 MiB) died, and takes a buffer of its own rather than t's (which
+// the old 4x slack allowed, leaving the caller's 1 MiB output holding 4 MiB).
+TEST(MemoryPlanRuns, RecordedRunFitsLargeBuffersTightly) {
+  const std::string body = R"(
+        fp32 two = const()[name = string("two"), val = fp32(0x1p+1)];
+        tensor<int32, [1]> rows = const()[name = string("rows"), val = tensor<int32, [1]>([0])];
+        tensor<fp32, [4, 262144]> t = mul(x = x, y = two)[name = string("t")];
+        bool keep = const()[name = string("keep"), val = bool(false)];
+        tensor<fp32, [262144]> s = reduce_sum(x = t, axes = rows, keep_dims = keep)
+            [name = string("s")];
+        tensor<fp32, [262144]> y = mul(x = s, y = two)[name = string("y")];)";
+  auto p = load("tensor<fp32, [4, 262144]> x", body, "y");
+  Tensor x = Tensor::full({4, 262144}, 1.0);
+  std::vector<const Tensor*> inputs = {&x};
+  std::vector<Tensor> out;
+  p->exec->run(inputs, {}, out);
+  EXPECT_FALSE(p->exec->last_run_planned());
+  for (float f : floats(out[0])) ASSERT_EQ(f, 16.0f);
+  EXPECT_LE(p->exec->dynamic_buffer_bytes(), static_cast<int64_t>(out[0].nbytes()));
+}
+
 }  // namespace
 }  // namespace coreml::runtime

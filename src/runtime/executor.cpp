@@ -72,9 +72,14 @@ class RecyclingAllocator : public BufferAllocator {
   std::shared_ptr<Storage> buffer(size_t wanted, const std::vector<int64_t>* shape = nullptr,
                                   DType dtype = DType::kUInt8) {
     const size_t bytes = std::max<size_t>(64, wanted);
+    // A free buffer up to 4x the request serves it; while recording, one of a large request
+    // (which, freed, goes back to the system: tensor/storage.cpp) only when nearly its size, as
+    // the plan's arena will be: else the run holds more than the arena (a Whisper encoder's
+    // recording peaked at 25 MB of buffers for a 16 MB arena, 20 MB so).
+    const size_t most = give_back_unfit_ && bytes >= kTightFitBytes ? bytes + bytes / 4 : bytes * 4;
     std::shared_ptr<Storage>* best = nullptr;
     for (auto& b : buffers_) {
-      if (b.use_count() == 1 && b->nbytes() >= bytes && b->nbytes() <= bytes * 4 &&
+      if (b.use_count() == 1 && b->nbytes() >= bytes && b->nbytes() <= most &&
           (!best || b->nbytes() < (*best)->nbytes())) {
         best = &b;
       }
@@ -121,6 +126,7 @@ class RecyclingAllocator : public BufferAllocator {
   }
 
  private:
+  static constexpr size_t kTightFitBytes = size_t{1} << 20;
   std::vector<std::shared_ptr<Storage>> buffers_;
   int64_t total_bytes_ = 0;
   bool logging_ = false;
