@@ -287,7 +287,8 @@ TEST(ElementwiseSimd, Fp16ConversionsMatchScalarAtEveryLength) {
 
 // The squeeze-excite plane loops (plane_simd.h), SIMD and scalar, against double arithmetic:
 // sums and dot products within fp32 rounding, the scaling bit for bit (one product, one
-// rounding), fp16 and fp32 on both sides, every length around the vector width.
+// rounding), fp16 and fp32 on both sides, every length around the vector width; the fp16 dot
+// bit for bit the fp32 dot of the widened values.
 TEST(ElementwiseSimd, PlaneLoopsMatchDoubleReference) {
   std::mt19937 gen(19);
   std::uniform_real_distribution<float> dist(-2.f, 2.f);
@@ -309,6 +310,11 @@ TEST(ElementwiseSimd, PlaneLoopsMatchDoubleReference) {
       EXPECT_NEAR(plane_sum(x.data(), false, n), sum, 1e-5 * (1 + n)) << simd << " n " << n;
       EXPECT_NEAR(plane_sum(xh.data(), true, n), sum, 1e-5 * (1 + n)) << simd << " n " << n;
       EXPECT_NEAR(dot_f32(x.data(), y.data(), n), dot, 1e-5 * (1 + n)) << simd << " n " << n;
+      // fp16 weights read in place (squeeze-excite gates): the bits of dot_f32 on the widened
+      // values, the same sums in the same order.
+      EXPECT_NEAR(dot_f16(xh.data(), y.data(), n), dot, 1e-5 * (1 + n)) << simd << " n " << n;
+      EXPECT_EQ(dot_f16(xh.data(), y.data(), n), dot_f32(x.data(), y.data(), n))
+          << simd << " n " << n;
       const float scale = 0.37f;
       std::vector<float> out32(x.size() + 1, -7.f);
       std::vector<uint16_t> out16(x.size() + 1, 0x1234);

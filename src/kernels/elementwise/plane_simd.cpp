@@ -107,19 +107,48 @@ void PlaneScale(const void* x, bool in_half, float scale, void* out, bool out_ha
   for (; i < n; ++i) store_float(out, out_half, i, load_float(x, in_half, i) * scale);
 }
 
-float DotF32(const float* a, const float* b, int64_t n) {
+// Two accumulators over pairs of vectors, then whole vectors, then the rest in order; `load`
+// gives a's vector at i and `value` its element at i (fp32 or widened fp16: the same sums).
+template <class LoadA, class ValueA>
+HWY_INLINE float DotOf(LoadA load, ValueA value, const float* b, int64_t n) {
   const hn::ScalableTag<float> d;
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   auto a0 = hn::Zero(d), a1 = hn::Zero(d);
   int64_t i = 0;
   for (; i + 2 * lanes <= n; i += 2 * lanes) {
-    a0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), a0);
-    a1 = hn::MulAdd(hn::LoadU(d, a + i + lanes), hn::LoadU(d, b + i + lanes), a1);
+    a0 = hn::MulAdd(load(i), hn::LoadU(d, b + i), a0);
+    a1 = hn::MulAdd(load(i + lanes), hn::LoadU(d, b + i + lanes), a1);
   }
-  for (; i + lanes <= n; i += lanes) a0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), a0);
+  for (; i + lanes <= n; i += lanes) a0 = hn::MulAdd(load(i), hn::LoadU(d, b + i), a0);
   float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
-  for (; i < n; ++i) sum += a[i] * b[i];
+  // The rest read into floats first, so that both dtypes add them in one expression (the
+  // compiler may fuse a multiply and an add: the same way for both).
+  HWY_ALIGN float rest[hn::MaxLanes(d)];
+  const int64_t left = n - i;
+  for (int64_t j = 0; j < left; ++j) rest[j] = value(i + j);
+  for (int64_t j = 0; j < left; ++j) sum += rest[j] * b[i + j];
   return sum;
+}
+
+float DotF32(const float* a, const float* b, int64_t n) {
+  const hn::ScalableTag<float> d;
+  return DotOf([&](int64_t i) { return hn::LoadU(d, a + i); }, [&](int64_t i) { return a[i]; }, b,
+               n);
+}
+
+// Returns false when this target cannot widen fp16 exactly (the scalar loop runs instead).
+bool DotF16(const uint16_t* a, const float* b, int64_t n, float* sum) {
+#if COREML_HWY_NATIVE_F16
+  const hn::ScalableTag<float> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  const auto* h = reinterpret_cast<const hwy::float16_t*>(a);
+  *sum = DotOf([&](int64_t i) { return hn::PromoteTo(d, hn::LoadU(dh, h + i)); },
+               [&](int64_t i) { return fp16_to_float(a[i]); }, b, n);
+  return true;
+#else
+  (void)a, (void)b, (void)n, (void)sum;
+  return false;
+#endif
 }
 
 }  // namespace coreml::kernels::HWY_NAMESPACE
@@ -130,6 +159,7 @@ namespace coreml::kernels {
 HWY_EXPORT(PlaneSum);
 HWY_EXPORT(PlaneScale);
 HWY_EXPORT(DotF32);
+HWY_EXPORT(DotF16);
 
 float plane_sum(const void* x, bool half, int64_t n) {
   if (simd_enabled()) return HWY_DYNAMIC_DISPATCH(PlaneSum)(x, half, n);
@@ -150,6 +180,13 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   if (simd_enabled()) return HWY_DYNAMIC_DISPATCH(DotF32)(a, b, n);
   float sum = 0.0f;
   for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+float dot_f16(const uint16_t* a, const float* b, int64_t n) {
+  float sum = 0.0f;
+  if (simd_enabled() && HWY_DYNAMIC_DISPATCH(DotF16)(a, b, n, &sum)) return sum;
+  for (int64_t i = 0; i < n; ++i) sum += fp16_to_float(a[i]) * b[i];
   return sum;
 }
 

@@ -17,5 +17,8 @@ void plane_scale(const void* x, bool in_half, float scale, void* out, bool out_h
 
 // sum over i < n of a[i] * b[i] in fp32.
 float dot_f32(const float* a, const float* b, int64_t n);
+// The same with `a` fp16 bits, widened in registers: the bits dot_f32 gives on a's widened values
+// (the same sums in the same order).
+float dot_f16(const uint16_t* a, const float* b, int64_t n);
 
 }  // namespace coreml::kernels

@@ -14,7 +14,6 @@
 #include "kernels/linalg/conv_epilogue.h"
 #include "runtime/kernel_registry.h"
 #include "runtime/limits.h"
-#include "runtime/packed_weights.h"
 #include "tensor/half.h"
 
 namespace coreml::kernels {
@@ -26,7 +25,7 @@ float round_to(float v, bool fp16) { return fp16 ? fp16_to_float(float_to_fp16(v
 
 // One 1x1 conv of the gate: out = act(b + W in), rounded to fp16 when `fp16`.
 struct GateConv {
-  std::vector<float> w;  // [out][in]
+  Tensor w;              // [out][in], fp32 or fp16: the constant itself, read where it lies
   std::vector<float> b;  // [out] (zeros when the conv had no bias)
   int64_t out = 0, in = 0;
   ConvActivation act;
@@ -38,9 +37,13 @@ struct GateConv {
   // the second thread saves (profiles at 2 threads showed the op slower than at 1).
   void apply(const float* x, float* y, runtime::ThreadPool& pool) const {
     const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, in));
+    const bool half = w.dtype() == DType::kFloat16;
+    const void* rows = w.data();
     pool.parallel_for(out, grain, [&](int64_t begin, int64_t end) {
       for (int64_t o = begin; o < end; ++o) {
-        y[o] = b[static_cast<size_t>(o)] + dot_f32(w.data() + o * in, x, in);
+        const float dot = half ? dot_f16(static_cast<const uint16_t*>(rows) + o * in, x, in)
+                               : dot_f32(static_cast<const float*>(rows) + o * in, x, in);
+        y[o] = b[static_cast<size_t>(o)] + dot;
       }
     });
     act.apply(y, out);
@@ -98,9 +101,9 @@ GateConv read_conv(const runtime::OpContext& p, const std::string& prefix,
   }
   c.out = w->shape()[0];
   c.in = w->shape()[1];
-  c.w = w->to(DType::kFloat32).to_vector<float>();
-  // The kernel keeps its own fp32 copy: the weight file's pages need not stay in memory.
-  runtime::drop_file_pages(w->data(), w->nbytes());
+  // fp16 weights stay fp16 (widened in the products' registers): an fp32 copy doubled them.
+  const bool float_weight = w->dtype() == DType::kFloat32 || w->dtype() == DType::kFloat16;
+  c.w = float_weight ? w->contiguous() : w->to(DType::kFloat32);
   c.b.assign(static_cast<size_t>(c.out), 0.0f);
   if (p.has_param(prefix + "_bias")) {
     const Tensor* b = tensor(prefix + "_bias");
