@@ -76,7 +76,7 @@ class RecyclingAllocator : public BufferAllocator {
     // (which, freed, goes back to the system: tensor/storage.cpp) only when nearly its size, as
     // the plan's arena will be: else the run holds more than the arena (a Whisper encoder's
     // recording peaked at 25 MB of buffers for a 16 MB arena, 20 MB so).
-    const size_t most = give_back_unfit_ && bytes >= kTightFitBytes ? bytes + bytes / 4 : bytes * 4;
+    const size_t most = recording_ && bytes >= kTightFitBytes ? bytes + bytes / 4 : bytes * 4;
     std::shared_ptr<Storage>* best = nullptr;
     for (auto& b : buffers_) {
       if (b.use_count() == 1 && b->nbytes() >= bytes && b->nbytes() <= most &&
@@ -89,7 +89,7 @@ class RecyclingAllocator : public BufferAllocator {
       // that fit no request now, it gives them back, so that it holds about what is live (the
       // plan's arena), not that plus every size the run has seen (a UNet's 55 MB against its
       // arena's 33). Repeated dynamic runs keep theirs, to be reused run after run.
-      if (give_back_unfit_) release_free();
+      if (recording_) release_free();
       if (shape) {
         check_activation_allocation(*shape, dtype, total_bytes_);
       } else {
@@ -112,8 +112,9 @@ class RecyclingAllocator : public BufferAllocator {
   }
   int64_t total_bytes() const { return total_bytes_; }
 
-  // Whether a buffer that must be made first gives back the free ones (recorded runs).
-  void set_give_back_unfit(bool on) { give_back_unfit_ = on; }
+  // Whether the run is recorded (once per signature): then large requests fit tightly and a
+  // buffer that must be made first gives back the free ones (see buffer()).
+  void set_recording(bool on) { recording_ = on; }
 
   // Gives back every buffer nobody holds (a recorded run's, before its plan's arena is made:
   // planned runs need them no more, and kept they would add up with the arena).
@@ -130,7 +131,7 @@ class RecyclingAllocator : public BufferAllocator {
   std::vector<std::shared_ptr<Storage>> buffers_;
   int64_t total_bytes_ = 0;
   bool logging_ = false;
-  bool give_back_unfit_ = false;
+  bool recording_ = false;
   std::vector<HandedOut> log_;
 };
 
@@ -909,10 +910,10 @@ void FunctionExecutor::run_dynamic(std::span<const Tensor* const> inputs,
     }
     (is_state ? next_state : next_input)++;
   }
-  allocator_->set_give_back_unfit(recording != nullptr);
+  allocator_->set_recording(recording != nullptr);
   std::vector<RtValue> outs =
       execute_block(*main_, env, *allocator_, block_inputs, true, recording);
-  allocator_->set_give_back_unfit(false);
+  allocator_->set_recording(false);
   outputs.resize(outs.size());
   for (size_t i = 0; i < outs.size(); ++i) outputs[i] = outs[i].dense();
   peak_bytes_ = allocator_->total_bytes();
