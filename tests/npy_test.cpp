@@ -1,11 +1,16 @@
 // .npy reading (NumPy-written fixtures in every dtype, order and version), writing
 // (round trips), and rejection of malformed input.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <string>
+#include <thread>
 
 #include "coreml/tensor.h"
 
@@ -263,6 +268,60 @@ TEST(NpyMalformed, ErrorsNameTheFileAndKind) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
   }
   std::filesystem::remove(path);
+}
+
+// load_npy reads a regular file straight into the tensor and a pipe through memory; both must
+// give what load_npy_from_memory gives: the same tensor, or the same error with the path.
+std::string load_outcome(const std::function<Tensor()>& load) {
+  try {
+    const Tensor t = load();
+    return "ok " + t.to_string();
+  } catch (const Error& e) {
+    return "error " + std::to_string(static_cast<int>(e.code())) + " " + e.what();
+  }
+}
+
+TEST(NpyRead, FilesAndPipesReadLikeMemory) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("coreml_npy_sources_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::vector<uint8_t> big_endian =
+      make_npy("{'descr': '>i4', 'fortran_order': True, 'shape': (2, 3), }", 24);
+  for (size_t i = 0; i < 24; ++i) big_endian[big_endian.size() - 24 + i] = static_cast<uint8_t>(i);
+  std::vector<uint8_t> short_length = make_npy(kGood, 24);
+  short_length.resize(9);
+  const std::vector<std::vector<uint8_t>> cases = {
+      make_npy(kGood, 24),    big_endian,   make_npy(kGood, 20), make_npy(kGood, 25),
+      make_npy(kGood, 24, 3), short_length, {0x93, 'N', 'U'},    {}};
+  for (size_t c = 0; c < cases.size(); ++c) {
+    const std::vector<uint8_t>& bytes = cases[c];
+    const std::string memory = load_outcome([&] { return load_npy_from_memory(bytes); });
+    const std::string file = (dir / ("case" + std::to_string(c) + ".npy")).string();
+    {
+      std::ofstream out(file, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(bytes.data()),
+                static_cast<std::streamsize>(bytes.size()));
+    }
+    const std::string fifo = (dir / ("fifo" + std::to_string(c))).string();
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    std::thread writer([&] {
+      std::ofstream out(fifo, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(bytes.data()),
+                static_cast<std::streamsize>(bytes.size()));
+    });
+    const std::string from_pipe = load_outcome([&] { return load_npy(fifo); });
+    writer.join();
+    const std::string from_file = load_outcome([&] { return load_npy(file); });
+    // Errors from a path carry it in front of the memory loader's message.
+    const auto with_path = [&](const std::string& path) {
+      if (memory.rfind("ok ", 0) == 0) return memory;
+      const size_t message = memory.find(' ', 6) + 1;
+      return memory.substr(0, message) + path + ": " + memory.substr(message);
+    };
+    EXPECT_EQ(from_file, with_path(file)) << "case " << c;
+    EXPECT_EQ(from_pipe, with_path(fifo)) << "case " << c;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(NpyRead, BoolBytesAreNormalized) {

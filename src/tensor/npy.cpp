@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string_view>
@@ -235,32 +236,84 @@ std::string descr_for(DType dtype) {
               ErrorCode::kUnsupported);
 }
 
-}  // namespace
+// Where a .npy's bytes come from: memory, or a regular file of known size. A file is read
+// once, forward, straight into the tensor, never first into a buffer of its own. Knowing how
+// many bytes are left lets a header that declares more than the input holds be refused before
+// anything is allocated for it.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual size_t remaining() const = 0;
+  // Reads exactly `count` <= remaining() bytes into `dst`.
+  virtual void read(void* dst, size_t count) = 0;
+};
 
-Tensor load_npy_from_memory(std::span<const uint8_t> bytes) {
-  if (bytes.size() < kMagicSize + 2 || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0) {
-    parse_error("bad magic (not a .npy file)");
+class MemorySource final : public ByteSource {
+ public:
+  explicit MemorySource(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+  size_t remaining() const override { return bytes_.size(); }
+  void read(void* dst, size_t count) override {
+    if (count > 0) std::memcpy(dst, bytes_.data(), count);
+    bytes_ = bytes_.subspan(count);
   }
-  const uint8_t major = bytes[6];
-  const uint8_t minor = bytes[7];
+
+ private:
+  std::span<const uint8_t> bytes_;
+};
+
+class FileSource final : public ByteSource {
+ public:
+  FileSource(std::ifstream& in, size_t size, const std::string& path)
+      : in_(in), left_(size), path_(path) {}
+  size_t remaining() const override { return left_; }
+  void read(void* dst, size_t count) override {
+    auto* out = static_cast<char*>(dst);
+    for (size_t done = 0; done < count;) {
+      // istream::read takes a signed count: read in pieces that fit it.
+      const size_t piece = std::min<size_t>(count - done, size_t{1} << 30);
+      in_.read(out + done, static_cast<std::streamsize>(piece));
+      if (static_cast<size_t>(in_.gcount()) != piece) {
+        throw Error(detail::cat("load_npy: ", path_, ": read ", done + in_.gcount(), " of ", count,
+                                " bytes (did the file shrink while being read?)"),
+                    ErrorCode::kIo);
+      }
+      done += piece;
+    }
+    left_ -= count;
+  }
+
+ private:
+  std::ifstream& in_;
+  size_t left_;
+  const std::string& path_;
+};
+
+Tensor read_npy(ByteSource& in) {
+  uint8_t prefix[kMagicSize + 2 + 4];
+  if (in.remaining() < kMagicSize + 2) parse_error("bad magic (not a .npy file)");
+  in.read(prefix, kMagicSize + 2);
+  if (std::memcmp(prefix, kMagic, kMagicSize) != 0) parse_error("bad magic (not a .npy file)");
+  const uint8_t major = prefix[6];
+  const uint8_t minor = prefix[7];
   if (major < 1 || major > 3 || minor != 0) {
     throw Error(detail::cat(".npy: unsupported format version ", int{major}, ".", int{minor},
                             " (supported: 1.0, 2.0, 3.0)"),
                 ErrorCode::kUnsupported);
   }
   const size_t length_bytes = major == 1 ? 2 : 4;
-  const size_t prefix = kMagicSize + 2 + length_bytes;
-  if (bytes.size() < prefix) parse_error("truncated header length");
-  const size_t header_size = read_le(bytes.data() + kMagicSize + 2, length_bytes);
+  if (in.remaining() < length_bytes) parse_error("truncated header length");
+  in.read(prefix + kMagicSize + 2, length_bytes);
+  const size_t header_size = read_le(prefix + kMagicSize + 2, length_bytes);
   if (header_size > kMaxHeaderBytes) {
     parse_error(
         detail::cat("header of ", header_size, " bytes exceeds the limit of ", kMaxHeaderBytes));
   }
-  if (bytes.size() - prefix < header_size) {
-    parse_error(detail::cat("truncated header: ", header_size, " bytes declared, ",
-                            bytes.size() - prefix, " present"));
+  if (in.remaining() < header_size) {
+    parse_error(detail::cat("truncated header: ", header_size, " bytes declared, ", in.remaining(),
+                            " present"));
   }
-  const std::string_view text(reinterpret_cast<const char*>(bytes.data() + prefix), header_size);
+  std::string text(header_size, '\0');
+  in.read(text.data(), header_size);
   if (text.empty() || text.back() != '\n') parse_error("header does not end with a newline");
   for (size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
@@ -280,7 +333,7 @@ Tensor load_npy_from_memory(std::span<const uint8_t> bytes) {
     parse_error(e.what());
   }
   const size_t data_bytes = static_cast<size_t>(count) * itemsize;
-  const size_t available = bytes.size() - prefix - header_size;
+  const size_t available = in.remaining();
   if (available < data_bytes) {
     parse_error(
         detail::cat("truncated data: shape needs ", data_bytes, " bytes, ", available, " present"));
@@ -290,10 +343,10 @@ Tensor load_npy_from_memory(std::span<const uint8_t> bytes) {
                             " data bytes"));
   }
 
-  // A contiguous tensor of the right byte size, then the file's bytes copied in as-is.
+  // A contiguous tensor of the right byte size, then the input's bytes read in as they are.
   Tensor flat = Tensor::empty({count}, header.dtype);
   auto* dst = static_cast<std::byte*>(flat.data());
-  if (data_bytes > 0) std::memcpy(dst, bytes.data() + prefix + header_size, data_bytes);
+  in.read(dst, data_bytes);
   if (header.big_endian != (std::endian::native == std::endian::big) && itemsize > 1) {
     reverse_each_element(dst, static_cast<size_t>(count), itemsize);
   }
@@ -307,6 +360,13 @@ Tensor load_npy_from_memory(std::span<const uint8_t> bytes) {
   std::vector<int64_t> perm(header.shape.size());
   for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(perm.size() - 1 - i);
   return flat.reshape(reversed).permute(perm);
+}
+
+}  // namespace
+
+Tensor load_npy_from_memory(std::span<const uint8_t> bytes) {
+  MemorySource source(bytes);
+  return read_npy(source);
 }
 
 std::vector<uint8_t> save_npy_to_memory(const Tensor& tensor) {
@@ -345,12 +405,20 @@ std::vector<uint8_t> save_npy_to_memory(const Tensor& tensor) {
 Tensor load_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("load_npy: cannot open " + path, ErrorCode::kIo);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error("load_npy: cannot read " + path, ErrorCode::kIo);
   try {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (!ec && std::filesystem::is_regular_file(path, ec)) {
+      FileSource source(in, static_cast<size_t>(size), path);
+      return read_npy(source);
+    }
+    // A pipe or a device: its size is known only once it has been read to the end.
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+    if (in.bad()) throw Error("load_npy: cannot read " + path, ErrorCode::kIo);
     return load_npy_from_memory(bytes);
   } catch (const Error& e) {
+    if (e.code() == ErrorCode::kIo) throw;
     throw Error(path + ": " + e.what(), e.code());
   }
 }
