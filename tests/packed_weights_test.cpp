@@ -3,6 +3,7 @@
 #include "runtime/packed_weights.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -92,6 +93,39 @@ TEST(PackedWeights, LargeCopiesSplitOverThreadsKeepEveryByte) {
   auto copy = runtime::packed_copy(bytes.data(), bytes.size());
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(std::memcmp(copy.get(), bytes.data(), bytes.size()), 0);
+}
+
+// A slab's huge page is resident whole once its first byte is touched. When loading ends, the
+// part past the last copy goes back to the system, and later copies still work there. (Where the
+// kernel gives no transparent huge pages the tail was never resident and this holds trivially.)
+TEST(PackedWeights, UnusedTailOfTheLastHugePageIsGivenBack) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const size_t n = (size_t{3} << 19) + 100;  // 1.5 MiB + 100 bytes
+  std::shared_ptr<void> first = runtime::huge_pages(n);
+  ASSERT_NE(first, nullptr);
+  auto* bytes = static_cast<uint8_t*>(first.get());
+  for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<uint8_t>(i * 5 + 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(bytes) + n;
+  const uintptr_t tail = (end + page - 1) / page * page;
+  const uintptr_t boundary = (end + kHuge - 1) / kHuge * kHuge;
+
+  runtime::release_unused_huge_page();
+  const size_t pages = (boundary - tail) / page;
+  std::vector<unsigned char> resident(pages + 1);
+  if (pages > 0) {
+    ASSERT_EQ(::mincore(reinterpret_cast<void*>(tail), boundary - tail, resident.data()), 0);
+    for (size_t i = 0; i < pages; ++i) EXPECT_EQ(resident[i] & 1, 0) << "page " << i << " of tail";
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (bytes[i] != static_cast<uint8_t>(i * 5 + 1)) FAIL() << "byte " << i << " changed";
+  }
+  // The next copy goes where the tail was.
+  std::shared_ptr<void> second = runtime::huge_pages(page * 3);
+  ASSERT_NE(second, nullptr);
+  std::memset(second.get(), 0xab, page * 3);
+  EXPECT_EQ(static_cast<uint8_t*>(second.get())[page * 3 - 1], 0xab);
+  EXPECT_EQ(bytes[n - 1], static_cast<uint8_t>((n - 1) * 5 + 1));
 }
 
 }  // namespace

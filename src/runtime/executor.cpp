@@ -13,6 +13,7 @@
 #include "runtime/fusion/fusion.h"
 #include "runtime/limits.h"
 #include "runtime/memory_plan.h"
+#include "runtime/packed_weights.h"
 #include "runtime/state_aliasing.h"
 
 namespace coreml::runtime {
@@ -449,6 +450,8 @@ FunctionExecutor::FunctionExecutor(const format::ModelAsset& asset, const mil::F
   }
   const auto hints = prove_state_aliasing(aliasing, state_slots, last_use_, uses);
   for (size_t i = 0; i < hints.size(); ++i) main_->steps[i].hints = hints[i];
+  // The kernels have packed their weights: the last huge page's unused tail can go back.
+  release_unused_huge_page();
 }
 
 FunctionExecutor::~FunctionExecutor() = default;

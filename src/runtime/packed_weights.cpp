@@ -87,6 +87,16 @@ class Slab {
     return base_ + at;
   }
 
+  // Gives back the untouched rest of the huge page the slab's last copy ends in. Touching a
+  // huge page's first byte made all 2 MiB of it resident; past the last copy it holds nothing.
+  // The kernel splits the huge page to do it, and a later copy faults in small pages there.
+  void release_tail() {
+    const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t from = (used_ + page - 1) / page * page;
+    const size_t to = std::min(capacity_, (used_ + kHugePage - 1) / kHugePage * kHugePage);
+    if (to > from) ::madvise(base_ + from, to - from, MADV_DONTNEED);
+  }
+
  private:
   Slab(void* raw, size_t mapped, uint8_t* base, size_t capacity)
       : raw_(raw), mapped_(mapped), base_(base), capacity_(capacity) {}
@@ -97,10 +107,17 @@ class Slab {
   size_t used_ = 0;
 };
 
+// The slab copies are put in; weak: a slab whose copies are all released goes away. Guarded by
+// slab_mutex().
+std::weak_ptr<Slab>& filling_slab() {
+  static std::weak_ptr<Slab> filling;
+  return filling;
+}
+
 // Room for `bytes` in the slab being filled, or in a new one (at least kSlabBytes). The caller
-// holds the registry's lock.
+// holds slab_mutex().
 std::shared_ptr<void> slab_space(size_t bytes) {
-  static std::weak_ptr<Slab> filling;  // weak: a slab whose copies are all released goes away
+  std::weak_ptr<Slab>& filling = filling_slab();
   std::shared_ptr<Slab> slab = filling.lock();
   uint8_t* at = slab ? slab->take(bytes) : nullptr;
   if (!at) {
@@ -142,6 +159,11 @@ std::shared_ptr<const void> packed_copy(const void* source, size_t bytes) {
 std::shared_ptr<void> huge_pages(size_t bytes) {
   std::lock_guard<std::mutex> lock(slab_mutex());
   return slab_space(std::max<size_t>(bytes, 1));
+}
+
+void release_unused_huge_page() {
+  std::lock_guard<std::mutex> lock(slab_mutex());
+  if (const std::shared_ptr<Slab> slab = filling_slab().lock()) slab->release_tail();
 }
 
 void drop_file_pages(const void* source, size_t bytes) {

@@ -21,6 +21,10 @@ std::shared_ptr<const void> packed_copy(const void* source, size_t bytes);
 // rearranges at load (panel_matrix.h); nullptr when memory cannot be mapped. Thread-safe.
 std::shared_ptr<void> huge_pages(size_t bytes);
 
+// Gives back the unused part of the huge page the last copy ends in (up to 2 MiB, resident since
+// the copy touched it): called when a function has finished loading. Thread-safe.
+void release_unused_huge_page();
+
 // When [source, source + bytes) lies in a weight file's mapping, drops its whole pages from
 // this process (they stay in the page cache and are read again if touched): for a weight whose
 // kernel keeps its own copy.
