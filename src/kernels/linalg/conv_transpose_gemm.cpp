@@ -19,11 +19,10 @@ namespace {
 class ConvTransposeKernel final : public WeightProductKernel {
  public:
   ConvTransposeKernel(int x, std::shared_ptr<const WeightMatrix> w, std::vector<float> bias,
-                      Tensor rows, std::array<int64_t, 3> kernel, int spatial, int64_t cout,
+                      std::array<int64_t, 3> kernel, int spatial, int64_t cout,
                       std::optional<std::vector<int64_t>> output_shape)
       : WeightProductKernel(x, std::move(w), {}),
         co_bias_(std::move(bias)),
-        rows_(std::move(rows)),
         kernel_(kernel),
         spatial_(spatial),
         cout_(cout),
@@ -143,7 +142,6 @@ class ConvTransposeKernel final : public WeightProductKernel {
   }
 
   std::vector<float> co_bias_;  // per output channel
-  Tensor rows_;                 // the weight as rows (co, k) over ci, fp32 (kept alive)
   std::array<int64_t, 3> kernel_;
   int spatial_;
   int64_t cout_;
@@ -181,22 +179,17 @@ std::unique_ptr<runtime::OpKernel> make_conv_transpose(const KernelInit& init) {
   bool ok = false;
   auto bias = constant_bias(init, &ok);
   if (!ok || (!bias.empty() && static_cast<int64_t>(bias.size()) != ws[1])) return nullptr;
-  // [Cin, Cout, K...] -> rows (co, k) over ci.
+  // [Cin, Cout, K...] is [K = Cin, N = Cout * K...] for the product: rows (co, k) over ci,
+  // which the matrix makes as its own transposed copy, in the weight's dtype.
   const int64_t cin = ws[0], cout = ws[1];
   const int64_t ksize = kernel[0] * kernel[1] * kernel[2];
-  const auto w = weight->tensor.to(DType::kFloat32).to_vector<float>();
-  // The rows below are the kernel's own copy: the weight file's pages need not stay in memory.
-  runtime::drop_file_pages(weight->tensor.data(), weight->tensor.nbytes());
-  Tensor rows = Tensor::zeros({cout * ksize, cin}, DType::kFloat32);
-  float* dst = rows.data<float>();
-  for (int64_t ci = 0; ci < cin; ++ci) {
-    for (int64_t r = 0; r < cout * ksize; ++r) dst[r * cin + ci] = w[ci * cout * ksize + r];
-  }
-  auto matrix = WeightMatrix::create(runtime::RtValue::of(rows, true), false);
+  auto matrix = WeightMatrix::create(
+      runtime::RtValue::of(weight->tensor.reshape({cin, cout * ksize}), true), true);
   if (!matrix) return nullptr;
-  return std::make_unique<ConvTransposeKernel>(x, std::move(matrix), std::move(bias),
-                                               std::move(rows), kernel, p.spatial, cout,
-                                               std::move(output_shape));
+  // The copy is the kernel's: the weight file's pages need not stay in memory.
+  runtime::drop_file_pages(weight->tensor.data(), weight->tensor.nbytes());
+  return std::make_unique<ConvTransposeKernel>(x, std::move(matrix), std::move(bias), kernel,
+                                               p.spatial, cout, std::move(output_shape));
 }
 
 }  // namespace coreml::kernels::linalg
