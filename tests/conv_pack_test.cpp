@@ -532,6 +532,64 @@ TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
   }
 }
 
+// A depthwise conv whose input size varies: 3 x 3 planes run channels in the lanes (blocked
+// taps), 20 x 20 planes channel by channel. The kernel keeps only the blocked taps after the
+// first small plane and rebuilds the per-channel ones for the large planes: every shape, in
+// turn, against the simple kernel.
+TEST(ConvPack, DepthwiseAlternatingBlockedAndPerChannelPlanes) {
+  Switches restore;
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  constexpr int64_t kChannels = 24;
+  std::string w, b;
+  for (int64_t i = 0; i < kChannels * 9; ++i) w += (i ? ", " : "") + hex(dist(rng));
+  for (int64_t i = 0; i < kChannels; ++i) b += (i ? ", " : "") + hex(dist(rng));
+  const std::string text = R"(program(1.3)
+{
+    func main<ios18>(tensor<fp32, [1, 24, ?, ?]> x) {
+        tensor<fp32, [24, 1, 3, 3]> w = const()[name = string("w"), val = tensor<fp32, [24, 1, 3, 3]>([)" +
+                           w + R"(])];
+        tensor<fp32, [24]> b = const()[name = string("b"), val = tensor<fp32, [24]>([)" +
+                           b +
+                           R"(])];
+        string pt = const()[name = string("pt"), val = string("custom")];
+        tensor<int32, [2]> st = const()[name = string("st"), val = tensor<int32, [2]>([1, 1])];
+        tensor<int32, [4]> pd = const()[name = string("pd"), val = tensor<int32, [4]>([1, 1, 1, 1])];
+        tensor<int32, [2]> dl = const()[name = string("dl"), val = tensor<int32, [2]>([1, 1])];
+        int32 gr = const()[name = string("gr"), val = int32(24)];
+        tensor<fp32, [1, 24, ?, ?]> y = conv(bias = b, dilations = dl, groups = gr, pad = pd, pad_type = pt, strides = st, weight = w, x = x)[name = string("y")];
+    } -> (y);
+}
+)";
+  format::ModelAsset asset;
+  asset.program = format::parse_mil_text(text, "depthwise.mil");
+  runtime::ExecutorOptions simple, prepared;
+  simple.prepared_kernels = false;
+  simple.fusion = prepared.fusion = false;
+  const auto& function = asset.program.functions.at(0);
+  runtime::FunctionExecutor reference(asset, function, runtime::KernelRegistry::global(),
+                                      runtime::ThreadPool::shared(2), simple);
+  runtime::FunctionExecutor exec(asset, function, runtime::KernelRegistry::global(),
+                                 runtime::ThreadPool::shared(2), prepared);
+  EXPECT_EQ(exec.prepared_op_count(), 1);
+  for (const int64_t side : {3, 20, 3, 20}) {
+    Tensor x = Tensor::empty({1, kChannels, side, side}, DType::kFloat32);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = dist(rng);
+    std::vector<const Tensor*> bound{&x};
+    std::vector<Tensor> want, got;
+    reference.run(bound, {}, want);
+    for (int replay = 0; replay < 2; ++replay) {  // recorded, then planned
+      exec.run(bound, {}, got);
+      const auto g = got.at(0).to_vector<float>(), r = want.at(0).to_vector<float>();
+      ASSERT_EQ(g.size(), r.size());
+      for (size_t i = 0; i < g.size(); ++i) {
+        ASSERT_NEAR(g[i], r[i], 1e-5f * (1.0f + std::fabs(r[i])))
+            << side << " x " << side << ", element " << i << ", run " << replay;
+      }
+    }
+  }
+}
+
 // An activation budget for one test, the default limits given back at its end.
 struct ActivationBudget {
   explicit ActivationBudget(uint64_t bytes) {

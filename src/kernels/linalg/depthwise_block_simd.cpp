@@ -289,6 +289,19 @@ DepthwiseBlockTaps depthwise_block_taps(const std::vector<float>& weights,
   return t;
 }
 
+std::vector<float> depthwise_channel_taps(const DepthwiseBlockTaps& blocked, int64_t channels,
+                                          int64_t kernel_size, int64_t lanes) {
+  std::vector<float> weights(static_cast<size_t>(channels * kernel_size));
+  for (int64_t c = 0; c < channels; ++c) {
+    const int64_t q = c / lanes, j = c % lanes;
+    for (int64_t k = 0; k < kernel_size; ++k) {
+      weights[static_cast<size_t>(c * kernel_size + k)] =
+          blocked.taps[static_cast<size_t>((q * kernel_size + k) * lanes + j)];
+    }
+  }
+  return weights;
+}
+
 void depthwise_block_columns(const float* block, int64_t positions, int64_t channels,
                              float* staging, float* out) {
   HWY_DYNAMIC_DISPATCH(BlockColumns)(block, positions, channels, staging, out);

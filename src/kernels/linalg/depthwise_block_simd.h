@@ -45,6 +45,9 @@ struct DepthwiseBlockTaps {
 DepthwiseBlockTaps depthwise_block_taps(const std::vector<float>& weights,  // [channels][ksize]
                                         const std::vector<float>& bias, int64_t channels,
                                         int64_t kernel_size, int64_t lanes);
+// The inverse: the taps back by channel, [channels][kernel_size].
+std::vector<float> depthwise_channel_taps(const DepthwiseBlockTaps& blocked, int64_t channels,
+                                          int64_t kernel_size, int64_t lanes);
 
 // Floats of staging depthwise_block and depthwise_block_columns need for planes of `positions`
 // (the input plane for the first, the output plane for the second).

@@ -40,6 +40,7 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
         p_(std::move(p)),
         weight_shape_(std::move(weight_shape)),
         w_(std::move(weights)),
+        taps_per_channel_(static_cast<int64_t>(w_.size()) / weight_shape_[0]),
         bias_(std::move(bias)),
         activation_(activation) {}
 
@@ -119,10 +120,20 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
         blocked_ = true;
         per_thread = std::max(per_thread, round_up(floats(), 16));
         if (block_lanes_ != lanes_) {  // the weights are constant: arranged once
-          block_taps_ = depthwise_block_taps(w_, bias_, s_.cout, s_.kernel_size(), lanes_);
+          block_taps_ =
+              depthwise_block_taps(channel_taps(), bias_, s_.cout, s_.kernel_size(), lanes_);
           block_lanes_ = lanes_;
         }
       }
+    }
+    // The taps are kept in the arrangement the runs read: by block once a shape runs blocked,
+    // by channel again (rebuilt from the blocks) if a later shape does not; a kernel whose
+    // shapes have needed both keeps both.
+    if (blocked_ && simd_enabled()) {
+      if (!kept_both_) std::vector<float>().swap(w_);
+    } else if (w_.empty()) {
+      channel_taps();
+      kept_both_ = true;
     }
     if (__builtin_mul_overflow(per_thread, int64_t{std::max(1, ctx.threads())}, &total)) {
       ctx.fail("the depthwise conv's padded planes overflow");
@@ -311,10 +322,20 @@ class DepthwiseConvKernel final : public runtime::OpKernel {
     }
   }
 
+  // The taps by channel (w_), rebuilt from the blocked ones when they were let go.
+  const std::vector<float>& channel_taps() {
+    if (w_.empty()) {
+      w_ = depthwise_channel_taps(block_taps_, weight_shape_[0], taps_per_channel_, block_lanes_);
+    }
+    return w_;
+  }
+
   int x_;
   ConvParams p_;
   std::vector<int64_t> weight_shape_;
-  std::vector<float> w_;     // [Cout, kernel size] fp32
+  std::vector<float> w_;  // [Cout, kernel size] fp32; empty while only the blocked taps are kept
+  int64_t taps_per_channel_;
+  bool kept_both_ = false;
   std::vector<float> bias_;  // [Cout] or empty
   ConvActivation activation_;
   ConvShape s_;
@@ -339,7 +360,8 @@ std::unique_ptr<runtime::OpKernel> make_depthwise_conv(const KernelInit& init,
                                                        const ConvParams& p, std::vector<float> bias,
                                                        ConvActivation activation) {
   const auto& ws = weight.shape();
-  if (weight.compressed || ws.size() < 3 || ws[1] != 1 || p.groups <= 1 || ws[0] % p.groups != 0)
+  if (weight.compressed || ws.size() < 3 || ws[0] < 1 || ws[1] != 1 || p.groups <= 1 ||
+      ws[0] % p.groups != 0)
     return nullptr;
   std::vector<float> taps = weight.tensor.to(DType::kFloat32).to_vector<float>();
   // The kernel keeps its own fp32 copy: the weight file's pages need not stay in memory.
