@@ -1,11 +1,11 @@
 // Model::generate (sampling, stops, streaming, stats) and ChatSession.
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 
 #include "anemll_model.h"
 #include "coreml/error.h"
+#include "runtime/process_memory.h"
 #include "sampler.h"
 
 namespace coreml::llm {
@@ -15,12 +15,6 @@ using Clock = std::chrono::steady_clock;
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-double peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
 SamplerConfig resolve(const SamplingParams& asked, const SamplingParams& defaults) {
@@ -161,7 +155,7 @@ GenerationResult Model::generate(Sequence& sequence, std::span<const int32_t> pr
   const int64_t decoded = steps_run - 1;
   if (decoded > 0 && decode_ms > 0) result.stats.decode_tok_s = decoded / decode_ms * 1e3;
   result.stats.context_shifts = sequence.context_shifts() - shifts_before;
-  result.stats.peak_rss_mb = peak_rss_mb();
+  result.stats.peak_rss_mb = static_cast<double>(runtime::peak_rss_bytes()) / (1024.0 * 1024.0);
   return result;
 }
 

@@ -21,6 +21,7 @@
 #include "coreml/image.h"
 #include "coreml/model.h"
 #include "feature_input.h"
+#include "runtime/process_memory.h"
 
 namespace coreml::cli {
 namespace {
@@ -44,17 +45,6 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
-}
-
-// The process's peak resident set (VmHWM: this program's own, unlike getrusage's ru_maxrss,
-// which keeps the peak of the process image before exec), in bytes; 0 where unknown.
-int64_t peak_rss_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // kB
-  }
-  return 0;
 }
 
 std::vector<OpTiming> by_time(std::vector<OpTiming> timings) {
@@ -226,7 +216,7 @@ int run(const RunOptions& o) {
     j["min_ms"] = sorted.front();
     j["mean_ms"] = total / static_cast<double>(step_ms.size());
     j["peak_activation_bytes"] = model.last_stats().peak_activation_bytes;
-    j["peak_rss_bytes"] = peak_rss_bytes();
+    j["peak_rss_bytes"] = runtime::peak_rss_bytes();
     if (o.profile_ops) {
       j["profile_ops"] = nlohmann::ordered_json::array();
       for (const OpTiming& t : model.profile_ops()) {
@@ -281,7 +271,7 @@ int run(const RunOptions& o) {
               << sorted.front() << " ms";
   }
   std::cout << "; peak activations " << model.last_stats().peak_activation_bytes
-            << " bytes, peak RSS " << peak_rss_bytes() / (1 << 20) << " MB\n";
+            << " bytes, peak RSS " << runtime::peak_rss_bytes() / (1 << 20) << " MB\n";
   if (o.profile) {
     std::cout << "per step, by op type:\n";
     for (const OpTiming& t : by_time(model.profile())) {
