@@ -247,6 +247,54 @@ def process_rss_mb(coreml: str, workdir: Path) -> float:
         return float("nan")
 
 
+# Peak RSS of a process that loads an ONNX model in ONNX Runtime and runs it three times: the
+# same measurement as ours (`coreml run --steps 3`), in a process of its own.
+ORT_RSS_SCRIPT = """
+import sys
+import numpy as np, onnxruntime as ort
+options = ort.SessionOptions()
+options.intra_op_num_threads = int(sys.argv[2])
+options.inter_op_num_threads = 1
+session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+feeds = {a.split("=", 1)[0]: np.load(a.split("=", 1)[1]) for a in sys.argv[3:]}
+for _ in range(3):
+    session.run(None, feeds)
+# VmHWM, as `coreml run` reports it: ru_maxrss would keep the parent's peak across the exec.
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(int(line.split()[1]) * 1024)
+"""
+
+
+def ort_rss_mb(onnx_path: Path, feed_paths: dict, threads: int) -> float:
+    """Peak RSS of ORT_RSS_SCRIPT on `onnx_path` with the .npy feeds (nan when it fails)."""
+    cmd = [sys.executable, "-c", ORT_RSS_SCRIPT, str(onnx_path), str(threads),
+           *[f"{n}={f}" for n, f in feed_paths.items()]]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    try:
+        return int(proc.stdout.decode().split()[-1]) / 2**20
+    except (ValueError, IndexError):
+        return float("nan")
+
+
+def ort_process_rss_mb(workdir: Path, threads: int) -> float:
+    """ORT_RSS_SCRIPT's peak RSS on a one-op model (an 8 x 8 conv, as for ours)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = workdir / "process_rss.onnx"
+    weight = numpy_helper.from_array(np.ones((2, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])], "one_op",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), model)
+    x = workdir / "process_rss_x.npy"
+    np.save(x, np.zeros((1, 3, 8, 8), np.float32))
+    return ort_rss_mb(model, {"x": x}, threads)
+
+
 def weight_mb(model: Path) -> float:
     """The model's weight files (an .mlpackage's weights folder)."""
     folder = model / "Data" / "com.apple.CoreML" / "weights"
@@ -291,6 +339,7 @@ def main() -> int:
     # measured as the RSS above a one-op model's run, against the weight files plus the plan's
     # arena plus the prediction's inputs and outputs.
     process_mb = float("nan") if args.prepare_only else process_rss_mb(args.coreml, workdir)
+    ort_process_mb = {}  # by thread count
     rows = []
     for name in names:
         print(f"== {name}", flush=True)
@@ -300,7 +349,16 @@ def main() -> int:
         with torch.inference_mode():
             reference = module(*inputs.values()).numpy()
         feeds = {n: t.numpy() for n, t in inputs.items()}  # the dtypes the export saw
+        feed_paths = {}
+        for n, value in feeds.items():
+            feed_paths[n] = workdir / name / f"ort_feed_{n}.npy"
+            np.save(feed_paths[n], value)
         for threads in thread_counts:
+            # ONNX Runtime's RSS the way ours is measured (above its one-op model's run), against
+            # the fp32 budget: it runs the fp32 export for both precisions.
+            if threads not in ort_process_mb:
+                ort_process_mb[threads] = ort_process_rss_mb(workdir, threads)
+            ort_rss = ort_rss_mb(paths["onnx"], feed_paths, threads)
             # Probed with no ONNX Runtime session alive (its threads spin after each run).
             round_trips = [core_round_trip_ns(probe)] if threads > 1 else []
             session = ort_session(paths["onnx"], threads)
@@ -341,6 +399,8 @@ def main() -> int:
                 io_mb = (sum(Path(f).stat().st_size for f in paths["inputs"].values()) +
                          (workdir / name / f"out_{p}" / "output.npy").stat().st_size) / 2**20
                 budget_mb = weight_mb(paths[p]) + extra[p][-1]["activation_mb"] + io_mb
+                if p == "fp32":
+                    fp32_budget_mb = budget_mb
                 rows.append({"model": name, "precision": p, "threads": threads, "steps": steps,
                              "warmup": warmup, "ours_ms": ms,
                              "base_ms": base_ms, "base_vs_ort": base_ms / ort_ms,
@@ -351,6 +411,9 @@ def main() -> int:
                              "activation_mb": extra[p][-1]["activation_mb"],
                              "process_rss_mb": process_mb, "budget_mb": budget_mb,
                              "rss_vs_budget": (rss - process_mb) / budget_mb,
+                             "ort_rss_mb": ort_rss, "ort_process_rss_mb": ort_process_mb[threads],
+                             "ort_rss_vs_budget": (ort_rss - ort_process_mb[threads]) /
+                             fp32_budget_mb if p == "fp32" else float("nan"),
                              "core_round_trip_ns": round_trips,
                              "samples": {"ours": samples[p], "base": base[p], "ort": samples["ort"],
                                          "torch": samples["torch"]}})
@@ -364,7 +427,7 @@ def main() -> int:
     head = "| model | prec | T | ours ms | ORT ms | torch ms | ours/ORT | ours/torch |"
     if with_base:
         head += " baseline ms | baseline/ORT | baseline/torch |"
-    head += " max err (rel) | our RSS MB | RSS/budget | x-core ns |"
+    head += " max err (rel) | our RSS MB | RSS/budget | ORT RSS/budget | x-core ns |"
     print("\n" + head)
     print("|" + " --- |" * (head.count("|") - 1))
     for r in rows:
@@ -375,8 +438,10 @@ def main() -> int:
             line += (f" {r['base_ms']:.1f} | {r['base_vs_ort']:.2f}× | "
                      f"{r['base_vs_torch']:.2f}× |")
         trips = "/".join(f"{t:.0f}" for t in r["core_round_trip_ns"])
+        ort_memory = f"{r['ort_rss_vs_budget']:.2f}" if math.isfinite(r["ort_rss_vs_budget"]) \
+            else "–"
         print(line + f" {r['max_abs_err']:.1e} ({r['max_rel_err']:.0e}) | {r['rss_mb']:.0f} | "
-              f"{r['rss_vs_budget']:.2f} | {trips} |")
+              f"{r['rss_vs_budget']:.2f} | {ort_memory} | {trips} |")
     for threads in thread_counts:
         sel = [r for r in rows if r["threads"] == threads]
         text = (f"geometric mean, {threads} thread(s): ours/ORT "
