@@ -81,12 +81,13 @@ class ReduceAxisKernel final : public runtime::OpKernel {
     void* out = ctx.out(0).data();
     auto* scratch = reinterpret_cast<float*>(ctx.scratch());
     const int64_t count = rows_.numel();
+    // Chunks of at least 4096 elements: a global average pool's 576 rows of 49 in 7 chunks.
     ctx.pool().parallel_for(
-        count, std::max<int64_t>(1, 16384 / n_), [&](int64_t begin, int64_t end) {
-          float* row = scratch + runtime::ThreadPool::thread_index() * n_;
+        count, std::max<int64_t>(1, 4096 / n_), [&](int64_t begin, int64_t end) {
+          float* scratch_row = scratch + runtime::ThreadPool::thread_index() * n_;
           for_each_row<1>(
               rows_, {&rows_}, begin, end, [&](int64_t r, const std::array<int64_t, 1>& off) {
-                load_row(x, off[0], row);
+                const float* row = load_row(x, off[0], scratch_row);
                 if (kind_ < 0) {
                   const int64_t index =
                       kind_ == -1 ? arg_extreme<true>(row, n_) : arg_extreme<false>(row, n_);
@@ -102,24 +103,31 @@ class ReduceAxisKernel final : public runtime::OpKernel {
                                                kind_ == static_cast<int>(Reduce::kMean)
                                            ? sum_row(row)
                                            : reduce_row(static_cast<Reduce>(kind_), row, n_);
-                  tensor_detail::convert_elements(&value, DType::kFloat64,
-                                                  static_cast<std::byte*>(out) + r * item_,
-                                                  out_dtype_, 1);
+                  if (out_dtype_ == DType::kFloat32) {
+                    static_cast<float*>(out)[r] = static_cast<float>(value);
+                  } else {
+                    tensor_detail::convert_elements(&value, DType::kFloat64,
+                                                    static_cast<std::byte*>(out) + r * item_,
+                                                    out_dtype_, 1);
+                  }
                 }
               });
         });
   }
 
  private:
-  // The row starting at element `first` as fp32.
-  void load_row(const void* x, int64_t first, float* row) const {
-    if (step_ == 1 && x_dtype_ == DType::kFloat32) {
-      std::memcpy(row, static_cast<const float*>(x) + first, static_cast<size_t>(n_) * 4);
-    } else if (step_ == 1) {
-      f16_to_f32(static_cast<const uint16_t*>(x) + first, row, n_);
+  // The row starting at element `first` as fp32: in place when it is, else gathered into
+  // `scratch`.
+  const float* load_row(const void* x, int64_t first, float* scratch) const {
+    if (step_ == 1 && x_dtype_ == DType::kFloat32) return static_cast<const float*>(x) + first;
+    if (step_ == 1) {
+      f16_to_f32(static_cast<const uint16_t*>(x) + first, scratch, n_);
     } else {
-      for (int64_t j = 0; j < n_; ++j) row[j] = fused::load_float(x, x_dtype_, first + j * step_);
+      for (int64_t j = 0; j < n_; ++j) {
+        scratch[j] = fused::load_float(x, x_dtype_, first + j * step_);
+      }
     }
+    return scratch;
   }
 
   // The sum (the mean for reduce_mean) in fp64 like reduce_row, over eight partial sums so the
