@@ -212,5 +212,27 @@ TEST(MemoryPlanRuns, RecordedRunFitsLargeBuffersTightly) {
   EXPECT_LE(p->exec->dynamic_buffer_bytes(), static_cast<int64_t>(out[0].nbytes()));
 }
 
+// The recorded run's peak: a (1 MiB) and b = [a, a] (2 MiB) live together, then a dies and the
+// small result's buffer, fitting no free one, makes the run give a's back. The run still
+// reports the 3 MiB it held at its peak, not the 2 MiB left at its end.
+TEST(MemoryPlanRuns, RecordedRunReportsItsPeak) {
+  const std::string body = R"(
+        fp32 two = const()[name = string("two"), val = fp32(0x1p+1)];
+        tensor<fp32, [262144]> a = mul(x = x, y = two)[name = string("a")];
+        int32 ax = const()[name = string("ax"), val = int32(0)];
+        bool il = const()[name = string("il"), val = bool(false)];
+        tensor<fp32, [524288]> b = concat(axis = ax, interleave = il, values = (a, a))[name = string("b")];
+        bool keep = const()[name = string("keep"), val = bool(false)];
+        fp32 y = reduce_sum(x = b, keep_dims = keep)[name = string("y")];)";
+  auto p = load("tensor<fp32, [262144]> x", body, "y");
+  Tensor x = Tensor::full({262144}, 0.5);
+  std::vector<const Tensor*> inputs = {&x};
+  std::vector<Tensor> out;
+  p->exec->run(inputs, {}, out);
+  EXPECT_FALSE(p->exec->last_run_planned());
+  EXPECT_EQ(floats(out[0]).at(0), 524288.0f);
+  EXPECT_GE(p->exec->peak_activation_bytes(), int64_t{3} << 20);
+}
+
 }  // namespace
 }  // namespace coreml::runtime

@@ -99,6 +99,7 @@ class RecyclingAllocator : public BufferAllocator {
       buffers_.push_back(Storage::allocate(bytes));
       best = &buffers_.back();
       total_bytes_ += static_cast<int64_t>(bytes);
+      peak_bytes_ = std::max(peak_bytes_, total_bytes_);
     }
     return *best;
   }
@@ -112,6 +113,10 @@ class RecyclingAllocator : public BufferAllocator {
     return log_;
   }
   int64_t total_bytes() const { return total_bytes_; }
+  // The most the buffers held at once since start_peak() (a recorded run gives some back as it
+  // goes: its end is not its peak).
+  int64_t peak_bytes() const { return peak_bytes_; }
+  void start_peak() { peak_bytes_ = total_bytes_; }
 
   // Whether the run is recorded (once per signature): then large requests fit tightly and a
   // buffer that must be made first gives back the free ones (see buffer()).
@@ -131,6 +136,7 @@ class RecyclingAllocator : public BufferAllocator {
   static constexpr size_t kTightFitBytes = size_t{1} << 20;
   std::vector<std::shared_ptr<Storage>> buffers_;
   int64_t total_bytes_ = 0;
+  int64_t peak_bytes_ = 0;
   bool logging_ = false;
   bool recording_ = false;
   std::vector<HandedOut> log_;
@@ -913,13 +919,22 @@ void FunctionExecutor::run_dynamic(std::span<const Tensor* const> inputs,
     }
     (is_state ? next_state : next_input)++;
   }
-  allocator_->set_recording(recording != nullptr);
-  std::vector<RtValue> outs =
-      execute_block(*main_, env, *allocator_, block_inputs, true, recording);
-  allocator_->set_recording(false);
+  // Recording only for this run, also when an op throws (a planned run's fallback
+  // allocations must not fit tightly and give buffers back).
+  struct RecordingScope {
+    RecyclingAllocator& allocator;
+    RecordingScope(RecyclingAllocator& a, bool on) : allocator(a) { a.set_recording(on); }
+    ~RecordingScope() { allocator.set_recording(false); }
+  };
+  std::vector<RtValue> outs;
+  allocator_->start_peak();
+  {
+    const RecordingScope scope(*allocator_, recording != nullptr);
+    outs = execute_block(*main_, env, *allocator_, block_inputs, true, recording);
+  }
   outputs.resize(outs.size());
   for (size_t i = 0; i < outs.size(); ++i) outputs[i] = outs[i].dense();
-  peak_bytes_ = allocator_->total_bytes();
+  peak_bytes_ = allocator_->peak_bytes();
 }
 
 // ---------------------------------------------------------------------------------------
