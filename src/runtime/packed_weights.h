@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <memory>
 
+#include "coreml/tensor.h"
+
 namespace coreml::runtime {
 
 // A copy of [source, source + bytes); nullptr when copies are turned off
@@ -29,5 +31,9 @@ void release_unused_huge_page();
 // this process (they stay in the page cache and are read again if touched): for a weight whose
 // kernel keeps its own copy.
 void drop_file_pages(const void* source, size_t bytes);
+// The same for a weight's tensor (its whole bytes): for a kernel that keeps its own copy of it.
+inline void drop_file_pages(const Tensor& weight) {
+  drop_file_pages(weight.data(), weight.nbytes());
+}
 
 }  // namespace coreml::runtime

@@ -187,7 +187,7 @@ std::unique_ptr<runtime::OpKernel> make_conv_transpose(const KernelInit& init) {
       runtime::RtValue::of(weight->tensor.reshape({cin, cout * ksize}), true), true);
   if (!matrix) return nullptr;
   // The copy is the kernel's: the weight file's pages need not stay in memory.
-  runtime::drop_file_pages(weight->tensor.data(), weight->tensor.nbytes());
+  runtime::drop_file_pages(weight->tensor);
   return std::make_unique<ConvTransposeKernel>(x, std::move(matrix), std::move(bias), kernel,
                                                p.spatial, cout, std::move(output_shape));
 }

@@ -365,7 +365,7 @@ std::unique_ptr<runtime::OpKernel> make_depthwise_conv(const KernelInit& init,
     return nullptr;
   std::vector<float> taps = weight.tensor.to(DType::kFloat32).to_vector<float>();
   // The kernel keeps its own fp32 copy: the weight file's pages need not stay in memory.
-  runtime::drop_file_pages(weight.tensor.data(), weight.tensor.nbytes());
+  runtime::drop_file_pages(weight.tensor);
   return std::make_unique<DepthwiseConvKernel>(init.binding("x"), p, ws, std::move(taps),
                                                std::move(bias), activation);
 }

@@ -72,7 +72,7 @@ std::shared_ptr<const PanelMatrix> PanelMatrix::create(const runtime::RtValue& w
     fill_panels(static_cast<const float*>(dense.data()), m->n_, m->k_, transposed,
                 static_cast<float*>(m->data_.get()));
   }
-  runtime::drop_file_pages(t.data(), t.nbytes());
+  runtime::drop_file_pages(t);
   return cache().keep(identity, transposed, std::move(m));
 }
 
