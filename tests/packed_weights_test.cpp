@@ -95,6 +95,24 @@ TEST(PackedWeights, LargeCopiesSplitOverThreadsKeepEveryByte) {
   EXPECT_EQ(std::memcmp(copy.get(), bytes.data(), bytes.size()), 0);
 }
 
+// Whether the mapping holding `address` has `flag` among its VmFlags (/proc/self/smaps: a
+// "start-end perms ..." line per mapping, then its fields, VmFlags last).
+bool vma_flag(uintptr_t address, const std::string& flag) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long first = 0, last = 0;
+    int end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx %n", &first, &last, &end) == 2 && end > 0) {
+      inside = first <= address && address < last;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return (line + " ").find(" " + flag + " ") != std::string::npos;
+    }
+  }
+  return false;
+}
+
 // A slab's huge page is resident whole once its first byte is touched. When loading ends, the
 // part past the last copy goes back to the system, and later copies still work there. (Where the
 // kernel gives no transparent huge pages the tail was never resident and this holds trivially.)
@@ -116,6 +134,10 @@ TEST(PackedWeights, UnusedTailOfTheLastHugePageIsGivenBack) {
   if (pages > 0) {
     ASSERT_EQ(::mincore(reinterpret_cast<void*>(tail), boundary - tail, resident.data()), 0);
     for (size_t i = 0; i < pages; ++i) EXPECT_EQ(resident[i] & 1, 0) << "page " << i << " of tail";
+  }
+  // khugepaged must not make the tail resident again: it is marked for small pages ("nh").
+  if (pages > 0 && std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/enabled")) {
+    EXPECT_TRUE(vma_flag(tail, "nh")) << "the released tail is not marked MADV_NOHUGEPAGE";
   }
   for (size_t i = 0; i < n; ++i) {
     if (bytes[i] != static_cast<uint8_t>(i * 5 + 1)) FAIL() << "byte " << i << " changed";
