@@ -4,6 +4,8 @@
 // plans on and with plans off, which must agree.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -232,6 +234,69 @@ TEST(MemoryPlanRuns, RecordedRunReportsItsPeak) {
   EXPECT_FALSE(p->exec->last_run_planned());
   EXPECT_EQ(floats(out[0]).at(0), 524288.0f);
   EXPECT_GE(p->exec->peak_activation_bytes(), int64_t{3} << 20);
+}
+
+// A recorded run lets an op write over a dying input as the plan will: a chain of elementwise
+// ops on a 1 MiB value holds one buffer at its peak, not two (its input and its output).
+TEST(MemoryPlanRuns, RecordedRunWritesOverDyingInputs) {
+  const std::string body = R"(
+        fp32 two = const()[name = string("two"), val = fp32(0x1p+1)];
+        fp32 three = const()[name = string("three"), val = fp32(0x1.8p+1)];
+        tensor<fp32, [262144]> a = mul(x = x, y = two)[name = string("a")];
+        tensor<fp32, [262144]> b = relu(x = a)[name = string("b")];
+        tensor<fp32, [262144]> c = sigmoid(x = b)[name = string("c")];
+        tensor<fp32, [262144]> y = mul(x = c, y = three)[name = string("y")];)";
+  auto p = load("tensor<fp32, [262144]> x", body, "y");
+  Tensor x = Tensor::empty({262144}, DType::kFloat32);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i % 17) - 8.0f;
+  std::vector<const Tensor*> inputs = {&x};
+  for (int run = 0; run < 2; ++run) {  // recorded, then planned
+    std::vector<Tensor> out;
+    p->exec->run(inputs, {}, out);
+    EXPECT_EQ(p->exec->last_run_planned(), run == 1);
+    const auto got = floats(out[0]);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const float r = std::max(0.0f, 2.0f * x.data<float>()[i]);
+      ASSERT_NEAR(got[static_cast<size_t>(i)], 3.0f / (1.0f + std::exp(-r)), 1e-6f) << i;
+    }
+    if (run == 0) {
+      EXPECT_LE(p->exec->peak_activation_bytes(), (int64_t{1} << 20) + 4096);
+    }
+  }
+}
+
+// ... but not over an input that something else still reads: c dies at d = 3c, yet its view v
+// is read after (y = d + v = 4c, not 6c); nor over an input read twice (e = b + b).
+TEST(MemoryPlanRuns, RecordedRunKeepsInputsThatAreStillRead) {
+  const std::string body = R"(
+        fp32 two = const()[name = string("two"), val = fp32(0x1p+1)];
+        fp32 three = const()[name = string("three"), val = fp32(0x1.8p+1)];
+        tensor<int32, [2]> square = const()[name = string("square"), val = tensor<int32, [2]>([512, 512])];
+        tensor<int32, [1]> flat = const()[name = string("flat"), val = tensor<int32, [1]>([262144])];
+        tensor<fp32, [262144]> a = mul(x = x, y = two)[name = string("a")];
+        tensor<fp32, [262144]> b = relu(x = a)[name = string("b")];
+        tensor<fp32, [262144]> c = add(x = b, y = b)[name = string("c")];
+        tensor<fp32, [512, 512]> v = reshape(x = c, shape = square)[name = string("v")];
+        tensor<fp32, [262144]> d = mul(x = c, y = three)[name = string("d")];
+        tensor<fp32, [262144]> w = reshape(x = v, shape = flat)[name = string("w")];
+        tensor<fp32, [262144]> y = add(x = d, y = w)[name = string("y")];)";
+  for (const bool plan : {true, false}) {
+    auto p = load("tensor<fp32, [262144]> x", body, "y", plan);
+    Tensor x = Tensor::empty({262144}, DType::kFloat32);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i % 13) - 6.0f;
+    std::vector<const Tensor*> inputs = {&x};
+    for (int run = 0; run < 2; ++run) {
+      std::vector<Tensor> out;
+      p->exec->run(inputs, {}, out);
+      const auto got = floats(out[0]);
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        // b = relu(2x), c = 2b, y = 3c + c = 8 relu(2x)
+        const float want = 8.0f * std::max(0.0f, 2.0f * x.data<float>()[i]);
+        ASSERT_EQ(got[static_cast<size_t>(i)], want)
+            << "plan " << plan << " run " << run << " at " << i;
+      }
+    }
+  }
 }
 
 }  // namespace

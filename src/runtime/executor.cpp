@@ -787,6 +787,8 @@ bool FunctionExecutor::execute_prepared_dynamic(Step& step, std::vector<RtValue>
     reshaped_for_ = nullptr;
   }
   if (step.declined) return false;
+  const int in_place =
+      recording ? recorded_in_place_input(step, inputs, *recording, step_index) : -1;
   if (recording) allocator.start_log();
   std::vector<Tensor*> outputs;
   for (size_t i = 0; i < step.specs.size(); ++i) {
@@ -796,6 +798,8 @@ bool FunctionExecutor::execute_prepared_dynamic(Step& step, std::vector<RtValue>
       const Tensor& source = inputs[static_cast<size_t>(spec.source)]->tensor;
       out = RtValue::of(
           source.as_strided(spec.shape, spec.strides, source.storage_offset() + spec.offset));
+    } else if (i == 0 && in_place >= 0) {
+      out = RtValue::of(inputs[static_cast<size_t>(in_place)]->tensor);
     } else {
       out = RtValue::of(allocator.allocate(i, spec.shape, spec.dtype));
     }
@@ -812,7 +816,11 @@ bool FunctionExecutor::execute_prepared_dynamic(Step& step, std::vector<RtValue>
     const auto& spec = step.specs[i];
     const int out_slot = step.output_slots[i];
     int buffer = -1;
-    if (spec.view) {
+    if (i == 0 && in_place >= 0) {
+      buffer =
+          recording->values[static_cast<size_t>(step.flat_slots[static_cast<size_t>(in_place)])]
+              .buffer;
+    } else if (spec.view) {
       const int s = step.flat_slots[static_cast<size_t>(spec.source)];
       if (s >= 0) {
         buffer = recording->values[static_cast<size_t>(s)].buffer;
@@ -837,6 +845,35 @@ bool FunctionExecutor::execute_prepared_dynamic(Step& step, std::vector<RtValue>
     recording->note(out_slot, env[static_cast<size_t>(out_slot)].tensor, buffer);
   }
   return true;
+}
+
+// The input whose buffer output 0 of a recorded step takes over, as the plan will (build_plan,
+// step 2), or -1: the kernel may overwrite it, it dies at this step, it is a dense buffer of the
+// run's own of output 0's shape and dtype, and nothing else holds it (no other value, view or
+// input of the step). Without this a recording held a new buffer for every such output while
+// its input was still alive (a Whisper encoder: 19.8 MB of buffers for its 16.3 MB arena).
+int FunctionExecutor::recorded_in_place_input(const Step& step,
+                                              const std::vector<const RtValue*>& inputs,
+                                              const Recording& recording, size_t step_index) const {
+  if (step.specs.empty() || step.specs[0].view) return -1;
+  const int b = step.prepared->in_place_input();
+  if (b < 0 || static_cast<size_t>(b) >= step.flat_slots.size()) return -1;
+  const int slot = step.flat_slots[static_cast<size_t>(b)];
+  if (slot < 0 || last_use_[static_cast<size_t>(slot)] != static_cast<long>(step_index)) return -1;
+  for (size_t j = 0; j < step.flat_slots.size(); ++j) {
+    if (j != static_cast<size_t>(b) && step.flat_slots[j] == slot) return -1;  // read twice
+  }
+  const RtValue& in = *inputs[static_cast<size_t>(b)];
+  const auto& spec = step.specs[0];
+  const auto& value = recording.values[static_cast<size_t>(slot)];
+  if (in.compressed || !in.tensor.storage() || in.tensor.storage().use_count() != 1 ||
+      value.buffer < 0 ||
+      recording.buffers[static_cast<size_t>(value.buffer)].kind != Recording::Kind::kArena ||
+      in.tensor.storage_offset() != 0 || !in.tensor.is_contiguous() ||
+      in.tensor.shape() != spec.shape || in.tensor.dtype() != spec.dtype) {
+    return -1;
+  }
+  return b;
 }
 
 void FunctionExecutor::reshape_step(Step& step, const std::vector<const RtValue*>& inputs) {

@@ -109,6 +109,8 @@ class FunctionExecutor {
                                 RecyclingAllocator& allocator, Recording* recording,
                                 size_t step_index);
   void reshape_step(Step& step, const std::vector<const RtValue*>& inputs);
+  int recorded_in_place_input(const Step& step, const std::vector<const RtValue*>& inputs,
+                              const Recording& recording, size_t step_index) const;
   std::vector<RtValue> execute_block(CompiledBlock& block, std::vector<RtValue>& env,
                                      RecyclingAllocator& allocator,
                                      const std::vector<RtValue>& inputs, bool top_level,
