@@ -414,8 +414,8 @@ TEST(TensorConvert, NonContiguousSourceAndSameDType) {
 // Owned storage, from the heap or (large) a mapping of its own: zeroed, aligned, writable to its
 // last byte, and alive while a view keeps it (a mapping released early would fault here).
 TEST(StorageTest, ZeroedAlignedAndKeptAliveByViews) {
-  for (const size_t bytes : {size_t{1}, size_t{100}, (size_t{256} << 10) - 4, size_t{256} << 10,
-                             (size_t{3} << 20) + 12}) {
+  for (const size_t bytes : {size_t{1}, size_t{100}, (size_t{128} << 10) - 4, size_t{128} << 10,
+                             (size_t{200} << 10) + 4, (size_t{3} << 20) + 12}) {
     SCOPED_TRACE(bytes);
     Tensor view;
     {

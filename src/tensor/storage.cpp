@@ -15,7 +15,10 @@ namespace {
 // its mmap threshold, which rises to the largest block freed (up to 32 MB), for reuse: a run's
 // large buffers, freed and made again among small allocations, fragmented the heap (a Whisper
 // encoder's heap held 18 MB after 400 predictions, 2 MB as mappings) and stayed resident after
-// their last use.
+// their last use. The size is glibc's initial threshold, 128 KiB: a block above it that glibc
+// maps itself and then frees raises the threshold, after which every block up to that size
+// comes from the heap (with 256 KiB here, the recorded run's 128-256 KiB buffers did so, and a
+// DeiT-tiny's heap ended at 4.5 MB or 6.7 MB from run to run; 3.7-4.5 MB now).
 // Under AddressSanitizer every block comes from the heap, whose redzones catch a kernel writing
 // or reading past a buffer (a mapping has none before its page's end).
 #if defined(__SANITIZE_ADDRESS__)
@@ -28,7 +31,7 @@ namespace {
 #ifndef COREML_STORAGE_MAPS
 #define COREML_STORAGE_MAPS 1
 #endif
-constexpr size_t kMappedBytes = COREML_STORAGE_MAPS ? size_t{256} << 10 : SIZE_MAX;
+constexpr size_t kMappedBytes = COREML_STORAGE_MAPS ? size_t{128} << 10 : SIZE_MAX;
 
 }  // namespace
 
