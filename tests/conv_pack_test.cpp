@@ -491,9 +491,23 @@ TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
                                      : std::vector<int64_t>{c.batch, c.cin, c.h, c.w},
                              DType::kFloat32);
     for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = draw();
-    if (fp16) x = x.to(DType::kFloat16);
     kernels::set_simd_enabled_for_testing(std::nullopt);
     kernels::linalg::set_amx_enabled_for_testing(std::nullopt);
+    // sum |w||x| for each output (the same conv of the magnitudes, fp32): the scale of the AMX
+    // tile products' error (kernels/linalg/amx_gemm.h).
+    std::vector<float> magnitude_weight(weight.size());
+    for (size_t i = 0; i < weight.size(); ++i) magnitude_weight[i] = std::fabs(weight[i]);
+    format::ModelAsset magnitude_asset;
+    std::vector<int64_t> magnitude_shape;
+    magnitude_asset.program = format::parse_mil_text(
+        conv_program(c, magnitude_weight, false, &magnitude_shape), "magnitude.mil");
+    Tensor x_magnitude = x.clone();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      x_magnitude.data<float>()[i] = std::fabs(x.data<float>()[i]);
+    }
+    const auto magnitude =
+        run_conv(magnitude_asset, x_magnitude, false, nullptr).to_vector<float>();
+    if (fp16) x = x.to(DType::kFloat16);
     const Tensor want = run_conv(asset, x, false, nullptr).to(DType::kFloat32);
     ASSERT_EQ(want.shape(), out_shape);
     const auto w = want.to_vector<float>();
@@ -521,10 +535,14 @@ TEST_P(ConvPackModels, PreparedMatchesSimpleKernel) {
           // square root for these random terms: 2.1e-5 seen at K = 1026); fp16: the output's
           // rounding as well.
           const double k = static_cast<double>(c.cin * c.kh * c.kw);
+          // With AMX tiles, also the split products' error: within 2e-5 of sum |w||x| (as in
+          // tests/amx_gemm_test.cpp).
           const float tolerance =
               fp16 ? 2e-3f : 1e-5f * static_cast<float>(std::max(1.0, std::sqrt(k / 64)));
+          const float tiles = kernels::linalg::amx_available() ? 2e-5f : 0.0f;
           for (size_t i = 0; i < g.size(); ++i) {
-            ASSERT_NEAR(g[i], w[i], tolerance * (1.0f + std::fabs(w[i]))) << "element " << i;
+            ASSERT_NEAR(g[i], w[i], tolerance * (1.0f + std::fabs(w[i])) + tiles * magnitude[i])
+                << "element " << i;
           }
         }
       }
