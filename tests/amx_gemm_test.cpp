@@ -5,17 +5,23 @@
 // does not offer AMX.
 #include "kernels/linalg/amx_gemm.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <sstream>
 #include <vector>
 
 #include "format/mil_text_parser.h"
+#include "format/weight_file.h"
+#include "kernels/linalg/weight_matrix.h"
 #include "runtime/executor.h"
 #include "tensor/half.h"
 
@@ -155,6 +161,85 @@ TEST(AmxGemm, SplitHalvesAreExactForFp16Values) {
   }
 }
 
+TEST(AmxGemm, Fp16RowsSplitAsTheirFp32Values) {
+  // Every finite fp16 value (a row of all of them, then short rows for the masked tails): the
+  // fp16 split gives the fp32 split's halves of the widened values, zeros in the padding.
+  std::vector<uint16_t> all;
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if (std::isfinite(fp16_to_float(static_cast<uint16_t>(h)))) {
+      all.push_back(static_cast<uint16_t>(h));
+    }
+  }
+  for (const int64_t k :
+       {static_cast<int64_t>(all.size()), int64_t{1}, int64_t{31}, int64_t{33}, int64_t{70}}) {
+    SCOPED_TRACE(k);
+    const int64_t kp = amx_k_padded(k);
+    const uint16_t* row = all.data() + (k < 100 ? 0x3C00 - k / 2 : 0);  // around 1.0
+    std::vector<float> widened(static_cast<size_t>(k));
+    for (int64_t i = 0; i < k; ++i) widened[static_cast<size_t>(i)] = fp16_to_float(row[i]);
+    std::vector<uint16_t> hi(static_cast<size_t>(kp), 0xFFFF), lo(hi.size(), 0xFFFF);
+    std::vector<uint16_t> want_hi(hi.size()), want_lo(hi.size());
+    amx_split_f16_row(row, k, hi.data(), lo.data());
+    amx_split_row(widened.data(), k, want_hi.data(), want_lo.data());
+    for (int64_t i = 0; i < kp; ++i) {
+      ASSERT_EQ(hi[static_cast<size_t>(i)], want_hi[static_cast<size_t>(i)]) << "position " << i;
+      ASSERT_EQ(lo[static_cast<size_t>(i)], want_lo[static_cast<size_t>(i)]) << "position " << i;
+    }
+  }
+}
+
+// fp32 rows in the weight file are not copied where AMX tiles run (their products keep split
+// halves instead), and the pages of rows the kernel has split can leave the process.
+TEST(AmxGemm, Fp32FileRowsStayInTheFileAndTheirPagesCanGo) {
+  if (!amx_available()) GTEST_SKIP() << "this CPU or kernel offers no AMX-BF16 (or COREML_AMX=0)";
+  const int64_t n = 64, k = 4096;  // 1 MiB of rows, 16 KiB each
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("coreml_amx_rows_" + std::to_string(::getpid()) + ".bin");
+  std::vector<float> values(static_cast<size_t>(n * k));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 1000) * 0.5f;
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(values.data()),
+              static_cast<std::streamsize>(values.size() * sizeof(float)));
+  }
+  auto file = format::MappedFile::open(path);
+  std::filesystem::remove(path);
+  auto* rows = const_cast<uint8_t*>(file->bytes().data());
+  const Tensor weight = Tensor::from_blob(rows, {n, k}, DType::kFloat32, file);
+  auto w = WeightMatrix::create(runtime::RtValue::of(weight, true), false);
+  ASSERT_NE(w, nullptr);
+  ASSERT_EQ(w->format(), WeightMatrix::Format::kF32);
+  EXPECT_EQ(static_cast<const void*>(w->f32_rows()), static_cast<const void*>(rows))
+      << "the rows were copied";
+  // Pages of rows [r0, r1) mapped in this process (/proc/self/pagemap's present bit; mincore
+  // would report the page cache, which keeps them).
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const auto resident_pages = [&](int64_t r0, int64_t r1) {
+    const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(fd, 0);
+    long present = 0;
+    for (size_t at = static_cast<size_t>(r0 * k * 4); at < static_cast<size_t>(r1 * k * 4);
+         at += page) {
+      uint64_t entry = 0;
+      const auto offset =
+          static_cast<off_t>(reinterpret_cast<uintptr_t>(rows + at) / page * sizeof(entry));
+      EXPECT_EQ(::pread(fd, &entry, sizeof(entry), offset), static_cast<ssize_t>(sizeof(entry)));
+      present += static_cast<long>((entry >> 63) & 1);
+    }
+    ::close(fd);
+    return present;
+  };
+  volatile float sum = 0;
+  for (int64_t i = 0; i < n * k; i += 1024) sum = sum + w->f32_rows()[i];  // touch every page
+  ASSERT_EQ(resident_pages(0, n), static_cast<long>(n * k * 4 / page));
+  w->release_file_pages(16, 48);
+  EXPECT_EQ(resident_pages(16, 48), 0);
+  EXPECT_EQ(resident_pages(0, 16), static_cast<long>(16 * k * 4 / page));  // others stay
+  EXPECT_EQ(resident_pages(48, n), static_cast<long>(16 * k * 4 / page));
+  // Read again from the file, unchanged.
+  EXPECT_EQ(std::memcmp(w->f32_rows(), values.data(), values.size() * sizeof(float)), 0);
+}
+
 // The program's main function on `x`, with AMX tiles on or off, on `threads` threads.
 std::vector<Tensor> run_with_tiles(const format::ModelAsset& asset, const Tensor& x, bool tiles,
                                    int threads = 2) {
@@ -213,6 +298,7 @@ void check_prepared_linear(int64_t m, int64_t n, int64_t k, bool fp16 = false, i
     const std::vector<Tensor> out = run_with_tiles(asset, x, tiles, threads);
     ASSERT_EQ(out.size(), 1u);
     ASSERT_EQ(out[0].shape(), (std::vector<int64_t>{m, n}));
+    const Tensor got = out[0].to(DType::kFloat32);
     for (int64_t t = 0; t < m; ++t) {
       for (int64_t r = 0; r < n; ++r) {
         double exact = bias[static_cast<size_t>(r)], magnitude = std::fabs(exact);
@@ -222,7 +308,6 @@ void check_prepared_linear(int64_t m, int64_t n, int64_t k, bool fp16 = false, i
           exact += p;
           magnitude += std::fabs(p);
         }
-        const Tensor got = out[0].to(DType::kFloat32);
         // fp16 output: one rounding (2^-11 relative) on top of the fp32-level sum.
         ASSERT_NEAR(got.data<float>()[t * n + r], exact,
                     2e-5 * magnitude + (fp16 ? std::fabs(exact) * 0x1p-11 : 0.0))
@@ -247,6 +332,13 @@ TEST(AmxGemm, PreparedLinearMatchesExactArithmeticWithAndWithoutTiles) {
   check_prepared_linear(520, 3, 33);
   // fp16 tokens (gathered and widened before packing), fp16 results.
   check_prepared_linear(150, 40, 70, /*fp16=*/true);
+  // fp16 weights are split by the tasks, a K block at a time: here three K blocks (the last
+  // partial, K not whole tile rows), ten row blocks (the last partial) in four groups, two
+  // chunks of tokens.
+  check_prepared_linear(300, 150, 1100, /*fp16=*/true);
+  // The same, in tasks of their own passes (four each, so each task splits the weight once
+  // for four passes): two K blocks.
+  check_prepared_linear(2100, 40, 900, /*fp16=*/true, /*threads=*/1);
   // Five passes on three threads: too few for a pass per thread twice over, so the passes are
   // packed together and their row blocks shared out (on two threads, above, each thread packs
   // its own passes).

@@ -6,6 +6,7 @@
 
 #include "kernels/common/simd.h"
 #include "runtime/env_flag.h"
+#include "tensor/half.h"
 
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
 #define COREML_AMX_CODE 1
@@ -16,6 +17,9 @@
 // Only the functions marked with this use AMX and AVX-512; the rest of the file (and the
 // program) stays baseline x86-64, and nothing marked runs unless amx_available().
 #define COREML_AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw")))
+// Also AVX512-BF16's conversions (every CPU with AMX-BF16 has them; checked all the same).
+#define COREML_AMX_BF16_TARGET \
+  __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
 #else
 #define COREML_AMX_CODE 0
 #endif
@@ -50,6 +54,7 @@ bool cpu_and_kernel_allow_amx() {
   const bool avx512 = (b & (1u << 16)) && (b & (1u << 30));  // AVX512F, AVX512BW
   const bool tiles = (d & (1u << 24)) && (d & (1u << 22));   // AMX-TILE, AMX-BF16
   if (!avx512 || !tiles) return false;
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !(a & (1u << 5))) return false;  // AVX512-BF16
   // The OS must save AVX-512 (bits 5-7) and tile (17-18) state.
   const uint64_t xcr0 = read_xcr0();
   const uint64_t needed = (7ull << 5) | (3ull << 17) | 6ull;
@@ -105,6 +110,33 @@ COREML_AMX_TARGET void split_row_avx512(const float* src, int64_t k, uint16_t* h
                         _mm512_cvtepi32_epi16(_mm512_srli_epi32(high, 16)));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(l + i),
                         _mm512_cvtepi32_epi16(_mm512_srli_epi32(low, 16)));
+  }
+}
+
+// fp16 rows are split while a product runs (weights not split at plan time), so this one is
+// written for speed: 32 values a step, rounded to bf16 by AVX512-BF16's conversion (round to
+// nearest even, as round_to_bf16; fp16 values and their remainders are never fp32 denormals,
+// which that conversion would flush).
+COREML_AMX_BF16_TARGET void split_f16_row_avx512bf16(const uint16_t* src, int64_t k, uint16_t* h,
+                                                     uint16_t* l) {
+  const int64_t kp = amx_k_padded(k);  // a multiple of 32
+  for (int64_t i = 0; i < kp; i += 32) {
+    const int64_t left = k - i;
+    const __mmask32 mask =
+        left >= 32 ? ~__mmask32{0} : static_cast<__mmask32>(left <= 0 ? 0 : (1u << left) - 1u);
+    const __m512i halves = _mm512_maskz_loadu_epi16(mask, src + i);
+    const __m512 v0 = _mm512_cvtph_ps(_mm512_castsi512_si256(halves));
+    const __m512 v1 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(halves, 1));
+    const __m512i high = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(v1, v0));
+    // The high halves back as fp32: each 16-bit value moved to the top of a 32-bit lane.
+    const __m512 h0 = _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(high)), 16));
+    const __m512 h1 = _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(high, 1)), 16));
+    const __m512i low = reinterpret_cast<__m512i>(
+        _mm512_cvtne2ps_pbh(_mm512_sub_ps(v1, h1), _mm512_sub_ps(v0, h0)));
+    _mm512_storeu_si512(h + i, high);
+    _mm512_storeu_si512(l + i, low);
   }
 }
 
@@ -322,6 +354,19 @@ void amx_split_row(const float* row, int64_t k, uint16_t* hi, uint16_t* lo) {
 #endif
   const int64_t kp = amx_k_padded(k);
   for (int64_t i = 0; i < kp; ++i) amx_split_value(row && i < k ? row[i] : 0.0f, hi + i, lo + i);
+}
+
+void amx_split_f16_row(const uint16_t* row, int64_t k, uint16_t* hi, uint16_t* lo) {
+#if COREML_AMX_CODE
+  if (amx_supported()) {
+    split_f16_row_avx512bf16(row, k, hi, lo);
+    return;
+  }
+#endif
+  const int64_t kp = amx_k_padded(k);
+  for (int64_t i = 0; i < kp; ++i) {
+    amx_split_value(i < k ? fp16_to_float(row[i]) : 0.0f, hi + i, lo + i);
+  }
 }
 
 void amx_split_rows(const float* rows, int64_t count, int64_t row_stride, int64_t k, uint16_t* hi,

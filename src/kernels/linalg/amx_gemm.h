@@ -37,6 +37,9 @@ inline int64_t amx_k_padded(int64_t k) { return (k + kAmxKStep - 1) / kAmxKStep 
 // the padding is zero.
 void amx_split_row(const float* row, int64_t k, uint16_t* hi, uint16_t* lo);
 
+// The same for a row of K fp16 values (exact: fp16's 11 significant bits fit in the halves).
+void amx_split_f16_row(const uint16_t* row, int64_t k, uint16_t* hi, uint16_t* lo);
+
 // v as two bf16 halves: hi = v rounded to nearest bf16 (ties to even), lo = the rest rounded
 // likewise; the scalar form of every split here and of the conv packing (conv_pack.cpp).
 void amx_split_value(float v, uint16_t* hi, uint16_t* lo);

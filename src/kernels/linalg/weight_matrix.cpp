@@ -4,6 +4,7 @@
 
 #include "format/weight_file.h"
 #include "kernels/common/convert_simd.h"
+#include "kernels/linalg/amx_gemm.h"
 #include "kernels/linalg/prepared_cache.h"
 #include "runtime/compressed/lut_weight.h"
 #include "runtime/packed_weights.h"
@@ -91,7 +92,12 @@ std::shared_ptr<const WeightMatrix> WeightMatrix::create(const runtime::RtValue&
       m->keep_ = m->keep_.transpose(0, 1).contiguous();
     }
     const void* rows = m->keep_.data();
-    if (format::in_file_mapping(rows, m->keep_.nbytes())) {
+    // With AMX tiles, products of many tokens multiply fp32 rows split into bf16 halves, which
+    // the kernel keeps (as many bytes as the rows) and then drops the file's pages
+    // (release_file_pages): a copy of the rows as well would hold the weight twice. The rows
+    // stay in the file for the other products (one token, few tokens).
+    const bool split_instead = m->keep_.dtype() == DType::kFloat32 && amx_available();
+    if (!split_instead && format::in_file_mapping(rows, m->keep_.nbytes())) {
       if (auto copy = runtime::packed_copy(rows, m->keep_.nbytes())) {
         m->packed_ = copy;
         rows = copy.get();
@@ -106,6 +112,12 @@ std::shared_ptr<const WeightMatrix> WeightMatrix::create(const runtime::RtValue&
     }
   }
   return cache().keep(identity, transposed, std::move(m));
+}
+
+void WeightMatrix::release_file_pages(int64_t r0, int64_t r1) const {
+  if (format_ == Format::kF32 && !packed_ && r1 > r0) {
+    runtime::drop_file_pages(f32_ + r0 * k_, static_cast<size_t>((r1 - r0) * k_) * sizeof(float));
+  }
 }
 
 int64_t WeightMatrix::stored_bytes() const {

@@ -1,7 +1,8 @@
 // A constant weight prepared for products (create time of the prepared conv / linear / matmul
 // kernels): W viewed as [N, K], rows = output channels, in the form the inner loops stream.
-//  - kF32, kF16: dense rows read in place from the weight file (or a transposed copy when the
-//    model stores W as [K, N]);
+//  - kF32, kF16: dense rows, copied from the weight file into huge pages (packed_weights.h), or
+//    read in place (fp32 where AMX tiles run: see create()); a transposed copy when the model
+//    stores W as [K, N];
 //  - kLut: palettized rows read in place (codes) with their tables widened to fp32 and padded
 //    for register lookups (weight_simd.h);
 //  - kRows: any other compressed form (vector palettes, blockwise quantization, ...), decoded
@@ -48,7 +49,14 @@ class WeightMatrix {
   // Rows [r0, r1) as fp32 in the k order, row-major with k floats per row. Returns the rows:
   // `scratch` when decoded, or a pointer into the weight when it already is dense fp32.
   const float* decode(int64_t r0, int64_t r1, float* scratch) const;
+  // The dense rows, row-major with cols() values per row (kF32 and kF16 only).
+  const float* f32_rows() const { return f32_; }
+  const uint16_t* f16_rows() const { return f16_; }
   static int64_t scratch_floats(int64_t rows, int64_t k) { return rows * k; }
+  // Rows [r0, r1), where they are dense fp32 read in place from the weight file: the whole
+  // pages they lie on leave this process's memory (read again from the file if touched). For a
+  // kernel that keeps its own form of the rows.
+  void release_file_pages(int64_t r0, int64_t r1) const;
 
  private:
   Format format_ = Format::kF32;

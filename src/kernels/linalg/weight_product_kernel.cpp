@@ -28,6 +28,8 @@ constexpr int64_t kAmxDecodeRows = 4;  // weight rows decoded at once before the
 // core's L2) while every row block of a task multiplies them.
 constexpr int64_t kActivationBlockBytes = int64_t{1} << 20;
 constexpr int64_t kGroupBlocks = 8;  // AMX: 16-row blocks per task when the weight is pre-split
+// AMX, weights split by each task (slice_split_): the most its halves of one K block take.
+constexpr int64_t kSliceSplitBytes = int64_t{256} << 10;
 // Own passes (each packed by the thread that multiplies it, gemm_amx_own_passes): from this
 // many passes per thread; with fewer, the passes are packed together and their row blocks
 // shared out.
@@ -106,10 +108,10 @@ int64_t even_own_tasks(int64_t batches, int64_t vectors, int64_t max_vectors, in
 
 // Passes one own-passes task takes: as many as keep kOwnTasksPerThread tasks per thread, at
 // most a chunk's, a batch's and `max_by_bytes`.
-int64_t passes_per_own_task(int64_t batches, int64_t passes, int threads, int64_t max_by_bytes) {
+int64_t passes_per_own_task(int64_t batches, int64_t passes, int threads, int64_t max_by_bytes,
+                            int64_t max_passes = kChunkTokens / kTokensPerPass) {
   const int64_t wanted = batches * passes / (kOwnTasksPerThread * threads);
-  return std::clamp<int64_t>(std::min({wanted, max_by_bytes, passes}), 1,
-                             kChunkTokens / kTokensPerPass);
+  return std::clamp<int64_t>(std::min({wanted, max_by_bytes, passes}), 1, max_passes);
 }
 
 // Tasks of `blocks` row blocks and `passes` passes: the passes are shared out between tasks
@@ -295,11 +297,13 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     }
     // Several chunks of tokens (a conv over an image, a long sequence) would split the same
     // weight rows again in every chunk, and a split weight lets a task share its activation
-    // block between several row blocks: split them once here, while planning.
+    // block between several row blocks: split them once here, while planning. Not fp16 rows:
+    // their halves would take twice the weight's memory (they are split block by block).
     const int64_t passes = (g_.m + kTokensPerPass - 1) / kTokensPerPass;
     const int64_t split_bytes = round_up(g_.n, kAmxRows) * k_pad_ * 4;
     const int64_t split_limit = g_.batches * passes >= 2 ? kMaxSplitBytes : kMaxOnePassSplitBytes;
-    if (!lut4_direct_ && !w_->k_ordered() && split_bytes <= split_limit && w_split_.empty()) {
+    if (!lut4_direct_ && !w_->k_ordered() && w_->format() != WeightMatrix::Format::kF16 &&
+        split_bytes <= split_limit && w_split_.empty()) {
       split_weights();
     }
     if (!lut4_direct_ && w_->k_ordered() && k_order_.size() != static_cast<size_t>(k)) {
@@ -309,13 +313,25 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
       w_->arrange(positions.data(), arranged.data());
       k_order_.assign(arranged.begin(), arranged.end());
     }
+    // Dense rows not split here (fp16, whose halves would double its memory, or too large)
+    // are split by each task a K block at a time, for all of its row blocks: the blocks then
+    // share the activation block as split weights do. Other forms are decoded a whole block at
+    // a time, one block per task.
+    slice_split_ =
+        w_split_.empty() && !lut4_direct_ &&
+        (w_->format() == WeightMatrix::Format::kF32 || w_->format() == WeightMatrix::Format::kF16);
     // Passes shared out whole (each packed by the thread that multiplies it) when the weight
-    // is split already, small enough to stay in cache, and there are passes enough to balance
-    // the threads.
-    own_passes_ = !w_split_.empty() && split_bytes <= kOwnMaxWeightBytes &&
-                  g_.batches * passes >= kOwnPassesPerThread * threads_;
+    // is split (already, or by slices), small enough to stay in cache, and there are passes
+    // enough to balance the threads. A task that splits the weight itself (slice_split_) splits
+    // all of it, once for all of its passes: it takes up to twice a chunk's, and at least a
+    // chunk's (else every row block is split more often than in shared chunks).
     own_task_passes_ = passes_per_own_task(g_.batches, passes, threads_,
-                                           kActivationBlockBytes / (k_pad_ * kTokensPerPass * 4));
+                                           kActivationBlockBytes / (k_pad_ * kTokensPerPass * 4),
+                                           (slice_split_ ? 2 : 1) * kChunkTokens / kTokensPerPass);
+    own_passes_ = (!w_split_.empty() ||
+                   (slice_split_ && own_task_passes_ >= kChunkTokens / kTokensPerPass)) &&
+                  split_bytes <= kOwnMaxWeightBytes &&
+                  g_.batches * passes >= kOwnPassesPerThread * threads_;
     own_even_tasks_ = even_own_tasks(g_.batches, (g_.m + 15) / 16,
                                      own_task_passes_ * kTokensPerPass / 16, threads_);
     // Tokens one task holds at once: a chunk, or the passes of its own.
@@ -324,12 +340,19 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     if (k_pad_ * held * 4 > kActivationBlockBytes) {
       k_block_ = std::max(kAmxKStep, kActivationBlockBytes / (held * 4) / kAmxKStep * kAmxKStep);
     }
-    group_blocks_ = w_split_.empty() ? 1 : kGroupBlocks;
+    group_blocks_ = w_split_.empty() && !slice_split_ ? 1 : kGroupBlocks;
+    if (slice_split_) {
+      // The task's split slices stay in L2 beside the activation block.
+      k_block_ =
+          std::min(k_block_, std::max(kAmxKStep, kSliceSplitBytes / (group_blocks_ * kAmxRows * 4) /
+                                                     kAmxKStep * kAmxKStep));
+    }
     c_size_ = group_blocks_ * kAmxRows * held;
+    split_floats_ = slice_split_ ? group_blocks_ * kAmxRows * k_block_ : kAmxRows * k_pad_;
     // Packing rows of tokens: 16 gathered rows, an arranged one and their split halves.
     work_ = std::max({17 * round_up(k, 16) + kAmxTokens * k_pad_, kAmxDecodeRows * round_up(k, 16),
                       2 * round_up(held, 16)});
-    per_thread_ = work_ + kAmxRows * k_pad_ + c_size_ + round_up(held, 16);
+    per_thread_ = work_ + split_floats_ + c_size_ + round_up(held, 16);
     // Own passes: the thread's packed tokens (both halves) after that; no shared chunk.
     own_x_at_ = per_thread_;
     if (own_passes_) per_thread_ += k_pad_ * held;
@@ -522,6 +545,37 @@ void WeightProductKernel::split_weights() {
     const float* rows = w_->decode(r0, r0 + count, decoded.data());
     uint16_t* hi = &w_split_[static_cast<size_t>(blk * 2 * kAmxRows * k_pad_)];
     amx_split_rows(rows, count, k, k, hi, hi + kAmxRows * k_pad_);
+    // The halves serve every product of many tokens: fp32 rows read from the weight file
+    // (WeightMatrix::create) need not stay in memory as well; block by block, so a large
+    // weight is not resident whole beside its halves. (A block's first and last pages may be
+    // shared with its neighbours: the last block's call takes the last page.)
+    w_->release_file_pages(std::max<int64_t>(r0 - kAmxRows, 0), r0 + count);
+  }
+}
+
+void WeightProductKernel::split_slices(int64_t blk0, int64_t blk1, int64_t k0, int64_t kc,
+                                       uint16_t* halves) const {
+  const int64_t k = g_.k;
+  const int64_t n = std::max<int64_t>(0, std::min(kc, k - k0));  // K positions in the weight
+  for (int64_t blk = blk0; blk < blk1; ++blk) {
+    uint16_t* hi = halves + (blk - blk0) * 2 * kAmxRows * kc;
+    uint16_t* lo = hi + kAmxRows * kc;
+    for (int64_t r = 0; r < kAmxRows; ++r) {
+      const int64_t row = blk * kAmxRows + r;
+      if (row >= g_.n || n == 0) {
+        std::memset(hi + r * kc, 0, static_cast<size_t>(kc) * 2);
+        std::memset(lo + r * kc, 0, static_cast<size_t>(kc) * 2);
+      } else if (w_->format() == WeightMatrix::Format::kF16) {
+        const uint16_t* at = w_->f16_rows() + row * k + k0;
+        amx_split_f16_row(at, n, hi + r * kc, lo + r * kc);
+        // The row's next slice, for the next K block: 128 short runs of rows are more than the
+        // hardware prefetchers follow.
+        const int64_t next = std::min(kc, k - k0 - n);
+        for (int64_t i = n; i < n + next; i += 32) __builtin_prefetch(at + i);
+      } else {
+        amx_split_row(w_->f32_rows() + row * k + k0, n, hi + r * kc, lo + r * kc);
+      }
+    }
   }
 }
 
@@ -903,11 +957,11 @@ void WeightProductKernel::multiply_amx(int64_t blk0, int64_t blk1, const uint16_
   float* decoded = area;
   auto* split_hi = reinterpret_cast<uint16_t*>(decoded + work_);
   uint16_t* split_lo = split_hi + kAmxRows * k_pad_;
-  float* results = decoded + work_ + kAmxRows * k_pad_;
+  float* results = decoded + work_ + split_floats_;
   float* tmp = results + c_size_;
   const int64_t c_stride = passes * kTokensPerPass;
   blk1 = std::min(blocks, blk1);
-  if (w_split_.empty()) {
+  if (w_split_.empty() && !slice_split_) {
     // One row block (group_blocks_ is 1): its halves for the whole of K.
     const int64_t r0 = blk0 * kAmxRows;
     const int64_t r1 = std::min(g_.n, r0 + kAmxRows);
@@ -941,16 +995,24 @@ void WeightProductKernel::multiply_amx(int64_t blk0, int64_t blk1, const uint16_
   // each weight block serves every pass; partial sums accumulate in `results`.
   for (int64_t k0 = 0; k0 < k_pad_; k0 += k_block_) {
     const int64_t kc = std::min(k_block_, k_pad_ - k0);
+    if (slice_split_) split_slices(blk0, blk1, k0, kc, split_hi);
     for (int64_t blk = blk0; blk < blk1; ++blk) {
-      const uint16_t* w_hi = split_hi;
-      if (!w_split_.empty()) w_hi = &w_split_[static_cast<size_t>(blk * 2 * kAmxRows * k_pad_)];
-      const uint16_t* w_lo = w_hi + kAmxRows * k_pad_;
+      // Block blk's halves at K position k0, rows w_stride apart.
+      const uint16_t* w_hi = split_hi + k0;
+      int64_t w_stride = k_pad_;
+      if (slice_split_) {
+        w_hi = split_hi + (blk - blk0) * 2 * kAmxRows * kc;
+        w_stride = kc;
+      } else if (!w_split_.empty()) {
+        w_hi = &w_split_[static_cast<size_t>(blk * 2 * kAmxRows * k_pad_)] + k0;
+      }
+      const uint16_t* w_lo = w_hi + kAmxRows * w_stride;
       for (int64_t p = 0; p < passes; ++p) {
         const int64_t tp = round_up(pass_tokens(p), kAmxTokens);
         const int64_t at = p * k_pad_ * kTokensPerPass + k0 * tp;
         float* c = results + (blk - blk0) * kAmxRows * c_stride + p * kTokensPerPass;
-        amx_gemm(w_hi + k0, bf16_products_ ? nullptr : w_lo + k0, kc, x_hi + at, x_lo + at, tp, c,
-                 c_stride, k_pad_, k0 > 0);
+        amx_gemm(w_hi, bf16_products_ ? nullptr : w_lo, kc, x_hi + at, x_lo + at, tp, c, c_stride,
+                 w_stride, k0 > 0);
       }
     }
   }
@@ -991,9 +1053,12 @@ void WeightProductKernel::gemm_amx(RunContext& ctx, const std::byte* x, std::byt
       }
     });
   }
-  // Groups of at most group_blocks_ row blocks, evened out between the threads.
+  // Groups of at most group_blocks_ row blocks, evened out between the threads. Weights split
+  // by the tasks take smaller groups rather than passes shared out (split_passes), which would
+  // split the same blocks in more than one task.
   const int64_t blocks = (g_.n + kAmxRows - 1) / kAmxRows;
-  const int64_t groups = balanced_tasks(blocks, group_blocks_, threads_);
+  int64_t groups = balanced_tasks(blocks, group_blocks_, threads_);
+  if (slice_split_) groups = std::max(groups, std::min<int64_t>(blocks, 2 * threads_));
   const TaskSplit split = split_passes(groups, passes, threads_);
   const int64_t tasks = groups * split.splits;
   ctx.pool().parallel_for(tasks, parallel_grain(tasks), [&](int64_t begin, int64_t end) {

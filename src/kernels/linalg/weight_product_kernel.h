@@ -215,6 +215,10 @@ class WeightProductKernel : public runtime::OpKernel {
   // whose passes start at x_hi / x_lo, stored with the bias and the epilogue.
   void multiply_amx(int64_t blk0, int64_t blk1, const uint16_t* x_hi, const uint16_t* x_lo,
                     int64_t b, int64_t m0, int64_t count, std::byte* out, float* area) const;
+  // Row blocks [blk0, blk1)'s K positions [k0, k0 + kc) into bf16 halves: block i's high
+  // halves at halves + 2 * i * kAmxRows * kc, its low halves kAmxRows * kc after them, rows kc
+  // apart (zeros past K and past the last row).
+  void split_slices(int64_t blk0, int64_t blk1, int64_t k0, int64_t kc, uint16_t* halves) const;
 
   // The non-AMX packing: tokens [m0, m0 + count) transposed into [pass][K][pass tokens].
   void pack_transposed(RunContext& ctx, const std::byte* x, float* scratch, int64_t b, int64_t m0,
@@ -276,6 +280,10 @@ class WeightProductKernel : public runtime::OpKernel {
   std::vector<int32_t> k_order_;  // the weight's k order (source position of each), when permuted
   bool direct_packing_ = false;
   std::vector<uint16_t> w_split_;  // the weight's bf16 halves, split at plan time (split_weights)
+  // AMX, dense rows not split at plan time: each task splits its row blocks' K block before
+  // multiplying it (split_slices), into split_floats_ of its area.
+  bool slice_split_ = false;
+  int64_t split_floats_ = 0;
   int64_t x_at_ = 0, xa_at_ = 0, y_at_ = 0, threads_at_ = 0, per_thread_ = 0;
   bool use_lines_ = false;
   bool tokens_in_place_ = false;  // the FMA path reads the input's token rows, packs nothing
