@@ -339,6 +339,11 @@ bool amx_available() {
   return forced < 0 ? amx_from_environment() : forced != 0;
 }
 
+bool amx_product_pays(int64_t outputs, int64_t k) {
+  if (amx_override().load(std::memory_order_relaxed) == 1) return true;
+  return outputs >= 32 && k >= 64;
+}
+
 bool amx_bf16_products() { return amx_bf16_from_environment(); }
 
 void set_amx_enabled_for_testing(std::optional<bool> enabled) {

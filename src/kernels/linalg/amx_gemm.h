@@ -24,6 +24,12 @@ constexpr int64_t kAmxMaxTokens = 64;  // tokens one call handles (four output t
 constexpr int64_t kAmxKStep = 32;      // bf16 values along K in one tile row
 
 bool amx_available();
+// Whether tiles pay for a product with `outputs` weight rows of K values: at least 32 rows and
+// K >= 64. Below, packing the activations into split pairs (a pass over the tokens for every
+// product) outweighs the few tile products: MobileNetV3's stem (16 outputs, K = 27) ran 1.5x
+// slower on tiles than on panels, its 1x1 convs with K = 16-24 or 16-24 outputs 1.2-2x.
+// Tiles forced on for testing (set_amx_enabled_for_testing(true)) take every product.
+bool amx_product_pays(int64_t outputs, int64_t k);
 // COREML_AMX=bf16: one bf16 product per pair instead of three (opt-in, faster prefill; weights
 // and activations rounded to bf16, ~2^-9 relative each: see tests/amx_gemm_test.cpp).
 bool amx_bf16_products();

@@ -470,7 +470,7 @@ std::unique_ptr<runtime::OpKernel> make_conv_kernel(const KernelInit& init,
   // lanes instead (panel_conv.h), where CPUs without AMX run panels.
   const int64_t positions = declared_positions(init.op());
   const int64_t k = weight->tensor.numel() / std::max<int64_t>(1, ws[0]);
-  if (positions > 0 && panel_products_wanted() &&
+  if (positions > 0 && panel_products_wanted(ws[0], k) &&
       panel_conv_pays(ws[0], positions,
                       pointwise ? 0 : line_token_positions(init.op(), ws, p, positions), k,
                       pointwise) &&

@@ -99,7 +99,7 @@ std::unique_ptr<runtime::OpKernel> make_linear(const KernelInit& init) {
   bool ok = false;
   auto bias = constant_bias(init, &ok);
   if (!ok) return nullptr;
-  if (panel_products_wanted()) {
+  if (panel_products_wanted(weight->shape()[0], weight->shape()[1])) {
     if (auto panels = make_panel_product(*weight, false, x, bias, false)) return panels;
   }
   auto matrix = WeightMatrix::create(*weight, false);
@@ -115,7 +115,8 @@ std::unique_ptr<runtime::OpKernel> make_matmul(const KernelInit& init) {
   if (x < 0 || !y || y->shape().size() != 2) return nullptr;  // activations: matmul_kernel.cpp
   const bool ty = init.params().get_bool("transpose_y", false);
   const bool tx = init.params().get_bool("transpose_x", false);
-  if (panel_products_wanted()) {
+  if (panel_products_wanted(ty ? y->shape()[0] : y->shape()[1],
+                            ty ? y->shape()[1] : y->shape()[0])) {
     if (auto panels = make_panel_product(*y, !ty, x, {}, true, tx)) return panels;
   }
   auto matrix = WeightMatrix::create(*y, !ty);

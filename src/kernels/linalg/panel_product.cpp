@@ -132,11 +132,11 @@ class PanelProductKernel final : public runtime::OpKernel {
 
 }  // namespace
 
-bool panel_products_wanted() {
+bool panel_products_wanted(int64_t outputs, int64_t k) {
   const char* v = std::getenv("COREML_PANEL_PRODUCTS");
   if (v && std::string(v) == "0") return false;
   if (v && std::string(v) == "1") return true;
-  return !amx_available();
+  return !amx_available() || !amx_product_pays(outputs, k);
 }
 
 std::unique_ptr<runtime::OpKernel> make_panel_product(const runtime::RtValue& weight,

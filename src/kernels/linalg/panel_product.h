@@ -13,9 +13,10 @@
 
 namespace coreml::kernels::linalg {
 
-// Whether linear / matmul should try the panel kernel (COREML_PANEL_PRODUCTS, read at each
-// model load; unset: when AMX tiles are not available).
-bool panel_products_wanted();
+// Whether a product of `outputs` rows of K weights (linear, matmul, conv) should try the panel
+// kernel (COREML_PANEL_PRODUCTS, read at each model load; unset: unless AMX tiles would run it,
+// amx_product_pays).
+bool panel_products_wanted(int64_t outputs, int64_t k);
 
 // The kernel for activation binding `x`, a dense fp32/fp16 weight ([N, K], or [K, N] when
 // `transposed`) and an fp32 bias (empty: none); nullptr when the weight is not such a matrix.

@@ -96,7 +96,8 @@ std::shared_ptr<const WeightMatrix> WeightMatrix::create(const runtime::RtValue&
     // the kernel keeps (as many bytes as the rows) and then drops the file's pages
     // (release_file_pages): a copy of the rows as well would hold the weight twice. The rows
     // stay in the file for the other products (one token, few tokens).
-    const bool split_instead = m->keep_.dtype() == DType::kFloat32 && amx_available();
+    const bool split_instead =
+        m->keep_.dtype() == DType::kFloat32 && amx_available() && amx_product_pays(m->n_, m->k_);
     if (!split_instead && format::in_file_mapping(rows, m->keep_.nbytes())) {
       if (auto copy = runtime::packed_copy(rows, m->keep_.nbytes())) {
         m->packed_ = copy;

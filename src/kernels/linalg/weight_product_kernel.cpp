@@ -274,7 +274,7 @@ void WeightProductKernel::reshape(ReshapeContext& ctx) {
     xa_at_ = round_up(k, 16);
     y_at_ = xa_at_ + round_up(k, 16);
     threads_at_ = y_at_ + round_up(g_.n, 16);
-  } else if (g_.m >= kAmxMinTokens && amx_available()) {
+  } else if (g_.m >= kAmxMinTokens && amx_available() && amx_product_pays(g_.n, k)) {
     // Shared: the bf16 halves of a chunk of tokens (k_padded x chunk each). Per thread: a work
     // area (a gathered row, its arranged copy and split halves while packing, or a chunk's
     // tokens at two K positions; then decoded weight rows), one row block's halves, the
