@@ -92,6 +92,24 @@ class MatmulConstKernel final : public WeightProductKernel {
 
 }  // namespace
 
+namespace {
+
+// The tokens a linear op declares (its output's dims but the last), 0 when any is not known.
+int64_t declared_tokens(const mil::Operation& op) {
+  if (op.outputs.empty()) return 0;
+  const auto& shape = op.outputs[0].type.tensor.shape;
+  if (!shape || shape->empty()) return 0;
+  int64_t tokens = 1;
+  for (size_t d = 0; d + 1 < shape->size(); ++d) {
+    const int64_t size = (*shape)[d].size;
+    if (!(*shape)[d].known() || size <= 0 || size > (int64_t{1} << 40) / tokens) return 0;
+    tokens *= size;
+  }
+  return tokens;
+}
+
+}  // namespace
+
 std::unique_ptr<runtime::OpKernel> make_linear(const KernelInit& init) {
   const int x = init.binding("x");
   const runtime::RtValue* weight = init.constant(init.binding("weight"));
@@ -99,7 +117,8 @@ std::unique_ptr<runtime::OpKernel> make_linear(const KernelInit& init) {
   bool ok = false;
   auto bias = constant_bias(init, &ok);
   if (!ok) return nullptr;
-  if (panel_products_wanted(weight->shape()[0], weight->shape()[1])) {
+  // A classifier's single token runs on panels even where tiles would take more tokens.
+  if (panel_products_wanted(weight->shape()[0], weight->shape()[1], declared_tokens(init.op()))) {
     if (auto panels = make_panel_product(*weight, false, x, bias, false)) return panels;
   }
   auto matrix = WeightMatrix::create(*weight, false);

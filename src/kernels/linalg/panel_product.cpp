@@ -132,11 +132,12 @@ class PanelProductKernel final : public runtime::OpKernel {
 
 }  // namespace
 
-bool panel_products_wanted(int64_t outputs, int64_t k) {
+bool panel_products_wanted(int64_t outputs, int64_t k, int64_t tokens) {
   const char* v = std::getenv("COREML_PANEL_PRODUCTS");
   if (v && std::string(v) == "0") return false;
   if (v && std::string(v) == "1") return true;
-  return !amx_available() || !amx_product_pays(outputs, k);
+  return !amx_available() || !amx_product_pays(outputs, k) ||
+         (tokens > 0 && tokens < kAmxMinTokens);
 }
 
 std::unique_ptr<runtime::OpKernel> make_panel_product(const runtime::RtValue& weight,

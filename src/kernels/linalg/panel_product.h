@@ -13,10 +13,10 @@
 
 namespace coreml::kernels::linalg {
 
-// Whether a product of `outputs` rows of K weights (linear, matmul, conv) should try the panel
-// kernel (COREML_PANEL_PRODUCTS, read at each model load; unset: unless AMX tiles would run it,
-// amx_product_pays).
-bool panel_products_wanted(int64_t outputs, int64_t k);
+// Whether a product of `outputs` rows of K weights (linear, matmul, conv) with `tokens` tokens
+// (0: not known before it runs) should try the panel kernel (COREML_PANEL_PRODUCTS, read at
+// each model load; unset: unless AMX tiles would run it, amx_product_pays and kAmxMinTokens).
+bool panel_products_wanted(int64_t outputs, int64_t k, int64_t tokens = 0);
 
 // The kernel for activation binding `x`, a dense fp32/fp16 weight ([N, K], or [K, N] when
 // `transposed`) and an fp32 bias (empty: none); nullptr when the weight is not such a matrix.
