@@ -121,6 +121,17 @@ TEST(NpyWrite, MatchesNumPyBytes) {
   numpy_bytes.resize(std::fread(numpy_bytes.data(), 1, numpy_bytes.size(), file));
   std::fclose(file);
   EXPECT_EQ(save_npy_to_memory(t), numpy_bytes);
+  // save_npy writes the same bytes (its data straight from the tensor).
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "coreml_npy_test_like_numpy.npy").string();
+  save_npy(path, t);
+  std::FILE* saved = std::fopen(path.c_str(), "rb");
+  ASSERT_NE(saved, nullptr);
+  std::vector<uint8_t> saved_bytes(4096);
+  saved_bytes.resize(std::fread(saved_bytes.data(), 1, saved_bytes.size(), saved));
+  std::fclose(saved);
+  std::filesystem::remove(path);
+  EXPECT_EQ(saved_bytes, numpy_bytes);
 }
 
 TEST(NpyWrite, FileRoundTripOfViewAndScalar) {

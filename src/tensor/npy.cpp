@@ -369,7 +369,11 @@ Tensor load_npy_from_memory(std::span<const uint8_t> bytes) {
   return read_npy(source);
 }
 
-std::vector<uint8_t> save_npy_to_memory(const Tensor& tensor) {
+namespace {
+
+// The file's bytes before the data: magic, version, header length and the header dict, padded
+// so the data starts at a multiple of 64 bytes.
+std::vector<uint8_t> npy_preamble(const Tensor& tensor) {
   const std::string descr = descr_for(tensor.dtype());
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < tensor.shape().size(); ++i) {
@@ -396,6 +400,13 @@ std::vector<uint8_t> save_npy_to_memory(const Tensor& tensor) {
     out.push_back(static_cast<uint8_t>((header.size() >> (8 * i)) & 0xff));
   }
   out.insert(out.end(), header.begin(), header.end());
+  return out;
+}
+
+}  // namespace
+
+std::vector<uint8_t> save_npy_to_memory(const Tensor& tensor) {
+  std::vector<uint8_t> out = npy_preamble(tensor);
   const Tensor packed = tensor.contiguous();
   const auto* data = static_cast<const uint8_t*>(packed.data());
   out.insert(out.end(), data, data + packed.nbytes());
@@ -424,11 +435,15 @@ Tensor load_npy(const std::string& path) {
 }
 
 void save_npy(const std::string& path, const Tensor& tensor) {
-  const std::vector<uint8_t> bytes = save_npy_to_memory(tensor);
+  // The tensor's bytes go to the file from where they lie (a contiguous tensor is not copied):
+  // a whole file in memory first held a second copy of a large output.
+  const std::vector<uint8_t> preamble = npy_preamble(tensor);
+  const Tensor packed = tensor.contiguous();
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw Error("save_npy: cannot create " + path, ErrorCode::kIo);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(preamble.data()),
+            static_cast<std::streamsize>(preamble.size()));
+  out.write(static_cast<const char*>(packed.data()), static_cast<std::streamsize>(packed.nbytes()));
   out.close();
   if (!out) throw Error("save_npy: cannot write " + path, ErrorCode::kIo);
 }
