@@ -90,10 +90,6 @@ class MatmulConstKernel final : public WeightProductKernel {
   bool transpose_x_;
 };
 
-}  // namespace
-
-namespace {
-
 // The tokens a linear op declares (its output's dims but the last), 0 when any is not known.
 int64_t declared_tokens(const mil::Operation& op) {
   if (op.outputs.empty()) return 0;
