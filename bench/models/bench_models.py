@@ -231,14 +231,20 @@ def core_round_trip_ns(probe: Path | None) -> float:
         return float("nan")
 
 
+def one_op_input(workdir: Path) -> Path:
+    """The one-op models' input (zeros, [1, 3, 8, 8]), saved as .npy."""
+    import numpy as np
+
+    x = workdir / "process_rss_x.npy"
+    np.save(x, np.zeros((1, 3, 8, 8), np.float32))
+    return x
+
+
 def process_rss_mb(coreml: str, workdir: Path) -> float:
     """Peak RSS of `coreml run` on a one-op model (the repository's 8 x 8 conv): the process,
     its libraries and a run's fixed costs, which the models' memory budgets do not count."""
-    import numpy as np
-
     model = REPO / "tests" / "data" / "models" / "conv.mlpackage"
-    x = workdir / "process_rss_x.npy"
-    np.save(x, np.zeros((1, 3, 8, 8), np.float32))
+    x = one_op_input(workdir)
     proc = subprocess.run([coreml, "run", str(model), "--input", f"x={x}", "--steps", "3",
                            "--json"], capture_output=True, check=False)
     try:
@@ -290,9 +296,7 @@ def ort_process_rss_mb(workdir: Path, threads: int) -> float:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), model)
-    x = workdir / "process_rss_x.npy"
-    np.save(x, np.zeros((1, 3, 8, 8), np.float32))
-    return ort_rss_mb(model, {"x": x}, threads)
+    return ort_rss_mb(model, {"x": one_op_input(workdir)}, threads)
 
 
 def weight_mb(model: Path) -> float:
