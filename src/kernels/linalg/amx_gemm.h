@@ -30,7 +30,8 @@ bool amx_available();
 // slower on tiles than on panels, its 1x1 convs with K = 16-24 or 16-24 outputs 1.2-2x.
 // Tiles forced on for testing (set_amx_enabled_for_testing(true)) take every product.
 bool amx_product_pays(int64_t outputs, int64_t k);
-// Products of fewer tokens run the FMA kernels even where tiles pay.
+// Products of fewer tokens run the FMA kernels even where tiles pay: from this many, the tile
+// product beats the fp32 loop even though it pads the tokens to 16.
 constexpr int64_t kAmxMinTokens = 8;
 // COREML_AMX=bf16: one bf16 product per pair instead of three (opt-in, faster prefill; weights
 // and activations rounded to bf16, ~2^-9 relative each: see tests/amx_gemm_test.cpp).

@@ -376,16 +376,7 @@ int64_t declared_positions(const mil::Operation& op) {
   if (op.outputs.empty()) return 0;
   const auto& shape = op.outputs[0].type.tensor.shape;
   if (!shape || shape->size() < 3) return 0;
-  constexpr int64_t kMaxPositions = int64_t{1} << 40;
-  int64_t positions = 1;
-  for (size_t d = 2; d < shape->size(); ++d) {
-    const int64_t size = (*shape)[d].size;
-    if (!(*shape)[d].known() || size < 0 || (size > 0 && positions > kMaxPositions / size)) {
-      return 0;
-    }
-    positions *= size;
-  }
-  return positions;
+  return declared_output_extent(op, 2, shape->size());
 }
 
 // The positions line tokens compute per output channel (weight_product_lines.cpp): each output

@@ -1,5 +1,7 @@
 // Prepared linear, and matmul whose y is a constant matrix: the activation's rows (batch
 // dimensions merged where their strides allow) times the weight.
+#include <algorithm>
+
 #include "kernels/linalg/linalg_ops.h"
 #include "kernels/linalg/panel_product.h"
 #include "kernels/linalg/product_geometry.h"
@@ -95,16 +97,24 @@ int64_t declared_tokens(const mil::Operation& op) {
   if (op.outputs.empty()) return 0;
   const auto& shape = op.outputs[0].type.tensor.shape;
   if (!shape || shape->empty()) return 0;
-  int64_t tokens = 1;
-  for (size_t d = 0; d + 1 < shape->size(); ++d) {
-    const int64_t size = (*shape)[d].size;
-    if (!(*shape)[d].known() || size <= 0 || size > (int64_t{1} << 40) / tokens) return 0;
-    tokens *= size;
-  }
-  return tokens;
+  return declared_output_extent(op, 0, shape->size() - 1);
 }
 
 }  // namespace
+
+int64_t declared_output_extent(const mil::Operation& op, size_t first, size_t end) {
+  if (op.outputs.empty()) return 0;
+  const auto& shape = op.outputs[0].type.tensor.shape;
+  if (!shape) return 0;
+  constexpr int64_t kMaxExtent = int64_t{1} << 40;
+  int64_t extent = 1;
+  for (size_t d = first; d < std::min(end, shape->size()); ++d) {
+    const int64_t size = (*shape)[d].size;
+    if (!(*shape)[d].known() || (size > 0 && extent > kMaxExtent / size)) return 0;
+    extent *= size;
+  }
+  return extent;
+}
 
 std::unique_ptr<runtime::OpKernel> make_linear(const KernelInit& init) {
   const int x = init.binding("x");

@@ -21,7 +21,6 @@ constexpr int64_t kTokensPerPass = WeightProductKernel::kPassTokens;
 constexpr int64_t kChunkTokens = 4 * kTokensPerPass;
 constexpr int64_t kRowsPerTask = WeightProductKernel::kTaskRows;
 constexpr int64_t kGemvGrainRows = 64;
-// From this many tokens the tile product beats the fp32 loop even though it pads to 16.
 constexpr int64_t kAmxDecodeRows = 4;  // weight rows decoded at once before their split
 // AMX: the bf16 halves of one K block of the packed tokens stay within this (half of a
 // core's L2) while every row block of a task multiplies them.
