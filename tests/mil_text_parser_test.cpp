@@ -451,5 +451,28 @@ TEST(MilTextParser, EveryTruncationOfTheSamplesFailsCleanly) {
   }
 }
 
+// take_body (mil/ir.h) hands a function's operations to a runtime that keeps them: the body
+// equals the function as parsed, and what stays is the signature with no operations.
+TEST(MilIr, TakeBodyMovesTheOperationsAndLeavesTheSignature) {
+  const std::string text = R"(program(1.3)
+{
+  func main<ios17>(tensor<fp16, [2]> x) {
+    tensor<fp16, [2]> c = const()[name = string("c"), val = tensor<fp16, [2]>([0x1p+0, 0x1.8p+1])];
+    tensor<fp16, [2]> y = add(x = x, y = c)[name = string("y")];
+  } -> (y);
+})";
+  Program program = parse_mil_text(text, "t.mil");
+  const Program parsed = parse_mil_text(text, "t.mil");
+  mil::Function* function = program.find_function("main");
+  ASSERT_NE(function, nullptr);
+  const mil::Function body = mil::take_body(*function);
+  EXPECT_EQ(body, parsed.functions.at(0));
+  EXPECT_TRUE(function->block.operations.empty());
+  EXPECT_EQ(function->name, "main");
+  EXPECT_EQ(function->opset, parsed.functions.at(0).opset);
+  EXPECT_EQ(function->inputs, parsed.functions.at(0).inputs);
+  EXPECT_EQ(function->block.outputs, std::vector<std::string>{"y"});
+}
+
 }  // namespace
 }  // namespace coreml::format

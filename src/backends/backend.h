@@ -65,7 +65,10 @@ class CompiledFunction {
 struct CompileRequest {
   std::string path;                 // the model as given to Model::load
   const format::ModelAsset* asset;  // read by the facade (description, program, weights)
-  const mil::Function* function;    // the function to compile
+  // The function to compile. A backend that keeps its own program (the native one) moves the
+  // operations out (mil::take_body): afterwards the caller reads only the signature (name,
+  // inputs, attributes, the block's outputs).
+  mil::Function* function;
   ComputeUnits compute_units = ComputeUnits::kAll;
   int threads = 0;
 };

@@ -251,6 +251,27 @@ const Function* Program::find_function(std::string_view name) const {
   return nullptr;
 }
 
+Function* Program::find_function(std::string_view name) {
+  for (auto& f : functions) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+Function take_body(Function& function) {
+  Function body;
+  body.name = function.name;
+  body.opset = function.opset;
+  body.inputs = function.inputs;
+  body.attributes = function.attributes;
+  body.block.inputs = function.block.inputs;
+  body.block.outputs = function.block.outputs;
+  body.block.attributes = function.block.attributes;
+  body.block.operations = std::move(function.block.operations);
+  function.block.operations.clear();  // moved-from: valid but unspecified until cleared
+  return body;
+}
+
 std::string normalize_opset(std::string_view opset) {
   static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kMap{{
       {"ios15", "CoreML5"},

@@ -189,7 +189,13 @@ struct Program {
   bool operator==(const Program&) const = default;
 
   const Function* find_function(std::string_view name) const;
+  Function* find_function(std::string_view name);
 };
+
+// Moves `function`'s operations into a new function that copies the rest (name, opset, inputs,
+// attributes, the block's inputs, outputs and attributes); `function` keeps that signature and no
+// operations. For a runtime that rewrites and keeps the program itself: the body is held once.
+Function take_body(Function& function);
 
 // Maps MIL text opsets ("ios17") to coremltools' ("CoreML7"); others pass through.
 std::string normalize_opset(std::string_view opset);

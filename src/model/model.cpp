@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "backends/backend.h"
 #include "format/model_reader.h"
@@ -131,7 +132,8 @@ struct Model::Impl {
   format::ModelAsset asset;
   // Pipelines and classic model types (asset.spec set): no function, the stages instead.
   std::unique_ptr<model_detail::Stage> feature_model;
-  const mil::Function* function = nullptr;
+  // The function loaded; after compile only its signature (the backend may hold its operations).
+  mil::Function* function = nullptr;
   FunctionDescription function_description;
   const backends::BackendInterface* backend = nullptr;
   std::unique_ptr<backends::CompiledFunction> compiled;
@@ -220,12 +222,13 @@ struct Model::Impl {
     }
   }
 
-  // A classifier's classify op (its outputs are the function's label and probabilities).
-  const mil::Operation* classify_op = nullptr;
+  // A classifier's classify op (its outputs are the function's label and probabilities): a copy,
+  // taken before compile hands the operations to the backend.
+  std::optional<mil::Operation> classify_op;
 
   void find_classify_op() {
     for (const auto& op : function->block.operations) {
-      if (op.type == "classify" && op.outputs.size() == 2) classify_op = &op;
+      if (op.type == "classify" && op.outputs.size() == 2) classify_op = op;
     }
   }
 
@@ -347,6 +350,10 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   }
   if (const auto* fd = impl->asset.description.find_function(name))
     impl->function_description = *fd;
+  // The program's other functions are never run by this model: their operations go now.
+  for (auto& f : impl->asset.program.functions) {
+    if (&f != impl->function) f.block.operations = {};
+  }
   if (!impl->asset.description.weights.present) {
     std::string missing;
     for (const auto& m : impl->asset.description.weights.missing)
@@ -358,6 +365,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     fail(ErrorCode::kInvalidArgument, "threads must be >= 0 (0 = one per core), got ",
          options.threads);
   }
+  impl->find_classify_op();
   try {
     impl->compiled = impl->backend->compile({.path = path,
                                              .asset = &impl->asset,
@@ -368,7 +376,6 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     fail(e.code(), path, ": ", e.what());
   }
   impl->prepare_bindings();
-  impl->find_classify_op();
   return Model(std::move(impl));
 }
 

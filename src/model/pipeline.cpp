@@ -2,6 +2,7 @@
 // on the backend like a top-level program; classic types run their evaluator (src/classic).
 #include "model/pipeline.h"
 
+#include <optional>
 #include <vector>
 
 #include "coreml/error.h"
@@ -48,14 +49,15 @@ class ProgramStage final : public Stage {
     if (!asset_->description.weights.present) {
       fail(ErrorCode::kNotFound, source, ": weight file missing (running the model needs it)");
     }
+    // Before compile, which may take the operations (a copy of the one op is kept).
+    for (const auto& op : function_->block.operations) {
+      if (op.type == "classify" && op.outputs.size() == 2) classify_ = op;
+    }
     compiled_ = context.backend->compile({.path = source,
                                           .asset = asset_.get(),
                                           .function = function_,
                                           .compute_units = context.compute_units,
                                           .threads = context.threads});
-    for (const auto& op : function_->block.operations) {
-      if (op.type == "classify" && op.outputs.size() == 2) classify_ = &op;
-    }
   }
 
   void run(Features& features) override {
@@ -116,9 +118,9 @@ class ProgramStage final : public Stage {
 
   std::string source_;
   std::unique_ptr<format::ModelAsset> asset_;  // the compiled function refers to it
-  const mil::Function* function_ = nullptr;
+  mil::Function* function_ = nullptr;          // after compile: its signature only
   std::unique_ptr<backends::CompiledFunction> compiled_;
-  const mil::Operation* classify_ = nullptr;
+  std::optional<mil::Operation> classify_;
   std::vector<Tensor> results_;
 };
 

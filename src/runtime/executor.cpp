@@ -369,16 +369,16 @@ class PlannedAllocator : public BufferAllocator {
 // ---------------------------------------------------------------------------------------
 // Load
 
-FunctionExecutor::FunctionExecutor(const format::ModelAsset& asset, const mil::Function& function,
+FunctionExecutor::FunctionExecutor(const format::ModelAsset& asset, mil::Function function,
                                    const KernelRegistry& registry, std::shared_ptr<ThreadPool> pool,
                                    ExecutorOptions options)
     : asset_(asset),
-      function_(function),
+      function_(std::move(function)),
       registry_(registry),
       pool_(std::move(pool)),
       options_(options),
       allocator_(std::make_unique<RecyclingAllocator>()) {
-  const auto missing = unsupported_ops(function, registry);
+  const auto missing = unsupported_ops(function_, registry);
   if (!missing.empty()) {
     std::string list;
     for (size_t i = 0; i < missing.size() && i < 20; ++i) list += (i ? ", " : "") + missing[i];
@@ -387,29 +387,25 @@ FunctionExecutor::FunctionExecutor(const format::ModelAsset& asset, const mil::F
     for (const auto& m : missing) types.insert(m.substr(0, m.find(' ')));
     std::string type_list;
     for (const auto& t : types) type_list += (type_list.empty() ? "" : ", ") + t;
-    fail(ErrorCode::kUnsupported, "function '", function.name,
+    fail(ErrorCode::kUnsupported, "function '", function_.name,
          "' uses ops the native runtime does not support: ", type_list, " — ", list);
   }
-  for (const auto& input : function.inputs) {
+  for (const auto& input : function_.inputs) {
     (input.type.kind == mil::Type::Kind::kState ? state_order_ : input_order_).push_back(&input);
   }
-  program_ = &function_;
+  // The passes rewrite the executor's own program in place: nothing else reads its operations.
   if (options_.fusion && options_.prepared_kernels) {  // fused ops only have prepared kernels
-    auto copy = std::make_unique<mil::Function>(function_);
-    if (fusion::fuse(*copy)) {
-      rewritten_ = std::move(copy);
-      program_ = rewritten_.get();
-    }
+    fusion::fuse(function_);
   }
-  main_ = std::make_unique<CompiledBlock>(compile_block(program_->block, program_->inputs));
+  main_ = std::make_unique<CompiledBlock>(compile_block(function_.block, function_.inputs));
   fold_constants(*main_);
   plan_releases(*main_);
   if (options_.prepared_kernels) create_prepared_kernels(*main_);
 
   // State aliasing proofs (top-level ops).
   std::set<int> state_slots;
-  for (size_t i = 0; i < program_->inputs.size(); ++i) {
-    if (program_->inputs[i].type.kind == mil::Type::Kind::kState)
+  for (size_t i = 0; i < function_.inputs.size(); ++i) {
+    if (function_.inputs[i].type.kind == mil::Type::Kind::kState)
       state_slots.insert(main_->input_slots[i]);
   }
   std::vector<int> uses(slots_.size(), 0);
@@ -942,8 +938,8 @@ void FunctionExecutor::run_dynamic(std::span<const Tensor* const> inputs,
       recording->note(static_cast<int>(s), constants_[s].tensor, recording->add_buffer(b));
     }
   }
-  for (size_t i = 0; i < program_->inputs.size(); ++i) {
-    const bool is_state = program_->inputs[i].type.kind == mil::Type::Kind::kState;
+  for (size_t i = 0; i < function_.inputs.size(); ++i) {
+    const bool is_state = function_.inputs[i].type.kind == mil::Type::Kind::kState;
     const Tensor& t = is_state ? *states[next_state] : *inputs[next_input];
     block_inputs.push_back(RtValue::of(t));
     if (recording) {
@@ -1100,8 +1096,8 @@ std::unique_ptr<FunctionExecutor::Plan> FunctionExecutor::build_plan(
       plan->env[s] = RtValue::of(placeholder(v.shape, v.strides, v.dtype));
     }
   }
-  for (size_t i = 0; i < program_->inputs.size(); ++i) {
-    if (program_->inputs[i].type.kind != mil::Type::Kind::kState)
+  for (size_t i = 0; i < function_.inputs.size(); ++i) {
+    if (function_.inputs[i].type.kind != mil::Type::Kind::kState)
       plan->input_slots.push_back(main_->input_slots[i]);
   }
   plan->bound_states.assign(states.size(), nullptr);
@@ -1164,8 +1160,8 @@ void FunctionExecutor::bind_plan_states(Plan& plan, std::span<Tensor* const> sta
   }
   if (!moved) return;
   size_t next_state = 0;
-  for (size_t i = 0; i < program_->inputs.size(); ++i) {
-    if (program_->inputs[i].type.kind != mil::Type::Kind::kState) continue;
+  for (size_t i = 0; i < function_.inputs.size(); ++i) {
+    if (function_.inputs[i].type.kind != mil::Type::Kind::kState) continue;
     plan.env[static_cast<size_t>(main_->input_slots[i])] = RtValue::of(*states[next_state++]);
   }
   for (const auto& view : plan.state_views) {

@@ -49,10 +49,15 @@ struct OpProfile {
 
 class FunctionExecutor {
  public:
-  FunctionExecutor(const format::ModelAsset& asset, const mil::Function& function,
+  // Takes `function` to keep (the fusion passes rewrite it, the compiled steps point into it): a
+  // caller done with it moves it in (mil::take_body) rather than holding a second copy.
+  FunctionExecutor(const format::ModelAsset& asset, mil::Function function,
                    const KernelRegistry& registry, std::shared_ptr<ThreadPool> pool,
                    ExecutorOptions options = ExecutorOptions::from_environment());
   ~FunctionExecutor();
+  // Steps and the input order point into the function it holds.
+  FunctionExecutor(const FunctionExecutor&) = delete;
+  FunctionExecutor& operator=(const FunctionExecutor&) = delete;
 
   // `inputs`: the function's non-state inputs in declaration order, in their declared dtypes.
   // `states`: its state inputs in declaration order; read and written in place.
@@ -64,6 +69,7 @@ class FunctionExecutor {
 
   // Bytes of activation memory the last run used (the arena, or the heap at its peak).
   int64_t peak_activation_bytes() const;
+  // The function it runs (after the fusion passes).
   const mil::Function& function() const { return function_; }
   // Names of the non-state inputs and of the states, in the order run() takes them.
   const std::vector<const mil::NamedType*>& input_order() const { return input_order_; }
@@ -126,12 +132,10 @@ class FunctionExecutor {
   void reshape_for_plan(Plan& plan);
 
   const format::ModelAsset& asset_;
-  const mil::Function& function_;
+  mil::Function function_;  // after the fusion passes
   const KernelRegistry& registry_;
   std::shared_ptr<ThreadPool> pool_;
   ExecutorOptions options_;
-  std::unique_ptr<mil::Function> rewritten_;  // the function after fusion passes, if any
-  const mil::Function* program_ = nullptr;    // what runs: rewritten_ or function_
   std::vector<const mil::NamedType*> input_order_;
   std::vector<const mil::NamedType*> state_order_;
   std::unordered_map<std::string, int> slots_;

@@ -14,9 +14,8 @@ namespace {
 class NativeFunction final : public CompiledFunction {
  public:
   explicit NativeFunction(const CompileRequest& request)
-      : function_(*request.function),
-        executor_(*request.asset, *request.function, runtime::KernelRegistry::global(),
-                  runtime::ThreadPool::shared(request.threads)) {
+      : executor_(*request.asset, mil::take_body(*request.function),
+                  runtime::KernelRegistry::global(), runtime::ThreadPool::shared(request.threads)) {
     for (const auto* state : executor_.state_order()) {
       state_shapes_.push_back(model_detail::declared_shape(state->type.tensor));
     }
@@ -28,7 +27,7 @@ class NativeFunction final : public CompiledFunction {
     executor_.run(inputs, bound_states_, outputs);
   }
 
-  State make_state() const override { return make_tensor_state(function_); }
+  State make_state() const override { return make_tensor_state(executor_.function()); }
   int64_t peak_activation_bytes() const override { return executor_.peak_activation_bytes(); }
   void set_profiling(bool on) override { executor_.set_profiling(on); }
 
@@ -53,11 +52,11 @@ class NativeFunction final : public CompiledFunction {
     bound_states_.resize(order.size());
     if (order.empty()) return;
     if (!state) {
-      fail(ErrorCode::kInvalidArgument, "function '", function_.name,
+      fail(ErrorCode::kInvalidArgument, "function '", executor_.function().name,
            "' has states: create one with make_state() and call predict(inputs, state)");
     }
     if (StateAccess::backend_state(*state)) {
-      fail(ErrorCode::kInvalidArgument, "function '", function_.name,
+      fail(ErrorCode::kInvalidArgument, "function '", executor_.function().name,
            "' runs on the native backend, but the State lives in Core ML; make it with "
            "make_state() of a model loaded with the native backend");
     }
@@ -67,7 +66,8 @@ class NativeFunction final : public CompiledFunction {
       const auto it = tensors.find(in.name);
       if (it == tensors.end()) {
         fail(ErrorCode::kInvalidArgument, "the State has no '", in.name, "' that function '",
-             function_.name, "' declares; make it with make_state() of a model whose states match");
+             executor_.function().name,
+             "' declares; make it with make_state() of a model whose states match");
       }
       const auto expected = runtime::tensor_dtype(in.type.tensor.dtype);
       const auto& declared = state_shapes_[k];
@@ -75,14 +75,13 @@ class NativeFunction final : public CompiledFunction {
           !it->second.is_contiguous()) {
         fail(ErrorCode::kInvalidArgument, "state '", in.name, "': the State holds ",
              dtype_name(it->second.dtype()), " ", model_detail::shape_text(it->second.shape()),
-             ", function '", function_.name, "' declares ",
+             ", function '", executor_.function().name, "' declares ",
              mil::data_type_name(in.type.tensor.dtype), " ", model_detail::shape_text(declared));
       }
       bound_states_[k] = &it->second;
     }
   }
 
-  const mil::Function& function_;
   runtime::FunctionExecutor executor_;
   std::vector<std::vector<int64_t>> state_shapes_;
   std::vector<Tensor*> bound_states_;  // reused: a steady loop allocates nothing
