@@ -454,6 +454,8 @@ FunctionExecutor::FunctionExecutor(const format::ModelAsset& asset, mil::Functio
   for (size_t i = 0; i < hints.size(); ++i) main_->steps[i].hints = hints[i];
   // The kernels have packed their weights: the last huge page's unused tail can go back.
   release_unused_huge_page();
+  // The names were for binding the steps; runs index the slots (constants_ has one entry each).
+  std::unordered_map<std::string, int>().swap(slots_);
 }
 
 FunctionExecutor::~FunctionExecutor() = default;
@@ -926,7 +928,7 @@ void FunctionExecutor::run_dynamic(std::span<const Tensor* const> inputs,
   std::vector<RtValue> block_inputs;
   size_t next_input = 0, next_state = 0;
   if (recording) {
-    recording->values.assign(slots_.size(), {});
+    recording->values.assign(constants_.size(), {});
     recording->scratch.assign(main_->steps.size(), 0);
     for (size_t s = 0; s < constants_.size(); ++s) {
       if (!constants_[s].set || constants_[s].compressed || !constants_[s].tensor.storage())

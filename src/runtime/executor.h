@@ -138,7 +138,7 @@ class FunctionExecutor {
   ExecutorOptions options_;
   std::vector<const mil::NamedType*> input_order_;
   std::vector<const mil::NamedType*> state_order_;
-  std::unordered_map<std::string, int> slots_;
+  std::unordered_map<std::string, int> slots_;  // value name -> slot; emptied after load
   std::vector<long> last_use_;  // top-level step index of each slot's last use (-1 none)
   int nesting_ = 0;
   std::vector<RtValue> constants_;  // by slot; `set` when the slot is a constant
