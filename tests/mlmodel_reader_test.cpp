@@ -14,6 +14,7 @@
 #include <string>
 
 #include "coreml/error.h"
+#include "format/mlmodel_program.h"
 
 namespace coreml::format {
 namespace {
@@ -261,6 +262,28 @@ TEST_P(GoodModel, MatchesCoremltoolsView) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, GoodModel,
                          testing::Values("elementwise", "literals", "stateful", "image",
                                          "multifunction"));
+
+// The conversion frees each operation's protobuf once converted (a large program is not held
+// in both forms), and what it returns is still what coremltools sees.
+TEST(MlmodelReader, ConversionConsumesTheOperations) {
+  const std::string name = "multifunction";
+  spec::Model model = parse_model_protobuf(read_bytes(kDataDir + name + ".mlmodel"), name);
+  spec::Program& proto = *model.mutable_ml_program();
+  size_t ops = 0;
+  for (const auto& [fname, function] : proto.functions()) {
+    for (const auto& [opset, block] : function.block_specializations()) {
+      ops += static_cast<size_t>(block.operations_size());
+    }
+  }
+  ASSERT_GT(ops, 0u);
+  const mil::Program program = detail::convert_program(proto, name);
+  expect_program(read_json(kDataDir + name + ".expected.json").at("program"), program);
+  for (const auto& [fname, function] : proto.functions()) {
+    EXPECT_FALSE(function.inputs().empty()) << fname;  // the signature stays
+    const auto& block = function.block_specializations().at(function.opset());
+    for (const auto& op : block.operations()) EXPECT_EQ(op.ByteSizeLong(), 0u) << fname;
+  }
+}
 
 // A few facts spelled out, so that a wrong JSON generator cannot hide a wrong reader.
 TEST(MlmodelReader, ElementwiseByHand) {

@@ -360,7 +360,7 @@ std::vector<mil::NamedType> convert_named_types(
   return out;
 }
 
-mil::Block convert_block(const spec::Block& proto, const std::string& where, int depth);
+mil::Block convert_block(spec::Block& proto, const std::string& where, int depth);
 
 // The op's name for error messages: its "name" attribute if it is a string literal.
 std::string op_label(const spec::Operation& proto, int index) {
@@ -373,8 +373,7 @@ std::string op_label(const spec::Operation& proto, int index) {
   return detail_cat("#", index, " (", proto.type(), ")");
 }
 
-mil::Operation convert_operation(const spec::Operation& proto, const std::string& where,
-                                 int depth) {
+mil::Operation convert_operation(spec::Operation& proto, const std::string& where, int depth) {
   check_depth(depth, where);
   mil::Operation out;
   out.type = proto.type();
@@ -398,36 +397,39 @@ mil::Operation convert_operation(const spec::Operation& proto, const std::string
   out.outputs = convert_named_types(proto.outputs(), detail_cat(where, ", outputs"), depth + 1);
   for (int i = 0; i < proto.blocks_size(); ++i) {
     out.blocks.push_back(
-        convert_block(proto.blocks(i), detail_cat(where, ", block ", i), depth + 1));
+        convert_block(*proto.mutable_blocks(i), detail_cat(where, ", block ", i), depth + 1));
   }
   out.attributes = convert_attributes(proto.attributes(), where, depth);
   return out;
 }
 
-mil::Block convert_block(const spec::Block& proto, const std::string& where, int depth) {
+// Consumes `proto`'s operations: each one's protobuf is freed once converted, so that a large
+// program is not held in both forms at once (the IR reuses the memory the protobuf gave back).
+mil::Block convert_block(spec::Block& proto, const std::string& where, int depth) {
   check_depth(depth, where);
   mil::Block out;
   out.inputs = convert_named_types(proto.inputs(), detail_cat(where, ", block inputs"), depth + 1);
   out.outputs.assign(proto.outputs().begin(), proto.outputs().end());
   out.operations.reserve(static_cast<size_t>(proto.operations_size()));
   for (int i = 0; i < proto.operations_size(); ++i) {
-    const spec::Operation& op = proto.operations(i);
+    spec::Operation& op = *proto.mutable_operations(i);
     out.operations.push_back(
         convert_operation(op, detail_cat(where, ", op ", op_label(op, i)), depth + 1));
+    spec::Operation().Swap(&op);  // the temporary takes the op's contents and frees them
   }
   out.attributes = convert_attributes(proto.attributes(), detail_cat(where, ", block"), depth);
   return out;
 }
 
-mil::Function convert_function(const std::string& name, const spec::Function& proto,
+mil::Function convert_function(const std::string& name, spec::Function& proto,
                                const std::string& source) {
   const std::string where = detail_cat(source, ": function ", name);
   mil::Function out;
   out.name = name;
   out.opset = proto.opset();
   out.inputs = convert_named_types(proto.inputs(), detail_cat(where, ", inputs"), 1);
-  const auto block = proto.block_specializations().find(proto.opset());
-  if (block == proto.block_specializations().end()) {
+  const auto block = proto.mutable_block_specializations()->find(proto.opset());
+  if (block == proto.mutable_block_specializations()->end()) {
     std::string available;
     for (const std::string& key : sorted_keys(proto.block_specializations())) {
       available += available.empty() ? key : ", " + key;
@@ -442,12 +444,12 @@ mil::Function convert_function(const std::string& name, const spec::Function& pr
 
 }  // namespace
 
-mil::Program convert_program(const spec::Program& proto, const std::string& source) {
+mil::Program convert_program(spec::Program& proto, const std::string& source) {
   mil::Program out;
   out.version = proto.version();
   if (proto.functions().empty()) fail(ErrorCode::kParse, source, ": ML program has no functions");
   for (const std::string& name : sorted_keys(proto.functions())) {
-    out.functions.push_back(convert_function(name, proto.functions().at(name), source));
+    out.functions.push_back(convert_function(name, proto.mutable_functions()->at(name), source));
   }
   out.attributes = convert_attributes(proto.attributes(), detail_cat(source, ": program"), 0);
   return out;

@@ -14,7 +14,8 @@ namespace coreml::format::detail {
 inline constexpr int kMaxIrNesting = 64;
 
 // `source` prefixes error messages. Throws coreml::Error (kParse for malformed content,
-// kUnsupported for data type codes this reader does not know).
-mil::Program convert_program(const spec::Program& program, const std::string& source);
+// kUnsupported for data type codes this reader does not know). Consumes the blocks' operations
+// (each is freed once converted); the rest of `program` stays as it was.
+mil::Program convert_program(spec::Program& program, const std::string& source);
 
 }  // namespace coreml::format::detail

@@ -125,7 +125,7 @@ std::string_view model_type_name(const spec::Model& model) {
   return type_field ? model_type_name(type_field->number()) : std::string_view();
 }
 
-ModelSpec read_model_spec(std::string_view serialized, const std::string& source) {
+spec::Model parse_model_protobuf(std::string_view serialized, const std::string& source) {
   // ArrayInputStream counts in int; 2 GiB is also protobuf's own hard message limit.
   if (serialized.size() > static_cast<size_t>(INT_MAX)) {
     fail(ErrorCode::kUnsupported, source, ": model protobuf of ", serialized.size(),
@@ -147,7 +147,11 @@ ModelSpec read_model_spec(std::string_view serialized, const std::string& source
          "string, or messages nested deeper than ",
          kMaxProtobufNesting, " levels)");
   }
-  return read_model_spec(std::move(model), source);
+  return model;
+}
+
+ModelSpec read_model_spec(std::string_view serialized, const std::string& source) {
+  return read_model_spec(parse_model_protobuf(serialized, source), source);
 }
 
 ModelSpec read_model_spec(spec::Model model, const std::string& source) {
@@ -176,7 +180,7 @@ ModelSpec read_model_spec(spec::Model model, const std::string& source) {
     return out;
   }
   ModelSpec out;
-  out.program = detail::convert_program(model.ml_program(), source);
+  out.program = detail::convert_program(*model.mutable_ml_program(), source);
   out.description = detail::convert_description(model, out.program, source);
   return out;
 }

@@ -30,6 +30,9 @@ struct ModelSpec {
 ModelSpec read_model_spec(std::string_view serialized, const std::string& source);
 // The same for a model already parsed (a pipeline's sub-model).
 ModelSpec read_model_spec(spec::Model model, const std::string& source);
+// The protobuf parse alone (the first step of read_model_spec): a caller holding the file's bytes
+// drops them before the conversion, which then does not hold them beside the IR.
+spec::Model parse_model_protobuf(std::string_view serialized, const std::string& source);
 
 // The Core ML name of the model's type ("mlProgram", "pipeline", "scaler", ...; "" if none).
 std::string_view model_type_name(const spec::Model& model);

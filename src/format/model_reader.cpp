@@ -87,7 +87,9 @@ fs::path manifest_root_model(const fs::path& package) {
 }
 
 ModelSpec read_spec_file(const fs::path& file) {
-  return read_model_spec(read_small_file(file, kMaxProgramBytes), file.string());
+  // The file's bytes are freed once parsed, before the conversion allocates the IR.
+  spec::Model model = parse_model_protobuf(read_small_file(file, kMaxProgramBytes), file.string());
+  return read_model_spec(std::move(model), file.string());
 }
 
 // A compiled folder without model.mil: Apple's compiler turns NeuralNetwork and classic models
