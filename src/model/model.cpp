@@ -222,15 +222,8 @@ struct Model::Impl {
     }
   }
 
-  // A classifier's classify op (its outputs are the function's label and probabilities): a copy,
-  // taken before compile hands the operations to the backend.
+  // A classifier's classify op (its outputs are the function's label and probabilities).
   std::optional<mil::Operation> classify_op;
-
-  void find_classify_op() {
-    for (const auto& op : function->block.operations) {
-      if (op.type == "classify" && op.outputs.size() == 2) classify_op = op;
-    }
-  }
 
   bool is_classify_output(const std::string& name) const {
     return name == classify_op->outputs[0].name || name == classify_op->outputs[1].name;
@@ -365,7 +358,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     fail(ErrorCode::kInvalidArgument, "threads must be >= 0 (0 = one per core), got ",
          options.threads);
   }
-  impl->find_classify_op();
+  impl->classify_op = runtime::find_classify_op(impl->function->block);  // before compile
   try {
     impl->compiled = impl->backend->compile({.path = path,
                                              .asset = &impl->asset,

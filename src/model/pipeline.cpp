@@ -49,10 +49,7 @@ class ProgramStage final : public Stage {
     if (!asset_->description.weights.present) {
       fail(ErrorCode::kNotFound, source, ": weight file missing (running the model needs it)");
     }
-    // Before compile, which may take the operations (a copy of the one op is kept).
-    for (const auto& op : function_->block.operations) {
-      if (op.type == "classify" && op.outputs.size() == 2) classify_ = op;
-    }
+    classify_ = runtime::find_classify_op(function_->block);  // before compile takes the ops
     compiled_ = context.backend->compile({.path = source,
                                           .asset = asset_.get(),
                                           .function = function_,

@@ -40,4 +40,12 @@ std::vector<std::string> classify_labels(const mil::Operation& op, bool* integer
   return labels;
 }
 
+std::optional<mil::Operation> find_classify_op(const mil::Block& block) {
+  const mil::Operation* found = nullptr;
+  for (const auto& op : block.operations) {
+    if (op.type == "classify" && op.outputs.size() == 2) found = &op;
+  }
+  return found ? std::optional<mil::Operation>(*found) : std::nullopt;
+}
+
 }  // namespace coreml::runtime
